@@ -1,0 +1,57 @@
+# The only commands a newcomer needs. Every target bootstraps .venv on its own.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: run test check lint format typecheck audit bench bench-deps migrate worker clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python requirements/dev.txt pyproject.toml
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/sitechat serve --host $(HOST) --port $(PORT)
+
+migrate: $(STAMP)
+	$(BIN)/sitechat migrate
+
+worker: $(STAMP)
+	$(BIN)/sitechat worker
+
+test: $(STAMP)
+	$(BIN)/ruff check sitechat tests migrations
+	$(BIN)/ruff format --check sitechat tests migrations
+	$(BIN)/mypy
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+check: test audit
+
+lint: $(STAMP)
+	$(BIN)/ruff check sitechat tests migrations bench
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format sitechat tests migrations bench
+	$(BIN)/ruff check --fix sitechat tests migrations bench
+
+audit: $(STAMP)
+	$(BIN)/pip-audit --strict --require-hashes --disable-pip -r requirements/main.txt
+
+bench: $(STAMP) bench-deps
+	$(BIN)/python -m bench $(BENCH)
+
+# wrk drives the HTTP benchmarks; python3.11-doc is the real site bench/crawl and bench/chat crawl.
+bench-deps:
+	@command -v wrk >/dev/null && test -d /usr/share/doc/python3.11/html || \
+		(apt-get update -qq && apt-get install -y -qq wrk python3.11-doc)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

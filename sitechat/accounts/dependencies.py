@@ -1,0 +1,207 @@
+"""Who is calling, on which workspace, with which role: one `Caller` per request.
+
+A bearer token is either an access JWT (a user; the workspace comes from `X-Workspace-ID`, or
+is the user's personal workspace) or an API key `sk_...` (bound to one workspace). Lookups on
+this hot path are cached for a few seconds per process (see `sitechat.core.cache`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sitechat.accounts import repository
+from sitechat.config import Settings
+from sitechat.core.cache import TTLCache
+from sitechat.core.clock import utcnow
+from sitechat.core.db import request_session
+from sitechat.core.errors import Forbidden, NotFound, Unauthorized
+from sitechat.core.ratelimit import client_ip
+from sitechat.core.security import ApiKeyHasher, InvalidToken, TokenSigner, split_api_key
+from sitechat.models.accounts import Role
+
+WORKSPACE_HEADER = "X-Workspace-ID"
+CREDENTIAL_CACHE_SECONDS = 10.0
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+bearer_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
+
+
+@dataclass(frozen=True)
+class Caller:
+    workspace_id: uuid.UUID
+    role: Role
+    user_id: uuid.UUID | None = None
+    api_key_id: uuid.UUID | None = None
+
+    def can(self, role: Role) -> bool:
+        return self.role.at_least(role)
+
+
+@dataclass
+class AuthState:
+    """Per-app credential machinery, built once in create_app."""
+
+    signer: TokenSigner
+    api_keys: ApiKeyHasher
+    key_cache: TTLCache[str, repository.ApiKeyRecord]
+    membership_cache: TTLCache[tuple[uuid.UUID, uuid.UUID | None], repository.MembershipRecord]
+    key_last_used: dict[uuid.UUID, datetime]
+
+
+def build_auth_state(settings: Settings) -> AuthState:
+    return AuthState(
+        signer=TokenSigner(settings.auth),
+        api_keys=ApiKeyHasher(settings.auth.api_key_pepper.get_secret_value()),
+        key_cache=TTLCache(CREDENTIAL_CACHE_SECONDS),
+        membership_cache=TTLCache(CREDENTIAL_CACHE_SECONDS),
+        key_last_used={},
+    )
+
+
+def auth_state(request: Request) -> AuthState:
+    return request.app.state.auth  # type: ignore[no-any-return]
+
+
+def _parse_workspace_header(value: str | None) -> uuid.UUID | None:
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound("Workspace") from None
+
+
+async def caller_from_api_key(
+    session: AsyncSession, state: AuthState, token: str, now: datetime
+) -> Caller:
+    parts = split_api_key(token)
+    if parts is None:
+        raise Unauthorized("The API key is malformed.")
+    prefix, secret = parts
+    record = state.key_cache.get(prefix)
+    if record is None:
+        record = await repository.find_api_key(session, prefix)
+        if record is None:
+            raise Unauthorized("The API key is invalid or revoked.")
+        state.key_cache.put(prefix, record)
+    if not state.api_keys.matches(secret, record.key_hash) or not record.usable_at(now):
+        raise Unauthorized("The API key is invalid or revoked.")
+    last_used = state.key_last_used.get(record.id)
+    if last_used is None or now - last_used >= LAST_USED_RESOLUTION:
+        # Recorded at minute resolution so a busy key costs no write per request.
+        state.key_last_used[record.id] = now
+        await repository.touch_api_key(session, record.id, now)
+    return Caller(workspace_id=record.workspace_id, role=record.role, api_key_id=record.id)
+
+
+async def caller_from_access_token(
+    session: AsyncSession,
+    state: AuthState,
+    token: str,
+    workspace_header: str | None,
+    now: datetime,
+) -> Caller:
+    try:
+        claims = state.signer.verify_access_token(token, now)
+    except InvalidToken:
+        raise Unauthorized("The access token is invalid or expired.") from None
+    requested = _parse_workspace_header(workspace_header)
+    cache_key = (claims.user_id, requested)
+    membership = state.membership_cache.get(cache_key)
+    if membership is None:
+        membership = await repository.find_membership(session, claims.user_id, requested)
+        if membership is None:
+            if requested is not None and await repository.user_is_active(session, claims.user_id):
+                raise NotFound("Workspace")
+            raise Unauthorized("The access token's user no longer exists.")
+        state.membership_cache.put(cache_key, membership)
+    return Caller(
+        workspace_id=membership.workspace_id, role=membership.role, user_id=claims.user_id
+    )
+
+
+WorkspaceHeader = Annotated[
+    str | None,
+    Header(
+        alias=WORKSPACE_HEADER,
+        description="Workspace to act on; defaults to the caller's personal workspace.",
+    ),
+]
+
+
+async def current_caller(
+    request: Request,
+    token: Annotated[str | None, Depends(bearer_scheme)],
+    workspace_header: WorkspaceHeader = None,
+) -> Caller:
+    """`CallerDep`. It takes the request's session only when a lookup misses the credential
+    caches (see `request_session`), rather than depending on `SessionDep`."""
+    return await get_caller(request, request_session(request), token, workspace_header)
+
+
+async def get_caller(
+    request: Request,
+    session: AsyncSession,
+    token: str | None,
+    workspace_header: str | None = None,
+) -> Caller:
+    """The caller of `token`, for code that resolves it outside `CallerDep`."""
+    if not token:
+        raise Unauthorized()
+    state = auth_state(request)
+    now = utcnow()
+    if token.startswith("sk_"):
+        caller = await caller_from_api_key(session, state, token, now)
+    else:
+        caller = await caller_from_access_token(session, state, token, workspace_header, now)
+    request_state = request.scope["state"]
+    request_state["log_workspace_id"] = str(caller.workspace_id)
+    request_state["log_user_id"] = str(caller.user_id) if caller.user_id else None
+    request_state["log_api_key_id"] = str(caller.api_key_id) if caller.api_key_id else None
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+def require_role(role: Role) -> object:
+    async def caller_with_role(caller: CallerDep) -> Caller:
+        if not caller.can(role):
+            raise Forbidden(f"This action needs the {role.value} role in the workspace.")
+        return caller
+
+    return Depends(caller_with_role)
+
+
+MemberDep = CallerDep
+AdminDep = Annotated[Caller, require_role(Role.admin)]
+OwnerDep = Annotated[Caller, require_role(Role.owner)]
+
+
+async def get_current_user_id(caller: CallerDep) -> uuid.UUID:
+    """Routes about the person (profile, password) refuse API keys."""
+    if caller.user_id is None:
+        raise Forbidden("This route needs a user's access token, not an API key.")
+    return caller.user_id
+
+
+CurrentUserIdDep = Annotated[uuid.UUID, Depends(get_current_user_id)]
+
+
+async def get_client_ip(request: Request) -> str:
+    """The caller's address as the rate limiter sees it (X-Forwarded-For only from proxies)."""
+    settings: Settings = request.app.state.settings
+    trusted: frozenset[str] = getattr(
+        request.app.state, "trusted_proxies", frozenset(settings.http.trusted_proxies)
+    )
+    return client_ip(request, trusted)
+
+
+ClientIpDep = Annotated[str, Depends(get_client_ip)]

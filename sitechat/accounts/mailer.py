@@ -1,0 +1,83 @@
+"""Outgoing mail behind one small interface: SMTP when configured, else the log.
+
+The log mailer is the delivery channel of a fresh install: the message, reset link included,
+goes to the log as `mail.sent`. The body is logged under `body`, a field name the redaction
+processor leaves alone, because reading that link is the whole point of this mailer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import parseaddr
+from typing import Protocol
+
+import structlog
+from fastapi import Request
+
+from sitechat.config import MailSettings
+
+log = structlog.get_logger()
+
+SMTP_TIMEOUT_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class MailMessage:
+    to: str
+    subject: str
+    body: str
+
+
+class Mailer(Protocol):
+    async def send(self, message: MailMessage) -> None: ...
+
+
+class LogMailer:
+    """Writes each message to the log instead of sending it (development, tests)."""
+
+    async def send(self, message: MailMessage) -> None:
+        log.info("mail.sent", to=message.to, subject=message.subject, body=message.body)
+
+
+class SmtpMailer:
+    """Sends through an SMTP server with STARTTLS; smtplib runs in a worker thread."""
+
+    def __init__(self, settings: MailSettings) -> None:
+        if not settings.smtp_host:
+            raise ValueError("SmtpMailer needs an SMTP host")
+        self._host = settings.smtp_host
+        self._port = settings.smtp_port
+        self._user = settings.smtp_user
+        self._password = settings.smtp_password.get_secret_value()
+        self._sender = settings.sender
+
+    async def send(self, message: MailMessage) -> None:
+        await asyncio.to_thread(self._send_blocking, message)
+        log.info("mail.sent", to=message.to, subject=message.subject, via="smtp")
+
+    def _send_blocking(self, message: MailMessage) -> None:
+        email = EmailMessage()
+        email["From"] = self._sender
+        email["To"] = message.to
+        email["Subject"] = message.subject
+        email.set_content(message.body)
+        with smtplib.SMTP(self._host, self._port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
+            smtp.starttls()
+            if self._user:
+                smtp.login(self._user, self._password)
+            smtp.send_message(email, from_addr=parseaddr(self._sender)[1])
+
+
+def build_mailer(settings: MailSettings) -> Mailer:
+    return SmtpMailer(settings) if settings.smtp_host else LogMailer()
+
+
+async def get_mailer(request: Request) -> Mailer:
+    """The app's mailer, built from the settings on first use."""
+    mailer: Mailer | None = getattr(request.app.state, "mailer", None)
+    if mailer is None:
+        mailer = request.app.state.mailer = build_mailer(request.app.state.settings.mail)
+    return mailer

@@ -1,0 +1,360 @@
+"""HTTP routes of sign-up, sign-in, tokens, the caller's profile and workspace API keys."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from sitechat.accounts import service
+from sitechat.accounts.dependencies import (
+    AdminDep,
+    ClientIpDep,
+    CurrentUserIdDep,
+    auth_state,
+)
+from sitechat.accounts.errors import InvalidCredentials
+from sitechat.accounts.mailer import Mailer, get_mailer
+from sitechat.accounts.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
+    ApiKeyRead,
+    LoginRequest,
+    PasswordChange,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    RefreshRequest,
+    RegisterRequest,
+    RegistrationRead,
+    TokenPair,
+    UserRead,
+    UserUpdate,
+)
+from sitechat.config import Settings
+from sitechat.core.db import SessionDep
+from sitechat.core.ratelimit import RouteClass
+from sitechat.core.routing import api_router
+from sitechat.workspaces.schemas import WorkspaceRead
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries saying these statuses answer with an RFC 9457 problem."""
+    return {
+        code: {
+            "description": "Problem details (RFC 9457).",
+            "content": {"application/problem+json": {}},
+        }
+        for code in statuses
+    }
+
+
+async def get_token_issuer(request: Request) -> service.TokenIssuer:
+    settings: Settings = request.app.state.settings
+    return service.TokenIssuer(
+        signer=auth_state(request).signer,
+        refresh_ttl=timedelta(seconds=settings.auth.refresh_token_ttl_seconds),
+    )
+
+
+async def get_login_guard(request: Request) -> service.LoginGuard | None:
+    """The login throttle when one is configured on the app (the rate-limit feature)."""
+    return getattr(request.app.state, "login_guard", None)
+
+
+def get_reset_policy(request: Request) -> service.ResetPolicy:
+    settings: Settings = request.app.state.settings
+    return service.ResetPolicy(
+        token_ttl=timedelta(seconds=settings.auth.password_reset_ttl_seconds),
+        public_base_url=settings.http.public_base_url,
+    )
+
+
+TokenIssuerDep = Annotated[service.TokenIssuer, Depends(get_token_issuer)]
+LoginGuardDep = Annotated[service.LoginGuard | None, Depends(get_login_guard)]
+MailerDep = Annotated[Mailer, Depends(get_mailer)]
+
+
+def _token_pair(tokens: service.IssuedTokens) -> TokenPair:
+    return TokenPair(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+    )
+
+
+# Sign-in, sign-up, refresh and reset share the strict `auth` limit, per client IP, and fail
+# closed when the limit store is down.
+auth_router = api_router(prefix="/auth", tags=["auth"], rate_limit_class=RouteClass.AUTH)
+
+
+@auth_router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    summary="Sign up",
+    responses=problem_responses(409, 422),
+)
+async def register(
+    body: RegisterRequest, session: SessionDep, issuer: TokenIssuerDep, ip: ClientIpDep
+) -> RegistrationRead:
+    """Create a user with a personal workspace (the user owns it) and sign them in.
+
+    The email is normalized (Unicode NFKC, lower case) and must be unused: a duplicate answers
+    409 `email-taken`. The password needs 12 to 128 characters, must not be a common password
+    nor the email.
+    """
+    registration = await service.register(
+        session,
+        issuer,
+        email=body.email,
+        password=body.password,
+        full_name=body.full_name,
+        ip=ip,
+    )
+    return RegistrationRead(
+        user=UserRead.model_validate(registration.user),
+        workspace=WorkspaceRead.model_validate(registration.workspace),
+        tokens=_token_pair(registration.tokens),
+    )
+
+
+async def _log_in(
+    session: AsyncSession,
+    issuer: service.TokenIssuer,
+    guard: service.LoginGuard | None,
+    *,
+    email: str,
+    password: str,
+    ip: str,
+) -> TokenPair:
+    tokens = await service.log_in(
+        session, issuer, email=email, password=password, ip=ip, guard=guard
+    )
+    return _token_pair(tokens)
+
+
+@auth_router.post("/login", summary="Sign in", responses=problem_responses(401, 422, 429))
+async def login(
+    body: LoginRequest,
+    session: SessionDep,
+    issuer: TokenIssuerDep,
+    guard: LoginGuardDep,
+    ip: ClientIpDep,
+) -> TokenPair:
+    """Exchange an email and password for an access token (a short-lived JWT, sent as
+    `Authorization: Bearer ...`) and a refresh token (opaque, single use).
+
+    Wrong email or password: 401 `invalid-credentials`, the same for both.
+    """
+    return await _log_in(session, issuer, guard, email=body.email, password=body.password, ip=ip)
+
+
+@auth_router.post(
+    "/token", summary="Sign in (OAuth2 password form)", responses=problem_responses(401, 429)
+)
+async def login_with_form(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    issuer: TokenIssuerDep,
+    guard: LoginGuardDep,
+    ip: ClientIpDep,
+) -> TokenPair:
+    """The OAuth2 password grant (`username` = email), used by the Authorize button of /docs.
+
+    Same answers as `POST /v1/auth/login`.
+    """
+    if len(form.username) > 320 or len(form.password) > 128:
+        raise InvalidCredentials()
+    return await _log_in(session, issuer, guard, email=form.username, password=form.password, ip=ip)
+
+
+@auth_router.post(
+    "/refresh", summary="Rotate the refresh token", responses=problem_responses(401, 422)
+)
+async def refresh(
+    body: RefreshRequest, session: SessionDep, issuer: TokenIssuerDep, ip: ClientIpDep
+) -> TokenPair:
+    """Spend a refresh token for a new token pair. Each refresh token works once.
+
+    Presenting one that was already spent revokes every token of its chain (the session),
+    because only a leaked copy can be presented twice; sign in again after a 401.
+    """
+    tokens = await service.refresh(session, issuer, refresh_token=body.refresh_token, ip=ip)
+    return _token_pair(tokens)
+
+
+@auth_router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Sign out",
+    responses=problem_responses(422),
+)
+async def logout(body: RefreshRequest, session: SessionDep) -> Response:
+    """Revoke the session the refresh token belongs to. Idempotent: always 204."""
+    await service.log_out(session, refresh_token=body.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@auth_router.post(
+    "/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Ask for a password reset mail",
+    response_class=Response,  # an empty 202, documented without a JSON body
+    responses=problem_responses(422),
+)
+async def request_password_reset(
+    body: PasswordResetRequest,
+    session: SessionDep,
+    mailer: MailerDep,
+    request: Request,
+) -> Response:
+    """Mail a single-use reset token when the email has an account.
+
+    Always 202, whether or not the account exists.
+    """
+    await service.request_password_reset(
+        session, mailer, get_reset_policy(request), email=body.email
+    )
+    return Response(status_code=status.HTTP_202_ACCEPTED)
+
+
+@auth_router.post(
+    "/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Set a new password with a reset token",
+    responses=problem_responses(400, 422),
+)
+async def confirm_password_reset(
+    body: PasswordResetConfirm, session: SessionDep, guard: LoginGuardDep, ip: ClientIpDep
+) -> Response:
+    """Set the new password and sign out every session of the account.
+
+    An unknown, expired or already used token: 400 `invalid-token`.
+    """
+    await service.confirm_password_reset(
+        session, token=body.token, new_password=body.new_password, guard=guard, ip=ip
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+users_router = api_router(prefix="/users/me", tags=["users"])
+
+
+@users_router.get("", summary="Your profile", responses=problem_responses(401, 403))
+async def get_me(user_id: CurrentUserIdDep, session: SessionDep) -> UserRead:
+    """The signed-in user. Needs a user's access token (API keys get 403)."""
+    return UserRead.model_validate(await service.get_user(session, user_id))
+
+
+@users_router.patch(
+    "", summary="Update your profile", responses=problem_responses(401, 403, 409, 422)
+)
+async def update_me(body: UserUpdate, user_id: CurrentUserIdDep, session: SessionDep) -> UserRead:
+    """Change the full name and/or the email; an email in use answers 409 `email-taken`."""
+    user = await service.update_user(session, user_id, full_name=body.full_name, email=body.email)
+    return UserRead.model_validate(user)
+
+
+@users_router.delete(
+    "",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete your account",
+    responses=problem_responses(401, 403, 409),
+)
+async def delete_me(user_id: CurrentUserIdDep, session: SessionDep, request: Request) -> Response:
+    """Delete the account, its personal workspace and everything in it.
+
+    Refused with 409 `sole-owner` while you are the only owner of a shared workspace that
+    has other members.
+    """
+    await service.delete_user(session, user_id)
+    state = auth_state(request)
+    state.membership_cache.clear()
+    state.key_cache.clear()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@users_router.post(
+    "/password", summary="Change your password", responses=problem_responses(401, 403, 422)
+)
+async def change_password(
+    body: PasswordChange,
+    user_id: CurrentUserIdDep,
+    session: SessionDep,
+    issuer: TokenIssuerDep,
+    ip: ClientIpDep,
+) -> TokenPair:
+    """Needs the current password (403 `wrong-password` otherwise).
+
+    Signs out every other session (their refresh tokens stop working) and answers a fresh
+    token pair for this one.
+    """
+    tokens = await service.change_password(
+        session,
+        issuer,
+        user_id,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        ip=ip,
+    )
+    return _token_pair(tokens)
+
+
+api_keys_router = api_router(prefix="/api-keys", tags=["api-keys"])
+
+
+@api_keys_router.get("", summary="List API keys", responses=problem_responses(401, 403))
+async def list_api_keys(caller: AdminDep, session: SessionDep) -> ApiKeyList:
+    """The workspace's API keys, newest first, without their secrets. Needs admin."""
+    keys = await service.list_api_keys(session, caller)
+    return ApiKeyList(items=[ApiKeyRead.model_validate(key) for key in keys])
+
+
+@api_keys_router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an API key",
+    responses=problem_responses(401, 403, 422),
+)
+async def create_api_key(
+    body: ApiKeyCreate,
+    caller: AdminDep,
+    session: SessionDep,
+    request: Request,
+    ip: ClientIpDep,
+) -> ApiKeyCreated:
+    """A key for the current workspace, usable as `Authorization: Bearer sk_...`.
+
+    The full key is in this response only. Its role is at most yours (403 `role-too-high`);
+    `expires_at` must be in the future. Needs admin.
+    """
+    api_key, plaintext = await service.create_api_key(
+        session,
+        auth_state(request).api_keys,
+        caller,
+        name=body.name,
+        role=body.role,
+        expires_at=body.expires_at,
+        ip=ip,
+    )
+    return ApiKeyCreated(**ApiKeyRead.model_validate(api_key).model_dump(), key=plaintext)
+
+
+@api_keys_router.delete(
+    "/{key_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke an API key",
+    responses=problem_responses(401, 403, 404),
+)
+async def revoke_api_key(
+    key_id: uuid.UUID, caller: AdminDep, session: SessionDep, request: Request, ip: ClientIpDep
+) -> Response:
+    """The key stops working at once. Idempotent. Needs admin."""
+    await service.revoke_api_key(session, caller, key_id, ip=ip)
+    auth_state(request).key_cache.clear()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,208 @@
+"""The answerer interface: turn a question and retrieved passages into a cited answer.
+
+An answerer is a pure library object: it never touches the database. The chat service
+retrieves passages, calls `Answerer.stream`, forwards the events to the client (JSON, SSE
+or WebSocket) and stores the result.
+
+Every stream yields, in this order:
+
+1. zero or more `TextDelta` (concatenated they are the answer text),
+2. exactly one `CitationsReady` (the sources the text cites, in order of first citation),
+3. exactly one `AnswerMeta` (whether the answer is the chatbot's fallback message),
+4. exactly one `Usage` (last event; token counts when a model reports them).
+
+A provider failure ends the stream by raising `AnswerError` instead.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+DEFAULT_FALLBACK_MESSAGE = "Sorry, I couldn't find an answer to that in this site's content."
+SNIPPET_MAX_CHARS = 240
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One retrieved chunk; answerers receive them best-first."""
+
+    chunk_id: uuid.UUID
+    source_id: uuid.UUID
+    url: str | None
+    title: str
+    heading: str
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier message of the conversation, oldest first in a history sequence."""
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    """The chatbot's answering configuration."""
+
+    instructions: str = ""
+    fallback_message: str = DEFAULT_FALLBACK_MESSAGE
+    max_answer_chars: int = 1200
+    temperature: float = 0.2
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A source the answer cites; `number` is the `[n]` marker used in the answer text."""
+
+    number: int
+    chunk_id: uuid.UUID
+    source_id: uuid.UUID
+    url: str | None
+    title: str
+    heading: str
+    snippet: str
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class CitationsReady:
+    citations: list[Citation]
+
+
+@dataclass(frozen=True)
+class AnswerMeta:
+    """`fallback` is true when the answer is the chatbot's fallback message (nothing found)."""
+
+    fallback: bool
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts as reported by the model; None when no model was involved or reported."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    model: str | None = None
+
+
+AnswerEvent = TextDelta | CitationsReady | AnswerMeta | Usage
+
+AnswerErrorCode = Literal["llm-timeout", "llm-unavailable", "llm-bad-response", "llm-rate-limited"]
+
+_USER_SAFE_MESSAGES: dict[AnswerErrorCode, str] = {
+    "llm-timeout": "The language model took too long to answer. Please try again.",
+    "llm-unavailable": "The language model could not be reached. Please try again later.",
+    "llm-bad-response": "The language model returned an unusable response.",
+    "llm-rate-limited": "The language model is busy right now. Please try again shortly.",
+}
+
+# Upstream trouble is ours to report, not the client's fault: gateway-style statuses. A
+# rate-limited model is 503 rather than 429, so it is not confused with the caller's own limit.
+_HTTP_STATUSES: dict[AnswerErrorCode, int] = {
+    "llm-timeout": 504,
+    "llm-unavailable": 503,
+    "llm-bad-response": 502,
+    "llm-rate-limited": 503,
+}
+
+
+class AnswerError(Exception):
+    """The answer could not be produced. `code` is stable; `message` is safe to show users."""
+
+    def __init__(self, code: AnswerErrorCode, message: str | None = None) -> None:
+        self.code: AnswerErrorCode = code
+        self.message = message or _USER_SAFE_MESSAGES[code]
+        super().__init__(self.message)
+
+    @property
+    def http_status(self) -> int:
+        """The status an API response should carry for this failure."""
+        return _HTTP_STATUSES[self.code]
+
+
+class Answerer(Protocol):
+    def stream(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Turn],
+        settings: AnswerSettings,
+    ) -> AsyncIterator[AnswerEvent]:
+        """Stream the answer's events (see the module docstring for their order)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; called once at application shutdown."""
+        ...
+
+
+@dataclass(frozen=True)
+class CompletedAnswer:
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    fallback: bool = False
+
+
+async def collect_answer(
+    answerer: Answerer,
+    question: str,
+    passages: Sequence[Passage],
+    history: Sequence[Turn],
+    settings: AnswerSettings,
+) -> CompletedAnswer:
+    """Run a stream to its end and return the whole answer (for non-streaming responses)."""
+    parts: list[str] = []
+    citations: list[Citation] = []
+    usage = Usage()
+    fallback = False
+    async for event in answerer.stream(question, passages, history, settings):
+        match event:
+            case TextDelta(text=text):
+                parts.append(text)
+            case CitationsReady(citations=cited):
+                citations = list(cited)
+            case AnswerMeta(fallback=is_fallback):
+                fallback = is_fallback
+            case Usage():
+                usage = event
+    return CompletedAnswer(text="".join(parts), citations=citations, usage=usage, fallback=fallback)
+
+
+def shorten(text: str, max_chars: int) -> str:
+    """Cut text at a word boundary so that it fits in max_chars, marking the cut with "…"."""
+    if len(text) <= max_chars:
+        return text
+    cut = text[: max(max_chars - 1, 0)]
+    space = cut.rfind(" ")
+    if space > max_chars // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + "…"
+
+
+def make_snippet(text: str, max_chars: int = SNIPPET_MAX_CHARS) -> str:
+    """A one-line excerpt for a citation."""
+    return shorten(" ".join(text.split()), max_chars)
+
+
+def citation_for(number: int, passage: Passage, snippet: str) -> Citation:
+    return Citation(
+        number=number,
+        chunk_id=passage.chunk_id,
+        source_id=passage.source_id,
+        url=passage.url,
+        title=passage.title,
+        heading=passage.heading,
+        snippet=make_snippet(snippet),
+    )

@@ -1,0 +1,31 @@
+"""Chat's domain errors, each with a stable problem type."""
+
+from __future__ import annotations
+
+from sitechat.core.errors import Conflict, Forbidden, UnprocessableEntity
+
+
+class ChatbotNotReady(Conflict):
+    slug = "chatbot-not-ready"
+    title = "Chatbot not ready"
+
+    def __init__(self, status: str) -> None:
+        super().__init__(
+            f"The chatbot is {status}; only a ready chatbot answers questions.",
+            extra={"chatbot_status": status},
+        )
+
+
+class OriginNotAllowed(Forbidden):
+    slug = "origin-not-allowed"
+    title = "Origin not allowed"
+
+    def __init__(self) -> None:
+        super().__init__("This origin is not among the chatbot's allowed origins.")
+
+
+class FeedbackNeedsAnswer(UnprocessableEntity):
+    slug = "feedback-needs-answer"
+
+    def __init__(self) -> None:
+        super().__init__("Feedback can only be given on an assistant's answer.")

@@ -1,0 +1,236 @@
+"""`POST /v1/chat/completions` and `GET /v1/models` in OpenAI's wire format.
+
+`model` is `"chatbot:<id>"`. The last user message is the question, earlier user/assistant
+messages are the history; system messages are ignored (the chatbot's own instructions apply).
+Every completion is stored as a conversation of its own, so it appears in the chatbot's
+history and counts as a message. Citations ride along in the extension field `sitechat`
+(`{"citations": [...], "conversation_id": ...}`), which the official SDKs keep on the object.
+Errors stay `application/problem+json` like everywhere else; OpenAI clients see a non-2xx
+status and raise their usual `APIStatusError`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+import orjson
+from fastapi import Request, status
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from sitechat.accounts.dependencies import CallerDep
+from sitechat.chat import service
+from sitechat.chat.answerer import AnswerError, Turn
+from sitechat.chat.dependencies import AnswererDep, SessionmakerDep, StreamConfigDep
+from sitechat.chat.schemas import MAX_QUESTION_CHARS, public_citation
+from sitechat.chat.service import PreparedTurn, Scope
+from sitechat.chat.streaming import ChatEvent, DeferredResponse, EventStreamResponse
+from sitechat.core.db import SessionDep
+from sitechat.core.errors import NotFound, UnprocessableEntity, problem_response, request_id_of
+from sitechat.core.ratelimit import RouteClass
+from sitechat.core.routing import api_router, rate_limit_class
+from sitechat.models.chat import ConversationChannel
+from sitechat.models.chatbots import Chatbot
+
+router = api_router(tags=["openai compatible"])
+
+MODEL_PREFIX = "chatbot:"
+MAX_MESSAGES = 100
+
+
+class ChatMessageIn(BaseModel):
+    # OpenAI clients send fields we have no use for (name, tool calls...): ignore them rather
+    # than break the SDKs.
+    model_config = ConfigDict(extra="ignore")
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        parts = self.content or []
+        return "".join(str(part.get("text", "")) for part in parts if part.get("type") == "text")
+
+
+class ChatCompletionCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field(max_length=100, examples=["chatbot:01936f0e-8c1b-7d6a-9f3e-2b4c5d6e7f80"])
+    messages: list[ChatMessageIn] = Field(min_length=1, max_length=MAX_MESSAGES)
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+
+
+def _chatbot_id(model: str) -> uuid.UUID:
+    if not model.startswith(MODEL_PREFIX):
+        raise NotFound("Model")
+    try:
+        return uuid.UUID(model.removeprefix(MODEL_PREFIX))
+    except ValueError:
+        raise NotFound("Model") from None
+
+
+def _question_and_history(messages: list[ChatMessageIn]) -> tuple[str, list[Turn]]:
+    last = messages[-1]
+    question = last.text().strip()
+    if last.role != "user" or not question:
+        raise UnprocessableEntity("The last message must be a non-empty user message.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise UnprocessableEntity(f"The question is longer than {MAX_QUESTION_CHARS} characters.")
+    history = [
+        Turn(role="user" if message.role == "user" else "assistant", content=message.text())
+        for message in messages[:-1]
+        if message.role in ("user", "assistant") and message.text()
+    ]
+    return question, history
+
+
+def _usage(prompt_tokens: int | None, completion_tokens: int | None) -> dict[str, int]:
+    prompt, completion = prompt_tokens or 0, completion_tokens or 0
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _json(payload: dict[str, Any], status_code: int = status.HTTP_200_OK) -> Response:
+    return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json")
+
+
+def _chunk(completion_id: str, model: str, created: int, **fields: Any) -> bytes:
+    payload = {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        **fields,
+    }
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+async def _completion_chunks(
+    events: AsyncIterator[ChatEvent], turn: PreparedTurn, model: str, include_usage: bool
+) -> AsyncIterator[bytes]:
+    completion_id = f"chatcmpl-{turn.assistant_message_id.hex}"
+    created = int(time.time())
+    citations: list[dict[str, Any]] = []
+
+    def choice(delta: dict[str, Any], finish_reason: str | None = None) -> list[dict[str, Any]]:
+        return [{"index": 0, "delta": delta, "finish_reason": finish_reason}]
+
+    yield _chunk(
+        completion_id, model, created, choices=choice({"role": "assistant", "content": ""})
+    )
+    async for event in events:
+        if event.type == "ping":
+            yield b": ping\n\n"
+        elif event.type == "delta":
+            yield _chunk(
+                completion_id, model, created, choices=choice({"content": event.data["text"]})
+            )
+        elif event.type == "citations":
+            citations = event.data["citations"]
+        elif event.type == "error":
+            yield (
+                b"data: "
+                + orjson.dumps({"error": {**event.data, "type": "server_error"}})
+                + b"\n\n"
+            )
+        elif event.type == "done":
+            extension = {"citations": citations, "conversation_id": str(turn.conversation_id)}
+            yield _chunk(
+                completion_id, model, created, choices=choice({}, "stop"), sitechat=extension
+            )
+            if include_usage:
+                usage = event.data["usage"]
+                yield _chunk(
+                    completion_id,
+                    model,
+                    created,
+                    choices=[],
+                    usage=_usage(usage["prompt_tokens"], usage["completion_tokens"]),
+                )
+    yield b"data: [DONE]\n\n"
+
+
+@router.post(
+    "/chat/completions",
+    responses={200: {"description": "A `chat.completion`, or `chat.completion.chunk` events."}},
+    openapi_extra=rate_limit_class(RouteClass.CHAT),
+)
+async def create_chat_completion(
+    body: ChatCompletionCreate,
+    request: Request,
+    caller: CallerDep,
+    session: SessionDep,
+    answerer: AnswererDep,
+    sessionmaker: SessionmakerDep,
+    stream_config: StreamConfigDep,
+) -> Response:
+    """OpenAI-compatible chat completion answered by a chatbot (`model: "chatbot:<id>"`)."""
+    chatbot = await service.get_chatbot(
+        session, Scope.workspace(caller.workspace_id), _chatbot_id(body.model)
+    )
+    question, history = _question_and_history(body.messages)
+    conversation = await service.start_conversation(
+        session, chatbot, channel=ConversationChannel.openai, user_id=caller.user_id
+    )
+    turn = await service.prepare_turn(session, conversation, question, history=history)
+    if body.stream:
+        include_usage = bool((body.stream_options or {}).get("include_usage"))
+        events = service.stream_turn(turn, answerer, sessionmaker, stream_config.keepalive_seconds)
+        return EventStreamResponse(_completion_chunks(events, turn, body.model, include_usage))
+
+    async def produce() -> Response:
+        try:
+            message = await service.answer_turn(turn, answerer, sessionmaker)
+        except AnswerError as error:
+            return problem_response(
+                status=error.http_status,
+                slug=error.code,
+                detail=error.message,
+                request_id=request_id_of(request),
+            )
+        return _json(
+            {
+                "id": f"chatcmpl-{message.id.hex}",
+                "object": "chat.completion",
+                "created": int(message.created_at.timestamp()),
+                "model": body.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": message.content},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": _usage(message.prompt_tokens, message.completion_tokens),
+                "sitechat": {
+                    "citations": [public_citation(c) for c in message.citations],
+                    "conversation_id": str(turn.conversation_id),
+                },
+            }
+        )
+
+    return DeferredResponse(produce)
+
+
+def _model(chatbot: Chatbot) -> dict[str, Any]:
+    return {
+        "id": f"{MODEL_PREFIX}{chatbot.id}",
+        "object": "model",
+        "created": int(chatbot.created_at.timestamp()),
+        "owned_by": "sitechat",
+    }
+
+
+@router.get("/models")
+async def list_models(caller: CallerDep, session: SessionDep) -> dict[str, Any]:
+    """The workspace's chatbots as OpenAI models (`id` is what `model` takes)."""
+    chatbots = await service.list_chatbots(session, Scope.workspace(caller.workspace_id))
+    return {"object": "list", "data": [_model(chatbot) for chatbot in chatbots]}

@@ -1,0 +1,232 @@
+"""The embeddable widget's routes: no account, a per-chatbot origin check, visitor tokens.
+
+A `public` chatbot hands a visitor from one of its allowed origins a conversation and a token
+for that conversation only. Private chatbots answer 404 here. CORS is answered per chatbot
+(the global CORS middleware only knows the API's own origins): `Access-Control-Allow-Origin`
+is sent back only to an allowed origin, and preflights are answered by the routes below.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, status
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from sitechat.chat import service
+from sitechat.chat.dependencies import AnswererDep, SessionmakerDep, StreamConfigDep
+from sitechat.chat.errors import OriginNotAllowed
+from sitechat.chat.router import answer_response, wants_stream
+from sitechat.chat.schemas import MessageCreate, MessageOrder, MessagePage, MessageRead
+from sitechat.chat.service import Scope
+from sitechat.chat.visitor_tokens import VisitorClaims, issue_visitor_token, verify_visitor_token
+from sitechat.core.clock import utcnow
+from sitechat.core.db import SessionDep
+from sitechat.core.errors import ProblemError, Unauthorized, problem_response, request_id_of
+from sitechat.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam
+from sitechat.core.ratelimit import RouteClass
+from sitechat.core.routing import ApiRoute
+from sitechat.models.chat import Conversation, ConversationChannel
+from sitechat.models.chatbots import Chatbot
+
+_CORS_ORIGIN_KEY = "widget_cors_origin"
+PREFLIGHT_MAX_AGE_SECONDS = 600
+ALLOWED_METHODS = "GET, POST, OPTIONS"
+ALLOWED_HEADERS = "Authorization, Content-Type, Accept, X-Request-ID"
+
+
+def _cors_headers(origin: str) -> dict[str, str]:
+    return {"Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": "X-Request-ID"}
+
+
+class WidgetRoute(ApiRoute):
+    """Adds the CORS headers of the chatbot's allowed origin to every response, errors too,
+    so the widget can read a problem (a 409 "not ready", say) as well as an answer.
+    Rate limited as `public_widget`, per visitor address."""
+
+    router_rate_limit_class = RouteClass.PUBLIC_WIDGET
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def with_cors(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except ProblemError as error:
+                response = problem_response(
+                    status=error.status,
+                    slug=error.slug,
+                    title=error.title,
+                    detail=error.detail,
+                    request_id=request_id_of(request),
+                    extra=error.extra,
+                    headers=error.headers,
+                )
+            response.headers["Vary"] = "Origin"
+            origin = request.scope.get("state", {}).get(_CORS_ORIGIN_KEY)
+            if origin:
+                response.headers.update(_cors_headers(origin))
+            return response
+
+        return with_cors
+
+
+router = APIRouter(prefix="/public", tags=["public widget"], route_class=WidgetRoute)
+
+OriginHeader = Annotated[str | None, Header(alias="Origin", include_in_schema=False)]
+
+
+def allow_origin(request: Request, chatbot: Chatbot, origin: str | None, *, required: bool) -> None:
+    """Refuse an origin the chatbot does not allow; remember an allowed one for CORS."""
+    if origin is None:
+        if required:
+            raise OriginNotAllowed()
+        return
+    if origin not in chatbot.allowed_origins:
+        raise OriginNotAllowed()
+    request.scope.setdefault("state", {})[_CORS_ORIGIN_KEY] = origin
+
+
+async def get_visitor(request: Request) -> VisitorClaims:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    visitor = None
+    if scheme.lower() == "bearer" and token:
+        visitor = verify_visitor_token(request.app.state.settings.auth, token.strip(), utcnow())
+    if visitor is None:
+        raise Unauthorized("A valid visitor token is required.")
+    return visitor
+
+
+VisitorDep = Annotated[VisitorClaims, Depends(get_visitor)]
+
+
+async def _visitor_conversation(
+    request: Request,
+    session: AsyncSession,
+    visitor: VisitorClaims,
+    conversation_id: uuid.UUID,
+    origin: str | None,
+) -> Conversation:
+    conversation, chatbot = await service.visitor_conversation(
+        session, Scope.visitor(visitor.conversation_id), conversation_id
+    )
+    allow_origin(request, chatbot, origin, required=False)
+    return conversation
+
+
+class VisitorConversationRead(BaseModel):
+    conversation_id: uuid.UUID
+    visitor_token: str = Field(description="Bearer token for this conversation's routes only.")
+    token_type: str = "bearer"  # noqa: S105 - the scheme name, not a secret
+    expires_in: int = Field(description="Seconds until the visitor token expires.")
+
+
+@router.post(
+    "/chatbots/{chatbot_id}/conversations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=VisitorConversationRead,
+)
+async def start_visitor_conversation(
+    chatbot_id: uuid.UUID, request: Request, session: SessionDep, origin: OriginHeader = None
+) -> VisitorConversationRead:
+    """Start a widget conversation (no account needed; the page's origin must be allowed)."""
+    chatbot = await service.public_chatbot(session, chatbot_id)
+    allow_origin(request, chatbot, origin, required=True)
+    conversation = await service.start_conversation(
+        session, chatbot, channel=ConversationChannel.widget
+    )
+    token, expires_in = issue_visitor_token(
+        request.app.state.settings.auth, conversation.id, chatbot.id, utcnow()
+    )
+    return VisitorConversationRead(
+        conversation_id=conversation.id, visitor_token=token, expires_in=expires_in
+    )
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MessageRead,
+)
+async def ask_as_visitor(
+    conversation_id: uuid.UUID,
+    body: MessageCreate,
+    request: Request,
+    visitor: VisitorDep,
+    session: SessionDep,
+    answerer: AnswererDep,
+    sessionmaker: SessionmakerDep,
+    stream_config: StreamConfigDep,
+    origin: OriginHeader = None,
+) -> Response:
+    """Ask in the visitor's conversation; streams like the member route."""
+    conversation = await _visitor_conversation(request, session, visitor, conversation_id, origin)
+    turn = await service.prepare_turn(session, conversation, body.content)
+    return answer_response(
+        request,
+        turn,
+        stream=wants_stream(request, body),
+        answerer=answerer,
+        sessionmaker=sessionmaker,
+        stream_config=stream_config,
+    )
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=MessagePage)
+async def list_visitor_messages(
+    conversation_id: uuid.UUID,
+    request: Request,
+    visitor: VisitorDep,
+    session: SessionDep,
+    cursor: CursorParam = None,
+    limit: LimitParam = DEFAULT_LIMIT,
+    order: Annotated[MessageOrder, Query()] = "asc",
+    origin: OriginHeader = None,
+) -> MessagePage:
+    """The visitor's conversation, oldest first by default (how a chat window shows it)."""
+    await _visitor_conversation(request, session, visitor, conversation_id, origin)
+    rows, next_cursor = await service.list_messages(
+        session,
+        Scope.visitor(visitor.conversation_id),
+        conversation_id,
+        cursor=cursor,
+        order=order,
+        limit=limit,
+    )
+    return MessagePage(items=[MessageRead.of(row) for row in rows], next_cursor=next_cursor)
+
+
+def _preflight(request: Request, chatbot: Chatbot, origin: str | None) -> Response:
+    allow_origin(request, chatbot, origin, required=True)
+    return Response(
+        status_code=status.HTTP_204_NO_CONTENT,
+        headers={
+            "Access-Control-Allow-Methods": ALLOWED_METHODS,
+            "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+            "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE_SECONDS),
+        },
+    )
+
+
+@router.options("/chatbots/{chatbot_id}/conversations", include_in_schema=False)
+async def preflight_start(
+    chatbot_id: uuid.UUID, request: Request, session: SessionDep, origin: OriginHeader = None
+) -> Response:
+    return _preflight(request, await service.public_chatbot(session, chatbot_id), origin)
+
+
+@router.options("/conversations/{conversation_id}/messages", include_in_schema=False)
+async def preflight_messages(
+    conversation_id: uuid.UUID, request: Request, session: SessionDep, origin: OriginHeader = None
+) -> Response:
+    # A preflight carries no credentials, so the conversation is looked up by id alone.
+    conversation = await service.get_conversation(
+        session, Scope.visitor(conversation_id), conversation_id
+    )
+    return _preflight(
+        request, await service.public_chatbot(session, conversation.chatbot_id), origin
+    )

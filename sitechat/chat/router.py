@@ -1,0 +1,348 @@
+"""Conversations and messages: REST, server-sent events and a WebSocket.
+
+Asking a question never holds a transaction open while the answer is produced: the route
+stores the question, returns a response object that runs the answer when it is sent (after
+the route's commit), and the answer is stored in a short transaction of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from typing import Annotated
+
+import orjson
+import structlog
+from fastapi import Query, Request, WebSocket, WebSocketDisconnect, status
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.responses import Response
+
+from sitechat.accounts.dependencies import WORKSPACE_HEADER, CallerDep
+from sitechat.chat import service
+from sitechat.chat.answerer import Answerer, AnswerError
+from sitechat.chat.dependencies import (
+    AnswererDep,
+    SessionmakerDep,
+    StreamConfigDep,
+    answerer_of,
+    socket_scope,
+    stream_config_of,
+)
+from sitechat.chat.schemas import (
+    MAX_QUESTION_CHARS,
+    AnswerRead,
+    ConversationCreate,
+    ConversationPage,
+    ConversationRead,
+    ConversationUpdate,
+    FeedbackCreate,
+    FeedbackRead,
+    MessageCreate,
+    MessageOrder,
+    MessagePage,
+    MessageRead,
+    message_fields,
+)
+from sitechat.chat.service import PreparedTurn, Scope
+from sitechat.chat.streaming import (
+    DeferredResponse,
+    EventStreamResponse,
+    StreamConfig,
+    encode_sse,
+    ws_message,
+)
+from sitechat.core.db import SessionDep
+from sitechat.core.errors import (
+    NotFound,
+    ProblemError,
+    Unauthorized,
+    problem_response,
+    request_id_of,
+)
+from sitechat.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam
+from sitechat.core.ratelimit import RouteClass
+from sitechat.core.routing import api_router, rate_limit_class
+from sitechat.models.chat import ConversationChannel
+
+log = structlog.get_logger()
+
+router = api_router(tags=["chat"])
+
+WS_UNAUTHORIZED = 4401
+WS_NOT_FOUND = 4404
+
+_SSE_DOC = {
+    "description": "With `stream: true` or `Accept: text/event-stream`: server-sent events "
+    "`message_start`, `delta` (repeated), `citations`, then `done` (or `error`); "
+    "`: ping` comments keep the connection alive.",
+    "content": {"text/event-stream": {}},
+}
+
+
+def wants_stream(request: Request, body: MessageCreate) -> bool:
+    return body.stream or "text/event-stream" in request.headers.get("accept", "")
+
+
+def answer_response(
+    request: Request,
+    turn: PreparedTurn,
+    *,
+    stream: bool,
+    answerer: Answerer,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    stream_config: StreamConfig,
+) -> Response:
+    """The answer to a stored question, produced after the route has committed it."""
+    if stream:
+        events = service.stream_turn(turn, answerer, sessionmaker, stream_config.keepalive_seconds)
+        return EventStreamResponse(encode_sse(events))
+
+    async def produce() -> Response:
+        try:
+            message = await service.answer_turn(turn, answerer, sessionmaker)
+        except AnswerError as error:
+            return problem_response(
+                status=error.http_status,
+                slug=error.code,
+                detail=error.message,
+                request_id=request_id_of(request),
+            )
+        body = AnswerRead(**message_fields(message), user_message_id=turn.user_message_id)
+        return Response(
+            orjson.dumps(body.model_dump(mode="json")),
+            status_code=status.HTTP_201_CREATED,
+            media_type="application/json",
+        )
+
+    return DeferredResponse(produce)
+
+
+# --- conversations -----------------------------------------------------------------------------
+
+
+@router.post(
+    "/chatbots/{chatbot_id}/conversations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ConversationRead,
+)
+async def create_conversation(
+    chatbot_id: uuid.UUID, body: ConversationCreate, caller: CallerDep, session: SessionDep
+) -> ConversationRead:
+    """Start a conversation with one of the workspace's chatbots."""
+    chatbot = await service.get_chatbot(session, Scope.workspace(caller.workspace_id), chatbot_id)
+    conversation = await service.start_conversation(
+        session, chatbot, channel=ConversationChannel.api, title=body.title, user_id=caller.user_id
+    )
+    return ConversationRead.of(conversation)
+
+
+@router.get("/chatbots/{chatbot_id}/conversations", response_model=ConversationPage)
+async def list_conversations(
+    chatbot_id: uuid.UUID,
+    caller: CallerDep,
+    session: SessionDep,
+    cursor: CursorParam = None,
+    limit: LimitParam = DEFAULT_LIMIT,
+) -> ConversationPage:
+    """The chatbot's conversations, newest first (widget and API ones alike)."""
+    rows, next_cursor = await service.list_conversations(
+        session, Scope.workspace(caller.workspace_id), chatbot_id, cursor, limit
+    )
+    return ConversationPage(
+        items=[ConversationRead.of(row) for row in rows], next_cursor=next_cursor
+    )
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationRead)
+async def get_conversation(
+    conversation_id: uuid.UUID, caller: CallerDep, session: SessionDep
+) -> ConversationRead:
+    """One conversation."""
+    conversation = await service.get_conversation(
+        session, Scope.workspace(caller.workspace_id), conversation_id
+    )
+    return ConversationRead.of(conversation)
+
+
+@router.patch("/conversations/{conversation_id}", response_model=ConversationRead)
+async def update_conversation(
+    conversation_id: uuid.UUID, body: ConversationUpdate, caller: CallerDep, session: SessionDep
+) -> ConversationRead:
+    """Rename a conversation."""
+    changes = body.model_dump(exclude_unset=True)
+    conversation = await service.rename_conversation(
+        session, Scope.workspace(caller.workspace_id), conversation_id, changes.get("title")
+    )
+    return ConversationRead.of(conversation)
+
+
+@router.delete("/conversations/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_conversation(
+    conversation_id: uuid.UUID, caller: CallerDep, session: SessionDep
+) -> None:
+    """Delete a conversation with its messages and their feedback."""
+    await service.delete_conversation(
+        session, Scope.workspace(caller.workspace_id), conversation_id
+    )
+
+
+# --- messages ----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AnswerRead,
+    responses={200: _SSE_DOC, 409: {"description": "The chatbot is not `ready`."}},
+    openapi_extra=rate_limit_class(RouteClass.CHAT),
+)
+async def ask_question(
+    conversation_id: uuid.UUID,
+    body: MessageCreate,
+    request: Request,
+    caller: CallerDep,
+    session: SessionDep,
+    answerer: AnswererDep,
+    sessionmaker: SessionmakerDep,
+    stream_config: StreamConfigDep,
+) -> Response:
+    """Ask a question; the answer comes back with numbered citations (URL, title, snippet).
+
+    Only a `ready` chatbot answers (409 `chatbot-not-ready` otherwise). A failing model answers
+    with a 502/503/504 problem whose type names the failure (`llm-timeout`, ...).
+    """
+    conversation = await service.get_conversation(
+        session, Scope.workspace(caller.workspace_id), conversation_id
+    )
+    turn = await service.prepare_turn(session, conversation, body.content)
+    return answer_response(
+        request,
+        turn,
+        stream=wants_stream(request, body),
+        answerer=answerer,
+        sessionmaker=sessionmaker,
+        stream_config=stream_config,
+    )
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=MessagePage)
+async def list_messages(
+    conversation_id: uuid.UUID,
+    caller: CallerDep,
+    session: SessionDep,
+    cursor: CursorParam = None,
+    limit: LimitParam = DEFAULT_LIMIT,
+    order: Annotated[MessageOrder, Query(description="`asc`: oldest first.")] = "desc",
+) -> MessagePage:
+    """The conversation's messages, newest first by default."""
+    rows, next_cursor = await service.list_messages(
+        session,
+        Scope.workspace(caller.workspace_id),
+        conversation_id,
+        cursor=cursor,
+        order=order,
+        limit=limit,
+    )
+    return MessagePage(items=[MessageRead.of(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.post("/messages/{message_id}/feedback", response_model=FeedbackRead)
+async def give_feedback(
+    message_id: uuid.UUID, body: FeedbackCreate, caller: CallerDep, session: SessionDep
+) -> FeedbackRead:
+    """Rate an answer up or down (again to change the rating), with an optional comment."""
+    feedback = await service.give_feedback(
+        session, caller.workspace_id, message_id, body.rating, body.comment
+    )
+    return FeedbackRead.model_validate(feedback)
+
+
+# --- WebSocket ---------------------------------------------------------------------------------
+
+
+class SocketQuestion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(pattern="^question$")
+    content: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+
+
+def _bearer(websocket: WebSocket) -> str | None:
+    token = websocket.query_params.get("token")
+    if token:
+        return token
+    scheme, _, credentials = websocket.headers.get("authorization", "").partition(" ")
+    return credentials.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def _open_conversation(websocket: WebSocket, conversation_id: str) -> tuple[Scope, uuid.UUID]:
+    state = websocket.app.state
+    try:
+        parsed_id = uuid.UUID(conversation_id)
+    except ValueError:
+        raise NotFound("Conversation") from None
+    async with state.sessionmaker() as session, session.begin():
+        scope = await socket_scope(
+            session, state, _bearer(websocket), websocket.headers.get(WORKSPACE_HEADER)
+        )
+        if scope.conversation_id is None:
+            await service.get_conversation(session, scope, parsed_id)
+        else:
+            await service.visitor_conversation(session, scope, parsed_id)
+    return scope, parsed_id
+
+
+def _error(code: str, message: str) -> dict[str, str]:
+    return {"type": "error", "code": code, "message": message}
+
+
+async def _answer_on_socket(
+    websocket: WebSocket, scope: Scope, conversation_id: uuid.UUID, question: str
+) -> None:
+    state = websocket.app.state
+    try:
+        async with state.sessionmaker() as session, session.begin():
+            conversation = await service.get_conversation(session, scope, conversation_id)
+            turn = await service.prepare_turn(session, conversation, question)
+    except ProblemError as error:
+        await websocket.send_json(_error(error.slug, error.detail))
+        return
+    events = service.stream_turn(
+        turn, answerer_of(state), state.sessionmaker, stream_config_of(state).keepalive_seconds
+    )
+    async with contextlib.aclosing(events):
+        async for event in events:
+            await websocket.send_json(ws_message(event))
+
+
+@router.websocket("/conversations/{conversation_id}/ws")
+async def conversation_socket(websocket: WebSocket, conversation_id: str) -> None:
+    """Send `{"type": "question", "content": "..."}`; receive the answer's typed events.
+
+    Authenticate with `?token=` or an `Authorization: Bearer` header (access token, API key, or
+    the conversation's visitor token). Closes with 4401 on bad credentials, 4404 when the
+    conversation is not reachable with them.
+    """
+    await websocket.accept()
+    try:
+        scope, parsed_id = await _open_conversation(websocket, conversation_id)
+    except Unauthorized:
+        await websocket.close(code=WS_UNAUTHORIZED)
+        return
+    except NotFound:
+        await websocket.close(code=WS_NOT_FOUND)
+        return
+    try:
+        while True:
+            raw = await websocket.receive_text()
+            try:
+                question = SocketQuestion.model_validate_json(raw)
+            except ValidationError:
+                await websocket.send_json(
+                    _error("validation-error", 'Send {"type": "question", "content": "..."}.')
+                )
+                continue
+            await _answer_on_socket(websocket, scope, parsed_id, question.content)
+    except WebSocketDisconnect:
+        log.info("chat.socket_closed", conversation_id=str(parsed_id))

@@ -1,0 +1,148 @@
+"""All SQL about chatbots and their sources. Every read is scoped to the caller's workspace."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import bindparam, delete, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
+
+from sitechat.core.db import PreparedSelect, fetch_row
+from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind
+from sitechat.models.crawling import Chunk
+
+_CHATBOTS = Chatbot.__table__
+_CHATBOT_COLUMNS = PreparedSelect.of(
+    select(_CHATBOTS).where(
+        _CHATBOTS.c.id == bindparam("chatbot_id"),
+        _CHATBOTS.c.workspace_id == bindparam("workspace_id"),
+    )
+)
+
+
+async def get_chatbot(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    chatbot_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+) -> Chatbot | None:
+    statement = select(Chatbot).where(
+        Chatbot.id == chatbot_id, Chatbot.workspace_id == workspace_id
+    )
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def read_chatbot(
+    session: AsyncSession, workspace_id: uuid.UUID, chatbot_id: uuid.UUID
+) -> Mapping[str, Any] | None:
+    """The chatbot's columns for a response, without loading an ORM object (the lean path of
+    `PreparedSelect`); use `get_chatbot` to change it."""
+    return await fetch_row(
+        session, _CHATBOT_COLUMNS, chatbot_id=chatbot_id, workspace_id=workspace_id
+    )
+
+
+async def get_chatbot_unscoped(
+    session: AsyncSession, chatbot_id: uuid.UUID, *, for_update: bool = False
+) -> Chatbot | None:
+    """For jobs, which act on the workspace recorded in the row they were given."""
+    statement = select(Chatbot).where(Chatbot.id == chatbot_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def list_chatbots(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    status: ChatbotStatus | None,
+    before_id: uuid.UUID | None,
+    limit: int,
+) -> list[Chatbot]:
+    """Newest first; `limit + 1` rows so the caller knows whether another page exists."""
+    statement = select(Chatbot).where(Chatbot.workspace_id == workspace_id)
+    if status is not None:
+        statement = statement.where(Chatbot.status == status)
+    if before_id is not None:
+        statement = statement.where(Chatbot.id < before_id)
+    statement = statement.order_by(Chatbot.id.desc()).limit(limit + 1)
+    return list((await session.execute(statement)).scalars())
+
+
+async def delete_chatbot(session: AsyncSession, chatbot: Chatbot) -> None:
+    # Sources, crawls, pages and chunks go with it (ON DELETE CASCADE).
+    await session.execute(delete(Chatbot).where(Chatbot.id == chatbot.id))
+
+
+async def has_chunks(session: AsyncSession, chatbot_id: uuid.UUID) -> bool:
+    statement = select(exists().where(Chunk.chatbot_id == chatbot_id))
+    return bool((await session.execute(statement)).scalar())
+
+
+async def get_source(
+    session: AsyncSession, workspace_id: uuid.UUID, chatbot_id: uuid.UUID, source_id: uuid.UUID
+) -> Source | None:
+    statement = select(Source).where(
+        Source.id == source_id,
+        Source.chatbot_id == chatbot_id,
+        Source.workspace_id == workspace_id,
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def list_sources(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    chatbot_id: uuid.UUID,
+    *,
+    kind: SourceKind | None,
+    before_id: uuid.UUID | None,
+    limit: int,
+    preview_chars: int,
+) -> list[tuple[Source, str | None, int]]:
+    """Sources with a preview and the length of their text, not the text itself (a text
+    source may hold 200k characters)."""
+    statement = (
+        select(
+            Source,
+            func.left(Source.content, preview_chars),
+            func.coalesce(func.length(Source.content), 0),
+        )
+        .options(defer(Source.content))
+        .where(Source.workspace_id == workspace_id, Source.chatbot_id == chatbot_id)
+    )
+    if kind is not None:
+        statement = statement.where(Source.kind == kind)
+    if before_id is not None:
+        statement = statement.where(Source.id < before_id)
+    statement = statement.order_by(Source.id.desc()).limit(limit + 1)
+    rows = (await session.execute(statement)).all()
+    return [(source, preview, int(chars)) for source, preview, chars in rows]
+
+
+async def find_website_source(
+    session: AsyncSession, chatbot_id: uuid.UUID, url: str
+) -> Source | None:
+    statement = (
+        select(Source)
+        .where(
+            Source.chatbot_id == chatbot_id,
+            Source.kind == SourceKind.website,
+            Source.url == url,
+        )
+        .order_by(Source.id)
+        .limit(1)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def delete_source(session: AsyncSession, source: Source) -> None:
+    # Its pages, chunks and crawl jobs go with it (ON DELETE CASCADE), in this transaction.
+    await session.execute(delete(Source).where(Source.id == source.id))

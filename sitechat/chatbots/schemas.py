@@ -1,0 +1,234 @@
+"""Request and response bodies for chatbots and their text / Q&A sources."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import nh3
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from sitechat.models.chatbots import ChatbotStatus, SourceKind, Visibility
+from sitechat.search.indexing import SEARCH_LANGUAGES
+
+DEFAULT_FALLBACK_MESSAGE = "I'm sorry, I couldn't find that on this site."
+MAX_ALLOWED_ORIGINS = 20
+MAX_SUGGESTED_QUESTIONS = 10
+MAX_TEXT_SOURCE_CHARS = 200_000
+
+
+def strip_html(value: str) -> str:
+    """No markup survives: tags are dropped (script/style with their content) and the rest is
+    stored HTML-escaped, so a widget can put it in a page as is."""
+    return nh3.clean(value, tags=set()).strip()
+
+
+def _required_text(value: str) -> str:
+    if not value:
+        raise ValueError("nothing is left once the markup is removed")
+    return value
+
+
+def _check_origin(value: str) -> str:
+    parts = urlsplit(value)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("the port is not a number between 0 and 65535") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("an origin is scheme://host[:port] with scheme http or https")
+    if parts.path or parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError("an origin has no path, query, fragment or credentials")
+    origin = f"{parts.scheme}://{parts.hostname}"
+    return f"{origin}:{port}" if port is not None else origin
+
+
+def _check_language(value: str) -> str:
+    if value not in SEARCH_LANGUAGES:
+        raise ValueError(f"unsupported language; one of: {', '.join(sorted(SEARCH_LANGUAGES))}")
+    return value
+
+
+Name = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200),
+    AfterValidator(strip_html),
+    AfterValidator(_required_text),
+]
+ShortText = Annotated[str, StringConstraints(max_length=2_000), AfterValidator(strip_html)]
+Question = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=300),
+    AfterValidator(strip_html),
+    AfterValidator(_required_text),
+]
+Origin = Annotated[str, StringConstraints(max_length=300), AfterValidator(_check_origin)]
+Language = Annotated[str, StringConstraints(max_length=32), AfterValidator(_check_language)]
+Instructions = Annotated[str, StringConstraints(max_length=20_000)]
+Temperature = Annotated[float, Field(ge=0.0, le=2.0)]
+MaxAnswerChars = Annotated[int, Field(ge=50, le=20_000)]
+
+
+class RetrievalSettings(BaseModel):
+    """How answers find passages."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    top_k: int = Field(default=5, ge=1, le=20, description="Passages given to the answerer.")
+
+
+class ChatbotCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Docs helper",
+                    "instructions": "Answer briefly, citing the docs.",
+                    "welcome_message": "Hi! Ask me about our product.",
+                    "allowed_origins": ["https://www.example.com"],
+                }
+            ]
+        },
+    )
+
+    name: Name
+    description: ShortText = ""
+    instructions: Instructions = Field(default="", description="The system prompt.")
+    model: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, description="LLM model name; the server default when null."
+    )
+    temperature: Temperature = 0.2
+    max_answer_chars: MaxAnswerChars = 1200
+    welcome_message: ShortText = ""
+    suggested_questions: list[Question] = Field(
+        default_factory=list, max_length=MAX_SUGGESTED_QUESTIONS
+    )
+    fallback_message: ShortText = DEFAULT_FALLBACK_MESSAGE
+    visibility: Visibility = Visibility.private
+    allowed_origins: list[Origin] = Field(
+        default_factory=list,
+        max_length=MAX_ALLOWED_ORIGINS,
+        description="Origins (scheme://host[:port]) where the public widget may run.",
+    )
+    language: Language = Field(default="english", description="Text-search language.")
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+
+
+class ChatbotUpdate(BaseModel):
+    """Every field is optional; only the fields sent change. `status` accepts the moves users
+    make: `paused` (from ready), `ready` (resume a paused chatbot) and `archived`."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"status": "paused"}]}
+    )
+
+    name: Name | None = None
+    description: ShortText | None = None
+    instructions: Instructions | None = None
+    model: Annotated[str, StringConstraints(max_length=200)] | None = None
+    temperature: Temperature | None = None
+    max_answer_chars: MaxAnswerChars | None = None
+    welcome_message: ShortText | None = None
+    suggested_questions: list[Question] | None = Field(
+        default=None, max_length=MAX_SUGGESTED_QUESTIONS
+    )
+    fallback_message: ShortText | None = None
+    visibility: Visibility | None = None
+    allowed_origins: list[Origin] | None = Field(default=None, max_length=MAX_ALLOWED_ORIGINS)
+    language: Language | None = None
+    retrieval: RetrievalSettings | None = None
+    status: ChatbotStatus | None = None
+
+    @model_validator(mode="after")
+    def _no_null_for_required_fields(self) -> ChatbotUpdate:
+        nulled = sorted(
+            name
+            for name in self.model_fields_set
+            if name != "model" and getattr(self, name) is None
+        )
+        if nulled:
+            raise ValueError(f"these fields cannot be null: {', '.join(nulled)}")
+        return self
+
+
+class ChatbotRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    name: str
+    description: str
+    instructions: str
+    model: str | None
+    temperature: float
+    max_answer_chars: int
+    welcome_message: str
+    suggested_questions: list[str]
+    fallback_message: str
+    visibility: Visibility
+    allowed_origins: list[str]
+    language: str
+    retrieval: dict[str, Any]
+    status: ChatbotStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+class TextSourceCreate(BaseModel):
+    """Raw text (Markdown headings help citations); searchable as soon as it is saved."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["text"]
+    title: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=500),
+        AfterValidator(strip_html),
+        AfterValidator(_required_text),
+    ]
+    content: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_SOURCE_CHARS)]
+
+
+class QaSourceCreate(BaseModel):
+    """A question and its answer; found when visitors ask something close to the question."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["qa"]
+    question: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=1_000),
+        AfterValidator(strip_html),
+        AfterValidator(_required_text),
+    ]
+    answer: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+
+
+SourceCreate = Annotated[TextSourceCreate | QaSourceCreate, Field(discriminator="kind")]
+
+CONTENT_PREVIEW_CHARS = 300
+
+
+class SourceRead(BaseModel):
+    id: uuid.UUID
+    chatbot_id: uuid.UUID
+    kind: SourceKind
+    title: str
+    url: str | None = Field(description="Start URL of a website source.")
+    question: str | None = Field(description="The question of a Q&A source.")
+    content_preview: str | None = Field(
+        description=f"First {CONTENT_PREVIEW_CHARS} characters of a text source or Q&A answer."
+    )
+    content_chars: int
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,222 @@
+"""Chatbot and source rules: tenancy, lifecycle, and indexing text / Q&A at once."""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sitechat.accounts.dependencies import Caller
+from sitechat.billing.usage import ensure_quota
+from sitechat.chatbots import repository
+from sitechat.chatbots.lifecycle import Actor, transition
+from sitechat.chatbots.schemas import (
+    CONTENT_PREVIEW_CHARS,
+    ChatbotCreate,
+    ChatbotRead,
+    ChatbotUpdate,
+    QaSourceCreate,
+    SourceRead,
+    TextSourceCreate,
+)
+from sitechat.core.clock import utcnow
+from sitechat.core.errors import NotFound
+from sitechat.core.pagination import decode_cursor, next_cursor_of
+from sitechat.crawling import repository as crawl_repository
+from sitechat.crawling.errors import CrawlInProgress
+from sitechat.crawling.indexer import ChunkTarget, index_markdown, index_question_answer
+from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind
+from sitechat.search.tasks import request_embedding
+from sitechat.worker.buffer import JobBuffer
+
+log = structlog.get_logger()
+
+
+async def create_chatbot(session: AsyncSession, caller: Caller, data: ChatbotCreate) -> Chatbot:
+    await ensure_quota(session, caller.workspace_id, "chatbots")
+    fields = data.model_dump()
+    chatbot = Chatbot(workspace_id=caller.workspace_id, status=ChatbotStatus.draft, **fields)
+    session.add(chatbot)
+    await session.flush()
+    log.info("chatbot.created", chatbot_id=str(chatbot.id), workspace_id=str(caller.workspace_id))
+    return chatbot
+
+
+async def get_chatbot(
+    session: AsyncSession, caller: Caller, chatbot_id: uuid.UUID, *, for_update: bool = False
+) -> Chatbot:
+    chatbot = await repository.get_chatbot(
+        session, caller.workspace_id, chatbot_id, for_update=for_update
+    )
+    if chatbot is None:
+        raise NotFound("Chatbot")
+    return chatbot
+
+
+async def read_chatbot(session: AsyncSession, caller: Caller, chatbot_id: uuid.UUID) -> ChatbotRead:
+    """The chatbot as the API shows it; read-only (use `get_chatbot` to change it)."""
+    row = await repository.read_chatbot(session, caller.workspace_id, chatbot_id)
+    if row is None:
+        raise NotFound("Chatbot")
+    return ChatbotRead.model_validate(row)
+
+
+async def list_chatbots(
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    status: ChatbotStatus | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Chatbot], str | None]:
+    rows = await repository.list_chatbots(
+        session, caller.workspace_id, status=status, before_id=decode_cursor(cursor), limit=limit
+    )
+    return rows[:limit], next_cursor_of([row.id for row in rows], limit)
+
+
+async def update_chatbot(
+    session: AsyncSession, caller: Caller, chatbot_id: uuid.UUID, data: ChatbotUpdate
+) -> Chatbot:
+    chatbot = await get_chatbot(session, caller, chatbot_id, for_update=True)
+    changes = data.model_dump(exclude_unset=True)
+    target_status = changes.pop("status", None)
+    if target_status is not None:
+        transition(chatbot, ChatbotStatus(target_status), Actor.user)
+        if chatbot.status is ChatbotStatus.archived:
+            await _stop_active_crawl(session, chatbot.id)
+    for name, value in changes.items():
+        setattr(chatbot, name, value)
+    await session.flush()
+    return chatbot
+
+
+async def _stop_active_crawl(session: AsyncSession, chatbot_id: uuid.UUID) -> None:
+    """Archiving a chatbot asks its crawl, if any, to stop (the job notices within seconds)."""
+    active = await crawl_repository.find_active_job(session, chatbot_id)
+    if active is not None and active.cancel_requested_at is None:
+        active.cancel_requested_at = utcnow()
+
+
+async def delete_chatbot(session: AsyncSession, caller: Caller, chatbot_id: uuid.UUID) -> None:
+    chatbot = await get_chatbot(session, caller, chatbot_id, for_update=True)
+    active = await crawl_repository.find_active_job(session, chatbot.id)
+    if active is not None:
+        # A running crawl finds its job gone and stops; a queued one must not start at all.
+        await crawl_repository.cancel_queued_procrastinate_job(session, active.id)
+    await repository.delete_chatbot(session, chatbot)
+    log.info("chatbot.deleted", chatbot_id=str(chatbot_id), workspace_id=str(caller.workspace_id))
+
+
+# -- sources -----------------------------------------------------------------------------------
+
+
+def source_read(source: Source, preview: str | None, content_chars: int) -> SourceRead:
+    return SourceRead(
+        id=source.id,
+        chatbot_id=source.chatbot_id,
+        kind=source.kind,
+        title=source.title,
+        url=source.url,
+        question=source.question,
+        content_preview=preview,
+        content_chars=content_chars,
+        created_at=source.created_at,
+        updated_at=source.updated_at,
+    )
+
+
+async def list_sources(
+    session: AsyncSession,
+    caller: Caller,
+    chatbot_id: uuid.UUID,
+    *,
+    kind: SourceKind | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[SourceRead], str | None]:
+    await get_chatbot(session, caller, chatbot_id)
+    rows = await repository.list_sources(
+        session,
+        caller.workspace_id,
+        chatbot_id,
+        kind=kind,
+        before_id=decode_cursor(cursor),
+        limit=limit,
+        preview_chars=CONTENT_PREVIEW_CHARS,
+    )
+    items = [source_read(source, preview, chars) for source, preview, chars in rows[:limit]]
+    return items, next_cursor_of([source.id for source, _, _ in rows], limit)
+
+
+async def add_source(
+    session: AsyncSession,
+    jobs: JobBuffer,
+    caller: Caller,
+    chatbot_id: uuid.UUID,
+    data: TextSourceCreate | QaSourceCreate,
+) -> SourceRead:
+    """Store a text or Q&A source and index it in this same transaction: it is searchable as
+    soon as the request returns, and a draft chatbot becomes ready."""
+    chatbot = await get_chatbot(session, caller, chatbot_id, for_update=True)
+    if isinstance(data, TextSourceCreate):
+        source = Source(
+            workspace_id=chatbot.workspace_id,
+            chatbot_id=chatbot.id,
+            kind=SourceKind.text,
+            title=data.title,
+            content=data.content,
+        )
+    else:
+        source = Source(
+            workspace_id=chatbot.workspace_id,
+            chatbot_id=chatbot.id,
+            kind=SourceKind.qa,
+            title=data.question[:500],
+            question=data.question,
+            content=data.answer,
+        )
+    session.add(source)
+    await session.flush()
+    target = ChunkTarget(
+        workspace_id=chatbot.workspace_id,
+        chatbot_id=chatbot.id,
+        source_id=source.id,
+        language=chatbot.language,
+        title=source.title if source.question is None else source.question,
+    )
+    if isinstance(data, TextSourceCreate):
+        chunk_count = await index_markdown(session, target, data.content)
+    else:
+        chunk_count = await index_question_answer(session, target, data.question, data.answer)
+    if chunk_count and chatbot.status in (ChatbotStatus.draft, ChatbotStatus.training):
+        transition(chatbot, ChatbotStatus.ready, Actor.system)
+    if chunk_count:
+        request_embedding(jobs, chatbot.id)  # dense retrieval (when on), after the commit
+    await session.flush()
+    log.info(
+        "chatbot.source_indexed",
+        chatbot_id=str(chatbot.id),
+        source_id=str(source.id),
+        kind=source.kind.value,
+        chunks=chunk_count,
+    )
+    content = source.content or ""
+    return source_read(source, content[:CONTENT_PREVIEW_CHARS], len(content))
+
+
+async def delete_source(
+    session: AsyncSession, caller: Caller, chatbot_id: uuid.UUID, source_id: uuid.UUID
+) -> None:
+    """Remove a source with its pages and chunks, in this transaction: once the request
+    returns, answers no longer find it."""
+    source = await repository.get_source(session, caller.workspace_id, chatbot_id, source_id)
+    if source is None:
+        raise NotFound("Source")
+    if source.kind is SourceKind.website:
+        active = await crawl_repository.find_active_job(session, chatbot_id)
+        if active is not None and active.source_id == source.id:
+            raise CrawlInProgress(active.id)
+    await repository.delete_source(session, source)
+    log.info("chatbot.source_deleted", chatbot_id=str(chatbot_id), source_id=str(source_id))

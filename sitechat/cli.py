@@ -1,0 +1,159 @@
+"""`sitechat serve | worker | migrate | check-config` — the operator's entry points."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from types import FrameType
+
+import structlog
+
+from sitechat.config import Settings, get_settings
+from sitechat.core.embedded_db import EmbeddedPostgres
+from sitechat.core.logging import configure_logging
+
+log = structlog.get_logger()
+
+
+@contextlib.contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """The configured database, or the embedded one for as long as the command runs."""
+    if settings.db.url:
+        yield settings.db.url
+        return
+    embedded = EmbeddedPostgres(settings.data_dir)
+    url = embedded.start()
+    # Child processes (uvicorn --workers) read the same settings: hand them the URL.
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    try:
+        yield url
+    finally:
+        embedded.stop()
+
+
+def migrate(settings: Settings) -> None:
+    from sitechat.core.migrate import upgrade_database
+
+    with database(settings) as url:
+        upgrade_database(url)
+        log.info("migrate.done")
+
+
+def make_migration(settings: Settings, message: str) -> None:
+    """Developers: write a migration for the difference between the models and the database."""
+    from alembic import command
+
+    from sitechat.core.migrate import alembic_config, upgrade_database
+
+    with database(settings) as url:
+        upgrade_database(url)
+        command.revision(alembic_config(url), message=message, autogenerate=True)
+
+
+def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    from sitechat.core.migrate import upgrade_database
+
+    # uvicorn re-raises SIGTERM after its graceful shutdown; as SystemExit it lets the
+    # embedded database stop cleanly instead of killing the process under it.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    with database(settings) as url:
+        upgrade_database(url)
+        uvicorn.run(
+            "sitechat.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            server_header=False,
+            proxy_headers=bool(settings.http.trusted_proxies),
+            forwarded_allow_ips=",".join(settings.http.trusted_proxies) or None,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=30,
+        )
+
+
+def worker(settings: Settings, concurrency: int) -> None:
+    from sitechat.core.db import create_engine, create_sessionmaker, libpq_url
+    from sitechat.search.dense import start_dense_retrieval, stop_dense_retrieval
+    from sitechat.worker.context import TaskContext, configure_task_context
+    from sitechat.worker.queue import connected_queue
+    from sitechat.worker.runner import run_worker
+
+    async def run(url: str) -> None:
+        engine = create_engine(url, settings.db)
+        configure_task_context(TaskContext(settings, create_sessionmaker(engine)))
+        dense = await start_dense_retrieval(engine, settings.embedding)
+        try:
+            async with connected_queue(libpq_url(url)) as queue:
+                # SIGTERM/SIGINT: stop fetching, let running jobs finish for a bounded time,
+                # then put the unfinished ones back in the queue.
+                await run_worker(
+                    queue,
+                    concurrency=concurrency,
+                    name="standalone",
+                    install_signal_handlers=True,
+                    shutdown_grace_seconds=settings.worker.shutdown_grace_seconds,
+                )
+        finally:
+            await stop_dense_retrieval(dense)
+            await engine.dispose()
+
+    with database(settings) as url:
+        asyncio.run(run(url))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sitechat", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser("serve", help="run the API (and, by default, a worker)")
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=8000)
+    serve_parser.add_argument("--workers", type=int, default=1)
+    worker_parser = commands.add_parser("worker", help="run a job worker process")
+    worker_parser.add_argument("--concurrency", type=int, default=None)
+    commands.add_parser("migrate", help="apply database migrations")
+    revision_parser = commands.add_parser("make-migration", help="(developers) autogenerate")
+    revision_parser.add_argument("-m", "--message", required=True)
+    commands.add_parser("check-config", help="validate settings and print the effective ones")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = get_settings()
+    except ValueError as error:
+        print(f"sitechat: invalid configuration: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    if args.command == "serve":
+        serve(settings, args.host, args.port, args.workers)
+    elif args.command == "worker":
+        worker(settings, args.concurrency or settings.worker.concurrency)
+    elif args.command == "migrate":
+        migrate(settings)
+    elif args.command == "make-migration":
+        make_migration(settings, args.message)
+    elif args.command == "check-config":
+        print(settings.model_dump_json(indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""One Settings object, read from the environment (and an optional `.env`).
+
+Every group is its own `BaseSettings` with its own prefix, so each variable reads the way the
+README documents it (`SITECHAT_AUTH_JWT_SECRET`, `SITECHAT_CRAWL_ALLOWED_HOSTS`, ...), while the
+operator-contract names from the spec (`DATABASE_URL`, `REDIS_URL`) stay unprefixed.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SECRET = "change-me-in-production-0000000000000000"  # noqa: S105 - the marker we refuse
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+    test = "test"
+
+
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=".env", extra="ignore", env_file_encoding="utf-8"
+    )
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = _config("SITECHAT_DB_")
+
+    url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    pool_size: int = 10
+    # Overflow connections are opened and closed per burst; under load that churn costs more
+    # than waiting for a pooled connection (bench/api).
+    max_overflow: int = 0
+    statement_timeout_ms: int = 30_000
+    echo: bool = False
+
+
+class RedisSettings(BaseSettings):
+    model_config = _config("SITECHAT_REDIS_")
+
+    url: str | None = Field(default=None, validation_alias="REDIS_URL")
+
+
+class AuthSettings(BaseSettings):
+    model_config = _config("SITECHAT_AUTH_")
+
+    jwt_secret: SecretStr = SecretStr(DEFAULT_SECRET)
+    jwt_key_id: str = "k1"
+    # Retired keys stay valid for verification until their tokens have expired: "kid:secret,..."
+    jwt_previous_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
+    jwt_issuer: str = "sitechat"
+    jwt_audience: str = "sitechat-api"
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    api_key_pepper: SecretStr = SecretStr(DEFAULT_SECRET)
+    password_reset_ttl_seconds: int = 3600
+    invitation_ttl_seconds: int = 7 * 24 * 3600
+
+    @field_validator("jwt_previous_keys", mode="before")
+    @classmethod
+    def _parse_previous_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            pairs = (item.split(":", 1) for item in _split_commas(value))
+            return {kid: secret for kid, secret in pairs}
+        return value
+
+
+class HttpSettings(BaseSettings):
+    model_config = _config("SITECHAT_HTTP_")
+
+    cors_origins: CommaList = Field(default_factory=list)
+    max_body_bytes: int = 1_048_576
+    trusted_proxies: CommaList = Field(default_factory=list)
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    _split = field_validator("cors_origins", "trusted_proxies", mode="before")(_split_commas)
+
+
+class CrawlSettings(BaseSettings):
+    model_config = _config("SITECHAT_CRAWL_")
+
+    allowed_hosts: CommaList = Field(default_factory=list)
+    user_agent: str = "SiteChatBot/0.1 (+https://sitechat.invalid/bot)"
+    max_pages_cap: int = 5_000
+    default_max_pages: int = 500
+    per_host_concurrency: int = 4
+    delay_seconds: float = 0.5
+    max_page_bytes: int = 5_000_000
+    max_job_seconds: int = 3_600
+    max_job_bytes: int = 500_000_000
+    request_timeout_seconds: float = 15.0
+
+    _split = field_validator("allowed_hosts", mode="before")(_split_commas)
+
+
+class LLMSettings(BaseSettings):
+    model_config = _config("SITECHAT_LLM_")
+
+    answerer: str = "extractive"
+    base_url: str | None = None
+    api_key: SecretStr = SecretStr("")
+    model: str = "gpt-4o-mini"
+    timeout_seconds: float = 30.0
+    max_retries: int = 2
+    max_context_tokens: int = 6_000
+
+
+class EmbeddingSettings(BaseSettings):
+    """Dense retrieval: used only when `provider` is not `none` and the database has pgvector."""
+
+    model_config = _config("SITECHAT_EMBEDDING_")
+
+    provider: Literal["none", "openai", "local"] = "none"
+    base_url: str | None = None
+    api_key: SecretStr = SecretStr("")
+    model: str = "text-embedding-3-small"
+    # Asked of models that can shorten their vectors (OpenAI's text-embedding-3 family).
+    dimensions: int | None = Field(default=None, ge=1, le=16_000)
+    batch_size: int = Field(default=64, ge=1, le=2_048)
+    timeout_seconds: float = 30.0
+    max_retries: int = 2
+    # A question waits at most this long for its vector before retrieval goes lexical-only.
+    question_timeout_seconds: float = 3.0
+
+
+class BillingSettings(BaseSettings):
+    model_config = _config("SITECHAT_BILLING_")
+
+    gateway: str = "sandbox"
+    stripe_api_key: SecretStr = SecretStr("")
+    stripe_api_base: str | None = None
+    stripe_webhook_secret: SecretStr = SecretStr(DEFAULT_SECRET)
+
+
+class RateLimitSettings(BaseSettings):
+    model_config = _config("SITECHAT_RATELIMIT_")
+
+    enabled: bool = True
+    auth: str = "10/minute"
+    read: str = "600/minute"
+    write: str = "120/minute"
+    chat: str = "60/minute"
+    crawl_start: str = "10/hour"
+    public_widget: str = "30/minute"
+    storage_timeout_seconds: float = 0.5
+    key_prefix: str = "sitechat"
+
+
+class WorkerSettings(BaseSettings):
+    model_config = _config("SITECHAT_WORKER_")
+
+    in_process: bool = True
+    concurrency: int = 4
+    # On shutdown, running jobs get this long to finish; the rest go back to the queue.
+    shutdown_grace_seconds: float = 10.0
+
+
+class MailSettings(BaseSettings):
+    model_config = _config("SITECHAT_MAIL_")
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: SecretStr = SecretStr("")
+    sender: str = "SiteChat <no-reply@sitechat.invalid>"
+
+
+class Settings(BaseSettings):
+    model_config = _config("SITECHAT_")
+
+    env: Environment = Environment.development
+    data_dir: Path = Path(".sitechat")
+    log_level: str = "INFO"
+    db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    billing: BillingSettings = Field(default_factory=BillingSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    ratelimit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
+
+    @model_validator(mode="after")
+    def _stripe_needs_a_key(self) -> Settings:
+        if self.billing.gateway == "stripe" and not self.billing.stripe_api_key.get_secret_value():
+            raise ValueError(
+                "SITECHAT_BILLING_GATEWAY=stripe needs SITECHAT_BILLING_STRIPE_API_KEY"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_in_production(self) -> Settings:
+        if self.env is not Environment.production:
+            return self
+        secrets = {
+            "SITECHAT_AUTH_JWT_SECRET": self.auth.jwt_secret,
+            "SITECHAT_AUTH_API_KEY_PEPPER": self.auth.api_key_pepper,
+        }
+        if self.billing.gateway == "stripe":
+            secrets["SITECHAT_BILLING_STRIPE_WEBHOOK_SECRET"] = self.billing.stripe_webhook_secret
+        weak = [name for name, value in secrets.items() if _is_weak(value)]
+        if weak:
+            raise ValueError(f"production needs strong secrets (>= 32 chars) for: {weak}")
+        return self
+
+
+def _is_weak(secret: SecretStr) -> bool:
+    value = secret.get_secret_value()
+    return value == DEFAULT_SECRET or len(value) < 32
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

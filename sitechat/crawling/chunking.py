@@ -1,0 +1,203 @@
+"""Heading-aware chunking of page Markdown for retrieval.
+
+A chunk never spans two sections, so its heading path says exactly where it comes from (the
+citation shows "Install > On Linux"). Inside a section, blocks are packed up to ``max_chars``;
+consecutive chunks of one section share ``overlap_chars`` of text so a sentence cut at a chunk
+edge is still found whole. Code blocks are kept whole unless one alone exceeds the cap; then it
+is split on line boundaries and every piece is fenced again so it still reads as code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_FENCE = re.compile(r"^(`{3,}|~{3,})")
+_SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+")
+
+
+@dataclass(frozen=True)
+class TextChunk:
+    heading_path: tuple[str, ...]
+    text: str
+    position: int
+
+
+@dataclass
+class _Block:
+    text: str
+    is_code: bool = False
+
+
+@dataclass
+class _Section:
+    heading_path: tuple[str, ...]
+    blocks: list[_Block] = field(default_factory=list)
+
+
+def chunk_markdown(
+    markdown: str, *, max_chars: int = 1500, overlap_chars: int = 200
+) -> list[TextChunk]:
+    if max_chars < 100:
+        raise ValueError("max_chars must be at least 100")
+    overlap_chars = max(0, min(overlap_chars, max_chars // 2))
+    chunks: list[TextChunk] = []
+    for section in _sections(markdown):
+        for text in _pack_section(section.blocks, max_chars, overlap_chars):
+            chunks.append(TextChunk(section.heading_path, text, len(chunks)))
+    return chunks
+
+
+def _sections(markdown: str) -> Iterator[_Section]:
+    headings: list[tuple[int, str]] = []
+    section = _Section(heading_path=())
+    for block, heading in _blocks(markdown):
+        if heading is None:
+            section.blocks.append(block)
+            continue
+        if section.blocks:
+            yield section
+        level, title = heading
+        while headings and headings[-1][0] >= level:
+            headings.pop()
+        headings.append((level, title))
+        section = _Section(heading_path=tuple(text for _, text in headings))
+    if section.blocks:
+        yield section
+
+
+def _blocks(markdown: str) -> Iterator[tuple[_Block, tuple[int, str] | None]]:
+    """Paragraph-like blocks, code blocks and headings, in document order."""
+    lines = markdown.replace("\r\n", "\n").split("\n")
+    paragraph: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        fence = _FENCE.match(line)
+        heading = _HEADING.match(line)
+        if (fence or heading or not line.strip()) and paragraph:
+            yield _Block("\n".join(paragraph)), None
+            paragraph = []
+        if fence:
+            end = _closing_fence(lines, index, fence.group(1))
+            yield _Block("\n".join(lines[index : end + 1]), is_code=True), None
+            index = end + 1
+            continue
+        if heading:
+            yield _Block(""), (len(heading.group(1)), heading.group(2))
+        elif line.strip():
+            paragraph.append(line)
+        index += 1
+    if paragraph:
+        yield _Block("\n".join(paragraph)), None
+
+
+def _closing_fence(lines: list[str], start: int, opening: str) -> int:
+    for index in range(start + 1, len(lines)):
+        stripped = lines[index].strip()
+        if stripped.startswith(opening[0] * len(opening)) and not stripped.strip(opening[0]):
+            return index
+    return len(lines) - 1  # an unclosed fence runs to the end, as Markdown renders it
+
+
+def _pack_section(blocks: list[_Block], max_chars: int, overlap_chars: int) -> Iterator[str]:
+    parts: list[str] = []
+    size = 0
+    last_was_code = False
+    for block in blocks:
+        for piece in _fit(block, max_chars, overlap_chars):
+            if parts and size + 2 + len(piece.text) > max_chars:
+                emitted = "\n\n".join(parts)
+                yield emitted
+                overlap = "" if last_was_code else _tail(emitted, overlap_chars)
+                parts = (
+                    [overlap] if overlap and len(overlap) + 2 + len(piece.text) <= max_chars else []
+                )
+                size = len(parts[0]) if parts else 0
+            size += (2 if parts else 0) + len(piece.text)
+            parts.append(piece.text)
+            last_was_code = piece.is_code
+    if parts:
+        yield "\n\n".join(parts)
+
+
+def _fit(block: _Block, max_chars: int, overlap_chars: int) -> list[_Block]:
+    if len(block.text) <= max_chars:
+        return [block]
+    if block.is_code:
+        return [_Block(text, is_code=True) for text in _split_code(block.text, max_chars)]
+    # Leave room for the overlap that will precede every piece after the first.
+    budget = max_chars - overlap_chars - 2
+    return [_Block(text) for text in _split_text(block.text, budget)]
+
+
+def _split_code(code_block: str, max_chars: int) -> list[str]:
+    lines = code_block.split("\n")
+    opening = lines[0]
+    fence = _FENCE.match(opening)
+    closing = fence.group(1) if fence else "```"
+    body = lines[1:-1] if len(lines) > 1 and lines[-1].strip().startswith(closing) else lines[1:]
+    budget = max_chars - len(opening) - len(closing) - 2
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in body:
+        for segment in _hard_wrap(line, budget):
+            if current and size + 1 + len(segment) > budget:
+                pieces.append("\n".join([opening, *current, closing]))
+                current, size = [], 0
+            size += (1 if current else 0) + len(segment)
+            current.append(segment)
+    if current:
+        pieces.append("\n".join([opening, *current, closing]))
+    return pieces
+
+
+def _split_text(text: str, max_chars: int) -> list[str]:
+    pieces: list[str] = []
+    current = ""
+    for sentence in _SENTENCE_END.split(text):
+        for segment in _words_within(sentence, max_chars):
+            candidate = f"{current} {segment}" if current else segment
+            if len(candidate) > max_chars:
+                pieces.append(current)
+                candidate = segment
+            current = candidate
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def _words_within(sentence: str, max_chars: int) -> Iterator[str]:
+    if len(sentence) <= max_chars:
+        yield sentence
+        return
+    current = ""
+    for word in sentence.split():
+        for segment in _hard_wrap(word, max_chars):
+            candidate = f"{current} {segment}" if current else segment
+            if len(candidate) > max_chars:
+                yield current
+                candidate = segment
+            current = candidate
+    if current:
+        yield current
+
+
+def _hard_wrap(text: str, width: int) -> list[str]:
+    if len(text) <= width:
+        return [text]
+    return [text[start : start + width] for start in range(0, len(text), width)]
+
+
+def _tail(text: str, overlap_chars: int) -> str:
+    """The last ``overlap_chars`` of ``text``, starting at a word boundary."""
+    if overlap_chars <= 0 or not text:
+        return ""
+    tail = text[-overlap_chars:]
+    if len(tail) < len(text):
+        space = tail.find(" ")
+        tail = tail[space + 1 :] if space != -1 else tail
+    return tail.strip()

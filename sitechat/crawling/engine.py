@@ -1,0 +1,414 @@
+"""Crawl orchestration, independent of storage: what to fetch, in which order, until when.
+
+The engine walks one site breadth-first (a priority queue keyed by depth) with a fixed pool of
+worker tasks, and reports every URL outcome to a ``CrawlSink`` that the caller implements (the
+job stores pages and commits as they come). A supervisor loop polls the sink for cancellation
+and enforces the time budget, so a stop takes effect within about ``POLL_SECONDS``.
+
+Every discovered URL gets exactly one outcome, reported under a URL no other outcome uses: its
+own canonical URL, or the redirect target / ``rel=canonical`` it was recorded under instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+from urllib.parse import urlsplit
+
+import structlog
+
+from sitechat.crawling.extract import ExtractedPage, extract_page
+from sitechat.crawling.fetcher import Fetcher, FetchResult
+from sitechat.crawling.robots import RobotsCache
+from sitechat.crawling.sitemap import collect_sitemap_urls
+from sitechat.crawling.urls import (
+    canonicalize_absolute_url,
+    canonicalize_url,
+    matches_path_filters,
+    same_site,
+    strip_fragment,
+)
+
+log = structlog.get_logger()
+
+POLL_SECONDS = 0.25
+
+StopReason = Literal["completed", "max-pages", "time-budget", "byte-budget", "cancelled"]
+PageStatus = Literal["indexed", "skipped", "failed"]
+
+# Fetch errors that mean "not a page for us" rather than "something went wrong".
+SKIP_FETCH_ERRORS = frozenset({"content-type-not-allowed", "too-large"})
+
+
+@dataclass(frozen=True)
+class CrawlPlan:
+    start_url: str
+    max_pages: int = 500
+    max_depth: int = 5
+    include_paths: tuple[str, ...] = ()
+    exclude_paths: tuple[str, ...] = ()
+    use_sitemap: bool = True
+    respect_robots: bool = True
+    max_seconds: float = 3600.0
+    max_total_bytes: int = 500_000_000
+    concurrency: int = 8
+    # Canonical URLs an earlier attempt of this job already committed: counted, never
+    # re-reported. Their outgoing links are taken from ``already_done_links`` when known;
+    # otherwise the page is fetched once more for its links only.
+    already_done: frozenset[str] = frozenset()
+    already_done_links: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PageResult:
+    """The outcome for one URL. ``url`` is unique per crawl; cite ``final_url`` to readers."""
+
+    url: str
+    status: PageStatus
+    depth: int
+    requested_url: str
+    final_url: str | None = None
+    http_status: int | None = None
+    reason: str | None = None
+    content_type: str | None = None
+    bytes: int = 0
+    elapsed_ms: float = 0.0
+    page: ExtractedPage | None = None
+
+
+@dataclass(frozen=True)
+class CrawlCounts:
+    discovered: int = 0
+    fetched: int = 0
+    indexed: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class CrawlOutcome:
+    counts: CrawlCounts
+    stop_reason: StopReason
+
+
+class CrawlSink(Protocol):
+    """Where the engine reports. Its methods are never called concurrently with each other."""
+
+    async def page_processed(self, result: PageResult) -> None: ...
+
+    async def should_stop(self) -> bool: ...
+
+    async def progress(self, counts: CrawlCounts) -> None: ...
+
+
+@dataclass(order=True, frozen=True)
+class _Visit:
+    depth: int
+    sequence: int
+    key: str = field(compare=False)
+    url: str = field(compare=False)
+    links_only: bool = field(default=False, compare=False)  # an already-done page, for links
+
+
+@dataclass
+class _Counters:
+    discovered: int = 0
+    fetched: int = 0
+    indexed: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    def snapshot(self) -> CrawlCounts:
+        return CrawlCounts(self.discovered, self.fetched, self.indexed, self.skipped, self.failed)
+
+
+async def run_crawl(plan: CrawlPlan, fetcher: Fetcher, sink: CrawlSink) -> CrawlOutcome:
+    """Crawl ``plan.start_url``'s site and report every page to ``sink``."""
+    return await _Crawl(plan, fetcher, sink).run()
+
+
+class _Crawl:
+    def __init__(self, plan: CrawlPlan, fetcher: Fetcher, sink: CrawlSink) -> None:
+        self.plan = plan
+        self.fetcher = fetcher
+        self.sink = sink
+        self.robots = RobotsCache(fetcher)
+        self.queue: asyncio.PriorityQueue[_Visit] = asyncio.PriorityQueue()
+        self.sequence = itertools.count()
+        self.claimed: set[str] = set()  # canonical URLs that have (or will get) an outcome
+        self.content_hashes: set[str] = set()
+        self.counters = _Counters()
+        self.admitted = 0
+        self.frontier_truncated = False
+        self.total_bytes = 0
+        self.stop_reason: StopReason | None = None
+        self.sink_lock = asyncio.Lock()
+        self.include = list(plan.include_paths)
+        self.exclude = list(plan.exclude_paths)
+
+    async def run(self) -> CrawlOutcome:
+        started = time.monotonic()
+        work = asyncio.create_task(self._work())
+        reported = CrawlCounts()
+        try:
+            while not work.done():
+                await asyncio.wait({work}, timeout=POLL_SECONDS)
+                if work.done() or self.stop_reason:
+                    break
+                if await self._ask_should_stop():
+                    self.stop_reason = "cancelled"
+                elif time.monotonic() - started > self.plan.max_seconds:
+                    self.stop_reason = "time-budget"
+                else:
+                    reported = await self._report_progress(reported)
+        finally:
+            if not work.done():
+                work.cancel()
+            await asyncio.wait({work})
+            self.robots.close()
+        if not work.cancelled() and work.exception() is not None:
+            raise _unwrap(work.exception())
+        stop_reason: StopReason = self.stop_reason or (
+            "max-pages" if self.frontier_truncated else "completed"
+        )
+        counts = self.counters.snapshot()
+        await self._report_progress(reported)
+        log.info("crawl.finished", start_url=self.plan.start_url, stop_reason=stop_reason)
+        return CrawlOutcome(counts=counts, stop_reason=stop_reason)
+
+    async def _work(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            workers = [
+                group.create_task(self._worker()) for _ in range(max(1, self.plan.concurrency))
+            ]
+            await self._discover(self.plan.start_url, depth=0, is_start=True)
+            if self.plan.use_sitemap:
+                await self._seed_from_sitemaps()
+            await self.queue.join()
+            for worker in workers:  # idle, waiting on an empty queue
+                worker.cancel()
+
+    async def _worker(self) -> None:
+        while True:
+            visit = await self.queue.get()
+            try:
+                if self.stop_reason is None:
+                    await self._handle(visit)
+            finally:
+                self.queue.task_done()
+
+    async def _handle(self, visit: _Visit) -> None:
+        try:
+            result, links = await self._process(visit)
+        except Exception:  # one broken page must not end the crawl; sink errors still do
+            log.exception("crawl.page_crashed", url=visit.url)
+            result = PageResult(
+                url=visit.key,
+                status="failed",
+                depth=visit.depth,
+                requested_url=visit.url,
+                reason="internal-error",
+            )
+            links = ()
+        if result is not None:
+            await self._record(result)
+        if visit.depth < self.plan.max_depth:
+            for link in links:
+                await self._discover(link, depth=visit.depth + 1)
+
+    # -- discovery -------------------------------------------------------------------------
+
+    async def _discover(self, url: str, *, depth: int, is_start: bool = False) -> None:
+        key = canonicalize_absolute_url(url)
+        if key is None or key in self.claimed:
+            return
+        if not is_start:
+            if not same_site(key, self.plan.start_url) or depth > self.plan.max_depth:
+                return
+            if not matches_path_filters(key, self.include, self.exclude):
+                return
+        if self.admitted >= self.plan.max_pages:
+            self.frontier_truncated = True
+            return
+        self.admitted += 1
+        self.claimed.add(key)
+        self.counters.discovered += 1
+        fetch_url = strip_fragment(url)
+        if key in self.plan.already_done:
+            self.counters.indexed += 1
+            await self._revisit_done(key, fetch_url, depth)
+            return
+        if self.plan.respect_robots and not await self.robots.allows(fetch_url):
+            await self._record(
+                PageResult(
+                    url=key,
+                    status="skipped",
+                    depth=depth,
+                    requested_url=fetch_url,
+                    reason="robots-disallowed",
+                )
+            )
+            return
+        self.queue.put_nowait(_Visit(depth, next(self.sequence), key, fetch_url))
+
+    async def _revisit_done(self, key: str, url: str, depth: int) -> None:
+        known_links = self.plan.already_done_links.get(key)
+        if known_links is None:
+            self.queue.put_nowait(_Visit(depth, next(self.sequence), key, url, links_only=True))
+        elif depth < self.plan.max_depth:
+            for link in known_links:
+                await self._discover(link, depth=depth + 1)
+
+    async def _seed_from_sitemaps(self) -> None:
+        start = urlsplit(self.plan.start_url)
+        rules = await self.robots.rules_for(self.plan.start_url)
+        sitemaps = [*rules.sitemaps, f"{start.scheme}://{start.netloc}/sitemap.xml"]
+        page_urls = await collect_sitemap_urls(
+            self.fetcher, sitemaps, keep=lambda url: same_site(url, self.plan.start_url)
+        )
+        for url in page_urls:
+            await self._discover(url, depth=0)
+
+    # -- one page --------------------------------------------------------------------------
+
+    async def _process(self, visit: _Visit) -> tuple[PageResult | None, tuple[str, ...]]:
+        fetched = await self.fetcher.fetch(visit.url)
+        self._account(fetched)
+        if visit.links_only:
+            page = await self._extract(fetched) if fetched.ok else None
+            if page is not None:
+                self.content_hashes.add(page.content_hash)
+            return None, page.links if page else ()
+        if not fetched.ok:
+            return self._fetch_problem(visit, fetched), ()
+
+        record_url = visit.key
+        final_key = canonicalize_url(fetched.final_url) or visit.key
+        if final_key != visit.key:
+            if not same_site(final_key, self.plan.start_url):
+                return self._result(visit, fetched, "skipped", "off-site-redirect"), ()
+            if not self._claim(final_key):
+                return self._result(visit, fetched, "skipped", "duplicate-url"), ()
+            record_url = final_key
+
+        page = await self._extract(fetched)
+        assert page is not None  # fetched.ok guarantees a body
+        canonical = page.canonical_url
+        if canonical and canonical != record_url and same_site(canonical, self.plan.start_url):
+            if not self._claim(canonical):
+                return self._result(
+                    visit, fetched, "skipped", "duplicate-canonical", url=record_url
+                ), page.links
+            record_url = canonical
+
+        if page.noindex:
+            reason: str | None = "noindex"
+        elif not page.markdown.strip():
+            reason = "empty-content"
+        elif page.content_hash in self.content_hashes:
+            reason = "duplicate-content"
+        else:
+            reason = None
+            self.content_hashes.add(page.content_hash)
+        status: PageStatus = "indexed" if reason is None else "skipped"
+        result = self._result(visit, fetched, status, reason, url=record_url, page=page)
+        return result, page.links
+
+    def _claim(self, key: str) -> bool:
+        """Take ``key`` as the URL to record under; False if another outcome already has it."""
+        if key in self.claimed:
+            return False
+        self.claimed.add(key)
+        if key in self.plan.already_done:  # committed by an earlier attempt: count, don't redo
+            self.counters.discovered += 1
+            self.counters.indexed += 1
+            return False
+        return True
+
+    def _account(self, fetched: FetchResult) -> None:
+        if fetched.status:
+            self.counters.fetched += 1
+        self.total_bytes += len(fetched.body or b"")
+        if self.total_bytes > self.plan.max_total_bytes and self.stop_reason is None:
+            self.stop_reason = "byte-budget"
+
+    async def _extract(self, fetched: FetchResult) -> ExtractedPage | None:
+        if fetched.body is None:
+            return None
+        # Off the event loop: extraction is CPU work, and the trafilatura fallback can block
+        # for up to its deadline.
+        return await asyncio.to_thread(
+            extract_page,
+            fetched.body,
+            fetched.final_url,
+            charset=fetched.charset,
+            content_type=fetched.content_type or "text/html",
+        )
+
+    def _fetch_problem(self, visit: _Visit, fetched: FetchResult) -> PageResult:
+        error = fetched.error or "empty-response"
+        if error == "http-error" and fetched.status:
+            error = f"http-{fetched.status}"
+        status: PageStatus = "skipped" if error in SKIP_FETCH_ERRORS else "failed"
+        return self._result(visit, fetched, status, error)
+
+    @staticmethod
+    def _result(
+        visit: _Visit,
+        fetched: FetchResult,
+        status: PageStatus,
+        reason: str | None,
+        *,
+        url: str | None = None,
+        page: ExtractedPage | None = None,
+    ) -> PageResult:
+        return PageResult(
+            url=url or visit.key,
+            status=status,
+            depth=visit.depth,
+            requested_url=visit.url,
+            final_url=fetched.final_url,
+            http_status=fetched.status,
+            reason=reason,
+            content_type=fetched.content_type,
+            bytes=len(fetched.body or b""),
+            elapsed_ms=fetched.elapsed_ms,
+            page=page,
+        )
+
+    # -- reporting -------------------------------------------------------------------------
+
+    async def _record(self, result: PageResult) -> None:
+        if result.status == "indexed":
+            self.counters.indexed += 1
+        elif result.status == "skipped":
+            self.counters.skipped += 1
+        else:
+            self.counters.failed += 1
+        log.debug(
+            "crawl.page_processed", url=result.url, status=result.status, reason=result.reason
+        )
+        async with self.sink_lock:
+            await self.sink.page_processed(result)
+
+    async def _ask_should_stop(self) -> bool:
+        async with self.sink_lock:
+            return await self.sink.should_stop()
+
+    async def _report_progress(self, last: CrawlCounts) -> CrawlCounts:
+        counts = self.counters.snapshot()
+        if counts != last:
+            async with self.sink_lock:
+                await self.sink.progress(counts)
+        return counts
+
+
+def _unwrap(error: BaseException | None) -> BaseException:
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    assert error is not None
+    return error

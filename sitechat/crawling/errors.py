@@ -1,0 +1,63 @@
+"""Crawl errors with stable problem types."""
+
+from __future__ import annotations
+
+import uuid
+
+from sitechat.core.errors import Conflict, ProblemError, UnprocessableEntity
+from sitechat.models.crawling import CrawlStatus
+
+
+class CrawlInProgress(Conflict):
+    slug = "crawl-in-progress"
+    title = "A crawl is already in progress"
+
+    def __init__(self, running_crawl_id: uuid.UUID) -> None:
+        super().__init__(
+            "This chatbot already has a queued or running crawl; cancel it or wait for it.",
+            extra={"running_crawl_id": str(running_crawl_id)},
+        )
+
+
+class UnsafeCrawlUrl(UnprocessableEntity):
+    slug = "unsafe-url"
+    title = "Unsafe URL"
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail, extra={"reason": reason})
+
+
+class CrawlNotActive(Conflict):
+    slug = "crawl-not-active"
+
+    def __init__(self, status: CrawlStatus) -> None:
+        super().__init__(
+            f"The crawl is already {status.value}; only a queued or running crawl can be "
+            "cancelled.",
+            extra={"status": status.value},
+        )
+
+
+class CrawlNotRetryable(Conflict):
+    slug = "crawl-not-retryable"
+
+    def __init__(self, status: CrawlStatus) -> None:
+        super().__init__(
+            f"The crawl is {status.value}; only a failed or cancelled crawl can be retried.",
+            extra={"status": status.value},
+        )
+
+
+class CrawlFieldInvalid(ProblemError):
+    """A field that only the server's configuration can judge (the page cap), shaped like
+    any other validation error."""
+
+    status = 422
+    slug = "validation-error"
+    title = "Validation error"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(
+            "The request has invalid fields; see errors.",
+            extra={"errors": [{"loc": ["body", field], "msg": message}]},
+        )

@@ -1,0 +1,413 @@
+"""HTTP fetching for the crawler: SSRF-guarded, polite, bounded.
+
+The guard sits in the connection layer: httpcore asks our network backend to open a TCP
+connection to ``host:port``; the backend resolves the host itself, refuses non-public addresses
+and connects to the checked IP. The request keeps the real host name, so the ``Host`` header,
+TLS SNI and certificate verification all use it. Redirects are followed here, one hop at a time,
+so every hop goes through the same checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Self
+from urllib.parse import urljoin, urlsplit
+
+import certifi
+import httpcore
+import httpx
+import structlog
+
+from sitechat.crawling.ssrf import (
+    AddressLookup,
+    UnsafeUrlError,
+    check_url_syntax,
+    resolve_safe_addresses,
+    system_lookup,
+)
+from sitechat.crawling.urls import strip_fragment
+
+log = structlog.get_logger()
+
+HTML_CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
+ANY_CONTENT_TYPE = frozenset({"*/*"})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+RETRYABLE_STATUSES = frozenset({429, 503})
+
+
+@dataclass(frozen=True)
+class FetcherConfig:
+    """How the crawler behaves on the wire. The lead maps ``Settings.crawl`` onto this."""
+
+    user_agent: str = "SiteChatBot/0.1 (+https://sitechat.dev/bot)"
+    per_host_concurrency: int = 4
+    delay_seconds: float = 0.25
+    max_bytes: int = 5_000_000
+    timeout_seconds: float = 20.0
+    max_redirects: int = 5
+    max_retries: int = 2
+    max_retry_wait_seconds: float = 30.0
+    allowed_hosts: frozenset[str] = frozenset()
+    content_types: frozenset[str] = HTML_CONTENT_TYPES
+    max_crawl_delay_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What one fetch produced. ``body`` is set only for a 2xx with an allowed content type.
+
+    ``error`` is a short machine reason (``timeout``, ``too-large``, ``content-type-not-allowed``,
+    ``http-error``, ``too-many-redirects``, ``private-address``...) or None on success.
+    """
+
+    requested_url: str
+    final_url: str
+    status: int | None
+    content_type: str | None
+    body: bytes | None
+    error: str | None
+    elapsed_ms: float
+    charset: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.body is not None
+
+
+class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
+    """Opens TCP connections only to addresses that passed the SSRF guard.
+
+    httpcore calls ``connect_tcp`` with the URL's host; the TLS handshake that follows still
+    uses that host name for SNI and certificate checks, while the socket goes to the IP checked
+    here. There is therefore no window between check and use for DNS rebinding.
+    """
+
+    def __init__(self, allowed_hosts: frozenset[str], lookup: AddressLookup) -> None:
+        self._allowed_hosts = allowed_hosts
+        self._lookup = lookup
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore interface)
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await resolve_safe_addresses(
+            host, port, self._allowed_hosts, lookup=self._lookup
+        )
+        last_error: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last_error = exc
+        assert last_error is not None  # resolve_safe_addresses never returns an empty list
+        raise last_error
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore interface)
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("the crawler never connects to unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport, with its connection pool built on ``GuardedNetworkBackend``.
+
+    httpx has no public hook for the network backend, so the pool it created is replaced by an
+    equivalent one (``handle_async_request`` only uses ``self._pool``).
+    """
+
+    def __init__(
+        self,
+        *,
+        allowed_hosts: frozenset[str],
+        lookup: AddressLookup,
+        ssl_context: ssl.SSLContext,
+        limits: httpx.Limits,
+    ) -> None:
+        super().__init__(verify=ssl_context, trust_env=False, limits=limits)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedNetworkBackend(allowed_hosts, lookup),
+        )
+
+
+@dataclass
+class _HostState:
+    semaphore: asyncio.Semaphore
+    delay_seconds: float
+    next_slot: float = 0.0
+
+
+@dataclass
+class _Hop:
+    """One HTTP exchange without redirects."""
+
+    status: int
+    headers: httpx.Headers
+    content_type: str | None = None
+    charset: str | None = None
+    body: bytes | None = None
+    error: str | None = None
+
+
+@dataclass
+class _Attempt:
+    final_url: str
+    hop: _Hop | None = None
+    error: str | None = None
+    redirects: list[str] = field(default_factory=list)
+
+
+class Fetcher:
+    """Fetches pages for one crawl. Use as ``async with Fetcher(config) as fetcher``."""
+
+    def __init__(
+        self,
+        config: FetcherConfig,
+        *,
+        lookup: AddressLookup = system_lookup,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.config = config
+        context = ssl_context or ssl.create_default_context(cafile=certifi.where())
+        self._client = httpx.AsyncClient(
+            transport=GuardedTransport(
+                allowed_hosts=config.allowed_hosts,
+                lookup=lookup,
+                ssl_context=context,
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            ),
+            follow_redirects=False,
+            trust_env=False,  # an environment proxy would do its own, unchecked, DNS lookups
+            timeout=httpx.Timeout(config.timeout_seconds),
+            headers={
+                "User-Agent": config.user_agent,
+                "Accept": "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.1",
+                "Accept-Encoding": "gzip, deflate",
+            },
+        )
+        self._hosts: dict[str, _HostState] = {}
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def set_crawl_delay(self, url: str, seconds: float) -> None:
+        """Slow down for a host that asks for it (robots.txt ``Crawl-delay``), within a cap."""
+        state = self._host_state(url)
+        wanted = min(seconds, self.config.max_crawl_delay_seconds)
+        state.delay_seconds = max(state.delay_seconds, wanted)
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        content_types: frozenset[str] | None = None,
+        max_bytes: int | None = None,
+    ) -> FetchResult:
+        """GET ``url``, following redirects and honouring ``Retry-After``; never raises for
+        network, HTTP or safety problems (they come back as ``FetchResult.error``)."""
+        started = time.perf_counter()
+        accepted = content_types if content_types is not None else self.config.content_types
+        byte_cap = max_bytes if max_bytes is not None else self.config.max_bytes
+        current = strip_fragment(url)
+        attempt = _Attempt(final_url=current)
+        for retry in range(self.config.max_retries + 1):
+            attempt = await self._follow_redirects(current, accepted, byte_cap)
+            hop = attempt.hop
+            if hop is None or hop.status not in RETRYABLE_STATUSES:
+                break
+            if retry == self.config.max_retries:
+                break
+            wait = self._retry_wait(hop.headers, retry)
+            if wait is None:
+                attempt.error = "retry-after-too-long"
+                break
+            log.info("crawl.retry_after", url=attempt.final_url, status=hop.status, wait=wait)
+            current = attempt.final_url
+            await asyncio.sleep(wait)
+        return self._result(url, attempt, started)
+
+    def _result(self, url: str, attempt: _Attempt, started: float) -> FetchResult:
+        hop = attempt.hop
+        error = attempt.error or (hop.error if hop else None)
+        if error is None and hop is not None and not 200 <= hop.status < 300:
+            error = "http-error"
+        return FetchResult(
+            requested_url=url,
+            final_url=attempt.final_url,
+            status=hop.status if hop else None,
+            content_type=hop.content_type if hop else None,
+            body=hop.body if hop and error is None else None,
+            error=error,
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+            charset=hop.charset if hop else None,
+        )
+
+    async def _follow_redirects(
+        self, url: str, accepted: frozenset[str], byte_cap: int
+    ) -> _Attempt:
+        attempt = _Attempt(final_url=url)
+        while True:
+            try:
+                check_url_syntax(attempt.final_url, self.config.allowed_hosts)
+                hop = await self._exchange(attempt.final_url, accepted, byte_cap)
+            except UnsafeUrlError as exc:
+                log.warning("crawl.url_refused", url=attempt.final_url, reason=exc.reason)
+                attempt.error = exc.reason
+                return attempt
+            attempt.hop = hop
+            if hop.status not in REDIRECT_STATUSES:
+                return attempt
+            location = hop.headers.get("location")
+            if not location:
+                attempt.error = "redirect-without-location"
+                return attempt
+            if len(attempt.redirects) >= self.config.max_redirects:
+                attempt.error = "too-many-redirects"
+                return attempt
+            attempt.redirects.append(attempt.final_url)
+            attempt.final_url = strip_fragment(urljoin(attempt.final_url, location))
+
+    async def _exchange(self, url: str, accepted: frozenset[str], byte_cap: int) -> _Hop:
+        state = self._host_state(url)
+        async with state.semaphore:
+            await self._wait_turn(state)
+            try:
+                async with asyncio.timeout(self.config.timeout_seconds):
+                    return await self._stream(url, accepted, byte_cap)
+            except TimeoutError:
+                return _Hop(status=0, headers=httpx.Headers(), error="timeout")
+
+    async def _stream(self, url: str, accepted: frozenset[str], byte_cap: int) -> _Hop:
+        try:
+            async with self._client.stream("GET", url) as response:
+                hop = _Hop(status=response.status_code, headers=response.headers)
+                if not 200 <= response.status_code < 300:
+                    return hop
+                hop.content_type, hop.charset = _parse_content_type(
+                    response.headers.get("content-type")
+                )
+                if not _content_type_allowed(hop.content_type, accepted):
+                    hop.error = "content-type-not-allowed"
+                    return hop
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > byte_cap:
+                    hop.error = "too-large"
+                    return hop
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > byte_cap:
+                        hop.error = "too-large"
+                        return hop
+                hop.body = bytes(body)
+                return hop
+        except httpx.TimeoutException:
+            return _Hop(status=0, headers=httpx.Headers(), error="timeout")
+        except httpx.ConnectError:
+            return _Hop(status=0, headers=httpx.Headers(), error="connection-failed")
+        except httpx.DecodingError:
+            return _Hop(status=0, headers=httpx.Headers(), error="decoding-error")
+        except httpx.InvalidURL:
+            return _Hop(status=0, headers=httpx.Headers(), error="invalid-url")
+        except httpx.HTTPError:
+            return _Hop(status=0, headers=httpx.Headers(), error="network-error")
+
+    def _host_state(self, url: str) -> _HostState:
+        parts = urlsplit(url)
+        key = f"{parts.scheme}://{parts.netloc.lower()}"
+        state = self._hosts.get(key)
+        if state is None:
+            state = _HostState(
+                semaphore=asyncio.Semaphore(max(1, self.config.per_host_concurrency)),
+                delay_seconds=self.config.delay_seconds,
+            )
+            self._hosts[key] = state
+        return state
+
+    @staticmethod
+    async def _wait_turn(state: _HostState) -> None:
+        """Space request starts to one host by its delay; slots are reserved before sleeping,
+        so concurrent requests queue up one delay apart instead of all waking together."""
+        if state.delay_seconds <= 0:
+            return
+        now = time.monotonic()
+        slot = max(now, state.next_slot)
+        state.next_slot = slot + state.delay_seconds
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    def _retry_wait(self, headers: httpx.Headers, retry: int) -> float | None:
+        """Seconds to wait before retrying, or None when the server wants more than we allow."""
+        requested = _parse_retry_after(headers.get("retry-after"))
+        if requested is None:
+            return min(float(2**retry), self.config.max_retry_wait_seconds)
+        if requested > self.config.max_retry_wait_seconds:
+            return None
+        return requested
+
+
+def _parse_content_type(header: str | None) -> tuple[str | None, str | None]:
+    if not header:
+        return None, None
+    media_type, _, params = header.partition(";")
+    charset = None
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            charset = value.strip().strip("\"'").lower()
+    return media_type.strip().lower() or None, charset
+
+
+def _content_type_allowed(content_type: str | None, accepted: frozenset[str]) -> bool:
+    if "*/*" in accepted:
+        return True
+    return content_type is not None and content_type in accepted
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -1,0 +1,229 @@
+"""All SQL about crawl jobs, the pages they stored and what each crawl did with each URL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, not_, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sitechat.models.crawling import CrawlJob, CrawlPage, CrawlStatus, Page, PageOutcome
+
+ACTIVE_STATUSES = (CrawlStatus.queued, CrawlStatus.running)
+COUNTER_COLUMNS = frozenset(
+    {
+        "pages_fetched",
+        "pages_indexed",
+        "pages_skipped",
+        "pages_failed",
+        "pages_new",
+        "pages_changed",
+        "pages_unchanged",
+        "bytes_fetched",
+    }
+)
+
+
+# -- crawl jobs --------------------------------------------------------------------------------
+
+
+async def get_job(
+    session: AsyncSession, workspace_id: uuid.UUID, job_id: uuid.UUID, *, for_update: bool = False
+) -> CrawlJob | None:
+    statement = select(CrawlJob).where(CrawlJob.id == job_id, CrawlJob.workspace_id == workspace_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def get_job_unscoped(
+    session: AsyncSession, job_id: uuid.UUID, *, for_update: bool = False
+) -> CrawlJob | None:
+    """For the crawl task and the progress stream, which start from a job id already checked."""
+    statement = select(CrawlJob).where(CrawlJob.id == job_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def find_active_job(session: AsyncSession, chatbot_id: uuid.UUID) -> CrawlJob | None:
+    statement = select(CrawlJob).where(
+        CrawlJob.chatbot_id == chatbot_id, CrawlJob.status.in_(ACTIVE_STATUSES)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def find_job_by_idempotency_key(
+    session: AsyncSession, chatbot_id: uuid.UUID, key: str
+) -> CrawlJob | None:
+    statement = select(CrawlJob).where(
+        CrawlJob.chatbot_id == chatbot_id, CrawlJob.idempotency_key == key
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def list_jobs(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    chatbot_id: uuid.UUID,
+    *,
+    before_id: uuid.UUID | None,
+    limit: int,
+) -> list[CrawlJob]:
+    statement = select(CrawlJob).where(
+        CrawlJob.workspace_id == workspace_id, CrawlJob.chatbot_id == chatbot_id
+    )
+    if before_id is not None:
+        statement = statement.where(CrawlJob.id < before_id)
+    statement = statement.order_by(CrawlJob.id.desc()).limit(limit + 1)
+    return list((await session.execute(statement)).scalars())
+
+
+async def bump_counters(
+    session: AsyncSession, job_id: uuid.UUID, increments: dict[str, int]
+) -> None:
+    """One `UPDATE ... SET x = x + n`: concurrent readers never see a lost update."""
+    values: dict[str, Any] = {}
+    for column, amount in increments.items():
+        if column not in COUNTER_COLUMNS:
+            raise ValueError(f"not a crawl counter: {column}")
+        if amount:
+            values[column] = getattr(CrawlJob, column) + amount
+    if values:
+        await session.execute(update(CrawlJob).where(CrawlJob.id == job_id).values(values))
+
+
+async def raise_discovered(session: AsyncSession, job_id: uuid.UUID, discovered: int) -> None:
+    await session.execute(
+        update(CrawlJob)
+        .where(CrawlJob.id == job_id)
+        .values(pages_discovered=func.greatest(CrawlJob.pages_discovered, discovered))
+    )
+
+
+async def cancel_requested_at(
+    session: AsyncSession, job_id: uuid.UUID
+) -> tuple[bool, datetime | None]:
+    """(job still exists, when a cancel was asked for)."""
+    statement = select(CrawlJob.cancel_requested_at).where(CrawlJob.id == job_id)
+    row = (await session.execute(statement)).first()
+    return (row is not None, row[0] if row is not None else None)
+
+
+async def cancel_queued_procrastinate_job(session: AsyncSession, job_id: uuid.UUID) -> int:
+    """Cancel the queue entry of a crawl that never started, in this transaction, through
+    procrastinate's own function (best effort: the task also skips finished crawls)."""
+    result = await session.execute(
+        text(
+            "SELECT count(procrastinate_cancel_job_v1(id, false, false)) FROM procrastinate_jobs "
+            "WHERE queueing_lock = :lock AND status = 'todo'"
+        ),
+        {"lock": queueing_lock_of(job_id)},
+    )
+    return int(result.scalar_one())
+
+
+def queueing_lock_of(job_id: uuid.UUID) -> str:
+    return f"crawl:{job_id}"
+
+
+def workspace_lock_of(workspace_id: uuid.UUID) -> str:
+    return f"crawl-workspace:{workspace_id}"
+
+
+# -- crawl pages (what one crawl did with one URL) -------------------------------------------
+
+
+async def list_crawl_pages(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    job_id: uuid.UUID,
+    *,
+    outcome: PageOutcome | None,
+    before_id: uuid.UUID | None,
+    limit: int,
+) -> list[CrawlPage]:
+    statement = select(CrawlPage).where(
+        CrawlPage.workspace_id == workspace_id, CrawlPage.crawl_job_id == job_id
+    )
+    if outcome is not None:
+        statement = statement.where(CrawlPage.outcome == outcome)
+    if before_id is not None:
+        statement = statement.where(CrawlPage.id < before_id)
+    statement = statement.order_by(CrawlPage.id.desc()).limit(limit + 1)
+    return list((await session.execute(statement)).scalars())
+
+
+async def done_urls(session: AsyncSession, job_id: uuid.UUID) -> dict[str, list[str]]:
+    """URLs this job already recorded (an earlier attempt), with their outgoing links."""
+    statement = select(CrawlPage.url, CrawlPage.links).where(CrawlPage.crawl_job_id == job_id)
+    return {url: list(links or ()) for url, links in (await session.execute(statement)).all()}
+
+
+async def insert_crawl_page(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:
+    """The new row's id, or None when this job already recorded the URL (a replay)."""
+    statement = (
+        pg_insert(CrawlPage)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["crawl_job_id", "url"])
+        .returning(CrawlPage.id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def link_crawl_page(
+    session: AsyncSession, crawl_page_id: uuid.UUID, page_id: uuid.UUID
+) -> None:
+    await session.execute(
+        update(CrawlPage).where(CrawlPage.id == crawl_page_id).values(page_id=page_id)
+    )
+
+
+# -- pages (the latest content of one URL of a website source) ------------------------------
+
+
+async def get_page(
+    session: AsyncSession, workspace_id: uuid.UUID, page_id: uuid.UUID
+) -> Page | None:
+    statement = select(Page).where(Page.id == page_id, Page.workspace_id == workspace_id)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def find_page_for_update(
+    session: AsyncSession, source_id: uuid.UUID, url: str
+) -> Page | None:
+    statement = select(Page).where(Page.source_id == source_id, Page.url == url).with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def remove_unseen_pages(
+    session: AsyncSession, job_id: uuid.UUID, source_id: uuid.UUID
+) -> int:
+    """Delete (with their chunks) the source's pages this crawl did not find again.
+
+    A page is kept when the crawl indexed it (new, changed or unchanged) or failed on it for a
+    reason that may pass (a timeout, a 5xx): an outage must not empty the index. A 4xx, a
+    noindex, a robots rule or no link leading to it any more removes it.
+    """
+    seen = (
+        select(CrawlPage.id)
+        .where(
+            CrawlPage.crawl_job_id == job_id,
+            CrawlPage.url == Page.url,
+            or_(
+                CrawlPage.outcome.in_((PageOutcome.indexed, PageOutcome.unchanged)),
+                and_(
+                    CrawlPage.outcome == PageOutcome.failed,
+                    not_(func.coalesce(CrawlPage.reason, "").like("http-4%")),
+                ),
+            ),
+        )
+        .exists()
+    )
+    result = await session.execute(
+        delete(Page).where(Page.source_id == source_id, not_(seen)).returning(Page.id)
+    )
+    return len(result.all())

@@ -1,0 +1,178 @@
+"""The `crawling.run` job: crawl one site, storing every page as it comes.
+
+Each page is committed in its own short transaction, so a worker killed mid-crawl loses
+nothing already stored; when the queue runs the job again, URLs this job already recorded are
+handed to the engine as done (with their links) and are neither fetched nor stored twice.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sitechat.chatbots import repository as chatbot_repository
+from sitechat.chatbots.lifecycle import settle_after_training
+from sitechat.config import CrawlSettings
+from sitechat.core.clock import utcnow
+from sitechat.crawling import repository
+from sitechat.crawling.engine import CrawlCounts, CrawlPlan, PageResult, run_crawl
+from sitechat.crawling.fetcher import Fetcher, FetcherConfig
+from sitechat.crawling.indexer import CrawlTarget, store_page_result
+from sitechat.models.crawling import CrawlStatus
+from sitechat.search.tasks import defer_embedding
+from sitechat.worker.context import task_context, task_session
+from sitechat.worker.queue import queue
+
+log = structlog.get_logger()
+
+CANCEL_CHECK_SECONDS = 0.5
+SAFE_ERROR_MESSAGE = "The crawl stopped on an internal error; retry it, or contact support."
+
+
+@queue.task(name="crawling.run", pass_context=False)
+async def run_crawl_task(crawl_job_id: str) -> None:
+    await run_crawl_job(uuid.UUID(crawl_job_id), task_context().settings.crawl)
+
+
+def fetcher_config(settings: CrawlSettings) -> FetcherConfig:
+    return FetcherConfig(
+        user_agent=settings.user_agent,
+        per_host_concurrency=settings.per_host_concurrency,
+        delay_seconds=settings.delay_seconds,
+        max_bytes=settings.max_page_bytes,
+        timeout_seconds=settings.request_timeout_seconds,
+        allowed_hosts=frozenset(settings.allowed_hosts),
+    )
+
+
+@dataclass(frozen=True)
+class _Start:
+    target: CrawlTarget
+    plan: CrawlPlan
+
+
+async def run_crawl_job(job_id: uuid.UUID, settings: CrawlSettings) -> None:
+    """Run (or resume) one crawl job to a final status. Safe to call again for the same job."""
+    start = await _mark_running(job_id, settings)
+    if start is None:
+        return
+    bound = log.bind(crawl_job_id=str(job_id), chatbot_id=str(start.target.chatbot_id))
+    sink = JobSink(start.target)
+    try:
+        async with Fetcher(fetcher_config(settings)) as fetcher:
+            outcome = await run_crawl(start.plan, fetcher, sink)
+    except Exception:
+        bound.exception("crawl.job_failed")
+        await _finish(job_id, CrawlStatus.failed, "error", SAFE_ERROR_MESSAGE)
+        await defer_embedding(start.target.chatbot_id)  # dense retrieval: pages stored so far
+        return
+    if outcome.stop_reason == "cancelled":
+        await _finish(job_id, CrawlStatus.cancelled, "cancelled", None)
+    else:
+        await _finish(job_id, CrawlStatus.completed, outcome.stop_reason, None)
+    bound.info("crawl.job_finished", stop_reason=outcome.stop_reason)
+    # Dense retrieval (when on): vectors for the pages this crawl stored, in a job of its own.
+    await defer_embedding(start.target.chatbot_id)
+
+
+async def _mark_running(job_id: uuid.UUID, settings: CrawlSettings) -> _Start | None:
+    async with task_session() as session:
+        job = await repository.get_job_unscoped(session, job_id, for_update=True)
+        if job is None or not job.status.is_active:
+            log.info("crawl.job_skipped", crawl_job_id=str(job_id), reason="not active")
+            return None
+        chatbot = await chatbot_repository.get_chatbot_unscoped(session, job.chatbot_id)
+        if chatbot is None:
+            return None
+        now = utcnow()
+        if job.cancel_requested_at is not None:
+            job.status = CrawlStatus.cancelled
+            job.stop_reason = "cancelled"
+            job.finished_at = now
+            await _settle_chatbot(session, job.chatbot_id)
+            return None
+        job.status = CrawlStatus.running
+        job.attempts += 1
+        job.started_at = job.started_at or now
+        done = await repository.done_urls(session, job.id)
+        plan = CrawlPlan(
+            start_url=job.start_url,
+            max_pages=job.max_pages,
+            max_depth=job.max_depth,
+            include_paths=tuple(job.include_paths),
+            exclude_paths=tuple(job.exclude_paths),
+            use_sitemap=job.use_sitemap,
+            respect_robots=job.respect_robots,
+            max_seconds=float(settings.max_job_seconds),
+            max_total_bytes=settings.max_job_bytes,
+            concurrency=max(1, settings.per_host_concurrency),
+            already_done=frozenset(done),
+            already_done_links={url: tuple(links) for url, links in done.items()},
+        )
+        target = CrawlTarget(
+            job_id=job.id,
+            workspace_id=job.workspace_id,
+            chatbot_id=job.chatbot_id,
+            source_id=job.source_id,
+            language=chatbot.language,
+        )
+        log.info("crawl.job_started", crawl_job_id=str(job.id), attempt=job.attempts)
+        return _Start(target=target, plan=plan)
+
+
+async def _finish(
+    job_id: uuid.UUID, status: CrawlStatus, stop_reason: str, error: str | None
+) -> None:
+    async with task_session() as session:
+        job = await repository.get_job_unscoped(session, job_id, for_update=True)
+        if job is None:  # the chatbot or source was deleted meanwhile
+            return
+        if status is CrawlStatus.completed and stop_reason == "completed":
+            # Only a crawl that walked the whole site knows which pages are gone.
+            job.pages_removed = await repository.remove_unseen_pages(session, job.id, job.source_id)
+        job.status = status
+        job.stop_reason = stop_reason
+        job.error = error
+        job.finished_at = utcnow()
+        await _settle_chatbot(session, job.chatbot_id)
+
+
+async def _settle_chatbot(session: AsyncSession, chatbot_id: uuid.UUID) -> None:
+    chatbot = await chatbot_repository.get_chatbot_unscoped(session, chatbot_id, for_update=True)
+    if chatbot is not None:
+        has_chunks = await chatbot_repository.has_chunks(session, chatbot_id)
+        settle_after_training(chatbot, has_chunks=has_chunks)
+
+
+class JobSink:
+    """The engine's `CrawlSink` for one job: every page in its own committed transaction."""
+
+    def __init__(self, target: CrawlTarget) -> None:
+        self.target = target
+        self._stop = False
+        self._checked_at = float("-inf")
+
+    async def page_processed(self, result: PageResult) -> None:
+        async with task_session() as session:
+            await store_page_result(session, self.target, result, utcnow())
+
+    async def should_stop(self) -> bool:
+        """True once a cancel was asked for (or the job was deleted); reads the row at most
+        every `CANCEL_CHECK_SECONDS`."""
+        if self._stop or time.monotonic() - self._checked_at < CANCEL_CHECK_SECONDS:
+            return self._stop
+        self._checked_at = time.monotonic()
+        async with task_session() as session:
+            exists, cancel_requested_at = await repository.cancel_requested_at(
+                session, self.target.job_id
+            )
+        self._stop = not exists or cancel_requested_at is not None
+        return self._stop
+
+    async def progress(self, counts: CrawlCounts) -> None:
+        async with task_session() as session:
+            await repository.raise_discovered(session, self.target.job_id, counts.discovered)

@@ -1,0 +1,82 @@
+"""All SQLAlchemy models, imported here so Alembic and the mappers see every table."""
+
+from sitechat.models.accounts import (
+    ApiKey,
+    Invitation,
+    Membership,
+    PasswordResetToken,
+    RefreshToken,
+    Role,
+    User,
+    Workspace,
+)
+from sitechat.models.audit import AuditEvent
+from sitechat.models.base import Base
+from sitechat.models.billing import (
+    BillingCustomer,
+    Invoice,
+    InvoiceCounter,
+    InvoiceLine,
+    InvoiceStatus,
+    PaymentAttempt,
+    PaymentMethod,
+    StripeEvent,
+    Subscription,
+    SubscriptionInterval,
+    SubscriptionStatus,
+)
+from sitechat.models.chat import (
+    Conversation,
+    ConversationChannel,
+    Feedback,
+    FeedbackRating,
+    Message,
+    MessageRole,
+    MessageStatus,
+    UsageEvent,
+)
+from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind, Visibility
+from sitechat.models.crawling import Chunk, CrawlJob, CrawlPage, CrawlStatus, Page, PageOutcome
+
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "Base",
+    "BillingCustomer",
+    "Chatbot",
+    "ChatbotStatus",
+    "Chunk",
+    "Conversation",
+    "ConversationChannel",
+    "CrawlJob",
+    "CrawlPage",
+    "CrawlStatus",
+    "Feedback",
+    "FeedbackRating",
+    "Invitation",
+    "Invoice",
+    "InvoiceCounter",
+    "InvoiceLine",
+    "InvoiceStatus",
+    "Membership",
+    "Message",
+    "MessageRole",
+    "MessageStatus",
+    "Page",
+    "PageOutcome",
+    "PasswordResetToken",
+    "PaymentAttempt",
+    "PaymentMethod",
+    "RefreshToken",
+    "Role",
+    "Source",
+    "SourceKind",
+    "StripeEvent",
+    "Subscription",
+    "SubscriptionInterval",
+    "SubscriptionStatus",
+    "UsageEvent",
+    "User",
+    "Visibility",
+    "Workspace",
+]

@@ -1,0 +1,68 @@
+"""Chatbots and their knowledge sources (website crawls, raw text, Q&A pairs)."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sitechat.models.base import Base, IdMixin, TimestampMixin, enum_type
+
+
+class ChatbotStatus(StrEnum):
+    draft = "draft"
+    training = "training"
+    ready = "ready"
+    paused = "paused"
+    archived = "archived"
+
+
+class Visibility(StrEnum):
+    private = "private"
+    public = "public"
+
+
+class SourceKind(StrEnum):
+    website = "website"
+    text = "text"
+    qa = "qa"
+
+
+class Chatbot(IdMixin, TimestampMixin, Base):
+    __tablename__ = "chatbots"
+    __table_args__ = (Index("ix_chatbots_workspace_created", "workspace_id", "id"),)
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    model: Mapped[str | None] = mapped_column(String(200))
+    temperature: Mapped[float] = mapped_column(Float, default=0.2)
+    max_answer_chars: Mapped[int] = mapped_column(Integer, default=1200)
+    welcome_message: Mapped[str] = mapped_column(Text, default="")
+    suggested_questions: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    fallback_message: Mapped[str] = mapped_column(Text)
+    visibility: Mapped[Visibility] = mapped_column(enum_type(Visibility, "chatbot_visibility"))
+    allowed_origins: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    language: Mapped[str] = mapped_column(String(32), default="english")
+    retrieval: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    status: Mapped[ChatbotStatus] = mapped_column(enum_type(ChatbotStatus, "chatbot_status"))
+
+
+class Source(IdMixin, TimestampMixin, Base):
+    __tablename__ = "sources"
+    __table_args__ = (Index("ix_sources_chatbot", "chatbot_id", "id"),)
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    chatbot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chatbots.id", ondelete="CASCADE"))
+    kind: Mapped[SourceKind] = mapped_column(enum_type(SourceKind, "source_kind"))
+    title: Mapped[str] = mapped_column(String(500), default="")
+    url: Mapped[str | None] = mapped_column(String(2048))
+    question: Mapped[str | None] = mapped_column(Text)
+    content: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,164 @@
+"""Crawl jobs, the pages they found, and the searchable chunks cut from those pages."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sitechat.models.base import Base, IdMixin, enum_type
+
+
+class CrawlStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+
+    @property
+    def is_active(self) -> bool:
+        return self in (CrawlStatus.queued, CrawlStatus.running)
+
+
+class PageOutcome(StrEnum):
+    indexed = "indexed"
+    unchanged = "unchanged"
+    skipped = "skipped"
+    failed = "failed"
+
+
+class CrawlJob(IdMixin, Base):
+    __tablename__ = "crawl_jobs"
+    __table_args__ = (
+        # At most one queued-or-running crawl per chatbot, enforced by the database.
+        Index(
+            "uq_crawl_jobs_one_active_per_chatbot",
+            "chatbot_id",
+            unique=True,
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+        Index(
+            "uq_crawl_jobs_idempotency",
+            "chatbot_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+        Index("ix_crawl_jobs_chatbot", "chatbot_id", "id"),
+    )
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    chatbot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chatbots.id", ondelete="CASCADE"))
+    source_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    status: Mapped[CrawlStatus] = mapped_column(enum_type(CrawlStatus, "crawl_status"))
+    start_url: Mapped[str] = mapped_column(String(2048))
+    max_pages: Mapped[int] = mapped_column(Integer)
+    max_depth: Mapped[int] = mapped_column(Integer)
+    include_paths: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    exclude_paths: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    use_sitemap: Mapped[bool]
+    respect_robots: Mapped[bool]
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    pages_discovered: Mapped[int] = mapped_column(Integer, default=0)
+    pages_fetched: Mapped[int] = mapped_column(Integer, default=0)
+    pages_indexed: Mapped[int] = mapped_column(Integer, default=0)
+    pages_skipped: Mapped[int] = mapped_column(Integer, default=0)
+    pages_failed: Mapped[int] = mapped_column(Integer, default=0)
+    pages_new: Mapped[int] = mapped_column(Integer, default=0)
+    pages_changed: Mapped[int] = mapped_column(Integer, default=0)
+    pages_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    pages_removed: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_fetched: Mapped[int] = mapped_column(BigInteger, default=0)
+    stop_reason: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class Page(IdMixin, Base):
+    """The latest extracted content of one canonical URL of a website source."""
+
+    __tablename__ = "pages"
+    __table_args__ = (Index("uq_pages_source_url", "source_id", "url", unique=True),)
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    chatbot_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("chatbots.id", ondelete="CASCADE"), index=True
+    )
+    source_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    crawl_job_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("crawl_jobs.id", ondelete="SET NULL")
+    )
+    url: Mapped[str] = mapped_column(String(2048))
+    title: Mapped[str] = mapped_column(String(1000), default="")
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    content_type: Mapped[str | None] = mapped_column(String(200))
+    bytes: Mapped[int] = mapped_column(Integer, default=0)
+    language: Mapped[str | None] = mapped_column(String(32))
+    content: Mapped[str] = mapped_column(Text, default="")
+    content_hash: Mapped[str] = mapped_column(String(64))
+    fetched_at: Mapped[datetime]
+
+
+class CrawlPage(IdMixin, Base):
+    """What one crawl did with one URL: indexed, unchanged, skipped or failed, and why."""
+
+    __tablename__ = "crawl_pages"
+    __table_args__ = (Index("uq_crawl_pages_job_url", "crawl_job_id", "url", unique=True),)
+
+    crawl_job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("crawl_jobs.id", ondelete="CASCADE"))
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    page_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("pages.id", ondelete="SET NULL"))
+    url: Mapped[str] = mapped_column(String(2048))
+    outcome: Mapped[PageOutcome] = mapped_column(enum_type(PageOutcome, "page_outcome"))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(1000))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(Integer, default=0)
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    # The page's outgoing links, so a resumed job continues from here without fetching again.
+    links: Mapped[list[str] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime]
+
+
+class Chunk(IdMixin, Base):
+    """A retrievable passage: a page section (or a text / Q&A source) with its citation data."""
+
+    __tablename__ = "chunks"
+    __table_args__ = (
+        Index("ix_chunks_search", "search_vector", postgresql_using="gin"),
+        Index("ix_chunks_chatbot", "chatbot_id"),
+        Index("ix_chunks_source", "source_id"),
+        Index("ix_chunks_page", "page_id"),
+    )
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    chatbot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chatbots.id", ondelete="CASCADE"))
+    source_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    page_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str | None] = mapped_column(String(2048))
+    title: Mapped[str] = mapped_column(String(1000), default="")
+    heading: Mapped[str] = mapped_column(String(1000), default="")
+    content: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(32), default="english")
+    # Written by `sitechat.search.indexing.search_vector()`: title weighs most, then headings,
+    # then the text, in the chatbot's language (a generated column cannot take the language
+    # from a row, since the text-to-regconfig cast is not immutable).
+    search_vector: Mapped[str] = mapped_column(TSVECTOR)

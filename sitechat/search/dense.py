@@ -1,0 +1,162 @@
+"""Dense retrieval: on when the database has `chunk_embeddings` (pgvector) AND an embedder is
+configured; otherwise every function here is a no-op and retrieval is lexical.
+
+The process's dense setup is chosen once at start (`start_dense_retrieval`, called by the API
+lifespan and by `sitechat worker`) and read by retrieval and by the embedding job, as the clock
+and the task context are. Tests swap it with `use_dense_retrieval`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from sitechat.config import EmbeddingSettings
+from sitechat.core.clock import utcnow
+from sitechat.search import vectors
+from sitechat.search.embedders import Embedder, EmbeddingError, build_embedder
+from sitechat.search.repository import ChunkHit
+
+log = structlog.get_logger()
+
+SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+@dataclass(frozen=True)
+class DenseRetrieval:
+    embedder: Embedder
+    batch_size: int = 64
+    question_timeout_seconds: float = 3.0
+
+
+_active: DenseRetrieval | None = None
+
+
+def use_dense_retrieval(dense: DenseRetrieval | None) -> DenseRetrieval | None:
+    """Make `dense` the process's setup (None: lexical only); returns the previous one."""
+    global _active
+    previous, _active = _active, dense
+    return previous
+
+
+def dense_retrieval() -> DenseRetrieval | None:
+    return _active
+
+
+async def start_dense_retrieval(
+    engine: AsyncEngine, settings: EmbeddingSettings
+) -> DenseRetrieval | None:
+    """Build the configured embedder and turn dense retrieval on if the database can store
+    vectors. Raises `EmbedderUnavailable` when the configured embedder cannot run here."""
+    embedder = build_embedder(settings)
+    if embedder is None:
+        use_dense_retrieval(None)
+        return None
+    async with engine.connect() as connection:
+        available = await vectors.table_exists(connection)
+    if not available:
+        log.warning(
+            "search.dense_unavailable",
+            reason="no chunk_embeddings table: the database has no pgvector",
+            model=embedder.model_name,
+        )
+        await embedder.aclose()
+        use_dense_retrieval(None)
+        return None
+    dense = DenseRetrieval(
+        embedder=embedder,
+        batch_size=settings.batch_size,
+        question_timeout_seconds=settings.question_timeout_seconds,
+    )
+    use_dense_retrieval(dense)
+    log.info("search.dense_enabled", model=embedder.model_name)
+    return dense
+
+
+async def stop_dense_retrieval(dense: DenseRetrieval | None) -> None:
+    if dense is None:
+        return
+    if _active is dense:
+        use_dense_retrieval(None)
+    await dense.embedder.aclose()
+
+
+def passage_text(title: str, heading: str, content: str) -> str:
+    """What a chunk's vector is computed from: its text with the context a reader sees."""
+    context = [part for part in (title.strip(), heading.strip()) if part]
+    if len(context) == 2 and context[1].endswith(context[0]):
+        context = context[1:]  # a Q&A chunk's heading repeats its title
+    return "\n".join([*context, content])
+
+
+async def embed_question(dense: DenseRetrieval, question: str) -> list[float] | None:
+    """The question's vector, or None (logged) when the embedder fails or is too slow: a
+    question is then answered from lexical retrieval alone."""
+    try:
+        async with asyncio.timeout(dense.question_timeout_seconds):
+            (vector,) = await dense.embedder.embed([question])
+    except (EmbeddingError, TimeoutError, ValueError) as error:
+        reason = error.reason if isinstance(error, EmbeddingError) else type(error).__name__
+        log.warning("search.dense_skipped", reason=reason, model=dense.embedder.model_name)
+        return None
+    return vector
+
+
+async def dense_ranking(
+    session: AsyncSession,
+    dense: DenseRetrieval,
+    chatbot_id: uuid.UUID,
+    question_vector: list[float],
+    limit: int,
+) -> list[ChunkHit]:
+    """The chatbot's nearest chunks; [] (logged) if the query fails, e.g. on vectors of another
+    size under the same model name. A savepoint keeps the caller's transaction usable."""
+    try:
+        async with session.begin_nested():
+            return await vectors.nearest_chunks(
+                session, chatbot_id, dense.embedder.model_name, question_vector, limit
+            )
+    except DBAPIError as error:
+        log.warning(
+            "search.dense_query_failed",
+            reason=type(error.orig).__name__,
+            model=dense.embedder.model_name,
+        )
+        return []
+
+
+async def embed_missing_chunks(
+    open_session: SessionFactory, dense: DenseRetrieval, chatbot_id: uuid.UUID
+) -> int:
+    """Embed, batch by batch, every chunk of the chatbot without a vector of the current model.
+
+    No transaction is held while the embedder works: each batch is read in one short
+    transaction and stored in another. Returns how many vectors were stored.
+    """
+    model = dense.embedder.model_name
+    stored = 0
+    while True:
+        async with open_session() as session:
+            batch = await vectors.chunks_missing_embedding(
+                session, chatbot_id, model, dense.batch_size
+            )
+        if not batch:
+            return stored
+        embeddings = await dense.embedder.embed(
+            [passage_text(chunk.title, chunk.heading, chunk.content) for chunk in batch]
+        )
+        async with open_session() as session:
+            await vectors.store_embeddings(
+                session,
+                model,
+                [(chunk.chunk_id, vector) for chunk, vector in zip(batch, embeddings, strict=True)],
+                utcnow(),
+            )
+        stored += len(batch)

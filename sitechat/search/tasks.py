@@ -1,0 +1,96 @@
+"""Embedding jobs: chunks get their vectors after they are written, never inside a request.
+
+`search.embed_chunks` embeds one chatbot's chunks that have no vector of the current model;
+it is asked for after a crawl and after a text / Q&A source is added. `search.embed_backlog`
+(periodic) catches the rest: chunks written before an embedder was configured, chunks of a
+previous model, jobs that failed.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+from procrastinate import RetryStrategy
+from procrastinate.exceptions import AlreadyEnqueued
+
+from sitechat.search import vectors
+from sitechat.search.dense import dense_retrieval, embed_missing_chunks
+from sitechat.worker.buffer import JobBuffer
+from sitechat.worker.context import task_session
+from sitechat.worker.queue import queue
+
+log = structlog.get_logger()
+
+EMBED_TASK = "search.embed_chunks"
+# Chatbots handed to `search.embed_chunks` per backlog run; the next run takes the rest.
+BACKLOG_CHATBOTS_PER_RUN = 500
+
+
+def embedding_lock_of(chatbot_id: uuid.UUID | str) -> str:
+    return f"{EMBED_TASK}:{chatbot_id}"
+
+
+@queue.task(
+    name=EMBED_TASK,
+    pass_context=False,
+    # Provider hiccups (rate limits, timeouts) deserve a few tries; the backlog run is the net.
+    retry=RetryStrategy(max_attempts=3, exponential_wait=10),
+)
+async def embed_chunks_task(chatbot_id: str) -> int:
+    """Embed the chatbot's chunks lacking a vector of the current model. Idempotent."""
+    dense = dense_retrieval()
+    if dense is None:
+        log.info("search.embed_skipped", chatbot_id=chatbot_id, reason="dense retrieval off")
+        return 0
+    stored = await embed_missing_chunks(task_session, dense, uuid.UUID(chatbot_id))
+    log.info(
+        "search.chunks_embedded",
+        chatbot_id=chatbot_id,
+        chunks=stored,
+        model=dense.embedder.model_name,
+    )
+    return stored
+
+
+@queue.periodic(cron="*/10 * * * *", periodic_id="search-embed-backlog")
+@queue.task(name="search.embed_backlog", queueing_lock="search.embed_backlog", pass_context=False)
+async def embed_backlog_task(timestamp: int) -> int:
+    """Ask for `search.embed_chunks` for every chatbot with chunks lacking current vectors."""
+    dense = dense_retrieval()
+    if dense is None:
+        return 0
+    async with task_session() as session:
+        chatbot_ids = await vectors.chatbots_with_backlog(
+            session, dense.embedder.model_name, BACKLOG_CHATBOTS_PER_RUN
+        )
+    for chatbot_id in chatbot_ids:
+        await defer_embedding(chatbot_id)
+    return len(chatbot_ids)
+
+
+def request_embedding(jobs: JobBuffer, chatbot_id: uuid.UUID) -> None:
+    """In a request: embed the chatbot's new chunks once the request has committed."""
+    if dense_retrieval() is None:
+        return
+    jobs.defer(
+        EMBED_TASK,
+        chatbot_id=str(chatbot_id),
+        # One waiting job per chatbot is enough: it embeds whatever is missing when it runs.
+        queueing_lock=embedding_lock_of(chatbot_id),
+        lock=embedding_lock_of(chatbot_id),
+    )
+
+
+async def defer_embedding(chatbot_id: uuid.UUID) -> None:
+    """Outside a request (in a job, after its commit): embed the chatbot's new chunks."""
+    if dense_retrieval() is None:
+        return
+    try:
+        await queue.configure_task(
+            EMBED_TASK,
+            queueing_lock=embedding_lock_of(chatbot_id),
+            lock=embedding_lock_of(chatbot_id),
+        ).defer_async(chatbot_id=str(chatbot_id))
+    except AlreadyEnqueued:
+        log.info("search.embed_already_queued", chatbot_id=str(chatbot_id))

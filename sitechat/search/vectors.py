@@ -1,0 +1,143 @@
+"""All SQL of dense retrieval: `chunk_embeddings`, on servers that have pgvector.
+
+The table is created by its migration only where the `vector` extension exists, so it is not
+in the models' metadata; every statement here is plain SQL. One row per chunk: the vector of
+the current embedding model (another model's row is replaced, never kept beside it).
+Search is exact (no ANN index): rows are filtered by chatbot and model through
+`ix_chunk_embeddings_chatbot_model`, then ordered by cosine distance (docs/decisions/0005).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from sitechat.search.repository import ChunkHit
+
+_TABLE_EXISTS_SQL = text("SELECT to_regclass('chunk_embeddings') IS NOT NULL")
+
+_MISSING_SQL = text(
+    """
+    SELECT c.id, c.title, c.heading, c.content
+    FROM chunks AS c
+    LEFT JOIN chunk_embeddings AS e ON e.chunk_id = c.id AND e.model = :model
+    WHERE c.chatbot_id = :chatbot_id AND e.chunk_id IS NULL
+    ORDER BY c.id
+    LIMIT :limit
+    """
+)
+
+# Joined with `chunks`, so a chunk deleted while its vector was computed is simply skipped.
+_STORE_SQL = text(
+    """
+    INSERT INTO chunk_embeddings (chunk_id, chatbot_id, model, embedding, created_at)
+    SELECT c.id, c.chatbot_id, :model, CAST(v.embedding AS vector), :now
+    FROM unnest(CAST(:chunk_ids AS uuid[]), CAST(:embeddings AS text[]))
+         AS v(chunk_id, embedding)
+    JOIN chunks AS c ON c.id = v.chunk_id
+    ON CONFLICT (chunk_id) DO UPDATE
+    SET model = EXCLUDED.model, embedding = EXCLUDED.embedding, created_at = EXCLUDED.created_at
+    """
+)
+
+_SEARCH_SQL = text(
+    """
+    SELECT c.id, c.source_id, c.url, c.title, c.heading, c.content, 1 - nearest.distance
+    FROM (
+        SELECT e.chunk_id, e.embedding <=> CAST(:embedding AS vector) AS distance
+        FROM chunk_embeddings AS e
+        WHERE e.chatbot_id = :chatbot_id AND e.model = :model
+        ORDER BY distance
+        LIMIT :limit
+    ) AS nearest
+    JOIN chunks AS c ON c.id = nearest.chunk_id AND c.chatbot_id = :chatbot_id
+    ORDER BY nearest.distance, c.id
+    """
+)
+
+_BACKLOG_SQL = text(
+    """
+    SELECT DISTINCT c.chatbot_id
+    FROM chunks AS c
+    LEFT JOIN chunk_embeddings AS e ON e.chunk_id = c.id AND e.model = :model
+    WHERE e.chunk_id IS NULL
+    LIMIT :limit
+    """
+)
+
+
+@dataclass(frozen=True)
+class ChunkToEmbed:
+    chunk_id: uuid.UUID
+    title: str
+    heading: str
+    content: str
+
+
+def vector_literal(vector: Sequence[float]) -> str:
+    """pgvector's text form; `repr` keeps every float exactly."""
+    return "[" + ",".join(repr(float(value)) for value in vector) + "]"
+
+
+async def table_exists(connection: AsyncConnection | AsyncSession) -> bool:
+    return bool(await connection.scalar(_TABLE_EXISTS_SQL))
+
+
+async def chunks_missing_embedding(
+    session: AsyncSession, chatbot_id: uuid.UUID, model: str, limit: int
+) -> list[ChunkToEmbed]:
+    """The chatbot's chunks without a vector of `model` (none yet, or another model's)."""
+    result = await session.execute(
+        _MISSING_SQL, {"chatbot_id": chatbot_id, "model": model, "limit": limit}
+    )
+    return [ChunkToEmbed(*row) for row in result.all()]
+
+
+async def store_embeddings(
+    session: AsyncSession,
+    model: str,
+    vectors: Sequence[tuple[uuid.UUID, Sequence[float]]],
+    now: datetime,
+) -> None:
+    if not vectors:
+        return
+    await session.execute(
+        _STORE_SQL,
+        {
+            "model": model,
+            "now": now,
+            "chunk_ids": [chunk_id for chunk_id, _ in vectors],
+            "embeddings": [vector_literal(vector) for _, vector in vectors],
+        },
+    )
+
+
+async def nearest_chunks(
+    session: AsyncSession,
+    chatbot_id: uuid.UUID,
+    model: str,
+    embedding: Sequence[float],
+    limit: int,
+) -> list[ChunkHit]:
+    """The chatbot's chunks closest to `embedding` (cosine), score = cosine similarity."""
+    result = await session.execute(
+        _SEARCH_SQL,
+        {
+            "chatbot_id": chatbot_id,
+            "model": model,
+            "embedding": vector_literal(embedding),
+            "limit": limit,
+        },
+    )
+    return [ChunkHit(*row) for row in result.all()]
+
+
+async def chatbots_with_backlog(session: AsyncSession, model: str, limit: int) -> list[uuid.UUID]:
+    """Chatbots having chunks without a vector of `model` (new embedder, failed jobs)."""
+    result = await session.execute(_BACKLOG_SQL, {"model": model, "limit": limit})
+    return list(result.scalars().all())

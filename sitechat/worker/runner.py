@@ -1,0 +1,70 @@
+"""How every SiteChat worker runs: the in-process one of the API and `sitechat worker`.
+
+Shutdown (SIGTERM, or the API's lifespan ending) stops fetching jobs and gives running jobs
+`SHUTDOWN_GRACE_SECONDS` to finish. A job still running after that is cancelled and put back
+in the queue (`todo`, at once), so the next worker runs it again: our tasks are idempotent and
+resumable (a crawl skips the pages it already stored). Without this, procrastinate marks such
+a job `aborted` and nothing ever runs it again.
+
+A worker that dies without shutting down (SIGKILL, a lost machine) stops sending heartbeats;
+the periodic `ops.retry_stalled_jobs` puts its jobs back in the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from procrastinate import App, BaseRetryStrategy, RetryDecision
+from procrastinate.jobs import Job
+
+log = structlog.get_logger()
+
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+class RequeueOnShutdown(BaseRetryStrategy):
+    """Re-queue a job cancelled by its worker's shutdown; other failures follow the task's
+    own strategy (`inner`), or end the job when it has none.
+
+    Procrastinate consults the retry strategy for a job aborted by a shutdown, and such an
+    async job ends in `CancelledError`. We never abort jobs on request (crawls have their own
+    cancel), so a cancelled job is always an interrupted one.
+    """
+
+    def __init__(self, inner: BaseRetryStrategy | None) -> None:
+        self.inner = inner
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        if isinstance(exception, asyncio.CancelledError):
+            log.warning("worker.job_requeued_on_shutdown", job_id=job.id, task=job.task_name)
+            return RetryDecision(retry_in={"seconds": 0})
+        if self.inner is None:
+            return None
+        return self.inner.get_retry_decision(exception=exception, job=job)
+
+
+def requeue_interrupted_jobs(app: App) -> None:
+    """Give every task of `app` the `RequeueOnShutdown` policy (once)."""
+    app.perform_import_paths()  # type: ignore[no-untyped-call]
+    for task in app.tasks.values():
+        if not isinstance(task.retry_strategy, RequeueOnShutdown):
+            task.retry_strategy = RequeueOnShutdown(task.retry_strategy)
+
+
+async def run_worker(
+    app: App,
+    *,
+    concurrency: int,
+    name: str,
+    install_signal_handlers: bool,
+    shutdown_grace_seconds: float = SHUTDOWN_GRACE_SECONDS,
+) -> None:
+    """Run a worker on `app` until it is stopped (a signal, or cancelling this coroutine)."""
+    requeue_interrupted_jobs(app)
+    await app.run_worker_async(
+        concurrency=concurrency,
+        name=name,
+        install_signal_handlers=install_signal_handlers,
+        shutdown_graceful_timeout=shutdown_grace_seconds,
+    )

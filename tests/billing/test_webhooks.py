@@ -1,0 +1,153 @@
+"""Stripe webhooks: signatures, idempotent storage, processing by re-reading the payment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sitechat.billing.sandbox_gateway import SandboxGateway, SignedWebhook
+from sitechat.config import Settings
+from sitechat.models.billing import (
+    Invoice,
+    InvoiceStatus,
+    PaymentAttempt,
+    StripeEvent,
+    Subscription,
+    SubscriptionStatus,
+)
+from tests.billing.helpers import invoices, new_owner, subscribe, subscription_row
+from tests.conftest import run_queued_jobs
+from tests.fixtures.accounts import assert_problem
+
+WEBHOOK = "/v1/billing/webhooks/stripe"
+
+
+def signer(settings: Settings) -> SandboxGateway:
+    return SandboxGateway(settings.billing.stripe_webhook_secret.get_secret_value())
+
+
+async def deliver(client: httpx.AsyncClient, webhook: SignedWebhook) -> httpx.Response:
+    return await client.post(
+        WEBHOOK,
+        content=webhook.payload,
+        headers={"Stripe-Signature": webhook.signature_header, "Content-Type": "application/json"},
+    )
+
+
+def sessions(app: Any) -> async_sessionmaker[AsyncSession]:
+    maker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    return maker
+
+
+class TestSignature:
+    async def test_a_wrong_signature_is_400(
+        self, client: httpx.AsyncClient, settings: Settings
+    ) -> None:
+        webhook = SandboxGateway("whsec_someone_else").sign_event(
+            "payment_intent.succeeded", "pi_1"
+        )
+        assert_problem(await deliver(client, webhook), 400, "invalid-signature")
+
+    async def test_a_missing_signature_is_400(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            WEBHOOK, content=b'{"id": "evt_1"}', headers={"Content-Type": "application/json"}
+        )
+        assert_problem(response, 400, "invalid-signature")
+
+    async def test_a_tampered_body_is_400(
+        self, client: httpx.AsyncClient, settings: Settings
+    ) -> None:
+        webhook = signer(settings).sign_event("payment_intent.succeeded", "pi_1")
+        tampered = SignedWebhook(
+            webhook.payload.replace(b"pi_1", b"pi_2"), webhook.signature_header
+        )
+        assert_problem(await deliver(client, tampered), 400, "invalid-signature")
+
+
+class TestDelivery:
+    async def test_an_event_is_stored_once_and_a_duplicate_is_ignored(
+        self, client: httpx.AsyncClient, app: Any, settings: Settings
+    ) -> None:
+        webhook = signer(settings).sign_event("payment_intent.succeeded", "pi_unknown")
+
+        first = await deliver(client, webhook)
+        second = await deliver(client, webhook)
+
+        assert (first.status_code, first.json()["duplicate"]) == (200, False)
+        assert (second.status_code, second.json()["duplicate"]) == (200, True)
+        async with sessions(app)() as session:
+            stored = await session.scalar(select(func.count()).select_from(StripeEvent))
+        assert stored == 1
+        await run_queued_jobs()
+        async with sessions(app)() as session:
+            event = await session.scalar(select(StripeEvent))
+        assert event is not None and event.processed_at is not None
+
+
+class TestProcessing:
+    async def test_a_late_success_activates_an_incomplete_subscription(
+        self, client: httpx.AsyncClient, app: Any, settings: Settings
+    ) -> None:
+        owner = await new_owner(client)
+        await subscribe(client, owner, "starter")
+        # As if the gateway had answered `processing` and decided later.
+        async with sessions(app)() as session, session.begin():
+            await session.execute(
+                update(Subscription)
+                .where(Subscription.workspace_id == owner.workspace_id)
+                .values(status=SubscriptionStatus.incomplete)
+            )
+            await session.execute(
+                update(Invoice)
+                .where(Invoice.workspace_id == owner.workspace_id)
+                .values(status=InvoiceStatus.open, paid_at=None)
+            )
+            await session.execute(
+                update(PaymentAttempt)
+                .where(PaymentAttempt.workspace_id == owner.workspace_id)
+                .values(status="processing")
+            )
+        [invoice] = await invoices(client, owner)
+        payment_id = await self._payment_id(app, owner.workspace_id)
+        gateway = signer(settings)
+        # Out of order: a stale failure event arrives first, then the success.
+        await deliver(client, gateway.sign_event("payment_intent.payment_failed", payment_id))
+        await deliver(client, gateway.sign_event("payment_intent.succeeded", payment_id))
+
+        await run_queued_jobs()
+
+        [invoice] = await invoices(client, owner)
+        assert invoice["status"] == "paid"
+        assert invoice["payment_attempts"][0]["status"] == "succeeded"
+        row = await subscription_row(app, owner.workspace_id)
+        assert row.status is SubscriptionStatus.active
+
+    async def test_a_failure_event_never_unpays_a_paid_invoice(
+        self, client: httpx.AsyncClient, app: Any, settings: Settings
+    ) -> None:
+        owner = await new_owner(client)
+        await subscribe(client, owner, "starter")
+        payment_id = await self._payment_id(app, owner.workspace_id)
+
+        await deliver(
+            client, signer(settings).sign_event("payment_intent.payment_failed", payment_id)
+        )
+        await run_queued_jobs()
+
+        [invoice] = await invoices(client, owner)
+        assert invoice["status"] == "paid"
+        assert invoice["payment_attempts"][0]["status"] == "succeeded"
+
+    @staticmethod
+    async def _payment_id(app: Any, workspace_id: object) -> str:
+        async with sessions(app)() as session:
+            payment_id = await session.scalar(
+                select(PaymentAttempt.gateway_payment_id).where(
+                    PaymentAttempt.workspace_id == workspace_id
+                )
+            )
+        assert payment_id is not None
+        return payment_id

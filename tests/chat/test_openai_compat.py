@@ -1,0 +1,123 @@
+"""The OpenAI-compatible API, driven by the official `openai` SDK."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import openai
+import pytest
+from fastapi import FastAPI
+
+from tests.fixtures.chat import (
+    ChatAccount,
+    add_chunk,
+    create_account,
+    create_api_key,
+    create_chatbot,
+    usage_events,
+)
+
+VENV_TEXT = "To create a virtual environment, run python -m venv followed by a directory name."
+
+
+@pytest.fixture
+async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+async def _sdk(app: FastAPI, http: httpx.AsyncClient, account: ChatAccount) -> openai.AsyncOpenAI:
+    key = await create_api_key(app, account)
+    return openai.AsyncOpenAI(
+        base_url="http://testserver/v1", api_key=key, http_client=http, max_retries=0
+    )
+
+
+class TestChatCompletions:
+    async def test_non_streaming_completion_with_citations(
+        self, app: FastAPI, http: httpx.AsyncClient
+    ) -> None:
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        await add_chunk(app, chatbot, VENV_TEXT, title="Venv", url="https://docs.example.com/venv")
+        sdk = await _sdk(app, http, account)
+
+        completion = await sdk.chat.completions.create(
+            model=f"chatbot:{chatbot.id}",
+            messages=[
+                {"role": "system", "content": "ignored"},
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello!"},
+                {"role": "user", "content": "How do I create a virtual environment?"},
+            ],
+        )
+
+        assert completion.object == "chat.completion"
+        assert completion.choices[0].finish_reason == "stop"
+        assert "python -m venv" in (completion.choices[0].message.content or "")
+        assert completion.usage is not None
+        extension = completion.model_extra["sitechat"]  # type: ignore[index]
+        assert extension["citations"][0]["url"] == "https://docs.example.com/venv"
+        assert len(await usage_events(app, account.workspace_id)) == 1
+
+    async def test_streaming_completion(self, app: FastAPI, http: httpx.AsyncClient) -> None:
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        await add_chunk(app, chatbot, VENV_TEXT, title="Venv", url="https://docs.example.com/venv")
+        sdk = await _sdk(app, http, account)
+
+        stream = await sdk.chat.completions.create(
+            model=f"chatbot:{chatbot.id}",
+            messages=[{"role": "user", "content": "virtual environment?"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        chunks = [chunk async for chunk in stream]
+
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert "python -m venv" in text
+        finish = [c for c in chunks if c.choices and c.choices[0].finish_reason == "stop"]
+        assert finish[0].model_extra["sitechat"]["citations"][0]["title"] == "Venv"  # type: ignore[index]
+        assert chunks[-1].usage is not None
+
+    async def test_foreign_or_unknown_chatbot_is_404(
+        self, app: FastAPI, http: httpx.AsyncClient
+    ) -> None:
+        stranger_bot = await create_chatbot(app, await create_account(app))
+        sdk = await _sdk(app, http, await create_account(app))
+
+        for model in (f"chatbot:{stranger_bot.id}", f"chatbot:{uuid.uuid4()}", "gpt-4o"):
+            with pytest.raises(openai.NotFoundError):
+                await sdk.chat.completions.create(
+                    model=model, messages=[{"role": "user", "content": "hi"}]
+                )
+
+    async def test_last_message_must_be_a_user_question(
+        self, app: FastAPI, http: httpx.AsyncClient
+    ) -> None:
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        sdk = await _sdk(app, http, account)
+
+        with pytest.raises(openai.UnprocessableEntityError):
+            await sdk.chat.completions.create(
+                model=f"chatbot:{chatbot.id}", messages=[{"role": "assistant", "content": "x"}]
+            )
+
+
+class TestModels:
+    async def test_lists_the_workspaces_chatbots_only(
+        self, app: FastAPI, http: httpx.AsyncClient
+    ) -> None:
+        account = await create_account(app)
+        mine = await create_chatbot(app, account)
+        await create_chatbot(app, await create_account(app))
+        sdk = await _sdk(app, http, account)
+
+        models = [model async for model in sdk.models.list()]
+
+        assert [model.id for model in models] == [f"chatbot:{mine.id}"]
+        assert models[0].owned_by == "sitechat"

@@ -1,0 +1,66 @@
+"""Secrets never reach a log line; every request writes one access line."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import httpx
+import structlog
+
+from sitechat.core.logging import REDACTED, redact_secrets
+
+
+class TestRedaction:
+    def test_secret_named_fields_are_redacted(self) -> None:
+        event = redact_secrets(
+            None,
+            "info",
+            {
+                "event": "x",
+                "password": "hunter2-hunter2",
+                "refresh_token": "abc",
+                "headers": {"Authorization": "Bearer abc"},
+                "email": "a@example.com",
+            },
+        )
+        assert event["password"] == REDACTED
+        assert event["refresh_token"] == REDACTED
+        assert event["headers"]["Authorization"] == REDACTED
+        assert event["email"] == "a@example.com"
+
+    def test_credential_shaped_values_are_redacted_anywhere(self) -> None:
+        jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlX3NpZw"
+        event = redact_secrets(
+            None,
+            "info",
+            {"event": "x", "note": f"key sk_live_abcdefghijkl and {jwt}", "items": [jwt]},
+        )
+        assert "sk_live_abcdefghijkl" not in event["note"]
+        assert jwt not in event["note"] and event["items"] == [REDACTED]
+
+    def test_configured_pipeline_writes_redacted_json(self) -> None:
+        from sitechat.core.logging import configure_logging
+
+        configure_logging("INFO", cache_loggers=False)
+        buffer = io.StringIO()
+        logger = structlog.wrap_logger(
+            structlog.WriteLogger(buffer),
+            processors=structlog.get_config()["processors"],
+        )
+        logger.info("auth.login", api_key="sk_test_123456789", user_id="u1")
+        line = json.loads(buffer.getvalue())
+        assert line["api_key"] == REDACTED and line["user_id"] == "u1"
+
+
+class TestAccessLog:
+    async def test_one_line_per_request_with_route_template(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        with structlog.testing.capture_logs() as logs:
+            response = await client.get("/healthz", headers={"X-Request-ID": "req-1"})
+        lines = [entry for entry in logs if entry["event"] == "http.request"]
+        assert len(lines) == 1
+        line = lines[0]
+        assert line["route"] == "/healthz" and line["status"] == response.status_code
+        assert line["method"] == "GET" and line["latency_ms"] >= 0

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import itertools
+
+from sitechat.crawling.chunking import chunk_markdown
+
+
+def sentences(topic: str, count: int) -> str:
+    return " ".join(f"{topic} sentence number {n} is here." for n in range(count))
+
+
+class TestChunking:
+    def test_chunks_carry_their_heading_path(self) -> None:
+        markdown = (
+            "Intro before any heading.\n\n# Install\n\nGeneral steps.\n\n"
+            "## On Linux\n\nUse apt.\n\n### Debian\n\nUse apt-get.\n\n## On macOS\n\nUse brew.\n\n"
+            "# Usage\n\nRun it."
+        )
+
+        chunks = chunk_markdown(markdown)
+
+        assert [(chunk.heading_path, chunk.text) for chunk in chunks] == [
+            ((), "Intro before any heading."),
+            (("Install",), "General steps."),
+            (("Install", "On Linux"), "Use apt."),
+            (("Install", "On Linux", "Debian"), "Use apt-get."),
+            (("Install", "On macOS"), "Use brew."),
+            (("Usage",), "Run it."),
+        ]
+        assert [chunk.position for chunk in chunks] == list(range(6))
+
+    def test_long_sections_are_split_within_the_cap_with_overlap(self) -> None:
+        markdown = "# Guide\n\n" + "\n\n".join(sentences(f"P{n}", 4) for n in range(20))
+
+        chunks = chunk_markdown(markdown, max_chars=400, overlap_chars=80)
+
+        assert len(chunks) > 3
+        assert all(len(chunk.text) <= 400 for chunk in chunks)
+        assert all(chunk.heading_path == ("Guide",) for chunk in chunks)
+        for previous, current in itertools.pairwise(chunks):
+            overlap = previous.text[-40:]
+            assert overlap in current.text  # the tail of one chunk opens the next
+
+    def test_one_huge_paragraph_is_split_on_sentences(self) -> None:
+        chunks = chunk_markdown(sentences("Long", 60), max_chars=300, overlap_chars=50)
+
+        assert len(chunks) > 5
+        assert all(len(chunk.text) <= 300 for chunk in chunks)
+        assert all(chunk.text.rstrip().endswith(".") for chunk in chunks)
+
+    def test_code_block_is_never_split_when_it_fits(self) -> None:
+        code = "```python\n" + "\n".join(f"x{n} = {n}  # value" for n in range(15)) + "\n```"
+        markdown = "# API\n\n" + sentences("Before", 6) + "\n\n" + code + "\n\nAfter."
+
+        chunks = chunk_markdown(markdown, max_chars=400, overlap_chars=50)
+
+        assert sum(code in chunk.text for chunk in chunks) == 1
+        assert all(chunk.text.count("```") % 2 == 0 for chunk in chunks)
+
+    def test_code_block_larger_than_the_cap_is_split_into_fenced_pieces(self) -> None:
+        lines = [f"print('line {n}')" for n in range(100)]
+        markdown = "```python\n" + "\n".join(lines) + "\n```"
+
+        chunks = chunk_markdown(markdown, max_chars=300, overlap_chars=50)
+
+        assert len(chunks) > 1
+        for chunk in chunks:
+            assert len(chunk.text) <= 300
+            assert chunk.text.startswith("```python\n") and chunk.text.endswith("\n```")
+        rejoined = [
+            line
+            for chunk in chunks
+            for line in chunk.text.split("\n")
+            if not line.startswith("```")
+        ]
+        assert rejoined == lines
+
+    def test_headings_inside_code_blocks_are_code(self) -> None:
+        markdown = "# Shell\n\n```bash\n# not a heading\necho hi\n```"
+
+        chunks = chunk_markdown(markdown)
+
+        assert len(chunks) == 1
+        assert chunks[0].heading_path == ("Shell",)
+        assert "# not a heading" in chunks[0].text
+
+    def test_empty_markdown_has_no_chunks(self) -> None:
+        assert chunk_markdown("") == []
+        assert chunk_markdown("# Only a heading") == []

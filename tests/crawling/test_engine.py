@@ -1,0 +1,337 @@
+from __future__ import annotations
+
+import gzip
+import time
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+import pytest
+
+from sitechat.crawling.engine import CrawlCounts, CrawlPlan, PageResult, run_crawl
+from sitechat.crawling.fetcher import Fetcher
+from tests.crawling.conftest import LocalSite, Reply, html_page, loopback_config
+
+
+class RecordingSink:
+    def __init__(self, stop_after_pages: int | None = None) -> None:
+        self.results: list[PageResult] = []
+        self.progress_reports: list[CrawlCounts] = []
+        self.stop_after_pages = stop_after_pages
+
+    async def page_processed(self, result: PageResult) -> None:
+        self.results.append(result)
+
+    async def should_stop(self) -> bool:
+        return self.stop_after_pages is not None and len(self.results) >= self.stop_after_pages
+
+    async def progress(self, counts: CrawlCounts) -> None:
+        self.progress_reports.append(counts)
+
+    def paths(self, status: str | None = None) -> set[str]:
+        return {
+            urlsplit(result.url).path
+            for result in self.results
+            if status is None or result.status == status
+        }
+
+    def reason_for(self, path: str) -> str | None:
+        return next(r.reason for r in self.results if r.url.endswith(path))
+
+
+def long_text(topic: str) -> str:
+    return f"<p>{topic} " + " ".join(f"{topic}-word{n}" for n in range(40)) + ".</p>"
+
+
+def build_site(site: LocalSite, *, page_delay: float = 0.0) -> None:
+    """A small site with one of every case the crawler must handle."""
+    origin = site.origin
+    links = "".join(
+        f"<a href='{href}'>{href}</a> "
+        for href in [
+            "/a",
+            "/b#section",
+            "/b/",
+            "/docs/intro",
+            "/docs/guide/",
+            "/private/secret",
+            "/dup1",
+            "/dup2",
+            "/old",
+            "/alias",
+            "/file.pdf",
+            "/missing",
+            "http://example.com/elsewhere",
+        ]
+    )
+    nofollow = "<a rel='nofollow' href='/nofollowed'>x</a>"
+    site.page("/", html_page("Home", f"<h1>Home</h1>{long_text('home')}{links}{nofollow}"))
+    site.page("/a", html_page("A", f"<h1>A</h1>{long_text('a')}<a href='/a/deep1'>d</a>"))
+    site.page("/a/deep1", html_page("D1", f"{long_text('deep1')}<a href='/a/deep2'>d</a>"))
+    site.page("/a/deep2", html_page("D2", long_text("deep2")))
+    site.page("/b", html_page("B", long_text("b") + nofollow))
+    site.page("/docs/intro", html_page("Intro", long_text("intro")))
+    site.page("/docs/guide/", html_page("Guide", long_text("guide")))
+    site.page("/private/secret", html_page("Secret", long_text("secret")))
+    site.page("/dup1", html_page("Same", long_text("same")))
+    site.page("/dup2", html_page("Same", long_text("same")))
+    site.routes["/old"] = Reply(status=301, headers={"Location": "/new"})
+    site.page("/new", html_page("New", long_text("new")))
+    site.page(
+        "/alias",
+        html_page("Alias", long_text("canonical"), head="<link rel='canonical' href='/canonical'>"),
+    )
+    site.routes["/file.pdf"] = Reply(body=b"%PDF", content_type="application/pdf")
+    site.page("/orphan", html_page("Orphan", long_text("orphan")))
+    site.page("/nofollowed", html_page("NF", long_text("nofollowed")))
+    site.routes["/robots.txt"] = Reply(
+        body=f"User-agent: *\nDisallow: /private\nSitemap: {origin}/sitemap_index.xml\n",
+        content_type="text/plain",
+    )
+    site.routes["/sitemap_index.xml"] = Reply(
+        body=(
+            "<?xml version='1.0'?><sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+            f"<sitemap><loc>{origin}/sitemap-pages.xml.gz</loc></sitemap></sitemapindex>"
+        ),
+        content_type="application/xml",
+    )
+    urlset = (
+        "<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+        f"<url><loc>{origin}/orphan</loc></url><url><loc>{origin}/a</loc></url>"
+        "<url><loc>http://example.com/not-ours</loc></url></urlset>"
+    )
+    site.routes["/sitemap-pages.xml.gz"] = Reply(
+        body=gzip.compress(urlset.encode()), content_type="application/x-gzip"
+    )
+    if page_delay:
+        for route in site.routes.values():
+            if isinstance(route, Reply) and route.content_type == "text/html; charset=utf-8":
+                route.delay_seconds = page_delay
+
+
+@pytest.fixture
+async def crawl_fetcher() -> AsyncIterator[Fetcher]:
+    async with Fetcher(loopback_config()) as fetcher:
+        yield fetcher
+
+
+def plan_for(site: LocalSite, **overrides: object) -> CrawlPlan:
+    return CrawlPlan(start_url=site.url("/"), **overrides)  # type: ignore[arg-type]
+
+
+class TestFullCrawl:
+    async def test_crawls_the_site_with_every_rule_applied(
+        self, site: LocalSite, crawl_fetcher: Fetcher
+    ) -> None:
+        build_site(site)
+        sink = RecordingSink()
+
+        outcome = await run_crawl(plan_for(site), crawl_fetcher, sink)
+
+        assert outcome.stop_reason == "completed"
+        # /dup1 and /dup2 carry the same text: whichever is fetched first is indexed (pages are
+        # fetched concurrently), the other is skipped as a duplicate.
+        indexed_duplicate = {"/dup1", "/dup2"} & sink.paths("indexed")
+        assert len(indexed_duplicate) == 1
+        assert sink.paths("indexed") - indexed_duplicate == {
+            "/",
+            "/a",
+            "/a/deep1",
+            "/a/deep2",
+            "/b",
+            "/docs/intro",
+            "/docs/guide",
+            "/new",
+            "/canonical",
+            "/orphan",
+        }
+        assert sink.reason_for("/private/secret") == "robots-disallowed"
+        assert site.hits["/private/secret"] == 0
+        skipped_duplicate = ({"/dup1", "/dup2"} - indexed_duplicate).pop()
+        assert sink.reason_for(skipped_duplicate) == "duplicate-content"
+        assert sink.reason_for("/file.pdf") == "content-type-not-allowed"
+        assert sink.reason_for("/missing") == "http-404"
+        assert not any("example.com" in result.url for result in sink.results)
+        assert "/nofollowed" not in sink.paths()  # only ever linked with rel=nofollow
+        # Each URL is reported once, and the counts add up.
+        assert len({result.url for result in sink.results}) == len(sink.results)
+        counts = outcome.counts
+        assert counts.discovered == counts.indexed + counts.skipped + counts.failed
+        assert counts.indexed == 11
+        assert sink.progress_reports[-1] == counts
+
+    async def test_indexed_pages_carry_extracted_markdown(
+        self, site: LocalSite, crawl_fetcher: Fetcher
+    ) -> None:
+        build_site(site)
+        sink = RecordingSink()
+
+        await run_crawl(plan_for(site, max_depth=1), crawl_fetcher, sink)
+
+        home = next(result for result in sink.results if result.url == site.url("/"))
+        assert home.page is not None
+        assert home.page.title == "Home"
+        assert home.page.markdown.startswith("# Home")
+        assert "Copyright footer" not in home.page.markdown
+        redirected = next(result for result in sink.results if result.url.endswith("/new"))
+        assert redirected.requested_url == site.url("/old")
+        assert redirected.final_url == site.url("/new")
+
+
+class TestLimits:
+    async def test_max_pages_stops_the_crawl(self, site: LocalSite, crawl_fetcher: Fetcher) -> None:
+        build_site(site)
+        sink = RecordingSink()
+
+        outcome = await run_crawl(plan_for(site, max_pages=3), crawl_fetcher, sink)
+
+        assert outcome.stop_reason == "max-pages"
+        assert len(sink.results) == 3
+        assert outcome.counts.discovered == 3
+
+    async def test_max_depth_limits_how_far_links_are_followed(
+        self, site: LocalSite, crawl_fetcher: Fetcher
+    ) -> None:
+        build_site(site)
+        sink = RecordingSink()
+
+        await run_crawl(plan_for(site, max_depth=1, use_sitemap=False), crawl_fetcher, sink)
+
+        assert "/a" in sink.paths("indexed")
+        assert "/a/deep1" not in sink.paths()
+        assert site.hits["/a/deep1"] == 0
+
+    async def test_include_and_exclude_patterns(
+        self, site: LocalSite, crawl_fetcher: Fetcher
+    ) -> None:
+        build_site(site)
+        sink = RecordingSink()
+        plan = plan_for(site, include_paths=("/docs", "/a"), exclude_paths=("/a/deep*",))
+
+        await run_crawl(plan, crawl_fetcher, sink)
+
+        assert sink.paths() == {"/", "/a", "/docs/intro", "/docs/guide"}
+
+    async def test_byte_budget_stops_the_crawl(
+        self, site: LocalSite, crawl_fetcher: Fetcher
+    ) -> None:
+        build_site(site)
+        sink = RecordingSink()
+
+        plan = plan_for(site, max_total_bytes=2_000, concurrency=1)  # pages are ~700 bytes
+
+        outcome = await run_crawl(plan, crawl_fetcher, sink)
+
+        assert outcome.stop_reason == "byte-budget"
+        assert sum(result.bytes for result in sink.results) < 3_000
+
+    async def test_time_budget_stops_the_crawl(self, site: LocalSite) -> None:
+        build_site(site, page_delay=0.4)
+        sink = RecordingSink()
+
+        async with Fetcher(loopback_config(per_host_concurrency=1)) as fetcher:
+            started = time.monotonic()
+            outcome = await run_crawl(plan_for(site, max_seconds=0.6), fetcher, sink)
+
+        assert outcome.stop_reason == "time-budget"
+        assert time.monotonic() - started < 2.0
+
+
+class TestCancellation:
+    async def test_should_stop_cancels_within_a_poll(self, site: LocalSite) -> None:
+        build_site(site, page_delay=0.3)
+        sink = RecordingSink(stop_after_pages=2)
+
+        async with Fetcher(loopback_config(per_host_concurrency=1)) as fetcher:
+            started = time.monotonic()
+            outcome = await run_crawl(plan_for(site, use_sitemap=False), fetcher, sink)
+            elapsed = time.monotonic() - started
+
+        assert outcome.stop_reason == "cancelled"
+        assert elapsed < 2.0
+        assert len(sink.results) <= 3
+
+
+class TestResumption:
+    async def test_already_done_pages_are_counted_not_reported(
+        self, site: LocalSite, crawl_fetcher: Fetcher
+    ) -> None:
+        build_site(site)
+        done = frozenset({site.url("/"), site.url("/a")})
+        sink = RecordingSink()
+
+        outcome = await run_crawl(plan_for(site, already_done=done), crawl_fetcher, sink)
+
+        reported = {result.url for result in sink.results}
+        assert reported.isdisjoint(done)
+        # Their links were still followed, so the rest of the site was crawled.
+        assert "/a/deep1" in sink.paths("indexed")
+        assert "/docs/intro" in sink.paths("indexed")
+        assert outcome.counts.indexed == 11
+        assert outcome.counts.discovered == (
+            outcome.counts.indexed + outcome.counts.skipped + outcome.counts.failed
+        )
+
+    async def test_known_links_of_done_pages_avoid_refetching(
+        self, site: LocalSite, crawl_fetcher: Fetcher
+    ) -> None:
+        build_site(site)
+        plan = plan_for(
+            site,
+            use_sitemap=False,
+            already_done=frozenset({site.url("/")}),
+            already_done_links={site.url("/"): (site.url("/docs/intro"),)},
+        )
+        sink = RecordingSink()
+
+        await run_crawl(plan, crawl_fetcher, sink)
+
+        assert site.hits["/"] == 0
+        assert sink.paths() == {"/docs/intro"}
+
+
+class TestRobotsAndSitemaps:
+    async def test_robots_can_be_ignored_when_asked(
+        self, site: LocalSite, crawl_fetcher: Fetcher
+    ) -> None:
+        build_site(site)
+        sink = RecordingSink()
+
+        await run_crawl(plan_for(site, respect_robots=False), crawl_fetcher, sink)
+
+        assert "/private/secret" in sink.paths("indexed")
+
+    async def test_server_error_on_robots_keeps_the_crawler_off_the_site(
+        self, site: LocalSite, crawl_fetcher: Fetcher
+    ) -> None:
+        build_site(site)
+        site.routes["/robots.txt"] = Reply(status=500, body="oops")
+        sink = RecordingSink()
+
+        outcome = await run_crawl(plan_for(site), crawl_fetcher, sink)
+
+        assert [result.reason for result in sink.results] == ["robots-disallowed"]
+        assert site.hits["/"] == 0
+        assert outcome.counts.skipped == 1
+
+    async def test_missing_robots_allows_everything(
+        self, site: LocalSite, crawl_fetcher: Fetcher
+    ) -> None:
+        build_site(site)
+        del site.routes["/robots.txt"]
+        sink = RecordingSink()
+
+        await run_crawl(plan_for(site, use_sitemap=False), crawl_fetcher, sink)
+
+        assert "/private/secret" in sink.paths("indexed")
+
+    async def test_sitemap_pages_are_found_only_with_use_sitemap(
+        self, site: LocalSite, crawl_fetcher: Fetcher
+    ) -> None:
+        build_site(site)
+        with_sitemap, without_sitemap = RecordingSink(), RecordingSink()
+
+        await run_crawl(plan_for(site), crawl_fetcher, with_sitemap)
+        await run_crawl(plan_for(site, use_sitemap=False), crawl_fetcher, without_sitemap)
+
+        assert "/orphan" in with_sitemap.paths("indexed")
+        assert "/orphan" not in without_sitemap.paths()

@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+from sitechat.crawling.extract import content_hash, decode_body, extract_page
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en-GB">
+<head>
+  <title> Installing the tool </title>
+  <link rel="canonical" href="/docs/install/">
+  <style>.x { color: red }</style>
+</head>
+<body>
+  <header class="site-header"><a href="/">Logo</a> Site tagline</header>
+  <nav><a href="/docs/">Docs</a> <a href="/blog/">Blog</a></nav>
+  <div id="cookie-banner">We use cookies. <button>Accept</button></div>
+  <main>
+    <article>
+      <header><h1>Install</h1></header>
+      <p>Run <code>pip install tool</code> and read <a href="../usage/">usage</a>.</p>
+      <h2>On Linux</h2>
+      <ul>
+        <li>Debian<ul><li>bookworm</li></ul></li>
+        <li>Fedora</li>
+      </ul>
+      <ol><li>Download</li><li>Unpack</li></ol>
+      <pre><code class="language-python">def greet(name):
+    if name:
+        return f"hello {name}"  # two  spaces kept
+    return "&lt;nobody&gt;"</code></pre>
+      <table>
+        <thead><tr><th>Option</th><th>Meaning</th></tr></thead>
+        <tbody>
+          <tr><td>--quiet</td><td>less output</td></tr>
+          <tr><td>--verbose</td><td>more | output</td></tr>
+        </tbody>
+      </table>
+      <aside class="note">Related articles you may like</aside>
+    </article>
+  </main>
+  <div class="sidebar">Sidebar links</div>
+  <footer>Copyright 2024 Example Corp</footer>
+  <script>console.log("tracking")</script>
+</body>
+</html>"""
+
+EXPECTED_CODE = """```python
+def greet(name):
+    if name:
+        return f"hello {name}"  # two  spaces kept
+    return "<nobody>"
+```"""
+
+EXPECTED_TABLE = """| Option | Meaning |
+| --- | --- |
+| --quiet | less output |
+| --verbose | more \\| output |"""
+
+
+class TestHtmlExtraction:
+    def test_keeps_the_structure_of_the_main_content(self) -> None:
+        page = extract_page(DOCS_PAGE, "https://example.com/docs/install/index.html")
+
+        markdown = page.markdown
+        assert markdown.startswith("# Install\n\nRun `pip install tool` and read usage.")
+        assert "## On Linux" in markdown
+        assert "- Debian\n  - bookworm\n- Fedora" in markdown
+        assert "1. Download\n2. Unpack" in markdown
+        assert EXPECTED_CODE in markdown
+        assert EXPECTED_TABLE in markdown
+
+    def test_drops_boilerplate(self) -> None:
+        markdown = extract_page(DOCS_PAGE, "https://example.com/docs/install/").markdown
+
+        for boilerplate in (
+            "Site tagline",
+            "Blog",
+            "cookies",
+            "Related articles",
+            "Sidebar links",
+            "Copyright",
+            "tracking",
+            "color: red",
+        ):
+            assert boilerplate not in markdown
+
+    def test_reads_page_metadata(self) -> None:
+        page = extract_page(DOCS_PAGE, "https://example.com/docs/install/index.html")
+
+        assert page.title == "Installing the tool"
+        assert page.language == "en-gb"
+        assert page.canonical_url == "https://example.com/docs/install"
+        assert page.method == "landmark"
+
+    def test_links_come_from_the_whole_page_made_absolute(self) -> None:
+        page = extract_page(DOCS_PAGE, "https://example.com/docs/install/")
+
+        assert page.links == (
+            "https://example.com/",
+            "https://example.com/docs/",
+            "https://example.com/blog/",
+            "https://example.com/docs/usage/",
+        )
+
+    def test_nofollow_links_and_meta_robots(self) -> None:
+        html = (
+            "<html><head><meta name='robots' content='noindex'></head><body>"
+            "<a href='/a'>a</a><a rel='nofollow' href='/b'>b</a><a href='mailto:x@y.z'>m</a>"
+            "<a href='#top'>top</a></body></html>"
+        )
+        page = extract_page(html, "https://example.com/")
+        assert page.links == ("https://example.com/a",)
+        assert page.noindex
+
+        nofollow_page = extract_page(
+            "<html><head><meta name='robots' content='nofollow'></head>"
+            "<body><a href='/a'>a</a></body></html>",
+            "https://example.com/",
+        )
+        assert nofollow_page.links == ()
+        assert not nofollow_page.noindex
+
+    def test_page_without_landmarks_uses_body_minus_boilerplate(self) -> None:
+        html = (
+            "<html><body><header><h1>Brand</h1></header><div class='navbar'>Menu</div>"
+            "<div class='content'><h1>Pricing</h1><p>Plans start at 10 EUR.</p></div>"
+            "<div class='footer'>Imprint</div></body></html>"
+        )
+        page = extract_page(html, "https://example.com/pricing")
+
+        assert page.markdown == "# Pricing\n\nPlans start at 10 EUR."
+        assert page.title == "Pricing"  # no <title>: the first heading
+
+    def test_falls_back_to_trafilatura_when_landmark_is_nearly_empty(self) -> None:
+        paragraphs = "".join(
+            f"<p>Paragraph {n} explains the product in plenty of detail for readers.</p>"
+            for n in range(12)
+        )
+        html = (
+            "<html><head><title>T</title></head><body><main><p>Hero</p></main>"
+            f"<div class='post'><h2>Story</h2>{paragraphs}</div></body></html>"
+        )
+        page = extract_page(html, "https://example.com/story")
+
+        assert page.method == "trafilatura"
+        assert "Paragraph 11 explains" in page.markdown
+
+    def test_decodes_bytes_with_header_or_meta_charset(self) -> None:
+        latin = "<html><head><meta charset='iso-8859-1'></head><body><p>Café</p></body></html>"
+        assert "Café" in extract_page(latin.encode("latin-1"), "https://e.com/").markdown
+        assert decode_body("Grüße".encode("cp1252"), "windows-1252") == "Grüße"
+        assert decode_body("Grüße".encode(), None) == "Grüße"
+
+
+class TestPlainText:
+    def test_text_plain_is_kept_as_is(self) -> None:
+        page = extract_page(
+            b"Release notes\r\n\r\n* fixed things\n",
+            "https://e.com/notes.txt",
+            content_type="text/plain",
+        )
+        assert page.markdown == "Release notes\n\n* fixed things"
+        assert page.title == "Release notes"
+        assert page.method == "plain-text"
+
+
+class TestContentHash:
+    def test_whitespace_does_not_change_the_hash(self) -> None:
+        assert content_hash("# A\n\nsome  text") == content_hash("# A\nsome text\n")
+        assert content_hash("# A\n\nsome text") != content_hash("# A\n\nother text")

@@ -1,0 +1,173 @@
+"""The `crawling.run` job: cancelling a running crawl, re-crawl diffs, resuming after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from sitechat.crawling.tasks import run_crawl_job
+from tests.conftest import run_queued_jobs
+from tests.crawling import site as crawl_site
+from tests.crawling.conftest import LocalSite, html_page
+from tests.crawling.site import (
+    chatbot_status,
+    docs_site,
+    get_crawl,
+    searchable,
+    sitemap_site,
+    sql,
+    start_crawl,
+    wait_until,
+)
+from tests.fixtures.accounts import Account
+
+# The crawl fixtures, registered in this module under their names (crawl_app, crawl_client...).
+crawl_app_fixture = crawl_site.crawl_app_fixture
+crawl_client_fixture = crawl_site.crawl_client_fixture
+account_fixture = crawl_site.account_fixture
+chatbot_id_fixture = crawl_site.chatbot_id_fixture
+
+
+class TestCancelRunningCrawl:
+    async def test_stops_within_seconds_and_keeps_indexed_pages(
+        self,
+        crawl_client: httpx.AsyncClient,
+        crawl_app: Any,
+        account: Account,
+        chatbot_id: str,
+        site: LocalSite,
+    ) -> None:
+        slow = {f"/slow-{n}": f"Slow page number {n} about turtles." for n in range(12)}
+        docs_site(site, slow)
+        for path in slow:
+            site.page(path, html_page("Slow", f"<h1>Slow</h1><p>{slow[path]}</p>"), delay_seconds=1)
+        job = (
+            await start_crawl(crawl_client, account, chatbot_id, site.url("/"), use_sitemap=False)
+        ).json()
+        worker = asyncio.create_task(run_queued_jobs())
+
+        async def some_page_indexed() -> bool:
+            return (await get_crawl(crawl_client, account, job["id"]))["pages_indexed"] >= 2
+
+        await wait_until(some_page_indexed)
+        response = await crawl_client.post(
+            f"/v1/crawls/{job['id']}/cancel", headers=account.headers
+        )
+        assert response.status_code == 200
+        asked = time.monotonic()
+        await asyncio.wait_for(worker, timeout=10)
+        assert time.monotonic() - asked < 4
+
+        final = await get_crawl(crawl_client, account, job["id"])
+        assert (final["status"], final["stop_reason"]) == ("cancelled", "cancelled")
+        assert 2 <= final["pages_indexed"] < 13
+        assert final["pages_removed"] == 0  # a cancelled crawl never removes pages
+        assert await searchable(crawl_app, chatbot_id, "start here")
+        assert await chatbot_status(crawl_client, account, chatbot_id) == "ready"
+
+
+class TestRecrawlDiff:
+    async def test_new_changed_unchanged_and_removed_pages(
+        self,
+        crawl_client: httpx.AsyncClient,
+        crawl_app: Any,
+        account: Account,
+        chatbot_id: str,
+        site: LocalSite,
+    ) -> None:
+        sitemap_site(
+            site,
+            {
+                "/apples": "Apples grow on trees.",
+                "/bananas": "Bananas are yellow.",
+                "/cherries": "Cherries are red.",
+            },
+        )
+        first = (await start_crawl(crawl_client, account, chatbot_id, site.url("/"))).json()
+        await run_queued_jobs()
+        assert (await get_crawl(crawl_client, account, first["id"]))["pages_new"] == 4
+        assert await searchable(crawl_app, chatbot_id, "bananas yellow")
+
+        del site.routes["/bananas"]
+        sitemap_site(
+            site,
+            {
+                "/apples": "Apples grow on trees and are crunchy.",  # changed
+                "/cherries": "Cherries are red.",  # unchanged
+                "/dates": "Dates are sweet.",  # new
+            },
+        )
+        second = (await start_crawl(crawl_client, account, chatbot_id, site.url("/"))).json()
+        await run_queued_jobs()
+        job = await get_crawl(crawl_client, account, second["id"])
+        counts = {key: job[f"pages_{key}"] for key in ("new", "changed", "unchanged", "removed")}
+        assert counts == {"new": 1, "changed": 1, "unchanged": 2, "removed": 1}
+        assert job["pages_indexed"] == 4
+        assert await searchable(crawl_app, chatbot_id, "bananas yellow") == []
+        assert await searchable(crawl_app, chatbot_id, "crunchy") == [site.url("/apples")]
+        assert await searchable(crawl_app, chatbot_id, "cherries red") == [site.url("/cherries")]
+        chunk_rows = await sql(
+            crawl_app,
+            "SELECT count(*) FROM chunks WHERE chatbot_id = :id AND url = :url",
+            id=uuid.UUID(chatbot_id),
+            url=site.url("/cherries"),
+        )
+        assert chunk_rows == [(1,)]
+
+
+class TestResume:
+    async def test_resumed_job_skips_recorded_urls_and_duplicates_nothing(
+        self,
+        crawl_client: httpx.AsyncClient,
+        crawl_app: Any,
+        account: Account,
+        chatbot_id: str,
+        site: LocalSite,
+    ) -> None:
+        docs_site(site, {"/a": "Alpha text.", "/b": "Beta text.", "/c": "Gamma text."})
+        job = (
+            await start_crawl(crawl_client, account, chatbot_id, site.url("/"), use_sitemap=False)
+        ).json()
+        job_id = uuid.UUID(job["id"])
+        # A worker died after committing "/" and "/a": the job is still `running`.
+        await sql(
+            crawl_app,
+            "UPDATE crawl_jobs SET status = 'running', attempts = 1 WHERE id = :id",
+            id=job_id,
+        )
+        links = [site.url(path) for path in ("/a", "/b", "/c")]
+        for url, page_links in ((site.url("/"), links), (site.url("/a"), [])):
+            await sql(
+                crawl_app,
+                "INSERT INTO crawl_pages (id, crawl_job_id, workspace_id, url, outcome, bytes, "
+                "depth, links, created_at) VALUES (:id, :job, :ws, :url, 'indexed', 10, 0, "
+                "CAST(:links AS jsonb), now())",
+                id=uuid.uuid4(),
+                job=job_id,
+                ws=account.workspace_id,
+                url=url,
+                links=str(page_links).replace("'", '"'),
+            )
+
+        await run_queued_jobs()
+
+        assert site.hits["/"] == 0 and site.hits["/a"] == 0
+        assert site.hits["/b"] == 1 and site.hits["/c"] == 1
+        final = await get_crawl(crawl_client, account, job["id"])
+        assert (final["status"], final["attempts"]) == ("completed", 2)
+        rows = await sql(
+            crawl_app,
+            "SELECT url, count(*) FROM crawl_pages WHERE crawl_job_id = :id GROUP BY url",
+            id=job_id,
+        )
+        assert sorted(count for _, count in rows) == [1, 1, 1, 1]
+
+        # Running the finished job again (a duplicate delivery) changes nothing.
+        await run_crawl_job(job_id, crawl_app.state.settings.crawl)
+        again = await get_crawl(crawl_client, account, job["id"])
+        assert again == final
+        assert site.hits["/b"] == 1

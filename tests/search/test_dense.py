@@ -1,0 +1,295 @@
+"""Dense retrieval: vectors written by the embedding job, fused with full-text search.
+
+The pgvector parts skip on servers without the extension (a real limit of those servers);
+`TestWithoutPgvector` checks that retrieval there stays lexical and works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from sitechat.config import EmbeddingSettings
+from sitechat.models import Chatbot
+from sitechat.search.dense import (
+    DenseRetrieval,
+    dense_retrieval,
+    start_dense_retrieval,
+    stop_dense_retrieval,
+    use_dense_retrieval,
+)
+from sitechat.search.service import retrieve
+from sitechat.search.tasks import EMBED_TASK, embed_chunks_task
+from tests.conftest import run_queued_jobs
+from tests.fixtures.chat import add_chunk, create_account, create_chatbot
+from tests.search.conftest import EmbeddingsServer, embedder_for
+
+CAR_REPAIR = "Our automobile workshop services engines and brakes."
+REFUND_POLICY = "Returned items are reimbursed within 14 days."
+OPENING_HOURS = "The shop opens at nine on weekdays."
+
+
+async def _sql(app: FastAPI, statement: str, **params: Any) -> list[tuple[Any, ...]]:
+    async with app.state.sessionmaker() as session, session.begin():
+        result = await session.execute(text(statement), params)
+        return [tuple(row) for row in result.all()] if result.returns_rows else []
+
+
+async def _embedded(app: FastAPI, chatbot: Chatbot) -> dict[uuid.UUID, str]:
+    rows = await _sql(
+        app,
+        "SELECT chunk_id, model FROM chunk_embeddings WHERE chatbot_id = :id",
+        id=chatbot.id,
+    )
+    return {chunk_id: model for chunk_id, model in rows}
+
+
+async def _retrieve(app: FastAPI, chatbot: Chatbot, question: str) -> list[str]:
+    async with app.state.sessionmaker() as session:
+        return [passage.text for passage in await retrieve(session, chatbot, question)]
+
+
+async def _embed(chatbot: Chatbot) -> int:
+    """Run the `search.embed_chunks` job's function (sessions from the app's task context)."""
+    return await embed_chunks_task(chatbot_id=str(chatbot.id))
+
+
+async def _chatbot_with(app: FastAPI, *texts: str) -> Chatbot:
+    chatbot = await create_chatbot(app, await create_account(app))
+    for content in texts:
+        await add_chunk(app, chatbot, content)
+    return chatbot
+
+
+class TestEmbeddingJob:
+    async def test_embeds_every_chunk_in_batches_once(
+        self, app: FastAPI, dense_on: DenseRetrieval, embeddings_server: EmbeddingsServer
+    ) -> None:
+        chatbot = await _chatbot_with(app, CAR_REPAIR, REFUND_POLICY, OPENING_HOURS)
+
+        assert await _embed(chatbot) == 3
+        assert await _embed(chatbot) == 0  # nothing missing: no second call
+
+        assert set((await _embedded(app, chatbot)).values()) == {"fake-embed-1"}
+        assert len(await _embedded(app, chatbot)) == 3
+        assert [len(batch) for batch in embeddings_server.batches] == [2, 1]
+
+    async def test_a_new_model_replaces_the_old_vectors(
+        self, app: FastAPI, dense_on: DenseRetrieval, embeddings_server: EmbeddingsServer
+    ) -> None:
+        chatbot = await _chatbot_with(app, CAR_REPAIR, REFUND_POLICY)
+        await _embed(chatbot)
+        use_dense_retrieval(DenseRetrieval(embedder_for(embeddings_server, "fake-embed-2")))
+
+        assert await _embed(chatbot) == 2
+
+        assert set((await _embedded(app, chatbot)).values()) == {"fake-embed-2"}
+        assert len(await _embedded(app, chatbot)) == 2
+
+    async def test_adding_a_text_source_queues_the_job(
+        self, app: FastAPI, client: Any, dense_on: DenseRetrieval
+    ) -> None:
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        response = await client.post(
+            f"/v1/chatbots/{chatbot.id}/sources",
+            json={"kind": "text", "title": "Garage", "content": CAR_REPAIR},
+            headers=account.headers,
+        )
+        assert response.status_code == 201, response.text
+        second = await client.post(
+            f"/v1/chatbots/{chatbot.id}/sources",
+            json={"kind": "qa", "question": "Do you refund?", "answer": REFUND_POLICY},
+            headers=account.headers,
+        )
+        assert second.status_code == 201, second.text  # one job waits already: not an error
+
+        queued = await _sql(
+            app, "SELECT count(*) FROM procrastinate_jobs WHERE task_name = :t", t=EMBED_TASK
+        )
+        assert queued == [(1,)]
+        await run_queued_jobs()
+
+        assert len(await _embedded(app, chatbot)) == 2
+
+    async def test_deleting_a_source_removes_its_vectors(
+        self, app: FastAPI, client: Any, dense_on: DenseRetrieval
+    ) -> None:
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        await add_chunk(app, chatbot, REFUND_POLICY)
+        response = await client.post(
+            f"/v1/chatbots/{chatbot.id}/sources",
+            json={"kind": "text", "title": "Garage", "content": CAR_REPAIR},
+            headers=account.headers,
+        )
+        await _embed(chatbot)
+        assert len(await _embedded(app, chatbot)) == 2
+
+        deleted = await client.delete(
+            f"/v1/chatbots/{chatbot.id}/sources/{response.json()['id']}",
+            headers=account.headers,
+        )
+
+        assert deleted.status_code == 204
+        assert len(await _embedded(app, chatbot)) == 1
+        assert await _retrieve(app, chatbot, "car mechanic") == [REFUND_POLICY]
+
+    async def test_the_job_does_nothing_when_dense_retrieval_is_off(self, app: FastAPI) -> None:
+        chatbot = await _chatbot_with(app, CAR_REPAIR)
+        previous = use_dense_retrieval(None)
+        try:
+            assert await embed_chunks_task(chatbot_id=str(chatbot.id)) == 0
+        finally:
+            use_dense_retrieval(previous)
+
+
+class TestHybridRetrieval:
+    async def test_finds_a_passage_sharing_no_word_with_the_question(
+        self, app: FastAPI, dense_on: DenseRetrieval
+    ) -> None:
+        chatbot = await _chatbot_with(app, CAR_REPAIR, REFUND_POLICY, OPENING_HOURS)
+        previous = use_dense_retrieval(None)
+        lexical_only = await _retrieve(app, chatbot, "car mechanic")
+        use_dense_retrieval(previous)
+        await _embed(chatbot)
+
+        hybrid = await _retrieve(app, chatbot, "car mechanic")
+
+        assert lexical_only == []
+        assert hybrid[0] == CAR_REPAIR
+
+    async def test_passages_found_both_ways_come_first(
+        self, app: FastAPI, dense_on: DenseRetrieval
+    ) -> None:
+        chatbot = await _chatbot_with(
+            app,
+            "Refund requests: write to the shop and mention the order.",
+            REFUND_POLICY,
+            OPENING_HOURS,
+        )
+        await _embed(chatbot)
+
+        texts = await _retrieve(app, chatbot, "refund money")
+
+        # Lexically only the first matches ("refund"); densely both refund texts are close.
+        assert texts[:2] == [
+            "Refund requests: write to the shop and mention the order.",
+            REFUND_POLICY,
+        ]
+
+    async def test_question_answer_sources_still_match(
+        self, app: FastAPI, client: Any, dense_on: DenseRetrieval
+    ) -> None:
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        await add_chunk(app, chatbot, CAR_REPAIR)
+        await add_chunk(app, chatbot, OPENING_HOURS)
+        response = await client.post(
+            f"/v1/chatbots/{chatbot.id}/sources",
+            json={"kind": "qa", "question": "Can I get a refund?", "answer": "Yes, always."},
+            headers=account.headers,
+        )
+        assert response.status_code == 201, response.text
+        await _embed(chatbot)
+
+        async with app.state.sessionmaker() as session:
+            passages = await retrieve(session, chatbot, "is a refund possible")
+
+        assert passages[0].text == "Yes, always."
+        assert passages[0].heading == "Q: Can I get a refund?"
+
+    async def test_never_returns_another_chatbots_chunks(
+        self, app: FastAPI, dense_on: DenseRetrieval
+    ) -> None:
+        mine = await _chatbot_with(app, OPENING_HOURS)
+        other_workspace = await _chatbot_with(app, CAR_REPAIR)
+        sibling = await create_chatbot(app, await create_account(app))
+        await add_chunk(app, sibling, "Automobile garage open late.")
+        for chatbot in (mine, other_workspace, sibling):
+            await _embed(chatbot)
+
+        # Dense search returns the nearest chunks whatever they are: only this chatbot's.
+        assert await _retrieve(app, mine, "car mechanic") == [OPENING_HOURS]
+
+    async def test_an_embedder_failure_falls_back_to_lexical(
+        self, app: FastAPI, dense_on: DenseRetrieval, embeddings_server: EmbeddingsServer
+    ) -> None:
+        chatbot = await _chatbot_with(app, CAR_REPAIR, "Car parts are sold online.")
+        await _embed(chatbot)
+        embeddings_server.fail_with_status = 503
+
+        texts = await _retrieve(app, chatbot, "car mechanic")
+
+        assert texts == ["Car parts are sold online."]
+
+    async def test_a_slow_embedder_falls_back_to_lexical(
+        self, app: FastAPI, dense_on: DenseRetrieval
+    ) -> None:
+        chatbot = await _chatbot_with(app, CAR_REPAIR, "Car parts are sold online.")
+        await _embed(chatbot)
+        slow = DenseRetrieval(_StalledEmbedder(dense_on), question_timeout_seconds=0.05)
+        use_dense_retrieval(slow)
+
+        assert await _retrieve(app, chatbot, "car mechanic") == ["Car parts are sold online."]
+
+
+class _StalledEmbedder:
+    """The configured model's name, but a question never gets its vector."""
+
+    def __init__(self, dense: DenseRetrieval) -> None:
+        self.model_name = dense.embedder.model_name
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        await asyncio.sleep(5)
+        return []
+
+    async def aclose(self) -> None:
+        return None
+
+
+class TestStart:
+    async def test_provider_none_keeps_retrieval_lexical(self, app: FastAPI) -> None:
+        previous = dense_retrieval()
+        try:
+            assert await start_dense_retrieval(app.state.engine, EmbeddingSettings()) is None
+            assert dense_retrieval() is None
+        finally:
+            use_dense_retrieval(previous)
+
+    async def test_an_embedder_turns_dense_on_only_with_pgvector(
+        self, app: FastAPI, has_pgvector: bool, embeddings_server: EmbeddingsServer
+    ) -> None:
+        settings = EmbeddingSettings(provider="openai", base_url=embeddings_server.base_url)
+        previous = dense_retrieval()
+        try:
+            dense = await start_dense_retrieval(app.state.engine, settings)
+            assert (dense is not None) == has_pgvector
+            assert dense_retrieval() is dense
+            await stop_dense_retrieval(dense)
+            assert dense_retrieval() is None
+        finally:
+            use_dense_retrieval(previous)
+
+
+class TestWithoutPgvector:
+    async def test_retrieval_is_lexical_and_works(
+        self, app: FastAPI, has_pgvector: bool, embeddings_server: EmbeddingsServer
+    ) -> None:
+        if has_pgvector:
+            pytest.skip("the server has pgvector; this checks the servers without it")
+        settings = EmbeddingSettings(provider="openai", base_url=embeddings_server.base_url)
+        previous = dense_retrieval()
+        try:
+            assert await start_dense_retrieval(app.state.engine, settings) is None
+            chatbot = await _chatbot_with(app, CAR_REPAIR, "Car parts are sold online.")
+
+            assert await _retrieve(app, chatbot, "car mechanic") == ["Car parts are sold online."]
+            assert embeddings_server.batches == []  # no vectors asked for
+        finally:
+            use_dense_retrieval(previous)

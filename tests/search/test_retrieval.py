@@ -1,0 +1,143 @@
+"""Lexical retrieval: scoped to one chatbot, weighted toward titles and headings, forgiving."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import FastAPI
+
+from sitechat.chat.answerer import Passage
+from sitechat.models import Chatbot
+from sitechat.search.repository import ChunkHit
+from sitechat.search.service import (
+    MAX_TOP_K,
+    capped_per_page,
+    reciprocal_rank_fusion,
+    retrieve,
+    top_k_for,
+)
+from tests.fixtures.chat import add_chunk, create_account, create_chatbot
+
+
+async def _retrieve(app: FastAPI, chatbot: Chatbot, question: str) -> list[str]:
+    async with app.state.sessionmaker() as session:
+        return [passage.text for passage in await retrieve(session, chatbot, question)]
+
+
+class TestRetrieve:
+    async def test_never_returns_another_chatbots_chunks(self, app: FastAPI) -> None:
+        first_owner, second_owner = await create_account(app), await create_account(app)
+        first = await create_chatbot(app, first_owner)
+        second = await create_chatbot(app, second_owner)
+        await add_chunk(app, first, "Refunds are issued within 14 days of a return.")
+        await add_chunk(app, second, "Refunds are issued within 30 days, no questions asked.")
+        sibling = await create_chatbot(app, first_owner)
+        await add_chunk(app, sibling, "Refunds take 90 days at the sibling shop.")
+
+        texts = await _retrieve(app, first, "refunds days")
+
+        assert texts == ["Refunds are issued within 14 days of a return."]
+
+    async def test_title_and_heading_matches_rank_above_body_matches(self, app: FastAPI) -> None:
+        chatbot = await create_chatbot(app, await create_account(app))
+        await add_chunk(app, chatbot, "Shipping is free; see the invoice page.", title="Orders")
+        await add_chunk(app, chatbot, "Download them as PDF.", title="Invoices")
+        await add_chunk(app, chatbot, "We email one monthly.", title="Billing", heading="Invoice")
+
+        texts = await _retrieve(app, chatbot, "invoice")
+
+        assert texts == [
+            "Download them as PDF.",
+            "We email one monthly.",
+            "Shipping is free; see the invoice page.",
+        ]
+
+    async def test_natural_questions_fall_back_to_any_term(self, app: FastAPI) -> None:
+        chatbot = await create_chatbot(app, await create_account(app))
+        await add_chunk(app, chatbot, "Create a virtual environment with python -m venv.")
+        await add_chunk(app, chatbot, "Dictionaries map keys to values.")
+
+        # No chunk holds every word ("create", "isolated", "environment", "project").
+        texts = await _retrieve(
+            app, chatbot, "How can I create an isolated environment for my project?"
+        )
+
+        assert texts[0] == "Create a virtual environment with python -m venv."
+        assert "Dictionaries map keys to values." not in texts
+
+    async def test_nothing_matches_gives_no_passages(self, app: FastAPI) -> None:
+        chatbot = await create_chatbot(app, await create_account(app))
+        await add_chunk(app, chatbot, "Dictionaries map keys to values.")
+
+        assert await _retrieve(app, chatbot, "opening hours of the bakery") == []
+        assert await _retrieve(app, chatbot, "   ") == []
+        assert await _retrieve(app, chatbot, 'the "" & | !') == []
+
+    async def test_top_k_comes_from_the_chatbot_and_is_capped(self, app: FastAPI) -> None:
+        chatbot = await create_chatbot(app, await create_account(app), retrieval={"top_k": 2})
+        for number in range(4):
+            await add_chunk(app, chatbot, f"Pricing detail number {number}.")
+
+        assert len(await _retrieve(app, chatbot, "pricing")) == 2
+        chatbot.retrieval = {"top_k": 500}
+        assert top_k_for(chatbot) == MAX_TOP_K
+
+    async def test_one_long_page_cannot_fill_every_slot(self, app: FastAPI) -> None:
+        chatbot = await create_chatbot(app, await create_account(app), retrieval={"top_k": 3})
+        long_page = "https://docs.example/c-api/threads.html"
+        for number in range(5):
+            await add_chunk(
+                app,
+                chatbot,
+                f"The global interpreter lock, part {number}.",
+                title="Global interpreter lock",
+                url=long_page,
+            )
+        await add_chunk(
+            app,
+            chatbot,
+            "Only one thread runs Python bytecode at a time: the global interpreter lock.",
+            url="https://docs.example/glossary.html",
+        )
+
+        async with app.state.sessionmaker() as session:
+            passages = await retrieve(session, chatbot, "global interpreter lock")
+
+        assert [passage.url for passage in passages].count(long_page) == 2
+        assert passages[-1].url == "https://docs.example/glossary.html"
+
+
+def _passage(url: str | None, source_id: uuid.UUID) -> Passage:
+    return Passage(uuid.uuid4(), source_id, url, "t", "", "text", 1.0)
+
+
+class TestPageCap:
+    def test_keeps_the_order_and_skips_a_pages_extra_passages(self) -> None:
+        source = uuid.uuid4()
+        ranked = [_passage(url, source) for url in ("/a", "/a", "/a", "/b", "/a", "/c", "/d")]
+
+        kept = capped_per_page(ranked, per_page=2, limit=4)
+
+        assert [passage.url for passage in kept] == ["/a", "/a", "/b", "/c"]
+
+    def test_passages_without_url_count_per_source(self) -> None:
+        first, second = uuid.uuid4(), uuid.uuid4()
+        ranked = [_passage(None, first)] * 3 + [_passage(None, second)]
+
+        kept = capped_per_page(ranked, per_page=1, limit=8)
+
+        assert [passage.source_id for passage in kept] == [first, second]
+
+
+def _hit(name: str, score: float) -> ChunkHit:
+    return ChunkHit(uuid.uuid5(uuid.NAMESPACE_URL, name), uuid.uuid4(), None, name, "", name, score)
+
+
+class TestFusion:
+    def test_chunks_ranked_well_by_both_lists_come_first(self) -> None:
+        lexical = [_hit("a", 0.9), _hit("b", 0.5), _hit("c", 0.1)]
+        dense = [_hit("b", 0.8), _hit("c", 0.7)]
+
+        fused = reciprocal_rank_fusion([lexical, dense], limit=2)
+
+        assert [passage.title for passage in fused] == ["b", "c"]

@@ -1,0 +1,81 @@
+"""Jobs leave a request only if it commits; stalled jobs go back to the queue."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from sitechat.app import create_app
+from sitechat.config import Settings
+from sitechat.core.db import JobBufferDep, SessionDep
+from sitechat.core.errors import Conflict
+from sitechat.core.routing import api_router
+from sitechat.ops.tasks import retry_stalled_jobs
+from sitechat.worker.queue import queue
+
+PROBE_TASK = "ops.purge_finished_jobs"
+
+
+def _app_with_enqueuing_routes(settings: Settings) -> FastAPI:
+    app = create_app(settings)
+    router = api_router()
+
+    @router.post("/probe/enqueue")
+    async def enqueue(session: SessionDep, jobs: JobBufferDep) -> dict[str, str]:
+        await session.execute(text("SELECT 1"))
+        jobs.defer(PROBE_TASK, timestamp=1)
+        return {"status": "queued"}
+
+    @router.post("/probe/enqueue-then-fail")
+    async def enqueue_then_fail(session: SessionDep, jobs: JobBufferDep) -> None:
+        await session.execute(text("SELECT 1"))
+        jobs.defer(PROBE_TASK, timestamp=2)
+        raise Conflict("The request failed after asking for a job.")
+
+    app.include_router(router)
+    return app
+
+
+@pytest.fixture
+async def probe(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = _app_with_enqueuing_routes(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+async def _queued_jobs() -> list[dict[str, object]]:
+    jobs = await queue.job_manager.list_jobs_async(task=PROBE_TASK)
+    return [{"id": job.id, "args": job.task_kwargs, "status": job.status} for job in jobs]
+
+
+class TestEnqueueAfterCommit:
+    async def test_committed_request_sends_its_job(self, probe: httpx.AsyncClient) -> None:
+        response = await probe.post("/probe/enqueue")
+        assert response.status_code == 200
+        jobs = await _queued_jobs()
+        assert [job["args"] for job in jobs] == [{"timestamp": 1}]
+
+    async def test_failed_request_sends_nothing(self, probe: httpx.AsyncClient) -> None:
+        response = await probe.post("/probe/enqueue-then-fail")
+        assert response.status_code == 409
+        assert await _queued_jobs() == []
+
+
+class TestStalledJobs:
+    async def test_job_of_a_dead_worker_is_retried(self, app: object) -> None:
+        job_id = await queue.configure_task(PROBE_TASK).defer_async(timestamp=3)
+        manager = queue.job_manager
+        worker_id = await manager.register_worker()
+        job = await manager.fetch_job(queues=None, worker_id=worker_id)
+        assert job is not None and job.id == job_id
+        # The worker "dies": no more heartbeats, its job stays in `doing`.
+        assert await retry_stalled_jobs(seconds_since_heartbeat=3600) == 0
+        assert await retry_stalled_jobs(seconds_since_heartbeat=0) == 1
+        status = await manager.get_job_status_async(job_id)
+        assert status.value == "todo"
