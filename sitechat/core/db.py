@@ -169,6 +169,12 @@ async def _fetchrow(
             hide_parameters=True,
             connection_invalidated=driver.is_closed(),
         ) from error
+    except asyncpg.InternalClientError as error:
+        # The protocol is in a state it cannot leave (a connection cut mid-operation while
+        # the server shuts down): the connection is unusable, whether or not it says closed.
+        raise DBAPIError(
+            query.sql, arguments, error, hide_parameters=True, connection_invalidated=True
+        ) from error
 
 
 def request_session(request: Request) -> AsyncSession:

@@ -98,6 +98,14 @@ class Process:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def log_lines_with(self, text: str) -> list[str]:
+        """The log lines that contain `text` (e.g. an event name, with its traceback)."""
+        try:
+            log = self.log_path.read_text(errors="replace")
+        except OSError:
+            return []
+        return [line for line in log.splitlines() if text in line]
+
     def signal(self, signum: int) -> None:
         if self.popen.poll() is None:
             os.kill(self.pid, signum)
