@@ -7,7 +7,8 @@ import logging
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
 import orjson
 import structlog
@@ -74,11 +75,41 @@ def _dumps(value: Any, **_kwargs: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
+class AccessLog:
+    """The access line, one per request, in the same JSON shape as every other line.
+
+    Written without structlog's generic pipeline (context merge, timestamper, redaction walk,
+    renderer: 22 us a line here; this: 3 us) because it runs on every request and its fields
+    are fixed and safe: a method, a route template, a status, a latency and ids. Anything
+    else that might hold a secret goes through `structlog` and its redaction.
+    """
+
+    def __init__(self) -> None:
+        self.enabled = True
+        # None: whatever `sys.stdout` is at the time of writing (test capture replaces it).
+        self.file: TextIO | None = None
+
+    def write(self, request_id: str, fields: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        fields["event"] = "http.request"
+        fields["request_id"] = request_id
+        fields["level"] = "info"
+        fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        file = self.file or sys.stdout
+        file.write(orjson.dumps(fields).decode() + "\n")
+        file.flush()
+
+
+access_log = AccessLog()
+
+
 def configure_logging(level: str = "INFO", *, cache_loggers: bool = True) -> None:
     """JSON lines on stdout; tests keep loggers uncached so log capture sees every event."""
     numeric_level = logging.getLevelName(level.upper())
     if not isinstance(numeric_level, int):
         numeric_level = logging.INFO
+    access_log.enabled = numeric_level <= logging.INFO
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,

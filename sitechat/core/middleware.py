@@ -8,6 +8,7 @@ the access log line and the Prometheus samples. One class instead of a stack of
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import uuid
@@ -21,11 +22,15 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sitechat.core.errors import problem_response
+from sitechat.core.logging import access_log
 
 log = structlog.get_logger()
 
 REQUEST_ID_HEADER = b"x-request-id"
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+_STANDARD_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _ACCEPTED_BODY_TYPES = (
     b"application/json",
@@ -43,6 +48,19 @@ HTTP_LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+# A labelled child per (method, route[, status]): `labels()` rebuilds and locks its key on
+# every call. Routes are templates, so these stay as small as the route table.
+@functools.cache
+def _request_counter(method: str, route: str, status: int) -> Any:
+    return HTTP_REQUESTS.labels(method, route, str(status))
+
+
+@functools.cache
+def _latency_histogram(method: str, route: str) -> Any:
+    return HTTP_LATENCY.labels(method, route)
+
 
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
 DOCS_CSP = (
@@ -215,18 +233,22 @@ class RequestContextMiddleware:
     def _record(self, scope: Scope, state: dict[str, Any], status: int, started: float) -> None:
         elapsed = time.perf_counter() - started
         route = _route_template(scope)
-        method = scope["method"]
-        HTTP_REQUESTS.labels(method, route, str(status)).inc()
-        HTTP_LATENCY.labels(method, route).observe(elapsed)
-        log.info(
-            "http.request",
-            method=method,
-            route=route,
-            status=status,
-            latency_ms=round(elapsed * 1000, 2),
-            workspace_id=state.get("log_workspace_id"),
-            user_id=state.get("log_user_id"),
-            api_key_id=state.get("log_api_key_id"),
+        # Any token is a method to the HTTP parser; labels take the standard ones only, so a
+        # client cannot grow the metrics (or these caches) without bound.
+        method = scope["method"] if scope["method"] in _STANDARD_METHODS else "OTHER"
+        _request_counter(method, route, status).inc()
+        _latency_histogram(method, route).observe(elapsed)
+        access_log.write(
+            state["request_id"],
+            {
+                "method": method,
+                "route": route,
+                "status": status,
+                "latency_ms": round(elapsed * 1000, 2),
+                "workspace_id": state.get("log_workspace_id"),
+                "user_id": state.get("log_user_id"),
+                "api_key_id": state.get("log_api_key_id"),
+            },
         )
 
 

@@ -115,16 +115,12 @@ class ApiRoute(AutoCommitRoute):
         super().__init__(path, endpoint, **kwargs)
         # FastAPI documents request validation failures as its own `application/json` body;
         # ours are problems (core/errors.py), and the schema must say what clients receive.
-        takes_input = self.body_field is not None or any(
-            (
-                self.dependant.path_params,
-                self.dependant.query_params,
-                self.dependant.header_params,
-                self.dependant.cookie_params,
-            )
-        )
-        if takes_input and not {422, "422"} & set(self.responses):
+        # Every route can answer 422: at least for query parameters it does not take.
+        if not {422, "422"} & set(self.responses):
             self.responses = {**self.responses, 422: VALIDATION_PROBLEM_RESPONSE}
+        parameters = _documented_parameters(self.dependant)
+        if parameters:
+            self.openapi_extra = {**(self.openapi_extra or {}), "parameters": parameters}
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -140,6 +136,18 @@ class ApiRoute(AutoCommitRoute):
             return await handler(request)
 
         return rate_limited
+
+
+def _documented_parameters(dependant: Dependant) -> list[dict[str, Any]]:
+    """OpenAPI parameters that dependencies read from the request themselves, declared as
+    their `openapi_parameters` (e.g. the caller scheme's `X-Workspace-ID`), once each."""
+    found: dict[str, dict[str, Any]] = {}
+    for sub_dependant in dependant.dependencies:
+        for parameter in getattr(sub_dependant.call, "openapi_parameters", ()):
+            found.setdefault(parameter["name"], parameter)
+        for parameter in _documented_parameters(sub_dependant):
+            found.setdefault(parameter["name"], parameter)
+    return list(found.values())
 
 
 def _query_names(dependant: Dependant) -> set[str]:

@@ -6,6 +6,7 @@ import io
 import json
 
 import httpx
+import pytest
 import structlog
 
 from sitechat.core.logging import REDACTED, redact_secrets
@@ -54,13 +55,26 @@ class TestRedaction:
 
 
 class TestAccessLog:
-    async def test_one_line_per_request_with_route_template(
-        self, client: httpx.AsyncClient
+    async def test_one_json_line_per_request_with_route_template(
+        self, client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        with structlog.testing.capture_logs() as logs:
-            response = await client.get("/healthz", headers={"X-Request-ID": "req-1"})
-        lines = [entry for entry in logs if entry["event"] == "http.request"]
-        assert len(lines) == 1
-        line = lines[0]
+        capsys.readouterr()
+        response = await client.get("/healthz", headers={"X-Request-ID": "req-1"})
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        access = [line for line in lines if line["event"] == "http.request"]
+        assert len(access) == 1
+        line = access[0]
         assert line["route"] == "/healthz" and line["status"] == response.status_code
         assert line["method"] == "GET" and line["latency_ms"] >= 0
+        assert line["request_id"] == "req-1" and line["level"] == "info"
+        assert line["timestamp"].endswith("Z")
+
+    async def test_an_unknown_method_is_logged_as_other(
+        self, client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        capsys.readouterr()
+        response = await client.request("BREW", "/healthz")
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        access = [line for line in lines if line["event"] == "http.request"]
+        assert response.status_code == 405
+        assert [line["method"] for line in access] == ["OTHER"]
