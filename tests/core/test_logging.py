@@ -69,6 +69,15 @@ class TestAccessLog:
         assert line["request_id"] == "req-1" and line["level"] == "info"
         assert line["timestamp"].endswith("Z")
 
+    async def test_a_credential_sent_as_request_id_is_redacted(
+        self, client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        capsys.readouterr()
+        await client.get("/healthz", headers={"X-Request-ID": "sk_live_abcdefghijklmnop"})
+        output = capsys.readouterr().out
+        assert "http.request" in output
+        assert "sk_live_abcdefghijklmnop" not in output
+
     async def test_an_unknown_method_is_logged_as_other(
         self, client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
     ) -> None:
