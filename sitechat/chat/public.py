@@ -30,6 +30,7 @@ from sitechat.core.errors import ProblemError, Unauthorized, problem_response, r
 from sitechat.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam
 from sitechat.core.ratelimit import RouteClass
 from sitechat.core.routing import ApiRoute
+from sitechat.core.security import bearer_token
 from sitechat.models.chat import Conversation, ConversationChannel
 from sitechat.models.chatbots import Chatbot
 
@@ -92,10 +93,10 @@ def allow_origin(request: Request, chatbot: Chatbot, origin: str | None, *, requ
 
 
 async def get_visitor(request: Request) -> VisitorClaims:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = bearer_token(request)
     visitor = None
-    if scheme.lower() == "bearer" and token:
-        visitor = verify_visitor_token(request.app.state.settings.auth, token.strip(), utcnow())
+    if token is not None:
+        visitor = verify_visitor_token(request.app.state.settings.auth, token, utcnow())
     if visitor is None:
         raise Unauthorized("A valid visitor token is required.")
     return visitor

@@ -63,6 +63,7 @@ from sitechat.core.errors import (
 from sitechat.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam
 from sitechat.core.ratelimit import RouteClass
 from sitechat.core.routing import api_router, rate_limit_class
+from sitechat.core.security import bearer_token
 from sitechat.models.chat import ConversationChannel
 
 log = structlog.get_logger()
@@ -269,11 +270,7 @@ class SocketQuestion(BaseModel):
 
 
 def _bearer(websocket: WebSocket) -> str | None:
-    token = websocket.query_params.get("token")
-    if token:
-        return token
-    scheme, _, credentials = websocket.headers.get("authorization", "").partition(" ")
-    return credentials.strip() or None if scheme.lower() == "bearer" else None
+    return websocket.query_params.get("token") or bearer_token(websocket)
 
 
 async def _open_conversation(websocket: WebSocket, conversation_id: str) -> tuple[Scope, uuid.UUID]:

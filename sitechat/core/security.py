@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
+from starlette.requests import HTTPConnection
 
 from sitechat.config import AuthSettings
 
@@ -29,6 +30,14 @@ _DUMMY_HASH = _password_hash.hash("dummy-password-for-timing")
 
 def normalize_email(email: str) -> str:
     return unicodedata.normalize("NFKC", email).strip().lower()
+
+
+def bearer_token(connection: HTTPConnection) -> str | None:
+    """The credential of an `Authorization: Bearer <token>` header (any case of `Bearer`), or
+    None. The one parser of that header, for requests and WebSockets alike."""
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    return token if token and scheme.lower() == "bearer" else None
 
 
 def hash_password(password: str) -> str:
