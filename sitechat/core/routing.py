@@ -34,7 +34,7 @@ from sitechat.core.ratelimit import (
     ip_identity,
     rate_limit_headers,
 )
-from sitechat.core.security import InvalidToken
+from sitechat.core.security import InvalidToken, bearer_token
 
 RATE_LIMIT_CLASS_KEY = "x-rate-limit-class"
 
@@ -65,9 +65,8 @@ def rate_limit_class(route_class: RouteClass) -> dict[str, Any]:
 
 
 def _credential_identity(request: Request) -> str | None:
-    authorization = request.headers.get("authorization", "")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    token = bearer_token(request)
+    if token is None:
         return None
     if token.startswith("sk_"):
         # The hash of the whole key: a forged key never lands in the real key's bucket.
@@ -120,7 +119,9 @@ class ApiRoute(AutoCommitRoute):
             self.responses = {**self.responses, 422: VALIDATION_PROBLEM_RESPONSE}
         parameters = _documented_parameters(self.dependant)
         if parameters:
-            self.openapi_extra = {**(self.openapi_extra or {}), "parameters": parameters}
+            extra = self.openapi_extra or {}
+            declared = extra.get("parameters", [])
+            self.openapi_extra = {**extra, "parameters": [*declared, *parameters]}
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
