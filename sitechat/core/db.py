@@ -161,19 +161,21 @@ async def _fetchrow(
 ) -> asyncpg.Record | None:
     try:
         return await driver.fetchrow(query.sql, *arguments)
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+    except (
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+        OSError,
+    ) as error:
+        # An `InternalClientError` is a protocol left in a state it cannot leave (a connection
+        # cut mid-operation while the server shuts down): unusable, whether or not it says closed.
         raise DBAPIError(
             query.sql,
             arguments,
             error,
             hide_parameters=True,
-            connection_invalidated=driver.is_closed(),
-        ) from error
-    except asyncpg.InternalClientError as error:
-        # The protocol is in a state it cannot leave (a connection cut mid-operation while
-        # the server shuts down): the connection is unusable, whether or not it says closed.
-        raise DBAPIError(
-            query.sql, arguments, error, hide_parameters=True, connection_invalidated=True
+            connection_invalidated=driver.is_closed()
+            or isinstance(error, asyncpg.InternalClientError),
         ) from error
 
 
