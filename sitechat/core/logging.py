@@ -8,7 +8,7 @@ import re
 import sys
 from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any
 
 import orjson
 import structlog
@@ -87,8 +87,6 @@ class AccessLog:
 
     def __init__(self) -> None:
         self.enabled = True
-        # None: whatever `sys.stdout` is at the time of writing (test capture replaces it).
-        self.file: TextIO | None = None
 
     def write(self, request_id: str, fields: dict[str, Any]) -> None:
         if not self.enabled:
@@ -97,9 +95,9 @@ class AccessLog:
         fields["request_id"] = _redact_text(request_id)
         fields["level"] = "info"
         fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        file = self.file or sys.stdout
-        file.write(orjson.dumps(fields).decode() + "\n")
-        file.flush()
+        # `sys.stdout` looked up at each write: test capture replaces it.
+        sys.stdout.write(orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE).decode())
+        sys.stdout.flush()
 
 
 access_log = AccessLog()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -54,14 +55,18 @@ class TestRedaction:
         assert line["api_key"] == REDACTED and line["user_id"] == "u1"
 
 
+def _access_lines(output: str) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in output.splitlines()]
+    return [line for line in lines if line["event"] == "http.request"]
+
+
 class TestAccessLog:
     async def test_one_json_line_per_request_with_route_template(
         self, client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
     ) -> None:
         capsys.readouterr()
         response = await client.get("/healthz", headers={"X-Request-ID": "req-1"})
-        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-        access = [line for line in lines if line["event"] == "http.request"]
+        access = _access_lines(capsys.readouterr().out)
         assert len(access) == 1
         line = access[0]
         assert line["route"] == "/healthz" and line["status"] == response.status_code
@@ -83,7 +88,6 @@ class TestAccessLog:
     ) -> None:
         capsys.readouterr()
         response = await client.request("BREW", "/healthz")
-        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-        access = [line for line in lines if line["event"] == "http.request"]
+        access = _access_lines(capsys.readouterr().out)
         assert response.status_code == 405
         assert [line["method"] for line in access] == ["OTHER"]
