@@ -14,10 +14,11 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.types import Receive, Scope, Send
 
 from sitechat.accounts.dependencies import build_auth_state
-from sitechat.api import include_v1
+from sitechat.api import add_v1_routes
 from sitechat.config import Environment, Settings, get_settings
 from sitechat.core.db import (
     create_engine,
+    create_read_pool,
     create_read_sessionmaker,
     create_sessionmaker,
     libpq_url,
@@ -27,6 +28,7 @@ from sitechat.core.logging import configure_logging
 from sitechat.core.login_throttle import LoginThrottle
 from sitechat.core.middleware import MiddlewareConfig, RequestContextMiddleware
 from sitechat.core.ratelimit import RateLimiter, RateLimitPolicy, RouteClass
+from sitechat.core.routing import API_PREFIX, index_routes
 from sitechat.ops.router import router as ops_router
 from sitechat.search.dense import start_dense_retrieval, stop_dense_retrieval
 from sitechat.worker.context import TaskContext, configure_task_context
@@ -35,7 +37,7 @@ from sitechat.worker.runner import run_worker
 
 log = structlog.get_logger()
 
-PUBLIC_PREFIX = "/v1/public/"
+PUBLIC_PREFIX = f"{API_PREFIX}/public/"
 
 
 def _database_url(settings: Settings) -> str:
@@ -89,13 +91,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(url, settings.db)
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.read_sessionmaker = create_read_sessionmaker(engine)
     configure_task_context(TaskContext(settings=settings, sessionmaker=app.state.sessionmaker))
     app.state.redis = None
     app.state.rate_limiter = None
     app.state.login_guard = None
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(engine.dispose)
+        app.state.read_pool = await create_read_pool(engine, settings.db)
+        stack.push_async_callback(app.state.read_pool.close)
+        app.state.read_sessionmaker = create_read_sessionmaker(engine, app.state.read_pool)
         # Dense retrieval: on only with an embedder AND pgvector; logs which it is.
         dense = await start_dense_retrieval(engine, settings.embedding)
         stack.push_async_callback(stop_dense_retrieval, dense)
@@ -172,8 +176,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def swagger_ui() -> object:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="SiteChat API")
 
-    app.include_router(ops_router)
-    include_v1(app)
+    app.router.routes.extend(ops_router.routes)
+    add_v1_routes(app)
+    index_routes(app)
     if settings.http.cors_origins:
         app.add_middleware(
             ApiCorsMiddleware,

@@ -47,6 +47,8 @@ class DatabaseSettings(BaseSettings):
     # Overflow connections are opened and closed per burst; under load that churn costs more
     # than waiting for a pooled connection (bench/api).
     max_overflow: int = 0
+    # The lean primary-key reads' own pool (`sitechat/core/db.py: create_read_pool`).
+    read_pool_size: int = 10
     statement_timeout_ms: int = 30_000
     echo: bool = False
 

@@ -29,7 +29,7 @@ from sitechat.core.db import SessionDep
 from sitechat.core.errors import ProblemError, Unauthorized, problem_response, request_id_of
 from sitechat.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam
 from sitechat.core.ratelimit import RouteClass
-from sitechat.core.routing import ApiRoute
+from sitechat.core.routing import API_PREFIX, ApiRoute
 from sitechat.core.security import bearer_token
 from sitechat.models.chat import Conversation, ConversationChannel
 from sitechat.models.chatbots import Chatbot
@@ -76,7 +76,7 @@ class WidgetRoute(ApiRoute):
         return with_cors
 
 
-router = APIRouter(prefix="/public", tags=["public widget"], route_class=WidgetRoute)
+router = APIRouter(prefix=f"{API_PREFIX}/public", tags=["public widget"], route_class=WidgetRoute)
 
 OriginHeader = Annotated[str | None, Header(alias="Origin", include_in_schema=False)]
 

@@ -7,6 +7,7 @@ during the request to the queue, so a job is sent only if its data was committed
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -25,7 +26,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.util import greenlet_spawn
 from starlette.responses import Response
 
 from sitechat.config import DatabaseSettings
@@ -33,6 +33,9 @@ from sitechat.core.errors import ProblemError
 from sitechat.worker.buffer import JobBuffer, flush_jobs
 
 _SESSION_STATE_KEY = "db_session"
+_READ_POOL_KEY = "sitechat.read_pool"  # in `Session.info` of the read sessions
+# As long as SQLAlchemy's pool waits for a connection by default.
+READ_POOL_TIMEOUT_SECONDS = 30.0
 
 
 def async_url(url: str) -> URL:
@@ -46,6 +49,13 @@ def libpq_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def _server_settings(settings: DatabaseSettings) -> dict[str, str]:
+    return {
+        "statement_timeout": str(settings.statement_timeout_ms),
+        "application_name": "sitechat",
+    }
+
+
 def create_engine(url: str, settings: DatabaseSettings) -> AsyncEngine:
     return create_async_engine(
         async_url(url),
@@ -53,26 +63,64 @@ def create_engine(url: str, settings: DatabaseSettings) -> AsyncEngine:
         max_overflow=settings.max_overflow,
         pool_pre_ping=False,
         echo=settings.echo,
-        connect_args={
-            "server_settings": {
-                "statement_timeout": str(settings.statement_timeout_ms),
-                "application_name": "sitechat",
-            },
-        },
+        connect_args={"server_settings": _server_settings(settings)},
     )
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+async def create_read_pool(engine: AsyncEngine, settings: DatabaseSettings) -> asyncpg.Pool:
+    """The connections `fetch_row` uses outside a transaction: an asyncpg pool of its own.
+
+    The hottest read (`GET /v1/chatbots/{id}`) is one SELECT. Borrowing a connection from the
+    engine's pool for it runs SQLAlchemy's checkout and return through two greenlet switches
+    and the pool's bookkeeping, which cost more CPU than the query (bench/api). Only
+    `fetch_row`'s single statements, outside any transaction, run on these connections, so
+    there is no session state to clear when one comes back: the reset is asyncpg's local one
+    (a connection left in a transaction is rolled back), without the query per release that
+    asyncpg's default reset sends. Connections open on demand (`min_size=0`).
+    """
+    _, connect_kwargs = engine.dialect.create_connect_args(engine.url)
+    pool: asyncpg.Pool = await asyncpg.create_pool(
+        **connect_kwargs,
+        min_size=0,
+        max_size=settings.read_pool_size,
+        server_settings=_server_settings(settings),
+        init=_install_json_codecs,
+        reset=_nothing_to_reset,
+    )
+    return pool
 
 
-def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for GET requests: autocommit, so a read costs its queries and no BEGIN/COMMIT.
+async def _install_json_codecs(connection: asyncpg.Connection) -> None:
+    """json/jsonb decoded to Python values, as on the engine's connections."""
+    for type_name in ("json", "jsonb"):
+        await connection.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def _nothing_to_reset(_connection: asyncpg.Connection) -> None:
+    return None
+
+
+def create_sessionmaker(
+    engine: AsyncEngine, *, read_pool: asyncpg.Pool | None = None
+) -> async_sessionmaker[AsyncSession]:
+    info = {} if read_pool is None else {_READ_POOL_KEY: read_pool}
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
+
+
+def create_read_sessionmaker(
+    engine: AsyncEngine, read_pool: asyncpg.Pool | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions for GET requests: autocommit, so a read costs its queries and no BEGIN/COMMIT;
+    their `fetch_row` reads run on `read_pool` (see `create_read_pool`).
 
     A read that runs several statements does not see one snapshot; no GET needs that, and
     the two round trips it saves are a third of a primary-key read.
     """
-    return create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+    return create_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"), read_pool=read_pool
+    )
 
 
 _READ_METHODS = frozenset({"GET", "HEAD"})
@@ -113,17 +161,19 @@ class PreparedSelect:
 async def fetch_row(
     session: AsyncSession, query: PreparedSelect, **params: object
 ) -> Mapping[str, Any] | None:
-    """The first row of `query` as a mapping, or None, on a connection of `session`'s engine.
+    """The first row of `query` as a mapping, or None.
 
-    A session already in a transaction lends its own connection (the read then sees the
-    request's writes); otherwise a pooled connection is held just for this read, so a request
-    never holds two at once. Driver errors are raised as SQLAlchemy's `DBAPIError`, which the
-    problem handlers turn into 503 (connection lost), 422 or 500 as for any other query, and
-    a lost connection is invalidated so the pool does not hand it out again.
+    A session in a transaction (or one without a read pool) runs it on its own connection, so
+    the read sees the request's writes; a read session outside a transaction runs it on its
+    read pool (`create_read_pool`). Driver errors are raised as SQLAlchemy's `DBAPIError`,
+    which the problem handlers turn into 503 (connection lost), 422 or 500 as for any other
+    query, and a lost connection is discarded so no pool hands it out again.
     """
     arguments = [params[name] for name in query.parameter_names]
-    bind = session.bind
-    if session.in_transaction() or not isinstance(bind, AsyncEngine):
+    read_pool: asyncpg.Pool | None = session.info.get(_READ_POOL_KEY)
+    if read_pool is not None and not session.in_transaction():
+        record = await _fetchrow_pooled(read_pool, query, arguments)
+    else:
         connection = await session.connection()
         driver = (await connection.get_raw_connection()).driver_connection
         try:
@@ -132,28 +182,29 @@ async def fetch_row(
             if error.connection_invalidated:
                 await connection.invalidate(error.orig)
             raise
-    else:
-        try:
-            pooled = await bind.raw_connection()
-        except bind.dialect.loaded_dbapi.Error as error:
-            # `raw_connection()` hands the driver's error over unwrapped (a server shutting
-            # down or starting up); wrap it like every other query's so the handlers answer 503.
-            raise DBAPIError(
-                query.sql, arguments, error, hide_parameters=True, connection_invalidated=True
-            ) from error
-        reusable = False
-        try:
-            record = await _fetchrow(pooled.driver_connection, query, arguments)
-            reusable = True
-        except DBAPIError as error:
-            reusable = not error.connection_invalidated
-            raise
-        finally:
-            # A read cut short (cancelled: the client went away) may leave the driver
-            # mid-protocol: such a connection is closed rather than reused.
-            with anyio.CancelScope(shield=True):
-                await greenlet_spawn(pooled.close if reusable else pooled.invalidate)
     return None if record is None else dict(record.items())
+
+
+async def _fetchrow_pooled(
+    pool: asyncpg.Pool, query: PreparedSelect, arguments: list[object]
+) -> asyncpg.Record | None:
+    try:
+        driver: asyncpg.Connection = await pool.acquire(timeout=READ_POOL_TIMEOUT_SECONDS)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as error:
+        # The server is down, starting up or shutting down, or every connection stayed busy.
+        raise DBAPIError(
+            query.sql, arguments, error, hide_parameters=True, connection_invalidated=True
+        ) from error
+    try:
+        return await _fetchrow(driver, query, arguments)
+    except DBAPIError as error:
+        if error.connection_invalidated:
+            driver.terminate()  # the pool replaces a closed connection on a later acquire
+        raise
+    finally:
+        # Shielded by asyncpg; a read cut short (the client went away) is waited out or the
+        # connection closed, never handed out mid-protocol.
+        await pool.release(driver)
 
 
 async def _fetchrow(

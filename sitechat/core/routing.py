@@ -11,15 +11,15 @@ client IP; resolving it costs no database round trip.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from starlette._utils import get_route_path
 from starlette.responses import Response
-from starlette.routing import Match
-from starlette.types import Scope
+from starlette.routing import BaseRoute, Match, NoMatchFound, Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 
 from sitechat.core.clock import utcnow
 from sitechat.core.db import AutoCommitRoute
@@ -36,6 +36,7 @@ from sitechat.core.ratelimit import (
 )
 from sitechat.core.security import InvalidToken, bearer_token
 
+API_PREFIX = "/v1"
 RATE_LIMIT_CLASS_KEY = "x-rate-limit-class"
 
 VALIDATION_PROBLEM_RESPONSE: dict[str, Any] = {
@@ -176,59 +177,78 @@ async def _enforce(
     return await enforce(limiter, route_class, _credential_identity(request), ip_key)
 
 
-class ApiRouter(APIRouter):
-    """An APIRouter that refuses, at the cost of a substring test, paths none of its routes
-    can match.
+def api_router(
+    *, prefix: str = "", rate_limit_class: RouteClass | None = None, **kwargs: Any
+) -> APIRouter:
+    """The router every API domain uses: its routes live under `API_PREFIX` + `prefix`;
+    `rate_limit_class` sets their default class."""
+    route_class: type[ApiRoute] = ApiRoute
+    if rate_limit_class is not None:
+        route_class = type(
+            f"{rate_limit_class.name.title()}ApiRoute",
+            (ApiRoute,),
+            {"router_rate_limit_class": rate_limit_class},
+        )
+    return APIRouter(prefix=API_PREFIX + prefix, route_class=route_class, **kwargs)
 
-    FastAPI matches a request against an included router by trying each of its routes in
-    turn, with several calls of bookkeeping per route, and the app tries its included routers
-    in turn: a request for the tenth router paid for every route of the nine before it
-    (measured: 75 us of routing for `GET /v1/chatbots/{id}`, 150 us deeper in the table).
 
-    A route's path is the inclusion prefix followed by the route's own path, so a request path
-    that does not contain the route's static beginning (its path up to the first `{`) cannot
-    match it. The test is only a filter: it never refuses a path a route could match, and
-    FastAPI's own matching decides among the rest, so precedence and 404/405 are unchanged.
+_SELECTED_ROUTE_KEY = "sitechat.route_index.selected"
+
+
+class RouteIndex(BaseRoute):
+    """The app's routes by the first two segments of their path, asked before the route table.
+
+    Starlette finds a request's route by asking each route of the table in turn (a regular
+    expression and some bookkeeping each); the index asks only the routes whose path begins
+    with the request path's first two segments (`/v1/chatbots`), plus the routes it cannot
+    key (a parameter or a mount in those segments), in table order. It answers only a full
+    match, which is the route the walk would have chosen: a route keyed otherwise cannot
+    match the path. Anything else (no route, a method the path does not take, a redirect to
+    the path with or without its trailing slash) falls through to the table behind it, which
+    still holds every route (for the OpenAPI schema and `url_path_for` too). A route added
+    after the index was built is found by that walk as well.
     """
 
-    _static_prefixes: tuple[str, ...] | None = None
-    _static_prefixes_for: int = -1
+    def __init__(self, routes: Sequence[BaseRoute]) -> None:
+        keyed = [(_route_key(route), route) for route in routes]
+        self._unkeyed = tuple(route for key, route in keyed if key is None)
+        self._by_key = {
+            key: tuple(route for other, route in keyed if other in (key, None))
+            for key in {key for key, _ in keyed if key is not None}
+        }
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        prefixes = self._route_static_prefixes()
-        if prefixes is not None:
-            path = get_route_path(scope)
-            if not any(prefix in path for prefix in prefixes):
-                return Match.NONE, {}
-        return super().matches(scope)
+        key = _path_key(get_route_path(scope))
+        for route in self._by_key.get(key, self._unkeyed):
+            match, child_scope = route.matches(scope)
+            if match is Match.FULL:
+                return Match.FULL, {**child_scope, _SELECTED_ROUTE_KEY: route}
+        return Match.NONE, {}
 
-    def _route_static_prefixes(self) -> tuple[str, ...] | None:
-        """The distinct static beginnings of the routes; None (no filter) if a route has none.
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route: BaseRoute = scope.pop(_SELECTED_ROUTE_KEY)
+        await route.handle(scope, receive, send)
 
-        Routes are only ever appended (at import, by the decorators), so the count of routes
-        tells whether the cached answer is still current.
-        """
-        if self._static_prefixes_for == len(self.routes):
-            return self._static_prefixes
-        prefixes: tuple[str, ...] | None = None
-        beginnings = {getattr(route, "path", "").partition("{")[0] for route in self.routes}
-        if "" not in beginnings:
-            # A beginning that contains a shorter one adds nothing to the test.
-            prefixes = tuple(
-                sorted(b for b in beginnings if not any(o != b and o in b for o in beginnings))
-            )
-        self._static_prefixes = prefixes
-        self._static_prefixes_for = len(self.routes)
-        return self._static_prefixes
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        raise NoMatchFound(name, path_params)  # the routes in the table answer it
 
 
-def api_router(*, rate_limit_class: RouteClass | None = None, **kwargs: Any) -> APIRouter:
-    """The router every API domain uses; `rate_limit_class` sets its routes' default class."""
-    if rate_limit_class is None:
-        return ApiRouter(route_class=ApiRoute, **kwargs)
-    route_class = type(
-        f"{rate_limit_class.name.title()}ApiRoute",
-        (ApiRoute,),
-        {"router_rate_limit_class": rate_limit_class},
-    )
-    return ApiRouter(route_class=route_class, **kwargs)
+def _path_key(path: str) -> tuple[str, str]:
+    """`/v1/chatbots/{chatbot_id}/crawls` -> (`v1`, `chatbots`)."""
+    first, _, rest = path.lstrip("/").partition("/")
+    return first, rest.partition("/")[0]
+
+
+def _route_key(route: BaseRoute) -> tuple[str, str] | None:
+    """The key of every path `route` can match, or None if it has none (a parameter or a mount
+    within the first two segments)."""
+    if not isinstance(route, Route | WebSocketRoute):
+        return None
+    key = _path_key(route.path)
+    return None if "{" in key[0] or "{" in key[1] else key
+
+
+def index_routes(app: FastAPI) -> None:
+    """Put a `RouteIndex` of the app's routes in front of them; call it once every route is
+    added. Routes belong to the app itself, not to included routers: see `sitechat/api.py`."""
+    app.router.routes.insert(0, RouteIndex(app.router.routes))

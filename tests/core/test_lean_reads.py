@@ -84,7 +84,9 @@ class TestRequestSession:
     ) -> None:
         account = await register(client)
         pool = app.state.engine.sync_engine.pool
-        for _ in range(pool.size() + 5):
+        read_pool = app.state.read_pool
+        for _ in range(max(pool.size(), read_pool.get_max_size()) + 5):
             response = await client.get(f"/v1/chatbots/{uuid.uuid4()}", headers=account.headers)
             assert response.status_code == 404
         assert pool.checkedout() == 0
+        assert read_pool.get_idle_size() == read_pool.get_size()

@@ -55,13 +55,13 @@ class TestRateLimitedRoutes:
     async def test_headers_count_down_then_429_problem(self, probe: httpx.AsyncClient) -> None:
         remaining = []
         for _ in range(3):
-            response = await probe.get("/probe/read")
+            response = await probe.get("/v1/probe/read")
             assert response.status_code == 200
             assert response.headers["ratelimit-limit"] == "3"
             assert response.headers["ratelimit-policy"] == "3;w=60"
             remaining.append(int(response.headers["ratelimit-remaining"]))
         assert remaining == [2, 1, 0]
-        denied = await probe.get("/probe/read")
+        denied = await probe.get("/v1/probe/read")
         assert denied.status_code == 429
         assert denied.headers["content-type"] == "application/problem+json"
         assert denied.json()["type"].endswith("/rate-limited")
@@ -69,17 +69,17 @@ class TestRateLimitedRoutes:
         assert denied.headers["ratelimit-remaining"] == "0"
 
     async def test_route_classes_have_separate_buckets(self, probe: httpx.AsyncClient) -> None:
-        assert (await probe.post("/probe/chat")).status_code == 200
-        assert (await probe.post("/probe/chat")).status_code == 429
-        assert (await probe.post("/probe/write")).status_code == 200
-        assert (await probe.get("/probe/read")).status_code == 200
+        assert (await probe.post("/v1/probe/chat")).status_code == 200
+        assert (await probe.post("/v1/probe/chat")).status_code == 429
+        assert (await probe.post("/v1/probe/write")).status_code == 200
+        assert (await probe.get("/v1/probe/read")).status_code == 200
 
     async def test_each_credential_has_its_own_bucket(self, probe: httpx.AsyncClient) -> None:
         first = {"Authorization": "Bearer sk_aaaaaaaaaaaa_secret1"}
         second = {"Authorization": "Bearer sk_aaaaaaaaaaaa_secret2"}
-        assert (await probe.post("/probe/chat", headers=first)).status_code == 200
-        assert (await probe.post("/probe/chat", headers=first)).status_code == 429
-        assert (await probe.post("/probe/chat", headers=second)).status_code == 200
+        assert (await probe.post("/v1/probe/chat", headers=first)).status_code == 200
+        assert (await probe.post("/v1/probe/chat", headers=first)).status_code == 429
+        assert (await probe.post("/v1/probe/chat", headers=second)).status_code == 200
 
     async def test_unlimited_routes_carry_no_headers(self, probe: httpx.AsyncClient) -> None:
         response = await probe.get("/healthz")

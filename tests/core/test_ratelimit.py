@@ -329,9 +329,9 @@ async def memory_limiter() -> AsyncIterator[RateLimiter]:
 class TestRateLimitedRoutes:
     async def test_sets_the_decision_then_answers_429(self, memory_limiter: RateLimiter) -> None:
         async with client_for(build_app(memory_limiter), "10.0.0.1") as client:
-            first = await client.get("/read")
-            await client.get("/read")
-            denied = await client.get("/read")
+            first = await client.get("/v1/read")
+            await client.get("/v1/read")
+            denied = await client.get("/v1/read")
 
         assert first.status_code == 200
         assert first.headers["RateLimit-Remaining"] == "1"
@@ -342,8 +342,8 @@ class TestRateLimitedRoutes:
     async def test_anonymous_callers_are_limited_per_ip(self, memory_limiter: RateLimiter) -> None:
         app = build_app(memory_limiter)
         async with client_for(app, "10.0.0.1") as first, client_for(app, "10.0.0.2") as second:
-            statuses = [(await first.get("/read")).status_code for _ in range(3)]
-            other_ip = await second.get("/read")
+            statuses = [(await first.get("/v1/read")).status_code for _ in range(3)]
+            other_ip = await second.get("/v1/read")
 
         assert statuses == [200, 200, 429]
         assert other_ip.status_code == 200
@@ -352,10 +352,10 @@ class TestRateLimitedRoutes:
         self, memory_limiter: RateLimiter
     ) -> None:
         async with client_for(build_app(memory_limiter), "10.0.0.1") as client:
-            alice = [(await client.get("/read", headers=as_caller("alice"))).status_code]
-            alice += [(await client.get("/read", headers=as_caller("alice"))).status_code]
-            alice += [(await client.get("/read", headers=as_caller("alice"))).status_code]
-            bob = await client.get("/read", headers=as_caller("bob"))
+            alice = [(await client.get("/v1/read", headers=as_caller("alice"))).status_code]
+            alice += [(await client.get("/v1/read", headers=as_caller("alice"))).status_code]
+            alice += [(await client.get("/v1/read", headers=as_caller("alice"))).status_code]
+            bob = await client.get("/v1/read", headers=as_caller("bob"))
 
         assert alice == [200, 200, 429]
         assert bob.status_code == 200
@@ -365,7 +365,7 @@ class TestRateLimitedRoutes:
     ) -> None:
         async with client_for(build_app(memory_limiter), "10.0.0.1") as client:
             statuses = [
-                (await client.get("/widget", headers=as_caller(f"v{n}"))).status_code
+                (await client.get("/v1/widget", headers=as_caller(f"v{n}"))).status_code
                 for n in range(3)
             ]
 
@@ -378,27 +378,27 @@ class TestRateLimitedRoutes:
 
         async def statuses(client: httpx.AsyncClient, forwarded_for: str) -> list[int]:
             headers = {"x-forwarded-for": forwarded_for}
-            return [(await client.get("/read", headers=headers)).status_code for _ in range(3)]
+            return [(await client.get("/v1/read", headers=headers)).status_code for _ in range(3)]
 
         async with client_for(app, "10.0.0.254") as proxy, client_for(app, "10.0.0.9") as direct:
             # A client behind the proxy cannot escape by forging hops to the left of its own.
             assert await statuses(proxy, "1.1.1.1, 203.0.113.7") == [200, 200, 429]
             assert (
-                await proxy.get("/read", headers={"x-forwarded-for": "9.9.9.9, 203.0.113.7"})
+                await proxy.get("/v1/read", headers={"x-forwarded-for": "9.9.9.9, 203.0.113.7"})
             ).status_code == 429
             assert (
-                await proxy.get("/read", headers={"x-forwarded-for": "203.0.113.8"})
+                await proxy.get("/v1/read", headers={"x-forwarded-for": "203.0.113.8"})
             ).status_code == 200
             # From an untrusted peer the header is ignored: every forged value shares one bucket.
             forged = [
-                (await direct.get("/read", headers={"x-forwarded-for": f"198.51.100.{n}"}))
+                (await direct.get("/v1/read", headers={"x-forwarded-for": f"198.51.100.{n}"}))
                 for n in range(3)
             ]
         assert [r.status_code for r in forged] == [200, 200, 429]
 
     async def test_no_limiter_means_no_limits(self) -> None:
         async with client_for(build_app(None), "10.0.0.1") as client:
-            responses = [await client.get("/read") for _ in range(5)]
+            responses = [await client.get("/v1/read") for _ in range(5)]
 
         assert {r.status_code for r in responses} == {200}
         assert "RateLimit-Limit" not in responses[-1].headers

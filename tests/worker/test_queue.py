@@ -56,13 +56,13 @@ async def _queued_jobs() -> list[dict[str, object]]:
 
 class TestEnqueueAfterCommit:
     async def test_committed_request_sends_its_job(self, probe: httpx.AsyncClient) -> None:
-        response = await probe.post("/probe/enqueue")
+        response = await probe.post("/v1/probe/enqueue")
         assert response.status_code == 200
         jobs = await _queued_jobs()
         assert [job["args"] for job in jobs] == [{"timestamp": 1}]
 
     async def test_failed_request_sends_nothing(self, probe: httpx.AsyncClient) -> None:
-        response = await probe.post("/probe/enqueue-then-fail")
+        response = await probe.post("/v1/probe/enqueue-then-fail")
         assert response.status_code == 409
         assert await _queued_jobs() == []
 
