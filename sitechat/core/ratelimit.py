@@ -1,8 +1,9 @@
 """Request rate limits per route class, on the `limits` library's async API.
 
-Storage: `limits.aio.storage.MemoryStorage` when no Redis is configured (one process only), else
-`limits.aio.storage.RedisStorage` with the redis-py client (`implementation="redispy"`; measured
-about 30% cheaper per call than the coredis client on this stack).
+Storage: `limits.aio.storage.RedisStorage` with the redis-py client (`implementation="redispy"`;
+measured about 30% cheaper per call than the coredis client on this stack) when Redis is
+configured, else this process's memory (one process only). The login throttle
+(`core/login_throttle.py`) keeps its counters in the same `limits` storage.
 
 Strategy: sliding window counter (`SlidingWindowCounterRateLimiter`), not the moving window.
 - Both are atomic in Redis (one Lua script per check-and-consume), so N processes sharing one
@@ -14,12 +15,16 @@ Strategy: sliding window counter (`SlidingWindowCounterRateLimiter`), not the mo
 - Its price is an approximation at the window edge (the previous window is assumed to have been
   spread evenly); it never admits more than the limit by its own count.
 
-Hot path: `limits` needs two Redis round trips per check (`hit`, then `get_window_stats` for the
-headers). On Redis we run one Lua script instead that consumes and reports the window in a single
-round trip, with the same keys and admission rule as limits' own sliding window counter (so its
-`get_window_stats`/`clear` read the same state). Measured on the 2-core dev box, one process,
-2,000 sequential checks: memory ~70k checks/s (~14 us); Redis ~7k checks/s (~145 us) with the
-single script vs ~2.9k/s (~350 us) with `hit` + `get_window_stats`.
+Hot path (`bench/api`: rate limiting may cost at most a tenth of a read's throughput):
+- Redis: `limits` needs two round trips per check (`hit`, then `get_window_stats` for the
+  headers), and redis-py's command path costs about 90-140 us of CPU per call here. Our own Lua
+  script consumes and reports in one call, with the same keys and admission rule as limits'
+  sliding window counter (so limits' own `get_window_stats` reads the same state), and the
+  checks that arrive while a call is in flight go together in the next call (`_RedisBatches`):
+  one call per batch instead of one per request. Each check is still decided inside Redis,
+  one after the other, so processes sharing the Redis never admit more than the limit together.
+- Memory (one process, no Redis): the same rule on a dict (`_LocalWindows`), about 2 us a
+  check, where limits' `MemoryStorage` took two calls through its locks and expiry bookkeeping.
 
 Headers: `RateLimit-Reset` is the time until the bucket is empty again (with a sliding window
 counter, up to two windows after a burst); `Retry-After` is the time until the denied request
@@ -33,6 +38,8 @@ Storage failure (Redis down or slow): each route class either fails open (reques
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import math
 import time
@@ -45,14 +52,8 @@ from typing import Final, cast
 import structlog
 from fastapi import Request
 from limits import RateLimitItem, parse
-from limits.aio.storage import (
-    MemoryStorage,
-    RedisStorage,
-    SlidingWindowCounterSupport,
-    Storage,
-)
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.storage.redis.redispy import RedispyBridge
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
@@ -150,40 +151,50 @@ def _limit_spec(limit_string: str) -> _LimitSpec:
     )
 
 
-# Consume `cost` from a sliding window counter and report the window, in one round trip.
-# Same keys (current "{k}", previous "{k}/-1") and admission rule as limits' sliding window
-# counter script; it returns the counts and TTLs (ms) after the hit.
+# Consume `cost` from sliding window counters and report each window, for a batch of checks in
+# one round trip. Per check: KEYS previous "{k}/-1" and current "{k}" (limits' layout), ARGV
+# limit, window seconds and cost; checked in order, so a bucket twice in a batch counts twice.
+# Same admission rule as limits' sliding window counter script. Reply: one string, per check
+# "allowed previous previous_ttl_ms current current_ttl_ms", checks separated by ",".
 _HIT_AND_REPORT_LUA: Final = """
-local limit = tonumber(ARGV[1])
-local window_ms = tonumber(ARGV[2]) * 1000
-local cost = tonumber(ARGV[3])
+local replies = {}
+for check = 1, #KEYS / 2 do
+    local previous_key, current_key = KEYS[2 * check - 1], KEYS[2 * check]
+    local limit = tonumber(ARGV[3 * check - 2])
+    local window_ms = tonumber(ARGV[3 * check - 1]) * 1000
+    local cost = tonumber(ARGV[3 * check])
 
-local current_ttl = redis.call('pttl', KEYS[2])
-if current_ttl > 0 and current_ttl < window_ms then
-    -- the current window is over: it becomes the previous one
-    redis.call('rename', KEYS[2], KEYS[1])
-    redis.call('set', KEYS[2], 0, 'PX', current_ttl + window_ms)
-end
-
-local previous_count = tonumber(redis.call('get', KEYS[1])) or 0
-local previous_ttl = math.max(redis.call('pttl', KEYS[1]), 0)
-local current_count = tonumber(redis.call('get', KEYS[2])) or 0
-current_ttl = math.max(redis.call('pttl', KEYS[2]), 0)
-local weighted = math.floor(previous_count * previous_ttl / window_ms) + current_count
-
-local allowed = 0
-if cost <= limit and weighted + cost <= limit then
-    allowed = 1
-    if redis.call('exists', KEYS[2]) == 1 then
-        current_count = redis.call('incrby', KEYS[2], cost)
-    else
-        redis.call('set', KEYS[2], cost, 'PX', window_ms * 2)
-        current_count = cost
-        current_ttl = window_ms * 2
+    local current_ttl = redis.call('pttl', current_key)
+    if current_ttl > 0 and current_ttl < window_ms then
+        -- the current window is over: it becomes the previous one
+        redis.call('rename', current_key, previous_key)
+        redis.call('set', current_key, 0, 'PX', current_ttl + window_ms)
     end
+
+    local previous_count = tonumber(redis.call('get', previous_key)) or 0
+    local previous_ttl = math.max(redis.call('pttl', previous_key), 0)
+    local current_count = tonumber(redis.call('get', current_key)) or 0
+    current_ttl = math.max(redis.call('pttl', current_key), 0)
+    local weighted = math.floor(previous_count * previous_ttl / window_ms) + current_count
+
+    local allowed = 0
+    if cost <= limit and weighted + cost <= limit then
+        allowed = 1
+        if redis.call('exists', current_key) == 1 then
+            current_count = redis.call('incrby', current_key, cost)
+        else
+            redis.call('set', current_key, cost, 'PX', window_ms * 2)
+            current_count = cost
+            current_ttl = window_ms * 2
+        end
+    end
+    replies[check] = table.concat(
+        {allowed, previous_count, previous_ttl, current_count, current_ttl}, ' ')
 end
-return {allowed, previous_count, previous_ttl, current_count, current_ttl}
+return table.concat(replies, ',')
 """
+# Checks per script call; more wait for the next call.
+_MAX_BATCH = 256
 
 
 def create_storage(
@@ -255,6 +266,126 @@ class _WindowState:
         return max(current_ends, current_ends + self.window * (1 - budget / self.current))
 
 
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """One check of a bucket, as the Lua script and `_LocalWindows` take it."""
+
+    key: str
+    limit: int
+    window: int
+    cost: int
+
+
+def _state_of(check: _Check, reply: bytes) -> tuple[bool, _WindowState]:
+    """A check's part of the Lua script's reply."""
+    allowed, previous, previous_ttl_ms, current, current_ttl_ms = reply.split()
+    return allowed == b"1", _WindowState(
+        window=check.window,
+        previous=int(previous),
+        previous_ttl=int(previous_ttl_ms) / 1000,
+        current=int(current),
+        current_ttl=int(current_ttl_ms) / 1000,
+    )
+
+
+class _RedisBatches:
+    """Sends checks to Redis in batches: whatever arrived while a call was in flight goes in
+    the next call, so under load one call serves many requests, and an idle server sends each
+    check at once. A failed call fails each check in it with the call's error."""
+
+    def __init__(self, script: AsyncScript, key_prefix: str) -> None:
+        self._script = script
+        self._key_prefix = key_prefix
+        self._waiting: list[tuple[_Check, asyncio.Future[bytes]]] = []
+        self._sender: asyncio.Task[None] | None = None
+
+    async def hit(self, check: _Check) -> tuple[bool, _WindowState]:
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._waiting.append((check, future))
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send(), name="ratelimit-redis")
+        return _state_of(check, await future)
+
+    async def _send(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._waiting[:_MAX_BATCH]
+                del self._waiting[:_MAX_BATCH]
+                keys: list[str] = []
+                args: list[int] = []
+                for check, _ in batch:
+                    key = f"{self._key_prefix}:{{{check.key}}}"
+                    keys += (f"{key}/-1", key)
+                    args += (check.limit, check.window, check.cost)
+                try:
+                    reply: bytes = await self._script(keys=keys, args=args)
+                except Exception as error:  # each waiter handles it (fail open or closed)
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for (_, future), part in zip(batch, reply.split(b","), strict=True):
+                    if not future.done():  # a waiter whose request was cancelled is gone
+                        future.set_result(part)
+        finally:
+            self._sender = None
+            for _, future in self._waiting:  # only if this task itself was cancelled
+                future.cancel()
+            self._waiting.clear()
+
+    async def close(self) -> None:
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+
+
+class _LocalWindows:
+    """Sliding window counters in this process's memory, by the Lua script's rule.
+
+    A window begins at the first hit of a bucket and the next one right after it; a bucket is
+    forgotten two windows after its last window began, by a sweep every `SWEEP_SECONDS`.
+    """
+
+    SWEEP_SECONDS = 60.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        # key -> [start of the current window, previous count, current count, window]
+        self._windows: dict[str, list[float]] = {}
+        self._next_sweep = clock() + self.SWEEP_SECONDS
+
+    def hit(self, check: _Check) -> tuple[bool, _WindowState]:
+        now = self._clock()
+        if now >= self._next_sweep:
+            self._sweep(now)
+        window = check.window
+        entry = self._windows.get(check.key)
+        if entry is None or now >= entry[0] + 2 * window:
+            start, previous, current = now, 0, 0
+        elif now >= entry[0] + window:  # the current window is over: it becomes the previous
+            start, previous, current = entry[0] + window, int(entry[2]), 0
+        else:
+            start, previous, current = entry[0], int(entry[1]), int(entry[2])
+        previous_ttl = max(start + window - now, 0.0)
+        weighted = math.floor(previous * previous_ttl / window) + current
+        allowed = check.cost <= check.limit and weighted + check.cost <= check.limit
+        if allowed:
+            current += check.cost
+        if allowed or entry is not None:
+            self._windows[check.key] = [start, previous, current, window]
+            current_ttl = start + 2 * window - now
+        else:
+            current_ttl = 0.0
+        return allowed, _WindowState(window, previous, previous_ttl, current, current_ttl)
+
+    def _sweep(self, now: float) -> None:
+        expired = [key for key, entry in self._windows.items() if now >= entry[0] + 2 * entry[3]]
+        for key in expired:
+            del self._windows[key]
+        self._next_sweep = now + self.SWEEP_SECONDS
+
+
 class RateLimiter:
     def __init__(
         self,
@@ -269,18 +400,19 @@ class RateLimiter:
         self.storage = create_storage(
             storage_uri, key_prefix=key_prefix, timeout_seconds=storage_timeout_seconds
         )
-        self._strategy = SlidingWindowCounterRateLimiter(self.storage)
         self._class_specs = {rc: _limit_spec(self.policy.limits[rc]) for rc in RouteClass}
         self._retry_after = storage_retry_after_seconds
         self._storage_down_until = 0.0
         self._storage_errors = storage_exceptions(self.storage)
         self._redis: Redis | None = None
-        self._redis_script: AsyncScript | None = None
+        self._redis_batches: _RedisBatches | None = None
+        self._local = _LocalWindows()
         if isinstance(self.storage, RedisStorage):
             # Reuse the redis-py client limits built for this storage: one connection pool.
             self._redis = cast(Redis, cast(RedispyBridge, self.storage.bridge).get_connection())
-            self._redis_key_prefix = self.storage.bridge.key_prefix
-            self._redis_script = self._redis.register_script(_HIT_AND_REPORT_LUA)
+            self._redis_batches = _RedisBatches(
+                self._redis.register_script(_HIT_AND_REPORT_LUA), self.storage.bridge.key_prefix
+            )
 
     async def hit(
         self,
@@ -294,42 +426,19 @@ class RateLimiter:
         Raises RateLimitUnavailable when the storage is down and the class fails closed.
         """
         spec = _limit_spec(limit_override) if limit_override else self._class_specs[route_class]
+        check = _Check(
+            spec.item.key_for(route_class, key), spec.item.amount, spec.window_seconds, cost
+        )
+        if self._redis_batches is None:
+            return _decision(spec, *self._local.hit(check), cost)
         if time.monotonic() < self._storage_down_until:
             return self._storage_failure(route_class, spec, error=None)
         try:
-            if self._redis_script is not None:
-                return await self._hit_redis(self._redis_script, spec, route_class, key, cost)
-            return await self._hit_generic(spec, route_class, key, cost)
+            allowed, state = await self._redis_batches.hit(check)
         except self._storage_errors as error:
             self._storage_down_until = time.monotonic() + self._retry_after
             return self._storage_failure(route_class, spec, error=error)
-
-    async def _hit_redis(
-        self, script: AsyncScript, spec: _LimitSpec, route_class: RouteClass, key: str, cost: int
-    ) -> RateLimitDecision:
-        storage_key = f"{self._redis_key_prefix}:{{{spec.item.key_for(route_class, key)}}}"
-        allowed, previous, previous_ttl_ms, current, current_ttl_ms = await script(
-            keys=[f"{storage_key}/-1", storage_key],
-            args=[spec.item.amount, spec.window_seconds, cost],
-        )
-        state = _WindowState(
-            window=spec.window_seconds,
-            previous=int(previous),
-            previous_ttl=int(previous_ttl_ms) / 1000,
-            current=int(current),
-            current_ttl=int(current_ttl_ms) / 1000,
-        )
-        return _decision(spec, bool(allowed), state, cost)
-
-    async def _hit_generic(
-        self, spec: _LimitSpec, route_class: RouteClass, key: str, cost: int
-    ) -> RateLimitDecision:
-        # Memory storage: two in-process calls through limits' public API.
-        allowed = await self._strategy.hit(spec.item, route_class, key, cost=cost)
-        window = await cast(SlidingWindowCounterSupport, self.storage).get_sliding_window(
-            spec.item.key_for(route_class, key), spec.window_seconds
-        )
-        return _decision(spec, allowed, _WindowState(spec.window_seconds, *window), cost)
+        return _decision(spec, allowed, state, cost)
 
     def _storage_failure(
         self, route_class: RouteClass, spec: _LimitSpec, error: BaseException | None
@@ -353,11 +462,6 @@ class RateLimiter:
             enforced=False,
         )
 
-    async def clear(self, route_class: RouteClass, key: str, limit: str | None = None) -> None:
-        """Forget the usage of `key` (e.g. after an operator lifts a block)."""
-        spec = _limit_spec(limit) if limit else self._class_specs[route_class]
-        await self._strategy.clear(spec.item, route_class, key)
-
     async def check_storage(self) -> bool:
         """Readiness probe: True when the storage answers."""
         try:
@@ -366,6 +470,8 @@ class RateLimiter:
             return False
 
     async def close(self) -> None:
+        if self._redis_batches is not None:
+            await self._redis_batches.close()
         if self._redis is not None:
             await self._redis.aclose()
 

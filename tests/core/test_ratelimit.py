@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from limits import parse
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from redis.asyncio import Redis
 from structlog.testing import capture_logs
 
 from sitechat.core.errors import install_exception_handlers
@@ -21,12 +22,15 @@ from sitechat.core.ratelimit import (
     RateLimitPolicy,
     RateLimitUnavailable,
     RouteClass,
+    _Check,
+    _LocalWindows,
     _WindowState,
     rate_limit_headers,
 )
 from sitechat.core.routing import api_router, rate_limit_class
 from tests.core.ratelimit_conftest_helpers import (
     SHARED_REDIS_URL,
+    FakeClock,
     delete_keys_with_prefix,
     private_redis,
     unique_key_prefix,
@@ -126,19 +130,122 @@ class TestRateLimiterHit:
         assert (fits.allowed, fits.remaining) == (True, 0)
         assert fits.policy_header_value == "10;w=3600"
 
-    async def test_state_matches_what_limits_itself_reads(
+    async def test_concurrent_checks_are_counted_exactly(
         self, make_limiter: LimiterFactory
     ) -> None:
-        # The single-round-trip Redis script must keep limits' own key layout and arithmetic.
-        limiter = make_limiter(policy_with("20/minute"))
-        for _ in range(7):
-            decision = await limiter.hit(RouteClass.READ, "user:a")
+        limiter = make_limiter(policy_with("30/minute"))
 
-        stats = await SlidingWindowCounterRateLimiter(limiter.storage).get_window_stats(
-            parse("20/minute"), RouteClass.READ, "user:a"
+        decisions = await asyncio.gather(
+            *(limiter.hit(RouteClass.READ, "user:a") for _ in range(50))
         )
 
+        admitted = [d for d in decisions if d.allowed]
+        assert len(admitted) == 30
+        assert sorted(d.remaining for d in admitted) == list(range(30))
+
+
+class TestRedisScript:
+    async def test_state_matches_what_limits_itself_reads(self) -> None:
+        # The script must keep limits' own key layout and arithmetic.
+        prefix = unique_key_prefix()
+        limiter = RateLimiter(SHARED_REDIS_URL, policy_with("20/minute"), key_prefix=prefix)
+        try:
+            for _ in range(7):
+                decision = await limiter.hit(RouteClass.READ, "user:a")
+            stats = await SlidingWindowCounterRateLimiter(limiter.storage).get_window_stats(
+                parse("20/minute"), RouteClass.READ, "user:a"
+            )
+        finally:
+            await limiter.close()
+            await delete_keys_with_prefix(SHARED_REDIS_URL, prefix)
+
         assert stats.remaining == decision.remaining == 13
+
+    async def test_checks_arriving_together_share_a_round_trip(self) -> None:
+        async with private_redis() as server:
+            limiter = RateLimiter(server.url, policy_with("1000/minute"))
+            redis = Redis.from_url(server.url)
+            try:
+                await limiter.hit(RouteClass.READ, "user:warm-up")  # loads the script
+                before = await _script_calls(redis)
+                decisions = await asyncio.gather(
+                    *(limiter.hit(RouteClass.READ, f"user:{n % 4}") for n in range(40))
+                )
+                calls = await _script_calls(redis) - before
+            finally:
+                await redis.aclose()
+                await limiter.close()
+
+        assert all(d.allowed and d.enforced for d in decisions)
+        assert sorted(d.remaining for d in decisions) == sorted(
+            1000 - count for count in range(1, 11) for _ in range(4)
+        )
+        assert 1 <= calls < 40
+
+    async def test_a_cancelled_check_leaves_the_others_answered(self) -> None:
+        prefix = unique_key_prefix()
+        limiter = RateLimiter(SHARED_REDIS_URL, policy_with("10/minute"), key_prefix=prefix)
+        try:
+            gone = asyncio.create_task(limiter.hit(RouteClass.READ, "user:a"))
+            others = [asyncio.create_task(limiter.hit(RouteClass.READ, "user:a")) for _ in range(3)]
+            await asyncio.sleep(0)
+            gone.cancel()
+            decisions = await asyncio.gather(*others)
+            later = await limiter.hit(RouteClass.READ, "user:a")
+        finally:
+            await limiter.close()
+            await delete_keys_with_prefix(SHARED_REDIS_URL, prefix)
+
+        assert all(d.allowed for d in decisions)
+        # The cancelled request's check had been sent: it counted, as a served one would.
+        assert later.remaining == 10 - 5
+
+
+async def _script_calls(redis: Redis) -> int:
+    stats = await redis.info("commandstats")
+    return sum(
+        int(stats[name]["calls"]) for name in ("cmdstat_evalsha", "cmdstat_eval") if name in stats
+    )
+
+
+class TestLocalWindows:
+    """The in-memory counters follow the Redis script's rule, on a clock the test moves."""
+
+    def test_the_previous_window_fades_linearly(self) -> None:
+        clock = FakeClock()
+        windows = _LocalWindows(clock=clock)
+        check = _Check(key="k", limit=10, window=60, cost=1)
+        assert [windows.hit(check)[0] for _ in range(11)] == [True] * 10 + [False]
+
+        clock.advance(90)  # the next window is half over: the previous one weighs 10 * 30/60
+        admitted = [windows.hit(check)[0] for _ in range(6)]
+
+        assert admitted == [True] * 5 + [False]
+        allowed, state = windows.hit(check)
+        assert not allowed
+        assert (state.previous, state.previous_ttl, state.current) == (10, 30, 5)
+        assert state.current_ttl == 90  # the current window began at 60 and lives two windows
+
+    def test_buckets_are_forgotten_two_windows_after_their_window_began(self) -> None:
+        clock = FakeClock()
+        windows = _LocalWindows(clock=clock)
+        for n in range(100):
+            windows.hit(_Check(key=f"k{n}", limit=1, window=10, cost=1))
+        assert not windows.hit(_Check(key="k0", limit=1, window=10, cost=1))[0]
+
+        clock.advance(_LocalWindows.SWEEP_SECONDS)
+
+        assert windows.hit(_Check(key="k0", limit=1, window=10, cost=1))[0]
+        assert len(windows._windows) == 1  # the sweep dropped the other 99
+
+    def test_a_check_above_the_limit_is_denied_and_leaves_no_bucket(self) -> None:
+        windows = _LocalWindows(clock=FakeClock())
+
+        allowed, state = windows.hit(_Check(key="k", limit=5, window=60, cost=6))
+
+        assert not allowed
+        assert (state.current, state.current_ttl) == (0, 0)
+        assert windows._windows == {}
 
 
 class TestRetryAfter:
