@@ -47,8 +47,9 @@ class DatabaseSettings(BaseSettings):
     # Overflow connections are opened and closed per burst; under load that churn costs more
     # than waiting for a pooled connection (bench/api).
     max_overflow: int = 0
-    # The lean primary-key reads' own pool (`sitechat/core/db.py: create_read_pool`).
-    read_pool_size: int = 10
+    # The lean primary-key reads' own pool (`sitechat/core/db.py: create_read_pool`); a read
+    # holds a connection for one round trip, so a few serve thousands of reads a second.
+    read_pool_size: int = 5
     statement_timeout_ms: int = 30_000
     echo: bool = False
 

@@ -132,8 +132,10 @@ async def time_requests(scenario: Scenario, count: int, concurrency: int) -> flo
 def sitechat_settings(database_url: str, *, rate_limited: bool) -> Settings:
     return Settings(
         env=Environment.development,
-        # The floor's pool: 10 connections (see FLOOR_POOL_SIZE in run.py).
-        db=DatabaseSettings(DATABASE_URL=database_url, pool_size=10, max_overflow=0),
+        # As run.py's servers (SITECHAT_POOL_SIZE there).
+        db=DatabaseSettings(
+            DATABASE_URL=database_url, pool_size=5, read_pool_size=5, max_overflow=0
+        ),
         auth=AuthSettings(jwt_secret=JWT_SECRET),
         worker=WorkerSettings(in_process=False),
         ratelimit=RateLimitSettings(enabled=rate_limited, read="100000000/minute"),

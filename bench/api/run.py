@@ -110,18 +110,21 @@ def floor_command(port: int, workers: int) -> list[str]:
     ]  # fmt: skip
 
 
-# The floor's asyncpg pool holds at most 10 connections; SiteChat gets the same: 10, no overflow.
-# (SQLAlchemy closes an overflow connection when it comes back to a full pool, so under a
-# sustained 32 concurrent requests the default overflow of 10 opens and closes connections all
-# the time: measured 600 against 1,250 requests/s. See docs/performance.md.)
-FLOOR_POOL_SIZE = "10"
+# The floor's asyncpg pool holds at most 10 connections. SiteChat's measured read uses only its
+# read pool (credential lookups are cached), given 5: a read holds a connection for one round
+# trip, and three servers of two workers, each with an engine pool as well, must stay within
+# the embedded PostgreSQL's 100 connections. No overflow: SQLAlchemy closes an overflow
+# connection when it comes back to a full pool, so under 32 concurrent requests it would open and
+# close connections all the time (measured 600 against 1,250 requests/s; docs/performance.md).
+SITECHAT_POOL_SIZE = "5"
 
 
 def sitechat_env(database_url: str, rate_limit: str | None) -> dict[str, str]:
     env = {
         "DATABASE_URL": database_url,
-        "SITECHAT_DB_POOL_SIZE": FLOOR_POOL_SIZE,
+        "SITECHAT_DB_POOL_SIZE": SITECHAT_POOL_SIZE,
         "SITECHAT_DB_MAX_OVERFLOW": "0",
+        "SITECHAT_DB_READ_POOL_SIZE": SITECHAT_POOL_SIZE,
         "SITECHAT_AUTH_JWT_SECRET": JWT_SECRET,
         "SITECHAT_WORKER_IN_PROCESS": "false",
         "SITECHAT_RATELIMIT_ENABLED": "false" if rate_limit is None else "true",

@@ -7,6 +7,7 @@ during the request to the queue, so a job is sent only if its data was committed
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -199,7 +200,10 @@ async def _fetchrow_pooled(
         return await _fetchrow(driver, query, arguments)
     except DBAPIError as error:
         if error.connection_invalidated:
-            driver.terminate()  # the pool replaces a closed connection on a later acquire
+            # The pool replaces a closed connection on a later acquire; one that closed by
+            # itself is already back in the pool (its proxy refuses the call).
+            with contextlib.suppress(asyncpg.InterfaceError):
+                driver.terminate()
         raise
     finally:
         # Shielded by asyncpg; a read cut short (the client went away) is waited out or the
@@ -218,16 +222,26 @@ async def _fetchrow(
         asyncpg.InternalClientError,
         OSError,
     ) as error:
-        # An `InternalClientError` is a protocol left in a state it cannot leave (a connection
-        # cut mid-operation while the server shuts down): unusable, whether or not it says closed.
         raise DBAPIError(
             query.sql,
             arguments,
             error,
             hide_parameters=True,
-            connection_invalidated=driver.is_closed()
-            or isinstance(error, asyncpg.InternalClientError),
+            connection_invalidated=_connection_lost(driver, error),
         ) from error
+
+
+def _connection_lost(driver: asyncpg.Connection, error: BaseException) -> bool:
+    # An `InternalClientError` is a protocol left in a state it cannot leave (a connection
+    # cut mid-operation while the server shuts down): unusable, whether or not it says closed.
+    if isinstance(error, asyncpg.InternalClientError):
+        return True
+    try:
+        return bool(driver.is_closed())
+    except asyncpg.InterfaceError:
+        # A pooled connection that closed under the query went back to its pool at once,
+        # and its proxy refuses every call.
+        return True
 
 
 def request_session(request: Request) -> AsyncSession:
