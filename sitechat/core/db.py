@@ -111,7 +111,7 @@ def create_sessionmaker(
 
 
 def create_read_sessionmaker(
-    engine: AsyncEngine, read_pool: asyncpg.Pool | None = None
+    engine: AsyncEngine, read_pool: asyncpg.Pool
 ) -> async_sessionmaker[AsyncSession]:
     """Sessions for GET requests: autocommit, so a read costs its queries and no BEGIN/COMMIT;
     their `fetch_row` reads run on `read_pool` (see `create_read_pool`).

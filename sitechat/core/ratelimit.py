@@ -307,31 +307,39 @@ class _RedisBatches:
         return _state_of(check, await future)
 
     async def _send(self) -> None:
+        batch: list[tuple[_Check, asyncio.Future[bytes]]] = []
         try:
             while self._waiting:
                 batch = self._waiting[:_MAX_BATCH]
                 del self._waiting[:_MAX_BATCH]
-                keys: list[str] = []
-                args: list[int] = []
-                for check, _ in batch:
-                    key = f"{self._key_prefix}:{{{check.key}}}"
-                    keys += (f"{key}/-1", key)
-                    args += (check.limit, check.window, check.cost)
                 try:
-                    reply: bytes = await self._script(keys=keys, args=args)
+                    replies = await self._call(batch)
                 except Exception as error:  # each waiter handles it (fail open or closed)
                     for _, future in batch:
                         if not future.done():
                             future.set_exception(error)
                     continue
-                for (_, future), part in zip(batch, reply.split(b","), strict=True):
+                for (_, future), reply in replies:
                     if not future.done():  # a waiter whose request was cancelled is gone
-                        future.set_result(part)
+                        future.set_result(reply)
         finally:
+            # Only if this task itself was cancelled (`close`): no waiter is left hanging.
             self._sender = None
-            for _, future in self._waiting:  # only if this task itself was cancelled
+            for _, future in (*batch, *self._waiting):
                 future.cancel()
             self._waiting.clear()
+
+    async def _call(
+        self, batch: list[tuple[_Check, asyncio.Future[bytes]]]
+    ) -> list[tuple[tuple[_Check, asyncio.Future[bytes]], bytes]]:
+        keys: list[str] = []
+        args: list[int] = []
+        for check, _ in batch:
+            key = f"{self._key_prefix}:{{{check.key}}}"
+            keys += (f"{key}/-1", key)
+            args += (check.limit, check.window, check.cost)
+        reply: bytes = await self._script(keys=keys, args=args)
+        return list(zip(batch, reply.split(b","), strict=True))
 
     async def close(self) -> None:
         if self._sender is not None:
