@@ -13,8 +13,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.types import Receive, Scope, Send
 
-from sitechat.accounts.dependencies import build_auth_state
 from sitechat.api import add_v1_routes
+from sitechat.auth.dependencies import build_auth_state
 from sitechat.config import Environment, Settings, get_settings
 from sitechat.core.db import (
     create_engine,
@@ -29,8 +29,8 @@ from sitechat.core.login_throttle import LoginThrottle
 from sitechat.core.middleware import MiddlewareConfig, RequestContextMiddleware
 from sitechat.core.ratelimit import RateLimiter, RateLimitPolicy, RouteClass
 from sitechat.core.routing import API_PREFIX, index_routes
+from sitechat.knowledge.dense import start_dense_retrieval, stop_dense_retrieval
 from sitechat.ops.router import router as ops_router
-from sitechat.search.dense import start_dense_retrieval, stop_dense_retrieval
 from sitechat.worker.context import TaskContext, configure_task_context
 from sitechat.worker.queue import connected_queue, queue
 from sitechat.worker.runner import run_worker

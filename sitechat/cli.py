@@ -90,7 +90,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
 def worker(settings: Settings, concurrency: int) -> None:
     from sitechat.core.db import create_engine, create_sessionmaker, libpq_url
-    from sitechat.search.dense import start_dense_retrieval, stop_dense_retrieval
+    from sitechat.knowledge.dense import start_dense_retrieval, stop_dense_retrieval
     from sitechat.worker.context import TaskContext, configure_task_context
     from sitechat.worker.queue import connected_queue
     from sitechat.worker.runner import run_worker

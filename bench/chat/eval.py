@@ -5,7 +5,7 @@ no history leaks between questions). Reported:
 
 - recall@1 / recall@5 of the answer's cited pages (the first citation / any of the first five
   is a page that answers the question), and the same of retrieval itself (the distinct pages
-  of `sitechat.search.service.retrieve`'s passages, best first);
+  of `sitechat.knowledge.service.retrieve`'s passages, best first);
 - key-fact hit rate: the answer is not the fallback and contains one of the question's facts;
 - for unanswerable questions, the rate at which the answer is the fallback (1.0 = nothing
   invented), and for answerable ones, the rate of needless fallbacks;
@@ -28,10 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.chat.eval_questions import ANSWERABLE, UNANSWERABLE, EvalQuestion
 from bench.chat.retrieval_variants import VARIANTS
-from sitechat.chat.answerer import AnswerSettings, Passage
+from sitechat.chat.answerer import AnswerSettings
 from sitechat.chat.extractive import MIN_COVERAGE, ExtractiveAnswerer
+from sitechat.knowledge.passages import Passage
+from sitechat.knowledge.service import retrieve
 from sitechat.models.chatbots import Chatbot
-from sitechat.search.service import retrieve
 
 COVERAGE_SWEEP = (0.4, 0.45, 0.5, MIN_COVERAGE, 0.6, 0.65, 0.7)
 

@@ -3,7 +3,7 @@
 None of these is product code: each is the smallest stand-in that shows what a change to
 `sitechat/search` would buy, on the same chunks and questions as the evaluation.
 
-- `current`: `sitechat.search.service.retrieve` as shipped (`ts_rank`, at most two chunks per
+- `current`: `sitechat.knowledge.service.retrieve` as shipped (`ts_rank`, at most two chunks per
   page in the top k since the page cap below was adopted).
 - `page cap 2`: the lexical ranking with at most two chunks per page in the top k (what
   `retrieve` now does), so one long page (the C-API's thread-state section, the glossary)
@@ -26,16 +26,16 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sitechat.chat.answerer import Passage
-from sitechat.models.chatbots import Chatbot
-from sitechat.search import repository
-from sitechat.search.service import (
+from sitechat.knowledge import repository
+from sitechat.knowledge.passages import Passage
+from sitechat.knowledge.service import (
     lexical_ranking,
     reciprocal_rank_fusion,
     retrieve,
     search_language,
     top_k_for,
 )
+from sitechat.models.chatbots import Chatbot
 
 Ranker = Callable[[AsyncSession, Chatbot, str], Awaitable[list[Passage]]]
 

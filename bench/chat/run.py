@@ -8,7 +8,7 @@ One run:
 2. A second chatbot gets 100,000 chunks: the crawled ones replicated with perturbed text
    (`INSERT ... SELECT` in SQL; `search_vector` written with the indexer's own expression),
    then VACUUM ANALYZE, as autovacuum would leave a settled table.
-3. Retrieval: `sitechat.search.service.retrieve()` in-process for ~300 questions, one session
+3. Retrieval: `sitechat.knowledge.service.retrieve()` in-process for ~300 questions, one session
    per question as a request has: p50 / p99 (targets 30 ms / 150 ms).
 4. End to end: `POST /v1/conversations/{id}/messages` on the 100,000-chunk chatbot with the
    extractive answerer, sequential requests over keep-alive: p50 / p99 (target p50 60 ms).
@@ -49,9 +49,9 @@ from bench.crawl.pipeline import (
     sitechat_server,
 )
 from sitechat.core.db import async_url
+from sitechat.knowledge.indexing import search_vector
 from sitechat.models.chatbots import Chatbot
-from sitechat.models.crawling import Chunk
-from sitechat.search.indexing import search_vector
+from sitechat.models.knowledge import Chunk
 
 TARGET_CHUNKS = 100_000
 RETRIEVAL_QUESTIONS = 300

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
@@ -12,14 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from sitechat.accounts import service
-from sitechat.accounts.dependencies import (
-    AdminDep,
-    ClientIpDep,
-    CurrentUserIdDep,
-    auth_state,
-)
 from sitechat.accounts.errors import InvalidCredentials
-from sitechat.accounts.mailer import Mailer, get_mailer
 from sitechat.accounts.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -36,22 +29,19 @@ from sitechat.accounts.schemas import (
     UserRead,
     UserUpdate,
 )
+from sitechat.auth.dependencies import (
+    AdminDep,
+    ClientIpDep,
+    CurrentUserIdDep,
+    auth_state,
+)
 from sitechat.config import Settings
 from sitechat.core.db import SessionDep
+from sitechat.core.errors import problem_responses
+from sitechat.core.mail import Mailer, get_mailer
 from sitechat.core.ratelimit import RouteClass
 from sitechat.core.routing import api_router
 from sitechat.workspaces.schemas import WorkspaceRead
-
-
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries saying these statuses answer with an RFC 9457 problem."""
-    return {
-        code: {
-            "description": "Problem details (RFC 9457).",
-            "content": {"application/problem+json": {}},
-        }
-        for code in statuses
-    }
 
 
 async def get_token_issuer(request: Request) -> service.TokenIssuer:

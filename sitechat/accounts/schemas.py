@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from sitechat.accounts.fields import (
+from sitechat.core.fields import (
     Email,
     FullName,
     GivenPassword,
@@ -17,7 +17,7 @@ from sitechat.accounts.fields import (
     OpaqueToken,
     ShortName,
 )
-from sitechat.accounts.passwords import password_weakness
+from sitechat.core.passwords import password_weakness
 from sitechat.models.accounts import Role
 from sitechat.workspaces.schemas import WorkspaceRead
 

@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.accounts import repository
-from sitechat.accounts.dependencies import Caller
 from sitechat.accounts.errors import (
     EmailTaken,
     InvalidCredentials,
@@ -32,11 +31,13 @@ from sitechat.accounts.errors import (
     WeakPassword,
     WrongPassword,
 )
-from sitechat.accounts.mailer import Mailer, MailMessage
-from sitechat.accounts.passwords import password_weakness
 from sitechat.audit.service import record_audit_event
+from sitechat.auth import repository as credentials
+from sitechat.auth.caller import Caller
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound
+from sitechat.core.mail import Mailer, MailMessage
+from sitechat.core.passwords import password_weakness
 from sitechat.core.security import (
     ApiKeyHasher,
     TokenSigner,
@@ -195,7 +196,7 @@ async def log_in(
         if not verdict.allowed:
             await _audit_throttled_login(session, email, ip, verdict.retry_after)
             raise LoginThrottled(verdict.retry_after)
-    user = await repository.get_user_by_email(session, email)
+    user = await credentials.get_user_by_email(session, email)
     known = user if user is not None and user.is_active else None
     stored_hash = known.password_hash if known is not None else None
     if not await asyncio.to_thread(verify_password, password, stored_hash):
@@ -229,7 +230,7 @@ async def _audit_throttled_login(
     session: AsyncSession, email: str, ip: str, retry_after: int
 ) -> None:
     """A refused attempt on a locked account (or from a blocked IP) is a security event too."""
-    user = await repository.get_user_by_email(session, email)
+    user = await credentials.get_user_by_email(session, email)
     record_audit_event(
         session,
         action="auth.login_throttled",
@@ -260,7 +261,7 @@ async def refresh(
         raise InvalidRefreshToken()
     if stored.used_at is not None:
         await repository.revoke_refresh_family(session, stored.family_id, now)
-        user = await repository.get_user(session, stored.user_id)
+        user = await credentials.get_user(session, stored.user_id)
         record_audit_event(
             session,
             action="auth.refresh_reuse_detected",
@@ -279,7 +280,7 @@ async def refresh(
         raise RefreshTokenReused()
     if stored.expires_at <= now:
         raise InvalidRefreshToken()
-    user = await repository.get_user(session, stored.user_id)
+    user = await credentials.get_user(session, stored.user_id)
     if user is None or not user.is_active:
         raise InvalidRefreshToken()
     stored.used_at = now
@@ -297,7 +298,7 @@ async def log_out(session: AsyncSession, *, refresh_token: str) -> None:
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
-    user = await repository.get_user(session, user_id)
+    user = await credentials.get_user(session, user_id)
     if user is None or not user.is_active:
         raise NotFound("User")
     return user
@@ -383,7 +384,7 @@ async def request_password_reset(
     session: AsyncSession, mailer: Mailer, policy: ResetPolicy, *, email: str
 ) -> None:
     """Mail a single-use reset link when the email has an account; silent otherwise."""
-    user = await repository.get_user_by_email(session, email)
+    user = await credentials.get_user_by_email(session, email)
     if user is None or not user.is_active:
         return
     now = utcnow()
@@ -424,7 +425,7 @@ async def confirm_password_reset(
     stored = await repository.find_reset_token_for_update(session, hash_token(token))
     if stored is None or stored.used_at is not None or stored.expires_at <= now:
         raise InvalidResetToken()
-    user = await repository.get_user(session, stored.user_id)
+    user = await credentials.get_user(session, stored.user_id)
     if user is None or not user.is_active:
         raise InvalidResetToken()
     await _set_password(session, user, new_password)

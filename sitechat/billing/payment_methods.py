@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sitechat.accounts.dependencies import Caller
 from sitechat.audit.service import record_audit_event
+from sitechat.auth.caller import Caller
 from sitechat.billing import repository
 from sitechat.billing.errors import (
     CardDeclined,

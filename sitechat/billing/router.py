@@ -12,8 +12,7 @@ from typing import Annotated
 
 from fastapi import Header, Query, Request, status
 
-from sitechat.accounts.dependencies import AdminDep, CallerDep, OwnerDep
-from sitechat.accounts.router import problem_responses
+from sitechat.auth.dependencies import AdminDep, CallerDep, OwnerDep
 from sitechat.billing import invoicing, payment_methods, service, usage
 from sitechat.billing.dependencies import GatewayDep
 from sitechat.billing.plans import PLANS
@@ -35,6 +34,7 @@ from sitechat.billing.schemas import (
 )
 from sitechat.billing.webhooks import receive_stripe_event
 from sitechat.core.db import JobBufferDep, SessionDep
+from sitechat.core.errors import problem_responses
 from sitechat.core.routing import api_router
 
 MAX_PAGE_SIZE = 100

@@ -22,8 +22,8 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sitechat.accounts.dependencies import Caller
 from sitechat.audit.service import record_audit_event
+from sitechat.auth.caller import Caller
 from sitechat.billing import invoicing, repository
 from sitechat.billing.errors import PaymentFailed, PaymentMethodRequired, UnknownPlan
 from sitechat.billing.invoicing import GatewayContext

@@ -21,21 +21,10 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from sitechat.knowledge.passages import Passage
+
 DEFAULT_FALLBACK_MESSAGE = "Sorry, I couldn't find an answer to that in this site's content."
 SNIPPET_MAX_CHARS = 240
-
-
-@dataclass(frozen=True)
-class Passage:
-    """One retrieved chunk; answerers receive them best-first."""
-
-    chunk_id: uuid.UUID
-    source_id: uuid.UUID
-    url: str | None
-    title: str
-    heading: str
-    text: str
-    score: float
 
 
 @dataclass(frozen=True)

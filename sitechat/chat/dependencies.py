@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import State
 
-from sitechat.accounts.dependencies import (
+from sitechat.auth.dependencies import (
     AuthState,
     caller_from_access_token,
     caller_from_api_key,

@@ -24,13 +24,13 @@ from sitechat.chat.answerer import (
     AnswerSettings,
     Citation,
     CitationsReady,
-    Passage,
     TextDelta,
     Turn,
     Usage,
     citation_for,
     shorten,
 )
+from sitechat.knowledge.passages import Passage
 
 # A sentence must cover at least this share of the question's (rarity-weighted) terms for the
 # answerer to answer at all; below it the sources are judged not to contain the answer.

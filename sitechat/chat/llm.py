@@ -29,13 +29,13 @@ from sitechat.chat.answerer import (
     AnswerSettings,
     Citation,
     CitationsReady,
-    Passage,
     TextDelta,
     Turn,
     Usage,
     citation_for,
 )
 from sitechat.chat.extractive import best_snippet
+from sitechat.knowledge.passages import Passage
 
 log = structlog.get_logger()
 

@@ -21,7 +21,7 @@ from fastapi import Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from sitechat.accounts.dependencies import CallerDep
+from sitechat.auth.dependencies import CallerDep
 from sitechat.chat import service
 from sitechat.chat.answerer import AnswerError, Turn
 from sitechat.chat.dependencies import AnswererDep, SessionmakerDep, StreamConfigDep

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.responses import Response
 
-from sitechat.accounts.dependencies import WORKSPACE_HEADER, CallerDep
+from sitechat.auth.dependencies import WORKSPACE_HEADER, CallerDep
 from sitechat.chat import service
 from sitechat.chat.answerer import Answerer, AnswerError
 from sitechat.chat.dependencies import (

@@ -29,7 +29,6 @@ from sitechat.chat.answerer import (
     AnswerSettings,
     Citation,
     CitationsReady,
-    Passage,
     TextDelta,
     Turn,
     Usage,
@@ -41,6 +40,8 @@ from sitechat.chat.streaming import PING, ChatEvent, with_keepalive
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound
 from sitechat.core.pagination import decode_cursor, next_cursor_of
+from sitechat.knowledge.passages import Passage
+from sitechat.knowledge.service import retrieve
 from sitechat.models.base import new_id
 from sitechat.models.chat import (
     Conversation,
@@ -52,7 +53,6 @@ from sitechat.models.chat import (
     MessageStatus,
 )
 from sitechat.models.chatbots import Chatbot, ChatbotStatus, Visibility
-from sitechat.search.service import retrieve
 
 log = structlog.get_logger()
 

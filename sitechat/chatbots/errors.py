@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sitechat.core.errors import InvalidStateTransition, UnprocessableEntity
+import uuid
+
+from sitechat.core.errors import Conflict, InvalidStateTransition, UnprocessableEntity
 from sitechat.models.chatbots import ChatbotStatus
 
 
@@ -21,3 +23,14 @@ class InvalidCursor(UnprocessableEntity):
 
     def __init__(self) -> None:
         super().__init__("The cursor is not one this list handed out.")
+
+
+class CrawlInProgress(Conflict):
+    slug = "crawl-in-progress"
+    title = "A crawl is already in progress"
+
+    def __init__(self, running_crawl_id: uuid.UUID) -> None:
+        super().__init__(
+            "This chatbot already has a queued or running crawl; cancel it or wait for it.",
+            extra={"running_crawl_id": str(running_crawl_id)},
+        )

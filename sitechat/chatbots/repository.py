@@ -6,13 +6,14 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, select
+from sqlalchemy import bindparam, delete, exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from sitechat.core.db import PreparedSelect, fetch_row
 from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind
-from sitechat.models.crawling import Chunk
+from sitechat.models.crawling import CrawlJob, CrawlStatus
+from sitechat.models.knowledge import Chunk
 
 _CHATBOTS = Chatbot.__table__
 _CHATBOT_COLUMNS = PreparedSelect.of(
@@ -146,3 +147,32 @@ async def find_website_source(
 async def delete_source(session: AsyncSession, source: Source) -> None:
     # Its pages, chunks and crawl jobs go with it (ON DELETE CASCADE), in this transaction.
     await session.execute(delete(Source).where(Source.id == source.id))
+
+
+# -- the chatbot's crawl (its lifecycle stops or waits for it) -----------------------------
+
+
+async def find_active_crawl(session: AsyncSession, chatbot_id: uuid.UUID) -> CrawlJob | None:
+    """The chatbot's queued or running crawl (at most one, by a unique index)."""
+    statement = select(CrawlJob).where(
+        CrawlJob.chatbot_id == chatbot_id,
+        CrawlJob.status.in_((CrawlStatus.queued, CrawlStatus.running)),
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def cancel_queued_crawl(session: AsyncSession, job_id: uuid.UUID) -> int:
+    """Cancel the queue entry of a crawl that never started, in this transaction, through
+    procrastinate's own function (best effort: the task also skips finished crawls)."""
+    result = await session.execute(
+        text(
+            "SELECT count(procrastinate_cancel_job_v1(id, false, false)) FROM procrastinate_jobs "
+            "WHERE queueing_lock = :lock AND status = 'todo'"
+        ),
+        {"lock": crawl_queueing_lock(job_id)},
+    )
+    return int(result.scalar_one())
+
+
+def crawl_queueing_lock(job_id: uuid.UUID) -> str:
+    return f"crawl:{job_id}"

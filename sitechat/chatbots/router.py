@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Body, Query, status
 
-from sitechat.accounts.dependencies import AdminDep, CallerDep
+from sitechat.auth.dependencies import AdminDep, CallerDep
 from sitechat.chatbots import service
 from sitechat.chatbots.schemas import (
     ChatbotCreate,

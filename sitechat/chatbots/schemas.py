@@ -17,8 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from sitechat.knowledge.indexing import SEARCH_LANGUAGES
 from sitechat.models.chatbots import ChatbotStatus, SourceKind, Visibility
-from sitechat.search.indexing import SEARCH_LANGUAGES
 
 DEFAULT_FALLBACK_MESSAGE = "I'm sorry, I couldn't find that on this site."
 MAX_ALLOWED_ORIGINS = 20

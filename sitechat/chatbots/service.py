@@ -7,9 +7,10 @@ import uuid
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sitechat.accounts.dependencies import Caller
+from sitechat.auth.caller import Caller
 from sitechat.billing.usage import ensure_quota
 from sitechat.chatbots import repository
+from sitechat.chatbots.errors import CrawlInProgress
 from sitechat.chatbots.lifecycle import Actor, transition
 from sitechat.chatbots.schemas import (
     CONTENT_PREVIEW_CHARS,
@@ -23,11 +24,9 @@ from sitechat.chatbots.schemas import (
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound
 from sitechat.core.pagination import decode_cursor, next_cursor_of
-from sitechat.crawling import repository as crawl_repository
-from sitechat.crawling.errors import CrawlInProgress
-from sitechat.crawling.indexer import ChunkTarget, index_markdown, index_question_answer
+from sitechat.knowledge.tasks import request_embedding
+from sitechat.knowledge.writer import ChunkTarget, index_markdown, index_question_answer
 from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind
-from sitechat.search.tasks import request_embedding
 from sitechat.worker.buffer import JobBuffer
 
 log = structlog.get_logger()
@@ -94,17 +93,17 @@ async def update_chatbot(
 
 async def _stop_active_crawl(session: AsyncSession, chatbot_id: uuid.UUID) -> None:
     """Archiving a chatbot asks its crawl, if any, to stop (the job notices within seconds)."""
-    active = await crawl_repository.find_active_job(session, chatbot_id)
+    active = await repository.find_active_crawl(session, chatbot_id)
     if active is not None and active.cancel_requested_at is None:
         active.cancel_requested_at = utcnow()
 
 
 async def delete_chatbot(session: AsyncSession, caller: Caller, chatbot_id: uuid.UUID) -> None:
     chatbot = await get_chatbot(session, caller, chatbot_id, for_update=True)
-    active = await crawl_repository.find_active_job(session, chatbot.id)
+    active = await repository.find_active_crawl(session, chatbot.id)
     if active is not None:
         # A running crawl finds its job gone and stops; a queued one must not start at all.
-        await crawl_repository.cancel_queued_procrastinate_job(session, active.id)
+        await repository.cancel_queued_crawl(session, active.id)
     await repository.delete_chatbot(session, chatbot)
     log.info("chatbot.deleted", chatbot_id=str(chatbot_id), workspace_id=str(caller.workspace_id))
 
@@ -215,7 +214,7 @@ async def delete_source(
     if source is None:
         raise NotFound("Source")
     if source.kind is SourceKind.website:
-        active = await crawl_repository.find_active_job(session, chatbot_id)
+        active = await repository.find_active_crawl(session, chatbot_id)
         if active is not None and active.source_id == source.id:
             raise CrawlInProgress(active.id)
     await repository.delete_source(session, source)

@@ -358,3 +358,14 @@ def install_exception_handlers(app: FastAPI) -> None:
         app.add_exception_handler(error, _handle_database_unavailable)
     app.add_exception_handler(DBAPIError, _handle_dbapi_error)
     app.add_exception_handler(OSError, _handle_os_error)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries saying these statuses answer with an RFC 9457 problem."""
+    return {
+        code: {
+            "description": "Problem details (RFC 9457).",
+            "content": {"application/problem+json": {}},
+        }
+        for code in statuses
+    }

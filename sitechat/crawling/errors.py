@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
-
 from sitechat.core.errors import Conflict, ProblemError, UnprocessableEntity
 from sitechat.models.crawling import CrawlStatus
-
-
-class CrawlInProgress(Conflict):
-    slug = "crawl-in-progress"
-    title = "A crawl is already in progress"
-
-    def __init__(self, running_crawl_id: uuid.UUID) -> None:
-        super().__init__(
-            "This chatbot already has a queued or running crawl; cancel it or wait for it.",
-            extra={"running_crawl_id": str(running_crawl_id)},
-        )
 
 
 class UnsafeCrawlUrl(UnprocessableEntity):

@@ -1,8 +1,7 @@
-"""Text becomes searchable here: Markdown -> heading-aware chunks -> `chunks` rows.
+"""One crawled page's outcome: the `crawl_pages` row, the page itself, the job's counters.
 
-Used by the crawl job (one page at a time) and by text / Q&A sources (indexed in the request
-that adds them). Each row carries what a citation needs (URL, title, heading path) and its
-weighted `tsvector` in the chatbot's language.
+The page and its chunks are written by `sitechat.knowledge.writer`; this module adds what only a
+crawl knows (the outcome of each URL, the counters the progress stream reads).
 """
 
 from __future__ import annotations
@@ -10,107 +9,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import bindparam, delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.crawling import repository
-from sitechat.crawling.chunking import chunk_markdown
 from sitechat.crawling.engine import PageResult
 from sitechat.crawling.extract import ExtractedPage
+from sitechat.knowledge import repository as knowledge_repository
+from sitechat.knowledge.writer import PageContent, PageTarget, write_page
 from sitechat.models.base import new_id
-from sitechat.models.crawling import Chunk, Page, PageOutcome
-from sitechat.search.indexing import search_vector
-
-HEADING_SEPARATOR = " > "
-# Each row binds ~12 parameters; stay far below PostgreSQL's 32767 per statement.
-
-
-@dataclass(frozen=True)
-class ChunkTarget:
-    """Where chunks belong and what they cite."""
-
-    workspace_id: uuid.UUID
-    chatbot_id: uuid.UUID
-    source_id: uuid.UUID
-    language: str
-    title: str
-    url: str | None = None
-    page_id: uuid.UUID | None = None
-
-
-@dataclass(frozen=True)
-class ChunkText:
-    heading: str
-    content: str
-
-
-def chunks_of_markdown(markdown: str) -> list[ChunkText]:
-    return [
-        ChunkText(HEADING_SEPARATOR.join(chunk.heading_path), chunk.text)
-        for chunk in chunk_markdown(markdown)
-        if chunk.text.strip()
-    ]
-
-
-_CHUNK_COLUMNS = (
-    "id", "workspace_id", "chatbot_id", "source_id", "page_id", "position", "url", "title",
-    "heading", "content", "language",
-)  # fmt: skip
-# One statement, compiled once, run with every page's rows: building a separate SQL expression
-# per chunk cost more CPU than extracting the page (bench/crawl).
-_INSERT_CHUNK = insert(Chunk).values(
-    **{name: bindparam(f"v_{name}") for name in _CHUNK_COLUMNS},
-    search_vector=search_vector(
-        bindparam("v_language"),
-        bindparam("v_title"),
-        bindparam("v_heading"),
-        bindparam("v_content"),
-    ),
-)
-
-
-async def insert_chunks(session: AsyncSession, target: ChunkTarget, texts: list[ChunkText]) -> int:
-    rows: list[dict[str, Any]] = [
-        {
-            "v_id": new_id(),
-            "v_workspace_id": target.workspace_id,
-            "v_chatbot_id": target.chatbot_id,
-            "v_source_id": target.source_id,
-            "v_page_id": target.page_id,
-            "v_position": position,
-            "v_url": target.url,
-            "v_title": target.title,
-            "v_heading": text.heading[:1000],
-            "v_content": text.content,
-            "v_language": target.language,
-        }
-        for position, text in enumerate(texts)
-    ]
-    if rows:
-        await session.execute(_INSERT_CHUNK, rows)
-    return len(rows)
-
-
-async def index_markdown(session: AsyncSession, target: ChunkTarget, markdown: str) -> int:
-    """Chunk `markdown` and insert the rows; returns how many chunks were written."""
-    return await insert_chunks(session, target, chunks_of_markdown(markdown))
-
-
-async def index_question_answer(
-    session: AsyncSession, target: ChunkTarget, question: str, answer: str
-) -> int:
-    """One chunk: the question is the title and heading (it is what visitors ask), the answer
-    the content."""
-    return await insert_chunks(session, target, [ChunkText(f"Q: {question}", answer)])
-
-
-async def delete_page_chunks(session: AsyncSession, page_id: uuid.UUID) -> None:
-    await session.execute(delete(Chunk).where(Chunk.page_id == page_id))
-
-
-# -- one crawled page --------------------------------------------------------------------------
+from sitechat.models.crawling import PageOutcome
+from sitechat.models.knowledge import Page
 
 
 @dataclass(frozen=True)
@@ -135,7 +44,9 @@ async def store_page_result(
     existing: Page | None = None
     outcome = PageOutcome.skipped if result.status == "skipped" else PageOutcome.failed
     if result.status == "indexed" and result.page is not None:
-        existing = await repository.find_page_for_update(session, crawl.source_id, result.url)
+        existing = await knowledge_repository.find_page_for_update(
+            session, crawl.source_id, result.url
+        )
         same = existing is not None and existing.content_hash == result.page.content_hash
         outcome = PageOutcome.unchanged if same else PageOutcome.indexed
     crawl_page_id = await repository.insert_crawl_page(
@@ -185,37 +96,21 @@ async def _write_page(
     existing: Page | None,
     now: datetime,
 ) -> Page:
-    page = existing or Page(
-        id=new_id(),
+    target = PageTarget(
         workspace_id=crawl.workspace_id,
         chatbot_id=crawl.chatbot_id,
         source_id=crawl.source_id,
-        url=result.url,
+        language=crawl.language,
+        crawl_job_id=crawl.job_id,
     )
-    content_changed = page.content_hash != extracted.content_hash if existing else True
-    page.crawl_job_id = crawl.job_id
-    page.title = extracted.title[:1000]
-    page.status_code = result.http_status
-    page.content_type = result.content_type[:200] if result.content_type else None
-    page.bytes = result.bytes
-    page.language = extracted.language[:32] if extracted.language else None
-    page.content = extracted.markdown
-    page.content_hash = extracted.content_hash
-    page.fetched_at = now
-    if existing is None:
-        session.add(page)
-    await session.flush()
-    if content_changed:
-        if existing is not None:
-            await delete_page_chunks(session, page.id)
-        target = ChunkTarget(
-            workspace_id=crawl.workspace_id,
-            chatbot_id=crawl.chatbot_id,
-            source_id=crawl.source_id,
-            language=crawl.language,
-            title=page.title,
-            url=page.url,
-            page_id=page.id,
-        )
-        await index_markdown(session, target, extracted.markdown)
-    return page
+    content = PageContent(
+        url=result.url,
+        title=extracted.title,
+        markdown=extracted.markdown,
+        content_hash=extracted.content_hash,
+        language=extracted.language,
+        status_code=result.http_status,
+        content_type=result.content_type,
+        bytes=result.bytes,
+    )
+    return await write_page(session, target, content, existing, now)

@@ -6,13 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, not_, or_, select, text, update
+from sqlalchemy import and_, delete, func, not_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sitechat.models.crawling import CrawlJob, CrawlPage, CrawlStatus, Page, PageOutcome
+from sitechat.models.crawling import CrawlJob, CrawlPage, PageOutcome
+from sitechat.models.knowledge import Page
 
-ACTIVE_STATUSES = (CrawlStatus.queued, CrawlStatus.running)
 COUNTER_COLUMNS = frozenset(
     {
         "pages_fetched",
@@ -46,13 +46,6 @@ async def get_job_unscoped(
     statement = select(CrawlJob).where(CrawlJob.id == job_id)
     if for_update:
         statement = statement.with_for_update()
-    return (await session.execute(statement)).scalar_one_or_none()
-
-
-async def find_active_job(session: AsyncSession, chatbot_id: uuid.UUID) -> CrawlJob | None:
-    statement = select(CrawlJob).where(
-        CrawlJob.chatbot_id == chatbot_id, CrawlJob.status.in_(ACTIVE_STATUSES)
-    )
     return (await session.execute(statement)).scalar_one_or_none()
 
 
@@ -113,23 +106,6 @@ async def cancel_requested_at(
     return (row is not None, row[0] if row is not None else None)
 
 
-async def cancel_queued_procrastinate_job(session: AsyncSession, job_id: uuid.UUID) -> int:
-    """Cancel the queue entry of a crawl that never started, in this transaction, through
-    procrastinate's own function (best effort: the task also skips finished crawls)."""
-    result = await session.execute(
-        text(
-            "SELECT count(procrastinate_cancel_job_v1(id, false, false)) FROM procrastinate_jobs "
-            "WHERE queueing_lock = :lock AND status = 'todo'"
-        ),
-        {"lock": queueing_lock_of(job_id)},
-    )
-    return int(result.scalar_one())
-
-
-def queueing_lock_of(job_id: uuid.UUID) -> str:
-    return f"crawl:{job_id}"
-
-
 def workspace_lock_of(workspace_id: uuid.UUID) -> str:
     return f"crawl-workspace:{workspace_id}"
 
@@ -183,20 +159,6 @@ async def link_crawl_page(
 
 
 # -- pages (the latest content of one URL of a website source) ------------------------------
-
-
-async def get_page(
-    session: AsyncSession, workspace_id: uuid.UUID, page_id: uuid.UUID
-) -> Page | None:
-    statement = select(Page).where(Page.id == page_id, Page.workspace_id == workspace_id)
-    return (await session.execute(statement)).scalar_one_or_none()
-
-
-async def find_page_for_update(
-    session: AsyncSession, source_id: uuid.UUID, url: str
-) -> Page | None:
-    statement = select(Page).where(Page.source_id == source_id, Page.url == url).with_for_update()
-    return (await session.execute(statement)).scalar_one_or_none()
 
 
 async def remove_unseen_pages(

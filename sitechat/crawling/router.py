@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from sitechat.accounts.dependencies import AdminDep, CallerDep
+from sitechat.auth.dependencies import AdminDep, CallerDep
 from sitechat.config import Settings
 from sitechat.core.db import JobBufferDep, SessionDep
 from sitechat.core.pagination import DEFAULT_LIMIT, CursorPage, CursorParam, LimitParam

@@ -12,9 +12,10 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sitechat.accounts.dependencies import Caller
+from sitechat.auth.caller import Caller
 from sitechat.billing.usage import ensure_quota
 from sitechat.chatbots import repository as chatbot_repository
+from sitechat.chatbots.errors import CrawlInProgress
 from sitechat.chatbots.lifecycle import Actor, settle_after_training, transition
 from sitechat.config import CrawlSettings
 from sitechat.core.clock import utcnow
@@ -23,7 +24,6 @@ from sitechat.core.pagination import decode_cursor, next_cursor_of
 from sitechat.crawling import repository
 from sitechat.crawling.errors import (
     CrawlFieldInvalid,
-    CrawlInProgress,
     CrawlNotActive,
     CrawlNotRetryable,
     UnsafeCrawlUrl,
@@ -31,8 +31,10 @@ from sitechat.crawling.errors import (
 from sitechat.crawling.schemas import CrawlCreate
 from sitechat.crawling.ssrf import UnsafeUrlError, check_url_syntax
 from sitechat.crawling.urls import canonicalize_url
+from sitechat.knowledge import repository as knowledge_repository
 from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind
-from sitechat.models.crawling import CrawlJob, CrawlPage, CrawlStatus, Page, PageOutcome
+from sitechat.models.crawling import CrawlJob, CrawlPage, CrawlStatus, PageOutcome
+from sitechat.models.knowledge import Page
 from sitechat.worker.buffer import JobBuffer
 
 log = structlog.get_logger()
@@ -137,7 +139,7 @@ async def start_crawl(
 async def _queue_job(
     session: AsyncSession, jobs: JobBuffer, chatbot: Chatbot, source: Source, job: CrawlJob
 ) -> None:
-    active = await repository.find_active_job(session, chatbot.id)
+    active = await chatbot_repository.find_active_crawl(session, chatbot.id)
     if active is not None:
         raise CrawlInProgress(active.id)
     transition(chatbot, ChatbotStatus.training, Actor.system)
@@ -148,14 +150,14 @@ async def _queue_job(
             session.add(job)
     except IntegrityError:
         # The partial unique index saw a crawl our check missed (a concurrent request).
-        active = await repository.find_active_job(session, chatbot.id)
+        active = await chatbot_repository.find_active_crawl(session, chatbot.id)
         if active is None:
             raise
         raise CrawlInProgress(active.id) from None
     jobs.defer(
         RUN_TASK,
         crawl_job_id=str(job.id),
-        queueing_lock=repository.queueing_lock_of(job.id),
+        queueing_lock=chatbot_repository.crawl_queueing_lock(job.id),
         # One running crawl per workspace: a busy workspace queues behind itself, not in
         # front of everyone else.
         lock=repository.workspace_lock_of(chatbot.workspace_id),
@@ -205,7 +207,7 @@ async def cancel_crawl(session: AsyncSession, caller: Caller, job_id: uuid.UUID)
     now = utcnow()
     job.cancel_requested_at = job.cancel_requested_at or now
     if job.status is CrawlStatus.queued:
-        await repository.cancel_queued_procrastinate_job(session, job.id)
+        await chatbot_repository.cancel_queued_crawl(session, job.id)
         job.status = CrawlStatus.cancelled
         job.stop_reason = "cancelled"
         job.finished_at = now
@@ -252,7 +254,7 @@ async def list_crawl_pages(
 
 
 async def get_page(session: AsyncSession, caller: Caller, page_id: uuid.UUID) -> Page:
-    page = await repository.get_page(session, caller.workspace_id, page_id)
+    page = await knowledge_repository.get_page(session, caller.workspace_id, page_id)
     if page is None:
         raise NotFound("Page")
     return page

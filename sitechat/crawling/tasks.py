@@ -22,8 +22,8 @@ from sitechat.crawling import repository
 from sitechat.crawling.engine import CrawlCounts, CrawlPlan, PageResult, run_crawl
 from sitechat.crawling.fetcher import Fetcher, FetcherConfig
 from sitechat.crawling.indexer import CrawlTarget, store_page_result
+from sitechat.knowledge.tasks import defer_embedding
 from sitechat.models.crawling import CrawlStatus
-from sitechat.search.tasks import defer_embedding
 from sitechat.worker.context import task_context, task_session
 from sitechat.worker.queue import queue
 

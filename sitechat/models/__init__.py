@@ -36,7 +36,8 @@ from sitechat.models.chat import (
     UsageEvent,
 )
 from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind, Visibility
-from sitechat.models.crawling import Chunk, CrawlJob, CrawlPage, CrawlStatus, Page, PageOutcome
+from sitechat.models.crawling import CrawlJob, CrawlPage, CrawlStatus, PageOutcome
+from sitechat.models.knowledge import Chunk, Page
 
 __all__ = [
     "ApiKey",

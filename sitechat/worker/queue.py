@@ -16,7 +16,7 @@ TASK_MODULES = [
     "sitechat.ops.tasks",
     "sitechat.crawling.tasks",
     "sitechat.accounts.tasks",
-    "sitechat.search.tasks",
+    "sitechat.knowledge.tasks",
 ]
 
 queue = App(connector=PsycopgConnector(), import_paths=TASK_MODULES)

@@ -14,8 +14,8 @@ from typing import Annotated
 from fastapi import Depends, Query, Request, status
 from starlette.responses import Response
 
-from sitechat.accounts.dependencies import (
-    Caller,
+from sitechat.auth.caller import Caller
+from sitechat.auth.dependencies import (
     CallerDep,
     ClientIpDep,
     CurrentUserIdDep,
@@ -23,11 +23,10 @@ from sitechat.accounts.dependencies import (
     bearer_scheme,
     get_caller,
 )
-from sitechat.accounts.mailer import Mailer, get_mailer
-from sitechat.accounts.router import problem_responses
 from sitechat.config import Settings
 from sitechat.core.db import SessionDep
-from sitechat.core.errors import NotFound
+from sitechat.core.errors import NotFound, problem_responses
+from sitechat.core.mail import Mailer, get_mailer
 from sitechat.core.routing import api_router
 from sitechat.workspaces import service
 from sitechat.workspaces.schemas import (

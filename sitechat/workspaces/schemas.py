@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sitechat.accounts.fields import Email, OpaqueToken, WorkspaceName
+from sitechat.core.fields import Email, OpaqueToken, WorkspaceName
 from sitechat.models.accounts import Role
 
 

@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sitechat.accounts import repository as account_repository
-from sitechat.accounts.dependencies import Caller
-from sitechat.accounts.mailer import Mailer, MailMessage
 from sitechat.audit.service import AuditEventPage, list_workspace_events, record_audit_event
+from sitechat.auth import repository as credentials
+from sitechat.auth.caller import Caller
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import Forbidden, NotFound
+from sitechat.core.mail import Mailer, MailMessage
 from sitechat.core.security import hash_token, new_opaque_token
 from sitechat.models.accounts import Invitation, Membership, Role, Workspace
 from sitechat.workspaces import repository
@@ -112,7 +112,7 @@ async def invite(
     """An invitation for `email` and its one-time token, which is also mailed."""
     require_role(caller, Role.owner)
     workspace = await _workspace(session, caller.workspace_id)
-    invitee = await account_repository.get_user_by_email(session, email)
+    invitee = await credentials.get_user_by_email(session, email)
     if invitee is not None and await repository.get_membership(session, workspace.id, invitee.id):
         raise AlreadyMember()
     now = utcnow()
@@ -165,7 +165,7 @@ async def accept_invitation(
         or invitation.expires_at <= now
     ):
         raise InvalidInvitation()
-    user = await account_repository.get_user(session, user_id)
+    user = await credentials.get_user(session, user_id)
     if user is None or user.email != invitation.email:
         # Someone else's invitation: do not even confirm that it exists.
         raise NotFound("Invitation")

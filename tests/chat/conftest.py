@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from sitechat.chat.answerer import Passage
 from sitechat.chat.llm import LLMConfig, OpenAIAnswerer
+from sitechat.knowledge.passages import Passage
 from tests.fixtures.servers import serve_in_thread
 
 STALL_SECONDS = 30.0  # longer than any test waits: a stalled stream must be cut by the client

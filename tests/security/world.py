@@ -17,7 +17,8 @@ from sqlalchemy import select, update
 
 from sitechat.core.clock import utcnow
 from sitechat.models import Chatbot, ChatbotStatus
-from sitechat.models.crawling import CrawlJob, Page
+from sitechat.models.crawling import CrawlJob
+from sitechat.models.knowledge import Page
 from tests.fixtures.accounts import Account, create_api_key, register
 from tests.fixtures.billing import upgrade
 

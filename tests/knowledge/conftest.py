@@ -23,9 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sitechat.search import vectors
-from sitechat.search.dense import DenseRetrieval, use_dense_retrieval
-from sitechat.search.embedders import OpenAIEmbedder, OpenAIEmbedderConfig
+from sitechat.knowledge import vectors
+from sitechat.knowledge.dense import DenseRetrieval, use_dense_retrieval
+from sitechat.knowledge.embedders import OpenAIEmbedder, OpenAIEmbedderConfig
 from tests.fixtures.servers import serve_in_thread
 
 DIMENSIONS = 64

@@ -6,16 +6,16 @@ import uuid
 
 from fastapi import FastAPI
 
-from sitechat.chat.answerer import Passage
-from sitechat.models import Chatbot
-from sitechat.search.repository import ChunkHit
-from sitechat.search.service import (
+from sitechat.knowledge.passages import Passage
+from sitechat.knowledge.repository import ChunkHit
+from sitechat.knowledge.service import (
     MAX_TOP_K,
     capped_per_page,
     reciprocal_rank_fusion,
     retrieve,
     top_k_for,
 )
+from sitechat.models import Chatbot
 from tests.fixtures.chat import add_chunk, create_account, create_chatbot
 
 

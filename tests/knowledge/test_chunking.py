@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import itertools
 
-from sitechat.crawling.chunking import chunk_markdown
+from sitechat.knowledge.chunking import chunk_markdown
 
 
 def sentences(topic: str, count: int) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sitechat.search.dense import DenseRetrieval
+from sitechat.knowledge.dense import DenseRetrieval
 from tests.conftest import run_queued_jobs
 from tests.crawling import site as crawl_site
 from tests.crawling.conftest import LocalSite

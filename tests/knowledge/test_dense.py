@@ -15,19 +15,19 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from sitechat.config import EmbeddingSettings
-from sitechat.models import Chatbot
-from sitechat.search.dense import (
+from sitechat.knowledge.dense import (
     DenseRetrieval,
     dense_retrieval,
     start_dense_retrieval,
     stop_dense_retrieval,
     use_dense_retrieval,
 )
-from sitechat.search.service import retrieve
-from sitechat.search.tasks import EMBED_TASK, embed_chunks_task
+from sitechat.knowledge.service import retrieve
+from sitechat.knowledge.tasks import EMBED_TASK, embed_chunks_task
+from sitechat.models import Chatbot
 from tests.conftest import run_queued_jobs
 from tests.fixtures.chat import add_chunk, create_account, create_chatbot
-from tests.search.conftest import EmbeddingsServer, embedder_for
+from tests.knowledge.conftest import EmbeddingsServer, embedder_for
 
 CAR_REPAIR = "Our automobile workshop services engines and brakes."
 REFUND_POLICY = "Returned items are reimbursed within 14 days."
@@ -55,7 +55,7 @@ async def _retrieve(app: FastAPI, chatbot: Chatbot, question: str) -> list[str]:
 
 
 async def _embed(chatbot: Chatbot) -> int:
-    """Run the `search.embed_chunks` job's function (sessions from the app's task context)."""
+    """Run the `knowledge.embed_chunks` job's function (sessions from the app's task context)."""
     return await embed_chunks_task(chatbot_id=str(chatbot.id))
 
 

@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sitechat.config import EmbeddingSettings
 from sitechat.core.clock import utcnow
-from sitechat.search import vectors
-from sitechat.search.embedders import Embedder, EmbeddingError, build_embedder
-from sitechat.search.repository import ChunkHit
+from sitechat.knowledge import vectors
+from sitechat.knowledge.embedders import Embedder, EmbeddingError, build_embedder
+from sitechat.knowledge.repository import ChunkHit
 
 log = structlog.get_logger()
 
@@ -63,7 +63,7 @@ async def start_dense_retrieval(
         available = await vectors.table_exists(connection)
     if not available:
         log.warning(
-            "search.dense_unavailable",
+            "knowledge.dense_unavailable",
             reason="no chunk_embeddings table: the database has no pgvector",
             model=embedder.model_name,
         )
@@ -76,7 +76,7 @@ async def start_dense_retrieval(
         question_timeout_seconds=settings.question_timeout_seconds,
     )
     use_dense_retrieval(dense)
-    log.info("search.dense_enabled", model=embedder.model_name)
+    log.info("knowledge.dense_enabled", model=embedder.model_name)
     return dense
 
 
@@ -104,7 +104,7 @@ async def embed_question(dense: DenseRetrieval, question: str) -> list[float] | 
             (vector,) = await dense.embedder.embed([question])
     except (EmbeddingError, TimeoutError, ValueError) as error:
         reason = error.reason if isinstance(error, EmbeddingError) else type(error).__name__
-        log.warning("search.dense_skipped", reason=reason, model=dense.embedder.model_name)
+        log.warning("knowledge.dense_skipped", reason=reason, model=dense.embedder.model_name)
         return None
     return vector
 
@@ -125,7 +125,7 @@ async def dense_ranking(
             )
     except DBAPIError as error:
         log.warning(
-            "search.dense_query_failed",
+            "knowledge.dense_query_failed",
             reason=type(error.orig).__name__,
             model=dense.embedder.model_name,
         )

@@ -8,13 +8,13 @@ import pytest
 from pydantic import SecretStr
 
 from sitechat.config import EmbeddingSettings
-from sitechat.search.embedders import (
+from sitechat.knowledge.embedders import (
     EmbedderUnavailable,
     EmbeddingError,
     OpenAIEmbedder,
     build_embedder,
 )
-from tests.search.conftest import DIMENSIONS, EmbeddingsServer, embedder_for, fake_vector
+from tests.knowledge.conftest import DIMENSIONS, EmbeddingsServer, embedder_for, fake_vector
 
 
 class TestOpenAIEmbedder:

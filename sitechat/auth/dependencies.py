@@ -16,7 +16,8 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sitechat.accounts import repository
+from sitechat.auth import repository
+from sitechat.auth.caller import Caller
 from sitechat.config import Settings
 from sitechat.core.cache import TTLCache
 from sitechat.core.clock import utcnow
@@ -38,17 +39,6 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 TOKEN_URL = "/v1/auth/token"  # noqa: S105 (a route, not a secret)
 bearer_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
-
-
-@dataclass(frozen=True)
-class Caller:
-    workspace_id: uuid.UUID
-    role: Role
-    user_id: uuid.UUID | None = None
-    api_key_id: uuid.UUID | None = None
-
-    def can(self, role: Role) -> bool:
-        return self.role.at_least(role)
 
 
 @dataclass

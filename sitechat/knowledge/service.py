@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sitechat.chat.answerer import Passage
+from sitechat.knowledge import repository
+from sitechat.knowledge.dense import dense_ranking, dense_retrieval, embed_question
+from sitechat.knowledge.indexing import SEARCH_LANGUAGES
+from sitechat.knowledge.passages import Passage
 from sitechat.models.chatbots import Chatbot
-from sitechat.search import repository
-from sitechat.search.dense import dense_ranking, dense_retrieval, embed_question
-from sitechat.search.indexing import SEARCH_LANGUAGES
 
 DEFAULT_TOP_K = 8
 MAX_TOP_K = 20

@@ -1,4 +1,4 @@
-"""All SQL of lexical retrieval: PostgreSQL full-text search over one chatbot's chunks.
+"""All SQL of the knowledge store: pages, and lexical retrieval over one chatbot's chunks.
 
 Both queries filter on `chatbot_id` first thing, so a chatbot can never retrieve another
 chatbot's (or workspace's) text. They match through the GIN index on `search_vector` and rank
@@ -15,8 +15,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from sitechat.models.knowledge import Page
 
 # Normalization flag 32 divides the rank by itself + 1: scores in [0, 1) that compare across
 # queries, which the fusion of several rankings (and thresholds) can rely on.
@@ -111,3 +113,20 @@ async def search_any_term(
 ) -> list[ChunkHit]:
     """Chunks containing at least one term of the question, best first."""
     return await _search(session, _ANY_TERM_SQL, chatbot_id, language, question, limit)
+
+
+# -- pages ------------------------------------------------------------------------------------
+
+
+async def get_page(
+    session: AsyncSession, workspace_id: uuid.UUID, page_id: uuid.UUID
+) -> Page | None:
+    statement = select(Page).where(Page.id == page_id, Page.workspace_id == workspace_id)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def find_page_for_update(
+    session: AsyncSession, source_id: uuid.UUID, url: str
+) -> Page | None:
+    statement = select(Page).where(Page.source_id == source_id, Page.url == url).with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()

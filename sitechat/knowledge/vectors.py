@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from sitechat.search.repository import ChunkHit
+from sitechat.knowledge.repository import ChunkHit
 
 _TABLE_EXISTS_SQL = text("SELECT to_regclass('chunk_embeddings') IS NOT NULL")
 

@@ -1,7 +1,7 @@
 """Embedding jobs: chunks get their vectors after they are written, never inside a request.
 
-`search.embed_chunks` embeds one chatbot's chunks that have no vector of the current model;
-it is asked for after a crawl and after a text / Q&A source is added. `search.embed_backlog`
+`knowledge.embed_chunks` embeds one chatbot's chunks that have no vector of the current model;
+it is asked for after a crawl and after a text / Q&A source is added. `knowledge.embed_backlog`
 (periodic) catches the rest: chunks written before an embedder was configured, chunks of a
 previous model, jobs that failed.
 """
@@ -14,16 +14,16 @@ import structlog
 from procrastinate import RetryStrategy
 from procrastinate.exceptions import AlreadyEnqueued
 
-from sitechat.search import vectors
-from sitechat.search.dense import dense_retrieval, embed_missing_chunks
+from sitechat.knowledge import vectors
+from sitechat.knowledge.dense import dense_retrieval, embed_missing_chunks
 from sitechat.worker.buffer import JobBuffer
 from sitechat.worker.context import task_session
 from sitechat.worker.queue import queue
 
 log = structlog.get_logger()
 
-EMBED_TASK = "search.embed_chunks"
-# Chatbots handed to `search.embed_chunks` per backlog run; the next run takes the rest.
+EMBED_TASK = "knowledge.embed_chunks"
+# Chatbots handed to `knowledge.embed_chunks` per backlog run; the next run takes the rest.
 BACKLOG_CHATBOTS_PER_RUN = 500
 
 
@@ -41,11 +41,11 @@ async def embed_chunks_task(chatbot_id: str) -> int:
     """Embed the chatbot's chunks lacking a vector of the current model. Idempotent."""
     dense = dense_retrieval()
     if dense is None:
-        log.info("search.embed_skipped", chatbot_id=chatbot_id, reason="dense retrieval off")
+        log.info("knowledge.embed_skipped", chatbot_id=chatbot_id, reason="dense retrieval off")
         return 0
     stored = await embed_missing_chunks(task_session, dense, uuid.UUID(chatbot_id))
     log.info(
-        "search.chunks_embedded",
+        "knowledge.chunks_embedded",
         chatbot_id=chatbot_id,
         chunks=stored,
         model=dense.embedder.model_name,
@@ -53,10 +53,12 @@ async def embed_chunks_task(chatbot_id: str) -> int:
     return stored
 
 
-@queue.periodic(cron="*/10 * * * *", periodic_id="search-embed-backlog")
-@queue.task(name="search.embed_backlog", queueing_lock="search.embed_backlog", pass_context=False)
+@queue.periodic(cron="*/10 * * * *", periodic_id="knowledge-embed-backlog")
+@queue.task(
+    name="knowledge.embed_backlog", queueing_lock="knowledge.embed_backlog", pass_context=False
+)
 async def embed_backlog_task(timestamp: int) -> int:
-    """Ask for `search.embed_chunks` for every chatbot with chunks lacking current vectors."""
+    """Ask for `knowledge.embed_chunks` for every chatbot with chunks lacking current vectors."""
     dense = dense_retrieval()
     if dense is None:
         return 0
@@ -93,4 +95,4 @@ async def defer_embedding(chatbot_id: uuid.UUID) -> None:
             lock=embedding_lock_of(chatbot_id),
         ).defer_async(chatbot_id=str(chatbot_id))
     except AlreadyEnqueued:
-        log.info("search.embed_already_queued", chatbot_id=str(chatbot_id))
+        log.info("knowledge.embed_already_queued", chatbot_id=str(chatbot_id))

@@ -1,0 +1,94 @@
+"""Visitor-phrased evaluation questions for two documentation sites.
+
+Each set is written the way a stranger with a problem types into a site's chat box: everyday
+words, the goal or the symptom rather than the docs' own vocabulary, sometimes a typo or a
+half-remembered identifier. They are meant for retrieval and answer benchmarks:
+
+- an answerable question names every page (path relative to the site's HTML root) that
+  genuinely answers it, any one of which is a correct source, and 1-3 key phrases, each present
+  verbatim (case-insensitive, after stripping tags and collapsing whitespace) in an answering
+  page; a correct answer is expected to contain at least one of them;
+- an unanswerable question is plausible for a visitor of the site but is not answered anywhere
+  on it; the right reply is the chatbot's fallback. It has no pages and no phrases.
+
+About a third of each set is split off as `"holdout"`, chosen before any tuning: tune
+retrieval and answer settings on `tune` only and report `holdout` separately.
+
+`python -m bench.questions.check` verifies the sets against the installed Debian packages
+(python3.11-doc, postgresql-doc-15).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Split = Literal["tune", "holdout"]
+SPLITS: tuple[Split, ...] = ("tune", "holdout")
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str  # the question as a visitor types it
+    pages: tuple[str, ...]  # answering pages relative to the html root; () for unanswerable
+    phrases: tuple[str, ...]  # 1-3 key phrases from an answering page; () for unanswerable
+    split: str  # "tune" or "holdout"
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.pages)
+
+
+@dataclass(frozen=True)
+class QuestionSet:
+    name: str
+    site_root: str  # the site's HTML directory (a Debian package path)
+    questions: tuple[Question, ...]
+
+    @property
+    def answerable(self) -> tuple[Question, ...]:
+        return tuple(q for q in self.questions if q.answerable)
+
+    @property
+    def unanswerable(self) -> tuple[Question, ...]:
+        return tuple(q for q in self.questions if not q.answerable)
+
+    @property
+    def tune(self) -> tuple[Question, ...]:
+        return tuple(q for q in self.questions if q.split == "tune")
+
+    @property
+    def holdout(self) -> tuple[Question, ...]:
+        return tuple(q for q in self.questions if q.split == "holdout")
+
+
+def q(text: str, pages: str, *phrases: str, split: Split = "tune") -> Question:
+    """An answerable question; `pages` is a space-separated list of page paths."""
+    return Question(text, tuple(pages.split()), phrases, split)
+
+
+def h(text: str, pages: str, *phrases: str) -> Question:
+    """An answerable holdout question."""
+    return q(text, pages, *phrases, split="holdout")
+
+
+def u(text: str, split: Split = "tune") -> Question:
+    """An unanswerable question: the site does not answer it."""
+    return Question(text, (), (), split)
+
+
+def uh(text: str) -> Question:
+    """An unanswerable holdout question."""
+    return u(text, split="holdout")
+
+
+def _all_sets() -> tuple[QuestionSet, ...]:
+    from bench.questions.postgres15 import POSTGRES15
+    from bench.questions.python311 import PYTHON311
+
+    return (PYTHON311, POSTGRES15)
+
+
+ALL_SETS: tuple[QuestionSet, ...] = _all_sets()
+
+__all__ = ["ALL_SETS", "SPLITS", "Question", "QuestionSet", "Split", "h", "q", "u", "uh"]

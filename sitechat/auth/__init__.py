@@ -1,0 +1,1 @@
+"""Who is calling: the `Caller`, its FastAPI dependencies and the credential lookups."""

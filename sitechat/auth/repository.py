@@ -1,0 +1,96 @@
+"""Credential lookups on the hot path: API keys, memberships, users by id or email.
+
+Shared by everything that resolves a caller (`auth.dependencies`) and by the domains that
+look a user up (sign-in, invitations); the SQL of managing accounts stays in `accounts/`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sitechat.models.accounts import ApiKey, Membership, Role, User
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    role: Role
+    key_hash: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def usable_at(self, now: datetime) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or self.expires_at > now
+
+
+@dataclass(frozen=True)
+class MembershipRecord:
+    workspace_id: uuid.UUID
+    role: Role
+
+
+async def find_api_key(session: AsyncSession, prefix: str) -> ApiKeyRecord | None:
+    row = (
+        await session.execute(
+            select(
+                ApiKey.id,
+                ApiKey.workspace_id,
+                ApiKey.role,
+                ApiKey.key_hash,
+                ApiKey.expires_at,
+                ApiKey.revoked_at,
+            ).where(ApiKey.prefix == prefix)
+        )
+    ).first()
+    return ApiKeyRecord(*row) if row else None
+
+
+async def touch_api_key(session: AsyncSession, key_id: uuid.UUID, now: datetime) -> None:
+    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+
+
+async def find_membership(
+    session: AsyncSession, user_id: uuid.UUID, workspace_id: uuid.UUID | None
+) -> MembershipRecord | None:
+    """The user's membership in `workspace_id`, or in their personal workspace when None."""
+    target = (
+        workspace_id
+        if workspace_id is not None
+        else select(User.personal_workspace_id).where(User.id == user_id).scalar_subquery()
+    )
+    row = (
+        await session.execute(
+            select(Membership.workspace_id, Membership.role)
+            .join(User, User.id == Membership.user_id)
+            .where(
+                Membership.user_id == user_id,
+                Membership.workspace_id == target,
+                User.is_active.is_(True),
+            )
+        )
+    ).first()
+    return MembershipRecord(*row) if row else None
+
+
+async def user_is_active(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    count = await session.scalar(
+        select(func.count()).where(User.id == user_id, User.is_active.is_(True))
+    )
+    return bool(count)
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
+    """`email` must already be normalized (they are stored normalized)."""
+    return await session.scalar(select(User).where(User.email == email))
