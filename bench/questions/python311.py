@@ -18,10 +18,11 @@ ANSWERABLE: tuple[Question, ...] = (
         "-m venv",
     ),
     h(
-        "pip install says permission denied / installs to the wrong python, how do I make "
-        "sure pip goes with the interpreter I'm running",
+        "pip puts packages into the wrong python (I have a few versions) and without sudo I "
+        "get permission errors, what's the right way to install",
         "installing/index.html",
         "-m pip",
+        "--user",
     ),
     q(
         "0.1 + 0.2 gives 0.30000000000000004 ... is my python broken??",
@@ -72,8 +73,7 @@ ANSWERABLE: tuple[Question, ...] = (
         "name mangling",
     ),
     h(
-        "make my .py file runnable like a normal command on linux without typing python "
-        "in front",
+        "make my .py file runnable like a normal command on linux without typing python in front",
         "tutorial/appendix.html using/unix.html faq/library.html",
         "chmod +x",
         "#!",
@@ -194,8 +194,7 @@ ANSWERABLE: tuple[Question, ...] = (
         "errors=",
     ),
     q(
-        "I'm adding up prices and floats give answers like 2.9999999. what should i use "
-        "for money",
+        "I'm adding up prices and floats give answers like 2.9999999. what should i use for money",
         "library/decimal.html",
         "Decimal",
     ),
@@ -535,7 +534,7 @@ ANSWERABLE: tuple[Question, ...] = (
         "-m timeit",
     ),
     q(
-        "startup of my cli is slow, how can I see how long each import takes",
+        "startup of my cli is slow, can I get a per-import timing breakdown",
         "using/cmdline.html",
         "importtime",
     ),
