@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.types import Receive, Scope, Send
 
 from sitechat.api import add_v1_routes
@@ -30,6 +29,7 @@ from sitechat.core.middleware import MiddlewareConfig, RequestContextMiddleware
 from sitechat.core.ratelimit import RateLimiter, RateLimitPolicy, RouteClass
 from sitechat.core.routing import API_PREFIX, index_routes
 from sitechat.knowledge.dense import start_dense_retrieval, stop_dense_retrieval
+from sitechat.ops.docs import API_DESCRIPTION, add_docs_routes
 from sitechat.ops.router import router as ops_router
 from sitechat.worker.context import TaskContext, configure_task_context
 from sitechat.worker.queue import connected_queue, queue
@@ -162,7 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="SiteChat API",
         version="0.1.0",
-        description="Website-trained chatbots: crawl a site, answer visitors with citations.",
+        description=API_DESCRIPTION,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
@@ -172,10 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.trusted_proxies = frozenset(settings.http.trusted_proxies)
     install_exception_handlers(app)
 
-    @app.get("/docs", include_in_schema=False)
-    async def swagger_ui() -> object:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="SiteChat API")
-
+    add_docs_routes(app)
     app.router.routes.extend(ops_router.routes)
     add_v1_routes(app)
     index_routes(app)

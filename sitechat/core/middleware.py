@@ -63,10 +63,12 @@ def _latency_histogram(method: str, route: str) -> Any:
 
 
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+# The docs pages load their assets from this origin only (`sitechat/ops/docs.py`); ReDoc
+# runs its search in a blob: worker.
 DOCS_CSP = (
-    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    b"img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'"
+    b"default-src 'self'; script-src 'self' 'unsafe-inline'; "
+    b"style-src 'self' 'unsafe-inline'; img-src 'self' data:; worker-src 'self' blob:; "
+    b"frame-ancestors 'none'"
 )
 _DOCS_PATHS = ("/docs", "/redoc")
 _COMMON_SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
