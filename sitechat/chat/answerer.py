@@ -87,13 +87,16 @@ class Usage:
 
 AnswerEvent = TextDelta | CitationsReady | AnswerMeta | Usage
 
-AnswerErrorCode = Literal["llm-timeout", "llm-unavailable", "llm-bad-response", "llm-rate-limited"]
+AnswerErrorCode = Literal[
+    "llm-timeout", "llm-unavailable", "llm-bad-response", "llm-rate-limited", "internal-error"
+]
 
 _USER_SAFE_MESSAGES: dict[AnswerErrorCode, str] = {
     "llm-timeout": "The language model took too long to answer. Please try again.",
     "llm-unavailable": "The language model could not be reached. Please try again later.",
     "llm-bad-response": "The language model returned an unusable response.",
     "llm-rate-limited": "The language model is busy right now. Please try again shortly.",
+    "internal-error": "The answer could not be produced.",
 }
 
 # Upstream trouble is ours to report, not the client's fault: gateway-style statuses. A
@@ -103,6 +106,7 @@ _HTTP_STATUSES: dict[AnswerErrorCode, int] = {
     "llm-unavailable": 503,
     "llm-bad-response": 502,
     "llm-rate-limited": 503,
+    "internal-error": 500,
 }
 
 

@@ -9,23 +9,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import State
 
-from sitechat.auth.dependencies import (
-    AuthState,
-    caller_from_access_token,
-    caller_from_api_key,
-)
 from sitechat.chat.answerer import Answerer
+from sitechat.chat.answering import ChatRuntime
 from sitechat.chat.extractive import ExtractiveAnswerer
-from sitechat.chat.service import Scope
 from sitechat.chat.streaming import StreamConfig
-from sitechat.chat.visitor_tokens import verify_visitor_token
 from sitechat.config import LLMSettings
-from sitechat.core.clock import utcnow
-from sitechat.core.errors import Unauthorized
-from sitechat.core.security import API_KEY_PREFIX
 
 
 def build_answerer(settings: LLMSettings) -> Answerer:
@@ -55,46 +45,17 @@ def answerer_of(state: State) -> Answerer:
     return answerer
 
 
-def stream_config_of(state: State) -> StreamConfig:
-    config: StreamConfig | None = getattr(state, "chat_stream_config", None)
-    return config or StreamConfig()
+def chat_runtime_of(state: State) -> ChatRuntime:
+    config: StreamConfig = getattr(state, "chat_stream_config", None) or StreamConfig()
+    return ChatRuntime(
+        answerer=answerer_of(state),
+        sessionmaker=state.sessionmaker,
+        keepalive_seconds=config.keepalive_seconds,
+    )
 
 
-async def get_answerer(request: Request) -> Answerer:
-    return answerer_of(request.app.state)
+async def get_chat_runtime(request: Request) -> ChatRuntime:
+    return chat_runtime_of(request.app.state)
 
 
-async def get_stream_config(request: Request) -> StreamConfig:
-    return stream_config_of(request.app.state)
-
-
-async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
-    """For the short transaction that stores an answer after the request's own has ended."""
-    return request.app.state.sessionmaker  # type: ignore[no-any-return]
-
-
-AnswererDep = Annotated[Answerer, Depends(get_answerer)]
-StreamConfigDep = Annotated[StreamConfig, Depends(get_stream_config)]
-SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
-
-
-async def socket_scope(
-    session: AsyncSession, state: State, token: str | None, workspace_header: str | None
-) -> Scope:
-    """What a WebSocket's credential may reach: an API key, a visitor token or an access JWT.
-
-    Raises `Unauthorized` (and `NotFound` for a foreign `X-Workspace-ID`) like `get_caller`,
-    whose resolution functions it reuses.
-    """
-    if not token:
-        raise Unauthorized()
-    auth: AuthState = state.auth
-    now = utcnow()
-    if token.startswith(API_KEY_PREFIX):
-        caller = await caller_from_api_key(session, auth, token, now)
-        return Scope.workspace(caller.workspace_id)
-    visitor = verify_visitor_token(state.settings.auth, token, now)
-    if visitor is not None:
-        return Scope.visitor(visitor.conversation_id)
-    caller = await caller_from_access_token(session, auth, token, workspace_header, now)
-    return Scope.workspace(caller.workspace_id)
+ChatRuntimeDep = Annotated[ChatRuntime, Depends(get_chat_runtime)]

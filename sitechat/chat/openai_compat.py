@@ -11,6 +11,7 @@ status and raise their usual `APIStatusError`.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -22,17 +23,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from sitechat.auth.dependencies import CallerDep
-from sitechat.chat import service
-from sitechat.chat.answerer import AnswerError, Turn
-from sitechat.chat.dependencies import AnswererDep, SessionmakerDep, StreamConfigDep
+from sitechat.chat import answering, service
+from sitechat.chat.answerer import Turn
+from sitechat.chat.answering import AnswerRun
+from sitechat.chat.dependencies import ChatRuntimeDep
 from sitechat.chat.schemas import MAX_QUESTION_CHARS, public_citation
-from sitechat.chat.service import PreparedTurn, Scope
-from sitechat.chat.streaming import ChatEvent, DeferredResponse, EventStreamResponse
+from sitechat.chat.service import Scope
+from sitechat.chat.streaming import DeferredResponse, EventStreamResponse
 from sitechat.core.db import SessionDep
 from sitechat.core.errors import NotFound, UnprocessableEntity, problem_response, request_id_of
 from sitechat.core.ratelimit import RouteClass
 from sitechat.core.routing import api_router, rate_limit_class
-from sitechat.models.chat import ConversationChannel
+from sitechat.models.chat import ConversationChannel, Message
 from sitechat.models.chatbots import Chatbot
 
 router = api_router(tags=["openai compatible"])
@@ -114,8 +116,9 @@ def _chunk(completion_id: str, model: str, created: int, **fields: Any) -> bytes
 
 
 async def _completion_chunks(
-    events: AsyncIterator[ChatEvent], turn: PreparedTurn, model: str, include_usage: bool
+    run: AnswerRun, model: str, include_usage: bool
 ) -> AsyncIterator[bytes]:
+    turn = run.turn
     completion_id = f"chatcmpl-{turn.assistant_message_id.hex}"
     created = int(time.time())
     citations: list[dict[str, Any]] = []
@@ -126,35 +129,37 @@ async def _completion_chunks(
     yield _chunk(
         completion_id, model, created, choices=choice({"role": "assistant", "content": ""})
     )
-    async for event in events:
-        if event.type == "ping":
-            yield b": ping\n\n"
-        elif event.type == "delta":
-            yield _chunk(
-                completion_id, model, created, choices=choice({"content": event.data["text"]})
-            )
-        elif event.type == "citations":
-            citations = event.data["citations"]
-        elif event.type == "error":
-            yield (
-                b"data: "
-                + orjson.dumps({"error": {**event.data, "type": "server_error"}})
-                + b"\n\n"
-            )
-        elif event.type == "done":
-            extension = {"citations": citations, "conversation_id": str(turn.conversation_id)}
-            yield _chunk(
-                completion_id, model, created, choices=choice({}, "stop"), sitechat=extension
-            )
-            if include_usage:
-                usage = event.data["usage"]
+    events = run.events()
+    async with contextlib.aclosing(events):
+        async for event in events:
+            if event.type == "ping":
+                yield b": ping\n\n"
+            elif event.type == "delta":
                 yield _chunk(
-                    completion_id,
-                    model,
-                    created,
-                    choices=[],
-                    usage=_usage(usage["prompt_tokens"], usage["completion_tokens"]),
+                    completion_id, model, created, choices=choice({"content": event.data["text"]})
                 )
+            elif event.type == "citations":
+                citations = event.data["citations"]
+            elif event.type == "error":
+                yield (
+                    b"data: "
+                    + orjson.dumps({"error": {**event.data, "type": "server_error"}})
+                    + b"\n\n"
+                )
+            elif event.type == "done":
+                extension = {"citations": citations, "conversation_id": str(turn.conversation_id)}
+                yield _chunk(
+                    completion_id, model, created, choices=choice({}, "stop"), sitechat=extension
+                )
+                if include_usage:
+                    usage = event.data["usage"]
+                    yield _chunk(
+                        completion_id,
+                        model,
+                        created,
+                        choices=[],
+                        usage=_usage(usage["prompt_tokens"], usage["completion_tokens"]),
+                    )
     yield b"data: [DONE]\n\n"
 
 
@@ -168,9 +173,7 @@ async def create_chat_completion(
     request: Request,
     caller: CallerDep,
     session: SessionDep,
-    answerer: AnswererDep,
-    sessionmaker: SessionmakerDep,
-    stream_config: StreamConfigDep,
+    runtime: ChatRuntimeDep,
 ) -> Response:
     """OpenAI-compatible chat completion answered by a chatbot (`model: "chatbot:<id>"`)."""
     chatbot = await service.get_chatbot(
@@ -180,44 +183,49 @@ async def create_chat_completion(
     conversation = await service.start_conversation(
         session, chatbot, channel=ConversationChannel.openai, user_id=caller.user_id
     )
-    turn = await service.prepare_turn(session, conversation, question, history=history)
+    run = await answering.ask(session, conversation, question, runtime, history=history)
     if body.stream:
         include_usage = bool((body.stream_options or {}).get("include_usage"))
-        events = service.stream_turn(turn, answerer, sessionmaker, stream_config.keepalive_seconds)
-        return EventStreamResponse(_completion_chunks(events, turn, body.model, include_usage))
+        return EventStreamResponse(_completion_chunks(run, body.model, include_usage))
+    return DeferredResponse(lambda: _completion(request, run, body.model))
 
-    async def produce() -> Response:
-        try:
-            message = await service.answer_turn(turn, answerer, sessionmaker)
-        except AnswerError as error:
-            return problem_response(
-                status=error.http_status,
-                slug=error.code,
-                detail=error.message,
-                request_id=request_id_of(request),
-            )
-        return _json(
+
+async def _completion(request: Request, run: AnswerRun, model: str) -> Response:
+    """The whole answer as one `chat.completion` (or the problem that stopped it)."""
+    events = run.events(keepalive=False)
+    async with contextlib.aclosing(events):
+        async for event in events:
+            if event.error is not None:
+                return problem_response(
+                    status=event.error.http_status,
+                    slug=event.error.code,
+                    detail=event.error.message,
+                    request_id=request_id_of(request),
+                )
+            if event.message is not None:
+                return _json(_completion_body(event.message, run, model))
+    raise RuntimeError("an answer run ended without `done` or `error`")
+
+
+def _completion_body(message: Message, run: AnswerRun, model: str) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{message.id.hex}",
+        "object": "chat.completion",
+        "created": int(message.created_at.timestamp()),
+        "model": model,
+        "choices": [
             {
-                "id": f"chatcmpl-{message.id.hex}",
-                "object": "chat.completion",
-                "created": int(message.created_at.timestamp()),
-                "model": body.model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": message.content},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": _usage(message.prompt_tokens, message.completion_tokens),
-                "sitechat": {
-                    "citations": [public_citation(c) for c in message.citations],
-                    "conversation_id": str(turn.conversation_id),
-                },
+                "index": 0,
+                "message": {"role": "assistant", "content": message.content},
+                "finish_reason": "stop",
             }
-        )
-
-    return DeferredResponse(produce)
+        ],
+        "usage": _usage(message.prompt_tokens, message.completion_tokens),
+        "sitechat": {
+            "citations": [public_citation(c) for c in message.citations],
+            "conversation_id": str(run.turn.conversation_id),
+        },
+    }
 
 
 def _model(chatbot: Chatbot) -> dict[str, Any]:

@@ -17,10 +17,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from sitechat.chat import service
-from sitechat.chat.dependencies import AnswererDep, SessionmakerDep, StreamConfigDep
+from sitechat.chat import answering, service
+from sitechat.chat.dependencies import ChatRuntimeDep
 from sitechat.chat.errors import OriginNotAllowed
-from sitechat.chat.router import answer_response, wants_stream
+from sitechat.chat.responses import answer_response, wants_stream
 from sitechat.chat.schemas import MessageCreate, MessageOrder, MessagePage, MessageRead
 from sitechat.chat.service import Scope
 from sitechat.chat.visitor_tokens import VisitorClaims, issue_visitor_token, verify_visitor_token
@@ -159,22 +159,13 @@ async def ask_as_visitor(
     request: Request,
     visitor: VisitorDep,
     session: SessionDep,
-    answerer: AnswererDep,
-    sessionmaker: SessionmakerDep,
-    stream_config: StreamConfigDep,
+    runtime: ChatRuntimeDep,
     origin: OriginHeader = None,
 ) -> Response:
     """Ask in the visitor's conversation; streams like the member route."""
     conversation = await _visitor_conversation(request, session, visitor, conversation_id, origin)
-    turn = await service.prepare_turn(session, conversation, body.content)
-    return answer_response(
-        request,
-        turn,
-        stream=wants_stream(request, body),
-        answerer=answerer,
-        sessionmaker=sessionmaker,
-        stream_config=stream_config,
-    )
+    run = await answering.ask(session, conversation, body.content, runtime)
+    return answer_response(request, run, stream=wants_stream(request, body))
 
 
 @router.get("/conversations/{conversation_id}/messages", response_model=MessagePage)

@@ -17,33 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.models.base import new_id
 from sitechat.models.chat import Conversation, Feedback, Message, MessageStatus, UsageEvent
-from sitechat.models.chatbots import Chatbot, ChatbotStatus
 
 SortOrder = Literal["asc", "desc"]
 USAGE_KIND_MESSAGE = "message"
-
-
-async def get_chatbot(
-    session: AsyncSession, workspace_id: uuid.UUID, chatbot_id: uuid.UUID
-) -> Chatbot | None:
-    statement = select(Chatbot).where(
-        Chatbot.id == chatbot_id, Chatbot.workspace_id == workspace_id
-    )
-    return (await session.execute(statement)).scalar_one_or_none()
-
-
-async def get_chatbot_unscoped(session: AsyncSession, chatbot_id: uuid.UUID) -> Chatbot | None:
-    """For the public widget routes, whose callers have no workspace: check visibility after."""
-    return await session.get(Chatbot, chatbot_id)
-
-
-async def list_chatbots(session: AsyncSession, workspace_id: uuid.UUID) -> Sequence[Chatbot]:
-    statement = (
-        select(Chatbot)
-        .where(Chatbot.workspace_id == workspace_id, Chatbot.status != ChatbotStatus.archived)
-        .order_by(Chatbot.id.desc())
-    )
-    return (await session.execute(statement)).scalars().all()
 
 
 async def get_conversation(

@@ -1,8 +1,9 @@
 """Conversations and messages: REST, server-sent events and a WebSocket.
 
 Asking a question never holds a transaction open while the answer is produced: the route
-stores the question, returns a response object that runs the answer when it is sent (after
-the route's commit), and the answer is stored in a short transaction of its own.
+stores the question (`chat/answering.py: ask`), returns a response that runs the answer when
+it is sent, after the route's commit (`chat/responses.py`), and the answer is stored in a
+short transaction of its own.
 """
 
 from __future__ import annotations
@@ -11,24 +12,15 @@ import contextlib
 import uuid
 from typing import Annotated
 
-import orjson
 import structlog
 from fastapi import Query, Request, WebSocket, WebSocketDisconnect, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.responses import Response
 
 from sitechat.auth.dependencies import WORKSPACE_HEADER, CallerDep
-from sitechat.chat import service
-from sitechat.chat.answerer import Answerer, AnswerError
-from sitechat.chat.dependencies import (
-    AnswererDep,
-    SessionmakerDep,
-    StreamConfigDep,
-    answerer_of,
-    socket_scope,
-    stream_config_of,
-)
+from sitechat.chat import answering, service
+from sitechat.chat.dependencies import ChatRuntimeDep, chat_runtime_of
+from sitechat.chat.responses import answer_response, wants_stream
 from sitechat.chat.schemas import (
     MAX_QUESTION_CHARS,
     AnswerRead,
@@ -42,14 +34,10 @@ from sitechat.chat.schemas import (
     MessageOrder,
     MessagePage,
     MessageRead,
-    message_fields,
 )
-from sitechat.chat.service import PreparedTurn, Scope
+from sitechat.chat.service import Scope
+from sitechat.chat.socket import ask_on_socket, open_socket, parse_conversation_id
 from sitechat.chat.streaming import (
-    DeferredResponse,
-    EventStreamResponse,
-    StreamConfig,
-    encode_sse,
     ws_message,
 )
 from sitechat.core.db import SessionDep
@@ -57,8 +45,6 @@ from sitechat.core.errors import (
     NotFound,
     ProblemError,
     Unauthorized,
-    problem_response,
-    request_id_of,
 )
 from sitechat.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam
 from sitechat.core.ratelimit import RouteClass
@@ -79,44 +65,6 @@ _SSE_DOC = {
     "`: ping` comments keep the connection alive.",
     "content": {"text/event-stream": {}},
 }
-
-
-def wants_stream(request: Request, body: MessageCreate) -> bool:
-    return body.stream or "text/event-stream" in request.headers.get("accept", "")
-
-
-def answer_response(
-    request: Request,
-    turn: PreparedTurn,
-    *,
-    stream: bool,
-    answerer: Answerer,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    stream_config: StreamConfig,
-) -> Response:
-    """The answer to a stored question, produced after the route has committed it."""
-    if stream:
-        events = service.stream_turn(turn, answerer, sessionmaker, stream_config.keepalive_seconds)
-        return EventStreamResponse(encode_sse(events))
-
-    async def produce() -> Response:
-        try:
-            message = await service.answer_turn(turn, answerer, sessionmaker)
-        except AnswerError as error:
-            return problem_response(
-                status=error.http_status,
-                slug=error.code,
-                detail=error.message,
-                request_id=request_id_of(request),
-            )
-        body = AnswerRead(**message_fields(message), user_message_id=turn.user_message_id)
-        return Response(
-            orjson.dumps(body.model_dump(mode="json")),
-            status_code=status.HTTP_201_CREATED,
-            media_type="application/json",
-        )
-
-    return DeferredResponse(produce)
 
 
 # --- conversations -----------------------------------------------------------------------------
@@ -204,9 +152,7 @@ async def ask_question(
     request: Request,
     caller: CallerDep,
     session: SessionDep,
-    answerer: AnswererDep,
-    sessionmaker: SessionmakerDep,
-    stream_config: StreamConfigDep,
+    runtime: ChatRuntimeDep,
 ) -> Response:
     """Ask a question; the answer comes back with numbered citations (URL, title, snippet).
 
@@ -216,15 +162,8 @@ async def ask_question(
     conversation = await service.get_conversation(
         session, Scope.workspace(caller.workspace_id), conversation_id
     )
-    turn = await service.prepare_turn(session, conversation, body.content)
-    return answer_response(
-        request,
-        turn,
-        stream=wants_stream(request, body),
-        answerer=answerer,
-        sessionmaker=sessionmaker,
-        stream_config=stream_config,
-    )
+    run = await answering.ask(session, conversation, body.content, runtime)
+    return answer_response(request, run, stream=wants_stream(request, body))
 
 
 @router.get("/conversations/{conversation_id}/messages", response_model=MessagePage)
@@ -273,44 +212,8 @@ def _bearer(websocket: WebSocket) -> str | None:
     return websocket.query_params.get("token") or bearer_token(websocket)
 
 
-async def _open_conversation(websocket: WebSocket, conversation_id: str) -> tuple[Scope, uuid.UUID]:
-    state = websocket.app.state
-    try:
-        parsed_id = uuid.UUID(conversation_id)
-    except ValueError:
-        raise NotFound("Conversation") from None
-    async with state.sessionmaker() as session, session.begin():
-        scope = await socket_scope(
-            session, state, _bearer(websocket), websocket.headers.get(WORKSPACE_HEADER)
-        )
-        if scope.conversation_id is None:
-            await service.get_conversation(session, scope, parsed_id)
-        else:
-            await service.visitor_conversation(session, scope, parsed_id)
-    return scope, parsed_id
-
-
 def _error(code: str, message: str) -> dict[str, str]:
     return {"type": "error", "code": code, "message": message}
-
-
-async def _answer_on_socket(
-    websocket: WebSocket, scope: Scope, conversation_id: uuid.UUID, question: str
-) -> None:
-    state = websocket.app.state
-    try:
-        async with state.sessionmaker() as session, session.begin():
-            conversation = await service.get_conversation(session, scope, conversation_id)
-            turn = await service.prepare_turn(session, conversation, question)
-    except ProblemError as error:
-        await websocket.send_json(_error(error.slug, error.detail))
-        return
-    events = service.stream_turn(
-        turn, answerer_of(state), state.sessionmaker, stream_config_of(state).keepalive_seconds
-    )
-    async with contextlib.aclosing(events):
-        async for event in events:
-            await websocket.send_json(ws_message(event))
 
 
 @router.websocket("/conversations/{conversation_id}/ws")
@@ -322,8 +225,18 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
     conversation is not reachable with them.
     """
     await websocket.accept()
+    state = websocket.app.state
+    runtime = chat_runtime_of(state)
     try:
-        scope, parsed_id = await _open_conversation(websocket, conversation_id)
+        parsed_id = parse_conversation_id(conversation_id)
+        scope = await open_socket(
+            runtime.sessionmaker,
+            state.auth,
+            state.settings.auth,
+            parsed_id,
+            _bearer(websocket),
+            websocket.headers.get(WORKSPACE_HEADER),
+        )
     except Unauthorized:
         await websocket.close(code=WS_UNAUTHORIZED)
         return
@@ -340,6 +253,14 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
                     _error("validation-error", 'Send {"type": "question", "content": "..."}.')
                 )
                 continue
-            await _answer_on_socket(websocket, scope, parsed_id, question.content)
+            try:
+                run = await ask_on_socket(runtime, scope, parsed_id, question.content)
+            except ProblemError as error:
+                await websocket.send_json(_error(error.slug, error.detail))
+                continue
+            events = run.events()
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    await websocket.send_json(ws_message(event))
     except WebSocketDisconnect:
         log.info("chat.socket_closed", conversation_id=str(parsed_id))

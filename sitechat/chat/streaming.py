@@ -1,8 +1,8 @@
 """The typed events of an answer in flight, and their encodings: SSE frames and WebSocket JSON.
 
-`stream_turn` (in the service) yields `ChatEvent`s; this module only turns them into bytes or
-JSON, adds keep-alive pings while an answerer is quiet, and provides the response classes that
-run an answer after the request's transaction has committed.
+`AnswerRun.events` (`chat/answering.py`) yields `ChatEvent`s; this module only turns them into
+bytes or JSON, adds keep-alive pings while an answerer is quiet, and provides the response
+classes that run an answer after the request's transaction has committed.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ import orjson
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from sitechat.chat.answerer import AnswerError
+from sitechat.models.chat import Message
+
 # Proxies and load balancers drop connections that stay silent for ~30-60 s; a comment line
 # every 10 s keeps an SSE stream open while a slow model thinks.
 KEEPALIVE_SECONDS = 10.0
@@ -32,15 +35,20 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 @dataclass(frozen=True)
 class StreamConfig:
-    """How answers stream; the app may keep one on `app.state.chat_stream_config`."""
+    """How answers stream."""
 
     keepalive_seconds: float = KEEPALIVE_SECONDS
 
 
 @dataclass(frozen=True)
 class ChatEvent:
+    """One event of an answer in flight. `data` is what goes on the wire; the final `done` also
+    carries the stored answer, and `error` the failure, for renderers that need more."""
+
     type: ChatEventType
     data: dict[str, Any] = field(default_factory=dict)
+    message: Message | None = field(default=None, compare=False, repr=False)
+    error: AnswerError | None = field(default=None, compare=False, repr=False)
 
 
 PING = ChatEvent("ping")

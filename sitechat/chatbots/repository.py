@@ -59,6 +59,16 @@ async def get_chatbot_unscoped(
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+async def list_unarchived_chatbots(session: AsyncSession, workspace_id: uuid.UUID) -> list[Chatbot]:
+    """Every chatbot that can still answer or come back (the OpenAI-compatible model list)."""
+    statement = (
+        select(Chatbot)
+        .where(Chatbot.workspace_id == workspace_id, Chatbot.status != ChatbotStatus.archived)
+        .order_by(Chatbot.id.desc())
+    )
+    return list((await session.execute(statement)).scalars().all())
+
+
 async def list_chatbots(
     session: AsyncSession,
     workspace_id: uuid.UUID,

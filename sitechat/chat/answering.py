@@ -1,0 +1,345 @@
+"""Asking a question: the one flow behind every chat route, with no transaction held open.
+
+1. `ask` (inside the caller's transaction): check the chatbot can answer, store the question
+   and a `partial` placeholder for the answer, retrieve passages, count the message. It
+   returns an `AnswerRun`; the caller's commit makes both messages visible.
+2. `AnswerRun.events()` runs the answerer with no transaction open and yields `ChatEvent`s:
+   `message_start`, `delta`..., `citations`, then `done` (carrying the stored answer) or
+   `error` (carrying the `AnswerError`), with `ping`s while the answerer is quiet.
+3. `_store_answer` writes the final answer and its usage event in a new, short transaction.
+   However the events end (finished, failed, or the consumer left early), the answer is stored
+   with the matching status before the generator finishes.
+
+The JSON, SSE, WebSocket, widget and OpenAI-compatible routes only render these events.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sitechat.billing.usage import ensure_quota
+from sitechat.chat import repository
+from sitechat.chat.answerer import (
+    Answerer,
+    AnswerError,
+    AnswerEvent,
+    AnswerMeta,
+    AnswerSettings,
+    Citation,
+    CitationsReady,
+    TextDelta,
+    Turn,
+    Usage,
+    shorten,
+)
+from sitechat.chat.errors import ChatbotNotReady
+from sitechat.chat.schemas import UsageRead, public_citation
+from sitechat.chat.streaming import PING, ChatEvent, with_keepalive
+from sitechat.chatbots import repository as chatbot_repository
+from sitechat.core.clock import utcnow
+from sitechat.core.errors import NotFound
+from sitechat.knowledge.passages import Passage
+from sitechat.knowledge.service import retrieve
+from sitechat.models.base import new_id
+from sitechat.models.chat import Conversation, Message, MessageRole, MessageStatus
+from sitechat.models.chatbots import Chatbot, ChatbotStatus
+
+log = structlog.get_logger()
+
+HISTORY_MESSAGES = 10
+TITLE_FROM_QUESTION_CHARS = 80
+
+
+@dataclass(frozen=True)
+class ChatRuntime:
+    """What answering needs beyond the request: the answerer, a sessionmaker for the answer's
+    own transaction, and how quiet a stream may stay before a keep-alive ping."""
+
+    answerer: Answerer
+    sessionmaker: async_sessionmaker[AsyncSession]
+    keepalive_seconds: float | None
+
+
+@dataclass(frozen=True)
+class PreparedTurn:
+    """Everything the answer needs, gathered (and the question stored) before it runs."""
+
+    workspace_id: uuid.UUID
+    chatbot_id: uuid.UUID
+    conversation_id: uuid.UUID
+    user_message_id: uuid.UUID
+    assistant_message_id: uuid.UUID
+    question: str
+    passages: list[Passage]
+    history: list[Turn]
+    settings: AnswerSettings
+
+
+def answer_settings(chatbot: Chatbot) -> AnswerSettings:
+    return AnswerSettings(
+        instructions=chatbot.instructions,
+        fallback_message=chatbot.fallback_message,
+        max_answer_chars=chatbot.max_answer_chars,
+        temperature=chatbot.temperature,
+        model=chatbot.model,
+    )
+
+
+def _id_after(previous: uuid.UUID) -> uuid.UUID:
+    """A new id that sorts after `previous` even within the same millisecond (ids are the order
+    of a conversation's messages)."""
+    candidate = new_id()
+    while candidate <= previous:
+        candidate = new_id()
+    return candidate
+
+
+def usage_event_key(assistant_message_id: uuid.UUID) -> str:
+    return f"message:{assistant_message_id}"
+
+
+async def ask(
+    session: AsyncSession,
+    conversation: Conversation,
+    question: str,
+    runtime: ChatRuntime,
+    history: Sequence[Turn] | None = None,
+) -> AnswerRun:
+    """Store the question and an answer placeholder; `history` replaces the stored history.
+
+    The returned run produces the answer once the caller's transaction has committed.
+    """
+    turn = await _prepare_turn(session, conversation, question, history)
+    return AnswerRun(turn, runtime)
+
+
+async def _prepare_turn(
+    session: AsyncSession,
+    conversation: Conversation,
+    question: str,
+    history: Sequence[Turn] | None,
+) -> PreparedTurn:
+    chatbot = await chatbot_repository.get_chatbot(
+        session, conversation.workspace_id, conversation.chatbot_id
+    )
+    if chatbot is None:
+        raise NotFound("Chatbot")
+    if chatbot.status is not ChatbotStatus.ready:
+        raise ChatbotNotReady(chatbot.status.value)
+    if history is None:
+        earlier = await repository.recent_messages(session, conversation.id, HISTORY_MESSAGES)
+        history = [Turn(role=message.role.value, content=message.content) for message in earlier]
+    if not conversation.title:
+        conversation.title = shorten(" ".join(question.split()), TITLE_FROM_QUESTION_CHARS)
+    user_message = Message(
+        workspace_id=conversation.workspace_id,
+        conversation_id=conversation.id,
+        role=MessageRole.user,
+        content=question,
+        status=MessageStatus.complete,
+    )
+    user_message.id = new_id()
+    answer = Message(
+        id=_id_after(user_message.id),
+        workspace_id=conversation.workspace_id,
+        conversation_id=conversation.id,
+        role=MessageRole.assistant,
+        content="",
+        status=MessageStatus.partial,
+    )
+    session.add_all([user_message, answer])
+    # Retrieval (and the question's embedding) first: the quota lock taken next is held until
+    # the request commits, and should not wait on them.
+    passages = await retrieve(session, chatbot, question)
+    # The message is counted when it is asked, under the workspace's quota lock, so parallel
+    # questions cannot overshoot the plan; a failed answer gives its slot back.
+    await ensure_quota(session, conversation.workspace_id, "messages")
+    await repository.record_message_usage(
+        session,
+        workspace_id=conversation.workspace_id,
+        chatbot_id=chatbot.id,
+        event_key=usage_event_key(answer.id),
+        occurred_at=utcnow(),
+        prompt_tokens=None,
+        completion_tokens=None,
+    )
+    await session.flush()
+    return PreparedTurn(
+        workspace_id=conversation.workspace_id,
+        chatbot_id=chatbot.id,
+        conversation_id=conversation.id,
+        user_message_id=user_message.id,
+        assistant_message_id=answer.id,
+        question=question,
+        passages=passages,
+        history=list(history),
+        settings=answer_settings(chatbot),
+    )
+
+
+@dataclass
+class AnswerProgress:
+    """What an answer has produced so far."""
+
+    parts: list[str] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    fallback: bool = False
+    usage: Usage = field(default_factory=Usage)
+
+    def add(self, event: AnswerEvent) -> None:
+        match event:
+            case TextDelta(text=text):
+                self.parts.append(text)
+            case CitationsReady(citations=citations):
+                self.citations = list(citations)
+            case AnswerMeta(fallback=fallback):
+                self.fallback = fallback
+            case Usage():
+                self.usage = event
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def stored_citation(citation: Citation) -> dict[str, Any]:
+    return {
+        "number": citation.number,
+        "url": citation.url,
+        "title": citation.title,
+        "heading": citation.heading,
+        "snippet": citation.snippet,
+        "chunk_id": str(citation.chunk_id),
+        "source_id": str(citation.source_id),
+    }
+
+
+async def _store_answer(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    turn: PreparedTurn,
+    progress: AnswerProgress,
+    status: MessageStatus,
+    error_code: str | None = None,
+) -> Message:
+    """Write the answer and settle (or, if it failed, release) its usage, in one transaction."""
+    values: dict[str, Any] = {
+        "content": progress.text,
+        "citations": [stored_citation(citation) for citation in progress.citations],
+        "status": status,
+        "fallback": progress.fallback,
+        "prompt_tokens": progress.usage.prompt_tokens,
+        "completion_tokens": progress.usage.completion_tokens,
+        "error_code": error_code,
+        "updated_at": utcnow(),
+    }
+    async with sessionmaker() as session, session.begin():
+        message = await repository.save_answer(session, turn.assistant_message_id, values)
+        # A partial answer was produced (and a model paid for) too: it stays counted.
+        event_key = usage_event_key(turn.assistant_message_id)
+        if status is MessageStatus.failed:
+            await repository.release_message_usage(session, event_key)
+        else:
+            await repository.settle_message_usage(
+                session,
+                event_key,
+                prompt_tokens=progress.usage.prompt_tokens,
+                completion_tokens=progress.usage.completion_tokens,
+            )
+    log.info(
+        "chat.answer_stored",
+        message_id=str(turn.assistant_message_id),
+        chatbot_id=str(turn.chatbot_id),
+        status=status.value,
+        fallback=progress.fallback,
+        retrieved=len(turn.passages),
+        error_code=error_code,
+    )
+    return message
+
+
+def _start_event(turn: PreparedTurn) -> ChatEvent:
+    return ChatEvent(
+        "message_start",
+        {
+            "conversation_id": str(turn.conversation_id),
+            "user_message_id": str(turn.user_message_id),
+            "assistant_message_id": str(turn.assistant_message_id),
+        },
+    )
+
+
+def _done_event(message: Message) -> ChatEvent:
+    usage = UsageRead.of(message.prompt_tokens, message.completion_tokens)
+    return ChatEvent(
+        "done",
+        {
+            "message_id": str(message.id),
+            "usage": usage.model_dump(),
+            "fallback": message.fallback,
+        },
+        message=message,
+    )
+
+
+def _error_event(error: AnswerError) -> ChatEvent:
+    return ChatEvent("error", {"code": error.code, "message": error.message}, error=error)
+
+
+@dataclass(frozen=True)
+class AnswerRun:
+    """A stored question whose answer is produced, as events, after the caller commits."""
+
+    turn: PreparedTurn
+    runtime: ChatRuntime
+
+    async def events(self, *, keepalive: bool = True) -> AsyncGenerator[ChatEvent]:
+        """The answer's events; `keepalive=False` for consumers that wait for the end anyway."""
+        turn, runtime = self.turn, self.runtime
+        progress = AnswerProgress()
+        stored = False
+        try:
+            yield _start_event(turn)
+            events = runtime.answerer.stream(
+                turn.question, turn.passages, turn.history, turn.settings
+            )
+            interval = runtime.keepalive_seconds if keepalive else None
+            async for event in with_keepalive(events, interval):
+                if event is None:
+                    yield PING
+                    continue
+                progress.add(event)
+                if isinstance(event, TextDelta):
+                    yield ChatEvent("delta", {"text": event.text})
+                elif isinstance(event, CitationsReady):
+                    citations = [public_citation(stored_citation(c)) for c in event.citations]
+                    yield ChatEvent("citations", {"citations": citations})
+            message = await _store_answer(
+                runtime.sessionmaker, turn, progress, MessageStatus.complete
+            )
+            stored = True
+            yield _done_event(message)
+        except AnswerError as error:
+            await _store_answer(
+                runtime.sessionmaker, turn, progress, MessageStatus.failed, error.code
+            )
+            stored = True
+            yield _error_event(error)
+        except Exception:
+            log.exception("chat.answer_crashed", message_id=str(turn.assistant_message_id))
+            await _store_answer(
+                runtime.sessionmaker, turn, progress, MessageStatus.failed, "internal-error"
+            )
+            stored = True
+            yield _error_event(AnswerError("internal-error"))
+        finally:
+            if not stored:
+                # The consumer left (cancelled or closed early): keep what was said so far.
+                with anyio.CancelScope(shield=True):
+                    await _store_answer(runtime.sessionmaker, turn, progress, MessageStatus.partial)

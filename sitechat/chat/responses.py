@@ -1,0 +1,52 @@
+"""An answer run rendered as HTTP: one JSON body, or server-sent events.
+
+Shared by the members' and the widget's message routes; the OpenAI-compatible route renders
+the same events in OpenAI's wire format (`chat/openai_compat.py`), the WebSocket as JSON frames.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import orjson
+from fastapi import Request, status
+from starlette.responses import Response
+
+from sitechat.chat.answering import AnswerRun
+from sitechat.chat.schemas import AnswerRead, MessageCreate, message_fields
+from sitechat.chat.streaming import DeferredResponse, EventStreamResponse, encode_sse
+from sitechat.core.errors import problem_response, request_id_of
+
+
+def wants_stream(request: Request, body: MessageCreate) -> bool:
+    return body.stream or "text/event-stream" in request.headers.get("accept", "")
+
+
+def answer_response(request: Request, run: AnswerRun, *, stream: bool) -> Response:
+    """The answer to a stored question, produced after the route has committed it."""
+    if stream:
+        return EventStreamResponse(encode_sse(run.events()))
+
+    async def produce() -> Response:
+        events = run.events(keepalive=False)
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if event.error is not None:
+                    return problem_response(
+                        status=event.error.http_status,
+                        slug=event.error.code,
+                        detail=event.error.message,
+                        request_id=request_id_of(request),
+                    )
+                if event.message is not None:
+                    body = AnswerRead(
+                        **message_fields(event.message), user_message_id=run.turn.user_message_id
+                    )
+                    return Response(
+                        orjson.dumps(body.model_dump(mode="json")),
+                        status_code=status.HTTP_201_CREATED,
+                        media_type="application/json",
+                    )
+        raise RuntimeError("an answer run ended without `done` or `error`")
+
+    return DeferredResponse(produce)

@@ -1,0 +1,84 @@
+"""The WebSocket's units of work.
+
+A socket has no request transaction, so each step here opens its own short one: resolving
+the credential and the conversation when the socket opens, and storing each question before
+its answer runs (`chat/answering.py`) with no transaction open.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sitechat.auth.dependencies import AuthState, caller_from_access_token, caller_from_api_key
+from sitechat.chat import answering, service
+from sitechat.chat.answering import AnswerRun, ChatRuntime
+from sitechat.chat.service import Scope
+from sitechat.chat.visitor_tokens import verify_visitor_token
+from sitechat.config import AuthSettings
+from sitechat.core.clock import utcnow
+from sitechat.core.errors import NotFound, Unauthorized
+from sitechat.core.security import API_KEY_PREFIX
+
+
+def parse_conversation_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFound("Conversation") from None
+
+
+async def open_socket(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    auth: AuthState,
+    auth_settings: AuthSettings,
+    conversation_id: uuid.UUID,
+    token: str | None,
+    workspace_header: str | None,
+) -> Scope:
+    """What the socket's credential may reach, once the conversation is known to be in it.
+
+    Raises `Unauthorized` for a bad credential and `NotFound` for a conversation out of reach.
+    """
+    async with sessionmaker() as session, session.begin():
+        scope = await _socket_scope(session, auth, auth_settings, token, workspace_header)
+        if scope.conversation_id is None:
+            await service.get_conversation(session, scope, conversation_id)
+        else:
+            await service.visitor_conversation(session, scope, conversation_id)
+    return scope
+
+
+async def ask_on_socket(
+    runtime: ChatRuntime, scope: Scope, conversation_id: uuid.UUID, question: str
+) -> AnswerRun:
+    """Store the question (committed when this returns); the run then produces the answer."""
+    async with runtime.sessionmaker() as session, session.begin():
+        conversation = await service.get_conversation(session, scope, conversation_id)
+        return await answering.ask(session, conversation, question, runtime)
+
+
+async def _socket_scope(
+    session: AsyncSession,
+    auth: AuthState,
+    auth_settings: AuthSettings,
+    token: str | None,
+    workspace_header: str | None,
+) -> Scope:
+    """What a WebSocket's credential may reach: an API key, a visitor token or an access JWT.
+
+    Raises `Unauthorized` (and `NotFound` for a foreign `X-Workspace-ID`) like `get_caller`,
+    whose resolution functions it reuses.
+    """
+    if not token:
+        raise Unauthorized()
+    now = utcnow()
+    if token.startswith(API_KEY_PREFIX):
+        caller = await caller_from_api_key(session, auth, token, now)
+        return Scope.workspace(caller.workspace_id)
+    visitor = verify_visitor_token(auth_settings, token, now)
+    if visitor is not None:
+        return Scope.visitor(visitor.conversation_id)
+    caller = await caller_from_access_token(session, auth, token, workspace_header, now)
+    return Scope.workspace(caller.workspace_id)
