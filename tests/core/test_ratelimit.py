@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+import itertools
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -22,10 +24,17 @@ from sitechat.core.ratelimit import (
     RateLimitPolicy,
     RateLimitUnavailable,
     RouteClass,
-    _Check,
-    _LocalWindows,
-    _WindowState,
     rate_limit_headers,
+)
+from sitechat.core.ratelimit.memory import LocalWindows
+from sitechat.core.ratelimit.window import (
+    ADMITS_EXPRESSION,
+    HIT_AND_REPORT_LUA,
+    WEIGHTED_COUNT_EXPRESSION,
+    Check,
+    WindowState,
+    admits,
+    weighted_count,
 )
 from sitechat.core.routing import api_router, rate_limit_class
 from tests.core.ratelimit_conftest_helpers import (
@@ -213,8 +222,8 @@ class TestLocalWindows:
 
     def test_the_previous_window_fades_linearly(self) -> None:
         clock = FakeClock()
-        windows = _LocalWindows(clock=clock)
-        check = _Check(key="k", limit=10, window=60, cost=1)
+        windows = LocalWindows(clock=clock)
+        check = Check(key="k", limit=10, window=60, cost=1)
         assert [windows.hit(check)[0] for _ in range(11)] == [True] * 10 + [False]
 
         clock.advance(90)  # the next window is half over: the previous one weighs 10 * 30/60
@@ -228,24 +237,64 @@ class TestLocalWindows:
 
     def test_buckets_are_forgotten_two_windows_after_their_window_began(self) -> None:
         clock = FakeClock()
-        windows = _LocalWindows(clock=clock)
+        windows = LocalWindows(clock=clock)
         for n in range(100):
-            windows.hit(_Check(key=f"k{n}", limit=1, window=10, cost=1))
-        assert not windows.hit(_Check(key="k0", limit=1, window=10, cost=1))[0]
+            windows.hit(Check(key=f"k{n}", limit=1, window=10, cost=1))
+        assert not windows.hit(Check(key="k0", limit=1, window=10, cost=1))[0]
 
-        clock.advance(_LocalWindows.SWEEP_SECONDS)
+        clock.advance(LocalWindows.SWEEP_SECONDS)
 
-        assert windows.hit(_Check(key="k0", limit=1, window=10, cost=1))[0]
+        assert windows.hit(Check(key="k0", limit=1, window=10, cost=1))[0]
         assert len(windows._windows) == 1  # the sweep dropped the other 99
 
     def test_a_check_above_the_limit_is_denied_and_leaves_no_bucket(self) -> None:
-        windows = _LocalWindows(clock=FakeClock())
+        windows = LocalWindows(clock=FakeClock())
 
-        allowed, state = windows.hit(_Check(key="k", limit=5, window=60, cost=6))
+        allowed, state = windows.hit(Check(key="k", limit=5, window=60, cost=6))
 
         assert not allowed
         assert (state.current, state.current_ttl) == (0, 0)
         assert windows._windows == {}
+
+
+class TestWindowRule:
+    """The sliding window rule is written once; Python and the Redis script must agree."""
+
+    def test_python_and_the_redis_script_spell_the_same_rule(self) -> None:
+        assert f"return {WEIGHTED_COUNT_EXPRESSION}" in inspect.getsource(weighted_count)
+        assert f"return {ADMITS_EXPRESSION}" in inspect.getsource(admits)
+        assert f"return {WEIGHTED_COUNT_EXPRESSION}" in HIT_AND_REPORT_LUA
+        assert f"return {ADMITS_EXPRESSION}" in HIT_AND_REPORT_LUA
+
+    async def test_lua_evaluates_the_rule_as_python_does(self) -> None:
+        # Counts and TTLs in milliseconds, as the script sees them, around the edges.
+        cases = list(
+            itertools.product((0, 1, 7, 10), (0, 1, 29_999, 30_000, 60_000), (0, 3, 9), (1, 10))
+        )
+        script = (
+            HIT_AND_REPORT_LUA.split("local replies")[0]
+            + """
+local out = {}
+for i = 1, #ARGV, 4 do
+    local previous, previous_ttl = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+    local current, cost = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+    local weighted = weighted_count(previous, previous_ttl, 60000, current)
+    out[#out + 1] = weighted .. ':' .. (admits(weighted, 10, cost) and 1 or 0)
+end
+return table.concat(out, ',')
+"""
+        )
+        redis = Redis.from_url(SHARED_REDIS_URL)
+        try:
+            reply = await redis.eval(script, 0, *itertools.chain.from_iterable(cases))
+        finally:
+            await redis.aclose()
+
+        expected = []
+        for previous, previous_ttl, current, cost in cases:
+            weighted = weighted_count(previous, previous_ttl, 60_000, current)
+            expected.append(f"{weighted}:{int(admits(weighted, 10, cost))}")
+        assert reply.decode().split(",") == expected
 
 
 class TestRetryAfter:
@@ -253,20 +302,20 @@ class TestRetryAfter:
 
     def test_burst_in_a_fresh_window_waits_for_the_window_to_close(self) -> None:
         # 10/minute used up 10 s into the window: the window closes in 50 s, then fades.
-        state = _WindowState(window=60, previous=0, previous_ttl=0, current=10, current_ttl=110)
+        state = WindowState(window=60, previous=0, previous_ttl=0, current=10, current_ttl=110)
 
         assert state.seconds_until_fits(limit=10, cost=1) == 50
         assert state.seconds_until_empty() == 110
 
     def test_fading_previous_window_frees_units_before_the_window_closes(self) -> None:
         # 10 last window (half faded: weight 5) + 5 now = 10; the previous window keeps fading.
-        state = _WindowState(window=60, previous=10, previous_ttl=30, current=5, current_ttl=90)
+        state = WindowState(window=60, previous=10, previous_ttl=30, current=5, current_ttl=90)
 
         assert state.seconds_until_fits(limit=10, cost=1) == pytest.approx(0)
         assert state.seconds_until_fits(limit=10, cost=3) == pytest.approx(12)
 
     def test_a_cost_above_the_limit_never_fits_within_a_window(self) -> None:
-        state = _WindowState(window=60, previous=0, previous_ttl=0, current=0, current_ttl=0)
+        state = WindowState(window=60, previous=0, previous_ttl=0, current=0, current_ttl=0)
 
         assert state.seconds_until_fits(limit=5, cost=6) == 120
 
