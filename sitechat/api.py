@@ -13,6 +13,9 @@ when each route is created, so nothing of them is lost; inclusion-time settings 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import APIRouter, FastAPI
 
 from sitechat.accounts.router import api_keys_router, auth_router, users_router
@@ -41,7 +44,29 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
 )
 
 
+class RefusedOverrides(dict[Callable[..., Any], Callable[..., Any]]):
+    """`app.dependency_overrides` for an app whose routes are not included routers.
+
+    FastAPI reads overrides through the router that included a route; these routes were never
+    included, so an override would silently do nothing. Refuse it loudly instead: tests and
+    embedders replace the object the dependency reads (on `app.state`) rather than the
+    dependency itself.
+    """
+
+    def _refuse(self, *args: object, **kwargs: object) -> None:
+        raise TypeError(
+            "dependency_overrides has no effect on SiteChat's routes (they are added to the "
+            "app's table, see sitechat/api.py); replace the object on app.state instead"
+        )
+
+    __setitem__ = _refuse
+    update = _refuse
+    setdefault = _refuse  # type: ignore[assignment]
+
+
 def add_v1_routes(app: FastAPI) -> None:
-    """Add every versioned route to `app`'s route table."""
+    """Add every versioned route to `app`'s route table (and refuse dependency overrides,
+    which such routes would ignore)."""
     for router in V1_ROUTERS:
         app.router.routes.extend(router.routes)
+    app.dependency_overrides = RefusedOverrides()

@@ -14,6 +14,10 @@ from starlette.types import Receive, Scope, Send
 
 from sitechat.api import add_v1_routes
 from sitechat.auth.dependencies import build_auth_state
+from sitechat.billing.dependencies import build_gateway
+from sitechat.chat.answering import ChatRuntime
+from sitechat.chat.dependencies import build_answerer
+from sitechat.chat.streaming import KEEPALIVE_SECONDS
 from sitechat.config import Environment, Settings, get_settings
 from sitechat.core.db import (
     create_engine,
@@ -25,9 +29,12 @@ from sitechat.core.db import (
 from sitechat.core.errors import install_exception_handlers
 from sitechat.core.logging import configure_logging
 from sitechat.core.login_throttle import LoginThrottle
+from sitechat.core.mail import build_mailer
 from sitechat.core.middleware import MiddlewareConfig, RequestContextMiddleware
 from sitechat.core.ratelimit import RateLimiter, RateLimitPolicy, RouteClass
 from sitechat.core.routing import API_PREFIX, index_routes
+from sitechat.core.state import AppState, app_state
+from sitechat.crawling.events import StreamTiming
 from sitechat.knowledge.dense import start_dense_retrieval, stop_dense_retrieval
 from sitechat.ops.docs import API_DESCRIPTION, add_docs_routes
 from sitechat.ops.router import router as ops_router
@@ -67,10 +74,8 @@ async def _stop_worker(worker: asyncio.Task[None]) -> None:
         await worker
 
 
-async def _close_answerer(app: FastAPI) -> None:
-    answerer = getattr(app.state, "answerer", None)
-    if answerer is not None:
-        await answerer.aclose()
+async def _close_answerer(state: AppState) -> None:
+    await state.component(ChatRuntime).answerer.aclose()
 
 
 class ApiCorsMiddleware(CORSMiddleware):
@@ -86,38 +91,43 @@ class ApiCorsMiddleware(CORSMiddleware):
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings: Settings = app.state.settings
+    state = app_state(app)
+    settings = state.settings
     url = _database_url(settings)
     engine = create_engine(url, settings.db)
-    app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
-    configure_task_context(TaskContext(settings=settings, sessionmaker=app.state.sessionmaker))
-    app.state.redis = None
-    app.state.rate_limiter = None
-    app.state.login_guard = None
+    state.engine = engine
+    state.sessionmaker = create_sessionmaker(engine)
+    state.provide(
+        ChatRuntime(
+            answerer=build_answerer(settings.llm),
+            sessionmaker=state.sessionmaker,
+            keepalive_seconds=KEEPALIVE_SECONDS,
+        )
+    )
+    configure_task_context(TaskContext(settings=settings, sessionmaker=state.sessionmaker))
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(engine.dispose)
-        app.state.read_pool = await create_read_pool(engine, settings.db)
-        stack.push_async_callback(app.state.read_pool.close)
-        app.state.read_sessionmaker = create_read_sessionmaker(engine, app.state.read_pool)
+        stack.push_async_callback(_close_answerer, state)
+        state.read_pool = await create_read_pool(engine, settings.db)
+        stack.push_async_callback(state.read_pool.close)
+        state.read_sessionmaker = create_read_sessionmaker(engine, state.read_pool)
         # Dense retrieval: on only with an embedder AND pgvector; logs which it is.
         dense = await start_dense_retrieval(engine, settings.embedding)
         stack.push_async_callback(stop_dense_retrieval, dense)
         if settings.redis.url:
             from redis.asyncio import Redis
 
-            app.state.redis = Redis.from_url(settings.redis.url)
-            stack.push_async_callback(app.state.redis.aclose)
+            state.redis = Redis.from_url(settings.redis.url)
+            stack.push_async_callback(state.redis.aclose)
         if settings.ratelimit.enabled:
             limiter = build_rate_limiter(settings)
-            app.state.rate_limiter = limiter
-            app.state.login_guard = LoginThrottle(limiter.storage)
+            state.rate_limiter = limiter
+            state.login_guard = LoginThrottle(limiter.storage)
             stack.push_async_callback(limiter.close)
         await stack.enter_async_context(connected_queue(libpq_url(url)))
         if settings.worker.in_process:
             worker = asyncio.create_task(_run_worker(settings), name="sitechat-worker")
             stack.push_async_callback(_stop_worker, worker)
-        stack.push_async_callback(_close_answerer, app)
         log.info("app.started", env=settings.env.value, worker=settings.worker.in_process)
         _freeze_startup_objects()
         yield
@@ -167,9 +177,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.settings = settings
-    app.state.auth = build_auth_state(settings)
-    app.state.trusted_proxies = frozenset(settings.http.trusted_proxies)
+    state = app.state = AppState(settings, build_mailer(settings.mail))
+    auth = build_auth_state(settings)
+    state.provide(auth)
+    state.provide(auth.signer)  # the rate limiter keys verified users by it (core/routing.py)
+    state.provide(build_gateway(settings.billing))
+    state.provide(StreamTiming())
     install_exception_handlers(app)
 
     add_docs_routes(app)

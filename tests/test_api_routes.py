@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from itertools import combinations
 
+import pytest
 from starlette.routing import compile_path
 
 from sitechat.app import create_app
@@ -37,3 +38,16 @@ def test_no_request_path_and_method_is_served_by_two_routes(settings: Settings) 
         if first_regex.match(_sample(second)) or second_regex.match(_sample(first)):
             overlaps.append((first, second, sorted(shared_methods)))
     assert overlaps == []
+
+
+def test_a_dependency_override_is_refused_rather_than_silently_ignored(
+    settings: Settings,
+) -> None:
+    from sitechat.auth.dependencies import get_client_ip
+
+    app = create_app(settings)
+    with pytest.raises(TypeError, match="no effect"):
+        app.dependency_overrides[get_client_ip] = lambda: "203.0.113.9"
+    with pytest.raises(TypeError, match="no effect"):
+        app.dependency_overrides.update({get_client_ip: lambda: "203.0.113.9"})
+    assert dict(app.dependency_overrides) == {}

@@ -35,17 +35,17 @@ from sitechat.auth.dependencies import (
     CurrentUserIdDep,
     auth_state,
 )
-from sitechat.config import Settings
 from sitechat.core.db import SessionDep
 from sitechat.core.errors import problem_responses
 from sitechat.core.mail import Mailer, get_mailer
 from sitechat.core.ratelimit import RouteClass
 from sitechat.core.routing import api_router
+from sitechat.core.state import app_state
 from sitechat.workspaces.schemas import WorkspaceRead
 
 
 async def get_token_issuer(request: Request) -> service.TokenIssuer:
-    settings: Settings = request.app.state.settings
+    settings = app_state(request).settings
     return service.TokenIssuer(
         signer=auth_state(request).signer,
         refresh_ttl=timedelta(seconds=settings.auth.refresh_token_ttl_seconds),
@@ -54,11 +54,11 @@ async def get_token_issuer(request: Request) -> service.TokenIssuer:
 
 async def get_login_guard(request: Request) -> service.LoginGuard | None:
     """The login throttle when one is configured on the app (the rate-limit feature)."""
-    return getattr(request.app.state, "login_guard", None)
+    return app_state(request).login_guard
 
 
 def get_reset_policy(request: Request) -> service.ResetPolicy:
-    settings: Settings = request.app.state.settings
+    settings = app_state(request).settings
     return service.ResetPolicy(
         token_ttl=timedelta(seconds=settings.auth.password_reset_ttl_seconds),
         public_base_url=settings.http.public_base_url,

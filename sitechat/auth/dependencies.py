@@ -31,6 +31,7 @@ from sitechat.core.security import (
     bearer_token,
     split_api_key,
 )
+from sitechat.core.state import app_state
 from sitechat.models.accounts import Role
 
 WORKSPACE_HEADER = "X-Workspace-ID"
@@ -63,7 +64,7 @@ def build_auth_state(settings: Settings) -> AuthState:
 
 
 def auth_state(request: Request) -> AuthState:
-    return request.app.state.auth  # type: ignore[no-any-return]
+    return app_state(request).component(AuthState)
 
 
 def _parse_workspace_header(value: str | None) -> uuid.UUID | None:
@@ -216,11 +217,7 @@ CurrentUserIdDep = Annotated[uuid.UUID, Depends(get_current_user_id)]
 
 async def get_client_ip(request: Request) -> str:
     """The caller's address as the rate limiter sees it (X-Forwarded-For only from proxies)."""
-    settings: Settings = request.app.state.settings
-    trusted: frozenset[str] = getattr(
-        request.app.state, "trusted_proxies", frozenset(settings.http.trusted_proxies)
-    )
-    return client_ip(request, trusted)
+    return client_ip(request, app_state(request).trusted_proxies)
 
 
 ClientIpDep = Annotated[str, Depends(get_client_ip)]

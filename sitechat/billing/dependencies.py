@@ -9,9 +9,9 @@ from fastapi import Depends, Request
 from sitechat.billing.invoicing import GatewayContext
 from sitechat.billing.sandbox_gateway import SandboxGateway
 from sitechat.billing.stripe_gateway import StripeGateway, StripeGatewaySettings
-from sitechat.config import BillingSettings, Settings
+from sitechat.config import BillingSettings
+from sitechat.core.state import app_state
 
-_APP_STATE_KEY = "billing_gateway"
 GATEWAY_NAMES = ("sandbox", "stripe")
 
 
@@ -30,13 +30,7 @@ def build_gateway(settings: BillingSettings) -> GatewayContext:
 
 
 async def get_gateway(request: Request) -> GatewayContext:
-    state = request.app.state
-    gateway: GatewayContext | None = getattr(state, _APP_STATE_KEY, None)
-    if gateway is None:
-        app_settings: Settings = state.settings
-        gateway = build_gateway(app_settings.billing)
-        setattr(state, _APP_STATE_KEY, gateway)
-    return gateway
+    return app_state(request).component(GatewayContext)
 
 
 GatewayDep = Annotated[GatewayContext, Depends(get_gateway)]

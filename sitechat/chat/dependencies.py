@@ -1,21 +1,17 @@
-"""Which answerer answers, and how answers stream: built once per app, swappable in tests.
-
-The app keeps the answerer on `app.state.answerer`; it is created from `settings.llm` on first
-use when nothing put one there (tests put stand-ins there).
-"""
+"""Which answerer answers (`build_answerer`, from the settings) and the chat runtime the app
+provides (`ChatRuntimeDep`); tests replace the runtime on the app state to swap the answerer."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Request
-from starlette.datastructures import State
 
 from sitechat.chat.answerer import Answerer
 from sitechat.chat.answering import ChatRuntime
 from sitechat.chat.extractive import ExtractiveAnswerer
-from sitechat.chat.streaming import StreamConfig
 from sitechat.config import LLMSettings
+from sitechat.core.state import app_state
 
 
 def build_answerer(settings: LLMSettings) -> Answerer:
@@ -38,24 +34,8 @@ def build_answerer(settings: LLMSettings) -> Answerer:
     raise ValueError(f"unknown answerer {settings.answerer!r}; use 'extractive' or 'openai'")
 
 
-def answerer_of(state: State) -> Answerer:
-    answerer: Answerer | None = getattr(state, "answerer", None)
-    if answerer is None:
-        answerer = state.answerer = build_answerer(state.settings.llm)
-    return answerer
-
-
-def chat_runtime_of(state: State) -> ChatRuntime:
-    config: StreamConfig = getattr(state, "chat_stream_config", None) or StreamConfig()
-    return ChatRuntime(
-        answerer=answerer_of(state),
-        sessionmaker=state.sessionmaker,
-        keepalive_seconds=config.keepalive_seconds,
-    )
-
-
 async def get_chat_runtime(request: Request) -> ChatRuntime:
-    return chat_runtime_of(request.app.state)
+    return app_state(request).component(ChatRuntime)
 
 
 ChatRuntimeDep = Annotated[ChatRuntime, Depends(get_chat_runtime)]

@@ -31,6 +31,7 @@ from sitechat.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam
 from sitechat.core.ratelimit import RouteClass
 from sitechat.core.routing import API_PREFIX, ApiRoute
 from sitechat.core.security import bearer_token
+from sitechat.core.state import app_state
 from sitechat.models.chat import Conversation, ConversationChannel
 from sitechat.models.chatbots import Chatbot
 
@@ -96,7 +97,7 @@ async def get_visitor(request: Request) -> VisitorClaims:
     token = bearer_token(request)
     visitor = None
     if token is not None:
-        visitor = verify_visitor_token(request.app.state.settings.auth, token, utcnow())
+        visitor = verify_visitor_token(app_state(request).settings.auth, token, utcnow())
     if visitor is None:
         raise Unauthorized("A valid visitor token is required.")
     return visitor
@@ -141,7 +142,7 @@ async def start_visitor_conversation(
         session, chatbot, channel=ConversationChannel.widget
     )
     token, expires_in = issue_visitor_token(
-        request.app.state.settings.auth, conversation.id, chatbot.id, utcnow()
+        app_state(request).settings.auth, conversation.id, chatbot.id, utcnow()
     )
     return VisitorConversationRead(
         conversation_id=conversation.id, visitor_token=token, expires_in=expires_in

@@ -17,9 +17,10 @@ from fastapi import Query, Request, WebSocket, WebSocketDisconnect, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
-from sitechat.auth.dependencies import WORKSPACE_HEADER, CallerDep
+from sitechat.auth.dependencies import WORKSPACE_HEADER, AuthState, CallerDep
 from sitechat.chat import answering, service
-from sitechat.chat.dependencies import ChatRuntimeDep, chat_runtime_of
+from sitechat.chat.answering import ChatRuntime
+from sitechat.chat.dependencies import ChatRuntimeDep
 from sitechat.chat.responses import answer_response, wants_stream
 from sitechat.chat.schemas import (
     MAX_QUESTION_CHARS,
@@ -50,6 +51,7 @@ from sitechat.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam
 from sitechat.core.ratelimit import RouteClass
 from sitechat.core.routing import api_router, rate_limit_class
 from sitechat.core.security import bearer_token
+from sitechat.core.state import app_state
 from sitechat.models.chat import ConversationChannel
 
 log = structlog.get_logger()
@@ -225,13 +227,13 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
     conversation is not reachable with them.
     """
     await websocket.accept()
-    state = websocket.app.state
-    runtime = chat_runtime_of(state)
+    state = app_state(websocket)
+    runtime = state.component(ChatRuntime)
     try:
         parsed_id = parse_conversation_id(conversation_id)
         scope = await open_socket(
             runtime.sessionmaker,
-            state.auth,
+            state.component(AuthState),
             state.settings.auth,
             parsed_id,
             _bearer(websocket),

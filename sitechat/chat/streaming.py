@@ -34,13 +34,6 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 @dataclass(frozen=True)
-class StreamConfig:
-    """How answers stream."""
-
-    keepalive_seconds: float = KEEPALIVE_SECONDS
-
-
-@dataclass(frozen=True)
 class ChatEvent:
     """One event of an answer in flight. `data` is what goes on the wire; the final `done` also
     carries the stored answer, and `error` the failure, for renderers that need more."""

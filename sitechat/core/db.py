@@ -255,11 +255,9 @@ def request_session(request: Request) -> AsyncSession:
     if session is None:
         if not isinstance(request.scope.get("route"), AutoCommitRoute):
             raise RuntimeError("a request session needs an AutoCommitRoute (core.routing)")
-        app_state = request.app.state
+        app = request.app.state
         sessionmaker: async_sessionmaker[AsyncSession] = (
-            app_state.read_sessionmaker
-            if request.method in _READ_METHODS
-            else app_state.sessionmaker
+            app.read_sessionmaker if request.method in _READ_METHODS else app.sessionmaker
         )
         session = state[_SESSION_STATE_KEY] = sessionmaker()
     return session

@@ -76,8 +76,6 @@ def build_mailer(settings: MailSettings) -> Mailer:
 
 
 async def get_mailer(request: Request) -> Mailer:
-    """The app's mailer, built from the settings on first use."""
-    mailer: Mailer | None = getattr(request.app.state, "mailer", None)
-    if mailer is None:
-        mailer = request.app.state.mailer = build_mailer(request.app.state.settings.mail)
+    """The app's mailer (built from the settings by `create_app`)."""
+    mailer: Mailer = request.app.state.mailer
     return mailer

@@ -34,7 +34,7 @@ from sitechat.core.ratelimit import (
     ip_identity,
     rate_limit_headers,
 )
-from sitechat.core.security import InvalidToken, bearer_token
+from sitechat.core.security import InvalidToken, TokenSigner, bearer_token
 
 API_PREFIX = "/v1"
 RATE_LIMIT_CLASS_KEY = "x-rate-limit-class"
@@ -73,7 +73,7 @@ def _credential_identity(request: Request) -> str | None:
         # The hash of the whole key: a forged key never lands in the real key's bucket.
         return "key:" + hashlib.sha256(token.encode()).hexdigest()[:24]
     try:
-        claims = request.app.state.auth.signer.verify_access_token(token, utcnow())
+        claims = request.app.state.component(TokenSigner).verify_access_token(token, utcnow())
     except InvalidToken:
         return None
     return f"user:{claims.user_id}"

@@ -14,6 +14,7 @@ from sitechat.core.db import JobBufferDep, SessionDep
 from sitechat.core.pagination import DEFAULT_LIMIT, CursorPage, CursorParam, LimitParam
 from sitechat.core.ratelimit import RouteClass
 from sitechat.core.routing import api_router, rate_limit_class
+from sitechat.core.state import app_state
 from sitechat.crawling import service
 from sitechat.crawling.events import StreamTiming, progress_events
 from sitechat.crawling.schemas import CrawlCreate, CrawlPageRead, CrawlRead, PageRead
@@ -27,7 +28,7 @@ CRAWL_NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 
 def _settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return app_state(request).settings
 
 
 @router.post(
@@ -173,9 +174,10 @@ async def crawl_events(
 ) -> StreamingResponse:
     """Follow a crawl's progress as server-sent events."""
     job = await service.get_crawl(session, caller, crawl_id)
-    timing: StreamTiming = getattr(request.app.state, "crawl_stream_timing", StreamTiming())
+    state = app_state(request)
+    timing = state.component(StreamTiming)
     return StreamingResponse(
-        progress_events(request.app.state.sessionmaker, job.id, timing),
+        progress_events(state.sessionmaker, job.id, timing),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from sqlalchemy import text
 
 from sitechat.core.errors import problem_response
+from sitechat.core.state import app_state
 
 log = structlog.get_logger()
 router = APIRouter(tags=["operations"])
@@ -26,20 +27,21 @@ async def healthz() -> dict[str, str]:
 
 
 async def _check_database(request: Request) -> None:
-    async with request.app.state.engine.connect() as connection:
+    async with app_state(request).engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
 
 
 async def _check_queue(request: Request) -> None:
-    async with request.app.state.engine.connect() as connection:
+    async with app_state(request).engine.connect() as connection:
         await connection.execute(text("SELECT 1 FROM procrastinate_jobs LIMIT 1"))
 
 
 async def _check_redis(request: Request) -> None:
-    limiter = request.app.state.rate_limiter
-    if limiter is not None and not await limiter.check_storage():
+    state = app_state(request)
+    if state.rate_limiter is not None and not await state.rate_limiter.check_storage():
         raise ConnectionError("rate-limit storage unreachable")
-    await request.app.state.redis.ping()
+    if state.redis is not None:
+        await state.redis.ping()
 
 
 @router.get(
@@ -49,7 +51,7 @@ async def _check_redis(request: Request) -> None:
 )
 async def readyz(request: Request) -> Any:
     checks = {"database": _check_database, "queue": _check_queue}
-    if getattr(request.app.state, "redis", None) is not None:
+    if app_state(request).redis is not None:
         checks["redis"] = _check_redis
     failing: list[str] = []
     for name, check in checks.items():
@@ -72,7 +74,7 @@ async def readyz(request: Request) -> Any:
 async def _refresh_job_gauge(request: Request) -> None:
     query = text("SELECT task_name, status::text, count(*) FROM procrastinate_jobs GROUP BY 1, 2")
     try:
-        async with request.app.state.engine.connect() as connection:
+        async with app_state(request).engine.connect() as connection:
             rows = (await connection.execute(query)).all()
     except Exception as error:
         log.warning("ops.job_metrics_failed", error=type(error).__name__)

@@ -23,11 +23,11 @@ from sitechat.auth.dependencies import (
     bearer_scheme,
     get_caller,
 )
-from sitechat.config import Settings
 from sitechat.core.db import SessionDep
 from sitechat.core.errors import NotFound, problem_responses
 from sitechat.core.mail import Mailer, get_mailer
 from sitechat.core.routing import api_router
+from sitechat.core.state import app_state
 from sitechat.workspaces import service
 from sitechat.workspaces.schemas import (
     AuditEventList,
@@ -86,7 +86,7 @@ def _member(member: service.Member) -> MemberRead:
 
 
 def _invitation_policy(request: Request) -> service.InvitationPolicy:
-    settings: Settings = request.app.state.settings
+    settings = app_state(request).settings
     return service.InvitationPolicy(
         ttl=timedelta(seconds=settings.auth.invitation_ttl_seconds),
         public_base_url=settings.http.public_base_url,

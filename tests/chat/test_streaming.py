@@ -17,12 +17,12 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from sitechat.chat.answerer import AnswerError, Usage
-from sitechat.chat.streaming import StreamConfig
 from tests.fixtures.chat import (
     ChatAccount,
     ScriptedAnswerer,
     add_chunk,
     answering_with,
+    chat_runtime_with,
     create_account,
     create_api_key,
     create_chatbot,
@@ -144,16 +144,13 @@ class TestServerSentEvents:
     ) -> None:
         account = await create_account(app)
         conversation_id = await _ready_conversation(app, client, account)
-        app.state.chat_stream_config = StreamConfig(keepalive_seconds=0.05)
-        try:
-            with answering_with(app, ScriptedAnswerer(["Slow."], stall_seconds=0.3)):
-                response = await client.post(
-                    f"/v1/conversations/{conversation_id}/messages",
-                    json={"content": "virtual environment", "stream": True},
-                    headers=account.headers,
-                )
-        finally:
-            app.state.chat_stream_config = None
+        answerer = ScriptedAnswerer(["Slow."], stall_seconds=0.3)
+        with chat_runtime_with(app, answerer=answerer, keepalive_seconds=0.05):
+            response = await client.post(
+                f"/v1/conversations/{conversation_id}/messages",
+                json={"content": "virtual environment", "stream": True},
+                headers=account.headers,
+            )
 
         names = [name for name, _ in parse_sse(response.text)]
         assert names.count("ping") >= 2

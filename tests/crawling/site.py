@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from sitechat.app import create_app
 from sitechat.config import Settings
+from sitechat.core.state import app_state
 from sitechat.crawling.events import StreamTiming
 from sitechat.worker.context import TaskContext, configure_task_context, task_context
 from tests.crawling.conftest import LocalSite, Reply, html_page
@@ -34,8 +35,8 @@ async def crawl_app_fixture(settings: Settings) -> AsyncIterator[Any]:
         update={"allowed_hosts": ["127.0.0.1"], "delay_seconds": 0, "request_timeout_seconds": 5}
     )
     application = create_app(settings.model_copy(update={"crawl": crawl}))
-    application.state.crawl_stream_timing = StreamTiming(
-        poll_seconds=0.05, ping_seconds=0.2, max_seconds=10
+    app_state(application).provide(
+        StreamTiming(poll_seconds=0.05, ping_seconds=0.2, max_seconds=10)
     )
     try:
         previous: TaskContext | None = task_context()
