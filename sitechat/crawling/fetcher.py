@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -21,15 +20,14 @@ from typing import Self
 from urllib.parse import urljoin, urlsplit
 
 import certifi
-import httpcore
 import httpx
 import structlog
 
-from sitechat.crawling.ssrf import (
+from sitechat.core.ssrf import (
     AddressLookup,
+    GuardedTransport,
     UnsafeUrlError,
     check_url_syntax,
-    resolve_safe_addresses,
     system_lookup,
 )
 from sitechat.crawling.urls import strip_fragment
@@ -79,78 +77,6 @@ class FetchResult:
     @property
     def ok(self) -> bool:
         return self.error is None and self.body is not None
-
-
-class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
-    """Opens TCP connections only to addresses that passed the SSRF guard.
-
-    httpcore calls ``connect_tcp`` with the URL's host; the TLS handshake that follows still
-    uses that host name for SNI and certificate checks, while the socket goes to the IP checked
-    here. There is therefore no window between check and use for DNS rebinding.
-    """
-
-    def __init__(self, allowed_hosts: frozenset[str], lookup: AddressLookup) -> None:
-        self._allowed_hosts = allowed_hosts
-        self._lookup = lookup
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore interface)
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await resolve_safe_addresses(
-            host, port, self._allowed_hosts, lookup=self._lookup
-        )
-        last_error: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last_error = exc
-        assert last_error is not None  # resolve_safe_addresses never returns an empty list
-        raise last_error
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore interface)
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("the crawler never connects to unix sockets")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport, with its connection pool built on ``GuardedNetworkBackend``.
-
-    httpx has no public hook for the network backend, so the pool it created is replaced by an
-    equivalent one (``handle_async_request`` only uses ``self._pool``).
-    """
-
-    def __init__(
-        self,
-        *,
-        allowed_hosts: frozenset[str],
-        lookup: AddressLookup,
-        ssl_context: ssl.SSLContext,
-        limits: httpx.Limits,
-    ) -> None:
-        super().__init__(verify=ssl_context, trust_env=False, limits=limits)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedNetworkBackend(allowed_hosts, lookup),
-        )
 
 
 @dataclass

@@ -21,6 +21,7 @@ from sitechat.config import CrawlSettings
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound
 from sitechat.core.pagination import decode_cursor, next_cursor_of
+from sitechat.core.ssrf import UnsafeUrlError, check_url_syntax
 from sitechat.crawling import repository
 from sitechat.crawling.errors import (
     CrawlFieldInvalid,
@@ -29,7 +30,6 @@ from sitechat.crawling.errors import (
     UnsafeCrawlUrl,
 )
 from sitechat.crawling.schemas import CrawlCreate
-from sitechat.crawling.ssrf import UnsafeUrlError, check_url_syntax
 from sitechat.crawling.urls import canonicalize_url
 from sitechat.knowledge import repository as knowledge_repository
 from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind

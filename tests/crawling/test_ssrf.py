@@ -11,13 +11,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from sitechat.crawling.fetcher import Fetcher, FetcherConfig
-from sitechat.crawling.ssrf import (
+from sitechat.core.ssrf import (
     AddressLookup,
     UnsafeUrlError,
     check_url_syntax,
     resolve_safe_addresses,
 )
+from sitechat.crawling.fetcher import Fetcher, FetcherConfig
 from tests.crawling.conftest import LocalSite, Reply, html_page, loopback_config
 
 REFUSED_WITHOUT_ALLOW_LIST = [

@@ -1,4 +1,4 @@
-"""The crawler's SSRF guard: which URLs and addresses the crawler may ever connect to.
+"""The SSRF guard of every outbound request (crawler, webhooks): where we may ever connect.
 
 Two checks, used together:
 
@@ -16,9 +16,13 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-from collections.abc import Awaitable, Callable
+import ssl
+from collections.abc import Awaitable, Callable, Iterable
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from urllib.parse import urlsplit
+
+import httpcore
+import httpx
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 # Below 1024 only the web ports; the rest (SMTP, SSH, ...) are protocol-smuggling targets.
@@ -238,3 +242,78 @@ async def resolve_safe_addresses(
                     "private-address", "the host name resolves to a non-public address"
                 )
     return unique
+
+
+# -- the connection layer every outbound request of ours goes through ----------------------
+
+
+class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
+    """Opens TCP connections only to addresses that passed the SSRF guard.
+
+    httpcore calls ``connect_tcp`` with the URL's host; the TLS handshake that follows still
+    uses that host name for SNI and certificate checks, while the socket goes to the IP checked
+    here. There is therefore no window between check and use for DNS rebinding.
+    """
+
+    def __init__(self, allowed_hosts: frozenset[str], lookup: AddressLookup) -> None:
+        self._allowed_hosts = allowed_hosts
+        self._lookup = lookup
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore interface)
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await resolve_safe_addresses(
+            host, port, self._allowed_hosts, lookup=self._lookup
+        )
+        last_error: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last_error = exc
+        assert last_error is not None  # resolve_safe_addresses never returns an empty list
+        raise last_error
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore interface)
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("outbound requests never connect to unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport, with its connection pool built on ``GuardedNetworkBackend``.
+
+    httpx has no public hook for the network backend, so the pool it created is replaced by an
+    equivalent one (``handle_async_request`` only uses ``self._pool``).
+    """
+
+    def __init__(
+        self,
+        *,
+        allowed_hosts: frozenset[str],
+        lookup: AddressLookup,
+        ssl_context: ssl.SSLContext,
+        limits: httpx.Limits,
+    ) -> None:
+        super().__init__(verify=ssl_context, trust_env=False, limits=limits)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedNetworkBackend(allowed_hosts, lookup),
+        )
