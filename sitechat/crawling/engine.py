@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from sitechat.crawling.extract import ExtractedPage, extract_page
+from sitechat.crawling.extract import ExtractedPage, extract_page, is_link_list
 from sitechat.crawling.fetcher import Fetcher, FetchResult
 from sitechat.crawling.robots import RobotsCache
 from sitechat.crawling.sitemap import collect_sitemap_urls
@@ -309,6 +309,8 @@ class _Crawl:
             reason: str | None = "noindex"
         elif not page.markdown.strip():
             reason = "empty-content"
+        elif is_link_list(page.markdown, url=record_url, link_density=page.link_density):
+            reason = "link-list"  # followed for its links, never answered from
         elif page.content_hash in self.content_hashes:
             reason = "duplicate-content"
         else:

@@ -15,7 +15,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import structlog
 import trafilatura
@@ -39,6 +39,27 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", r
 _WHITESPACE = re.compile(r"\s+")
 _NOT_PAGE_LINKS = ("#", "javascript:", "mailto:", "tel:", "data:")
 
+# Link lists (`is_link_list`): a unit of at least this many words reads as a sentence...
+SENTENCE_WORDS = 10
+# ...when it has a sentence stop at least every this many words...
+WORDS_PER_SENTENCE_STOP = 60
+# ...and a page with this many sentence words making up this share of its words is content.
+MIN_PROSE_WORDS = 80
+LINK_LIST_MAX_PROSE_SHARE = 0.5
+# A page with this many sentence words has something to say, however many links it holds.
+ENOUGH_PROSE_WORDS = 250
+# Otherwise, a page whose main text is mostly link text is a list of links.
+LINK_LIST_MIN_DENSITY = 0.6
+# Paths that are generated link lists whatever their markup: Sphinx's genindex-*, module
+# indexes, search pages, tag and category listings, book indexes.
+_LINK_LIST_PATH = re.compile(
+    r"(?:^|/)(?:genindex(?:-[^/]*)?|[a-z]*-?modindex|search|bookindex|sitemap)(?:\.html?)?$"
+    r"|(?:^|/)(?:tags?|categor(?:y|ies))(?:/[^/]*)?/?$"
+)
+_INLINE_ITEM = re.compile(r"(?:^|\s)[-*+]\s+")
+_SENTENCE_END = re.compile(r"[.!?;:](?:\s|$)")
+_LIST_PREFIX = re.compile(r"^(?:>\s*)*(?:[-*+]\s+|\d+(?:\.\d+)*[.)]?\s+)*")
+
 
 @dataclass(frozen=True)
 class ExtractedPage:
@@ -50,6 +71,8 @@ class ExtractedPage:
     content_hash: str  # sha256 of the whitespace-normalized Markdown
     noindex: bool = False  # <meta name="robots" content="noindex">
     method: str = "landmark"  # landmark | trafilatura | plain-text
+    # Share of the main region's text that sits inside links (0..1; None for plain text).
+    link_density: float | None = None
 
 
 def extract_page(
@@ -60,6 +83,64 @@ def extract_page(
     if content_type == "text/plain":
         return _extract_plain_text(text, url)
     return _extract_html(text, url)
+
+
+def is_link_list(
+    markdown: str, *, url: str | None = None, link_density: float | None = None
+) -> bool:
+    """True for a page that is only a list of links: a generated index (Sphinx ``genindex-*``,
+    a module index, a book index), a search page, a tag cloud or category listing, a table of
+    contents. Such a page is worth fetching for its links, not worth answering from.
+
+    The one decision the crawler (never index such a page, do not count it against the page
+    budget) and retrieval (keep it out of answers) share. ``link_density`` (the share of the
+    main text inside ``<a>``, known when the page was extracted from HTML) is the strongest
+    sign; from the Markdown alone only a generated-index path (``genindex``, ``search``,
+    ``tags``...) on a page without real prose counts.
+    """
+    stats = _prose_stats(markdown)
+    if stats.words == 0:
+        return False
+    prose_share = stats.prose_words / stats.words
+    if stats.prose_words >= ENOUGH_PROSE_WORDS or (
+        stats.prose_words >= MIN_PROSE_WORDS and prose_share >= LINK_LIST_MAX_PROSE_SHARE
+    ):
+        return False
+    if url is not None and _LINK_LIST_PATH.search(urlsplit(url).path.lower()):
+        return True
+    # From the Markdown alone only the path decides: short items without links (a changelog,
+    # a feature matrix) look just like an index's once the links are gone.
+    return link_density is not None and link_density >= LINK_LIST_MIN_DENSITY
+
+
+@dataclass(frozen=True)
+class _ProseStats:
+    words: int  # all words outside code blocks
+    prose_words: int  # words in sentence-like units (paragraphs, long list items and cells)
+
+
+def _prose_stats(markdown: str) -> _ProseStats:
+    words = prose_words = 0
+    in_code = False
+    for raw_line in markdown.splitlines():
+        line = raw_line.strip()
+        if line.startswith("```"):
+            in_code = not in_code
+            continue
+        if in_code or not line or line.startswith("#") or set(line) <= set("|-: "):
+            continue
+        cells = line.strip("|").split(" | ") if line.startswith("|") else [line]
+        # A list inside a table cell is flattened to "- a - b": each item is a unit.
+        items = [item for cell in cells for item in _INLINE_ITEM.split(cell)]
+        for item in items:
+            text = _LIST_PREFIX.sub("", item)
+            count = len(text.split())
+            words += count
+            # Sentences end: a run of link texts (a tag cloud in one line) does not.
+            stops = len(_SENTENCE_END.findall(text))
+            if count >= SENTENCE_WORDS and stops * WORDS_PER_SENTENCE_STOP >= count:
+                prose_words += count
+    return _ProseStats(words, prose_words)
 
 
 def decode_body(body: bytes, charset: str | None) -> str:
@@ -112,6 +193,7 @@ def _extract_html(html: str, url: str) -> ExtractedPage:
 
     region, is_landmark = _content_region(tree)
     markdown = render_markdown(region, region_is_landmark=is_landmark) if region else ""
+    density = _link_density(region) if region else None
     method = "landmark"
     if len(markdown) < MIN_LANDMARK_TEXT_CHARS and _visible_text_length(tree) >= (
         MIN_BODY_TEXT_FOR_FALLBACK
@@ -130,6 +212,7 @@ def _extract_html(html: str, url: str) -> ExtractedPage:
         content_hash=content_hash(markdown),
         noindex="noindex" in robots or "none" in robots,
         method=method,
+        link_density=density if method == "landmark" else None,
     )
 
 
@@ -234,6 +317,16 @@ def _visible_text_length(tree: LexborHTMLParser) -> int:
     text = body.text(deep=True, separator=" ", strip=True)
     scripts = sum(len(node.text()) for node in body.css("script, style, noscript, template"))
     return len(text) - scripts
+
+
+def _link_density(region: LexborNode) -> float | None:
+    text = len(region.text(deep=True, separator=" ", strip=True))
+    if text == 0:
+        return None
+    in_links = sum(
+        len(anchor.text(deep=True, separator=" ", strip=True)) for anchor in region.css("a")
+    )
+    return min(1.0, in_links / text)
 
 
 def _trafilatura_markdown(html: str, url: str) -> str | None:

@@ -70,9 +70,14 @@ async def chatbot_id_fixture(crawl_client: httpx.AsyncClient, account: Account) 
 
 
 def docs_site(site: LocalSite, pages: dict[str, str]) -> None:
-    """`pages` maps paths to a sentence; `/` links to every page, and so does the sitemap."""
+    """`pages` maps paths to a sentence; `/` links to every page (with a paragraph of its own,
+    so it is content rather than a bare list of links)."""
     links = "".join(f"<li><a href='{path}'>{path}</a></li>" for path in pages)
-    site.page("/", html_page("Home", f"<h1>Welcome</h1><p>Start here.</p><ul>{links}</ul>"))
+    intro = (
+        "<p>Start here. These pages explain how the product is installed, how it is configured "
+        "for a team, and where to ask when something does not work the way it should.</p>"
+    )
+    site.page("/", html_page("Home", f"<h1>Welcome</h1>{intro}<ul>{links}</ul>"))
     for path, sentence in pages.items():
         title = path.strip("/").title()
         site.page(path, html_page(title, f"<h1>{title}</h1><h2>Details</h2><p>{sentence}</p>"))

@@ -335,3 +335,25 @@ class TestRobotsAndSitemaps:
 
         assert "/orphan" in with_sitemap.paths("indexed")
         assert "/orphan" not in without_sitemap.paths()
+
+
+class TestLinkListPages:
+    async def test_index_pages_are_followed_but_not_indexed(
+        self, site: LocalSite, crawl_fetcher: Fetcher
+    ) -> None:
+        topics = [f"/topic-{n}" for n in range(12)]
+        entries = "".join(f"<li><a href='{path}'>{path[1:]} (topic)</a></li>" for path in topics)
+        site.page(
+            "/", html_page("Home", f"<h1>Home</h1>{long_text('home')}<a href='/genindex'>i</a>")
+        )
+        site.page("/genindex", html_page("Index", f"<h1>Index</h1><ul>{entries}</ul>"))
+        for path in topics:
+            site.page(path, html_page(path, long_text(path[1:])))
+        sink = RecordingSink()
+
+        outcome = await run_crawl(plan_for(site, use_sitemap=False), crawl_fetcher, sink)
+
+        assert sink.reason_for("/genindex") == "link-list"
+        assert "/genindex" in sink.paths("skipped")
+        assert sink.paths("indexed") == {"/", *topics}
+        assert outcome.counts.indexed == 13

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sitechat.crawling.extract import content_hash, decode_body, extract_page
+from sitechat.crawling.extract import content_hash, decode_body, extract_page, is_link_list
 
 DOCS_PAGE = """<!doctype html>
 <html lang="en-GB">
@@ -167,3 +167,61 @@ class TestContentHash:
     def test_whitespace_does_not_change_the_hash(self) -> None:
         assert content_hash("# A\n\nsome  text") == content_hash("# A\nsome text\n")
         assert content_hash("# A\n\nsome text") != content_hash("# A\n\nother text")
+
+
+def _sphinx_index(letter: str, entries: int) -> str:
+    items = "".join(
+        f"<li><a href='library/mod{n}.html#f{n}'>func{n}() (in module mod{n})</a></li>"
+        for n in range(entries)
+    )
+    return (
+        f"<html><head><title>Index - {letter}</title></head><body><div role='main'>"
+        f"<h1>Index - {letter}</h1><table class='indextable'><tr><td><ul>{items}</ul></td>"
+        "</tr></table></div></body></html>"
+    )
+
+
+def _tag_cloud(tags: int) -> str:
+    links = " ".join(f"<a href='/tag/t{n}/'>topic {n}</a>" for n in range(tags))
+    return f"<html><body><main><h1>All tags</h1><p>{links}</p></main></body></html>"
+
+
+ARTICLE_WITH_LINKS = (
+    "<html><body><main><h1>Configuring the server</h1>"
+    + "".join(
+        f"<p>Step {n}: open the <a href='/settings'>settings page</a> and set the value that "
+        "matches your network, then restart the service so the new value is read.</p>"
+        for n in range(6)
+    )
+    + "</main></body></html>"
+)
+
+CHANGELOG = "## 2.1.0\n\n" + "\n".join(f"- Fix crash number {n} on start" for n in range(30))
+
+
+class TestLinkLists:
+    def test_generated_index_pages_are_link_lists(self) -> None:
+        url = "https://docs.example.com/genindex-F.html"
+        page = extract_page(_sphinx_index("F", 60), url)
+        assert is_link_list(page.markdown, url=url, link_density=page.link_density)
+        # The path alone gives a generated index away, even from its stored Markdown.
+        assert is_link_list(page.markdown, url=url)
+
+    def test_a_list_of_links_under_any_name_is_a_link_list(self) -> None:
+        url = "https://blog.example.com/topics.html"
+        page = extract_page(_tag_cloud(80), url)
+        assert is_link_list(page.markdown, url=url, link_density=page.link_density)
+
+    def test_prose_with_links_is_content(self) -> None:
+        url = "https://docs.example.com/search.html"  # a page about search, with real text
+        page = extract_page(ARTICLE_WITH_LINKS, url)
+        assert not is_link_list(page.markdown, url=url, link_density=page.link_density)
+        assert not is_link_list(page.markdown, url="https://docs.example.com/configure.html")
+
+    def test_short_items_without_links_are_content(self) -> None:
+        # A changelog's bullets are as short as an index's, but they are not links.
+        assert not is_link_list(CHANGELOG, url="https://example.com/changes.html")
+        assert not is_link_list(CHANGELOG, url=None, link_density=0.0)
+
+    def test_empty_text_is_not_a_link_list(self) -> None:
+        assert not is_link_list("", url="https://example.com/genindex.html")
