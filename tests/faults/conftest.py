@@ -196,7 +196,11 @@ def pages_site(site: LocalSite, count: int, *, delay_seconds: float = 0.0) -> li
     """`count` pages linked from `/` (and nothing else), each answered after `delay_seconds`."""
     paths = [f"/page-{number}" for number in range(count)]
     links = "".join(f"<li><a href='{path}'>{path}</a></li>" for path in paths)
-    site.page("/", html_page("Home", f"<h1>Welcome</h1><p>Start here.</p><ul>{links}</ul>"))
+    intro = (  # a paragraph of its own, so the home page is content, not a bare list of links
+        "<p>Start here. These pages explain how the product is installed, how it is configured "
+        "for a team, and where to ask when something does not work the way it should.</p>"
+    )
+    site.page("/", html_page("Home", f"<h1>Welcome</h1>{intro}<ul>{links}</ul>"))
     for number, path in enumerate(paths):
         body = (
             f"<h1>Page {number}</h1><p>Page {number} explains topic {number} in words that "
