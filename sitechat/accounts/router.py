@@ -11,8 +11,9 @@ from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from sitechat.accounts import service
+from sitechat.accounts import api_keys, password_reset, profile, registration, sessions
 from sitechat.accounts.errors import InvalidCredentials
+from sitechat.accounts.password_reset import ResetPolicy
 from sitechat.accounts.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -29,6 +30,8 @@ from sitechat.accounts.schemas import (
     UserRead,
     UserUpdate,
 )
+from sitechat.accounts.sessions import LoginGuard
+from sitechat.accounts.tokens import IssuedTokens, TokenIssuer
 from sitechat.auth.dependencies import (
     AdminDep,
     ClientIpDep,
@@ -44,33 +47,33 @@ from sitechat.core.state import app_state
 from sitechat.workspaces.schemas import WorkspaceRead
 
 
-async def get_token_issuer(request: Request) -> service.TokenIssuer:
+async def get_token_issuer(request: Request) -> TokenIssuer:
     settings = app_state(request).settings
-    return service.TokenIssuer(
+    return TokenIssuer(
         signer=auth_state(request).signer,
         refresh_ttl=timedelta(seconds=settings.auth.refresh_token_ttl_seconds),
     )
 
 
-async def get_login_guard(request: Request) -> service.LoginGuard | None:
+async def get_login_guard(request: Request) -> LoginGuard | None:
     """The login throttle when one is configured on the app (the rate-limit feature)."""
     return app_state(request).login_guard
 
 
-def get_reset_policy(request: Request) -> service.ResetPolicy:
+def get_reset_policy(request: Request) -> ResetPolicy:
     settings = app_state(request).settings
-    return service.ResetPolicy(
+    return ResetPolicy(
         token_ttl=timedelta(seconds=settings.auth.password_reset_ttl_seconds),
         public_base_url=settings.http.public_base_url,
     )
 
 
-TokenIssuerDep = Annotated[service.TokenIssuer, Depends(get_token_issuer)]
-LoginGuardDep = Annotated[service.LoginGuard | None, Depends(get_login_guard)]
+TokenIssuerDep = Annotated[TokenIssuer, Depends(get_token_issuer)]
+LoginGuardDep = Annotated[LoginGuard | None, Depends(get_login_guard)]
 MailerDep = Annotated[Mailer, Depends(get_mailer)]
 
 
-def _token_pair(tokens: service.IssuedTokens) -> TokenPair:
+def _token_pair(tokens: IssuedTokens) -> TokenPair:
     return TokenPair(
         access_token=tokens.access_token,
         refresh_token=tokens.refresh_token,
@@ -98,7 +101,7 @@ async def register(
     409 `email-taken`. The password needs 12 to 128 characters, must not be a common password
     nor the email.
     """
-    registration = await service.register(
+    signed_up = await registration.register(
         session,
         issuer,
         email=body.email,
@@ -107,22 +110,22 @@ async def register(
         ip=ip,
     )
     return RegistrationRead(
-        user=UserRead.model_validate(registration.user),
-        workspace=WorkspaceRead.model_validate(registration.workspace),
-        tokens=_token_pair(registration.tokens),
+        user=UserRead.model_validate(signed_up.user),
+        workspace=WorkspaceRead.model_validate(signed_up.workspace),
+        tokens=_token_pair(signed_up.tokens),
     )
 
 
 async def _log_in(
     session: AsyncSession,
-    issuer: service.TokenIssuer,
-    guard: service.LoginGuard | None,
+    issuer: TokenIssuer,
+    guard: LoginGuard | None,
     *,
     email: str,
     password: str,
     ip: str,
 ) -> TokenPair:
-    tokens = await service.log_in(
+    tokens = await sessions.log_in(
         session, issuer, email=email, password=password, ip=ip, guard=guard
     )
     return _token_pair(tokens)
@@ -174,7 +177,7 @@ async def refresh(
     Presenting one that was already spent revokes every token of its chain (the session),
     because only a leaked copy can be presented twice; sign in again after a 401.
     """
-    tokens = await service.refresh(session, issuer, refresh_token=body.refresh_token, ip=ip)
+    tokens = await sessions.refresh(session, issuer, refresh_token=body.refresh_token, ip=ip)
     return _token_pair(tokens)
 
 
@@ -186,7 +189,7 @@ async def refresh(
 )
 async def logout(body: RefreshRequest, session: SessionDep) -> Response:
     """Revoke the session the refresh token belongs to. Idempotent: always 204."""
-    await service.log_out(session, refresh_token=body.refresh_token)
+    await sessions.log_out(session, refresh_token=body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -207,7 +210,7 @@ async def request_password_reset(
 
     Always 202, whether or not the account exists.
     """
-    await service.request_password_reset(
+    await password_reset.request_password_reset(
         session, mailer, get_reset_policy(request), email=body.email
     )
     return Response(status_code=status.HTTP_202_ACCEPTED)
@@ -226,7 +229,7 @@ async def confirm_password_reset(
 
     An unknown, expired or already used token: 400 `invalid-token`.
     """
-    await service.confirm_password_reset(
+    await password_reset.confirm_password_reset(
         session, token=body.token, new_password=body.new_password, guard=guard, ip=ip
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -238,7 +241,7 @@ users_router = api_router(prefix="/users/me", tags=["users"])
 @users_router.get("", summary="Your profile", responses=problem_responses(401, 403))
 async def get_me(user_id: CurrentUserIdDep, session: SessionDep) -> UserRead:
     """The signed-in user. Needs a user's access token (API keys get 403)."""
-    return UserRead.model_validate(await service.get_user(session, user_id))
+    return UserRead.model_validate(await profile.get_user(session, user_id))
 
 
 @users_router.patch(
@@ -246,7 +249,7 @@ async def get_me(user_id: CurrentUserIdDep, session: SessionDep) -> UserRead:
 )
 async def update_me(body: UserUpdate, user_id: CurrentUserIdDep, session: SessionDep) -> UserRead:
     """Change the full name and/or the email; an email in use answers 409 `email-taken`."""
-    user = await service.update_user(session, user_id, full_name=body.full_name, email=body.email)
+    user = await profile.update_user(session, user_id, full_name=body.full_name, email=body.email)
     return UserRead.model_validate(user)
 
 
@@ -262,7 +265,7 @@ async def delete_me(user_id: CurrentUserIdDep, session: SessionDep, request: Req
     Refused with 409 `sole-owner` while you are the only owner of a shared workspace that
     has other members.
     """
-    await service.delete_user(session, user_id)
+    await profile.delete_user(session, user_id)
     state = auth_state(request)
     state.membership_cache.clear()
     state.key_cache.clear()
@@ -284,7 +287,7 @@ async def change_password(
     Signs out every other session (their refresh tokens stop working) and answers a fresh
     token pair for this one.
     """
-    tokens = await service.change_password(
+    tokens = await profile.change_password(
         session,
         issuer,
         user_id,
@@ -301,7 +304,7 @@ api_keys_router = api_router(prefix="/api-keys", tags=["api-keys"])
 @api_keys_router.get("", summary="List API keys", responses=problem_responses(401, 403))
 async def list_api_keys(caller: AdminDep, session: SessionDep) -> ApiKeyList:
     """The workspace's API keys, newest first, without their secrets. Needs admin."""
-    keys = await service.list_api_keys(session, caller)
+    keys = await api_keys.list_api_keys(session, caller)
     return ApiKeyList(items=[ApiKeyRead.model_validate(key) for key in keys])
 
 
@@ -323,7 +326,7 @@ async def create_api_key(
     The full key is in this response only. Its role is at most yours (403 `role-too-high`);
     `expires_at` must be in the future. Needs admin.
     """
-    api_key, plaintext = await service.create_api_key(
+    api_key, plaintext = await api_keys.create_api_key(
         session,
         auth_state(request).api_keys,
         caller,
@@ -345,6 +348,6 @@ async def revoke_api_key(
     key_id: uuid.UUID, caller: AdminDep, session: SessionDep, request: Request, ip: ClientIpDep
 ) -> Response:
     """The key stops working at once. Idempotent. Needs admin."""
-    await service.revoke_api_key(session, caller, key_id, ip=ip)
+    await api_keys.revoke_api_key(session, caller, key_id, ip=ip)
     auth_state(request).key_cache.clear()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
