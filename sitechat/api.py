@@ -25,6 +25,7 @@ from sitechat.chat.public import router as public_chat_router
 from sitechat.chat.router import router as chat_router
 from sitechat.chatbots.router import router as chatbots_router
 from sitechat.crawling.router import router as crawling_router
+from sitechat.knowledge.router import router as knowledge_router
 from sitechat.workspaces.router import invitations_router
 from sitechat.workspaces.router import router as workspaces_router
 
@@ -37,6 +38,7 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
     invitations_router,
     chatbots_router,
     crawling_router,
+    knowledge_router,
     billing_router,
     chat_router,
     public_chat_router,

@@ -1,4 +1,13 @@
-"""How chunk text becomes searchable: one weighted `tsvector` per chunk."""
+"""How chunk text becomes searchable: one weighted `tsvector` per chunk.
+
+Each field is parsed by the chatbot's text-search configuration and completed with its code
+terms (`sitechat_code_terms`, a SQL function of migration d1e4a0000001): identifiers such as
+`lru_cache`, `os.path.join` or `__slots__` as whole lexemes, and the parts of dotted ones,
+which the default parser keeps glued. A question is parsed by the same `field_vector`
+(`repository.question_terms`), so a visitor typing `lru_cache`, `lru cache` or `os.path.join`
+meets the indexed forms. PostgreSQL derives `chunks.search_length` from the vector and keeps
+`knowledge_term_stats` in step (triggers of the same migration).
+"""
 
 from __future__ import annotations
 
@@ -47,6 +56,12 @@ def _expression(value: Text) -> ColumnElement[str]:
     return literal(value) if isinstance(value, str) else value
 
 
+def field_vector(config: ColumnElement[str], value: Text) -> ColumnElement[str]:
+    """A field's lexemes: its words as the configuration parses them, and its code terms."""
+    text = _expression(value)
+    return func.to_tsvector(config, text).op("||")(func.sitechat_code_terms(config, text))
+
+
 def search_vector(language: Text, title: Text, heading: Text, content: Text) -> ColumnElement[str]:
     """Title weighs most (A), then the heading path (B), then the text (C).
 
@@ -54,7 +69,7 @@ def search_vector(language: Text, title: Text, heading: Text, content: Text) -> 
     """
     config = cast(_expression(language), REGCONFIG)
     return (
-        func.setweight(func.to_tsvector(config, _expression(title)), _weight("A"))
-        .op("||")(func.setweight(func.to_tsvector(config, _expression(heading)), _weight("B")))
-        .op("||")(func.setweight(func.to_tsvector(config, _expression(content)), _weight("C")))
+        func.setweight(field_vector(config, title), _weight("A"))
+        .op("||")(func.setweight(field_vector(config, heading), _weight("B")))
+        .op("||")(func.setweight(field_vector(config, content), _weight("C")))
     )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -17,3 +18,5 @@ class Passage:
     heading: str
     text: str
     score: float
+    # Which rankings found it, and at which rank (1 = first): {"lexical": 3, "semantic": 1}.
+    rankings: Mapping[str, int] = field(default_factory=dict)

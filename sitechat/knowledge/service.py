@@ -1,37 +1,48 @@
 """Retrieval: the passages of one chatbot that best match a question, best first.
 
-The lexical ranking (PostgreSQL full-text search, see `repository`) always runs. When dense
-retrieval is on (pgvector and an embedder, see `dense`), the question's nearest chunks form a
-second ranking and `reciprocal_rank_fusion` merges the two; with one list the fusion keeps its
-order and scores.
+Two rankings, fused:
+
+- **lexical** (always): BM25 inside PostgreSQL (`lexical`), which finds identifiers and rare
+  words exactly;
+- **semantic** (when dense retrieval is on: pgvector and an embedder, see `dense`): the
+  question's nearest chunks by embedding, which finds paraphrases.
+
+`reciprocal_rank_fusion` merges them; with one ranking its order and scores are kept. Then at
+most `MAX_PASSAGES_PER_PAGE` passages per page are kept, so one long page cannot fill every
+slot.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sitechat.auth.caller import Caller
+from sitechat.core.errors import NotFound
 from sitechat.knowledge import repository
 from sitechat.knowledge.dense import dense_ranking, dense_retrieval, embed_question
 from sitechat.knowledge.indexing import SEARCH_LANGUAGES
+from sitechat.knowledge.lexical import lexical_ranking
 from sitechat.knowledge.passages import Passage
+from sitechat.knowledge.repository import ChunkHit
 from sitechat.models.chatbots import Chatbot
 
 DEFAULT_TOP_K = 8
 MAX_TOP_K = 20
-# Below this many all-terms hits the question is probably phrased in words the pages do not
-# all share ("how do I ..."), so chunks matching only some of its terms are added.
-MIN_ALL_TERMS_HITS = 3
 # The usual constant of reciprocal rank fusion (Cormack et al.): damps the top ranks' lead.
 RRF_K = 60
 MAX_QUESTION_CHARS = 4_000
 # One long page (a C-API section, the glossary) can otherwise fill every slot and crowd out the
-# page that answers the question: at most this many passages per page, and the ranking is read
-# this many times deeper than top_k so there is something to fill the freed slots with.
+# page that answers the question: at most this many passages per page, and the rankings are
+# read this many times deeper than top_k so there is something to fill the freed slots with.
 MAX_PASSAGES_PER_PAGE = 2
 CANDIDATES_PER_SLOT = 4
+
+LEXICAL = "lexical"
+SEMANTIC = "semantic"
 
 
 def top_k_for(chatbot: Chatbot, requested: int | None = None) -> int:
@@ -46,49 +57,27 @@ def search_language(chatbot: Chatbot) -> str:
     return chatbot.language if chatbot.language in SEARCH_LANGUAGES else "simple"
 
 
-def _passage(hit: repository.ChunkHit, score: float | None = None) -> Passage:
-    return Passage(
-        chunk_id=hit.chunk_id,
-        source_id=hit.source_id,
-        url=hit.url,
-        title=hit.title,
-        heading=hit.heading,
-        text=hit.content,
-        score=hit.score if score is None else score,
-    )
-
-
-async def lexical_ranking(
+async def rankings(
     session: AsyncSession, chatbot: Chatbot, question: str, limit: int
-) -> list[repository.ChunkHit]:
-    """All-terms matches first; topped up with any-term matches when there are too few."""
+) -> dict[str, list[ChunkHit]]:
+    """The lexical ranking, and the semantic one when dense retrieval is on and answers."""
     language = search_language(chatbot)
-    hits = await repository.search_all_terms(session, chatbot.id, language, question, limit)
-    if len(hits) >= min(MIN_ALL_TERMS_HITS, limit):
-        return hits
-    seen = {hit.chunk_id for hit in hits}
-    extra = await repository.search_any_term(session, chatbot.id, language, question, limit)
-    hits.extend(hit for hit in extra if hit.chunk_id not in seen)
-    return hits[:limit]
-
-
-async def _rankings(
-    session: AsyncSession, chatbot: Chatbot, question: str, limit: int
-) -> list[list[repository.ChunkHit]]:
     dense = dense_retrieval()
     if dense is None:
-        return [await lexical_ranking(session, chatbot, question, limit)]
-    # The embedder's round trip overlaps the lexical query instead of adding to it.
+        return {LEXICAL: await lexical_ranking(session, chatbot.id, language, question, limit)}
+    # The embedder's work overlaps the lexical query instead of adding to it.
     embedding = asyncio.create_task(embed_question(dense, question))
     try:
-        lexical = await lexical_ranking(session, chatbot, question, limit)
+        lexical = await lexical_ranking(session, chatbot.id, language, question, limit)
         question_vector = await embedding
     finally:
         embedding.cancel()  # a no-op once done; stops the call if the lexical query failed
-    if question_vector is None:
-        return [lexical]
-    nearest = await dense_ranking(session, dense, chatbot.id, question_vector, limit)
-    return [lexical, nearest] if nearest else [lexical]
+    found = {LEXICAL: lexical}
+    if question_vector is not None:
+        nearest = await dense_ranking(session, dense, chatbot.id, question_vector, limit)
+        if nearest:
+            found[SEMANTIC] = nearest
+    return found
 
 
 def _page_of(passage: Passage) -> object:
@@ -110,20 +99,37 @@ def capped_per_page(passages: Sequence[Passage], per_page: int, limit: int) -> l
     return kept
 
 
-def reciprocal_rank_fusion(
-    rankings: Sequence[Sequence[repository.ChunkHit]], limit: int
-) -> list[Passage]:
-    """Merge ranked lists by summing 1 / (RRF_K + rank); one list keeps its order and scores."""
-    if len(rankings) == 1:
-        return [_passage(hit) for hit in rankings[0][:limit]]
-    fused: dict[object, float] = {}
-    first_hit: dict[object, repository.ChunkHit] = {}
-    for ranking in rankings:
-        for rank, hit in enumerate(ranking, start=1):
-            fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+def _passage(hit: ChunkHit, score: float, ranks: Mapping[str, int]) -> Passage:
+    return Passage(
+        chunk_id=hit.chunk_id,
+        source_id=hit.source_id,
+        url=hit.url,
+        title=hit.title,
+        heading=hit.heading,
+        text=hit.content,
+        score=score,
+        rankings=dict(ranks),
+    )
+
+
+def reciprocal_rank_fusion(ranked: Mapping[str, Sequence[ChunkHit]], limit: int) -> list[Passage]:
+    """Merge ranked lists by summing 1 / (RRF_K + rank); one list keeps its order and scores.
+    Every passage records its rank in each list that holds it."""
+    ranks: dict[object, dict[str, int]] = {}
+    first_hit: dict[object, ChunkHit] = {}
+    for name, hits in ranked.items():
+        for rank, hit in enumerate(hits, start=1):
+            ranks.setdefault(hit.chunk_id, {}).setdefault(name, rank)
             first_hit.setdefault(hit.chunk_id, hit)
+    if len(ranked) == 1:
+        (hits,) = ranked.values()
+        return [_passage(hit, hit.score, ranks[hit.chunk_id]) for hit in hits[:limit]]
+    fused = {
+        chunk_id: sum(1.0 / (RRF_K + rank) for rank in by_name.values())
+        for chunk_id, by_name in ranks.items()
+    }
     best = sorted(fused, key=lambda chunk_id: fused[chunk_id], reverse=True)[:limit]
-    return [_passage(first_hit[chunk_id], fused[chunk_id]) for chunk_id in best]
+    return [_passage(first_hit[chunk_id], fused[chunk_id], ranks[chunk_id]) for chunk_id in best]
 
 
 async def retrieve(
@@ -135,5 +141,16 @@ async def retrieve(
         return []
     top_k = top_k_for(chatbot, limit)
     depth = top_k * CANDIDATES_PER_SLOT
-    ranked = reciprocal_rank_fusion(await _rankings(session, chatbot, question, depth), depth)
-    return capped_per_page(ranked, MAX_PASSAGES_PER_PAGE, top_k)
+    fused = reciprocal_rank_fusion(await rankings(session, chatbot, question, depth), depth)
+    return capped_per_page(fused, MAX_PASSAGES_PER_PAGE, top_k)
+
+
+async def search(
+    session: AsyncSession, caller: Caller, chatbot_id: uuid.UUID, query: str, limit: int
+) -> list[Passage]:
+    """What the chatbot would retrieve for `query` (retrieval testing): any status, so a bot
+    can be checked before it goes live."""
+    chatbot = await repository.get_chatbot(session, caller.workspace_id, chatbot_id)
+    if chatbot is None:
+        raise NotFound("Chatbot")
+    return await retrieve(session, chatbot, query, limit)

@@ -37,7 +37,7 @@ from sitechat.models.chat import (
 )
 from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind, Visibility
 from sitechat.models.crawling import CrawlJob, CrawlPage, CrawlStatus, PageOutcome
-from sitechat.models.knowledge import Chunk, Page
+from sitechat.models.knowledge import Chunk, Page, TermStatistic
 
 __all__ = [
     "ApiKey",
@@ -76,6 +76,7 @@ __all__ = [
     "Subscription",
     "SubscriptionInterval",
     "SubscriptionStatus",
+    "TermStatistic",
     "UsageEvent",
     "User",
     "Visibility",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Computed, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -66,3 +66,25 @@ class Chunk(IdMixin, Base):
     # then the text, in the chatbot's language (a generated column cannot take the language
     # from a row, since the text-to-regconfig cast is not immutable).
     search_vector: Mapped[str] = mapped_column(TSVECTOR)
+    # BM25's document length: the vector's lexeme positions, derived by PostgreSQL.
+    search_length: Mapped[int | None] = mapped_column(
+        Integer, Computed("sitechat_search_length(search_vector)", persisted=True)
+    )
+
+
+class TermStatistic(Base):
+    """How many of a chatbot's chunks hold a lexeme (BM25's document frequency).
+
+    Written only by the triggers on `chunks` (migration d1e4a0000001), in the transaction that
+    changes the chunks. The row with the empty lexeme holds the chatbot's chunk count in
+    `chunks` and the sum of their `search_length` in `positions`.
+    """
+
+    __tablename__ = "knowledge_term_stats"
+
+    chatbot_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("chatbots.id", ondelete="CASCADE"), primary_key=True
+    )
+    lexeme: Mapped[str] = mapped_column(Text, primary_key=True)
+    chunks: Mapped[int] = mapped_column(Integer)
+    positions: Mapped[int] = mapped_column(BigInteger)

@@ -1,11 +1,13 @@
-"""Lexical retrieval: scoped to one chatbot, weighted toward titles and headings, forgiving."""
+"""Retrieval: scoped to one chatbot; BM25 ranking (rarity, OR semantics, fields, identifiers)."""
 
 from __future__ import annotations
 
 import uuid
 
 from fastapi import FastAPI
+from sqlalchemy import delete
 
+from sitechat.knowledge import repository
 from sitechat.knowledge.passages import Passage
 from sitechat.knowledge.repository import ChunkHit
 from sitechat.knowledge.service import (
@@ -15,7 +17,7 @@ from sitechat.knowledge.service import (
     retrieve,
     top_k_for,
 )
-from sitechat.models import Chatbot
+from sitechat.models import Chatbot, Source
 from tests.fixtures.chat import add_chunk, create_account, create_chatbot
 
 
@@ -52,7 +54,7 @@ class TestRetrieve:
             "Shipping is free; see the invoice page.",
         ]
 
-    async def test_natural_questions_fall_back_to_any_term(self, app: FastAPI) -> None:
+    async def test_natural_questions_match_on_some_of_their_words(self, app: FastAPI) -> None:
         chatbot = await create_chatbot(app, await create_account(app))
         await add_chunk(app, chatbot, "Create a virtual environment with python -m venv.")
         await add_chunk(app, chatbot, "Dictionaries map keys to values.")
@@ -107,6 +109,96 @@ class TestRetrieve:
         assert passages[-1].url == "https://docs.example/glossary.html"
 
 
+class TestLexicalRanking:
+    async def test_a_rare_word_outranks_common_ones(self, app: FastAPI) -> None:
+        chatbot = await create_chatbot(app, await create_account(app))
+        for number in range(8):
+            await add_chunk(app, chatbot, f"Call a Python function with arguments, case {number}.")
+        await add_chunk(app, chatbot, "To memoize results, wrap it in a cache.")
+
+        texts = await _retrieve(app, chatbot, "how do I memoize a python function call")
+
+        # Every other chunk holds three of the question's words, but words all of them share.
+        assert texts[0] == "To memoize results, wrap it in a cache."
+
+    async def test_partial_matches_rank_by_score_not_by_matching_every_word(
+        self, app: FastAPI
+    ) -> None:
+        chatbot = await create_chatbot(app, await create_account(app))
+        for number in range(6):
+            await add_chunk(app, chatbot, f"Shipping of order {number} is tracked by mail.")
+        every_word = (
+            "Orders and shipping: we pack every order within a day, ship it by courier, send "
+            "a tracking link, and a refund is possible for damaged parcels, lost parcels, late "
+            "parcels and parcels sent to a wrong address, as our terms and conditions explain."
+        )
+        await add_chunk(app, chatbot, every_word)
+        refunds = "Refund policy: a refund is issued in 14 days; refund requests go to support."
+        await add_chunk(app, chatbot, refunds)
+
+        texts = await _retrieve(app, chatbot, "refund shipping order")
+
+        # Only the long chunk holds all three words; "all terms first" would rank it first.
+        assert texts[:2] == [refunds, every_word]
+
+    async def test_a_snake_case_identifier_matches_whole_before_its_parts(
+        self, app: FastAPI
+    ) -> None:
+        chatbot = await create_chatbot(app, await create_account(app))
+        decorator = "Wrap the function in functools.lru_cache to memoize its calls."
+        policy = "An LRU policy evicts the least recently used cache entry from the cache."
+        await add_chunk(app, chatbot, policy)
+        await add_chunk(app, chatbot, decorator)
+
+        assert (await _retrieve(app, chatbot, "lru_cache"))[0] == decorator
+        assert set(await _retrieve(app, chatbot, "lru cache")) == {decorator, policy}
+
+    async def test_a_dotted_name_matches_whole_and_by_its_parts(self, app: FastAPI) -> None:
+        chatbot = await create_chatbot(app, await create_account(app))
+        join = "Build file names portably with os.path.join()."
+        await add_chunk(app, chatbot, join)
+        await add_chunk(app, chatbot, "Paths are strings; the separator differs by platform.")
+
+        # PostgreSQL's parser reads "os.path.join" as one host-name token: the parts are ours.
+        assert (await _retrieve(app, chatbot, "how do I join two path parts"))[0] == join
+        assert (await _retrieve(app, chatbot, "os.path.join"))[0] == join
+
+    async def test_dunder_and_system_view_names_match_whole(self, app: FastAPI) -> None:
+        chatbot = await create_chatbot(app, await create_account(app))
+        slots = "Declare __slots__ to save memory per instance."
+        view = "The pg_stat_activity view shows one row per server process."
+        await add_chunk(app, chatbot, "Booking: choose one of the free time slots.")
+        await add_chunk(app, chatbot, slots)
+        await add_chunk(app, chatbot, "Activity statistics of the PG cluster, in stat files.")
+        await add_chunk(app, chatbot, view)
+
+        assert (await _retrieve(app, chatbot, "what are __slots__"))[0] == slots
+        assert (await _retrieve(app, chatbot, "pg_stat_activity columns"))[0] == view
+
+    async def test_every_passage_says_which_ranking_found_it(self, app: FastAPI) -> None:
+        chatbot = await create_chatbot(app, await create_account(app))
+        await add_chunk(app, chatbot, "Refunds are issued within 14 days.")
+        await add_chunk(app, chatbot, "Refunds need the order number.")
+
+        async with app.state.sessionmaker() as session:
+            passages = await retrieve(session, chatbot, "refunds days")
+
+        assert [passage.rankings for passage in passages] == [{"lexical": 1}, {"lexical": 2}]
+
+    async def test_term_statistics_follow_deleted_chunks(self, app: FastAPI) -> None:
+        chatbot = await create_chatbot(app, await create_account(app))
+        await add_chunk(app, chatbot, "Gift cards never expire.")
+        await add_chunk(app, chatbot, "Gift wrapping costs two euros.")
+        async with app.state.sessionmaker() as session:
+            before = await repository.question_terms(session, chatbot.id, "english", "gift")
+        async with app.state.sessionmaker() as session, session.begin():
+            await session.execute(delete(Source).where(Source.chatbot_id == chatbot.id))
+            after = await repository.question_terms(session, chatbot.id, "english", "gift")
+
+        assert (before.frequencies, before.chunk_count) == ({"gift": 2}, 2)
+        assert (after.frequencies, after.chunk_count) == ({}, 0)
+
+
 def _passage(url: str | None, source_id: uuid.UUID) -> Passage:
     return Passage(uuid.uuid4(), source_id, url, "t", "", "text", 1.0)
 
@@ -138,6 +230,6 @@ class TestFusion:
         lexical = [_hit("a", 0.9), _hit("b", 0.5), _hit("c", 0.1)]
         dense = [_hit("b", 0.8), _hit("c", 0.7)]
 
-        fused = reciprocal_rank_fusion([lexical, dense], limit=2)
+        fused = reciprocal_rank_fusion({"lexical": lexical, "semantic": dense}, limit=2)
 
         assert [passage.title for passage in fused] == ["b", "c"]
