@@ -102,8 +102,10 @@ class CrawlSettings(BaseSettings):
     user_agent: str = "SiteChatBot/0.1 (+https://sitechat.invalid/bot)"
     max_pages_cap: int = 5_000
     default_max_pages: int = 500
+    # Politeness adapts to each host (crawling/politeness.py): up to this many connections
+    # while it answers quickly, fewer and spaced out when it slows down or answers 429/503.
     per_host_concurrency: int = 4
-    delay_seconds: float = 0.5
+    delay_seconds: float = 0.0  # a minimum spacing of request starts per host, if wanted
     max_page_bytes: int = 5_000_000
     max_job_seconds: int = 3_600
     max_job_bytes: int = 500_000_000

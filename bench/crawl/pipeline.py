@@ -95,25 +95,32 @@ def migrate(database_url: str) -> None:
     )
 
 
-def sitechat_env(database_url: str, crawl_concurrency: int = 8) -> dict[str, str]:
-    return {
+def sitechat_env(database_url: str, crawl_concurrency: int | None = 8) -> dict[str, str]:
+    """The server's environment; `crawl_concurrency=None` keeps the crawler's default
+    politeness (what a new customer gets)."""
+    env = {
         "DATABASE_URL": database_url,
         "SITECHAT_AUTH_JWT_SECRET": JWT_SECRET,
         "SITECHAT_CRAWL_ALLOWED_HOSTS": "127.0.0.1",
-        "SITECHAT_CRAWL_DELAY_SECONDS": "0",
-        "SITECHAT_CRAWL_PER_HOST_CONCURRENCY": str(crawl_concurrency),
         "SITECHAT_RATELIMIT_ENABLED": "false",
         "SITECHAT_WORKER_IN_PROCESS": "true",
         "SITECHAT_LOG_LEVEL": "WARNING",
     }
+    if crawl_concurrency is not None:
+        env["SITECHAT_CRAWL_DELAY_SECONDS"] = "0"
+        env["SITECHAT_CRAWL_PER_HOST_CONCURRENCY"] = str(crawl_concurrency)
+    return env
 
 
 @contextlib.contextmanager
-def sitechat_server(database_url: str) -> Iterator[RunningServer]:
+def sitechat_server(
+    database_url: str, crawl_concurrency: int | None = 8
+) -> Iterator[RunningServer]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [SITECHAT, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    with subprocess_server(command, base + "/healthz", sitechat_env(database_url)) as pid:
+    env = sitechat_env(database_url, crawl_concurrency)
+    with subprocess_server(command, base + "/healthz", env) as pid:
         yield RunningServer(base, pid)
 
 

@@ -1,4 +1,4 @@
-"""HTTP fetching for the crawler: SSRF-guarded, polite, bounded.
+"""HTTP fetching for the crawler: SSRF-guarded, polite (``politeness.py``), bounded.
 
 The guard sits in the connection layer: httpcore asks our network backend to open a TCP
 connection to ``host:port``; the backend resolves the host itself, refuses non-public addresses
@@ -30,6 +30,7 @@ from sitechat.core.ssrf import (
     check_url_syntax,
     system_lookup,
 )
+from sitechat.crawling.politeness import HostThrottle, HostUnavailable, ThrottleConfig
 from sitechat.crawling.urls import strip_fragment
 
 log = structlog.get_logger()
@@ -45,8 +46,8 @@ class FetcherConfig:
     """How the crawler behaves on the wire. The lead maps ``Settings.crawl`` onto this."""
 
     user_agent: str = "SiteChatBot/0.1 (+https://sitechat.dev/bot)"
-    per_host_concurrency: int = 4
-    delay_seconds: float = 0.25
+    per_host_concurrency: int = 4  # the cap; the adaptive window stays at or below it
+    delay_seconds: float = 0.0  # minimum spacing of request starts per host
     max_bytes: int = 5_000_000
     timeout_seconds: float = 20.0
     max_redirects: int = 5
@@ -55,6 +56,8 @@ class FetcherConfig:
     allowed_hosts: frozenset[str] = frozenset()
     content_types: frozenset[str] = HTML_CONTENT_TYPES
     max_crawl_delay_seconds: float = 5.0
+    # A host that fails this many requests in a row (timeouts, 5xx, 429) is left alone.
+    max_consecutive_failures: int = 8
 
 
 @dataclass(frozen=True)
@@ -77,13 +80,6 @@ class FetchResult:
     @property
     def ok(self) -> bool:
         return self.error is None and self.body is not None
-
-
-@dataclass
-class _HostState:
-    semaphore: asyncio.Semaphore
-    delay_seconds: float
-    next_slot: float = 0.0
 
 
 @dataclass
@@ -134,7 +130,7 @@ class Fetcher:
                 "Accept-Encoding": "gzip, deflate",
             },
         )
-        self._hosts: dict[str, _HostState] = {}
+        self._hosts: dict[str, HostThrottle] = {}
 
     async def __aenter__(self) -> Self:
         return self
@@ -152,9 +148,7 @@ class Fetcher:
 
     def set_crawl_delay(self, url: str, seconds: float) -> None:
         """Slow down for a host that asks for it (robots.txt ``Crawl-delay``), within a cap."""
-        state = self._host_state(url)
-        wanted = min(seconds, self.config.max_crawl_delay_seconds)
-        state.delay_seconds = max(state.delay_seconds, wanted)
+        self.throttle_for(url).set_floor(min(seconds, self.config.max_crawl_delay_seconds))
 
     async def fetch(
         self,
@@ -177,13 +171,14 @@ class Fetcher:
                 break
             if retry == self.config.max_retries:
                 break
-            wait = self._retry_wait(hop.headers, retry)
-            if wait is None:
+            requested = _parse_retry_after(hop.headers.get("retry-after"))
+            if requested is not None and requested > self.config.max_retry_wait_seconds:
                 attempt.error = "retry-after-too-long"
                 break
-            log.info("crawl.retry_after", url=attempt.final_url, status=hop.status, wait=wait)
+            # No sleep here: the host's throttle is paused, so the retry (and every other
+            # request to the host) waits for it.
+            log.info("crawl.retry_after", url=attempt.final_url, status=hop.status, wait=requested)
             current = attempt.final_url
-            await asyncio.sleep(wait)
         return self._result(url, attempt, started)
 
     def _result(self, url: str, attempt: _Attempt, started: float) -> FetchResult:
@@ -228,14 +223,18 @@ class Fetcher:
             attempt.final_url = strip_fragment(urljoin(attempt.final_url, location))
 
     async def _exchange(self, url: str, accepted: frozenset[str], byte_cap: int) -> _Hop:
-        state = self._host_state(url)
-        async with state.semaphore:
-            await self._wait_turn(state)
-            try:
-                async with asyncio.timeout(self.config.timeout_seconds):
-                    return await self._stream(url, accepted, byte_cap)
-            except TimeoutError:
-                return _Hop(status=0, headers=httpx.Headers(), error="timeout")
+        try:
+            async with self.throttle_for(url).slot() as slot:
+                try:
+                    async with asyncio.timeout(self.config.timeout_seconds):
+                        hop = await self._stream(url, accepted, byte_cap)
+                except TimeoutError:
+                    hop = _Hop(status=0, headers=httpx.Headers(), error="timeout")
+                retry_after = _parse_retry_after(hop.headers.get("retry-after"))
+                slot.report(hop.status or None, hop.error, retry_after)
+                return hop
+        except HostUnavailable:
+            return _Hop(status=0, headers=httpx.Headers(), error="host-unavailable")
 
     async def _stream(self, url: str, accepted: frozenset[str], byte_cap: int) -> _Hop:
         try:
@@ -272,38 +271,22 @@ class Fetcher:
         except httpx.HTTPError:
             return _Hop(status=0, headers=httpx.Headers(), error="network-error")
 
-    def _host_state(self, url: str) -> _HostState:
+    def throttle_for(self, url: str) -> HostThrottle:
+        """The adaptive limiter of ``url``'s host (scheme and authority)."""
         parts = urlsplit(url)
         key = f"{parts.scheme}://{parts.netloc.lower()}"
-        state = self._hosts.get(key)
-        if state is None:
-            state = _HostState(
-                semaphore=asyncio.Semaphore(max(1, self.config.per_host_concurrency)),
-                delay_seconds=self.config.delay_seconds,
+        throttle = self._hosts.get(key)
+        if throttle is None:
+            throttle = HostThrottle(
+                ThrottleConfig(
+                    max_connections=self.config.per_host_concurrency,
+                    min_delay_seconds=self.config.delay_seconds,
+                    max_backoff_seconds=self.config.max_retry_wait_seconds,
+                    max_consecutive_failures=self.config.max_consecutive_failures,
+                )
             )
-            self._hosts[key] = state
-        return state
-
-    @staticmethod
-    async def _wait_turn(state: _HostState) -> None:
-        """Space request starts to one host by its delay; slots are reserved before sleeping,
-        so concurrent requests queue up one delay apart instead of all waking together."""
-        if state.delay_seconds <= 0:
-            return
-        now = time.monotonic()
-        slot = max(now, state.next_slot)
-        state.next_slot = slot + state.delay_seconds
-        if slot > now:
-            await asyncio.sleep(slot - now)
-
-    def _retry_wait(self, headers: httpx.Headers, retry: int) -> float | None:
-        """Seconds to wait before retrying, or None when the server wants more than we allow."""
-        requested = _parse_retry_after(headers.get("retry-after"))
-        if requested is None:
-            return min(float(2**retry), self.config.max_retry_wait_seconds)
-        if requested > self.config.max_retry_wait_seconds:
-            return None
-        return requested
+            self._hosts[key] = throttle
+        return throttle
 
 
 def _parse_content_type(header: str | None) -> tuple[str | None, str | None]:
