@@ -13,7 +13,8 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python requirements/dev.txt pyproject.toml
-	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	# --no-deps: the lock is the whole set (requirements/overrides.txt says what it leaves out).
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements/dev.txt
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

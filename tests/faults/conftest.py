@@ -70,6 +70,8 @@ def base_env(database_url: str | None, **overrides: str) -> dict[str, str]:
         "SITECHAT_CRAWL_DELAY_SECONDS": "0",
         "SITECHAT_RATELIMIT_ENABLED": "false",
         "SITECHAT_WORKER_IN_PROCESS": "false",
+        # These scenarios are about processes and the database; the model would only slow them.
+        "SITECHAT_EMBEDDING_PROVIDER": "none",
     }
     if database_url:
         env["DATABASE_URL"] = database_url

@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from sitechat.knowledge import vectors
 from sitechat.knowledge.dense import DenseRetrieval, use_dense_retrieval
-from sitechat.knowledge.embedders import OpenAIEmbedder, OpenAIEmbedderConfig
+from sitechat.knowledge.embedders import LocalEmbedder, OpenAIEmbedder, OpenAIEmbedderConfig
 from tests.fixtures.servers import serve_in_thread
 
 DIMENSIONS = 64
@@ -145,3 +145,24 @@ async def dense_on(
     finally:
         use_dense_retrieval(previous)
         await dense.embedder.aclose()
+
+
+@pytest.fixture(scope="session")
+def local_embedder() -> LocalEmbedder:
+    """The default embedder, the real all-MiniLM-L6-v2 from its wheel (loaded once a process)."""
+    return LocalEmbedder(threads=2)
+
+
+@pytest.fixture
+async def minilm_on(
+    has_pgvector: bool, local_embedder: LocalEmbedder
+) -> AsyncIterator[DenseRetrieval]:
+    """Dense retrieval on with the real local model, for one test (pgvector servers)."""
+    if not has_pgvector:
+        pytest.skip(NO_PGVECTOR)
+    dense = DenseRetrieval(local_embedder, batch_size=8)
+    previous = use_dense_retrieval(dense)
+    try:
+        yield dense
+    finally:
+        use_dense_retrieval(previous)

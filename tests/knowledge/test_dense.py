@@ -249,6 +249,10 @@ class _StalledEmbedder:
         await asyncio.sleep(5)
         return []
 
+    async def embed_query(self, text: str) -> list[float]:
+        await asyncio.sleep(5)
+        return []
+
     async def aclose(self) -> None:
         return None
 
@@ -257,7 +261,8 @@ class TestStart:
     async def test_provider_none_keeps_retrieval_lexical(self, app: FastAPI) -> None:
         previous = dense_retrieval()
         try:
-            assert await start_dense_retrieval(app.state.engine, EmbeddingSettings()) is None
+            settings = EmbeddingSettings(provider="none")
+            assert await start_dense_retrieval(app.state.engine, settings) is None
             assert dense_retrieval() is None
         finally:
             use_dense_retrieval(previous)

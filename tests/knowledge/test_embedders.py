@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 from pydantic import SecretStr
 
@@ -11,6 +9,7 @@ from sitechat.config import EmbeddingSettings
 from sitechat.knowledge.embedders import (
     EmbedderUnavailable,
     EmbeddingError,
+    LocalEmbedder,
     OpenAIEmbedder,
     build_embedder,
 )
@@ -72,15 +71,25 @@ class TestOpenAIEmbedder:
 
 class TestBuildEmbedder:
     def test_none_means_no_embedder(self) -> None:
-        assert build_embedder(EmbeddingSettings()) is None
+        assert build_embedder(EmbeddingSettings(provider="none")) is None
 
-    @pytest.mark.skipif(
-        importlib.util.find_spec("sentence_transformers") is not None,
-        reason="sentence-transformers is installed here",
-    )
-    def test_local_without_the_extra_fails_clearly(self) -> None:
-        with pytest.raises(EmbedderUnavailable, match="sentence-transformers"):
-            build_embedder(EmbeddingSettings(provider="local", api_key=SecretStr("")))
+    def test_local_is_the_default_and_runs_minilm(self) -> None:
+        embedder = build_embedder(EmbeddingSettings())
+
+        assert isinstance(embedder, LocalEmbedder)
+        assert embedder.model_name == "sentence-transformers/all-MiniLM-L6-v2"
+
+    def test_local_refuses_another_model_clearly(self) -> None:
+        settings = EmbeddingSettings(provider="local", model="BAAI/bge-small-en-v1.5")
+
+        with pytest.raises(EmbedderUnavailable, match="all-MiniLM-L6-v2 only"):
+            build_embedder(settings)
+
+    def test_openai_defaults_to_text_embedding_3_small(self) -> None:
+        embedder = build_embedder(EmbeddingSettings(provider="openai"))
+
+        assert isinstance(embedder, OpenAIEmbedder)
+        assert embedder.model_name == "text-embedding-3-small"
 
     def test_the_api_key_never_shows_in_the_settings_repr(self) -> None:
         settings = EmbeddingSettings(provider="openai", api_key=SecretStr("sk-secret-value"))

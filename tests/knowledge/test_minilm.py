@@ -1,0 +1,165 @@
+"""The default embedder: all-MiniLM-L6-v2 from its wheel, run by onnxruntime in this process.
+
+Its vectors are compared with the reference model's (`tests/fixtures/minilm_reference.json`,
+computed once with sentence-transformers on torch, which this project does not install), and it
+is used end to end: the embedding job stores its vectors and `retrieve` finds paraphrases that
+share no word with the page.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from sitechat.config import EmbeddingSettings
+from sitechat.knowledge import minilm
+from sitechat.knowledge.dense import (
+    DenseRetrieval,
+    dense_retrieval,
+    start_dense_retrieval,
+    stop_dense_retrieval,
+    use_dense_retrieval,
+)
+from sitechat.knowledge.embedders import LocalEmbedder
+from sitechat.knowledge.service import retrieve
+from sitechat.knowledge.tasks import embed_chunks_task
+from sitechat.models import Chatbot
+from tests.conftest import run_queued_jobs
+from tests.fixtures.chat import add_chunk, create_account, create_chatbot
+
+REFERENCE = json.loads((Path(__file__).parents[1] / "fixtures/minilm_reference.json").read_text())
+
+REFUNDS = "Refunds are issued within 14 days of purchase."
+DISTRACTORS = (
+    "The shop opens at nine on weekdays and closes at six.",
+    "Our workshop services engines, brakes and tyres.",
+    "Shipping to Europe costs five euros per parcel.",
+    "Create an account with your email address and a password.",
+)
+
+
+def _cosine(left: list[float], right: list[float]) -> float:
+    return sum(a * b for a, b in zip(left, right, strict=True)) / math.sqrt(
+        sum(a * a for a in left) * sum(b * b for b in right)
+    )
+
+
+async def _retrieve(app: FastAPI, chatbot: Chatbot, question: str) -> list[str]:
+    async with app.state.sessionmaker() as session:
+        return [passage.text for passage in await retrieve(session, chatbot, question)]
+
+
+async def _chatbot_with(app: FastAPI, *texts: str) -> Chatbot:
+    chatbot = await create_chatbot(app, await create_account(app))
+    for content in texts:
+        await add_chunk(app, chatbot, content, title="Help")
+    return chatbot
+
+
+class TestVectors:
+    async def test_match_the_reference_model(self, local_embedder: LocalEmbedder) -> None:
+        vectors = await local_embedder.embed(REFERENCE["texts"])
+
+        similarities = [_cosine(a, b) for a, b in zip(vectors, REFERENCE["vectors"], strict=True)]
+        # The texts include one of 692 word pieces (cut at 256, as the model is) and accents,
+        # CJK and punctuation (the tokenizer's normalization).
+        assert min(similarities) > 0.9999, similarities
+        assert all(len(vector) == minilm.DIMENSIONS for vector in vectors)
+
+    async def test_a_question_gets_the_same_vector_as_in_bulk(
+        self, local_embedder: LocalEmbedder
+    ) -> None:
+        question = REFERENCE["texts"][1]
+
+        alone = await local_embedder.embed_query(question)
+
+        assert _cosine(alone, REFERENCE["vectors"][1]) > 0.9999
+
+    async def test_keeps_the_order_of_texts_of_mixed_lengths(
+        self, local_embedder: LocalEmbedder
+    ) -> None:
+        # More than one run of rows, sorted by length inside: the output is in input order.
+        texts = [f"{word} " * (count % 7 + 1) for count, word in enumerate(["tea", "car"] * 20)]
+
+        together = await local_embedder.embed(texts)
+        one_by_one = [await local_embedder.embed_query(text) for text in texts[:5]]
+
+        assert len(together) == len(texts)
+        for bulk, single in zip(together, one_by_one, strict=False):
+            assert _cosine(bulk, single) > 0.9999
+        assert await local_embedder.embed([]) == []
+
+    @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="niceness per thread")
+    async def test_bulk_work_runs_below_the_api_priority(
+        self, local_embedder: LocalEmbedder
+    ) -> None:
+        await local_embedder.embed(["warm the pool", "and the tokenizer's threads"])
+
+        niceness = _threads_niceness()
+
+        assert 0 in niceness  # this thread, the event loop's, is untouched
+        assert niceness.count(minilm.BULK_NICE) >= 2  # the bulk thread and the model's own
+
+
+def _threads_niceness() -> list[int]:
+    """The nice value of each of this process's threads (field 19 of /proc/.../stat)."""
+    tasks = Path("/proc/self/task").iterdir()
+    return [int((task / "stat").read_text().rsplit(")", 1)[1].split()[16]) for task in tasks]
+
+
+class TestDefault:
+    async def test_the_default_settings_turn_on_the_local_model_where_pgvector_is(
+        self, app: FastAPI, has_pgvector: bool
+    ) -> None:
+        previous = dense_retrieval()
+        try:
+            dense = await start_dense_retrieval(app.state.engine, EmbeddingSettings())
+            if has_pgvector:
+                assert dense is not None
+                assert dense.embedder.model_name == minilm.MODEL_NAME
+            else:
+                assert dense is None  # a server without pgvector answers lexically
+            await stop_dense_retrieval(dense)
+        finally:
+            use_dense_retrieval(previous)
+
+
+class TestRetrieval:
+    async def test_finds_a_paraphrase_only_the_model_understands(
+        self, app: FastAPI, minilm_on: DenseRetrieval
+    ) -> None:
+        chatbot = await _chatbot_with(app, REFUNDS, *DISTRACTORS)
+        question = "How quickly do I get my money back?"
+        previous = use_dense_retrieval(None)
+        lexical_only = await _retrieve(app, chatbot, question)
+        use_dense_retrieval(previous)
+
+        assert await embed_chunks_task(chatbot_id=str(chatbot.id)) == 1 + len(DISTRACTORS)
+        hybrid = await _retrieve(app, chatbot, question)
+
+        assert REFUNDS not in lexical_only  # no word in common
+        assert hybrid[0] == REFUNDS
+
+    async def test_a_text_source_added_through_the_api_is_found_by_meaning(
+        self, app: FastAPI, client: Any, minilm_on: DenseRetrieval
+    ) -> None:
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        for index, content in enumerate((REFUNDS, *DISTRACTORS)):
+            response = await client.post(
+                f"/v1/chatbots/{chatbot.id}/sources",
+                json={"kind": "text", "title": f"Policy {index}", "content": content},
+                headers=account.headers,
+            )
+            assert response.status_code == 201, response.text
+
+        await run_queued_jobs()  # knowledge.embed_chunks, queued by the request
+
+        assert (await _retrieve(app, chatbot, "How long do refunds take?"))[0] == REFUNDS
+        assert (await _retrieve(app, chatbot, "when will my money be returned"))[0] == REFUNDS
