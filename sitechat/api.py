@@ -26,6 +26,7 @@ from sitechat.chat.router import router as chat_router
 from sitechat.chatbots.router import router as chatbots_router
 from sitechat.crawling.router import router as crawling_router
 from sitechat.knowledge.router import router as knowledge_router
+from sitechat.webhooks.router import router as webhooks_router
 from sitechat.workspaces.router import invitations_router
 from sitechat.workspaces.router import router as workspaces_router
 
@@ -43,6 +44,7 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
     chat_router,
     public_chat_router,
     openai_router,
+    webhooks_router,
 )
 
 

@@ -50,6 +50,8 @@ from sitechat.knowledge.service import retrieve
 from sitechat.models.base import new_id
 from sitechat.models.chat import Conversation, Message, MessageRole, MessageStatus
 from sitechat.models.chatbots import Chatbot, ChatbotStatus
+from sitechat.webhooks.service import emit as emit_webhook
+from sitechat.webhooks.tasks import defer_deliveries
 
 log = structlog.get_logger()
 
@@ -239,6 +241,7 @@ async def _store_answer(
         "error_code": error_code,
         "updated_at": utcnow(),
     }
+    deliveries: list[uuid.UUID] = []
     async with sessionmaker() as session, session.begin():
         message = await repository.save_answer(session, turn.assistant_message_id, values)
         # A partial answer was produced (and a model paid for) too: it stays counted.
@@ -252,6 +255,11 @@ async def _store_answer(
                 prompt_tokens=progress.usage.prompt_tokens,
                 completion_tokens=progress.usage.completion_tokens,
             )
+        if status is MessageStatus.complete:
+            deliveries = await emit_webhook(
+                session, turn.workspace_id, "message.answered", _answered_event(turn, progress)
+            )
+    await defer_deliveries(deliveries)
     log.info(
         "chat.answer_stored",
         message_id=str(turn.assistant_message_id),
@@ -262,6 +270,18 @@ async def _store_answer(
         error_code=error_code,
     )
     return message
+
+
+def _answered_event(turn: PreparedTurn, progress: AnswerProgress) -> dict[str, Any]:
+    return {
+        "message_id": str(turn.assistant_message_id),
+        "conversation_id": str(turn.conversation_id),
+        "chatbot_id": str(turn.chatbot_id),
+        "question": turn.question,
+        "answer": progress.text,
+        "fallback": progress.fallback,
+        "citations": [public_citation(stored_citation(c)) for c in progress.citations],
+    }
 
 
 def _start_event(turn: PreparedTurn) -> ChatEvent:

@@ -30,7 +30,7 @@ from sitechat.chat.dependencies import ChatRuntimeDep
 from sitechat.chat.schemas import MAX_QUESTION_CHARS, public_citation
 from sitechat.chat.service import Scope
 from sitechat.chat.streaming import DeferredResponse, EventStreamResponse
-from sitechat.core.db import SessionDep
+from sitechat.core.db import JobBufferDep, SessionDep
 from sitechat.core.errors import NotFound, UnprocessableEntity, problem_response, request_id_of
 from sitechat.core.ratelimit import RouteClass
 from sitechat.core.routing import api_router, rate_limit_class
@@ -174,6 +174,7 @@ async def create_chat_completion(
     caller: CallerDep,
     session: SessionDep,
     runtime: ChatRuntimeDep,
+    jobs: JobBufferDep,
 ) -> Response:
     """OpenAI-compatible chat completion answered by a chatbot (`model: "chatbot:<id>"`)."""
     chatbot = await service.get_chatbot(
@@ -181,7 +182,7 @@ async def create_chat_completion(
     )
     question, history = _question_and_history(body.messages)
     conversation = await service.start_conversation(
-        session, chatbot, channel=ConversationChannel.openai, user_id=caller.user_id
+        session, chatbot, channel=ConversationChannel.openai, user_id=caller.user_id, jobs=jobs
     )
     run = await answering.ask(session, conversation, question, runtime, history=history)
     if body.stream:

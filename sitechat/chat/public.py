@@ -25,7 +25,7 @@ from sitechat.chat.schemas import MessageCreate, MessageOrder, MessagePage, Mess
 from sitechat.chat.service import Scope
 from sitechat.chat.visitor_tokens import VisitorClaims, issue_visitor_token, verify_visitor_token
 from sitechat.core.clock import utcnow
-from sitechat.core.db import SessionDep
+from sitechat.core.db import JobBufferDep, SessionDep
 from sitechat.core.errors import ProblemError, Unauthorized, problem_response, request_id_of
 from sitechat.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam
 from sitechat.core.ratelimit import RouteClass
@@ -133,13 +133,17 @@ class VisitorConversationRead(BaseModel):
     response_model=VisitorConversationRead,
 )
 async def start_visitor_conversation(
-    chatbot_id: uuid.UUID, request: Request, session: SessionDep, origin: OriginHeader = None
+    chatbot_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    jobs: JobBufferDep,
+    origin: OriginHeader = None,
 ) -> VisitorConversationRead:
     """Start a widget conversation (no account needed; the page's origin must be allowed)."""
     chatbot = await service.public_chatbot(session, chatbot_id)
     allow_origin(request, chatbot, origin, required=True)
     conversation = await service.start_conversation(
-        session, chatbot, channel=ConversationChannel.widget
+        session, chatbot, channel=ConversationChannel.widget, jobs=jobs
     )
     token, expires_in = issue_visitor_token(
         app_state(request).settings.auth, conversation.id, chatbot.id, utcnow()

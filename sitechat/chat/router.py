@@ -41,7 +41,7 @@ from sitechat.chat.socket import ask_on_socket, open_socket, parse_conversation_
 from sitechat.chat.streaming import (
     ws_message,
 )
-from sitechat.core.db import SessionDep
+from sitechat.core.db import JobBufferDep, SessionDep
 from sitechat.core.errors import (
     NotFound,
     ProblemError,
@@ -78,12 +78,21 @@ _SSE_DOC = {
     response_model=ConversationRead,
 )
 async def create_conversation(
-    chatbot_id: uuid.UUID, body: ConversationCreate, caller: CallerDep, session: SessionDep
+    chatbot_id: uuid.UUID,
+    body: ConversationCreate,
+    caller: CallerDep,
+    session: SessionDep,
+    jobs: JobBufferDep,
 ) -> ConversationRead:
     """Start a conversation with one of the workspace's chatbots."""
     chatbot = await service.get_chatbot(session, Scope.workspace(caller.workspace_id), chatbot_id)
     conversation = await service.start_conversation(
-        session, chatbot, channel=ConversationChannel.api, title=body.title, user_id=caller.user_id
+        session,
+        chatbot,
+        channel=ConversationChannel.api,
+        title=body.title,
+        user_id=caller.user_id,
+        jobs=jobs,
     )
     return ConversationRead.of(conversation)
 
@@ -191,11 +200,15 @@ async def list_messages(
 
 @router.post("/messages/{message_id}/feedback", response_model=FeedbackRead)
 async def give_feedback(
-    message_id: uuid.UUID, body: FeedbackCreate, caller: CallerDep, session: SessionDep
+    message_id: uuid.UUID,
+    body: FeedbackCreate,
+    caller: CallerDep,
+    session: SessionDep,
+    jobs: JobBufferDep,
 ) -> FeedbackRead:
     """Rate an answer up or down (again to change the rating), with an optional comment."""
     feedback = await service.give_feedback(
-        session, caller.workspace_id, message_id, body.rating, body.comment
+        session, caller.workspace_id, message_id, body.rating, body.comment, jobs
     )
     return FeedbackRead.model_validate(feedback)
 

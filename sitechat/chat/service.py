@@ -26,6 +26,8 @@ from sitechat.models.chat import (
     MessageRole,
 )
 from sitechat.models.chatbots import Chatbot, Visibility
+from sitechat.webhooks.service import emit as emit_webhook
+from sitechat.worker.buffer import JobBuffer
 
 log = structlog.get_logger()
 
@@ -65,6 +67,7 @@ async def start_conversation(
     channel: ConversationChannel,
     title: str = "",
     user_id: uuid.UUID | None = None,
+    jobs: JobBuffer | None = None,
 ) -> Conversation:
     conversation = Conversation(
         workspace_id=chatbot.workspace_id,
@@ -75,6 +78,12 @@ async def start_conversation(
     )
     session.add(conversation)
     await session.flush()
+    event = {
+        "conversation_id": str(conversation.id),
+        "chatbot_id": str(chatbot.id),
+        "channel": channel.value,
+    }
+    await emit_webhook(session, chatbot.workspace_id, "conversation.created", event, jobs)
     return conversation
 
 
@@ -164,12 +173,21 @@ async def give_feedback(
     message_id: uuid.UUID,
     rating: FeedbackRating,
     comment: str | None,
+    jobs: JobBuffer | None = None,
 ) -> Feedback:
     message = await repository.get_message(session, workspace_id, message_id)
     if message is None:
         raise NotFound("Message")
     if message.role is not MessageRole.assistant:
         raise FeedbackNeedsAnswer()
-    return await repository.upsert_feedback(
+    feedback = await repository.upsert_feedback(
         session, workspace_id, message.id, rating.value, comment, utcnow()
     )
+    event = {
+        "message_id": str(message.id),
+        "conversation_id": str(message.conversation_id),
+        "rating": rating.value,
+        "comment": comment,
+    }
+    await emit_webhook(session, workspace_id, "feedback.created", event, jobs)
+    return feedback

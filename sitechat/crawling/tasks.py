@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +24,9 @@ from sitechat.crawling.engine import CrawlCounts, CrawlPlan, PageResult, run_cra
 from sitechat.crawling.fetcher import Fetcher, FetcherConfig
 from sitechat.crawling.indexer import CrawlTarget, store_page_result
 from sitechat.knowledge.tasks import defer_embedding
-from sitechat.models.crawling import CrawlStatus
+from sitechat.models.crawling import CrawlJob, CrawlStatus
+from sitechat.webhooks.service import emit as emit_webhook
+from sitechat.webhooks.tasks import defer_deliveries
 from sitechat.worker.context import task_context, task_session
 from sitechat.worker.queue import queue
 
@@ -127,6 +130,7 @@ async def _mark_running(job_id: uuid.UUID, settings: CrawlSettings) -> _Start | 
 async def _finish(
     job_id: uuid.UUID, status: CrawlStatus, stop_reason: str, error: str | None
 ) -> None:
+    deliveries: list[uuid.UUID] = []
     async with task_session() as session:
         job = await repository.get_job_unscoped(session, job_id, for_update=True)
         if job is None:  # the chatbot or source was deleted meanwhile
@@ -139,6 +143,25 @@ async def _finish(
         job.error = error
         job.finished_at = utcnow()
         await _settle_chatbot(session, job.chatbot_id)
+        if status in (CrawlStatus.completed, CrawlStatus.failed):
+            deliveries = await emit_webhook(
+                session, job.workspace_id, f"crawl.{status.value}", _crawl_event(job)
+            )
+    await defer_deliveries(deliveries)
+
+
+def _crawl_event(job: CrawlJob) -> dict[str, Any]:
+    return {
+        "crawl_id": str(job.id),
+        "chatbot_id": str(job.chatbot_id),
+        "status": job.status.value,
+        "start_url": job.start_url,
+        "stop_reason": job.stop_reason,
+        "pages_fetched": job.pages_fetched,
+        "pages_indexed": job.pages_indexed,
+        "pages_failed": job.pages_failed,
+        "error": job.error,
+    }
 
 
 async def _settle_chatbot(session: AsyncSession, chatbot_id: uuid.UUID) -> None:

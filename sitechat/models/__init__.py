@@ -38,6 +38,7 @@ from sitechat.models.chat import (
 from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind, Visibility
 from sitechat.models.crawling import CrawlJob, CrawlPage, CrawlStatus, PageOutcome
 from sitechat.models.knowledge import Chunk, Page, TermStatistic
+from sitechat.models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -52,6 +53,7 @@ __all__ = [
     "CrawlJob",
     "CrawlPage",
     "CrawlStatus",
+    "DeliveryStatus",
     "Feedback",
     "FeedbackRating",
     "Invitation",
@@ -80,5 +82,7 @@ __all__ = [
     "UsageEvent",
     "User",
     "Visibility",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "Workspace",
 ]

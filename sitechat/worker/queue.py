@@ -17,6 +17,7 @@ TASK_MODULES = [
     "sitechat.crawling.tasks",
     "sitechat.accounts.tasks",
     "sitechat.knowledge.tasks",
+    "sitechat.webhooks.tasks",
 ]
 
 queue = App(connector=PsycopgConnector(), import_paths=TASK_MODULES)

@@ -1,0 +1,1 @@
+"""Outbound webhooks: endpoints per workspace, signed deliveries, retries, a delivery log."""
