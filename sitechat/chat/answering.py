@@ -15,6 +15,7 @@ The JSON, SSE, WebSocket, widget and OpenAI-compatible routes only render these 
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
@@ -318,6 +319,18 @@ class AnswerRun:
 
     turn: PreparedTurn
     runtime: ChatRuntime
+
+    async def outcome(self) -> Message:
+        """Run the answer to its end: the stored answer, or the `AnswerError` that stopped it
+        (for renderers that send one body rather than a stream)."""
+        events = self.events(keepalive=False)
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if event.error is not None:
+                    raise event.error
+                if event.message is not None:
+                    return event.message
+        raise RuntimeError("an answer run ended without `done` or `error`")
 
     async def events(self, *, keepalive: bool = True) -> AsyncGenerator[ChatEvent]:
         """The answer's events; `keepalive=False` for consumers that wait for the end anyway."""

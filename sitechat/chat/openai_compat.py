@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from sitechat.auth.dependencies import CallerDep
 from sitechat.chat import answering, service
-from sitechat.chat.answerer import Turn
+from sitechat.chat.answerer import AnswerError, Turn
 from sitechat.chat.answering import AnswerRun
 from sitechat.chat.dependencies import ChatRuntimeDep
 from sitechat.chat.schemas import MAX_QUESTION_CHARS, public_citation
@@ -193,19 +193,16 @@ async def create_chat_completion(
 
 async def _completion(request: Request, run: AnswerRun, model: str) -> Response:
     """The whole answer as one `chat.completion` (or the problem that stopped it)."""
-    events = run.events(keepalive=False)
-    async with contextlib.aclosing(events):
-        async for event in events:
-            if event.error is not None:
-                return problem_response(
-                    status=event.error.http_status,
-                    slug=event.error.code,
-                    detail=event.error.message,
-                    request_id=request_id_of(request),
-                )
-            if event.message is not None:
-                return _json(_completion_body(event.message, run, model))
-    raise RuntimeError("an answer run ended without `done` or `error`")
+    try:
+        message = await run.outcome()
+    except AnswerError as error:
+        return problem_response(
+            status=error.http_status,
+            slug=error.code,
+            detail=error.message,
+            request_id=request_id_of(request),
+        )
+    return _json(_completion_body(message, run, model))
 
 
 def _completion_body(message: Message, run: AnswerRun, model: str) -> dict[str, Any]:

@@ -6,12 +6,11 @@ the same events in OpenAI's wire format (`chat/openai_compat.py`), the WebSocket
 
 from __future__ import annotations
 
-import contextlib
-
 import orjson
 from fastapi import Request, status
 from starlette.responses import Response
 
+from sitechat.chat.answerer import AnswerError
 from sitechat.chat.answering import AnswerRun
 from sitechat.chat.schemas import AnswerRead, MessageCreate, message_fields
 from sitechat.chat.streaming import DeferredResponse, EventStreamResponse, encode_sse
@@ -28,25 +27,20 @@ def answer_response(request: Request, run: AnswerRun, *, stream: bool) -> Respon
         return EventStreamResponse(encode_sse(run.events()))
 
     async def produce() -> Response:
-        events = run.events(keepalive=False)
-        async with contextlib.aclosing(events):
-            async for event in events:
-                if event.error is not None:
-                    return problem_response(
-                        status=event.error.http_status,
-                        slug=event.error.code,
-                        detail=event.error.message,
-                        request_id=request_id_of(request),
-                    )
-                if event.message is not None:
-                    body = AnswerRead(
-                        **message_fields(event.message), user_message_id=run.turn.user_message_id
-                    )
-                    return Response(
-                        orjson.dumps(body.model_dump(mode="json")),
-                        status_code=status.HTTP_201_CREATED,
-                        media_type="application/json",
-                    )
-        raise RuntimeError("an answer run ended without `done` or `error`")
+        try:
+            message = await run.outcome()
+        except AnswerError as error:
+            return problem_response(
+                status=error.http_status,
+                slug=error.code,
+                detail=error.message,
+                request_id=request_id_of(request),
+            )
+        body = AnswerRead(**message_fields(message), user_message_id=run.turn.user_message_id)
+        return Response(
+            orjson.dumps(body.model_dump(mode="json")),
+            status_code=status.HTTP_201_CREATED,
+            media_type="application/json",
+        )
 
     return DeferredResponse(produce)
