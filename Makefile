@@ -49,10 +49,12 @@ audit: $(STAMP)
 bench: $(STAMP) bench-deps
 	$(BIN)/python -m bench $(BENCH)
 
-# wrk drives the HTTP benchmarks; python3.11-doc is the real site bench/crawl and bench/chat crawl.
+# wrk drives the HTTP benchmarks; python3.11-doc is the real site bench/crawl and bench/chat crawl;
+# bench/retrieval crawls postgresql-doc-15 too.
 bench-deps:
-	@command -v wrk >/dev/null && test -d /usr/share/doc/python3.11/html || \
-		(apt-get update -qq && apt-get install -y -qq wrk python3.11-doc)
+	@command -v wrk >/dev/null && test -d /usr/share/doc/python3.11/html && \
+		test -d /usr/share/doc/postgresql-doc-15/html || \
+		(apt-get update -qq && apt-get install -y -qq wrk python3.11-doc postgresql-doc-15)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

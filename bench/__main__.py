@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
-BENCHMARKS = ["bench.api.run", "bench.crawl.run", "bench.chat.run"]
+BENCHMARKS = ["bench.api.run", "bench.crawl.run", "bench.chat.run", "bench.retrieval.run"]
 
 
 def main(selected: list[str]) -> None:

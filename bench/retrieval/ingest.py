@@ -1,6 +1,7 @@
 """Both documentation sites crawled through the real pipeline into one account.
 
-A `sitechat serve` subprocess (its API and in-process worker) crawls each site, served from
+A `sitechat serve` subprocess at default settings (its API, its in-process worker, the
+crawler's default politeness) crawls each site, served from
 memory on loopback by `bench/crawl/site.py`, into its own chatbot; then the bench waits until
 the chatbot's vectors are complete when dense retrieval is on. Timings are split into the crawl
 (POST to the job's end) and the vectors (job's end to the last chunk embedded).
@@ -11,6 +12,7 @@ prints the chatbot ids (for experiments that reuse one ingest).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
 import time
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.crawl.pipeline import (
     create_chatbot,
@@ -28,6 +32,8 @@ from bench.crawl.pipeline import (
     run_crawl,
     sitechat_server,
 )
+from sitechat.core.db import async_url
+from sitechat.knowledge import vectors
 
 
 @dataclass(frozen=True)
@@ -50,47 +56,73 @@ class Ingested:
     pages: int
     chunks: int
     crawl_seconds: float
-    vectors_seconds: float | None  # None: dense retrieval is off on this server
+    vectors_seconds: float | None  # from the crawl's end; None: not measured (no pgvector)
 
 
-def chatbot_state(
-    http: httpx.Client, headers: dict[str, str], chatbot_id: str
-) -> dict[str, object]:
-    response = http.get(f"/v1/chatbots/{chatbot_id}", headers=headers)
-    response.raise_for_status()
-    body: dict[str, object] = response.json()
-    return body
+_BACKLOG = text(
+    "SELECT count(*) FILTER (WHERE e.chunk_id IS NULL), count(*) FROM chunks AS c "
+    "LEFT JOIN chunk_embeddings AS e ON e.chunk_id = c.id WHERE c.chatbot_id = :chatbot_id"
+)
+_CHUNKS = text("SELECT count(*) FROM chunks WHERE chatbot_id = :chatbot_id")
 
 
-def wait_for_vectors(
-    http: httpx.Client, headers: dict[str, str], chatbot_id: str, timeout: float = 1800.0
+async def _backlog(engine: AsyncEngine, chatbot_id: str) -> tuple[int, int] | None:
+    """(chunks without a vector, chunks), or None where the database has no vectors."""
+    async with engine.connect() as connection:
+        if not await vectors.table_exists(connection):
+            return None
+        row = (await connection.execute(_BACKLOG, {"chatbot_id": chatbot_id})).one()
+        return int(row[0]), int(row[1])
+
+
+async def chunk_count(engine: AsyncEngine, chatbot_id: str) -> int:
+    async with engine.connect() as connection:
+        return int((await connection.execute(_CHUNKS, {"chatbot_id": chatbot_id})).scalar_one())
+
+
+async def wait_for_vectors(
+    engine: AsyncEngine, chatbot_id: str, timeout: float = 1800.0
 ) -> float | None:
-    """Seconds until the chatbot reports every chunk embedded; None when it reports no
-    indexing progress (dense retrieval off)."""
+    """Seconds until every chunk of the chatbot has a vector; None without pgvector."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
-        indexing = chatbot_state(http, headers, chatbot_id).get("indexing")
-        if not isinstance(indexing, dict) or not indexing.get("dense"):
+        backlog = await _backlog(engine, chatbot_id)
+        if backlog is None:
             return None
-        if indexing.get("chunks_embedded") == indexing.get("chunks"):
+        if backlog[0] == 0:
             return time.perf_counter() - started
-        time.sleep(0.5)
+        await asyncio.sleep(1.0)
     raise TimeoutError(f"vectors of {chatbot_id} not complete within {timeout} s")
 
 
-def ingest_site(http: httpx.Client, headers: dict[str, str], site: Site, base_url: str) -> Ingested:
+def ingest_site(
+    http: httpx.Client,
+    headers: dict[str, str],
+    site: Site,
+    base_url: str,
+    database_url: str,
+    dense: bool,
+) -> Ingested:
+    """Crawl one site into a new chatbot, then (with `dense`) wait for its vectors."""
     chatbot_id = create_chatbot(http, headers, f"{site.name} docs")
     crawl = run_crawl(http, headers, chatbot_id, base_url + site.start_page, site.max_pages)
-    vectors = wait_for_vectors(http, headers, chatbot_id)
-    indexing = chatbot_state(http, headers, chatbot_id).get("indexing")
-    chunks = indexing.get("chunks", 0) if isinstance(indexing, dict) else 0
+
+    async def settle() -> tuple[int, float | None]:
+        engine = create_async_engine(async_url(database_url), pool_size=1)
+        try:
+            waited = await wait_for_vectors(engine, chatbot_id) if dense else None
+            return await chunk_count(engine, chatbot_id), waited
+        finally:
+            await engine.dispose()
+
+    chunks, vectors_seconds = asyncio.run(settle())
     return Ingested(
         site=site.name,
         chatbot_id=chatbot_id,
         pages=crawl.pages_indexed,
-        chunks=int(chunks) if isinstance(chunks, int) else 0,
+        chunks=chunks,
         crawl_seconds=crawl.seconds,
-        vectors_seconds=vectors,
+        vectors_seconds=vectors_seconds,
     )
 
 
@@ -100,17 +132,18 @@ def served_sites() -> Iterator[dict[str, str]]:
         yield {PYTHON.name: python, POSTGRES.name: postgres}
 
 
-def ingest_all(database_url: str) -> list[Ingested]:
+def ingest_all(database_url: str, dense: bool = True) -> list[Ingested]:
+    """Both sites, one after the other (a site's vectors complete before the next crawl)."""
     migrate(database_url)
     results = []
     with (
         served_sites() as bases,
-        sitechat_server(database_url) as server,
+        sitechat_server(database_url, crawl_concurrency=None) as server,
         httpx.Client(base_url=server.base_url, timeout=60) as http,
     ):
         headers = register_account(http)
         for site in SITES:
-            ingested = ingest_site(http, headers, site, bases[site.name])
+            ingested = ingest_site(http, headers, site, bases[site.name], database_url, dense)
             print(f"  {ingested}", flush=True)
             results.append(ingested)
     return results
