@@ -163,3 +163,16 @@ async def embed_missing_chunks(
                 utcnow(),
             )
         stored += len(batch)
+
+
+async def keep_vectors_of_unchanged_chunks(
+    session: AsyncSession, page_id: uuid.UUID, new_chunk_ids: list[uuid.UUID]
+) -> int:
+    """Give the page's new chunks the current model's vectors of its old chunks with the same
+    title, heading and text (before the old ones are deleted). Returns how many were kept."""
+    dense = dense_retrieval()
+    if dense is None or not new_chunk_ids:
+        return 0
+    return await vectors.copy_vectors_to_identical_chunks(
+        session, page_id, new_chunk_ids, dense.embedder.model_name
+    )

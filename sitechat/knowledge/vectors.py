@@ -60,6 +60,23 @@ _SEARCH_SQL = text(
     """
 )
 
+# A re-chunked page: each new chunk takes the vector of an old chunk of the same page with the
+# same passage text (`dense.passage_text` reads exactly these three columns).
+_COPY_TO_IDENTICAL_SQL = text(
+    """
+    INSERT INTO chunk_embeddings (chunk_id, chatbot_id, model, embedding, created_at)
+    SELECT DISTINCT ON (n.id) n.id, n.chatbot_id, e.model, e.embedding, e.created_at
+    FROM chunks AS n
+    JOIN chunks AS o
+      ON o.page_id = n.page_id AND o.id <> ALL(CAST(:new_ids AS uuid[]))
+     AND o.title = n.title AND o.heading = n.heading AND o.content = n.content
+    JOIN chunk_embeddings AS e ON e.chunk_id = o.id AND e.model = :model
+    WHERE n.page_id = :page_id AND n.id = ANY(CAST(:new_ids AS uuid[]))
+    ORDER BY n.id
+    ON CONFLICT (chunk_id) DO NOTHING
+    """
+)
+
 _BACKLOG_SQL = text(
     """
     SELECT DISTINCT c.chatbot_id
@@ -141,3 +158,13 @@ async def chatbots_with_backlog(session: AsyncSession, model: str, limit: int) -
     """Chatbots having chunks without a vector of `model` (new embedder, failed jobs)."""
     result = await session.execute(_BACKLOG_SQL, {"model": model, "limit": limit})
     return list(result.scalars().all())
+
+
+async def copy_vectors_to_identical_chunks(
+    session: AsyncSession, page_id: uuid.UUID, new_chunk_ids: Sequence[uuid.UUID], model: str
+) -> int:
+    result = await session.execute(
+        _COPY_TO_IDENTICAL_SQL,
+        {"page_id": page_id, "new_ids": list(new_chunk_ids), "model": model},
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

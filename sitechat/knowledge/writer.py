@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.knowledge.chunking import chunk_markdown
+from sitechat.knowledge.dense import keep_vectors_of_unchanged_chunks
 from sitechat.knowledge.indexing import search_vector
 from sitechat.models.base import new_id
 from sitechat.models.knowledge import Chunk, Page
@@ -70,6 +71,12 @@ _INSERT_CHUNK = insert(Chunk).values(
 
 
 async def insert_chunks(session: AsyncSession, target: ChunkTarget, texts: list[ChunkText]) -> int:
+    return len(await _insert_chunk_rows(session, target, texts))
+
+
+async def _insert_chunk_rows(
+    session: AsyncSession, target: ChunkTarget, texts: list[ChunkText]
+) -> list[uuid.UUID]:
     rows: list[dict[str, Any]] = [
         {
             "v_id": new_id(),
@@ -88,7 +95,7 @@ async def insert_chunks(session: AsyncSession, target: ChunkTarget, texts: list[
     ]
     if rows:
         await session.execute(_INSERT_CHUNK, rows)
-    return len(rows)
+    return [row["v_id"] for row in rows]
 
 
 async def index_markdown(session: AsyncSession, target: ChunkTarget, markdown: str) -> int:
@@ -165,8 +172,6 @@ async def write_page(
         session.add(page)
     await session.flush()
     if content_changed:
-        if existing is not None:
-            await delete_page_chunks(session, page.id)
         chunk_target = ChunkTarget(
             workspace_id=target.workspace_id,
             chatbot_id=target.chatbot_id,
@@ -176,5 +181,18 @@ async def write_page(
             url=page.url,
             page_id=page.id,
         )
-        await index_markdown(session, chunk_target, content.markdown)
+        if existing is None:
+            await index_markdown(session, chunk_target, content.markdown)
+        else:
+            await _rewrite_page_chunks(session, chunk_target, page.id, content.markdown)
     return page
+
+
+async def _rewrite_page_chunks(
+    session: AsyncSession, target: ChunkTarget, page_id: uuid.UUID, markdown: str
+) -> None:
+    """A changed page's new chunks replace its old ones; a new chunk whose text is exactly an
+    old one's keeps that chunk's vector, so a re-crawl embeds only the text that changed."""
+    new_ids = await _insert_chunk_rows(session, target, chunks_of_markdown(markdown))
+    await keep_vectors_of_unchanged_chunks(session, page_id, new_ids)
+    await session.execute(delete(Chunk).where(Chunk.page_id == page_id, Chunk.id.not_in(new_ids)))
