@@ -6,18 +6,29 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, select, text
+from sqlalchemy import bindparam, delete, exists, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from sitechat.core.db import PreparedSelect, fetch_row
 from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind
 from sitechat.models.crawling import CrawlJob, CrawlStatus
-from sitechat.models.knowledge import Chunk
+from sitechat.models.knowledge import Chunk, TermStatistic
 
 _CHATBOTS = Chatbot.__table__
+_CHUNK_TOTALS = TermStatistic.__table__
+# The chatbot and its live chunk count (the term statistics' row for the empty lexeme), in one
+# statement: the hottest read stays one round trip.
 _CHATBOT_COLUMNS = PreparedSelect.of(
-    select(_CHATBOTS).where(
+    select(_CHATBOTS, _CHUNK_TOTALS.c.chunks.label("chunk_count"))
+    .select_from(
+        _CHATBOTS.outerjoin(
+            _CHUNK_TOTALS,
+            (_CHUNK_TOTALS.c.chatbot_id == _CHATBOTS.c.id)
+            & (_CHUNK_TOTALS.c.lexeme == literal_column("''")),
+        )
+    )
+    .where(
         _CHATBOTS.c.id == bindparam("chatbot_id"),
         _CHATBOTS.c.workspace_id == bindparam("workspace_id"),
     )

@@ -161,6 +161,21 @@ class ChatbotUpdate(BaseModel):
         return self
 
 
+class IndexingRead(BaseModel):
+    """How far the chatbot's knowledge is indexed for semantic search.
+
+    `chunks` is live; `embedded` counts the chunks that had a vector of the current embedding
+    model at the embedding job's last step (it runs after each batch of crawled pages and after
+    each source). `state`: `lexical_only` (this deployment has no semantic search: no pgvector
+    or no embedder), `embedding` (some chunks lack vectors; until they have them, answers come
+    from full-text search alone for those chunks) or `complete`.
+    """
+
+    chunks: int = Field(examples=[5214])
+    embedded: int = Field(examples=[3900])
+    state: Literal["lexical_only", "embedding", "complete"] = Field(examples=["embedding"])
+
+
 class ChatbotRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -182,6 +197,8 @@ class ChatbotRead(BaseModel):
     status: ChatbotStatus
     created_at: datetime
     updated_at: datetime
+    # Shown by `GET /v1/chatbots/{id}`; null in lists and in write responses.
+    indexing: IndexingRead | None = None
 
 
 class TextSourceCreate(BaseModel):

@@ -17,6 +17,7 @@ from sitechat.chatbots.schemas import (
     ChatbotCreate,
     ChatbotRead,
     ChatbotUpdate,
+    IndexingRead,
     QaSourceCreate,
     SourceRead,
     TextSourceCreate,
@@ -24,6 +25,7 @@ from sitechat.chatbots.schemas import (
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound
 from sitechat.core.pagination import decode_cursor, next_cursor_of
+from sitechat.knowledge.dense import indexing_progress
 from sitechat.knowledge.tasks import request_embedding
 from sitechat.knowledge.writer import ChunkTarget, index_markdown, index_question_answer
 from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind
@@ -58,7 +60,14 @@ async def read_chatbot(session: AsyncSession, caller: Caller, chatbot_id: uuid.U
     row = await repository.read_chatbot(session, caller.workspace_id, chatbot_id)
     if row is None:
         raise NotFound("Chatbot")
-    return ChatbotRead.model_validate(row)
+    chatbot = ChatbotRead.model_validate(row)
+    progress = indexing_progress(
+        row["chunk_count"] or 0, row["embedded_chunks"], row["embedding_model"]
+    )
+    chatbot.indexing = IndexingRead(
+        chunks=progress.chunks, embedded=progress.embedded, state=progress.state
+    )
+    return chatbot
 
 
 async def list_chatbots(

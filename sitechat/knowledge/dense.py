@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Literal
 
 import structlog
 from sqlalchemy.exc import DBAPIError
@@ -135,6 +136,23 @@ async def dense_ranking(
         return []
 
 
+@dataclass(frozen=True)
+class IndexingProgress:
+    chunks: int
+    embedded: int
+    state: Literal["lexical_only", "embedding", "complete"]
+
+
+def indexing_progress(chunks: int, embedded: int, model: str | None) -> IndexingProgress:
+    """A chatbot's progress from its live chunk count and what the embedding job last counted
+    (`embedded` vectors of `model`)."""
+    dense = dense_retrieval()
+    if dense is None:
+        return IndexingProgress(chunks, 0, "lexical_only")
+    current = min(embedded, chunks) if model == dense.embedder.model_name else 0
+    return IndexingProgress(chunks, current, "complete" if current >= chunks else "embedding")
+
+
 async def embed_missing_chunks(
     open_session: SessionFactory, dense: DenseRetrieval, chatbot_id: uuid.UUID
 ) -> int:
@@ -151,6 +169,8 @@ async def embed_missing_chunks(
                 session, chatbot_id, model, dense.batch_size
             )
         if not batch:
+            async with open_session() as session:
+                await vectors.record_progress(session, chatbot_id, model)
             return stored
         embeddings = await dense.embedder.embed(
             [passage_text(chunk.title, chunk.heading, chunk.content) for chunk in batch]
@@ -162,6 +182,7 @@ async def embed_missing_chunks(
                 [(chunk.chunk_id, vector) for chunk, vector in zip(batch, embeddings, strict=True)],
                 utcnow(),
             )
+            await vectors.record_progress(session, chatbot_id, model)
         stored += len(batch)
 
 

@@ -77,6 +77,19 @@ _COPY_TO_IDENTICAL_SQL = text(
     """
 )
 
+# What `GET /v1/chatbots/{id}` shows as `indexing.embedded` (docs/decisions/0009).
+_RECORD_PROGRESS_SQL = text(
+    """
+    UPDATE chatbots
+    SET embedded_chunks = (
+            SELECT count(*) FROM chunk_embeddings AS e
+            WHERE e.chatbot_id = :chatbot_id AND e.model = :model
+        ),
+        embedding_model = :model
+    WHERE id = :chatbot_id
+    """
+)
+
 _BACKLOG_SQL = text(
     """
     SELECT DISTINCT c.chatbot_id
@@ -168,3 +181,8 @@ async def copy_vectors_to_identical_chunks(
         {"page_id": page_id, "new_ids": list(new_chunk_ids), "model": model},
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def record_progress(session: AsyncSession, chatbot_id: uuid.UUID, model: str) -> None:
+    """Count the chatbot's vectors of `model` onto its row (its indexing progress)."""
+    await session.execute(_RECORD_PROGRESS_SQL, {"chatbot_id": chatbot_id, "model": model})

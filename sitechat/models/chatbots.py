@@ -51,6 +51,10 @@ class Chatbot(IdMixin, TimestampMixin, Base):
     language: Mapped[str] = mapped_column(String(32), default="english")
     retrieval: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     status: Mapped[ChatbotStatus] = mapped_column(enum_type(ChatbotStatus, "chatbot_status"))
+    # Indexing progress, written by the embedding job: how many chunks had a vector of
+    # `embedding_model` at its last step (the chunk count itself is live, in term statistics).
+    embedded_chunks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    embedding_model: Mapped[str | None] = mapped_column(String(200))
 
 
 class Source(IdMixin, TimestampMixin, Base):
