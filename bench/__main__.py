@@ -10,7 +10,13 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
-BENCHMARKS = ["bench.api.run", "bench.crawl.run", "bench.chat.run", "bench.retrieval.run"]
+BENCHMARKS = [
+    "bench.api.run",
+    "bench.crawl.run",
+    "bench.chat.run",
+    "bench.retrieval.run",
+    "bench.embed.run",
+]
 
 
 def main(selected: list[str]) -> None:
