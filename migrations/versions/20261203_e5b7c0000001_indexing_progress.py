@@ -1,7 +1,7 @@
 """indexing progress: how many of a chatbot's chunks have a vector of the current model
 
 Revision ID: e5b7c0000001
-Revises: d1e4a0000001
+Revises: d0a680293edc
 Create Date: 2026-12-03 18:40:00
 
 `chatbots.embedded_chunks` / `embedding_model` are written by the embedding job after each
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "e5b7c0000001"
-down_revision: str | None = "d1e4a0000001"
+down_revision: str | None = "d0a680293edc"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
