@@ -26,6 +26,7 @@ from sitechat.core.db import (
     create_sessionmaker,
     libpq_url,
 )
+from sitechat.core.embedded_db import EmbeddedPostgres
 from sitechat.core.errors import install_exception_handlers
 from sitechat.core.logging import configure_logging
 from sitechat.core.login_throttle import LoginThrottle
@@ -48,11 +49,15 @@ PUBLIC_PREFIX = f"{API_PREFIX}/public/"
 
 
 def _database_url(settings: Settings) -> str:
-    if not settings.db.url:
+    """The configured database, or the embedded one that `sitechat serve` started for this
+    data folder (its API worker processes find it there, not through the environment)."""
+    url = settings.db.url or EmbeddedPostgres(settings.data_dir).running_url()
+    if not url:
         raise RuntimeError(
-            "DATABASE_URL is not set; `sitechat serve` starts the embedded PostgreSQL and sets it"
+            "DATABASE_URL is not set and no embedded PostgreSQL runs for SITECHAT_DATA_DIR; "
+            "start the service with `sitechat serve`"
         )
-    return settings.db.url
+    return url
 
 
 async def _run_worker(settings: Settings) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -28,9 +27,6 @@ def database(settings: Settings) -> Iterator[str]:
         return
     embedded = EmbeddedPostgres(settings.data_dir)
     url = embedded.start()
-    # Child processes (uvicorn --workers) read the same settings: hand them the URL.
-    os.environ["DATABASE_URL"] = url
-    get_settings.cache_clear()
     try:
         yield url
     finally:

