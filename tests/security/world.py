@@ -106,6 +106,11 @@ async def build_world(client: httpx.AsyncClient, app: FastAPI) -> World:
     keys = _created(await client.get("/v1/api-keys", headers=headers))["items"]
     ids["api-keys"] = str(keys[0]["id"])  # type: ignore[index]
 
+    webhook = await client.post(
+        "/v1/webhooks", json={"url": "https://hooks.example.com/sitechat"}, headers=headers
+    )
+    ids["webhooks"] = str(_created(webhook)["id"])
+
     ids["chatbots"] = await _chatbot(client, owner)
     source = await client.post(
         f"/v1/chatbots/{ids['chatbots']}/sources",
@@ -136,6 +141,9 @@ async def build_world(client: httpx.AsyncClient, app: FastAPI) -> World:
     )
     answer = _created(message)
     ids["messages"] = str(answer.get("id") or answer["message"]["id"])  # type: ignore[index]
+
+    deliveries = await client.get(f"/v1/webhooks/{ids['webhooks']}/deliveries", headers=headers)
+    ids["deliveries"] = str(_created(deliveries)["items"][0]["id"])  # type: ignore[index]
 
     visitor = await client.post(
         f"/v1/public/chatbots/{world.public_chatbot_id}/conversations",
