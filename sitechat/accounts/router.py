@@ -38,6 +38,7 @@ from sitechat.auth.dependencies import (
     CurrentUserIdDep,
     auth_state,
 )
+from sitechat.core.caching import NO_STORE
 from sitechat.core.db import SessionDep
 from sitechat.core.errors import problem_responses
 from sitechat.core.mail import Mailer, get_mailer
@@ -91,6 +92,7 @@ auth_router = api_router(prefix="/auth", tags=["auth"], rate_limit_class=RouteCl
     status_code=status.HTTP_201_CREATED,
     summary="Sign up",
     responses=problem_responses(409, 422),
+    dependencies=[NO_STORE],
 )
 async def register(
     body: RegisterRequest, session: SessionDep, issuer: TokenIssuerDep, ip: ClientIpDep
@@ -131,7 +133,12 @@ async def _log_in(
     return _token_pair(tokens)
 
 
-@auth_router.post("/login", summary="Sign in", responses=problem_responses(401, 422, 429))
+@auth_router.post(
+    "/login",
+    summary="Sign in",
+    responses=problem_responses(401, 422, 429),
+    dependencies=[NO_STORE],
+)
 async def login(
     body: LoginRequest,
     session: SessionDep,
@@ -148,7 +155,10 @@ async def login(
 
 
 @auth_router.post(
-    "/token", summary="Sign in (OAuth2 password form)", responses=problem_responses(401, 429)
+    "/token",
+    summary="Sign in (OAuth2 password form)",
+    responses=problem_responses(401, 429),
+    dependencies=[NO_STORE],
 )
 async def login_with_form(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
@@ -167,7 +177,10 @@ async def login_with_form(
 
 
 @auth_router.post(
-    "/refresh", summary="Rotate the refresh token", responses=problem_responses(401, 422)
+    "/refresh",
+    summary="Rotate the refresh token",
+    responses=problem_responses(401, 422),
+    dependencies=[NO_STORE],
 )
 async def refresh(
     body: RefreshRequest, session: SessionDep, issuer: TokenIssuerDep, ip: ClientIpDep
@@ -273,7 +286,10 @@ async def delete_me(user_id: CurrentUserIdDep, session: SessionDep, request: Req
 
 
 @users_router.post(
-    "/password", summary="Change your password", responses=problem_responses(401, 403, 422)
+    "/password",
+    summary="Change your password",
+    responses=problem_responses(401, 403, 422),
+    dependencies=[NO_STORE],
 )
 async def change_password(
     body: PasswordChange,
@@ -313,6 +329,7 @@ async def list_api_keys(caller: AdminDep, session: SessionDep) -> ApiKeyList:
     status_code=status.HTTP_201_CREATED,
     summary="Create an API key",
     responses=problem_responses(401, 403, 422),
+    dependencies=[NO_STORE],
 )
 async def create_api_key(
     body: ApiKeyCreate,

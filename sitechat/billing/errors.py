@@ -46,6 +46,12 @@ class InvalidSignature(ProblemError):
     title = "Invalid webhook signature"
 
 
+class InvalidPayload(ProblemError):
+    status = 400
+    slug = "invalid-payload"
+    title = "Invalid webhook payload"
+
+
 class PaymentFailed(ProblemError):
     """A charge needed for an immediate change failed; nothing was changed."""
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal, Protocol
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+import orjson
 
 ChargeStatus = Literal["succeeded", "failed", "requires_action", "processing"]
 """`processing`: the provider has not decided yet; the outcome arrives by webhook."""
@@ -53,6 +55,85 @@ class InvalidWebhookSignature(GatewayError):
 
     def __init__(self, message: str) -> None:
         super().__init__("invalid_signature", message)
+
+
+class InvalidWebhookPayload(GatewayError):
+    """A correctly signed webhook body that is not an event we can read and store."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("invalid_payload", message)
+
+
+# Stripe's events nest a handful of levels; anything much deeper is not an event.
+MAX_WEBHOOK_DEPTH = 32
+MAX_WEBHOOK_ID_LENGTH = 255
+MAX_WEBHOOK_TYPE_LENGTH = 100
+# `created` must be a datetime (year 1970 to 9999).
+MAX_WEBHOOK_CREATED = 253_402_300_799
+
+
+def _refuse_unstorable(value: Any) -> None:
+    """Depth-limited, iterative walk: no NUL in any string or key (PostgreSQL's JSONB cannot
+    hold one), no nesting deeper than `MAX_WEBHOOK_DEPTH`."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_WEBHOOK_DEPTH:
+            raise InvalidWebhookPayload("the event nests too deeply")
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise InvalidWebhookPayload("the event holds a NUL character")
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if "\x00" in key:
+                    raise InvalidWebhookPayload("the event holds a NUL character")
+                pending.append((child, depth + 1))
+        elif isinstance(item, list):
+            pending.extend((child, depth + 1) for child in item)
+
+
+def _bounded_string(value: Any, max_length: int) -> str | None:
+    if isinstance(value, str) and 0 < len(value) <= max_length:
+        return value
+    return None
+
+
+def read_webhook_event(payload: bytes) -> tuple[GatewayEvent, dict[str, Any]]:
+    """The event and its JSON body, from a body whose signature was already verified.
+
+    Strict (orjson): no NaN or Infinity, valid UTF-8 without lone surrogates, at most
+    `MAX_WEBHOOK_DEPTH` levels, no NUL; `id` and `type` bounded strings, `created` a whole
+    number of seconds in years 1970-9999, `data.object` an object. Anything else raises
+    `InvalidWebhookPayload` (a 400 at the route), never a server error.
+    """
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError as error:
+        raise InvalidWebhookPayload(f"the body is not strict JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise InvalidWebhookPayload("the body is not a JSON object")
+    _refuse_unstorable(body)
+    event_id = _bounded_string(body.get("id"), MAX_WEBHOOK_ID_LENGTH)
+    event_type = _bounded_string(body.get("type"), MAX_WEBHOOK_TYPE_LENGTH)
+    created = body.get("created")
+    data = body.get("data")
+    data_object = data.get("object") if isinstance(data, dict) else None
+    if event_id is None or event_type is None:
+        raise InvalidWebhookPayload("the event needs a string `id` and `type`")
+    if type(created) is not int or not 0 <= created <= MAX_WEBHOOK_CREATED:
+        raise InvalidWebhookPayload("`created` must be a Unix time in seconds")
+    if not isinstance(data_object, dict):
+        raise InvalidWebhookPayload("the event has no `data.object`")
+    object_id = data_object.get("id")
+    if object_id is not None and _bounded_string(object_id, MAX_WEBHOOK_ID_LENGTH) is None:
+        raise InvalidWebhookPayload("`data.object.id` must be a short string")
+    event = GatewayEvent(
+        id=event_id,
+        type=event_type,
+        object_id=object_id,
+        created=datetime.fromtimestamp(created, UTC),
+    )
+    return event, body
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,5 +207,6 @@ class PaymentGateway(Protocol):
     async def retrieve_payment(self, payment_id: str) -> ChargeResult: ...
 
     async def parse_webhook(self, payload: bytes, signature_header: str | None) -> GatewayEvent:
-        """Verify the signature and freshness of a webhook; raises InvalidWebhookSignature."""
+        """Verify the signature and freshness of a webhook (InvalidWebhookSignature), then read
+        it with `read_webhook_event` (InvalidWebhookPayload)."""
         ...

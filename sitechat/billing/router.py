@@ -237,9 +237,10 @@ async def receive_stripe_webhook(
         str | None, Header(alias="Stripe-Signature", max_length=MAX_WEBHOOK_SIGNATURE_LENGTH)
     ] = None,
 ) -> WebhookReceipt:
-    """Stripe's webhook endpoint. The signature is verified (400 `invalid-signature`); each
-    event is stored once by id and processed by a job; a repeated id is acknowledged and
-    ignored."""
+    """Stripe's webhook endpoint. The signature is verified (400 `invalid-signature`), then
+    the body is read strictly (400 `invalid-payload` for a signed body that is not a readable
+    event: NaN, lone surrogates, NUL, deep nesting, an impossible `created`...); each event is
+    stored once by id and processed by a job; a repeated id is acknowledged and ignored."""
     payload = await request.body()
     event, is_new = await receive_stripe_event(session, gateway, payload, stripe_signature)
     if is_new:

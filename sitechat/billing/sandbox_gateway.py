@@ -32,7 +32,7 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
 
@@ -45,6 +45,7 @@ from sitechat.billing.gateway import (
     GatewayRequestError,
     InvalidWebhookSignature,
     SetupIntentInfo,
+    read_webhook_event,
 )
 from sitechat.core import clock
 
@@ -343,16 +344,5 @@ def _parse_signature_header(signature_header: str | None) -> tuple[int, list[str
 
 
 def _event_from_payload(payload: bytes) -> GatewayEvent:
-    try:
-        event = json.loads(payload)
-        data_object = event["data"]["object"]
-        object_id = data_object.get("id") if isinstance(data_object, dict) else None
-        return GatewayEvent(
-            id=str(event["id"]),
-            type=str(event["type"]),
-            object_id=str(object_id) if object_id is not None else None,
-            created=datetime.fromtimestamp(int(event["created"]), UTC),
-        )
-    except (ValueError, KeyError, TypeError) as error:
-        # Signed by us but unreadable: the route answers it like a bad signature (400).
-        raise InvalidWebhookSignature("the signed payload is not an event") from error
+    event, _ = read_webhook_event(payload)
+    return event

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import stripe
@@ -35,8 +34,10 @@ from sitechat.billing.gateway import (
     GatewayPaymentMethod,
     GatewayRequestError,
     GatewayUnavailableError,
+    InvalidWebhookPayload,
     InvalidWebhookSignature,
     SetupIntentInfo,
+    read_webhook_event,
 )
 
 log = structlog.get_logger()
@@ -243,27 +244,24 @@ class StripeGateway:
     # Webhooks
 
     async def parse_webhook(self, payload: bytes, signature_header: str | None) -> GatewayEvent:
+        # The SDK's `construct_event` parses with `json.loads`, which accepts NaN and lone
+        # surrogates and overflows the stack on deep nesting: verify with the SDK, read
+        # with the strict shared reader.
         try:
-            event = self._client.construct_event(
-                payload,
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidWebhookPayload("the body is not UTF-8") from None
+        try:
+            stripe.WebhookSignature.verify_header(
+                text,
                 signature_header,
                 self._settings.webhook_secret,
                 tolerance=self._settings.webhook_tolerance_seconds,
             )
         except stripe.SignatureVerificationError as error:
             raise InvalidWebhookSignature("the Stripe signature does not match") from error
-        except ValueError as error:
-            raise InvalidWebhookSignature("the signed payload is not an event") from error
-        data_object = event.data.object
-        object_id = data_object.get("id") if isinstance(data_object, dict) else None
-        if object_id is None:
-            object_id = getattr(data_object, "id", None)
-        return GatewayEvent(
-            id=event.id,
-            type=event.type,
-            object_id=str(object_id) if object_id is not None else None,
-            created=datetime.fromtimestamp(event.created, UTC),
-        )
+        event, _ = read_webhook_event(payload)
+        return event
 
 
 def _charge_result(intent: stripe.PaymentIntent) -> ChargeResult:

@@ -7,16 +7,19 @@ late `payment_failed` after a `succeeded` changes nothing and a replayed event i
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.audit.service import record_audit_event
 from sitechat.billing import invoicing, repository
-from sitechat.billing.errors import InvalidSignature
-from sitechat.billing.gateway import ChargeResult, GatewayEvent, InvalidWebhookSignature
+from sitechat.billing.errors import InvalidPayload, InvalidSignature
+from sitechat.billing.gateway import (
+    ChargeResult,
+    GatewayEvent,
+    InvalidWebhookPayload,
+    InvalidWebhookSignature,
+    read_webhook_event,
+)
 from sitechat.billing.invoicing import GatewayContext
 from sitechat.billing.renewal import mark_recovered
 from sitechat.core.clock import utcnow
@@ -42,13 +45,17 @@ async def receive_stripe_event(
     except InvalidWebhookSignature as error:
         log.warning("billing.webhook_rejected", reason=error.message)
         raise InvalidSignature("The webhook signature is invalid or too old.") from error
-    body: Any = orjson.loads(payload)
+    except InvalidWebhookPayload as error:
+        log.warning("billing.webhook_unreadable", reason=error.message)
+        raise InvalidPayload(f"The signed body is not a readable event: {error.message}") from None
+    # Read again as stored: the gateway's reader already accepted this body.
+    _, body = read_webhook_event(payload)
     stored = StripeEvent(
         id=new_id(),
         event_id=event.id,
         type=event.type,
         object_id=event.object_id,
-        payload=body if isinstance(body, dict) else {"body": body},
+        payload=body,
         received_at=utcnow(),
     )
     is_new = await repository.insert_stripe_event(session, stored)

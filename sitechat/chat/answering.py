@@ -41,11 +41,12 @@ from sitechat.chat.answerer import (
     shorten,
 )
 from sitechat.chat.errors import ChatbotNotReady
-from sitechat.chat.schemas import UsageRead, public_citation
+from sitechat.chat.schemas import MAX_TITLE_CHARS, UsageRead, public_citation
 from sitechat.chat.streaming import PING, ChatEvent, with_keepalive
 from sitechat.chatbots import repository as chatbot_repository
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound
+from sitechat.core.fields import sanitize_display_text
 from sitechat.knowledge.passages import Passage
 from sitechat.knowledge.service import retrieve
 from sitechat.models.base import new_id
@@ -58,6 +59,18 @@ log = structlog.get_logger()
 
 HISTORY_MESSAGES = 10
 TITLE_FROM_QUESTION_CHARS = 80
+
+
+def title_from_question(question: str) -> str:
+    """A conversation's title made from its first question, which anyone (an anonymous widget
+    visitor too) may have typed and the chatbot's owner then reads: the display-text rule."""
+    text = " ".join(question.split())
+    limit = TITLE_FROM_QUESTION_CHARS
+    title = sanitize_display_text(shorten(text, limit))
+    while len(title) > MAX_TITLE_CHARS:  # escaping made it longer: cut the source shorter
+        limit //= 2
+        title = sanitize_display_text(shorten(text, limit))
+    return title
 
 
 @dataclass(frozen=True)
@@ -140,7 +153,7 @@ async def _prepare_turn(
         earlier = await repository.recent_messages(session, conversation.id, HISTORY_MESSAGES)
         history = [Turn(role=message.role.value, content=message.content) for message in earlier]
     if not conversation.title:
-        conversation.title = shorten(" ".join(question.split()), TITLE_FROM_QUESTION_CHARS)
+        conversation.title = title_from_question(question)
     user_message = Message(
         workspace_id=conversation.workspace_id,
         conversation_id=conversation.id,

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from sitechat.core.fields import ShortText, Title
 from sitechat.models.chat import (
     Conversation,
     ConversationChannel,
@@ -25,13 +26,13 @@ MAX_COMMENT_CHARS = 2_000
 class ConversationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field("", max_length=MAX_TITLE_CHARS, examples=["Pricing questions"])
+    title: Title = Field("", examples=["Pricing questions"])
 
 
 class ConversationUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(None, max_length=MAX_TITLE_CHARS, examples=["Refunds"])
+    title: Title | None = Field(None, examples=["Refunds"])
 
 
 class ConversationRead(BaseModel):
@@ -151,7 +152,7 @@ class FeedbackCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rating: FeedbackRating
-    comment: str | None = Field(None, max_length=MAX_COMMENT_CHARS)
+    comment: ShortText | None = Field(None, max_length=MAX_COMMENT_CHARS)
 
 
 class FeedbackRead(BaseModel):

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-import nh3
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -17,6 +16,14 @@ from pydantic import (
     model_validator,
 )
 
+from sitechat.core.fields import (
+    ChatbotName,
+    ModelName,
+    QaQuestion,
+    ShortText,
+    SourceTitle,
+    SuggestedQuestion,
+)
 from sitechat.knowledge.indexing import SEARCH_LANGUAGES
 from sitechat.models.chatbots import ChatbotStatus, SourceKind, Visibility
 
@@ -24,18 +31,6 @@ DEFAULT_FALLBACK_MESSAGE = "I'm sorry, I couldn't find that on this site."
 MAX_ALLOWED_ORIGINS = 20
 MAX_SUGGESTED_QUESTIONS = 10
 MAX_TEXT_SOURCE_CHARS = 200_000
-
-
-def strip_html(value: str) -> str:
-    """No markup survives: tags are dropped (script/style with their content) and the rest is
-    stored HTML-escaped, so a widget can put it in a page as is."""
-    return nh3.clean(value, tags=set()).strip()
-
-
-def _required_text(value: str) -> str:
-    if not value:
-        raise ValueError("nothing is left once the markup is removed")
-    return value
 
 
 def _check_origin(value: str) -> str:
@@ -58,19 +53,9 @@ def _check_language(value: str) -> str:
     return value
 
 
-Name = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=200),
-    AfterValidator(strip_html),
-    AfterValidator(_required_text),
-]
-ShortText = Annotated[str, StringConstraints(max_length=2_000), AfterValidator(strip_html)]
-Question = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=300),
-    AfterValidator(strip_html),
-    AfterValidator(_required_text),
-]
+# Every text users store for visitors to read follows core.fields' one display-text rule.
+Name = ChatbotName
+Question = SuggestedQuestion
 Origin = Annotated[str, StringConstraints(max_length=300), AfterValidator(_check_origin)]
 Language = Annotated[str, StringConstraints(max_length=32), AfterValidator(_check_language)]
 Instructions = Annotated[str, StringConstraints(max_length=20_000)]
@@ -104,7 +89,7 @@ class ChatbotCreate(BaseModel):
     name: Name
     description: ShortText = ""
     instructions: Instructions = Field(default="", description="The system prompt.")
-    model: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+    model: ModelName | None = Field(
         default=None, description="LLM model name; the server default when null."
     )
     temperature: Temperature = 0.2
@@ -135,7 +120,7 @@ class ChatbotUpdate(BaseModel):
     name: Name | None = None
     description: ShortText | None = None
     instructions: Instructions | None = None
-    model: Annotated[str, StringConstraints(max_length=200)] | None = None
+    model: ModelName | None = None
     temperature: Temperature | None = None
     max_answer_chars: MaxAnswerChars | None = None
     welcome_message: ShortText | None = None
@@ -207,12 +192,7 @@ class TextSourceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["text"]
-    title: Annotated[
-        str,
-        StringConstraints(min_length=1, max_length=500),
-        AfterValidator(strip_html),
-        AfterValidator(_required_text),
-    ]
+    title: SourceTitle
     content: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_SOURCE_CHARS)]
 
 
@@ -222,12 +202,7 @@ class QaSourceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["qa"]
-    question: Annotated[
-        str,
-        StringConstraints(min_length=1, max_length=1_000),
-        AfterValidator(strip_html),
-        AfterValidator(_required_text),
-    ]
+    question: QaQuestion
     answer: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 
 

@@ -1,9 +1,23 @@
-"""Validated text fields shared by request bodies: emails, names, passwords, opaque tokens."""
+"""Validated text fields shared by request bodies: emails, names, passwords, opaque tokens,
+and the display texts users store for others to see.
+
+**Display text** (names, titles, messages a person types and someone else reads: user full
+names, workspace names, API key names, conversation titles, feedback comments, chatbot names,
+descriptions, model names, welcome and fallback messages, suggested questions, source titles)
+goes through one rule, `sanitize_display_text`: markup is removed (tags dropped, `script` and
+`style` with their content) and what is left is stored HTML-escaped, so a dashboard or widget
+may put it into a page as it is. The length limit applies to the stored (escaped) text, so it
+always fits its column. Schemas declare it with the `Annotated` types below (validator
+`Sanitized`); text made on the server
+from what a visitor typed (a conversation's title from its first question) calls
+`sanitize_display_text` itself.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
+import nh3
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -26,6 +40,39 @@ def refuse_control_characters(value: str) -> str:
     return value
 
 
+_LINE_BREAKS_AND_TABS = frozenset("\n\r\t")
+
+
+def refuse_control_characters_but_line_breaks(value: str) -> str:
+    """As `refuse_control_characters`, for multi-line text: line breaks and tabs may stay."""
+    return refuse_control_characters("".join(c for c in value if c not in _LINE_BREAKS_AND_TABS))
+
+
+def sanitize_display_text(value: str) -> str:
+    """The one sanitizing rule of user-stored display text: no markup survives, the rest is
+    HTML-escaped (`<b>Hi</b> & bye` -> `Hi &amp; bye`), surrounding whitespace removed."""
+    return nh3.clean(value, tags=set()).strip()
+
+
+class Sanitized:
+    """The validator of a display-text field: `sanitize_display_text`, then the stored text's
+    length and, if `required`, that something is left."""
+
+    def __init__(self, max_length: int, *, required: bool = False) -> None:
+        self.max_length = max_length
+        self.required = required
+
+    def __call__(self, value: str) -> str:
+        cleaned = sanitize_display_text(value)
+        if self.required and not cleaned:
+            raise ValueError("nothing is left once the markup is removed")
+        if len(cleaned) > self.max_length:
+            raise ValueError(
+                f"at most {self.max_length} characters once markup characters are escaped"
+            )
+        return cleaned
+
+
 def _valid_email(value: str) -> str:
     normalized = normalize_email(value)
     try:
@@ -42,15 +89,18 @@ def _acceptable_password(value: str) -> str:
     return value
 
 
+# Display texts (see the module docstring). Single-line ones refuse every control character.
 ShortName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
     AfterValidator(refuse_control_characters),
+    AfterValidator(Sanitized(100, required=True)),
 ]
 FullName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
     AfterValidator(refuse_control_characters),
+    AfterValidator(Sanitized(120, required=True)),
 ]
 Email = Annotated[
     str,
@@ -72,4 +122,50 @@ WorkspaceName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     AfterValidator(refuse_control_characters),
+    AfterValidator(Sanitized(200, required=True)),
+]
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=200),
+    AfterValidator(refuse_control_characters),
+    AfterValidator(Sanitized(200)),
+]
+"""A conversation's title (may be empty: the first question names the conversation)."""
+ChatbotName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(refuse_control_characters),
+    AfterValidator(Sanitized(200, required=True)),
+]
+ModelName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(refuse_control_characters),
+    AfterValidator(Sanitized(200, required=True)),
+]
+SourceTitle = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+    AfterValidator(refuse_control_characters),
+    AfterValidator(Sanitized(500, required=True)),
+]
+SuggestedQuestion = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
+    AfterValidator(refuse_control_characters),
+    AfterValidator(Sanitized(300, required=True)),
+]
+# Multi-line display texts: line breaks and tabs may stay.
+ShortText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=2_000),
+    AfterValidator(refuse_control_characters_but_line_breaks),
+    AfterValidator(Sanitized(2_000)),
+]
+"""Descriptions, welcome and fallback messages, feedback comments."""
+QaQuestion = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=1_000),
+    AfterValidator(refuse_control_characters_but_line_breaks),
+    AfterValidator(Sanitized(1_000, required=True)),
 ]

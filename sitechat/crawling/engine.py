@@ -266,7 +266,13 @@ class _Crawl:
     async def _seed_from_sitemaps(self) -> None:
         start = urlsplit(self.plan.start_url)
         rules = await self.robots.rules_for(self.plan.start_url)
-        sitemaps = [*rules.sitemaps, f"{start.scheme}://{start.netloc}/sitemap.xml"]
+        # robots.txt may name sitemaps anywhere; only the crawled site's own are fetched (a
+        # sitemap elsewhere would make us request a host the customer never named).
+        sitemaps = [
+            url
+            for url in [*rules.sitemaps, f"{start.scheme}://{start.netloc}/sitemap.xml"]
+            if same_site(url, self.plan.start_url)
+        ]
         page_urls = await collect_sitemap_urls(
             self.fetcher, sitemaps, keep=lambda url: same_site(url, self.plan.start_url)
         )

@@ -23,6 +23,7 @@ from sitechat.auth.dependencies import (
     bearer_scheme,
     get_caller,
 )
+from sitechat.core.caching import NO_STORE
 from sitechat.core.db import SessionDep
 from sitechat.core.errors import NotFound, problem_responses
 from sitechat.core.mail import Mailer, get_mailer
@@ -138,6 +139,7 @@ async def list_members(caller: WorkspaceCallerDep, session: SessionDep) -> Membe
     status_code=status.HTTP_201_CREATED,
     summary="Invite someone by email",
     responses=problem_responses(401, 403, 404, 409, 422),
+    dependencies=[NO_STORE],
 )
 async def invite(
     body: InvitationCreate,

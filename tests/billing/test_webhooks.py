@@ -5,11 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sitechat.billing.sandbox_gateway import SandboxGateway, SignedWebhook
+from sitechat.billing.gateway import InvalidWebhookPayload
+from sitechat.billing.sandbox_gateway import (
+    SandboxGateway,
+    SignedWebhook,
+    stripe_signature_header,
+)
+from sitechat.billing.stripe_gateway import StripeGateway, StripeGatewaySettings
 from sitechat.config import Settings
+from sitechat.core.clock import utcnow
 from sitechat.models.billing import (
     Invoice,
     InvoiceStatus,
@@ -151,3 +159,62 @@ class TestProcessing:
             )
         assert payment_id is not None
         return payment_id
+
+
+def _signed(settings: Settings, payload: bytes) -> SignedWebhook:
+    timestamp = int(utcnow().timestamp())
+    secret = settings.billing.stripe_webhook_secret.get_secret_value()
+    return SignedWebhook(payload, stripe_signature_header(payload, secret, timestamp))
+
+
+def _event(created: str = "1700000000", object_part: str = '{"id": "pi_1"}') -> bytes:
+    return (
+        '{"id": "evt_odd", "object": "event", "type": "payment_intent.succeeded", '
+        f'"created": {created}, "data": {{"object": {object_part}}}}}'
+    ).encode()
+
+
+# Correctly signed, so only the body can be wrong: each must be a 400 and store nothing.
+ODD_BODIES = {
+    "huge created": _event(created="1" + "0" * 30),
+    "created past year 9999": _event(created="253402300800"),
+    "infinite created": _event(created="1e999"),
+    "NaN created": _event(created="NaN"),
+    "float created": _event(created="1700000000.5"),
+    "NaN elsewhere": _event(object_part='{"id": "pi_1", "amount": NaN}'),
+    "lone surrogate": _event(object_part='{"id": "pi_\\ud800"}'),
+    "NUL in a string": _event(object_part='{"id": "pi_1", "note": "a\\u0000b"}'),
+    "deep nesting": _event(object_part='{"id": "pi_1", "x": ' + "[" * 5000 + "]" * 5000 + "}"),
+    "moderate nesting": _event(object_part='{"id": "pi_1", "x": ' + "[" * 200 + "]" * 200 + "}"),
+    "bad UTF-8": _event(object_part='{"id": "pi_1"}').replace(b"pi_1", b"pi_\xff"),
+    "not an object": b"[1, 2, 3]",
+    "no data object": b'{"id": "evt_1", "type": "x", "created": 1700000000, "data": 1}',
+    "id not a string": _event().replace(b'"evt_odd"', b"12"),
+}
+
+
+class TestOddSignedBodies:
+    @pytest.mark.parametrize("name", sorted(ODD_BODIES))
+    async def test_a_signed_but_unreadable_body_is_400_and_stores_nothing(
+        self, app: Any, client: httpx.AsyncClient, settings: Settings, name: str
+    ) -> None:
+        response = await deliver(client, _signed(settings, ODD_BODIES[name]))
+
+        assert_problem(response, 400, "invalid-payload")
+        async with sessions(app)() as session:
+            assert await session.scalar(select(func.count()).select_from(StripeEvent)) == 0
+
+    @pytest.mark.parametrize("name", sorted(ODD_BODIES))
+    async def test_the_stripe_gateway_refuses_them_as_invalid_payloads(
+        self, settings: Settings, name: str
+    ) -> None:
+        secret = settings.billing.stripe_webhook_secret.get_secret_value()
+        gateway = StripeGateway(
+            StripeGatewaySettings(api_key="sk_test_unused", webhook_secret=secret)
+        )
+        webhook = _signed(settings, ODD_BODIES[name])
+        try:
+            with pytest.raises(InvalidWebhookPayload):
+                await gateway.parse_webhook(webhook.payload, webhook.signature_header)
+        finally:
+            await gateway.aclose()

@@ -336,6 +336,33 @@ class TestRobotsAndSitemaps:
         assert "/orphan" in with_sitemap.paths("indexed")
         assert "/orphan" not in without_sitemap.paths()
 
+    async def test_robots_sitemaps_on_another_origin_are_not_fetched(
+        self, site: LocalSite, crawl_fetcher: Fetcher
+    ) -> None:
+        build_site(site)
+        elsewhere = LocalSite()
+        elsewhere.start()
+        try:
+            elsewhere.routes["/sitemap.xml"] = Reply(
+                body=(
+                    "<?xml version='1.0'?>"
+                    "<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+                    f"<url><loc>{site.origin}/orphan</loc></url></urlset>"
+                ),
+                content_type="application/xml",
+            )
+            site.routes["/robots.txt"] = Reply(
+                body=f"User-agent: *\nSitemap: {elsewhere.origin}/sitemap.xml\n",
+                content_type="text/plain",
+            )
+            sink = RecordingSink()
+
+            await run_crawl(plan_for(site), crawl_fetcher, sink)
+
+            assert elsewhere.hits["/sitemap.xml"] == 0
+            assert "/orphan" not in sink.paths()
+        finally:
+            elsewhere.stop()
 
 class TestLinkListPages:
     async def test_index_pages_are_followed_but_not_indexed(
