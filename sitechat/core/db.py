@@ -1,8 +1,9 @@
 """Engine, sessions and the one-commit-per-request route class.
 
 Routers use `SessionDep`; services and repositories flush but never commit. `AutoCommitRoute`
-commits after the handler returns and before the response is sent, then hands the jobs buffered
-during the request to the queue, so a job is sent only if its data was committed.
+writes the jobs buffered during the request into the same transaction (the queue is in the
+same PostgreSQL) and commits once, after the handler returns and before the response is sent:
+the data and its jobs are committed together or not at all.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from starlette.responses import Response
 
 from sitechat.config import DatabaseSettings
 from sitechat.core.errors import ProblemError
-from sitechat.worker.buffer import JobBuffer, flush_jobs
+from sitechat.worker.buffer import JobBuffer, write_jobs
 
 _SESSION_STATE_KEY = "db_session"
 _READ_POOL_KEY = "sitechat.read_pool"  # in `Session.info` of the read sessions
@@ -274,8 +275,8 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def job_buffer(request: Request) -> JobBuffer:
-    """Jobs deferred during this request; sent after the commit. (Async: FastAPI runs a plain
-    function dependency in a worker thread.)"""
+    """Jobs deferred during this request; written in its transaction just before the commit.
+    (Async: FastAPI runs a plain function dependency in a worker thread.)"""
     state = request.scope.setdefault("state", {})
     buffer = state.get("job_buffer")
     if buffer is None:
@@ -299,12 +300,12 @@ async def _close_session(request: Request) -> None:
 
 async def _commit(request: Request) -> None:
     state: dict[str, Any] = request.scope.get("state", {})
+    buffer: JobBuffer | None = state.get("job_buffer")
+    if buffer:
+        await write_jobs(request_session(request), buffer)
     session: AsyncSession | None = state.get(_SESSION_STATE_KEY)
     if session is not None and session.in_transaction():
         await session.commit()
-    buffer: JobBuffer | None = state.get("job_buffer")
-    if buffer:
-        await flush_jobs(buffer)
 
 
 class AutoCommitRoute(APIRoute):

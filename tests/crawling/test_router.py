@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -264,3 +266,54 @@ class TestTenancyAndRoles:
                 url, json={"url": "https://example.com/"}, headers=member
             )
             assert response.status_code == 403, url
+
+
+@contextlib.asynccontextmanager
+async def queue_refusing(app: Any, task_name: str) -> AsyncIterator[None]:
+    """The job queue's table refuses jobs of `task_name` (a trigger raises) for the block."""
+    await crawl_site.sql(
+        app,
+        "CREATE FUNCTION sitechat_test_refuse_job() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'queue refused the job'; END $$",
+    )
+    await crawl_site.sql(
+        app,
+        "CREATE TRIGGER sitechat_test_refuse_job BEFORE INSERT ON procrastinate_jobs "
+        f"FOR EACH ROW WHEN (NEW.task_name = '{task_name}') "
+        "EXECUTE FUNCTION sitechat_test_refuse_job()",
+    )
+    try:
+        yield
+    finally:
+        await crawl_site.sql(app, "DROP TRIGGER sitechat_test_refuse_job ON procrastinate_jobs")
+        await crawl_site.sql(app, "DROP FUNCTION sitechat_test_refuse_job()")
+
+
+class TestJobAndDataTogether:
+    async def test_a_crawl_whose_job_cannot_be_queued_leaves_nothing_behind(
+        self,
+        crawl_client: httpx.AsyncClient,
+        crawl_app: Any,
+        account: Account,
+        chatbot_id: str,
+        site: LocalSite,
+    ) -> None:
+        docs_site(site, PAGES)
+        async with queue_refusing(crawl_app, "crawling.run"):
+            refused = await start_crawl(crawl_client, account, chatbot_id, site.url("/"))
+
+        crawls = await crawl_client.get(
+            f"/v1/chatbots/{chatbot_id}/crawls", headers=account.headers
+        )
+        assert refused.status_code >= 500
+        assert refused.headers["content-type"] == "application/problem+json"
+        # Neither the crawl nor the chatbot's move to training was committed without its job.
+        assert crawls.json()["items"] == []
+        assert await chatbot_status(crawl_client, account, chatbot_id) == "draft"
+        # And nothing blocks the next start (the one-active-crawl index holds no orphan).
+        again = await start_crawl(crawl_client, account, chatbot_id, site.url("/"))
+        assert again.status_code == 202, again.text
+        await run_queued_jobs()
+        assert (await get_crawl(crawl_client, account, again.json()["id"]))["status"] == (
+            "completed"
+        )

@@ -36,6 +36,12 @@ def _app_with_enqueuing_routes(settings: Settings) -> FastAPI:
         jobs.defer(PROBE_TASK, timestamp=2)
         raise Conflict("The request failed after asking for a job.")
 
+    @router.post("/probe/enqueue-then-commit-fails")
+    async def enqueue_then_commit_fails(session: SessionDep, jobs: JobBufferDep) -> None:
+        # The row breaks a deferred constraint: the commit itself fails.
+        await session.execute(text("INSERT INTO sitechat_test_probe (id) VALUES (1)"))
+        jobs.defer(PROBE_TASK, timestamp=4)
+
     app.include_router(router)
     return app
 
@@ -54,7 +60,7 @@ async def _queued_jobs() -> list[dict[str, object]]:
     return [{"id": job.id, "args": job.task_kwargs, "status": job.status} for job in jobs]
 
 
-class TestEnqueueAfterCommit:
+class TestJobsInTheRequestTransaction:
     async def test_committed_request_sends_its_job(self, probe: httpx.AsyncClient) -> None:
         response = await probe.post("/v1/probe/enqueue")
         assert response.status_code == 200
@@ -64,6 +70,29 @@ class TestEnqueueAfterCommit:
     async def test_failed_request_sends_nothing(self, probe: httpx.AsyncClient) -> None:
         response = await probe.post("/v1/probe/enqueue-then-fail")
         assert response.status_code == 409
+        assert await _queued_jobs() == []
+
+    async def test_a_request_whose_commit_fails_sends_nothing(
+        self, probe: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        statements = [
+            "CREATE TABLE sitechat_test_probe (id integer)",
+            "CREATE FUNCTION sitechat_test_refuse_probe() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$",
+            "CREATE CONSTRAINT TRIGGER sitechat_test_refuse_probe AFTER INSERT "
+            "ON sitechat_test_probe DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+            "EXECUTE FUNCTION sitechat_test_refuse_probe()",
+        ]
+        async with app.state.sessionmaker() as session, session.begin():
+            for statement in statements:
+                await session.execute(text(statement))
+        try:
+            response = await probe.post("/v1/probe/enqueue-then-commit-fails")
+        finally:
+            async with app.state.sessionmaker() as session, session.begin():
+                await session.execute(text("DROP TABLE sitechat_test_probe"))
+                await session.execute(text("DROP FUNCTION sitechat_test_refuse_probe()"))
+        assert response.status_code >= 500
         assert await _queued_jobs() == []
 
 
