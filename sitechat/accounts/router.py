@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from sitechat.accounts import api_keys, password_reset, profile, registration, sessions
-from sitechat.accounts.errors import InvalidCredentials
+from sitechat.accounts.errors import InvalidCredentials, RefreshTokenReused
 from sitechat.accounts.password_reset import ResetPolicy
 from sitechat.accounts.schemas import (
     ApiKeyCreate,
@@ -183,14 +183,23 @@ async def login_with_form(
     dependencies=[NO_STORE],
 )
 async def refresh(
-    body: RefreshRequest, session: SessionDep, issuer: TokenIssuerDep, ip: ClientIpDep
+    body: RefreshRequest,
+    session: SessionDep,
+    issuer: TokenIssuerDep,
+    ip: ClientIpDep,
+    request: Request,
 ) -> TokenPair:
     """Spend a refresh token for a new token pair. Each refresh token works once.
 
     Presenting one that was already spent revokes every token of its chain (the session),
     because only a leaked copy can be presented twice; sign in again after a 401.
     """
-    tokens = await sessions.refresh(session, issuer, refresh_token=body.refresh_token, ip=ip)
+    try:
+        tokens = await sessions.refresh(session, issuer, refresh_token=body.refresh_token, ip=ip)
+    except RefreshTokenReused:
+        # The whole session was revoked: its access tokens stop working too.
+        auth_state(request).membership_cache.clear()
+        raise
     return _token_pair(tokens)
 
 
@@ -200,9 +209,11 @@ async def refresh(
     summary="Sign out",
     responses=problem_responses(422),
 )
-async def logout(body: RefreshRequest, session: SessionDep) -> Response:
-    """Revoke the session the refresh token belongs to. Idempotent: always 204."""
+async def logout(body: RefreshRequest, session: SessionDep, request: Request) -> Response:
+    """Sign the session out: its refresh tokens and its access tokens stop working at once.
+    Idempotent: always 204."""
     await sessions.log_out(session, refresh_token=body.refresh_token)
+    auth_state(request).membership_cache.clear()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -236,15 +247,21 @@ async def request_password_reset(
     responses=problem_responses(400, 422),
 )
 async def confirm_password_reset(
-    body: PasswordResetConfirm, session: SessionDep, guard: LoginGuardDep, ip: ClientIpDep
+    body: PasswordResetConfirm,
+    session: SessionDep,
+    guard: LoginGuardDep,
+    ip: ClientIpDep,
+    request: Request,
 ) -> Response:
-    """Set the new password and sign out every session of the account.
+    """Set the new password and sign out every session of the account (their refresh and
+    access tokens stop working).
 
     An unknown, expired or already used token: 400 `invalid-token`.
     """
     await password_reset.confirm_password_reset(
         session, token=body.token, new_password=body.new_password, guard=guard, ip=ip
     )
+    auth_state(request).membership_cache.clear()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -297,11 +314,12 @@ async def change_password(
     session: SessionDep,
     issuer: TokenIssuerDep,
     ip: ClientIpDep,
+    request: Request,
 ) -> TokenPair:
     """Needs the current password (403 `wrong-password` otherwise).
 
-    Signs out every other session (their refresh tokens stop working) and answers a fresh
-    token pair for this one.
+    Signs out every session (their refresh and access tokens stop working, this request's
+    too) and answers a fresh token pair to continue with.
     """
     tokens = await profile.change_password(
         session,
@@ -311,6 +329,7 @@ async def change_password(
         new_password=body.new_password,
         ip=ip,
     )
+    auth_state(request).membership_cache.clear()
     return _token_pair(tokens)
 
 

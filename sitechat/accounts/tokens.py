@@ -33,12 +33,14 @@ class TokenIssuer:
         now: datetime,
         family_id: uuid.UUID | None = None,
     ) -> IssuedTokens:
-        access_token, expires_in = self.signer.issue_access_token(user_id, now)
+        family_id = family_id or uuid.uuid4()
+        # The access token names its session (the family): revoking the family signs it out.
+        access_token, expires_in = self.signer.issue_access_token(user_id, now, family_id)
         refresh_token = new_opaque_token()
         session.add(
             RefreshToken(
                 user_id=user_id,
-                family_id=family_id or uuid.uuid4(),
+                family_id=family_id,
                 token_hash=hash_token(refresh_token),
                 created_at=now,
                 expires_at=now + self.refresh_ttl,

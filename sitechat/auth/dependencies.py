@@ -35,6 +35,7 @@ from sitechat.core.state import app_state
 from sitechat.models.accounts import Role
 
 WORKSPACE_HEADER = "X-Workspace-ID"
+SIGNED_OUT = "The access token's session was signed out; sign in again."
 CREDENTIAL_CACHE_SECONDS = 10.0
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -49,7 +50,9 @@ class AuthState:
     signer: TokenSigner
     api_keys: ApiKeyHasher
     key_cache: TTLCache[str, repository.ApiKeyRecord]
-    membership_cache: TTLCache[tuple[uuid.UUID, uuid.UUID | None], repository.MembershipRecord]
+    membership_cache: TTLCache[
+        tuple[uuid.UUID, uuid.UUID | None, uuid.UUID], repository.MembershipRecord
+    ]
     key_last_used: dict[uuid.UUID, datetime]
 
 
@@ -111,14 +114,20 @@ async def caller_from_access_token(
     except InvalidToken:
         raise Unauthorized("The access token is invalid or expired.") from None
     requested = _parse_workspace_header(workspace_header)
-    cache_key = (claims.user_id, requested)
+    cache_key = (claims.user_id, requested, claims.session_id)
     membership = state.membership_cache.get(cache_key)
     if membership is None:
-        membership = await repository.find_membership(session, claims.user_id, requested)
+        membership = await repository.find_membership(
+            session, claims.user_id, requested, claims.session_id
+        )
         if membership is None:
+            if not await repository.session_is_live(session, claims.user_id, claims.session_id):
+                raise Unauthorized(SIGNED_OUT)
             if requested is not None and await repository.user_is_active(session, claims.user_id):
                 raise NotFound("Workspace")
             raise Unauthorized("The access token's user no longer exists.")
+        if not membership.session_live:
+            raise Unauthorized(SIGNED_OUT)
         state.membership_cache.put(cache_key, membership)
     return Caller(
         workspace_id=membership.workspace_id, role=membership.role, user_id=claims.user_id

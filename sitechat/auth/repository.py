@@ -10,10 +10,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sitechat.models.accounts import ApiKey, Membership, Role, User
+from sitechat.models.accounts import ApiKey, Membership, RefreshToken, Role, User
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class ApiKeyRecord:
 class MembershipRecord:
     workspace_id: uuid.UUID
     role: Role
+    session_live: bool
+    """Whether the access token's session (refresh-token family) is still signed in."""
 
 
 async def find_api_key(session: AsyncSession, prefix: str) -> ApiKeyRecord | None:
@@ -57,10 +59,27 @@ async def touch_api_key(session: AsyncSession, key_id: uuid.UUID, now: datetime)
     await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
 
 
+def _session_live(user_id: uuid.UUID, session_id: uuid.UUID) -> object:
+    return exists().where(
+        RefreshToken.family_id == session_id,
+        RefreshToken.user_id == user_id,
+        RefreshToken.revoked_at.is_(None),
+    )
+
+
+async def session_is_live(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
+    """True while the sign-in session (refresh-token family) has not been revoked."""
+    return bool(await session.scalar(select(_session_live(user_id, session_id))))
+
+
 async def find_membership(
-    session: AsyncSession, user_id: uuid.UUID, workspace_id: uuid.UUID | None
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    workspace_id: uuid.UUID | None,
+    session_id: uuid.UUID,
 ) -> MembershipRecord | None:
-    """The user's membership in `workspace_id`, or in their personal workspace when None."""
+    """The user's membership in `workspace_id` (their personal workspace when None), with
+    whether the access token's session is still signed in."""
     target = (
         workspace_id
         if workspace_id is not None
@@ -68,7 +87,7 @@ async def find_membership(
     )
     row = (
         await session.execute(
-            select(Membership.workspace_id, Membership.role)
+            select(Membership.workspace_id, Membership.role, _session_live(user_id, session_id))
             .join(User, User.id == Membership.user_id)
             .where(
                 Membership.user_id == user_id,

@@ -68,6 +68,9 @@ class InvalidToken(Exception):
 class AccessClaims:
     user_id: uuid.UUID
     expires_at: int
+    session_id: uuid.UUID
+    """`sid`: the refresh-token family the token was issued with. Signing out (or a password
+    change) revokes the family, and with it every access token of that session."""
 
 
 class TokenSigner:
@@ -84,10 +87,13 @@ class TokenSigner:
         # (the rate limiter and the caller resolution both need it on every request).
         self._verified: dict[str, AccessClaims] = {}
 
-    def issue_access_token(self, user_id: uuid.UUID, now: datetime) -> tuple[str, int]:
+    def issue_access_token(
+        self, user_id: uuid.UUID, now: datetime, session_id: uuid.UUID
+    ) -> tuple[str, int]:
         ttl = self._settings.access_token_ttl_seconds
         payload = {
             "sub": str(user_id),
+            "sid": str(session_id),
             "iss": self._settings.jwt_issuer,
             "aud": self._settings.jwt_audience,
             "iat": int(now.timestamp()),
@@ -126,13 +132,17 @@ class TokenSigner:
                 algorithms=[JWT_ALGORITHM],
                 audience=self._settings.jwt_audience,
                 issuer=self._settings.jwt_issuer,
-                options={"require": ["exp", "sub", "iat", "aud", "iss"], "verify_exp": False},
+                options={
+                    "require": ["exp", "sub", "sid", "iat", "aud", "iss"],
+                    "verify_exp": False,
+                },
             )
             expires_at = int(claims["exp"])
             user_id = uuid.UUID(str(claims["sub"]))
+            session_id = uuid.UUID(str(claims["sid"]))
         except (jwt.PyJWTError, ValueError, TypeError) as error:
             raise InvalidToken(str(error)) from error
-        return AccessClaims(user_id=user_id, expires_at=expires_at)
+        return AccessClaims(user_id=user_id, expires_at=expires_at, session_id=session_id)
 
 
 @dataclass(frozen=True)

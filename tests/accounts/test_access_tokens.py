@@ -143,3 +143,70 @@ class TestKeyRotation:
         assert (await rotated_client.get(ME, headers=bearer(new_token))).status_code == 200
         # An app that never heard of k2 refuses it.
         assert_problem(await client.get(ME, headers=bearer(new_token)), 401)
+
+
+class TestSignedOutSessions:
+    async def test_logout_ends_the_sessions_access_token_at_once(
+        self, client: httpx.AsyncClient, account: Account
+    ) -> None:
+        other = await client.post(
+            "/v1/auth/login", json={"email": account.email, "password": account.password}
+        )
+        assert (await client.get(ME, headers=account.headers)).status_code == 200
+
+        out = await client.post("/v1/auth/logout", json={"refresh_token": account.refresh_token})
+
+        assert out.status_code == 204
+        assert_problem(await client.get(ME, headers=account.headers), 401)
+        # Another session of the same person is not signed out by this one's logout.
+        other_headers = bearer(other.json()["access_token"])
+        assert (await client.get(ME, headers=other_headers)).status_code == 200
+
+    async def test_a_password_change_ends_every_earlier_session(
+        self, client: httpx.AsyncClient, account: Account
+    ) -> None:
+        other = await client.post(
+            "/v1/auth/login", json={"email": account.email, "password": account.password}
+        )
+        other_headers = bearer(other.json()["access_token"])
+        assert (await client.get(ME, headers=other_headers)).status_code == 200
+
+        changed = await client.post(
+            "/v1/users/me/password",
+            json={
+                "current_password": account.password,
+                "new_password": "another long uncommon passphrase",
+            },
+            headers=account.headers,
+        )
+
+        assert changed.status_code == 200, changed.text
+        assert_problem(await client.get(ME, headers=other_headers), 401)
+        assert_problem(await client.get(ME, headers=account.headers), 401)
+        fresh = bearer(changed.json()["access_token"])
+        assert (await client.get(ME, headers=fresh)).status_code == 200
+
+    async def test_reusing_a_spent_refresh_token_ends_the_sessions_access_tokens(
+        self, client: httpx.AsyncClient, account: Account
+    ) -> None:
+        rotated = await client.post(
+            "/v1/auth/refresh", json={"refresh_token": account.refresh_token}
+        )
+        current = bearer(rotated.json()["access_token"])
+        assert (await client.get(ME, headers=current)).status_code == 200
+
+        replay = await client.post(
+            "/v1/auth/refresh", json={"refresh_token": account.refresh_token}
+        )
+
+        assert replay.status_code == 401
+        assert_problem(await client.get(ME, headers=current), 401)
+
+    async def test_a_token_without_a_session_is_refused(
+        self, client: httpx.AsyncClient, account: Account, settings: Settings
+    ) -> None:
+        secret = settings.auth.jwt_secret.get_secret_value()
+        no_sid = _sign(_claims(settings, account.user_id), secret)
+        made_up_sid = _sign(_claims(settings, account.user_id, sid=str(uuid.uuid4())), secret)
+        assert_problem(await client.get(ME, headers=bearer(no_sid)), 401)
+        assert_problem(await client.get(ME, headers=bearer(made_up_sid)), 401)

@@ -37,6 +37,8 @@ async def test_retired_key_from_the_environment_verifies_and_unlisted_kid_is_ref
                 "aud": rotated.auth.jwt_audience,
                 "iat": now,
                 "exp": now + 300,
+                # The session the registration signed in.
+                "sid": jwt.decode(account.access_token, options={"verify_signature": False})["sid"],
             }
             retired = jwt.encode(claims, RETIRED_SECRET, algorithm="HS256", headers={"kid": "k1"})
             unlisted = jwt.encode(claims, RETIRED_SECRET, algorithm="HS256", headers={"kid": "k0"})
