@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import Exists, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.models.accounts import ApiKey, Membership, RefreshToken, Role, User
@@ -59,7 +59,7 @@ async def touch_api_key(session: AsyncSession, key_id: uuid.UUID, now: datetime)
     await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
 
 
-def _session_live(user_id: uuid.UUID, session_id: uuid.UUID) -> object:
+def _session_live(user_id: uuid.UUID, session_id: uuid.UUID) -> Exists:
     return exists().where(
         RefreshToken.family_id == session_id,
         RefreshToken.user_id == user_id,
