@@ -15,9 +15,10 @@ from sitechat.accounts.sessions import LoginGuard
 from sitechat.audit.service import record_audit_event
 from sitechat.auth import repository as credentials
 from sitechat.core.clock import utcnow
-from sitechat.core.mail import Mailer, MailMessage
+from sitechat.core.mail import MailMessage
 from sitechat.core.security import hash_token, new_opaque_token
 from sitechat.models.accounts import PasswordResetToken
+from sitechat.worker.buffer import JobBuffer
 
 log = structlog.get_logger()
 
@@ -28,13 +29,28 @@ class ResetPolicy:
     public_base_url: str
 
 
-async def request_password_reset(
-    session: AsyncSession, mailer: Mailer, policy: ResetPolicy, *, email: str
-) -> None:
-    """Mail a single-use reset link when the email has an account; silent otherwise."""
+PASSWORD_RESET_TASK = "accounts.send_password_reset"  # noqa: S105 (a task name)
+
+
+def request_password_reset(jobs: JobBuffer, *, email: str) -> None:
+    """Ask for a reset mail to `email`, whether or not it has an account.
+
+    The request does the same work either way (it queues one job, in its transaction), so its
+    answer and its timing say nothing about which emails have accounts. The job looks the
+    account up, makes the token and sends the mail (`prepare_password_reset`).
+    """
+    jobs.defer(PASSWORD_RESET_TASK, email=email)
+
+
+async def prepare_password_reset(
+    session: AsyncSession, policy: ResetPolicy, *, email: str
+) -> MailMessage | None:
+    """In the job: a single-use reset token for the account of `email` and its mail; None
+    (nothing to send) when the email has no active account."""
     user = await credentials.get_user_by_email(session, email)
     if user is None or not user.is_active:
-        return
+        log.info("auth.password_reset_unknown_email")
+        return None
     now = utcnow()
     token = new_opaque_token()
     session.add(
@@ -48,16 +64,14 @@ async def request_password_reset(
     await session.flush()
     link = f"{policy.public_base_url.rstrip('/')}/reset-password?token={token}"
     minutes = int(policy.token_ttl.total_seconds() // 60)
-    await mailer.send(
-        MailMessage(
-            to=user.email,
-            subject="Reset your SiteChat password",
-            body=(
-                f"Someone asked to reset the password of your SiteChat account.\n\n"
-                f"Open this link within {minutes} minutes to choose a new one:\n{link}\n\n"
-                f"Reset token: {token}\n\nIf it was not you, ignore this message."
-            ),
-        )
+    return MailMessage(
+        to=user.email,
+        subject="Reset your SiteChat password",
+        body=(
+            f"Someone asked to reset the password of your SiteChat account.\n\n"
+            f"Open this link within {minutes} minutes to choose a new one:\n{link}\n\n"
+            f"Reset token: {token}\n\nIf it was not you, ignore this message."
+        ),
     )
 
 

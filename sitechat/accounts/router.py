@@ -13,7 +13,6 @@ from starlette.responses import Response
 
 from sitechat.accounts import api_keys, password_reset, profile, registration, sessions
 from sitechat.accounts.errors import InvalidCredentials, RefreshTokenReused
-from sitechat.accounts.password_reset import ResetPolicy
 from sitechat.accounts.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -39,9 +38,8 @@ from sitechat.auth.dependencies import (
     auth_state,
 )
 from sitechat.core.caching import NO_STORE
-from sitechat.core.db import SessionDep
+from sitechat.core.db import JobBufferDep, SessionDep
 from sitechat.core.errors import problem_responses
-from sitechat.core.mail import Mailer, get_mailer
 from sitechat.core.ratelimit import RouteClass
 from sitechat.core.routing import api_router
 from sitechat.core.state import app_state
@@ -61,17 +59,8 @@ async def get_login_guard(request: Request) -> LoginGuard | None:
     return app_state(request).login_guard
 
 
-def get_reset_policy(request: Request) -> ResetPolicy:
-    settings = app_state(request).settings
-    return ResetPolicy(
-        token_ttl=timedelta(seconds=settings.auth.password_reset_ttl_seconds),
-        public_base_url=settings.http.public_base_url,
-    )
-
-
 TokenIssuerDep = Annotated[TokenIssuer, Depends(get_token_issuer)]
 LoginGuardDep = Annotated[LoginGuard | None, Depends(get_login_guard)]
-MailerDep = Annotated[Mailer, Depends(get_mailer)]
 
 
 def _token_pair(tokens: IssuedTokens) -> TokenPair:
@@ -225,18 +214,14 @@ async def logout(body: RefreshRequest, session: SessionDep, request: Request) ->
     responses=problem_responses(422),
 )
 async def request_password_reset(
-    body: PasswordResetRequest,
-    session: SessionDep,
-    mailer: MailerDep,
-    request: Request,
+    body: PasswordResetRequest, session: SessionDep, jobs: JobBufferDep
 ) -> Response:
     """Mail a single-use reset token when the email has an account.
 
-    Always 202, whether or not the account exists.
+    Always 202, whether or not the account exists, in the same time: the mail is made and
+    sent by a job after this request commits.
     """
-    await password_reset.request_password_reset(
-        session, mailer, get_reset_policy(request), email=body.email
-    )
+    password_reset.request_password_reset(jobs, email=body.email)
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
 

@@ -1,12 +1,36 @@
-"""Periodic housekeeping of credentials."""
+"""Jobs of the accounts domain: password-reset mails, and housekeeping of credentials."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sitechat.accounts import housekeeping
-from sitechat.worker.context import task_session
+from sitechat.accounts import housekeeping, password_reset
+from sitechat.config import Settings
+from sitechat.core.mail import build_mailer
+from sitechat.worker.context import task_context, task_session
 from sitechat.worker.queue import queue
+
+
+def reset_policy(settings: Settings) -> password_reset.ResetPolicy:
+    return password_reset.ResetPolicy(
+        token_ttl=timedelta(seconds=settings.auth.password_reset_ttl_seconds),
+        public_base_url=settings.http.public_base_url,
+    )
+
+
+@queue.task(name=password_reset.PASSWORD_RESET_TASK, pass_context=False)
+async def send_password_reset_task(email: str) -> None:
+    """Make a reset token for the account of `email` (if any) and mail it. The token is
+    committed before the mail leaves, so the link in a delivered mail always works."""
+    settings = task_context().settings
+    async with task_session() as session:
+        message = await password_reset.prepare_password_reset(
+            session, reset_policy(settings), email=email
+        )
+    if message is not None:
+        await build_mailer(settings.mail).send(message)
 
 
 async def purge_expired_tokens(session: AsyncSession) -> tuple[int, int]:

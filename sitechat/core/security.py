@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -58,6 +59,15 @@ def hash_token(token: str) -> str:
 
 def new_opaque_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def derived_token(secret: str, purpose: str, object_id: uuid.UUID) -> str:
+    """An opaque token the server can make again from `object_id` alone (HMAC-SHA256 under a
+    server secret): a job can mail it later without the plaintext being stored anywhere.
+    Stored, like every opaque token, as its `hash_token`."""
+    message = f"{purpose}:{object_id}".encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 class InvalidToken(Exception):

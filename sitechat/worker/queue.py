@@ -18,6 +18,7 @@ TASK_MODULES = [
     "sitechat.accounts.tasks",
     "sitechat.knowledge.tasks",
     "sitechat.webhooks.tasks",
+    "sitechat.workspaces.tasks",
 ]
 
 queue = App(connector=PsycopgConnector(), import_paths=TASK_MODULES)

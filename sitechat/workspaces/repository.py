@@ -114,3 +114,7 @@ async def find_invitation_for_update(session: AsyncSession, token_hash: str) -> 
     return await session.scalar(
         select(Invitation).where(Invitation.token_hash == token_hash).with_for_update()
     )
+
+
+async def get_invitation(session: AsyncSession, invitation_id: uuid.UUID) -> Invitation | None:
+    return await session.get(Invitation, invitation_id)

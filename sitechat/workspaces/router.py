@@ -8,7 +8,6 @@ for a workspace that does not exist.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Query, Request, status
@@ -24,9 +23,8 @@ from sitechat.auth.dependencies import (
     get_caller,
 )
 from sitechat.core.caching import NO_STORE
-from sitechat.core.db import SessionDep
+from sitechat.core.db import JobBufferDep, SessionDep
 from sitechat.core.errors import NotFound, problem_responses
-from sitechat.core.mail import Mailer, get_mailer
 from sitechat.core.routing import api_router
 from sitechat.core.state import app_state
 from sitechat.workspaces import service
@@ -43,6 +41,7 @@ from sitechat.workspaces.schemas import (
     WorkspaceUpdate,
     WorkspaceWithRole,
 )
+from sitechat.workspaces.tasks import invitation_policy
 
 MAX_PAGE_SIZE = 100
 
@@ -61,7 +60,6 @@ async def get_workspace_caller(
 
 
 WorkspaceCallerDep = Annotated[Caller, Depends(get_workspace_caller)]
-MailerDep = Annotated[Mailer, Depends(get_mailer)]
 
 
 def _with_role(membership: service.WorkspaceMembership) -> WorkspaceWithRole:
@@ -87,11 +85,7 @@ def _member(member: service.Member) -> MemberRead:
 
 
 def _invitation_policy(request: Request) -> service.InvitationPolicy:
-    settings = app_state(request).settings
-    return service.InvitationPolicy(
-        ttl=timedelta(seconds=settings.auth.invitation_ttl_seconds),
-        public_base_url=settings.http.public_base_url,
-    )
+    return invitation_policy(app_state(request).settings)
 
 
 router = api_router(prefix="/workspaces", tags=["workspaces"])
@@ -145,7 +139,7 @@ async def invite(
     body: InvitationCreate,
     caller: WorkspaceCallerDep,
     session: SessionDep,
-    mailer: MailerDep,
+    jobs: JobBufferDep,
     request: Request,
     ip: ClientIpDep,
 ) -> InvitationCreated:
@@ -156,7 +150,7 @@ async def invite(
     """
     invitation, token = await service.invite(
         session,
-        mailer,
+        jobs,
         _invitation_policy(request),
         caller,
         email=body.email,

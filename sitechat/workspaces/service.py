@@ -7,7 +7,7 @@ member never gets here (404). Role rules live here, next to the rules they prote
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
@@ -18,9 +18,11 @@ from sitechat.auth import repository as credentials
 from sitechat.auth.caller import Caller
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import Forbidden, NotFound
-from sitechat.core.mail import Mailer, MailMessage
-from sitechat.core.security import hash_token, new_opaque_token
+from sitechat.core.mail import MailMessage
+from sitechat.core.security import derived_token, hash_token
 from sitechat.models.accounts import Invitation, Membership, Role, Workspace
+from sitechat.models.base import new_id
+from sitechat.worker.buffer import JobBuffer
 from sitechat.workspaces import repository
 from sitechat.workspaces.errors import AlreadyMember, InvalidInvitation, LastOwner
 
@@ -46,6 +48,8 @@ class Member:
 class InvitationPolicy:
     ttl: timedelta
     public_base_url: str
+    token_secret: str = field(repr=False)
+    """Server secret the invitation tokens are derived with (see `invitation_token`)."""
 
 
 def require_role(caller: Caller, role: Role) -> None:
@@ -99,9 +103,18 @@ async def list_members(session: AsyncSession, caller: Caller) -> list[Member]:
     return [Member(*row) for row in rows]
 
 
+INVITATION_MAIL_TASK = "workspaces.send_invitation"
+_INVITATION_TOKEN_PURPOSE = "invitation"  # noqa: S105 (an HMAC label)
+
+
+def invitation_token(policy: InvitationPolicy, invitation_id: uuid.UUID) -> str:
+    """The invitation's one-time token, made again from its id by the mail job."""
+    return derived_token(policy.token_secret, _INVITATION_TOKEN_PURPOSE, invitation_id)
+
+
 async def invite(
     session: AsyncSession,
-    mailer: Mailer,
+    jobs: JobBuffer,
     policy: InvitationPolicy,
     caller: Caller,
     *,
@@ -109,15 +122,17 @@ async def invite(
     role: Role,
     ip: str | None,
 ) -> tuple[Invitation, str]:
-    """An invitation for `email` and its one-time token, which is also mailed."""
+    """An invitation for `email` and its one-time token; a job mails it after the commit."""
     require_role(caller, Role.owner)
     workspace = await _workspace(session, caller.workspace_id)
     invitee = await credentials.get_user_by_email(session, email)
     if invitee is not None and await repository.get_membership(session, workspace.id, invitee.id):
         raise AlreadyMember()
     now = utcnow()
-    token = new_opaque_token()
+    invitation_id = new_id()
+    token = invitation_token(policy, invitation_id)
     invitation = Invitation(
+        id=invitation_id,
         workspace_id=workspace.id,
         email=email,
         role=role,
@@ -137,19 +152,37 @@ async def invite(
         details={"invitation_id": str(invitation.id), "email": email, "role": role.value},
         ip=ip,
     )
-    link = f"{policy.public_base_url.rstrip('/')}/invitations/accept?token={token}"
-    await mailer.send(
-        MailMessage(
-            to=email,
-            subject="You are invited to a SiteChat workspace",
-            body=(
-                f"You are invited to join the SiteChat workspace {workspace.name!r} "
-                f"as {role.value}.\n\nSign in with this email address and open:\n{link}\n\n"
-                f"Invitation token: {token}"
-            ),
-        )
-    )
+    jobs.defer(INVITATION_MAIL_TASK, invitation_id=str(invitation.id))
     return invitation, token
+
+
+async def invitation_mail(
+    session: AsyncSession, policy: InvitationPolicy, invitation_id: uuid.UUID
+) -> MailMessage | None:
+    """In the job: the mail of a still-open invitation; None once it was accepted, revoked,
+    expired or deleted (nothing to send)."""
+    invitation = await repository.get_invitation(session, invitation_id)
+    if (
+        invitation is None
+        or invitation.accepted_at is not None
+        or invitation.revoked_at is not None
+        or invitation.expires_at <= utcnow()
+    ):
+        return None
+    workspace = await repository.get_workspace(session, invitation.workspace_id)
+    if workspace is None:
+        return None
+    token = invitation_token(policy, invitation.id)
+    link = f"{policy.public_base_url.rstrip('/')}/invitations/accept?token={token}"
+    return MailMessage(
+        to=invitation.email,
+        subject="You are invited to a SiteChat workspace",
+        body=(
+            f"You are invited to join the SiteChat workspace {workspace.name!r} "
+            f"as {invitation.role.value}.\n\nSign in with this email address and open:\n"
+            f"{link}\n\nInvitation token: {token}"
+        ),
+    )
 
 
 async def accept_invitation(

@@ -7,11 +7,14 @@ from datetime import timedelta
 
 import httpx
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
 from sitechat.core.clock import FrozenClock
+from sitechat.models.accounts import PasswordResetToken
 from sitechat.models.audit import AuditEvent
+from sitechat.worker.queue import queue
+from tests.conftest import run_queued_jobs
 from tests.fixtures.accounts import (
     DEFAULT_PASSWORD,
     assert_problem,
@@ -193,8 +196,11 @@ class TestRefresh:
         )
         assert other.status_code == 200
 
+        # The revoked session's access token is signed out too; the other session reads.
+        assert_problem(await client.get("/v1/users/me", headers=account.headers), 401)
         events = await client.get(
-            f"/v1/workspaces/{account.workspace_id}/audit-events", headers=account.headers
+            f"/v1/workspaces/{account.workspace_id}/audit-events",
+            headers={"Authorization": f"Bearer {other.json()['access_token']}"},
         )
         assert "auth.refresh_reuse_detected" in [e["action"] for e in events.json()["items"]]
 
@@ -239,6 +245,30 @@ def _mailed_token(logs: list[dict[str, object]]) -> str:
 
 
 class TestPasswordReset:
+    async def test_known_and_unknown_emails_cost_the_request_the_same_work(
+        self, client: httpx.AsyncClient, app: object
+    ) -> None:
+        account = await register(client)
+        with capture_logs() as logs:
+            known = await client.post("/v1/auth/password-reset", json={"email": account.email})
+            unknown = await client.post(
+                "/v1/auth/password-reset", json={"email": "nobody-here@example.com"}
+            )
+        # In the request: no account lookup result shows, no token, no mail; one job each.
+        assert (known.status_code, unknown.status_code) == (202, 202)
+        assert known.headers.get("content-length") == unknown.headers.get("content-length")
+        assert not [e for e in logs if e["event"] == "mail.sent"]
+        async with app.state.sessionmaker() as session:  # type: ignore[attr-defined]
+            assert await session.scalar(select(func.count()).select_from(PasswordResetToken)) == 0
+        jobs = await queue.job_manager.list_jobs_async(task="accounts.send_password_reset")
+        assert sorted(str(job.task_kwargs["email"]) for job in jobs) == sorted(
+            [account.email, "nobody-here@example.com"]
+        )
+
+        with capture_logs() as logs:
+            await run_queued_jobs()
+        assert [e["to"] for e in logs if e["event"] == "mail.sent"] == [account.email]
+
     async def test_reset_flow(self, client: httpx.AsyncClient, app: object) -> None:
         account = await register(client)
         unlocked: list[str] = []
@@ -251,6 +281,7 @@ class TestPasswordReset:
             response = await client.post(
                 "/v1/auth/password-reset", json={"email": account.email.upper()}
             )
+            await run_queued_jobs()  # the mail leaves from a job, after the request
         assert response.status_code == 202
         token = _mailed_token(logs)
         mail = next(e for e in logs if e["event"] == "mail.sent")
@@ -287,6 +318,7 @@ class TestPasswordReset:
             response = await client.post(
                 "/v1/auth/password-reset", json={"email": "ghost@example.com"}
             )
+            await run_queued_jobs()
         assert response.status_code == 202
         assert not [e for e in logs if e["event"] == "mail.sent"]
         bad = await client.post("/v1/auth/password-reset", json={"email": "nope"})
@@ -298,6 +330,7 @@ class TestPasswordReset:
         account = await register(client)
         with capture_logs() as logs:
             await client.post("/v1/auth/password-reset", json={"email": account.email})
+            await run_queued_jobs()
         token = _mailed_token(logs)
         same_as_email = await client.post(
             "/v1/auth/password-reset/confirm",

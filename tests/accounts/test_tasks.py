@@ -12,6 +12,7 @@ from sitechat.accounts.tasks import purge_expired_tokens
 from sitechat.core.clock import FrozenClock
 from sitechat.models.accounts import PasswordResetToken, RefreshToken
 from sitechat.worker.queue import queue
+from tests.conftest import run_queued_jobs
 from tests.fixtures.accounts import register
 
 
@@ -31,6 +32,7 @@ class TestPurgeExpiredTokens:
         assert rotated.status_code == 200
         with capture_logs():
             await client.post("/v1/auth/password-reset", json={"email": account.email})
+            await run_queued_jobs()
         assert await _count(app, RefreshToken) == 2
 
         async def purge() -> tuple[int, int]:

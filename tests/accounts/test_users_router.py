@@ -80,7 +80,8 @@ class TestChangePassword:
         assert kept.status_code == 200
         await log_in(client, account.email, new_password)
         events = await client.get(
-            f"/v1/workspaces/{account.workspace_id}/audit-events", headers=account.headers
+            f"/v1/workspaces/{account.workspace_id}/audit-events",
+            headers={"Authorization": f"Bearer {kept.json()['access_token']}"},
         )
         assert "user.password_changed" in [e["action"] for e in events.json()["items"]]
 

@@ -364,6 +364,7 @@ class TestRobotsAndSitemaps:
         finally:
             elsewhere.stop()
 
+
 class TestLinkListPages:
     async def test_index_pages_are_followed_but_not_indexed(
         self, site: LocalSite, crawl_fetcher: Fetcher

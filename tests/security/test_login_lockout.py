@@ -22,6 +22,7 @@ from structlog.testing import capture_logs
 from sitechat.config import Settings
 from sitechat.core.login_throttle import LoginThrottle, LoginThrottlePolicy
 from sitechat.models.audit import AuditEvent
+from tests.conftest import run_queued_jobs
 from tests.core.ratelimit_conftest_helpers import FakeClock
 from tests.fixtures.accounts import Account, assert_problem, register
 from tests.security.conftest import asgi_client, rate_limited_settings, running_app
@@ -103,6 +104,7 @@ class TestLockout:
         await _lock(harness.http, account.email)
         with capture_logs() as logs:
             await harness.http.post("/v1/auth/password-reset", json={"email": account.email})
+            await run_queued_jobs()
         mail = next(event for event in logs if event["event"] == "mail.sent")
         token = str(mail["body"]).split("Reset token: ")[1].split()[0]
         new_password = "a fresh and long passphrase"

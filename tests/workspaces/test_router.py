@@ -9,6 +9,7 @@ import httpx
 from structlog.testing import capture_logs
 
 from sitechat.core.clock import FrozenClock
+from tests.conftest import run_queued_jobs
 from tests.fixtures.accounts import Account, assert_problem, bearer, create_api_key, register
 
 
@@ -43,6 +44,9 @@ class TestInvitationFlow:
         guest = await register(client)
         with capture_logs() as logs:
             invited = await invite(client, owner, guest.email.upper(), "admin")
+            # The mail leaves from a job, after the request has committed.
+            assert not [e for e in logs if e["event"] == "mail.sent"]
+            await run_queued_jobs()
         assert invited.status_code == 201, invited.text
         token = invited.json()["token"]
         assert invited.json()["email"] == guest.email
