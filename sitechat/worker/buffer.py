@@ -97,3 +97,14 @@ async def defer_in_transaction(session: AsyncSession, job: PendingJob) -> int | 
             return None
     log.info("job.deferred", task=job.task_name, job_id=job_id)
     return int(job_id)
+
+
+async def send_job(job: PendingJob) -> int:
+    """Outside a request (in a job, after its own transaction committed): send `job` over the
+    queue's connection pool. Raises `AlreadyEnqueued` for a waiting duplicate."""
+    deferrer = queue.configure_task(
+        job.task_name, queueing_lock=job.queueing_lock, lock=job.lock, priority=job.priority
+    )
+    job_id = await deferrer.defer_async(**job.kwargs)
+    log.info("job.deferred", task=job.task_name, job_id=job_id)
+    return job_id
