@@ -18,8 +18,10 @@ $(STAMP): $(BIN)/python requirements/dev.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Mail links point at the address served, unless SITECHAT_HTTP_PUBLIC_BASE_URL says otherwise.
 run: $(STAMP)
-	$(BIN)/sitechat serve --host $(HOST) --port $(PORT)
+	SITECHAT_HTTP_PUBLIC_BASE_URL="$${SITECHAT_HTTP_PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}" \
+		$(BIN)/sitechat serve --host $(HOST) --port $(PORT)
 
 migrate: $(STAMP)
 	$(BIN)/sitechat migrate

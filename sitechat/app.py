@@ -18,6 +18,8 @@ from sitechat.billing.dependencies import build_gateway
 from sitechat.chat.answering import ChatRuntime
 from sitechat.chat.dependencies import build_answerer
 from sitechat.chat.streaming import KEEPALIVE_SECONDS
+from sitechat.billing.catalog import load_catalog
+from sitechat.billing.plans import use_catalog
 from sitechat.config import Environment, Settings, get_settings
 from sitechat.core.db import (
     create_engine,
@@ -183,6 +185,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     state = app.state = AppState(settings, build_mailer(settings.mail))
+    use_catalog(load_catalog(settings.billing.plans_file))
     auth = build_auth_state(settings)
     state.provide(auth)
     state.provide(auth.signer)  # the rate limiter keys verified users by it (core/routing.py)

@@ -1,4 +1,4 @@
-"""`sitechat serve | worker | migrate | check-config` — the operator's entry points."""
+"""`sitechat serve | worker | migrate | check-config | admin` — the operator's entry points."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from types import FrameType
 import structlog
 
 from sitechat.config import Settings, get_settings
+from sitechat.core.config_check import ConfigInvalid, checked_settings, load_settings
 from sitechat.core.embedded_db import EmbeddedPostgres
 from sitechat.core.logging import configure_logging
 
@@ -60,12 +61,14 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from sitechat.core.migrate import upgrade_database
+    from sitechat.ops.ready import announce_when_ready
 
     # uvicorn re-raises SIGTERM after its graceful shutdown; as SystemExit it lets the
     # embedded database stop cleanly instead of killing the process under it.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     with database(settings) as url:
         upgrade_database(url)
+        announce_when_ready(host, port, settings.http.public_base_url)
         uvicorn.run(
             "sitechat.app:create_app",
             factory=True,
@@ -85,6 +88,8 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
 
 def worker(settings: Settings, concurrency: int) -> None:
+    from sitechat.billing.catalog import load_catalog
+    from sitechat.billing.plans import use_catalog
     from sitechat.core.db import create_engine, create_sessionmaker, libpq_url
     from sitechat.knowledge.dense import start_dense_retrieval, stop_dense_retrieval
     from sitechat.worker.context import TaskContext, configure_task_context
@@ -92,6 +97,7 @@ def worker(settings: Settings, concurrency: int) -> None:
     from sitechat.worker.runner import run_worker
 
     async def run(url: str) -> None:
+        use_catalog(load_catalog(settings.billing.plans_file))
         engine = create_engine(url, settings.db)
         configure_task_context(TaskContext(settings, create_sessionmaker(engine)))
         dense = await start_dense_retrieval(engine, settings.embedding)
@@ -127,15 +133,29 @@ def build_parser() -> argparse.ArgumentParser:
     revision_parser = commands.add_parser("make-migration", help="(developers) autogenerate")
     revision_parser.add_argument("-m", "--message", required=True)
     commands.add_parser("check-config", help="validate settings and print the effective ones")
+    from sitechat.admin.parser import add_admin_parser
+
+    add_admin_parser(commands)
     return parser
+
+
+# What these commands need is checked in full first (`core/config_check.py`); the others only
+# need settings that parse.
+_FULLY_CHECKED = frozenset({"serve", "worker", "check-config"})
+
+
+def _settings_for(command: str) -> Settings:
+    settings = checked_settings() if command in _FULLY_CHECKED else load_settings()
+    return settings
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = get_settings()
-    except ValueError as error:
-        print(f"sitechat: invalid configuration: {error}", file=sys.stderr)
+        settings = _settings_for(args.command)
+    except ConfigInvalid as error:
+        for problem in error.problems:
+            print(f"sitechat: {problem}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
     if args.command == "serve":
@@ -148,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         make_migration(settings, args.message)
     elif args.command == "check-config":
         print(settings.model_dump_json(indent=2))
+        print("sitechat: configuration OK", file=sys.stderr)
+    elif args.command == "admin":
+        from sitechat.admin.cli import run_admin
+
+        return run_admin(settings, args)
     return 0
 
 

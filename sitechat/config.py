@@ -15,7 +15,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# The placeholder older versions shipped as a default; refused in production like any weak value.
 DEFAULT_SECRET = "change-me-in-production-0000000000000000"  # noqa: S105 - the marker we refuse
+UNSET_SECRET = SecretStr("")
 
 
 class Environment(StrEnum):
@@ -52,6 +54,8 @@ class DatabaseSettings(BaseSettings):
     read_pool_size: int = 5
     statement_timeout_ms: int = 30_000
     echo: bool = False
+    # Production refuses the embedded database unless this says the operator means it.
+    allow_embedded_in_production: bool = False
 
 
 class RedisSettings(BaseSettings):
@@ -63,7 +67,8 @@ class RedisSettings(BaseSettings):
 class AuthSettings(BaseSettings):
     model_config = _config("SITECHAT_AUTH_")
 
-    jwt_secret: SecretStr = SecretStr(DEFAULT_SECRET)
+    # Unset: generated once outside production (`core/local_secrets.py`); required in production.
+    jwt_secret: SecretStr = UNSET_SECRET
     jwt_key_id: str = "k1"
     # Retired keys stay valid for verification until their tokens have expired: "kid:secret,..."
     jwt_previous_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
@@ -71,7 +76,7 @@ class AuthSettings(BaseSettings):
     jwt_audience: str = "sitechat-api"
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
-    api_key_pepper: SecretStr = SecretStr(DEFAULT_SECRET)
+    api_key_pepper: SecretStr = UNSET_SECRET
     password_reset_ttl_seconds: int = 3600
     invitation_ttl_seconds: int = 7 * 24 * 3600
 
@@ -91,6 +96,8 @@ class HttpSettings(BaseSettings):
     max_body_bytes: int = 1_048_576
     trusted_proxies: CommaList = Field(default_factory=list)
     public_base_url: str = "http://127.0.0.1:8000"
+    # Production refuses a loopback `public_base_url` (mail links nobody else can open) unless set.
+    allow_loopback_base_url_in_production: bool = False
 
     _split = field_validator("cors_origins", "trusted_proxies", mode="before")(_split_commas)
 
@@ -154,10 +161,15 @@ class EmbeddingSettings(BaseSettings):
 class BillingSettings(BaseSettings):
     model_config = _config("SITECHAT_BILLING_")
 
-    gateway: str = "sandbox"
+    # `none`: billing off; every workspace has the plan the operator sets (`sitechat admin`).
+    gateway: Literal["sandbox", "stripe", "none"] = "sandbox"
     stripe_api_key: SecretStr = SecretStr("")
     stripe_api_base: str | None = None
-    stripe_webhook_secret: SecretStr = SecretStr(DEFAULT_SECRET)
+    stripe_webhook_secret: SecretStr = UNSET_SECRET
+    # Production refuses the sandbox gateway (anyone could "pay" with a test card) unless set.
+    allow_sandbox_in_production: bool = False
+    # The plan catalog (TOML); unset: the plans shipped in `sitechat/billing/plans.toml`.
+    plans_file: Path | None = None
 
 
 class RateLimitSettings(BaseSettings):
@@ -212,30 +224,25 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)
 
     @model_validator(mode="after")
-    def _stripe_needs_a_key(self) -> Settings:
-        if self.billing.gateway == "stripe" and not self.billing.stripe_api_key.get_secret_value():
-            raise ValueError(
-                "SITECHAT_BILLING_GATEWAY=stripe needs SITECHAT_BILLING_STRIPE_API_KEY"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _refuse_default_secrets_in_production(self) -> Settings:
-        if self.env is not Environment.production:
+    def _generate_unset_secrets(self) -> Settings:
+        """Outside production, an unset secret is generated once and kept in `data_dir`;
+        production reports it instead (`sitechat/core/config_check.py`)."""
+        if self.env is Environment.production:
             return self
-        secrets = {
-            "SITECHAT_AUTH_JWT_SECRET": self.auth.jwt_secret,
-            "SITECHAT_AUTH_API_KEY_PEPPER": self.auth.api_key_pepper,
+        from sitechat.core.local_secrets import local_secret
+
+        groups: dict[str, BaseSettings] = {
+            "jwt_secret": self.auth,
+            "api_key_pepper": self.auth,
+            "stripe_webhook_secret": self.billing,
         }
-        if self.billing.gateway == "stripe":
-            secrets["SITECHAT_BILLING_STRIPE_WEBHOOK_SECRET"] = self.billing.stripe_webhook_secret
-        weak = [name for name, value in secrets.items() if _is_weak(value)]
-        if weak:
-            raise ValueError(f"production needs strong secrets (>= 32 chars) for: {weak}")
+        for name, group in groups.items():
+            if not getattr(group, name).get_secret_value():
+                setattr(group, name, SecretStr(local_secret(self.data_dir, name)))
         return self
 
 
-def _is_weak(secret: SecretStr) -> bool:
+def is_weak_secret(secret: SecretStr) -> bool:
     value = secret.get_secret_value()
     return value == DEFAULT_SECRET or len(value) < 32
 

@@ -31,6 +31,7 @@ from sitechat.accounts.schemas import (
 )
 from sitechat.accounts.sessions import LoginGuard
 from sitechat.accounts.tokens import IssuedTokens, TokenIssuer
+from sitechat.auth.capabilities import role_can, role_cannot
 from sitechat.auth.dependencies import (
     AdminDep,
     ClientIpDep,
@@ -345,7 +346,9 @@ async def create_api_key(
     """A key for the current workspace, usable as `Authorization: Bearer sk_...`.
 
     The full key is in this response only. Its role is at most yours (403 `role-too-high`);
-    `expires_at` must be in the future. Needs admin.
+    `expires_at` must be in the future. Needs admin. The default role, `member`, reads and
+    chats but cannot create chatbots or start crawls; `can` and `cannot` in the response say
+    what the key's role allows.
     """
     api_key, plaintext = await api_keys.create_api_key(
         session,
@@ -356,7 +359,12 @@ async def create_api_key(
         expires_at=body.expires_at,
         ip=ip,
     )
-    return ApiKeyCreated(**ApiKeyRead.model_validate(api_key).model_dump(), key=plaintext)
+    return ApiKeyCreated(
+        **ApiKeyRead.model_validate(api_key).model_dump(),
+        key=plaintext,
+        can=role_can(api_key.role),
+        cannot=role_cannot(api_key.role),
+    )
 
 
 @api_keys_router.delete(

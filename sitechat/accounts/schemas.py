@@ -156,7 +156,12 @@ class ApiKeyCreate(RequestModel):
 
     name: ShortName
     role: Role = Field(
-        default=Role.member, description="At most the creator's own role in the workspace."
+        default=Role.member,
+        description=(
+            "At most the creator's own role in the workspace. The default, `member`, reads and "
+            "chats but cannot create chatbots or start crawls: use `admin` for a key that "
+            "manages chatbots. The response lists what the key can and cannot do."
+        ),
     )
     expires_at: AwareDatetime | None = Field(
         default=None, description="Optional expiry in the future; no expiry when omitted."
@@ -182,6 +187,14 @@ class ApiKeyCreated(ApiKeyRead):
     key: str = Field(
         description="The full key, `sk_<prefix>_<secret>`. Shown once; store it now.",
         examples=["sk_0a1b2c3d4e5f_9sQ..."],
+    )
+    can: list[str] = Field(
+        default_factory=list, description="What the key's role allows (docs/permissions.md)."
+    )
+    cannot: list[str] = Field(
+        default_factory=list,
+        description="What it does not, each with the least role that does; empty for owner.",
+        examples=[["create, change and delete chatbots and sources (needs admin)"]],
     )
 
 

@@ -6,17 +6,22 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from sitechat.billing.disabled_gateway import DisabledGateway
+from sitechat.billing.errors import BillingDisabled
 from sitechat.billing.invoicing import GatewayContext
 from sitechat.billing.sandbox_gateway import SandboxGateway
 from sitechat.billing.stripe_gateway import StripeGateway, StripeGatewaySettings
 from sitechat.config import BillingSettings
 from sitechat.core.state import app_state
 
-GATEWAY_NAMES = ("sandbox", "stripe")
+GATEWAY_NAMES = ("sandbox", "stripe", "none")
+DISABLED = "none"
 
 
 def build_gateway(settings: BillingSettings) -> GatewayContext:
     webhook_secret = settings.stripe_webhook_secret.get_secret_value()
+    if settings.gateway == DISABLED:
+        return GatewayContext(DisabledGateway(), DISABLED)
     if settings.gateway == "sandbox":
         return GatewayContext(SandboxGateway(webhook_secret), "sandbox")
     if settings.gateway == "stripe":
@@ -30,7 +35,10 @@ def build_gateway(settings: BillingSettings) -> GatewayContext:
 
 
 async def get_gateway(request: Request) -> GatewayContext:
-    return app_state(request).component(GatewayContext)
+    gateway = app_state(request).component(GatewayContext)
+    if gateway.name == DISABLED:
+        raise BillingDisabled()
+    return gateway
 
 
 GatewayDep = Annotated[GatewayContext, Depends(get_gateway)]

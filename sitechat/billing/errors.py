@@ -61,3 +61,14 @@ class PaymentFailed(ProblemError):
 
     def __init__(self, detail: str, *, code: str | None) -> None:
         super().__init__(detail, extra={"code": code})
+
+
+class BillingDisabled(Conflict):
+    slug = "billing-disabled"
+    title = "Billing is off"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Billing is off on this deployment (SITECHAT_BILLING_GATEWAY=none): plans are set "
+            "by its operator with `sitechat admin set-plan`."
+        )

@@ -1,7 +1,9 @@
-"""The plan catalog, as code.
+"""The plans: their limits, prices and features, and the catalog the process uses.
 
-Plans change with a deploy, not at runtime: prices and limits are part of the product and are
-reviewed like code. Subscriptions store the plan id and the price they were charged, so a later
+The catalog is read from a TOML file (`sitechat/billing/catalog.py`): the one shipped in the
+package (`plans.toml`, today's plans) unless the operator names their own with
+`SITECHAT_BILLING_PLANS_FILE`. It is loaded once when the process starts and never changes
+while it runs. Subscriptions store the plan id and the price they were charged, so a later
 price change never rewrites an existing invoice.
 
 Money is in integer minor units (cents). Yearly prices are ten times the monthly ones (two
@@ -78,82 +80,54 @@ class Plan:
         return value
 
 
-FREE = Plan(
-    id="free",
-    name="Free",
-    prices=PlanPrices(month=0, year=0),
-    limits=PlanLimits(
-        chatbots=1,
-        messages_per_month=100,
-        pages_per_month=50,
-        members=1,
-        crawl_max_pages=50,
-    ),
-    features=("widget", "api_access"),
-    rank=0,
-)
+class PlanCatalog:
+    """The plans of this deployment, ordered by rank."""
 
-STARTER = Plan(
-    id="starter",
-    name="Starter",
-    prices=PlanPrices(month=1_900, year=19_000),
-    limits=PlanLimits(
-        chatbots=3,
-        messages_per_month=2_000,
-        pages_per_month=1_000,
-        members=3,
-        crawl_max_pages=500,
-    ),
-    features=("widget", "api_access", "remove_branding"),
-    rank=1,
-)
+    def __init__(self, plans: tuple[Plan, ...]) -> None:
+        self.plans = tuple(sorted(plans, key=lambda plan: plan.rank))
+        self._by_id = {plan.id: plan for plan in self.plans}
 
-PRO = Plan(
-    id="pro",
-    name="Pro",
-    prices=PlanPrices(month=4_900, year=49_000),
-    limits=PlanLimits(
-        chatbots=10,
-        messages_per_month=10_000,
-        pages_per_month=10_000,
-        members=10,
-        crawl_max_pages=2_000,
-    ),
-    features=("widget", "api_access", "remove_branding", "openai_compatible_api", "analytics"),
-    rank=2,
-)
+    def get(self, plan_id: str) -> Plan:
+        try:
+            return self._by_id[plan_id]
+        except KeyError:
+            raise UnknownPlanError(plan_id) from None
 
-BUSINESS = Plan(
-    id="business",
-    name="Business",
-    prices=PlanPrices(month=19_900, year=199_000),
-    limits=PlanLimits(
-        chatbots=50,
-        messages_per_month=50_000,
-        pages_per_month=50_000,
-        members=50,
-        crawl_max_pages=10_000,
-    ),
-    features=(
-        "widget",
-        "api_access",
-        "remove_branding",
-        "openai_compatible_api",
-        "analytics",
-        "priority_support",
-    ),
-    rank=3,
-)
+    def cheapest_allowing(self, limit_name: str, needed: int) -> Plan | None:
+        if limit_name not in LIMIT_NAMES:
+            raise ValueError(f"unknown plan limit {limit_name!r}")
+        for plan in self.plans:
+            if plan.limit(limit_name) >= needed:
+                return plan
+        return None
 
-PLANS: tuple[Plan, ...] = tuple(sorted((FREE, STARTER, PRO, BUSINESS), key=lambda plan: plan.rank))
-_PLANS_BY_ID: dict[str, Plan] = {plan.id: plan for plan in PLANS}
+
+_active_catalog: PlanCatalog | None = None
+
+
+def active_catalog() -> PlanCatalog:
+    """The catalog `use_catalog` set, else the one shipped in the package."""
+    global _active_catalog
+    if _active_catalog is None:
+        from sitechat.billing.catalog import load_catalog
+
+        _active_catalog = load_catalog(None)
+    return _active_catalog
+
+
+def use_catalog(catalog: PlanCatalog | None) -> PlanCatalog | None:
+    """Make `catalog` the process's (at start, from settings; tests); returns the previous."""
+    global _active_catalog
+    previous, _active_catalog = _active_catalog, catalog
+    return previous
+
+
+def all_plans() -> tuple[Plan, ...]:
+    return active_catalog().plans
 
 
 def get_plan(plan_id: str) -> Plan:
-    try:
-        return _PLANS_BY_ID[plan_id]
-    except KeyError:
-        raise UnknownPlanError(plan_id) from None
+    return active_catalog().get(plan_id)
 
 
 def cheapest_plan_allowing(limit_name: str, needed: int) -> Plan | None:
@@ -162,9 +136,4 @@ def cheapest_plan_allowing(limit_name: str, needed: int) -> Plan | None:
     `needed` is the total that must fit (current usage plus what the request adds), so the 402
     quota problem can name the plan that would have accepted the request.
     """
-    if limit_name not in LIMIT_NAMES:
-        raise ValueError(f"unknown plan limit {limit_name!r}")
-    for plan in PLANS:
-        if plan.limit(limit_name) >= needed:
-            return plan
-    return None
+    return active_catalog().cheapest_allowing(limit_name, needed)

@@ -17,7 +17,7 @@ import contextlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -109,6 +109,14 @@ async def _each(
             log.exception("billing.renewal_failed", subscription_id=str(subscription_id))
 
 
+def _renew_granted(subscription: Subscription, period_start: datetime) -> None:
+    """An operator's grant runs on, period after period, with nothing to invoice."""
+    subscription.current_period_start = period_start
+    subscription.current_period_end = period_end_after(
+        period_start, subscription.interval.value, subscription.anchor_day
+    )
+
+
 async def renew_subscription(
     session: AsyncSession,
     gateway: GatewayContext,
@@ -128,6 +136,11 @@ async def renew_subscription(
         end_subscription(subscription, period_start)
         _audit(session, "billing.subscription_canceled", subscription, reason="period_end")
         report.canceled.append(subscription.id)
+        return
+    if subscription.granted:
+        _renew_granted(subscription, period_start)
+        _audit(session, "billing.subscription_renewed", subscription, granted=True)
+        report.renewed.append(subscription.id)
         return
     plan = get_plan(subscription.pending_plan_id or subscription.plan_id)
     interval = subscription.pending_interval or subscription.interval

@@ -15,7 +15,7 @@ from fastapi import Header, Query, Request, status
 from sitechat.auth.dependencies import AdminDep, CallerDep, OwnerDep
 from sitechat.billing import invoicing, payment_methods, service, usage
 from sitechat.billing.dependencies import GatewayDep
-from sitechat.billing.plans import PLANS
+from sitechat.billing.plans import all_plans
 from sitechat.billing.schemas import (
     InvoiceList,
     InvoiceRead,
@@ -46,7 +46,7 @@ router = api_router(prefix="/billing", tags=["billing"])
 @router.get("/plans", response_model=PlanList)
 async def list_plans() -> PlanList:
     """The plan catalog with monthly and yearly prices (minor units) and limits. Public."""
-    return PlanList(items=[PlanRead.of(plan) for plan in PLANS])
+    return PlanList(items=[PlanRead.of(plan) for plan in all_plans()])
 
 
 # Subscription

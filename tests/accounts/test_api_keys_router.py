@@ -46,6 +46,29 @@ class TestCreateAndUse:
         mine = await client.get("/v1/workspaces", headers=bearer(body["key"]))
         assert [w["id"] for w in mine.json()["items"]] == [str(account.workspace_id)]
 
+    async def test_a_default_key_says_at_creation_what_it_cannot_do(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        account = await register(client)
+        created = (await client.post(KEYS, json={"name": "ci"}, headers=account.headers)).json()
+        assert created["role"] == "member"
+        cannot = "create, change and delete chatbots and sources (needs admin)"
+        assert cannot in created["cannot"]
+        assert any(action.startswith("chat") for action in created["can"])
+        refused = await client.post(
+            "/v1/chatbots", json={"name": "Docs"}, headers=bearer(created["key"])
+        )
+        assert refused.status_code == 403  # exactly what creation said
+
+        admin_key = await client.post(
+            KEYS, json={"name": "deploy", "role": "admin"}, headers=account.headers
+        )
+        assert cannot not in admin_key.json()["cannot"]
+        made = await client.post(
+            "/v1/chatbots", json={"name": "Docs"}, headers=bearer(admin_key.json()["key"])
+        )
+        assert made.status_code == 201
+
     async def test_roles_and_bad_input(self, client: httpx.AsyncClient) -> None:
         account = await register(client)
         member_key = await create_api_key(client, account, role="member")

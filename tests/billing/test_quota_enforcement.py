@@ -81,8 +81,8 @@ class TestPageQuota:
         # The URL is never fetched here: the cap is decided when the crawl is accepted.
         response = await client.post(
             f"/v1/chatbots/{chatbot.json()['id']}/crawls",
-            json={"url": "https://docs.example.com/", "max_pages": 400},
+            json={"url": "https://docs.example.com/", "max_pages": 900},
             headers=account.headers,
         )
         assert response.status_code == 202, response.text
-        assert response.json()["max_pages"] == 50  # the free plan's pages per month
+        assert response.json()["max_pages"] == 500  # the free plan's pages per month

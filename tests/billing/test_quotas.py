@@ -66,7 +66,7 @@ class TestUsage:
         )
         assert body["plan_id"] == "free"
         assert body["usage"] == {"chatbots": 1, "messages": 3, "pages": 0, "members": 1}
-        assert body["limits"] == {"chatbots": 1, "messages": 100, "pages": 50, "members": 1}
+        assert body["limits"] == {"chatbots": 1, "messages": 100, "pages": 500, "members": 1}
 
     async def test_a_paid_plan_counts_its_own_period(
         self, client: httpx.AsyncClient, frozen_clock: FrozenClock

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from sitechat.billing.plans import PRO, STARTER
+from sitechat.billing.plans import get_plan
 from sitechat.billing.proration import prorate_interval_change, prorate_plan_change
 from sitechat.core.clock import FrozenClock
 from tests.billing.helpers import add_card, invoices, new_owner, subscribe
@@ -14,6 +14,9 @@ from tests.fixtures.accounts import assert_problem
 
 START = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 PERIOD_END = datetime(2026, 2, 15, 12, 0, tzinfo=UTC)
+
+STARTER = get_plan("starter")
+PRO = get_plan("pro")
 
 
 class TestSubscribe:

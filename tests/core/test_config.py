@@ -1,10 +1,14 @@
-"""Settings: read from the environment, and refusing unsafe production configurations."""
+"""Settings: read from the environment; no public default secret anywhere."""
 
 from __future__ import annotations
 
+import stat
+from pathlib import Path
+
 import pytest
 
-from sitechat.config import Settings
+from sitechat.config import DEFAULT_SECRET, Environment, Settings
+from sitechat.core.config_check import config_problems
 
 
 def test_environment_variables_reach_their_groups(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -17,20 +21,45 @@ def test_environment_variables_reach_their_groups(monkeypatch: pytest.MonkeyPatc
     assert settings.auth.jwt_previous_keys["k0"].get_secret_value() == "old-secret"
 
 
-def test_production_refuses_default_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SITECHAT_ENV", "production")
-    with pytest.raises(ValueError, match="SITECHAT_AUTH_JWT_SECRET"):
-        Settings()
+class TestGeneratedSecrets:
+    def test_unset_secrets_are_generated_once_per_data_dir(self, tmp_path: Path) -> None:
+        first = Settings(data_dir=tmp_path)
+        second = Settings(data_dir=tmp_path)
+        for settings in (first, second):
+            values = {
+                settings.auth.jwt_secret.get_secret_value(),
+                settings.auth.api_key_pepper.get_secret_value(),
+                settings.billing.stripe_webhook_secret.get_secret_value(),
+            }
+            assert len(values) == 3 and DEFAULT_SECRET not in values
+            assert all(len(value) >= 32 for value in values)
+        assert first.auth.jwt_secret == second.auth.jwt_secret
+        stored = tmp_path / "secrets.json"
+        assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+
+    def test_another_deployment_gets_other_secrets(self, tmp_path: Path) -> None:
+        one = Settings(data_dir=tmp_path / "one")
+        other = Settings(data_dir=tmp_path / "other")
+        assert one.auth.jwt_secret != other.auth.jwt_secret
+
+    def test_a_set_secret_is_used_as_is(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("SITECHAT_AUTH_JWT_SECRET", "s" * 40)
+        settings = Settings(data_dir=tmp_path)
+        assert settings.auth.jwt_secret.get_secret_value() == "s" * 40
+
+    def test_production_never_generates(self, tmp_path: Path) -> None:
+        settings = Settings(env=Environment.production, data_dir=tmp_path)
+        assert settings.auth.jwt_secret.get_secret_value() == ""
+        assert not (tmp_path / "secrets.json").exists()
+        problems = config_problems(settings)
+        assert any(line.startswith("SITECHAT_AUTH_JWT_SECRET is not set") for line in problems)
 
 
-def test_production_starts_with_strong_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SITECHAT_ENV", "production")
-    monkeypatch.setenv("SITECHAT_AUTH_JWT_SECRET", "j" * 40)
-    monkeypatch.setenv("SITECHAT_AUTH_API_KEY_PEPPER", "p" * 40)
-    assert Settings().env.value == "production"
-
-
-def test_stripe_gateway_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SITECHAT_BILLING_GATEWAY", "stripe")
-    with pytest.raises(ValueError, match="STRIPE_API_KEY"):
-        Settings()
+def test_production_refuses_the_old_placeholder_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SITECHAT_AUTH_JWT_SECRET", DEFAULT_SECRET)
+    settings = Settings(env=Environment.production, data_dir=tmp_path)
+    assert any("SITECHAT_AUTH_JWT_SECRET is too weak" in line for line in config_problems(settings))

@@ -47,8 +47,8 @@ class TestCrawlHappyPath:
         response = await start_crawl(crawl_client, account, chatbot_id, site.url("/"))
         assert response.status_code == 202, response.text
         job = response.json()
-        # The default of 500 pages is capped by the free plan's page allowance (50).
-        assert (job["status"], job["max_pages"], job["max_depth"]) == ("queued", 50, 5)
+        # A first trial on the Free plan gets the documented default crawl of 500 pages.
+        assert (job["status"], job["max_pages"], job["max_depth"]) == ("queued", 500, 5)
         assert await chatbot_status(crawl_client, account, chatbot_id) == "training"
 
         await run_queued_jobs()

@@ -1,0 +1,1 @@
+"""`sitechat admin ...`: what an operator does without going through the API or billing."""

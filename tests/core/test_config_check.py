@@ -1,0 +1,178 @@
+"""`sitechat check-config` and `sitechat serve` refuse a configuration they cannot run, as an
+operator sees it: a real process, one plain line per problem naming the setting, exit 2, no
+traceback, nothing started."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+STRONG = {
+    "SITECHAT_AUTH_JWT_SECRET": "j" * 40,
+    "SITECHAT_AUTH_API_KEY_PEPPER": "p" * 40,
+}
+PRODUCTION_ALLOWING_EVERYTHING = {
+    "SITECHAT_ENV": "production",
+    **STRONG,
+    "SITECHAT_BILLING_ALLOW_SANDBOX_IN_PRODUCTION": "true",
+    "SITECHAT_DB_ALLOW_EMBEDDED_IN_PRODUCTION": "true",
+    "SITECHAT_HTTP_ALLOW_LOOPBACK_BASE_URL_IN_PRODUCTION": "true",
+}
+
+
+def run_sitechat(
+    tmp_path: Path, *args: str, timeout: float = 60, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`sitechat ARGS` in an empty folder (no `.env`), with only the given settings."""
+    environment = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8", **env}
+    return subprocess.run(
+        [sys.executable, "-m", "sitechat.cli", *args],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def problem_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "validation error" not in result.stderr  # no pydantic boilerplate
+    lines = result.stderr.splitlines()
+    assert lines and all(line.startswith("sitechat: ") for line in lines), lines
+    return lines
+
+
+def the_line_naming(lines: list[str], setting: str) -> str:
+    matching = [line for line in lines if setting in line]
+    assert len(matching) == 1, (setting, lines)
+    return matching[0]
+
+
+class TestProductionRefusals:
+    @pytest.mark.parametrize("command", ["check-config", "serve"])
+    def test_production_refuses_what_was_meant_for_a_laptop(
+        self, tmp_path: Path, command: str
+    ) -> None:
+        lines = problem_lines(run_sitechat(tmp_path, command, SITECHAT_ENV="production"))
+        the_line_naming(lines, "SITECHAT_AUTH_JWT_SECRET")
+        the_line_naming(lines, "SITECHAT_AUTH_API_KEY_PEPPER")
+        assert "test card" in the_line_naming(lines, "SITECHAT_BILLING_ALLOW_SANDBOX_IN_PRODUCTION")
+        assert "embedded" in the_line_naming(lines, "SITECHAT_DB_ALLOW_EMBEDDED_IN_PRODUCTION")
+        assert "loopback" in the_line_naming(
+            lines, "SITECHAT_HTTP_ALLOW_LOOPBACK_BASE_URL_IN_PRODUCTION"
+        )
+        assert len(lines) == 5
+        # Refused before anything started: no embedded database, no generated secrets.
+        assert not (tmp_path / ".sitechat").exists()
+
+    def test_each_refusal_has_its_own_explicit_setting(self, tmp_path: Path) -> None:
+        result = run_sitechat(tmp_path, "check-config", **PRODUCTION_ALLOWING_EVERYTHING)
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.strip() == "sitechat: configuration OK"
+        assert "j" * 40 not in result.stdout  # secrets are not printed
+
+    def test_real_parts_need_no_allowance(self, tmp_path: Path) -> None:
+        result = run_sitechat(
+            tmp_path,
+            "check-config",
+            SITECHAT_ENV="production",
+            **STRONG,
+            DATABASE_URL="postgresql://sitechat@db.internal:5432/sitechat",
+            SITECHAT_BILLING_GATEWAY="none",
+            SITECHAT_HTTP_PUBLIC_BASE_URL="https://chat.example.com",
+        )
+        assert result.returncode == 0, result.stderr
+
+    def test_a_short_secret_is_refused(self, tmp_path: Path) -> None:
+        env = {**PRODUCTION_ALLOWING_EVERYTHING, "SITECHAT_AUTH_JWT_SECRET": "short"}
+        lines = problem_lines(run_sitechat(tmp_path, "check-config", **env))
+        assert "too weak" in the_line_naming(lines, "SITECHAT_AUTH_JWT_SECRET")
+        assert "short" not in "".join(lines)
+
+
+class TestWhatServeWillNeed:
+    def test_a_rate_limit_that_is_not_one(self, tmp_path: Path) -> None:
+        lines = problem_lines(
+            run_sitechat(tmp_path, "check-config", SITECHAT_RATELIMIT_CHAT="lots")
+        )
+        assert lines == [
+            "sitechat: SITECHAT_RATELIMIT_CHAT: 'lots' is not a rate limit; "
+            "write it like 60/minute, 10/hour or 1000/day"
+        ]
+
+    def test_serve_refuses_it_before_starting_anything(self, tmp_path: Path) -> None:
+        lines = problem_lines(run_sitechat(tmp_path, "serve", SITECHAT_RATELIMIT_CHAT="lots"))
+        the_line_naming(lines, "SITECHAT_RATELIMIT_CHAT")
+        assert not (tmp_path / ".sitechat" / "postgres").exists()
+
+    def test_an_openai_answerer_needs_its_endpoint(self, tmp_path: Path) -> None:
+        lines = problem_lines(
+            run_sitechat(tmp_path, "check-config", SITECHAT_LLM_ANSWERER="openai")
+        )
+        assert "SITECHAT_LLM_ANSWERER=openai" in the_line_naming(lines, "SITECHAT_LLM_BASE_URL")
+
+    def test_openai_itself_needs_a_key(self, tmp_path: Path) -> None:
+        result = run_sitechat(
+            tmp_path,
+            "check-config",
+            SITECHAT_LLM_ANSWERER="openai",
+            SITECHAT_LLM_BASE_URL="https://api.openai.com/v1",
+        )
+        the_line_naming(problem_lines(result), "SITECHAT_LLM_API_KEY")
+
+    def test_an_openai_embedder_needs_its_endpoint(self, tmp_path: Path) -> None:
+        result = run_sitechat(tmp_path, "check-config", SITECHAT_EMBEDDING_PROVIDER="openai")
+        the_line_naming(problem_lines(result), "SITECHAT_EMBEDDING_BASE_URL")
+
+    def test_an_unknown_answerer(self, tmp_path: Path) -> None:
+        result = run_sitechat(tmp_path, "check-config", SITECHAT_LLM_ANSWERER="gpt")
+        the_line_naming(problem_lines(result), "SITECHAT_LLM_ANSWERER")
+
+    def test_urls(self, tmp_path: Path) -> None:
+        result = run_sitechat(
+            tmp_path,
+            "check-config",
+            DATABASE_URL="mysql://root@db/sitechat",
+            REDIS_URL="http://cache:6379",
+            SITECHAT_HTTP_PUBLIC_BASE_URL="chat.example.com",
+            SITECHAT_HTTP_CORS_ORIGINS="https://www.example.com/app",
+        )
+        lines = problem_lines(result)
+        for setting in (
+            "DATABASE_URL",
+            "REDIS_URL",
+            "SITECHAT_HTTP_PUBLIC_BASE_URL",
+            "SITECHAT_HTTP_CORS_ORIGINS",
+        ):
+            the_line_naming(lines, f" {setting}:")
+
+    def test_a_value_of_the_wrong_type_names_its_variable(self, tmp_path: Path) -> None:
+        result = run_sitechat(tmp_path, "check-config", SITECHAT_DB_POOL_SIZE="many")
+        line = the_line_naming(problem_lines(result), "SITECHAT_DB_POOL_SIZE")
+        assert "'many'" in line
+
+    def test_an_unknown_gateway(self, tmp_path: Path) -> None:
+        result = run_sitechat(tmp_path, "check-config", SITECHAT_BILLING_GATEWAY="paypal")
+        the_line_naming(problem_lines(result), "SITECHAT_BILLING_GATEWAY")
+
+    def test_a_broken_plan_catalog(self, tmp_path: Path) -> None:
+        plans = tmp_path / "plans.toml"
+        plans.write_text('[[plans]]\nid = "gold"\nname = "Gold"\nrank = 1\n', encoding="utf-8")
+        result = run_sitechat(tmp_path, "check-config", SITECHAT_BILLING_PLANS_FILE=str(plans))
+        line = the_line_naming(problem_lines(result), "SITECHAT_BILLING_PLANS_FILE")
+        assert "plans.0.prices" in line
+
+    def test_a_good_configuration_passes_and_prints_the_effective_settings(
+        self, tmp_path: Path
+    ) -> None:
+        result = run_sitechat(tmp_path, "check-config")
+        assert result.returncode == 0, result.stderr
+        assert '"gateway": "sandbox"' in result.stdout
+        assert (tmp_path / ".sitechat" / "secrets.json").exists()
