@@ -14,12 +14,12 @@ from starlette.types import Receive, Scope, Send
 
 from sitechat.api import add_v1_routes
 from sitechat.auth.dependencies import build_auth_state
+from sitechat.billing.catalog import load_catalog
 from sitechat.billing.dependencies import build_gateway
+from sitechat.billing.plans import use_catalog
 from sitechat.chat.answering import ChatRuntime
 from sitechat.chat.dependencies import build_answerer
 from sitechat.chat.streaming import KEEPALIVE_SECONDS
-from sitechat.billing.catalog import load_catalog
-from sitechat.billing.plans import use_catalog
 from sitechat.config import Environment, Settings, get_settings
 from sitechat.core.db import (
     create_engine,
