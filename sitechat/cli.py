@@ -61,15 +61,14 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from sitechat.core.migrate import upgrade_database
-    from sitechat.ops.ready import announce_when_ready
+    from sitechat.ops.ready import run_uvicorn
 
     # uvicorn re-raises SIGTERM after its graceful shutdown; as SystemExit it lets the
     # embedded database stop cleanly instead of killing the process under it.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     with database(settings) as url:
         upgrade_database(url)
-        announce_when_ready(host, port, settings.http.public_base_url)
-        uvicorn.run(
+        config = uvicorn.Config(
             "sitechat.app:create_app",
             factory=True,
             host=host,
@@ -85,6 +84,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
             access_log=False,
             timeout_graceful_shutdown=30,
         )
+        run_uvicorn(config, settings.http.public_base_url)
 
 
 def worker(settings: Settings, concurrency: int) -> None:

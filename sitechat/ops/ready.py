@@ -12,6 +12,8 @@ import time
 
 import httpx
 import structlog
+import uvicorn
+from uvicorn.supervisors.multiprocess import Multiprocess
 
 from sitechat.ops.docs import DOCS_URL, REDOC_URL
 
@@ -57,3 +59,20 @@ def announce_when_ready(host: str, port: int, public_base_url: str) -> threading
     )
     thread.start()
     return thread
+
+
+def run_uvicorn(config: uvicorn.Config, public_base_url: str) -> None:
+    """What `uvicorn.run` does for one or N workers, with the socket bound here first, so the
+    ready line names the port really listened on (`--port 0` included)."""
+    sock = config.bind_socket()
+    announce_when_ready(config.host, int(sock.getsockname()[1]), public_base_url)
+    server = uvicorn.Server(config)
+    try:
+        if config.workers > 1:
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    if config.workers == 1 and not server.started:
+        raise SystemExit(3)  # uvicorn's exit status for a failed startup

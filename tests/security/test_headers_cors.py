@@ -134,7 +134,8 @@ class TestEveryFamily:
         assert preflight.headers["access-control-allow-origin"] == WIDGET_ORIGIN
 
 
-_LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
+# `serve` ends its start with one `sitechat.ready` line naming the port it listens on.
+_LISTENING = re.compile(r"\"api\":\"http://127\.0\.0\.1:(\d+)/v1\"")
 
 
 def _start_sitechat_serve(database_url: str, log_path: Path) -> LiveServer:
