@@ -1,7 +1,7 @@
 """The operator's actions: the same rules as the API's, acting as the workspace's owner.
 
 Each takes the session first and never commits (`admin/cli.py` runs one transaction per
-command). Users are made by the sign-up rules (`accounts.service.register`), keys by the API
+command). Users are made by the sign-up rules (`accounts.registration.register`), keys by the API
 key rules, plans by the billing engine: with billing (`change_subscription`, charged through the
 gateway like an owner's request) or as an operator's grant (`billing/grants.py`).
 """
@@ -14,8 +14,9 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sitechat.accounts import service as accounts
+from sitechat.accounts import api_keys, registration
 from sitechat.accounts.schemas import RegisterRequest
+from sitechat.accounts.tokens import TokenIssuer
 from sitechat.admin import repository
 from sitechat.admin.repository import WorkspaceRow
 from sitechat.auth.caller import Caller
@@ -41,11 +42,11 @@ async def create_user(
     """A user with their personal workspace, by the sign-up rules (`RegisterRequest`'s checks;
     a `pydantic.ValidationError` names what is wrong)."""
     request = RegisterRequest(email=email, password=password, full_name=full_name)
-    issuer = accounts.TokenIssuer(
+    issuer = TokenIssuer(
         signer=TokenSigner(settings.auth),
         refresh_ttl=timedelta(seconds=settings.auth.refresh_token_ttl_seconds),
     )
-    registration = await accounts.register(
+    created = await registration.register(
         session,
         issuer,
         email=request.email,
@@ -53,7 +54,7 @@ async def create_user(
         full_name=request.full_name,
         ip=None,
     )
-    return CreatedUser(registration.user, registration.workspace)
+    return CreatedUser(created.user, created.workspace)
 
 
 async def list_workspaces(session: AsyncSession) -> list[WorkspaceRow]:
@@ -105,7 +106,7 @@ async def create_api_key(
     role: Role,
 ) -> tuple[ApiKey, str]:
     await _require_workspace(session, workspace_id)
-    return await accounts.create_api_key(
+    return await api_keys.create_api_key(
         session, hasher, _operator(workspace_id), name=name, role=role, expires_at=None, ip=None
     )
 
