@@ -13,9 +13,9 @@ from types import FrameType
 import structlog
 
 from sitechat.config import Settings, get_settings
-from sitechat.core.config_check import ConfigInvalid, checked_settings, load_settings
 from sitechat.core.embedded_db import EmbeddedPostgres
 from sitechat.core.logging import configure_logging
+from sitechat.ops.config_check import ConfigInvalid, checked_settings, load_settings
 
 log = structlog.get_logger()
 
@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# What these commands need is checked in full first (`core/config_check.py`); the others only
+# What these commands need is checked in full first (`ops/config_check.py`); the others only
 # need settings that parse.
 _FULLY_CHECKED = frozenset({"serve", "worker", "check-config"})
 

@@ -226,7 +226,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _generate_unset_secrets(self) -> Settings:
         """Outside production, an unset secret is generated once and kept in `data_dir`;
-        production reports it instead (`sitechat/core/config_check.py`)."""
+        production reports it instead (`sitechat/ops/config_check.py`)."""
         if self.env is Environment.production:
             return self
         from sitechat.core.local_secrets import local_secret

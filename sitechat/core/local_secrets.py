@@ -5,7 +5,7 @@ key, the API-key pepper, the webhook signing secret) is generated on first use a
 `<SITECHAT_DATA_DIR>/secrets.json` (mode 0600), so every process of the deployment (uvicorn
 workers, `sitechat worker`) and every restart signs and verifies with the same value, and a
 deployment that forgot `SITECHAT_ENV` still signs with a secret nobody else knows. Production
-never generates: an unset secret there is a configuration problem (`core/config_check.py`).
+never generates: an unset secret there is a configuration problem (`ops/config_check.py`).
 """
 
 from __future__ import annotations

@@ -5,10 +5,14 @@ from __future__ import annotations
 from prometheus_client import Counter, Histogram
 
 CRAWL_PAGES = Counter(
-    "sitechat_crawl_pages", "Pages crawls handled, by outcome (indexed, skipped, failed)", ["outcome"]
+    "sitechat_crawl_pages",
+    "Pages crawls handled, by outcome (indexed, skipped, failed)",
+    ["outcome"],
 )
 CRAWLS_FINISHED = Counter(
-    "sitechat_crawls_finished", "Crawl jobs that ended, by status (completed, failed, cancelled)", ["status"]
+    "sitechat_crawls_finished",
+    "Crawl jobs that ended, by status (completed, failed, cancelled)",
+    ["status"],
 )
 CRAWL_DURATION = Histogram(
     "sitechat_crawl_duration_seconds",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sitechat.config import DEFAULT_SECRET, Environment, Settings
-from sitechat.core.config_check import config_problems
+from sitechat.ops.config_check import config_problems
 
 
 def test_environment_variables_reach_their_groups(monkeypatch: pytest.MonkeyPatch) -> None:

