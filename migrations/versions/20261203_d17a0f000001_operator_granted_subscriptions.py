@@ -1,7 +1,7 @@
 """operator-granted subscriptions: a plan given with `sitechat admin set-plan`, never invoiced
 
 Revision ID: d17a0f000001
-Revises: d0a680293edc
+Revises: e5b7c0000001
 Create Date: 2026-12-03 18:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "d17a0f000001"
-down_revision: str | None = "d0a680293edc"
+down_revision: str | None = "e5b7c0000001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
