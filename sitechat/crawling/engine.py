@@ -1,12 +1,16 @@
 """Crawl orchestration, independent of storage: what to fetch, in which order, until when.
 
-The engine walks one site breadth-first (a priority queue keyed by depth) with a fixed pool of
-worker tasks, and reports every URL outcome to a ``CrawlSink`` that the caller implements (the
-job stores pages and commits as they come). A supervisor loop polls the sink for cancellation
-and enforces the time budget, so a stop takes effect within about ``POLL_SECONDS``.
+The engine walks one site with a fixed pool of worker tasks, in the order that spends a page
+budget best: the start page, the URLs its sitemaps list, then links breadth-first by depth. The
+budget (``max_pages``) counts pages indexed: a link list (`extract.is_link_list`), a failure or
+a skip gives its page back. Every URL outcome goes to a ``CrawlSink`` that the caller
+implements (the job stores pages and commits as they come). A supervisor loop polls the sink
+for cancellation and enforces the time budget, so a stop takes effect within about ``POLL_SECONDS``.
 
-Every discovered URL gets exactly one outcome, reported under a URL no other outcome uses: its
+Every visited URL gets exactly one outcome, reported under a URL no other outcome uses: its
 own canonical URL, or the redirect target / ``rel=canonical`` it was recorded under instead.
+URLs found but never visited because the crawl stopped first (its page budget, time, bytes or
+a cancel) are counted as ``unvisited``, so a truncated crawl says how much it left.
 """
 
 from __future__ import annotations
@@ -87,6 +91,7 @@ class CrawlCounts:
     indexed: int = 0
     skipped: int = 0
     failed: int = 0
+    unvisited: int = 0  # found on the site but never fetched: the crawl stopped first
 
 
 @dataclass(frozen=True)
@@ -105,8 +110,20 @@ class CrawlSink(Protocol):
     async def progress(self, counts: CrawlCounts) -> None: ...
 
 
+# Visit order: the start page, then the URLs the sitemaps list, then links by depth.
+START_TIER, SITEMAP_TIER, LINK_TIER = 0, 1, 2
+# URLs kept in the frontier at most (per max_pages, and at least): past it, URLs are only
+# counted as unvisited, so a site of millions of links cannot exhaust memory.
+FRONTIER_PER_PAGE = 20
+MIN_FRONTIER = 10_000
+# Fetches allowed beyond the page budget: link lists, failures, duplicates, skips.
+EXTRA_FETCHES_PER_PAGE = 1
+MIN_EXTRA_FETCHES = 100
+
+
 @dataclass(order=True, frozen=True)
 class _Visit:
+    tier: int
     depth: int
     sequence: int
     key: str = field(compare=False)
@@ -121,9 +138,17 @@ class _Counters:
     indexed: int = 0
     skipped: int = 0
     failed: int = 0
+    unvisited: int = 0
 
     def snapshot(self) -> CrawlCounts:
-        return CrawlCounts(self.discovered, self.fetched, self.indexed, self.skipped, self.failed)
+        return CrawlCounts(
+            self.discovered,
+            self.fetched,
+            self.indexed,
+            self.skipped,
+            self.failed,
+            self.unvisited,
+        )
 
 
 async def run_crawl(plan: CrawlPlan, fetcher: Fetcher, sink: CrawlSink) -> CrawlOutcome:
@@ -142,8 +167,16 @@ class _Crawl:
         self.claimed: set[str] = set()  # canonical URLs that have (or will get) an outcome
         self.content_hashes: set[str] = set()
         self.counters = _Counters()
-        self.admitted = 0
-        self.frontier_truncated = False
+        self.frontier_cap = max(MIN_FRONTIER, FRONTIER_PER_PAGE * plan.max_pages)
+        # The page budget counts pages indexed; `reserved` are fetches that may still become
+        # one. Link lists, failures and skips give their reservation back.
+        self.reserved = 0
+        self.fetches = 0
+        self.fetch_allowance = plan.max_pages + max(
+            MIN_EXTRA_FETCHES, EXTRA_FETCHES_PER_PAGE * plan.max_pages
+        )
+        self.budget_changed = asyncio.Condition()
+        self.budget_spent = False
         self.total_bytes = 0
         self.stop_reason: StopReason | None = None
         self.sink_lock = asyncio.Lock()
@@ -173,8 +206,9 @@ class _Crawl:
         if not work.cancelled() and work.exception() is not None:
             raise _unwrap(work.exception())
         stop_reason: StopReason = self.stop_reason or (
-            "max-pages" if self.frontier_truncated else "completed"
+            "max-pages" if self.budget_spent else "completed"
         )
+        self.counters.unvisited += self.queue.qsize()  # left when the crawl stopped early
         counts = self.counters.snapshot()
         await self._report_progress(reported)
         log.info("crawl.finished", start_url=self.plan.start_url, stop_reason=stop_reason)
@@ -185,9 +219,9 @@ class _Crawl:
             workers = [
                 group.create_task(self._worker()) for _ in range(max(1, self.plan.concurrency))
             ]
-            await self._discover(self.plan.start_url, depth=0, is_start=True)
-            if self.plan.use_sitemap:
+            if self.plan.use_sitemap:  # first, so a short budget goes to the pages they list
                 await self._seed_from_sitemaps()
+            await self._discover(self.plan.start_url, depth=0, tier=START_TIER)
             await self.queue.join()
             for worker in workers:  # idle, waiting on an empty queue
                 worker.cancel()
@@ -196,10 +230,45 @@ class _Crawl:
         while True:
             visit = await self.queue.get()
             try:
-                if self.stop_reason is None:
+                if self.stop_reason is not None:
+                    self.counters.unvisited += 1
+                elif visit.links_only:  # already counted by the attempt that stored it
                     await self._handle(visit)
+                elif await self._take_budget():
+                    try:
+                        await self._handle(visit)
+                    finally:
+                        await self._return_budget()
+                else:
+                    self.counters.unvisited += 1
             finally:
                 self.queue.task_done()
+
+    async def _take_budget(self) -> bool:
+        """Reserve a page of the budget for one fetch; False once the budget is spent.
+
+        While every remaining page is reserved by fetches in flight, wait: one of them may
+        turn out a link list or a failure and give its page back."""
+        async with self.budget_changed:
+            while True:
+                if self.budget_spent:
+                    return False
+                if self.fetches >= self.fetch_allowance:
+                    self.budget_spent = True
+                    return False
+                if self.counters.indexed + self.reserved < self.plan.max_pages:
+                    self.reserved += 1
+                    self.fetches += 1
+                    return True
+                if self.reserved == 0:
+                    self.budget_spent = True
+                    return False
+                await self.budget_changed.wait()
+
+    async def _return_budget(self) -> None:
+        async with self.budget_changed:
+            self.reserved -= 1
+            self.budget_changed.notify_all()
 
     async def _handle(self, visit: _Visit) -> None:
         try:
@@ -218,29 +287,28 @@ class _Crawl:
             await self._record(result)
         if visit.depth < self.plan.max_depth:
             for link in links:
-                await self._discover(link, depth=visit.depth + 1)
+                await self._discover(link, depth=visit.depth + 1, tier=LINK_TIER)
 
     # -- discovery -------------------------------------------------------------------------
 
-    async def _discover(self, url: str, *, depth: int, is_start: bool = False) -> None:
+    async def _discover(self, url: str, *, depth: int, tier: int) -> None:
         key = canonicalize_absolute_url(url)
         if key is None or key in self.claimed:
             return
-        if not is_start:
+        if tier != START_TIER:
             if not same_site(key, self.plan.start_url) or depth > self.plan.max_depth:
                 return
             if not matches_path_filters(key, self.include, self.exclude):
                 return
-        if self.admitted >= self.plan.max_pages:
-            self.frontier_truncated = True
+        if len(self.claimed) >= self.frontier_cap:
+            self.counters.unvisited += 1  # may count a URL twice: the set is what is capped
             return
-        self.admitted += 1
         self.claimed.add(key)
         self.counters.discovered += 1
         fetch_url = strip_fragment(url)
         if key in self.plan.already_done:
             self.counters.indexed += 1
-            await self._revisit_done(key, fetch_url, depth)
+            await self._revisit_done(key, fetch_url, depth, tier)
             return
         if self.plan.respect_robots and not await self.robots.allows(fetch_url):
             await self._record(
@@ -253,15 +321,16 @@ class _Crawl:
                 )
             )
             return
-        self.queue.put_nowait(_Visit(depth, next(self.sequence), key, fetch_url))
+        self.queue.put_nowait(_Visit(tier, depth, next(self.sequence), key, fetch_url))
 
-    async def _revisit_done(self, key: str, url: str, depth: int) -> None:
+    async def _revisit_done(self, key: str, url: str, depth: int, tier: int) -> None:
         known_links = self.plan.already_done_links.get(key)
         if known_links is None:
-            self.queue.put_nowait(_Visit(depth, next(self.sequence), key, url, links_only=True))
+            visit = _Visit(tier, depth, next(self.sequence), key, url, links_only=True)
+            self.queue.put_nowait(visit)
         elif depth < self.plan.max_depth:
             for link in known_links:
-                await self._discover(link, depth=depth + 1)
+                await self._discover(link, depth=depth + 1, tier=LINK_TIER)
 
     async def _seed_from_sitemaps(self) -> None:
         start = urlsplit(self.plan.start_url)
@@ -277,7 +346,7 @@ class _Crawl:
             self.fetcher, sitemaps, keep=lambda url: same_site(url, self.plan.start_url)
         )
         for url in page_urls:
-            await self._discover(url, depth=0)
+            await self._discover(url, depth=0, tier=SITEMAP_TIER)
 
     # -- one page --------------------------------------------------------------------------
 

@@ -89,11 +89,18 @@ async def bump_counters(
         await session.execute(update(CrawlJob).where(CrawlJob.id == job_id).values(values))
 
 
-async def raise_discovered(session: AsyncSession, job_id: uuid.UUID, discovered: int) -> None:
+async def record_frontier(
+    session: AsyncSession, job_id: uuid.UUID, discovered: int, unvisited: int
+) -> None:
+    """The engine's view of the site: URLs found so far (never lowered: a resumed attempt
+    starts counting again) and URLs it has left unvisited."""
     await session.execute(
         update(CrawlJob)
         .where(CrawlJob.id == job_id)
-        .values(pages_discovered=func.greatest(CrawlJob.pages_discovered, discovered))
+        .values(
+            pages_discovered=func.greatest(CrawlJob.pages_discovered, discovered),
+            pages_unvisited=unvisited,
+        )
     )
 
 

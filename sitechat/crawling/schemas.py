@@ -80,6 +80,10 @@ class CrawlRead(BaseModel):
     pages_changed: int
     pages_unchanged: int = Field(description="Same content as the last crawl; not re-indexed.")
     pages_removed: int = Field(description="Pages of the last crawl gone from the site.")
+    pages_unvisited: int = Field(
+        description="URLs found but never fetched because the crawl stopped first (its page "
+        "budget, time or byte budget, a cancel); 0 when it saw the whole site."
+    )
     bytes_fetched: int
     stop_reason: str | None = Field(
         description="completed, max-pages, time-budget, byte-budget, cancelled or error."
@@ -139,5 +143,6 @@ class CrawlProgress(BaseModel):
     pages_skipped: int
     pages_failed: int
     pages_removed: int
+    pages_unvisited: int
     stop_reason: str | None
     error: str | None

@@ -198,4 +198,6 @@ class JobSink:
 
     async def progress(self, counts: CrawlCounts) -> None:
         async with task_session() as session:
-            await repository.raise_discovered(session, self.target.job_id, counts.discovered)
+            await repository.record_frontier(
+                session, self.target.job_id, counts.discovered, counts.unvisited
+            )

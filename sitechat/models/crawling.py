@@ -75,6 +75,7 @@ class CrawlJob(IdMixin, Base):
     pages_changed: Mapped[int] = mapped_column(Integer, default=0)
     pages_unchanged: Mapped[int] = mapped_column(Integer, default=0)
     pages_removed: Mapped[int] = mapped_column(Integer, default=0)
+    pages_unvisited: Mapped[int] = mapped_column(Integer, default=0)
     bytes_fetched: Mapped[int] = mapped_column(BigInteger, default=0)
     stop_reason: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)

@@ -185,8 +185,9 @@ class TestLimits:
         outcome = await run_crawl(plan_for(site, max_pages=3), crawl_fetcher, sink)
 
         assert outcome.stop_reason == "max-pages"
-        assert len(sink.results) == 3
-        assert outcome.counts.discovered == 3
+        assert len(sink.paths("indexed")) == outcome.counts.indexed == 3
+        assert outcome.counts.unvisited > 0  # the truncation is reported, not silent
+        assert outcome.counts.discovered > len(sink.results)
 
     async def test_max_depth_limits_how_far_links_are_followed(
         self, site: LocalSite, crawl_fetcher: Fetcher
@@ -385,3 +386,48 @@ class TestLinkListPages:
         assert "/genindex" in sink.paths("skipped")
         assert sink.paths("indexed") == {"/", *topics}
         assert outcome.counts.indexed == 13
+
+
+class TestPageBudget:
+    async def test_link_lists_do_not_spend_the_budget_and_the_rest_is_counted(
+        self, site: LocalSite, crawl_fetcher: Fetcher
+    ) -> None:
+        topics = [f"/topic-{n}" for n in range(10)]
+        entries = "".join(f"<li><a href='{path}'>{path[1:]} (topic)</a></li>" for path in topics)
+        home = f"<h1>Home</h1>{long_text('home')}<a href='/genindex-A.html'>index</a>"
+        site.page("/", html_page("Home", home))
+        site.page("/genindex-A.html", html_page("Index", f"<h1>Index</h1><ul>{entries}</ul>"))
+        for path in topics:
+            site.page(path, html_page(path, long_text(path[1:])))
+        sink = RecordingSink()
+
+        outcome = await run_crawl(
+            plan_for(site, max_pages=5, use_sitemap=False), crawl_fetcher, sink
+        )
+
+        assert outcome.stop_reason == "max-pages"
+        assert sink.reason_for("/genindex-A.html") == "link-list"
+        assert len(sink.paths("indexed")) == outcome.counts.indexed == 5  # home + 4 topics
+        assert outcome.counts.unvisited == 6
+        assert sum(site.hits[path] for path in topics) == 4  # nothing fetched past the budget
+
+    async def test_sitemap_pages_come_before_links(
+        self, site: LocalSite, crawl_fetcher: Fetcher
+    ) -> None:
+        linked = "".join(f"<a href='/linked-{n}'>l</a>" for n in range(6))
+        site.page("/", html_page("Home", f"<h1>Home</h1>{long_text('home')}{linked}"))
+        for n in range(6):
+            site.page(f"/linked-{n}", html_page("L", long_text(f"linked{n}")))
+            site.page(f"/listed-{n}", html_page("S", long_text(f"listed{n}")))
+        locs = "".join(f"<url><loc>{site.url(f'/listed-{n}')}</loc></url>" for n in range(6))
+        site.routes["/sitemap.xml"] = Reply(
+            body="<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+            f"{locs}</urlset>",
+            content_type="application/xml",
+        )
+        sink = RecordingSink()
+
+        outcome = await run_crawl(plan_for(site, max_pages=4), crawl_fetcher, sink)
+
+        assert sink.paths("indexed") == {"/", "/listed-0", "/listed-1", "/listed-2"}
+        assert outcome.counts.unvisited == 9  # 3 listed + 6 linked

@@ -34,6 +34,28 @@ account_fixture = crawl_site.account_fixture
 chatbot_id_fixture = crawl_site.chatbot_id_fixture
 
 
+class TestTruncatedCrawl:
+    async def test_the_crawl_says_how_many_pages_it_left_unvisited(
+        self,
+        crawl_client: httpx.AsyncClient,
+        account: Account,
+        chatbot_id: str,
+        site: LocalSite,
+    ) -> None:
+        docs_site(
+            site, {f"/page-{n}": f"Page number {n} explains one more thing." for n in range(6)}
+        )
+        response = await start_crawl(crawl_client, account, chatbot_id, site.url("/"), max_pages=2)
+        assert response.status_code == 202, response.text
+
+        await run_queued_jobs()
+
+        job = await get_crawl(crawl_client, account, response.json()["id"])
+        assert (job["status"], job["stop_reason"]) == ("completed", "max-pages")
+        assert job["pages_indexed"] == 2
+        assert job["pages_unvisited"] == 5
+
+
 class TestCrawlHappyPath:
     async def test_crawl_indexes_the_site_and_the_chatbot_becomes_ready(
         self,
@@ -59,6 +81,7 @@ class TestCrawlHappyPath:
         assert (job["pages_indexed"], job["pages_new"], job["pages_failed"]) == (3, 3, 0)
         assert job["pages_discovered"] >= 3 and job["pages_fetched"] >= 3
         assert job["started_at"] and job["finished_at"]
+        assert job["pages_unvisited"] == 0
         assert await chatbot_status(crawl_client, account, chatbot_id) == "ready"
 
         pages = await crawl_client.get(
