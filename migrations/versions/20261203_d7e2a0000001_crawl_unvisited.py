@@ -1,7 +1,7 @@
 """crawl_jobs.pages_unvisited: URLs a crawl found but left unvisited because it stopped first
 
 Revision ID: d7e2a0000001
-Revises: d0a680293edc
+Revises: d17a0f000001
 Create Date: 2026-12-03 18:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "d7e2a0000001"
-down_revision: str | None = "d0a680293edc"
+down_revision: str | None = "d17a0f000001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
