@@ -12,7 +12,7 @@ from types import FrameType
 
 import structlog
 
-from sitechat.config import Settings, get_settings
+from sitechat.config import Settings
 from sitechat.core.embedded_db import EmbeddedPostgres
 from sitechat.core.logging import configure_logging
 from sitechat.ops.config_check import ConfigInvalid, checked_settings, load_settings
