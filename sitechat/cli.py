@@ -4,40 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import signal
 import sys
-from collections.abc import Iterator
 from types import FrameType
 
 import structlog
 
 from sitechat.config import Settings
-from sitechat.core.embedded_db import EmbeddedPostgres
+from sitechat.core.embedded_db import configured_database
 from sitechat.core.logging import configure_logging
 from sitechat.ops.config_check import ConfigInvalid, checked_settings, load_settings
 
 log = structlog.get_logger()
 
 
-@contextlib.contextmanager
-def database(settings: Settings) -> Iterator[str]:
-    """The configured database, or the embedded one for as long as the command runs."""
-    if settings.db.url:
-        yield settings.db.url
-        return
-    embedded = EmbeddedPostgres(settings.data_dir)
-    url = embedded.start()
-    try:
-        yield url
-    finally:
-        embedded.stop()
-
-
 def migrate(settings: Settings) -> None:
     from sitechat.core.migrate import upgrade_database
 
-    with database(settings) as url:
+    with configured_database(settings) as url:
         upgrade_database(url)
         log.info("migrate.done")
 
@@ -48,7 +32,7 @@ def make_migration(settings: Settings, message: str) -> None:
 
     from sitechat.core.migrate import alembic_config, upgrade_database
 
-    with database(settings) as url:
+    with configured_database(settings) as url:
         upgrade_database(url)
         command.revision(alembic_config(url), message=message, autogenerate=True)
 
@@ -66,7 +50,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     # uvicorn re-raises SIGTERM after its graceful shutdown; as SystemExit it lets the
     # embedded database stop cleanly instead of killing the process under it.
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    with database(settings) as url:
+    with configured_database(settings) as url:
         upgrade_database(url)
         config = uvicorn.Config(
             "sitechat.app:create_app",
@@ -116,7 +100,7 @@ def worker(settings: Settings, concurrency: int) -> None:
             await stop_dense_retrieval(dense)
             await engine.dispose()
 
-    with database(settings) as url:
+    with configured_database(settings) as url:
         asyncio.run(run(url))
 
 

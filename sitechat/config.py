@@ -67,7 +67,7 @@ class RedisSettings(BaseSettings):
 class AuthSettings(BaseSettings):
     model_config = _config("SITECHAT_AUTH_")
 
-    # Unset: generated once outside production (`core/local_secrets.py`); required in production.
+    # Unset: generated once outside production (`local_secrets.py`); required in production.
     jwt_secret: SecretStr = UNSET_SECRET
     jwt_key_id: str = "k1"
     # Retired keys stay valid for verification until their tokens have expired: "kid:secret,..."
@@ -229,7 +229,7 @@ class Settings(BaseSettings):
         production reports it instead (`sitechat/ops/config_check.py`)."""
         if self.env is Environment.production:
             return self
-        from sitechat.core.local_secrets import local_secret
+        from sitechat.local_secrets import local_secret
 
         groups: dict[str, BaseSettings] = {
             "jwt_secret": self.auth,

@@ -192,13 +192,13 @@ _COMMANDS: dict[str, Callable[[Settings, str, argparse.Namespace], Coroutine[Any
 
 
 def run_admin(settings: Settings, args: argparse.Namespace) -> int:
-    from sitechat.cli import database
+    from sitechat.core.embedded_db import configured_database
     from sitechat.core.logging import configure_logging
 
     configure_logging("WARNING")  # the command's own lines are its output
     try:
         use_catalog(load_catalog(settings.billing.plans_file))
-        with database(settings) as url:
+        with configured_database(settings) as url:
             asyncio.run(_COMMANDS[args.admin_command](settings, url, args))
     except (AdminError, PlanCatalogError, ProblemError, ValidationError, UnknownPlanError) as error:
         print(f"sitechat admin: {_problem_line(error)}", file=sys.stderr)

@@ -7,12 +7,16 @@ when the process that started it exits. A second start reuses the data.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import structlog
 from sqlalchemy.engine import make_url
+
+from sitechat.config import Settings
 
 log = structlog.get_logger()
 
@@ -89,3 +93,17 @@ async def ensure_database(admin_url: str, name: str) -> None:
             await connection.execute(f'CREATE DATABASE "{name}"')
     finally:
         await connection.close()
+
+
+@contextlib.contextmanager
+def configured_database(settings: Settings) -> Iterator[str]:
+    """The configured database, or the embedded one for as long as the command runs."""
+    if settings.db.url:
+        yield settings.db.url
+        return
+    embedded = EmbeddedPostgres(settings.data_dir)
+    url = embedded.start()
+    try:
+        yield url
+    finally:
+        embedded.stop()
