@@ -19,6 +19,7 @@ from sitechat.billing.dependencies import build_gateway
 from sitechat.billing.plans import use_catalog
 from sitechat.chat.answering import ChatRuntime
 from sitechat.chat.dependencies import build_answerer
+from sitechat.chat.openai_errors import OpenAIErrorEnvelope
 from sitechat.chat.streaming import KEEPALIVE_SECONDS
 from sitechat.config import Environment, Settings, get_settings
 from sitechat.core.db import (
@@ -217,4 +218,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestContextMiddleware,
         config=MiddlewareConfig(max_body_bytes=settings.http.max_body_bytes),
     )
+    # Outermost, so the middleware's own refusals (413, 415) reach OpenAI clients as OpenAI errors.
+    app.add_middleware(OpenAIErrorEnvelope)
     return app

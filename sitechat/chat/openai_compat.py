@@ -5,8 +5,8 @@ messages are the history; system messages are ignored (the chatbot's own instruc
 Every completion is stored as a conversation of its own, so it appears in the chatbot's
 history and counts as a message. Citations ride along in the extension field `sitechat`
 (`{"citations": [...], "conversation_id": ...}`), which the official SDKs keep on the object.
-Errors stay `application/problem+json` like everywhere else; OpenAI clients see a non-2xx
-status and raise their usual `APIStatusError`.
+Errors leave in OpenAI's envelope (`{"error": {"message", "type", "code"}}`, made from the
+problem by `chat/openai_errors.py`), so the SDKs show the message.
 """
 
 from __future__ import annotations

@@ -1,0 +1,92 @@
+"""Errors of the OpenAI-compatible routes reach the official SDK as OpenAI errors."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import openai
+import pytest
+from fastapi import FastAPI
+
+from tests.fixtures.chat import create_account, create_api_key
+
+
+@pytest.fixture
+async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+def _sdk(http: httpx.AsyncClient, key: str) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
+        base_url="http://testserver/v1", api_key=key, http_client=http, max_retries=0
+    )
+
+
+class TestOpenAIErrorEnvelope:
+    async def test_a_wrong_key_shows_its_message_in_the_sdk(self, http: httpx.AsyncClient) -> None:
+        sdk = _sdk(http, "sk_" + "x" * 40)
+
+        with pytest.raises(openai.AuthenticationError) as raised:
+            await sdk.models.list()
+
+        assert raised.value.message.endswith("The API key is malformed.")
+        error = raised.value.body
+        assert isinstance(error, dict)
+        assert error["type"] == "authentication_error"
+        assert error["code"] == "unauthorized"
+        assert error["problem_type"].endswith("/problems/unauthorized")
+        assert error["request_id"]
+
+    async def test_an_unknown_chatbot_is_not_found(
+        self, app: FastAPI, http: httpx.AsyncClient
+    ) -> None:
+        account = await create_account(app)
+        sdk = _sdk(http, await create_api_key(app, account))
+
+        with pytest.raises(openai.NotFoundError) as raised:
+            await sdk.chat.completions.create(
+                model=f"chatbot:{uuid.uuid4()}", messages=[{"role": "user", "content": "Hi"}]
+            )
+
+        assert raised.value.body["code"] == "not-found"  # type: ignore[index]
+        assert "not found" in raised.value.message.lower()
+
+    async def test_validation_errors_name_the_parameter(
+        self, app: FastAPI, http: httpx.AsyncClient
+    ) -> None:
+        account = await create_account(app)
+        key = await create_api_key(app, account)
+
+        response = await http.post(
+            "/v1/chat/completions",
+            json={"model": "chatbot:x", "messages": "not a list"},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+
+        assert response.status_code == 422
+        assert response.headers["content-type"] == "application/json"
+        error = response.json()["error"]
+        assert error["type"] == "invalid_request_error"
+        assert error["param"] == "messages"
+        assert int(response.headers["content-length"]) == len(response.content)
+
+    async def test_a_body_refused_by_the_middleware_is_an_openai_error_too(
+        self, http: httpx.AsyncClient
+    ) -> None:
+        response = await http.post(
+            "/v1/chat/completions", content=b"question", headers={"Content-Type": "text/plain"}
+        )
+
+        assert response.status_code == 415
+        assert response.json()["error"]["code"] == "unsupported-media-type"
+
+    async def test_other_routes_keep_problem_json(self, http: httpx.AsyncClient) -> None:
+        response = await http.get("/v1/chatbots", headers={"Authorization": "Bearer nope"})
+
+        assert response.status_code == 401
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "error" not in response.json()
