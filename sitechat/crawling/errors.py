@@ -5,12 +5,20 @@ from __future__ import annotations
 from sitechat.core.errors import Conflict, ProblemError, UnprocessableEntity
 from sitechat.models.crawling import CrawlStatus
 
+# Reasons an operator can lift for a host of their own (an intranet or a local test site).
+_OPERATOR_ALLOWABLE = frozenset({"private-address", "port-not-allowed"})
+
 
 class UnsafeCrawlUrl(UnprocessableEntity):
     slug = "unsafe-url"
     title = "Unsafe URL"
 
     def __init__(self, reason: str, detail: str) -> None:
+        if reason in _OPERATOR_ALLOWABLE:
+            detail = (
+                f"{detail.rstrip('.')}. SiteChat crawls public sites only; an operator can allow "
+                "a host of their own with SITECHAT_CRAWL_ALLOWED_HOSTS."
+            )
         super().__init__(detail, extra={"reason": reason})
 
 

@@ -154,7 +154,10 @@ class TestStartCrawlRefusals:
         assert response.status_code == 422, response.text
         problem = response.json()
         assert problem["type"].endswith("/unsafe-url")
-        assert problem["reason"]
+        assert problem["reason"] == reason
+        # Only what an operator could allow names the setting that allows it.
+        names_setting = "SITECHAT_CRAWL_ALLOWED_HOSTS" in problem["detail"]
+        assert names_setting == (reason == "private-address")
         assert await chatbot_status(crawl_client, account, chatbot_id) == "draft"
 
     @pytest.mark.parametrize(
