@@ -59,7 +59,18 @@ class ChatMessageIn(BaseModel):
 
 
 class ChatCompletionCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": "chatbot:01936f0e-8c1b-7d6a-9f3e-2b4c5d6e7f80",
+                    "messages": [{"role": "user", "content": "How long do refunds take?"}],
+                    "stream": False,
+                }
+            ]
+        },
+    )
 
     model: str = Field(max_length=100, examples=["chatbot:01936f0e-8c1b-7d6a-9f3e-2b4c5d6e7f80"])
     messages: list[ChatMessageIn] = Field(min_length=1, max_length=MAX_MESSAGES)

@@ -51,7 +51,10 @@ class ConversationRead(BaseModel):
 
 
 class MessageCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"content": "How long do refunds take?", "stream": False}]},
+    )
 
     content: str = Field(
         min_length=1, max_length=MAX_QUESTION_CHARS, examples=["How do I reset my password?"]
@@ -149,7 +152,10 @@ class ConversationPage(BaseModel):
 
 
 class FeedbackCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"rating": "down", "comment": "It cited the old page."}]},
+    )
 
     rating: FeedbackRating
     comment: ShortText | None = Field(None, max_length=MAX_COMMENT_CHARS)
