@@ -124,15 +124,22 @@ class ApiRoute(AutoCommitRoute):
             declared = extra.get("parameters", [])
             self.openapi_extra = {**extra, "parameters": [*declared, *parameters]}
 
+    def rate_limit_identity(self, request: Request) -> str | None:
+        """The bucket of the caller's verified credential; None: the client address's.
+        A route class for another kind of credential (the widget's visitor tokens) says
+        how to find it."""
+        return _credential_identity(request)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         route_class = self.rate_limit_class
         known_query = frozenset(_query_names(self.dependant))
+        identity_of = self.rate_limit_identity
 
         async def rate_limited(request: Request) -> Response:
             limiter: RateLimiter | None = request.app.state.rate_limiter
             if limiter is not None:
-                decision = await _enforce(request, limiter, route_class)
+                decision = await _enforce(request, limiter, route_class, identity_of(request))
                 add_response_headers(request, rate_limit_headers(decision).items())
             _refuse_unknown_query(request, known_query)
             return await handler(request)
@@ -169,12 +176,12 @@ def _refuse_unknown_query(request: Request, known: frozenset[str]) -> None:
 
 
 async def _enforce(
-    request: Request, limiter: RateLimiter, route_class: RouteClass
+    request: Request, limiter: RateLimiter, route_class: RouteClass, identity: str | None
 ) -> RateLimitDecision:
     def ip_key() -> str:
         return "ip:" + ip_identity(client_ip(request, request.app.state.trusted_proxies))
 
-    return await enforce(limiter, route_class, _credential_identity(request), ip_key)
+    return await enforce(limiter, route_class, identity, ip_key)
 
 
 def api_router(
