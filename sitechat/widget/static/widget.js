@@ -691,12 +691,12 @@ textarea:disabled { background: #f1f5f9; }
         const key = href || citation.title;
         if (seen.has(key)) continue;
         seen.add(key);
-        const title = decodeEntities(citation.title) || (href ? new URL(href).hostname : 'Source');
-        const label = (citation.number ? citation.number + '. ' : '') + title;
+        const label = decodeEntities(citation.title) || (href ? new URL(href).hostname : 'Source');
         const entry = href
           ? el('a', { href: href, target: '_blank', rel: 'noopener noreferrer nofollow', 'data-sitechat': 'citation', text: label })
           : el('span', { 'data-sitechat': 'citation', text: label });
-        items.push(el('li', null, [entry]));
+        // Numbered as the answer's [n] marks.
+        items.push(el('li', { value: citation.number > 0 ? citation.number : null }, [entry]));
       }
       container.hidden = items.length === 0;
       if (items.length) {
