@@ -119,7 +119,7 @@ def api_server(
     )
 
 
-def _serve_host(api_base: str, name: str) -> Iterator[HostSite]:
+def serve_host(api_base: str, name: str) -> Iterator[HostSite]:
     with serve_in_thread(_host_app(api_base), name) as port:
         yield HostSite(origin=f"http://127.0.0.1:{port}", api_base=api_base)
 
@@ -127,13 +127,13 @@ def _serve_host(api_base: str, name: str) -> Iterator[HostSite]:
 @pytest.fixture(scope="session")
 def host_site(api_server: LiveServer) -> Iterator[HostSite]:
     """The site the chatbots allow."""
-    yield from _serve_host(api_server.base_url, "widget-host-site")
+    yield from serve_host(api_server.base_url, "widget-host-site")
 
 
 @pytest.fixture(scope="session")
 def other_site(api_server: LiveServer) -> Iterator[HostSite]:
     """A site no chatbot lists in `allowed_origins`."""
-    yield from _serve_host(api_server.base_url, "widget-other-site")
+    yield from serve_host(api_server.base_url, "widget-other-site")
 
 
 @pytest.fixture(scope="session")
