@@ -110,7 +110,11 @@ class WidgetRoute(ApiRoute):
                 response = await _error_response(request, error)
             response.headers["Vary"] = "Origin"
             origin = request.scope.get("state", {}).get(_CORS_ORIGIN_KEY)
-            if origin is None and response.status_code >= status.HTTP_400_BAD_REQUEST:
+            if (
+                origin is None
+                and response.status_code >= status.HTTP_400_BAD_REQUEST
+                and request.method != "OPTIONS"  # a browser never shows a failed preflight
+            ):
                 origin = request.headers.get("origin")
             if origin:
                 response.headers.update(_cors_headers(origin))
