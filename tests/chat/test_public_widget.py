@@ -3,13 +3,19 @@ limits per token and per address."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 
 import httpx
+import pytest
 from fastapi import FastAPI
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from sitechat.config import Settings
 from sitechat.models import Chatbot, Visibility
+from tests.chat.test_streaming import _receive_until_done, serving
 from tests.fixtures.accounts import assert_problem
 from tests.fixtures.chat import add_chunk, create_account, create_chatbot
 from tests.security.conftest import asgi_client, rate_limited_settings, running_app
@@ -214,3 +220,58 @@ class TestVisitorLimits:
         assert "event: done" in streamed.text
         assert read.status_code == 200
         assert_problem(denied_stream, 429, "rate-limited")
+
+
+async def _socket_close_code(url: str, origin: str | None) -> int | None:
+    headers = {"Origin": origin} if origin else {}
+    async with connect(url, additional_headers=headers) as ws:
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), timeout=5)
+        return ws.close_code
+
+
+class TestVisitorOnTheWebSocket:
+    async def test_visitor_token_from_another_origin_closes_4403(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        chatbot = await _public_bot(app)
+        conversation_id, token = await _visit(client, chatbot)
+        raw_token = token["Authorization"].removeprefix("Bearer ")
+
+        async with serving(app) as base:
+            url = f"{base}/v1/conversations/{conversation_id}/ws?token={raw_token}"
+            refused = await _socket_close_code(url, OTHER_SITE)
+            async with connect(url, additional_headers={"Origin": SITE}) as ws:
+                await ws.send(json.dumps({"type": "question", "content": "python venv?"}))
+                events = await _receive_until_done(ws)
+
+        assert refused == 4403
+        assert events[-1]["type"] == "done"
+
+    async def test_questions_on_a_socket_count_against_the_visitor_limits(
+        self, settings: Settings
+    ) -> None:
+        # Two a minute: the token's bucket takes the connect and each question.
+        limited = rate_limited_settings(settings, public_widget="2/minute")
+        async with running_app(limited) as app:
+            chatbot = await _public_bot(app)
+            async with asgi_client(app, peer="198.51.100.20") as http:
+                conversation_id, token = await _visit(http, chatbot)
+            raw_token = token["Authorization"].removeprefix("Bearer ")
+            async with serving(app) as base:
+                url = f"{base}/v1/conversations/{conversation_id}/ws?token={raw_token}"
+                async with connect(url, additional_headers={"Origin": SITE}) as ws:  # 1 of 2
+                    await ws.send(json.dumps({"type": "question", "content": "python venv?"}))
+                    answered = await _receive_until_done(ws)  # 2 of 2
+                    await ws.send(json.dumps({"type": "question", "content": "python venv?"}))
+                    refused = json.loads(await asyncio.wait_for(ws.recv(), timeout=5))
+                    # The socket stays open after a refusal.
+                    await ws.send("not json")
+                    still_open = json.loads(await asyncio.wait_for(ws.recv(), timeout=5))
+                reconnect = await _socket_close_code(url, SITE)
+
+        assert answered[-1]["type"] == "done"
+        assert refused["type"] == "error" and refused["code"] == "rate-limited"
+        assert 1 <= refused["retry_after"] <= 60
+        assert still_open["code"] == "validation-error"
+        assert reconnect == 4429
