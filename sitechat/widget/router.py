@@ -92,7 +92,8 @@ _DEMO_PAGE = """<!doctype html>
 body {{ font: 16px/1.5 system-ui, sans-serif; margin: 0; color: #1f2937; background: #f1f5f9; }}
 main {{ max-width: 720px; margin: 0 auto; padding: 32px 20px 120px; }}
 code, pre {{ font: 14px ui-monospace, monospace; }}
-pre {{ background: #0f172a; color: #e2e8f0; padding: 12px; border-radius: 8px; overflow-x: auto; }}
+pre {{ background: #0f172a; color: #e2e8f0; padding: 12px; border-radius: 8px;
+  white-space: pre-wrap; word-break: break-all; }}
 .card {{ background: #fff; border-radius: 12px; padding: 4px 20px 16px; margin: 20px 0; }}
 </style>
 </head>
