@@ -85,13 +85,24 @@ class TestAskingOnACustomersSite:
         page: Page,
     ) -> None:
         bot = await public_bot(app, client, host_site.origin)
-        llm_server.behaviour.reply_chunks = ["Run python -m venv [1]."]
+        llm_server.behaviour.reply_chunks = [
+            "## Steps\n\n1. Run *python -m venv* [1].\n2. See [the guide](https://docs.python.org/3/library/venv.html).\n\n",
+            "> Tip: one environment per project.",
+        ]
         await open_widget(page, host_site.page_url(bot.chatbot.id))
 
         await page.get_by_role("button", name="How do I create a virtual environment?").click()
 
         await expect(hook(page, "message-user")).to_contain_text("How do I create")
-        await expect(hook(page, "message-assistant")).to_contain_text("Run python -m venv")
+        answer = hook(page, "message-assistant")
+        await expect(answer).to_have_attribute("aria-busy", "false")
+        await expect(answer.locator(".md-heading")).to_have_text("Steps")
+        await expect(answer.locator(".bubble ol > li")).to_have_count(2)
+        await expect(answer.locator("em")).to_have_text("python -m venv")
+        await expect(answer.get_by_role("link", name="the guide")).to_have_attribute(
+            "href", "https://docs.python.org/3/library/venv.html"
+        )
+        await expect(answer.locator("blockquote")).to_have_text("Tip: one environment per project.")
         await expect(page.locator(".suggestions")).to_be_hidden()
 
 
