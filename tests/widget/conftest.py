@@ -51,11 +51,12 @@ body { font-size: 40px; }
 """
 
 
-def host_page(api_base: str, chatbot_id: str) -> str:
+def host_page(api_base: str, chatbot_id: str, *, hostile_css: bool = True) -> str:
+    style = f"<style>{HOSTILE_CSS}</style>" if hostile_css else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Example shop</title><style>{HOSTILE_CSS}</style></head>
+<title>Example shop</title>{style}</head>
 <body><h1>Example shop</h1><p>Products and prices.</p>
 <script src="{api_base}/widget.js" data-chatbot-id="{chatbot_id}" async></script>
 </body></html>"""
@@ -79,7 +80,24 @@ def _host_app(api_base: str) -> Starlette:
     async def docs_page(request: Request) -> HTMLResponse:
         return HTMLResponse("<!doctype html><title>Venv docs</title><p>venv docs</p>")
 
-    return Starlette(routes=[Route("/", index), Route("/docs/{name}", docs_page)])
+    async def strict_page(request: Request) -> HTMLResponse:
+        # A page whose CSP allows no inline style: the widget's constructed stylesheet still
+        # applies, and the page allows the SiteChat origin for the script and its requests.
+        csp = (
+            f"default-src 'self'; script-src {api_base}; connect-src {api_base}; "
+            "style-src 'self'; img-src 'self'"
+        )
+        chatbot_id = request.query_params.get("chatbot_id", "")
+        page = host_page(api_base, chatbot_id, hostile_css=False)
+        return HTMLResponse(page, headers={"Content-Security-Policy": csp})
+
+    return Starlette(
+        routes=[
+            Route("/", index),
+            Route("/strict", strict_page),
+            Route("/docs/{name}", docs_page),
+        ]
+    )
 
 
 def start_api(

@@ -105,6 +105,27 @@ class TestAskingOnACustomersSite:
         await expect(answer.locator("blockquote")).to_have_text("Tip: one environment per project.")
         await expect(page.locator(".suggestions")).to_be_hidden()
 
+    async def test_a_page_with_a_strict_csp_still_styles_the_widget(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        host_site: HostSite,
+        llm_server: ChatCompletionsServer,
+        page: Page,
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+        llm_server.behaviour.reply_chunks = ["Use python -m venv [1]."]
+        violations: list[str] = []
+        page.on("console", lambda message: violations.append(message.text))
+
+        await open_widget(page, f"{host_site.origin}/strict?chatbot_id={bot.chatbot.id}")
+        answer = await ask(page, "How do I create a virtual environment?")
+
+        await expect(answer).to_contain_text("Use python -m venv")
+        # The theme colour (#0f766e) reaches the launcher: the widget's styles applied.
+        await expect(hook(page, "launcher")).to_have_css("background-color", "rgb(15, 118, 110)")
+        assert [text for text in violations if "Content Security Policy" in text] == []
+
 
 class TestConversationAcrossReloads:
     async def test_reload_keeps_the_conversation(
