@@ -139,6 +139,12 @@
   const QUOTE = /^\s{0,3}>\s?(.*)$/;
   const RULE = /^\s{0,3}([-*_])(?:\s*\1){2,}\s*$/;
 
+  // A closing fence: the opening's character, at least as many, nothing else on the line.
+  function closesFence(line, fence) {
+    const match = /^\s{0,3}(`{3,}|~{3,})\s*$/.exec(line);
+    return Boolean(match) && match[1][0] === fence[0] && match[1].length >= fence.length;
+  }
+
   function isBlockStart(line) {
     return FENCE.test(line) || HEADING.test(line) || LIST_ITEM.test(line) || QUOTE.test(line) ||
       RULE.test(line);
@@ -157,8 +163,7 @@
         const fence = match[1];
         const body = [];
         i += 1;
-        while (i < lines.length && !(lines[i].trim().startsWith(fence[0].repeat(fence.length)) &&
-            !lines[i].trim().replace(new RegExp('^' + (fence[0] === '`' ? '`' : '~') + '+'), ''))) {
+        while (i < lines.length && !closesFence(lines[i], fence)) {
           body.push(lines[i]);
           i += 1;
         }
