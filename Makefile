@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint format typecheck audit bench bench-deps migrate worker clean
+.PHONY: run test check lint format typecheck audit bench bench-deps browser-deps migrate worker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ migrate: $(STAMP)
 worker: $(STAMP)
 	$(BIN)/sitechat worker
 
-test: $(STAMP)
+test: $(STAMP) browser-deps
 	$(BIN)/ruff check sitechat tests migrations
 	$(BIN)/ruff format --check sitechat tests migrations
 	$(BIN)/mypy
@@ -57,6 +57,13 @@ bench-deps:
 	@command -v wrk >/dev/null && test -d /usr/share/doc/python3.11/html && \
 		test -d /usr/share/doc/postgresql-doc-15/html || \
 		(apt-get update -qq && apt-get install -y -qq wrk python3.11-doc postgresql-doc-15)
+
+# The widget's browser tests (tests/widget) drive Debian's chromium; nothing downloads a browser.
+browser-deps:
+	@test -x /usr/bin/chromium || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+		else echo "The widget tests need the Debian package 'chromium': apt-get install chromium" >&2; \
+			exit 1; fi; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

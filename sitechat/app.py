@@ -42,6 +42,7 @@ from sitechat.crawling.events import StreamTiming
 from sitechat.knowledge.dense import start_dense_retrieval, stop_dense_retrieval
 from sitechat.ops.docs import API_DESCRIPTION, add_docs_routes
 from sitechat.ops.router import router as ops_router
+from sitechat.widget.router import router as widget_router
 from sitechat.worker.context import TaskContext, configure_task_context
 from sitechat.worker.queue import connected_queue, queue
 from sitechat.worker.runner import run_worker
@@ -196,6 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     add_docs_routes(app)
     app.router.routes.extend(ops_router.routes)
+    app.router.routes.extend(widget_router.routes)
     add_v1_routes(app)
     index_routes(app)
     if settings.http.cors_origins:

@@ -8,6 +8,7 @@ is sent back only to an allowed origin, and preflights are answered by the route
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
@@ -24,9 +25,10 @@ from sitechat.chat.responses import answer_response, wants_stream
 from sitechat.chat.schemas import MessageCreate, MessageOrder, MessagePage, MessageRead
 from sitechat.chat.service import Scope
 from sitechat.chat.visitor_tokens import VisitorClaims, issue_visitor_token, verify_visitor_token
+from sitechat.chatbots.schemas import WidgetThemeRead
 from sitechat.core.clock import utcnow
 from sitechat.core.db import JobBufferDep, SessionDep
-from sitechat.core.errors import ProblemError, Unauthorized, problem_response, request_id_of
+from sitechat.core.errors import Unauthorized
 from sitechat.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam
 from sitechat.core.ratelimit import RouteClass
 from sitechat.core.routing import API_PREFIX, ApiRoute
@@ -36,21 +38,67 @@ from sitechat.models.chat import Conversation, ConversationChannel
 from sitechat.models.chatbots import Chatbot
 
 _CORS_ORIGIN_KEY = "widget_cors_origin"
+_VISITOR_KEY = "widget_visitor"
 PREFLIGHT_MAX_AGE_SECONDS = 600
+PUBLIC_CHATBOT_MAX_AGE_SECONDS = 60
 ALLOWED_METHODS = "GET, POST, OPTIONS"
 ALLOWED_HEADERS = "Authorization, Content-Type, Accept, X-Request-ID"
+# A browser script reads only the safelisted response headers unless they are exposed; the
+# widget needs Retry-After to say how long to wait after a 429.
+EXPOSED_HEADERS = (
+    "X-Request-ID, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "
+    "RateLimit-Policy"
+)
 
 
 def _cors_headers(origin: str) -> dict[str, str]:
-    return {"Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": "X-Request-ID"}
+    return {"Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": EXPOSED_HEADERS}
+
+
+def verified_visitor(request: Request) -> VisitorClaims | None:
+    """The request's visitor token, verified once per request (the rate limiter and the
+    route both need it); None when there is none or it is invalid or expired."""
+    state = request.scope.setdefault("state", {})
+    if _VISITOR_KEY not in state:
+        token = bearer_token(request)
+        state[_VISITOR_KEY] = (
+            None
+            if token is None
+            else verify_visitor_token(app_state(request).settings.auth, token, utcnow())
+        )
+    visitor: VisitorClaims | None = state[_VISITOR_KEY]
+    return visitor
+
+
+async def _error_response(request: Request, error: Exception) -> Response:
+    """The app's own rendering of `error` (its exception handler), so a refusal raised before
+    or inside the handler leaves here as the same problem it would be anywhere else."""
+    for error_class in type(error).__mro__:
+        app_handler = request.app.exception_handlers.get(error_class)
+        if app_handler is not None:
+            rendered = app_handler(request, error)
+            response: Response = await rendered if inspect.isawaitable(rendered) else rendered
+            return response
+    raise error
 
 
 class WidgetRoute(ApiRoute):
-    """Adds the CORS headers of the chatbot's allowed origin to every response, errors too,
-    so the widget can read a problem (a 409 "not ready", say) as well as an answer.
-    Rate limited as `public_widget`, per visitor address."""
+    """Adds CORS headers to every response, so the widget can read a refusal as well as an
+    answer:
+    - a success carries `Access-Control-Allow-Origin` only for one of the chatbot's allowed
+      origins (whatever it holds is the chatbot's);
+    - an error (problem+json) carries it for the request's origin, whatever it is. Many are
+      decided before the chatbot is known (a 429, an expired visitor token, a malformed body)
+      and none holds anything of the chatbot, while a widget that cannot read them could only
+      say "network error" instead of "wait 20 seconds" or start a new conversation.
+
+    Rate limited as `public_widget`, per visitor token and per client address both."""
 
     router_rate_limit_class = RouteClass.PUBLIC_WIDGET
+
+    def rate_limit_identity(self, request: Request) -> str | None:
+        visitor = verified_visitor(request)
+        return None if visitor is None else f"visitor:{visitor.conversation_id}"
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -58,18 +106,16 @@ class WidgetRoute(ApiRoute):
         async def with_cors(request: Request) -> Response:
             try:
                 response = await handler(request)
-            except ProblemError as error:
-                response = problem_response(
-                    status=error.status,
-                    slug=error.slug,
-                    title=error.title,
-                    detail=error.detail,
-                    request_id=request_id_of(request),
-                    extra=error.extra,
-                    headers=error.headers,
-                )
+            except Exception as error:
+                response = await _error_response(request, error)
             response.headers["Vary"] = "Origin"
             origin = request.scope.get("state", {}).get(_CORS_ORIGIN_KEY)
+            if (
+                origin is None
+                and response.status_code >= status.HTTP_400_BAD_REQUEST
+                and request.method != "OPTIONS"  # a browser never shows a failed preflight
+            ):
+                origin = request.headers.get("origin")
             if origin:
                 response.headers.update(_cors_headers(origin))
             return response
@@ -94,10 +140,7 @@ def allow_origin(request: Request, chatbot: Chatbot, origin: str | None, *, requ
 
 
 async def get_visitor(request: Request) -> VisitorClaims:
-    token = bearer_token(request)
-    visitor = None
-    if token is not None:
-        visitor = verify_visitor_token(app_state(request).settings.auth, token, utcnow())
+    visitor = verified_visitor(request)
     if visitor is None:
         raise Unauthorized("A valid visitor token is required.")
     return visitor
@@ -120,11 +163,53 @@ async def _visitor_conversation(
     return conversation
 
 
+class PublicChatbotRead(BaseModel):
+    """What the widget shows before the first question. Texts are stored HTML-escaped (the
+    display-text rule): put them into a page as text after decoding the entities, or as HTML."""
+
+    id: uuid.UUID
+    name: str
+    welcome_message: str
+    suggested_questions: list[str]
+    theme: WidgetThemeRead
+
+    @classmethod
+    def of(cls, chatbot: Chatbot) -> PublicChatbotRead:
+        return cls(
+            id=chatbot.id,
+            name=chatbot.name,
+            welcome_message=chatbot.welcome_message,
+            suggested_questions=list(chatbot.suggested_questions),
+            theme=WidgetThemeRead.model_validate(chatbot.theme),
+        )
+
+
 class VisitorConversationRead(BaseModel):
     conversation_id: uuid.UUID
     visitor_token: str = Field(description="Bearer token for this conversation's routes only.")
     token_type: str = "bearer"  # noqa: S105 - the scheme name, not a secret
     expires_in: int = Field(description="Seconds until the visitor token expires.")
+
+
+@router.get("/chatbots/{chatbot_id}", response_model=PublicChatbotRead)
+async def read_public_chatbot(
+    chatbot_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    origin: OriginHeader = None,
+) -> PublicChatbotRead:
+    """The widget's display settings: name, welcome message, suggested questions and theme.
+
+    Public chatbots only (another chatbot is 404); a browser's `Origin` must be one of the
+    chatbot's allowed origins (403 otherwise). A request without `Origin` is answered without
+    CORS headers: browsers send none only to the API's own origin (the development demo page).
+    """
+    chatbot = await service.public_chatbot(session, chatbot_id)
+    allow_origin(request, chatbot, origin, required=False)
+    # Short: a theme change shows within a minute, and every page view need not ask.
+    response.headers["Cache-Control"] = f"private, max-age={PUBLIC_CHATBOT_MAX_AGE_SECONDS}"
+    return PublicChatbotRead.of(chatbot)
 
 
 @router.post(

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import structlog
 from fastapi import Query, Request, WebSocket, WebSocketDisconnect, status
@@ -21,6 +22,7 @@ from sitechat.auth.dependencies import WORKSPACE_HEADER, AuthState, CallerDep
 from sitechat.chat import answering, service
 from sitechat.chat.answering import ChatRuntime
 from sitechat.chat.dependencies import ChatRuntimeDep
+from sitechat.chat.errors import OriginNotAllowed
 from sitechat.chat.responses import answer_response, wants_stream
 from sitechat.chat.schemas import (
     MAX_QUESTION_CHARS,
@@ -48,8 +50,13 @@ from sitechat.core.errors import (
     Unauthorized,
 )
 from sitechat.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam
-from sitechat.core.ratelimit import RouteClass
-from sitechat.core.routing import api_router, rate_limit_class
+from sitechat.core.ratelimit import (
+    RateLimitExceeded,
+    RateLimitUnavailable,
+    RouteClass,
+    rate_limit_headers,
+)
+from sitechat.core.routing import api_router, charge_connection, rate_limit_class, token_identity
 from sitechat.core.security import bearer_token
 from sitechat.core.state import app_state
 from sitechat.models.chat import ConversationChannel
@@ -59,7 +66,9 @@ log = structlog.get_logger()
 router = api_router(tags=["chat"])
 
 WS_UNAUTHORIZED = 4401
+WS_ORIGIN_NOT_ALLOWED = 4403
 WS_NOT_FOUND = 4404
+WS_RATE_LIMITED = 4429
 
 _SSE_DOC = {
     "description": "With `stream: true` or `Accept: text/event-stream`: server-sent events "
@@ -227,8 +236,29 @@ def _bearer(websocket: WebSocket) -> str | None:
     return websocket.query_params.get("token") or bearer_token(websocket)
 
 
-def _error(code: str, message: str) -> dict[str, str]:
+def _error(code: str, message: str) -> dict[str, Any]:
     return {"type": "error", "code": code, "message": message}
+
+
+def _rate_limited(exceeded: RateLimitExceeded) -> dict[str, Any]:
+    retry_after = int(rate_limit_headers(exceeded.decision).get("Retry-After", "1"))
+    return _error("rate-limited", f"Too many questions; retry after {retry_after} seconds.") | {
+        "retry_after": retry_after
+    }
+
+
+@dataclass(frozen=True)
+class SocketLimits:
+    route_class: RouteClass
+    identity: str | None
+
+
+def _socket_limits(websocket: WebSocket, scope: Scope, token: str | None) -> SocketLimits:
+    """The buckets a socket's questions draw on: a visitor's as the widget's routes
+    (`public_widget`, per token and per address), anyone else's as the chat route."""
+    if scope.conversation_id is not None:
+        return SocketLimits(RouteClass.PUBLIC_WIDGET, f"visitor:{scope.conversation_id}")
+    return SocketLimits(RouteClass.CHAT, token_identity(websocket.app, token))
 
 
 @router.websocket("/conversations/{conversation_id}/ws")
@@ -237,11 +267,15 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
 
     Authenticate with `?token=` or an `Authorization: Bearer` header (access token, API key, or
     the conversation's visitor token). Closes with 4401 on bad credentials, 4404 when the
-    conversation is not reachable with them.
+    conversation is not reachable with them, 4403 when a visitor token comes from an origin
+    its chatbot does not allow, 4429 when the caller is over its rate limit. Each question is
+    rate limited like the HTTP route that asks it; one over the limit gets an `error` frame
+    with `code: "rate-limited"` and `retry_after` (seconds), and the socket stays open.
     """
     await websocket.accept()
     state = app_state(websocket)
     runtime = state.component(ChatRuntime)
+    token = _bearer(websocket)
     try:
         parsed_id = parse_conversation_id(conversation_id)
         scope = await open_socket(
@@ -249,14 +283,23 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
             state.component(AuthState),
             state.settings.auth,
             parsed_id,
-            _bearer(websocket),
+            token,
             websocket.headers.get(WORKSPACE_HEADER),
+            websocket.headers.get("origin"),
         )
+        limits = _socket_limits(websocket, scope, token)
+        await charge_connection(websocket, limits.route_class, limits.identity)
     except Unauthorized:
         await websocket.close(code=WS_UNAUTHORIZED)
         return
     except NotFound:
         await websocket.close(code=WS_NOT_FOUND)
+        return
+    except OriginNotAllowed:
+        await websocket.close(code=WS_ORIGIN_NOT_ALLOWED)
+        return
+    except (RateLimitExceeded, RateLimitUnavailable):
+        await websocket.close(code=WS_RATE_LIMITED)
         return
     try:
         while True:
@@ -266,6 +309,17 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
             except ValidationError:
                 await websocket.send_json(
                     _error("validation-error", 'Send {"type": "question", "content": "..."}.')
+                )
+                continue
+            try:
+                await charge_connection(websocket, limits.route_class, limits.identity)
+            except RateLimitExceeded as exceeded:
+                await websocket.send_json(_rate_limited(exceeded))
+                continue
+            except RateLimitUnavailable as unavailable:
+                await websocket.send_json(
+                    _error("rate-limit-unavailable", "Please retry shortly.")
+                    | {"retry_after": unavailable.retry_after_seconds}
                 )
                 continue
             try:

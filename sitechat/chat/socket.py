@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sitechat.auth.dependencies import AuthState, caller_from_access_token, caller_from_api_key
 from sitechat.chat import answering, service
 from sitechat.chat.answering import AnswerRun, ChatRuntime
+from sitechat.chat.errors import OriginNotAllowed
 from sitechat.chat.service import Scope
 from sitechat.chat.visitor_tokens import verify_visitor_token
 from sitechat.config import AuthSettings
@@ -36,17 +37,22 @@ async def open_socket(
     conversation_id: uuid.UUID,
     token: str | None,
     workspace_header: str | None,
+    origin: str | None,
 ) -> Scope:
     """What the socket's credential may reach, once the conversation is known to be in it.
 
-    Raises `Unauthorized` for a bad credential and `NotFound` for a conversation out of reach.
+    Raises `Unauthorized` for a bad credential, `NotFound` for a conversation out of reach and,
+    for a visitor token, `OriginNotAllowed` when a browser opens it from an origin the chatbot
+    does not allow (as the widget's HTTP routes do: a token copied to another site is useless).
     """
     async with sessionmaker() as session, session.begin():
         scope = await _socket_scope(session, auth, auth_settings, token, workspace_header)
         if scope.conversation_id is None:
             await service.get_conversation(session, scope, conversation_id)
         else:
-            await service.visitor_conversation(session, scope, conversation_id)
+            _, chatbot = await service.visitor_conversation(session, scope, conversation_id)
+            if origin is not None and origin not in chatbot.allowed_origins:
+                raise OriginNotAllowed()
     return scope
 
 

@@ -20,9 +20,11 @@ from sitechat.core.fields import (
     ChatbotName,
     ModelName,
     QaQuestion,
+    Sanitized,
     ShortText,
     SourceTitle,
     SuggestedQuestion,
+    refuse_control_characters,
 )
 from sitechat.knowledge.indexing import SEARCH_LANGUAGES
 from sitechat.models.chatbots import ChatbotStatus, SourceKind, Visibility
@@ -31,6 +33,10 @@ DEFAULT_FALLBACK_MESSAGE = "I'm sorry, I couldn't find that on this site."
 MAX_ALLOWED_ORIGINS = 20
 MAX_SUGGESTED_QUESTIONS = 10
 MAX_TEXT_SOURCE_CHARS = 200_000
+MAX_AVATAR_URL_CHARS = 2_048
+MAX_LAUNCHER_TEXT_CHARS = 40
+DEFAULT_PRIMARY_COLOR = "#2563eb"
+DEFAULT_LAUNCHER_TEXT = "Ask a question"
 
 
 def _check_origin(value: str) -> str:
@@ -47,6 +53,15 @@ def _check_origin(value: str) -> str:
     return f"{origin}:{port}" if port is not None else origin
 
 
+def _check_avatar_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError("the avatar is an https:// URL")
+    if parts.username or parts.password:
+        raise ValueError("the avatar URL has no credentials")
+    return value
+
+
 def _check_language(value: str) -> str:
     if value not in SEARCH_LANGUAGES:
         raise ValueError(f"unsupported language; one of: {', '.join(sorted(SEARCH_LANGUAGES))}")
@@ -59,6 +74,24 @@ Question = SuggestedQuestion
 Origin = Annotated[str, StringConstraints(max_length=300), AfterValidator(_check_origin)]
 Language = Annotated[str, StringConstraints(max_length=32), AfterValidator(_check_language)]
 Instructions = Annotated[str, StringConstraints(max_length=20_000)]
+# `#rrggbb`, stored in lower case so the widget and comparisons see one spelling.
+Color = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^#[0-9a-fA-F]{6}$"),
+    Field(examples=["#2563eb"]),
+]
+AvatarUrl = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=MAX_AVATAR_URL_CHARS),
+    AfterValidator(_check_avatar_url),
+]
+LauncherText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=MAX_LAUNCHER_TEXT_CHARS),
+    AfterValidator(refuse_control_characters),
+    AfterValidator(Sanitized(MAX_LAUNCHER_TEXT_CHARS)),
+]
+WidgetPosition = Literal["left", "right"]
 Temperature = Annotated[float, Field(ge=0.0, le=2.0)]
 MaxAnswerChars = Annotated[int, Field(ge=50, le=20_000)]
 
@@ -69,6 +102,52 @@ class RetrievalSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     top_k: int = Field(default=5, ge=1, le=20, description="Passages given to the answerer.")
+
+
+class WidgetTheme(BaseModel):
+    """How the embedded widget looks on the customer's site."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    primary_color: Color = Field(
+        default=DEFAULT_PRIMARY_COLOR, description="Launcher, header and your messages."
+    )
+    position: WidgetPosition = Field(default="right", description="Bottom corner of the page.")
+    launcher_text: LauncherText = Field(
+        default=DEFAULT_LAUNCHER_TEXT, description="Text of the launcher button; empty: icon only."
+    )
+    avatar_url: AvatarUrl | None = Field(default=None, description="An https:// image URL.")
+
+
+class WidgetThemeUpdate(BaseModel):
+    """Only the theme fields sent change; `avatar_url: null` removes the avatar."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    primary_color: Color | None = None
+    position: WidgetPosition | None = None
+    launcher_text: LauncherText | None = None
+    avatar_url: AvatarUrl | None = None
+
+    @model_validator(mode="after")
+    def _no_null_but_avatar(self) -> WidgetThemeUpdate:
+        nulled = sorted(
+            name
+            for name in self.model_fields_set
+            if name != "avatar_url" and getattr(self, name) is None
+        )
+        if nulled:
+            raise ValueError(f"these theme fields cannot be null: {', '.join(nulled)}")
+        return self
+
+
+class WidgetThemeRead(BaseModel):
+    """The stored theme (already validated; missing keys take today's defaults)."""
+
+    primary_color: str = DEFAULT_PRIMARY_COLOR
+    position: WidgetPosition = "right"
+    launcher_text: str = DEFAULT_LAUNCHER_TEXT
+    avatar_url: str | None = None
 
 
 class ChatbotCreate(BaseModel):
@@ -107,6 +186,7 @@ class ChatbotCreate(BaseModel):
     )
     language: Language = Field(default="english", description="Text-search language.")
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    theme: WidgetTheme = Field(default_factory=WidgetTheme)
 
 
 class ChatbotUpdate(BaseModel):
@@ -132,6 +212,7 @@ class ChatbotUpdate(BaseModel):
     allowed_origins: list[Origin] | None = Field(default=None, max_length=MAX_ALLOWED_ORIGINS)
     language: Language | None = None
     retrieval: RetrievalSettings | None = None
+    theme: WidgetThemeUpdate | None = None
     status: ChatbotStatus | None = None
 
     @model_validator(mode="after")
@@ -179,6 +260,7 @@ class ChatbotRead(BaseModel):
     allowed_origins: list[str]
     language: str
     retrieval: dict[str, Any]
+    theme: WidgetThemeRead
     status: ChatbotStatus
     created_at: datetime
     updated_at: datetime

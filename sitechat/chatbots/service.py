@@ -94,6 +94,10 @@ async def update_chatbot(
         transition(chatbot, ChatbotStatus(target_status), Actor.user)
         if chatbot.status is ChatbotStatus.archived:
             await _stop_active_crawl(session, chatbot.id)
+    theme_changes = changes.pop("theme", None)
+    if theme_changes is not None:
+        # Only the theme fields sent change (a new dict, so the JSONB column is written).
+        chatbot.theme = {**chatbot.theme, **theme_changes}
     for name, value in changes.items():
         setattr(chatbot, name, value)
     await session.flush()

@@ -71,6 +71,13 @@ DOCS_CSP = (
     b"frame-ancestors 'none'"
 )
 _DOCS_PATHS = ("/docs", "/redoc")
+# The development page that embeds the widget (`sitechat/widget/router.py`): its own inline
+# styles, the widget script and its API calls from this origin, avatars from any https host.
+WIDGET_DEMO_CSP = (
+    b"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    b"connect-src 'self'; img-src 'self' https: data:; frame-ancestors 'none'"
+)
+_WIDGET_DEMO_PATH = "/widget/demo"
 _COMMON_SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -115,7 +122,12 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 
 def _security_headers(path: str, scheme: str) -> list[tuple[bytes, bytes]]:
-    csp = DOCS_CSP if path.startswith(_DOCS_PATHS) else API_CSP
+    if path.startswith(_DOCS_PATHS):
+        csp = DOCS_CSP
+    elif path == _WIDGET_DEMO_PATH:
+        csp = WIDGET_DEMO_CSP
+    else:
+        csp = API_CSP
     headers = [*_COMMON_SECURITY_HEADERS, (b"content-security-policy", csp)]
     if scheme == "https":
         headers.append(HSTS)

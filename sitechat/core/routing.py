@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from starlette._utils import get_route_path
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
@@ -65,18 +66,23 @@ def rate_limit_class(route_class: RouteClass) -> dict[str, Any]:
     return {RATE_LIMIT_CLASS_KEY: route_class.value}
 
 
-def _credential_identity(request: Request) -> str | None:
-    token = bearer_token(request)
+def token_identity(app: Any, token: str | None) -> str | None:
+    """The rate-limit bucket of a credential: `key:...` for an API key, `user:...` for a valid
+    access token; None for anything else (the client address's bucket then)."""
     if token is None:
         return None
     if token.startswith("sk_"):
         # The hash of the whole key: a forged key never lands in the real key's bucket.
         return "key:" + hashlib.sha256(token.encode()).hexdigest()[:24]
     try:
-        claims = request.app.state.component(TokenSigner).verify_access_token(token, utcnow())
+        claims = app.state.component(TokenSigner).verify_access_token(token, utcnow())
     except InvalidToken:
         return None
     return f"user:{claims.user_id}"
+
+
+def _credential_identity(request: Request) -> str | None:
+    return token_identity(request.app, bearer_token(request))
 
 
 class UnknownQueryParameters(ProblemError):
@@ -124,17 +130,27 @@ class ApiRoute(AutoCommitRoute):
             declared = extra.get("parameters", [])
             self.openapi_extra = {**extra, "parameters": [*declared, *parameters]}
 
+    def rate_limit_identity(self, request: Request) -> str | None:
+        """The bucket of the caller's verified credential; None: the client address's.
+        A route class for another kind of credential (the widget's visitor tokens) says
+        how to find it."""
+        return _credential_identity(request)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         route_class = self.rate_limit_class
-        known_query = frozenset(_query_names(self.dependant))
+        # A CORS preflight carries the URL of the request it asks about, query and all.
+        preflight = "OPTIONS" in (self.methods or ())
+        known_query = None if preflight else frozenset(_query_names(self.dependant))
+        identity_of = self.rate_limit_identity
 
         async def rate_limited(request: Request) -> Response:
             limiter: RateLimiter | None = request.app.state.rate_limiter
             if limiter is not None:
-                decision = await _enforce(request, limiter, route_class)
+                decision = await _enforce(request, limiter, route_class, identity_of(request))
                 add_response_headers(request, rate_limit_headers(decision).items())
-            _refuse_unknown_query(request, known_query)
+            if known_query is not None:
+                _refuse_unknown_query(request, known_query)
             return await handler(request)
 
         return rate_limited
@@ -169,12 +185,27 @@ def _refuse_unknown_query(request: Request, known: frozenset[str]) -> None:
 
 
 async def _enforce(
-    request: Request, limiter: RateLimiter, route_class: RouteClass
+    connection: HTTPConnection,
+    limiter: RateLimiter,
+    route_class: RouteClass,
+    identity: str | None,
 ) -> RateLimitDecision:
     def ip_key() -> str:
-        return "ip:" + ip_identity(client_ip(request, request.app.state.trusted_proxies))
+        return "ip:" + ip_identity(client_ip(connection, connection.app.state.trusted_proxies))
 
-    return await enforce(limiter, route_class, _credential_identity(request), ip_key)
+    return await enforce(limiter, route_class, identity, ip_key)
+
+
+async def charge_connection(
+    connection: HTTPConnection, route_class: RouteClass, identity: str | None
+) -> None:
+    """Charge work that is not a request of its own (a question on a WebSocket) to the same
+    buckets a route of `route_class` would: `identity`'s and, for classes limited per address,
+    the client's. Raises `RateLimitExceeded` (or `RateLimitUnavailable`); nothing when limits
+    are off."""
+    limiter: RateLimiter | None = connection.app.state.rate_limiter
+    if limiter is not None:
+        await _enforce(connection, limiter, route_class, identity)
 
 
 def api_router(

@@ -6,7 +6,7 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -50,6 +50,10 @@ class Chatbot(IdMixin, TimestampMixin, Base):
     allowed_origins: Mapped[list[str]] = mapped_column(JSONB, default=list)
     language: Mapped[str] = mapped_column(String(32), default="english")
     retrieval: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # The widget's look (`chatbots.schemas.WidgetTheme`); keys left out take today's defaults.
+    theme: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
     status: Mapped[ChatbotStatus] = mapped_column(enum_type(ChatbotStatus, "chatbot_status"))
     # Indexing progress, written by the embedding job: how many chunks had a vector of
     # `embedding_model` at its last step (the chunk count itself is live, in term statistics).

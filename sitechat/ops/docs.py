@@ -39,7 +39,9 @@ from `POST /v1/api-keys`. Errors are RFC 9457 `application/problem+json` with a 
 
 1. Connect with `?token=<access token | API key | visitor token>` (browsers cannot set headers
    on a WebSocket) or an `Authorization: Bearer` header. Bad credentials close the socket with
-   code **4401**; a conversation those credentials cannot reach closes it with **4404**.
+   code **4401**; a conversation those credentials cannot reach closes it with **4404**; a
+   visitor token from an origin its chatbot does not allow with **4403**; a caller over its
+   rate limit with **4429** (a question over the limit gets an `error` frame, `rate-limited`).
 2. Send one JSON text frame per question: `{"type": "question", "content": "How do I ...?"}`.
 3. Receive JSON frames, each with a `type`, in this order:
    `message_start` (`conversation_id`, `user_message_id`, `assistant_message_id`), any number

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import func, select
 
 from sitechat.models import Chatbot, Visibility
+from sitechat.models.chat import Conversation
 from tests.fixtures.chat import add_chunk, create_account, create_chatbot
 
 SITE = "https://shop.example.com"
@@ -44,7 +46,7 @@ class TestStartConversation:
         assert response.headers["access-control-allow-origin"] == SITE
         assert "Origin" in response.headers["vary"]
 
-    async def test_wrong_or_missing_origin_is_403_without_cors(
+    async def test_wrong_or_missing_origin_is_403_and_starts_nothing(
         self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:
         chatbot = await _public_bot(app)
@@ -56,7 +58,17 @@ class TestStartConversation:
         for response in (wrong, missing):
             assert response.status_code == 403
             assert response.json()["type"].endswith("/origin-not-allowed")
-            assert "access-control-allow-origin" not in response.headers
+            assert "visitor_token" not in response.text
+        # The refusal (never a token) is readable there, so the widget can say it is refused.
+        assert wrong.headers["access-control-allow-origin"] == "https://evil.example.com"
+        assert "access-control-allow-origin" not in missing.headers
+        async with app.state.sessionmaker() as session:
+            started = await session.scalar(
+                select(func.count())
+                .select_from(Conversation)
+                .where(Conversation.chatbot_id == chatbot.id)
+            )
+        assert started == 0
 
     async def test_private_chatbot_is_404(self, app: FastAPI, client: httpx.AsyncClient) -> None:
         chatbot = await create_chatbot(app, await create_account(app), allowed_origins=[SITE])

@@ -250,6 +250,7 @@ def _success_content(operation: Operation) -> dict[str, Any]:
 
 
 PUBLIC_CASES = {
+    "GET /v1/public/chatbots/{chatbot_id}",
     "POST /v1/public/chatbots/{chatbot_id}/conversations",
     "POST /v1/public/conversations/{conversation_id}/messages",
     "GET /v1/public/conversations/{conversation_id}/messages",
@@ -278,6 +279,11 @@ class TestPublicWidgetRoutes:
         )
         assert _is_problem(private, 404), private.text
         assert _is_problem(missing, 404)
+        for chatbot_id in (world.ids["chatbots"], str(uuid.uuid4())):
+            settings = await client.get(
+                f"/v1/public/chatbots/{chatbot_id}", headers={"Origin": WIDGET_ORIGIN}
+            )
+            assert _is_problem(settings, 404), settings.text
 
     async def test_visitor_token_reaches_only_its_own_conversation(
         self, client: httpx.AsyncClient, world: World

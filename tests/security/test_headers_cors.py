@@ -125,7 +125,10 @@ class TestEveryFamily:
         assert allowed.headers["access-control-allow-origin"] == WIDGET_ORIGIN
         _assert_security_headers(allowed)
         assert refused.status_code in (403, 404)
-        assert "access-control-allow-origin" not in refused.headers
+        # A refusal is readable on any origin, so the widget can say why (ADR 0013); it holds
+        # nothing of the chatbot and never a visitor token.
+        assert refused.headers["access-control-allow-origin"] == OTHER_ORIGIN
+        assert "visitor_token" not in refused.text
         _assert_security_headers(refused)
         preflight = await client.options(
             path, headers={"Origin": WIDGET_ORIGIN, "Access-Control-Request-Method": "POST"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from fastapi import Request
+from starlette.requests import HTTPConnection
 
 
 def ip_identity(address: str) -> str:
@@ -20,7 +20,7 @@ def ip_identity(address: str) -> str:
     return str(parsed)
 
 
-def client_ip(request: Request, trusted_proxies: frozenset[str]) -> str:
+def client_ip(request: HTTPConnection, trusted_proxies: frozenset[str]) -> str:
     """The caller's address: the right-most X-Forwarded-For hop not added by a trusted proxy.
 
     X-Forwarded-For is read only when the direct peer is a trusted proxy; anyone else could

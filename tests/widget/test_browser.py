@@ -1,0 +1,321 @@
+"""The widget in a real browser: a host page on another origin embeds the script, a visitor
+opens it, asks, reads the streamed answer and its sources, reloads, and uses a phone."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from playwright.async_api import Page, Route, expect
+
+from tests.chat.conftest import ChatCompletionsServer
+from tests.widget.conftest import HostSite
+from tests.widget.helpers import ask, hook, open_widget, public_bot, screenshot
+
+ANSWER_CHUNKS = [
+    "To create a virtual environment, run `python -m venv tutorial-env` [1].\n\n",
+    "```\npython -m venv tutorial-env\n```\n\n",
+    "- Activate it\n- Install **packages** with pip",
+]
+
+
+class TestAskingOnACustomersSite:
+    async def test_streamed_answer_renders_markdown_and_links_its_source(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        host_site: HostSite,
+        llm_server: ChatCompletionsServer,
+        page: Page,
+        tmp_path: Path,
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+        llm_server.behaviour.reply_chunks = ANSWER_CHUNKS
+
+        await page.goto(host_site.page_url(bot.chatbot.id))
+        launcher = hook(page, "launcher")
+        # The host page hides every div and button and restyles everything: not the widget.
+        await expect(launcher).to_be_visible()
+        await expect(launcher).to_have_text("Help & docs")
+        await launcher.click()
+
+        dialog = page.get_by_role("dialog", name="Docs bot")
+        await expect(dialog).to_be_visible()
+        await expect(hook(page, "input")).to_be_focused()
+        await expect(dialog).to_contain_text("Hi! Ask me about virtual environments.")
+        answer = await ask(page, "How do I create a virtual environment?")
+
+        await expect(hook(page, "message-user")).to_have_text(
+            "You said: How do I create a virtual environment?"
+        )
+        await expect(answer.locator("pre code")).to_have_text("python -m venv tutorial-env")
+        await expect(answer.locator(".bubble li")).to_have_text(
+            ["Activate it", "Install packages with pip"]
+        )
+        await expect(answer.locator("strong")).to_have_text("packages")
+        citation = answer.locator('[data-sitechat="citation"]')
+        await expect(citation).to_have_text("Virtual environments")
+        await expect(citation).to_have_attribute("href", bot.source_url)
+        await expect(answer.locator(".typing")).to_have_count(0)
+        await screenshot(page, "widget-desktop", tmp_path)
+
+    async def test_keyboard_escape_closes_and_focus_returns_to_the_launcher(
+        self, app: FastAPI, client: httpx.AsyncClient, host_site: HostSite, page: Page
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+        await open_widget(page, host_site.page_url(bot.chatbot.id))
+        launcher = hook(page, "launcher")
+        await expect(launcher).to_have_attribute("aria-expanded", "true")
+
+        await page.keyboard.press("Escape")
+
+        await expect(page.get_by_role("dialog")).to_be_hidden()
+        await expect(launcher).to_be_focused()
+        await expect(launcher).to_have_attribute("aria-expanded", "false")
+        await page.keyboard.press("Enter")
+        await expect(hook(page, "input")).to_be_focused()
+
+    async def test_suggested_question_asks_it(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        host_site: HostSite,
+        llm_server: ChatCompletionsServer,
+        page: Page,
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+        llm_server.behaviour.reply_chunks = [
+            "## Steps\n\n1. Run *python -m venv* [1].\n2. See [the guide](https://docs.python.org/3/library/venv.html).\n\n",
+            "> Tip: one environment per project.",
+        ]
+        await open_widget(page, host_site.page_url(bot.chatbot.id))
+
+        await page.get_by_role("button", name="How do I create a virtual environment?").click()
+
+        await expect(hook(page, "message-user")).to_contain_text("How do I create")
+        answer = hook(page, "message-assistant")
+        await expect(answer).to_have_attribute("aria-busy", "false")
+        await expect(answer.locator(".md-heading")).to_have_text("Steps")
+        await expect(answer.locator(".bubble ol > li")).to_have_count(2)
+        await expect(answer.locator("em")).to_have_text("python -m venv")
+        await expect(answer.get_by_role("link", name="the guide")).to_have_attribute(
+            "href", "https://docs.python.org/3/library/venv.html"
+        )
+        await expect(answer.locator("blockquote")).to_have_text("Tip: one environment per project.")
+        await expect(page.locator(".suggestions")).to_be_hidden()
+
+    async def test_a_page_with_a_strict_csp_still_styles_the_widget(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        host_site: HostSite,
+        llm_server: ChatCompletionsServer,
+        page: Page,
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+        llm_server.behaviour.reply_chunks = ["Use python -m venv [1]."]
+        violations: list[str] = []
+        page.on("console", lambda message: violations.append(message.text))
+
+        await open_widget(page, f"{host_site.origin}/strict?chatbot_id={bot.chatbot.id}")
+        answer = await ask(page, "How do I create a virtual environment?")
+
+        await expect(answer).to_contain_text("Use python -m venv")
+        # The theme colour (#0f766e) reaches the launcher: the widget's styles applied.
+        await expect(hook(page, "launcher")).to_have_css("background-color", "rgb(15, 118, 110)")
+        assert [text for text in violations if "Content Security Policy" in text] == []
+
+
+class TestConversationAcrossReloads:
+    async def test_reload_keeps_the_conversation(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        host_site: HostSite,
+        llm_server: ChatCompletionsServer,
+        page: Page,
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+        llm_server.behaviour.reply_chunks = ["Use python -m venv [1]."]
+        await open_widget(page, host_site.page_url(bot.chatbot.id))
+        await ask(page, "How do I create a virtual environment?")
+
+        await page.reload()
+        await hook(page, "launcher").click()
+
+        await expect(hook(page, "message-user")).to_have_text(
+            "You said: How do I create a virtual environment?"
+        )
+        answer = hook(page, "message-assistant")
+        await expect(answer).to_contain_text("Use python -m venv")
+        await expect(answer.locator('[data-sitechat="citation"]')).to_have_attribute(
+            "href", bot.source_url
+        )
+
+    async def test_an_expired_token_starts_a_new_conversation_cleanly(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        host_site: HostSite,
+        llm_server: ChatCompletionsServer,
+        page: Page,
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+        llm_server.behaviour.reply_chunks = ["Use python -m venv [1]."]
+        await open_widget(page, host_site.page_url(bot.chatbot.id))
+        await ask(page, "How do I create a virtual environment?")
+        key = f"sitechat:{bot.chatbot.id}"
+        first = await page.evaluate(f"JSON.parse(localStorage.getItem('{key}')).conversationId")
+        # The server no longer accepts the stored token (as after its expiry).
+        await page.evaluate(
+            f"""() => {{
+                const saved = JSON.parse(localStorage.getItem('{key}'));
+                saved.token = saved.token.slice(0, -4) + 'AAAA';
+                localStorage.setItem('{key}', JSON.stringify(saved));
+            }}"""
+        )
+
+        await page.reload()
+        await hook(page, "launcher").click()
+
+        await expect(hook(page, "message-user")).to_have_count(0)
+        await expect(page.get_by_role("alert")).to_be_hidden()
+        await ask(page, "How do I create a virtual environment?")
+        await expect(hook(page, "message-assistant")).to_contain_text("Use python -m venv")
+        second = await page.evaluate(f"JSON.parse(localStorage.getItem('{key}')).conversationId")
+        assert second != first
+
+    async def test_a_persons_reply_in_the_history_is_shown_apart(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        host_site: HostSite,
+        llm_server: ChatCompletionsServer,
+        page: Page,
+    ) -> None:
+        # No route writes `agent` messages yet; the history the server returns gets one added,
+        # as a handover feature would store it, to show how the widget renders it.
+        bot = await public_bot(app, client, host_site.origin)
+        llm_server.behaviour.reply_chunks = ["Use python -m venv [1]."]
+        await open_widget(page, host_site.page_url(bot.chatbot.id))
+        await ask(page, "How do I create a virtual environment?")
+
+        async def with_agent_reply(route: Route) -> None:
+            response = await route.fetch()
+            history = await response.json()
+            newest = dict(history["items"][0])
+            newest.update(id=str(uuid.uuid4()), role="agent", content="Hi, Sam from support here.")
+            history["items"].insert(0, newest)
+            await route.fulfill(response=response, json=history)
+
+        await page.route("**/v1/public/conversations/*/messages?*", with_agent_reply)
+        await page.reload()
+        await hook(page, "launcher").click()
+
+        agent = hook(page, "message-agent")
+        await expect(agent).to_contain_text("Team member")
+        await expect(agent).to_contain_text("Hi, Sam from support here.")
+        await expect(hook(page, "message-assistant")).to_contain_text("Use python -m venv")
+
+
+class TestRefusals:
+    async def test_an_origin_not_allowed_shows_the_refusal(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        host_site: HostSite,
+        other_site: HostSite,
+        page: Page,
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+
+        await open_widget(page, other_site.page_url(bot.chatbot.id))
+
+        await expect(page.get_by_role("alert")).to_contain_text(
+            "This chat isn't available on this website."
+        )
+        await expect(hook(page, "input")).to_be_disabled()
+        await expect(hook(page, "send")).to_be_disabled()
+
+    async def test_a_private_chatbot_shows_no_widget(
+        self, app: FastAPI, host_site: HostSite, page: Page
+    ) -> None:
+        from tests.fixtures.chat import create_account, create_chatbot
+
+        chatbot = await create_chatbot(
+            app, await create_account(app), allowed_origins=[host_site.origin]
+        )
+        async with page.expect_console_message(lambda message: "not public" in message.text):
+            await page.goto(host_site.page_url(chatbot.id))
+
+        await expect(page.locator("#sitechat-widget")).to_have_count(0)
+
+
+class TestNoHtmlExecutes:
+    async def test_html_in_a_source_or_an_answer_stays_text(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        host_site: HostSite,
+        llm_server: ChatCompletionsServer,
+        page: Page,
+    ) -> None:
+        img = '<img src=x onerror="window.sitechatPwned=1">'
+        bot = await public_bot(
+            app,
+            client,
+            host_site.origin,
+            text=f"Virtual environment notes {img} python -m venv",
+            title=f"Venv {img}",
+        )
+        llm_server.behaviour.reply_chunks = [
+            f"The source says {img} [1]. ",
+            "<script>window.sitechatPwned=2</script> ",
+            "[click me](javascript:window.sitechatPwned=3) ",
+            '<a href="javascript:window.sitechatPwned=4">link</a>',
+        ]
+        await open_widget(page, host_site.page_url(bot.chatbot.id))
+
+        answer = await ask(page, "virtual environment notes?")
+
+        await expect(answer).to_contain_text(f"The source says {img}")
+        await expect(answer).to_contain_text("<script>window.sitechatPwned=2</script>")
+        await expect(answer.locator('[data-sitechat="citation"]')).to_have_text(f"Venv {img}")
+        await page.wait_for_timeout(300)  # an onerror would have fired by now
+        assert await page.evaluate("window.sitechatPwned") is None
+        assert await answer.locator("img, script").count() == 0
+        await expect(answer.locator('a[href^="javascript"]')).to_have_count(0)
+        await expect(answer).to_contain_text("click me")
+
+
+class TestPhone:
+    async def test_the_panel_fills_a_phone_screen(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        host_site: HostSite,
+        llm_server: ChatCompletionsServer,
+        page: Page,
+        tmp_path: Path,
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+        llm_server.behaviour.reply_chunks = ANSWER_CHUNKS
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await open_widget(page, host_site.page_url(bot.chatbot.id))
+
+        await ask(page, "How do I create a virtual environment?")
+
+        box = await page.get_by_role("dialog").bounding_box()
+        assert box == {"x": 0, "y": 0, "width": 390, "height": 844}
+        await expect(hook(page, "launcher")).to_be_hidden()  # the panel has its own close
+        close = page.get_by_role("button", name="Close chat")
+        await expect(close).to_be_visible()
+        input_box = await hook(page, "input").bounding_box()
+        assert input_box is not None and input_box["x"] + input_box["width"] <= 390
+        scroll_width = await page.evaluate("document.documentElement.scrollWidth")
+        assert scroll_width <= 390
+        await screenshot(page, "widget-phone", tmp_path)
+        await close.click()
+        await expect(hook(page, "launcher")).to_be_visible()
