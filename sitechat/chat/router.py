@@ -23,7 +23,6 @@ from sitechat.chat.answering import ChatRuntime
 from sitechat.chat.dependencies import ChatRuntimeDep
 from sitechat.chat.responses import answer_response, wants_stream
 from sitechat.chat.schemas import (
-    MAX_QUESTION_CHARS,
     AnswerRead,
     ConversationCreate,
     ConversationPage,
@@ -35,6 +34,7 @@ from sitechat.chat.schemas import (
     MessageOrder,
     MessagePage,
     MessageRead,
+    Question,
 )
 from sitechat.chat.service import Scope
 from sitechat.chat.socket import ask_on_socket, open_socket, parse_conversation_id
@@ -220,7 +220,7 @@ class SocketQuestion(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: str = Field(pattern="^question$")
-    content: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    content: Question
 
 
 def _bearer(websocket: WebSocket) -> str | None:
@@ -263,10 +263,8 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
             raw = await websocket.receive_text()
             try:
                 question = SocketQuestion.model_validate_json(raw)
-            except ValidationError:
-                await websocket.send_json(
-                    _error("validation-error", 'Send {"type": "question", "content": "..."}.')
-                )
+            except ValidationError as error:
+                await websocket.send_json(_error("validation-error", _socket_question_problem(error)))
                 continue
             try:
                 run = await ask_on_socket(runtime, scope, parsed_id, question.content)
@@ -279,3 +277,20 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
                     await websocket.send_json(ws_message(event))
     except WebSocketDisconnect:
         log.info("chat.socket_closed", conversation_id=str(parsed_id))
+    except Exception:
+        # Whatever went wrong, the client gets a close frame that says so, not a dropped
+        # connection.
+        log.exception("chat.socket_failed", conversation_id=str(parsed_id))
+        with contextlib.suppress(Exception):
+            await websocket.close(code=WS_INTERNAL_ERROR)
+
+
+WS_INTERNAL_ERROR = 1011
+
+
+def _socket_question_problem(error: ValidationError) -> str:
+    """What was wrong with a frame: its content's problem, or the shape expected."""
+    for item in error.errors():
+        if tuple(item["loc"]) == ("content",) and item["type"] == "value_error":
+            return f"The question {str(item['msg']).removeprefix('Value error, ')}."
+    return 'Send {"type": "question", "content": "..."}.'

@@ -558,3 +558,59 @@ class TestRateLimitedRoutes:
 
         assert {r.status_code for r in responses} == {200}
         assert "RateLimit-Limit" not in responses[-1].headers
+
+
+class TestHeadersAgree:
+    """`RateLimit-Reset`, `RateLimit-Remaining` and `Retry-After` tell one story, and a client
+    that waits as long as `Retry-After` says gets through (the clock is the limiter's own)."""
+
+    async def test_waiting_retry_after_is_always_enough(self) -> None:
+        clock = FakeClock()
+        limiter = RateLimiter(None, policy_with("10/minute"), clock=clock)
+        # Bursts and pauses at uneven offsets, so denials fall in fresh windows, in windows
+        # whose previous one still fades, and exactly on window edges.
+        pauses = itertools.cycle([0.0, 0.0, 0.4, 3.0, 0.0, 7.5, 0.0, 0.0, 13.0, 0.1, 29.0])
+        denials = 0
+        try:
+            async with client_for(build_app(limiter), "10.0.0.1") as client:
+                for _ in range(400):
+                    clock.advance(next(pauses))
+                    response = await client.get("/v1/read")
+                    reset = int(response.headers["RateLimit-Reset"])
+                    remaining = int(response.headers["RateLimit-Remaining"])
+                    assert 0 <= reset <= 60
+                    if response.status_code == 200:
+                        assert "Retry-After" not in response.headers
+                        continue
+                    denials += 1
+                    assert response.status_code == 429
+                    retry_after = int(response.headers["Retry-After"])
+                    assert remaining == 0
+                    assert reset == retry_after
+                    clock.advance(retry_after)
+                    after_waiting = await client.get("/v1/read")
+                    assert after_waiting.status_code == 200, (clock.now, retry_after)
+        finally:
+            await limiter.close()
+        assert denials > 20  # the pattern did run into the limit, many times
+
+    async def test_the_last_unit_says_when_the_next_one_comes(self) -> None:
+        clock = FakeClock()
+        limiter = RateLimiter(None, policy_with("2/minute"), clock=clock)
+        try:
+            async with client_for(build_app(limiter), "10.0.0.1") as client:
+                first = await client.get("/v1/read")
+                clock.advance(10)
+                last = await client.get("/v1/read")
+                clock.advance(int(last.headers["RateLimit-Reset"]))
+                next_one = await client.get("/v1/read")
+        finally:
+            await limiter.close()
+
+        assert (first.headers["RateLimit-Remaining"], first.headers["RateLimit-Reset"]) == (
+            "1",
+            "60",
+        )
+        assert last.headers["RateLimit-Remaining"] == "0"
+        assert int(last.headers["RateLimit-Reset"]) == 51  # the window closes 50 s later
+        assert next_one.status_code == 200

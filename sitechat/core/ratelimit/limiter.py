@@ -51,7 +51,9 @@ class RateLimiter:
         key_prefix: str = "sitechat",
         storage_timeout_seconds: float = 0.5,
         storage_retry_after_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`clock` times the in-memory windows (tests move it); Redis keeps its own time."""
         self.policy = policy or RateLimitPolicy()
         self.storage = create_storage(
             storage_uri, key_prefix=key_prefix, timeout_seconds=storage_timeout_seconds
@@ -62,7 +64,7 @@ class RateLimiter:
         self._storage_errors = storage_exceptions(self.storage)
         self._redis: Redis | None = None
         self._redis_batches: RedisBatches | None = None
-        self._local = LocalWindows()
+        self._local = LocalWindows(clock)
         if isinstance(self.storage, RedisStorage):
             # Reuse the redis-py client limits built for this storage: one connection pool.
             self._redis = cast(Redis, cast(RedispyBridge, self.storage.bridge).get_connection())
