@@ -13,7 +13,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
 
 from sitechat.api import add_v1_routes
-from sitechat.auth.dependencies import build_auth_state
+from sitechat.auth.dependencies import AuthState, build_auth_state
+from sitechat.auth.revocation import revocation_listener
 from sitechat.billing.catalog import load_catalog
 from sitechat.billing.dependencies import build_gateway
 from sitechat.billing.plans import use_catalog
@@ -118,6 +119,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.read_pool = await create_read_pool(engine, settings.db)
         stack.push_async_callback(state.read_pool.close)
         state.read_sessionmaker = create_read_sessionmaker(engine, state.read_pool)
+        # Revoked keys, members and sessions: every process drops its cached credentials.
+        revocations = revocation_listener(engine, state.component(AuthState))
+        await revocations.start()
+        stack.push_async_callback(revocations.stop)
         # Dense retrieval: on only with an embedder AND pgvector; logs which it is.
         dense = await start_dense_retrieval(engine, settings.embedding)
         stack.push_async_callback(stop_dense_retrieval, dense)

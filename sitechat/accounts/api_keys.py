@@ -12,6 +12,7 @@ from sitechat.accounts import repository
 from sitechat.accounts.errors import InvalidExpiry, RoleTooHigh
 from sitechat.audit.service import record_audit_event
 from sitechat.auth.caller import Caller
+from sitechat.auth.revocation import announce_revocation
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound
 from sitechat.core.security import ApiKeyHasher
@@ -76,6 +77,7 @@ async def revoke_api_key(
     if api_key.revoked_at is not None:
         return
     api_key.revoked_at = utcnow()
+    await announce_revocation(session)
     record_audit_event(
         session,
         action="api_key.revoked",

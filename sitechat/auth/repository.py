@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Exists, exists, func, select, update
+from sqlalchemy import Exists, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.models.accounts import ApiKey, Membership, RefreshToken, Role, User
@@ -113,3 +113,8 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
     """`email` must already be normalized (they are stored normalized)."""
     return await session.scalar(select(User).where(User.email == email))
+
+
+async def notify(session: AsyncSession, channel: str) -> None:
+    """`NOTIFY channel`, delivered to its listeners when this transaction commits."""
+    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})

@@ -264,7 +264,9 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
             try:
                 question = SocketQuestion.model_validate_json(raw)
             except ValidationError as error:
-                await websocket.send_json(_error("validation-error", _socket_question_problem(error)))
+                await websocket.send_json(
+                    _error("validation-error", _socket_question_problem(error))
+                )
                 continue
             try:
                 run = await ask_on_socket(runtime, scope, parsed_id, question.content)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sitechat.audit.service import AuditEventPage, list_workspace_events, record_audit_event
 from sitechat.auth import repository as credentials
 from sitechat.auth.caller import Caller
+from sitechat.auth.revocation import announce_revocation
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import Forbidden, NotFound
 from sitechat.core.mail import MailMessage
@@ -248,6 +249,7 @@ async def change_member_role(
             await _refuse_losing_last_owner(session, membership)
         membership.role = role
         membership.updated_at = utcnow()
+        await announce_revocation(session)  # a demoted admin's cached role goes everywhere
         record_audit_event(
             session,
             action="member.role_changed",
@@ -273,6 +275,7 @@ async def remove_member(
     membership = await _member(session, caller, user_id)
     await _refuse_losing_last_owner(session, membership)
     await repository.delete_membership(session, membership)
+    await announce_revocation(session)
     record_audit_event(
         session,
         action="member.left" if caller.user_id == user_id else "member.removed",
