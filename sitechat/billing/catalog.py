@@ -13,7 +13,14 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sitechat.billing.plans import DEFAULT_PLAN_ID, Plan, PlanCatalog, PlanLimits, PlanPrices
+from sitechat.billing.plans import (
+    DEFAULT_PLAN_ID,
+    FEATURES,
+    Plan,
+    PlanCatalog,
+    PlanLimits,
+    PlanPrices,
+)
 
 SHIPPED_CATALOG = "plans.toml"
 
@@ -83,6 +90,13 @@ def parse_catalog(text: str, source: str) -> PlanCatalog:
     plans = tuple(_plan(entry) for entry in catalog.plans)
     ids = [plan.id for plan in plans]
     ranks = [plan.rank for plan in plans]
+    for plan in plans:
+        unknown = sorted(set(plan.features) - FEATURES.keys())
+        if unknown:
+            raise PlanCatalogError(
+                f"{source}: plan {plan.id!r} lists {', '.join(unknown)}, which SiteChat does "
+                f"not enforce (known features: {', '.join(FEATURES)})"
+            )
     if len(set(ids)) != len(ids):
         raise PlanCatalogError(f"{source}: two plans share an id")
     if len(set(ranks)) != len(ranks):

@@ -140,7 +140,7 @@ async def start_visitor_conversation(
     origin: OriginHeader = None,
 ) -> VisitorConversationRead:
     """Start a widget conversation (no account needed; the page's origin must be allowed)."""
-    chatbot = await service.public_chatbot(session, chatbot_id)
+    chatbot = await service.widget_chatbot(session, chatbot_id)
     allow_origin(request, chatbot, origin, required=True)
     conversation = await service.start_conversation(
         session, chatbot, channel=ConversationChannel.widget, jobs=jobs

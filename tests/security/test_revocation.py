@@ -19,7 +19,12 @@ id = "free"
 name = "Free"
 rank = 0
 prices = { month = 0, year = 0 }
-limits = { chatbots = 5, messages_per_month = 100, pages_per_month = 500, members = 5, crawl_max_pages = 500 }
+[plans.limits]
+chatbots = 5
+messages_per_month = 100
+pages_per_month = 500
+members = 5
+crawl_max_pages = 500
 """
 
 
