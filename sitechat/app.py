@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import uuid
 from collections.abc import AsyncIterator
 
 import structlog
@@ -14,14 +15,17 @@ from starlette.types import Receive, Scope, Send
 
 from sitechat.api import add_v1_routes
 from sitechat.auth.dependencies import AuthState, build_auth_state
+from sitechat.auth.rate_limits import CallerRateLimitSubjects
 from sitechat.auth.revocation import revocation_listener
 from sitechat.billing.catalog import load_catalog
 from sitechat.billing.dependencies import build_gateway
-from sitechat.billing.plans import use_catalog
+from sitechat.billing.plans import DEFAULT_PLAN_ID, UnknownPlanError, get_plan, use_catalog
 from sitechat.chat.answering import ChatRuntime
 from sitechat.chat.dependencies import build_answerer
 from sitechat.chat.streaming import KEEPALIVE_SECONDS
+from sitechat.chat.visitor_tokens import verify_visitor_token
 from sitechat.config import Environment, Settings, get_settings
+from sitechat.core.clock import utcnow
 from sitechat.core.db import (
     create_engine,
     create_read_pool,
@@ -178,6 +182,23 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
     )
 
 
+def rate_limit_subjects(settings: Settings) -> CallerRateLimitSubjects:
+    """Who the rate limiter charges: verified callers by their credential and plan (the
+    plan's `rate_limit_scale`), widget visitors by their conversation."""
+
+    def visitor_conversation(token: str) -> uuid.UUID | None:
+        claims = verify_visitor_token(settings.auth, token, utcnow())
+        return claims.conversation_id if claims is not None else None
+
+    def plan_scale(plan_id: str | None) -> int:
+        try:
+            return get_plan(plan_id or DEFAULT_PLAN_ID).rate_limit_scale
+        except UnknownPlanError:  # a plan the operator's catalog no longer has
+            return get_plan(DEFAULT_PLAN_ID).rate_limit_scale
+
+    return CallerRateLimitSubjects(visitor_conversation=visitor_conversation, plan_scale=plan_scale)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, cache_loggers=settings.env is not Environment.test)
@@ -193,7 +214,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     use_catalog(load_catalog(settings.billing.plans_file))
     auth = build_auth_state(settings)
     state.provide(auth)
-    state.provide(auth.signer)  # the rate limiter keys verified users by it (core/routing.py)
+    state.rate_limit_subjects = rate_limit_subjects(settings)
     state.provide(build_gateway(settings.billing))
     state.provide(StreamTiming())
     install_exception_handlers(app)

@@ -53,6 +53,7 @@ class _Plan(BaseModel):
     rank: int
     currency: str = Field("usd", pattern=r"^[a-z]{3}$")
     features: list[str] = Field(default_factory=list)
+    rate_limit_scale: int = Field(1, ge=1, le=1000)
     prices: _Prices
     limits: _Limits
 
@@ -77,6 +78,7 @@ def _plan(entry: _Plan) -> Plan:
         features=tuple(entry.features),
         rank=entry.rank,
         currency=entry.currency,
+        rate_limit_scale=entry.rate_limit_scale,
     )
 
 

@@ -73,6 +73,9 @@ class Plan:
     rank: int
     """Position in the upgrade ladder: a higher rank is an upgrade."""
     currency: str = "usd"
+    rate_limit_scale: int = 1
+    """Factor on the configured request rate limits for this plan's workspaces (ADR
+    "per-plan rate limits"); anonymous callers and widget visitors get the configured ones."""
 
     @property
     def is_free(self) -> bool:

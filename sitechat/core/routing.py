@@ -4,13 +4,15 @@ A route's rate-limit class defaults to the router's (`api_router(rate_limit_clas
 `read` for GET/HEAD and `write` otherwise; a route picks another with
 `openapi_extra=rate_limit_class(RouteClass.CHAT)`. Every route publishes its class in the
 OpenAPI schema as `x-rate-limit-class`, so clients and tests can see which bucket it draws on.
-The bucket is the caller's verified credential (user, API key or widget visitor), else the
-client IP; resolving it costs no database round trip.
+The buckets are the caller's verified credential's (a user, the workspace of an API key, a
+widget visitor; capacity classes also the workspace's), at the configured limits times the
+plan's factor, else the client IP's: the app's `rate_limit_subjects` resolver verifies the
+credential (with the cached caller lookup the handler then reuses). An unverifiable one
+counts as none.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
@@ -21,20 +23,19 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
-from sitechat.core.clock import utcnow
-from sitechat.core.db import AutoCommitRoute
+from sitechat.core.db import AutoCommitRoute, close_request_session
 from sitechat.core.errors import ProblemError
 from sitechat.core.middleware import add_response_headers
 from sitechat.core.ratelimit import (
     RateLimitDecision,
     RateLimiter,
+    RateLimitSubjects,
     RouteClass,
     client_ip,
     enforce,
     ip_identity,
     rate_limit_headers,
 )
-from sitechat.core.security import InvalidToken, TokenSigner, bearer_token
 
 API_PREFIX = "/v1"
 RATE_LIMIT_CLASS_KEY = "x-rate-limit-class"
@@ -63,20 +64,6 @@ VALIDATION_PROBLEM_RESPONSE: dict[str, Any] = {
 def rate_limit_class(route_class: RouteClass) -> dict[str, Any]:
     """`openapi_extra` for a route whose rate-limit class is not the method's default."""
     return {RATE_LIMIT_CLASS_KEY: route_class.value}
-
-
-def _credential_identity(request: Request) -> str | None:
-    token = bearer_token(request)
-    if token is None:
-        return None
-    if token.startswith("sk_"):
-        # The hash of the whole key: a forged key never lands in the real key's bucket.
-        return "key:" + hashlib.sha256(token.encode()).hexdigest()[:24]
-    try:
-        claims = request.app.state.component(TokenSigner).verify_access_token(token, utcnow())
-    except InvalidToken:
-        return None
-    return f"user:{claims.user_id}"
 
 
 class UnknownQueryParameters(ProblemError):
@@ -132,7 +119,13 @@ class ApiRoute(AutoCommitRoute):
         async def rate_limited(request: Request) -> Response:
             limiter: RateLimiter | None = request.app.state.rate_limiter
             if limiter is not None:
-                decision = await _enforce(request, limiter, route_class)
+                try:
+                    decision = await _enforce(request, limiter, route_class)
+                except BaseException:
+                    # Verifying the credential may have opened the request's session; a
+                    # refused request never reaches the route class that would close it.
+                    await close_request_session(request)
+                    raise
                 add_response_headers(request, rate_limit_headers(decision).items())
             _refuse_unknown_query(request, known_query)
             return await handler(request)
@@ -174,7 +167,11 @@ async def _enforce(
     def ip_key() -> str:
         return "ip:" + ip_identity(client_ip(request, request.app.state.trusted_proxies))
 
-    return await enforce(limiter, route_class, _credential_identity(request), ip_key)
+    subject = None
+    subjects: RateLimitSubjects | None = getattr(request.app.state, "rate_limit_subjects", None)
+    if subjects is not None:
+        subject = await subjects(request, route_class)
+    return await enforce(limiter, route_class, subject, ip_key)
 
 
 def api_router(
