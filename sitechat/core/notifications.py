@@ -56,7 +56,7 @@ class ChannelListener:
         try:
             connection: asyncpg.Connection = await asyncpg.connect(**self._connect_kwargs)
             await connection.add_listener(self._channel, self._notified)
-        except (TimeoutError, OSError, asyncpg.PostgresError) as error:
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             log.warning("notifications.listen_failed", channel=self._channel, error=str(error))
             self._on_lost()
             return None
