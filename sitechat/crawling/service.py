@@ -101,6 +101,7 @@ async def start_crawl(
         if earlier is not None:
             return earlier, False
     canonical_url = _checked_start_url(request.url, settings)
+    await _refuse_second_crawl(session, chatbot)  # 409 before any page is reserved
     job_id = new_id()
     # The crawl reserves its pages of the plan's allowance now (402 once it is spent), so
     # crawls started together cannot overshoot it; the job's `max_pages` shows what it got.
@@ -140,12 +141,15 @@ async def start_crawl(
     return job, True
 
 
-async def _queue_job(
-    session: AsyncSession, jobs: JobBuffer, chatbot: Chatbot, source: Source, job: CrawlJob
-) -> None:
+async def _refuse_second_crawl(session: AsyncSession, chatbot: Chatbot) -> None:
     active = await chatbot_repository.find_active_crawl(session, chatbot.id)
     if active is not None:
         raise CrawlInProgress(active.id)
+
+
+async def _queue_job(
+    session: AsyncSession, jobs: JobBuffer, chatbot: Chatbot, source: Source, job: CrawlJob
+) -> None:
     transition(chatbot, ChatbotStatus.training, Actor.system)
     await session.flush()  # the source's id
     job.source_id = source.id
@@ -185,6 +189,7 @@ async def retry_crawl(
     source = await session.get(Source, previous.source_id)
     if source is None:
         raise NotFound("Crawl")
+    await _refuse_second_crawl(session, chatbot)  # 409 before any page is reserved
     job_id = new_id()
     # A retry is a new crawl: it reserves its pages like a start (402 once none are left).
     max_pages = await reserve_crawl_pages(
