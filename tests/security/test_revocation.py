@@ -18,6 +18,7 @@ SEATS_CATALOG = """
 id = "free"
 name = "Free"
 rank = 0
+features = ["widget", "api_access"]
 prices = { month = 0, year = 0 }
 [plans.limits]
 chatbots = 5
