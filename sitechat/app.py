@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import uuid
 from collections.abc import AsyncIterator
 
 import structlog
@@ -13,15 +14,19 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
 
 from sitechat.api import add_v1_routes
-from sitechat.auth.dependencies import build_auth_state
+from sitechat.auth.dependencies import AuthState, build_auth_state
+from sitechat.auth.rate_limits import CallerRateLimitSubjects
+from sitechat.auth.revocation import revocation_listener
 from sitechat.billing.catalog import load_catalog
 from sitechat.billing.dependencies import build_gateway
-from sitechat.billing.plans import use_catalog
+from sitechat.billing.plans import DEFAULT_PLAN_ID, UnknownPlanError, get_plan, use_catalog
 from sitechat.chat.answering import ChatRuntime
 from sitechat.chat.dependencies import build_answerer
 from sitechat.chat.openai_errors import OpenAIErrorEnvelope
 from sitechat.chat.streaming import KEEPALIVE_SECONDS
+from sitechat.chat.visitor_tokens import verify_visitor_token
 from sitechat.config import Environment, Settings, get_settings
+from sitechat.core.clock import utcnow
 from sitechat.core.db import (
     create_engine,
     create_read_pool,
@@ -120,6 +125,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.read_pool = await create_read_pool(engine, settings.db)
         stack.push_async_callback(state.read_pool.close)
         state.read_sessionmaker = create_read_sessionmaker(engine, state.read_pool)
+        # Revoked keys, members and sessions: every process drops its cached credentials.
+        revocations = revocation_listener(engine, state.component(AuthState))
+        await revocations.start()
+        stack.push_async_callback(revocations.stop)
         # Dense retrieval: on only with an embedder AND pgvector; logs which it is.
         dense = await start_dense_retrieval(engine, settings.embedding)
         stack.push_async_callback(stop_dense_retrieval, dense)
@@ -175,6 +184,23 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
     )
 
 
+def rate_limit_subjects(settings: Settings) -> CallerRateLimitSubjects:
+    """Who the rate limiter charges: verified callers by their credential and plan (the
+    plan's `rate_limit_scale`), widget visitors by their conversation."""
+
+    def visitor_conversation(token: str) -> uuid.UUID | None:
+        claims = verify_visitor_token(settings.auth, token, utcnow())
+        return claims.conversation_id if claims is not None else None
+
+    def plan_scale(plan_id: str | None) -> int:
+        try:
+            return get_plan(plan_id or DEFAULT_PLAN_ID).rate_limit_scale
+        except UnknownPlanError:  # a plan the operator's catalog no longer has
+            return get_plan(DEFAULT_PLAN_ID).rate_limit_scale
+
+    return CallerRateLimitSubjects(visitor_conversation=visitor_conversation, plan_scale=plan_scale)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, cache_loggers=settings.env is not Environment.test)
@@ -190,7 +216,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     use_catalog(load_catalog(settings.billing.plans_file))
     auth = build_auth_state(settings)
     state.provide(auth)
-    state.provide(auth.signer)  # the rate limiter keys verified users by it (core/routing.py)
+    state.rate_limit_subjects = rate_limit_subjects(settings)
     state.provide(build_gateway(settings.billing))
     state.provide(StreamTiming())
     install_exception_handlers(app)

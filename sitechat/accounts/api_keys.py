@@ -12,6 +12,8 @@ from sitechat.accounts import repository
 from sitechat.accounts.errors import InvalidExpiry, RoleTooHigh
 from sitechat.audit.service import record_audit_event
 from sitechat.auth.caller import Caller
+from sitechat.auth.revocation import announce_revocation
+from sitechat.billing.usage import ensure_feature
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound
 from sitechat.core.security import ApiKeyHasher
@@ -34,8 +36,10 @@ async def create_api_key(
     expires_at: datetime | None,
     ip: str | None,
 ) -> tuple[ApiKey, str]:
-    """A new key for the caller's workspace and its plaintext, which is never stored."""
+    """A new key for the caller's workspace and its plaintext, which is never stored; on
+    plans with the `api_access` feature (402 `quota-exceeded` otherwise)."""
     now = utcnow()
+    await ensure_feature(session, caller.workspace_id, "api_access")
     if not caller.can(role):
         raise RoleTooHigh()
     if expires_at is not None and expires_at <= now:
@@ -76,6 +80,7 @@ async def revoke_api_key(
     if api_key.revoked_at is not None:
         return
     api_key.revoked_at = utcnow()
+    await announce_revocation(session)
     record_audit_event(
         session,
         action="api_key.revoked",

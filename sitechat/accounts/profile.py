@@ -14,6 +14,7 @@ from sitechat.accounts.registration import flush_unless_email_taken
 from sitechat.accounts.tokens import IssuedTokens, TokenIssuer
 from sitechat.audit.service import record_audit_event
 from sitechat.auth import repository as credentials
+from sitechat.auth.revocation import announce_revocation
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound
 from sitechat.core.passwords import password_weakness
@@ -61,6 +62,7 @@ async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> None:
         doomed.append(user.personal_workspace_id)
     await workspace_repository.delete_workspaces(session, doomed)
     await repository.delete_user(session, user_id)
+    await announce_revocation(session)  # its access tokens and its workspaces' keys
     log.info("user.deleted", user_id=str(user_id), workspaces_deleted=len(doomed))
 
 
@@ -72,6 +74,7 @@ async def set_password(session: AsyncSession, user: User, new_password: str) -> 
     user.password_hash = await asyncio.to_thread(hash_password, new_password)
     user.updated_at = utcnow()
     await repository.revoke_user_refresh_tokens(session, user.id, utcnow())
+    await announce_revocation(session)
 
 
 async def change_password(

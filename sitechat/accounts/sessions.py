@@ -21,6 +21,7 @@ from sitechat.accounts.errors import (
 from sitechat.accounts.tokens import IssuedTokens, TokenIssuer
 from sitechat.audit.service import record_audit_event
 from sitechat.auth import repository as credentials
+from sitechat.auth.revocation import announce_revocation
 from sitechat.core.clock import utcnow
 from sitechat.core.security import hash_token, normalize_email, verify_password
 
@@ -129,6 +130,7 @@ async def refresh(
         raise InvalidRefreshToken()
     if stored.used_at is not None:
         await repository.revoke_refresh_family(session, stored.family_id, now)
+        await announce_revocation(session)
         user = await credentials.get_user(session, stored.user_id)
         record_audit_event(
             session,
@@ -160,3 +162,4 @@ async def log_out(session: AsyncSession, *, refresh_token: str) -> None:
     stored = await repository.find_refresh_token(session, hash_token(refresh_token))
     if stored is not None:
         await repository.revoke_refresh_family(session, stored.family_id, utcnow())
+        await announce_revocation(session)

@@ -14,6 +14,9 @@ class Caller:
     role: Role
     user_id: uuid.UUID | None = None
     api_key_id: uuid.UUID | None = None
+    plan_id: str | None = None
+    """The workspace's paid plan in force when the credential was looked up (cached for
+    seconds): rate limits only; quotas read the subscription themselves."""
 
     def can(self, role: Role) -> bool:
         return self.role.at_least(role)

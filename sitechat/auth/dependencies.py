@@ -38,6 +38,8 @@ WORKSPACE_HEADER = "X-Workspace-ID"
 SIGNED_OUT = "The access token's session was signed out; sign in again."
 CREDENTIAL_CACHE_SECONDS = 10.0
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+RESOLVED_CALLER = "sitechat.caller"
+"""Request-state key of the caller `get_caller` resolved (for the rate limiter, then reused)."""
 
 TOKEN_URL = "/v1/auth/token"  # noqa: S105 (a route, not a secret)
 bearer_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
@@ -99,7 +101,12 @@ async def caller_from_api_key(
         # Recorded at minute resolution so a busy key costs no write per request.
         state.key_last_used[record.id] = now
         await repository.touch_api_key(session, record.id, now)
-    return Caller(workspace_id=record.workspace_id, role=record.role, api_key_id=record.id)
+    return Caller(
+        workspace_id=record.workspace_id,
+        role=record.role,
+        api_key_id=record.id,
+        plan_id=record.plan_id,
+    )
 
 
 async def caller_from_access_token(
@@ -130,7 +137,10 @@ async def caller_from_access_token(
             raise Unauthorized(SIGNED_OUT)
         state.membership_cache.put(cache_key, membership)
     return Caller(
-        workspace_id=membership.workspace_id, role=membership.role, user_id=claims.user_id
+        workspace_id=membership.workspace_id,
+        role=membership.role,
+        user_id=claims.user_id,
+        plan_id=membership.plan_id,
     )
 
 
@@ -160,6 +170,9 @@ class CallerScheme(OAuth2PasswordBearer):
     openapi_parameters = (WORKSPACE_HEADER_PARAMETER,)
 
     async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
+        resolved: Caller | None = request.scope["state"].get(RESOLVED_CALLER)
+        if resolved is not None:  # the rate limiter already verified this request's credential
+            return resolved
         return await get_caller(
             request,
             request_session(request),
@@ -191,6 +204,7 @@ async def get_caller(
     else:
         caller = await caller_from_access_token(session, state, token, workspace_header, now)
     request_state = request.scope["state"]
+    request_state[RESOLVED_CALLER] = caller
     request_state["log_workspace_id"] = str(caller.workspace_id)
     request_state["log_user_id"] = str(caller.user_id) if caller.user_id else None
     request_state["log_api_key_id"] = str(caller.api_key_id) if caller.api_key_id else None

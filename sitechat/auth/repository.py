@@ -9,11 +9,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Exists, exists, func, select, update
+from sqlalchemy import Exists, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.models.accounts import ApiKey, Membership, RefreshToken, Role, User
+from sitechat.models.billing import Subscription, SubscriptionStatus
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class ApiKeyRecord:
     key_hash: str
     expires_at: datetime | None
     revoked_at: datetime | None
+    plan_id: str | None
+    """The workspace's paid plan in force; None: the default (free) plan."""
 
     def usable_at(self, now: datetime) -> bool:
         if self.revoked_at is not None:
@@ -37,6 +41,21 @@ class MembershipRecord:
     role: Role
     session_live: bool
     """Whether the access token's session (refresh-token family) is still signed in."""
+    plan_id: str | None
+    """The workspace's paid plan in force; None: the default (free) plan."""
+
+
+def _plan_in_force(workspace_id: Any) -> Any:
+    """The workspace's subscribed plan while it is in force (as `billing.service.effective_plan`
+    reads it), else NULL; for the rate limits of the caller's plan, cached with the caller."""
+    return (
+        select(Subscription.plan_id)
+        .where(
+            Subscription.workspace_id == workspace_id,
+            Subscription.status.in_((SubscriptionStatus.active, SubscriptionStatus.past_due)),
+        )
+        .scalar_subquery()
+    )
 
 
 async def find_api_key(session: AsyncSession, prefix: str) -> ApiKeyRecord | None:
@@ -49,6 +68,7 @@ async def find_api_key(session: AsyncSession, prefix: str) -> ApiKeyRecord | Non
                 ApiKey.key_hash,
                 ApiKey.expires_at,
                 ApiKey.revoked_at,
+                _plan_in_force(ApiKey.workspace_id),
             ).where(ApiKey.prefix == prefix)
         )
     ).first()
@@ -87,7 +107,12 @@ async def find_membership(
     )
     row = (
         await session.execute(
-            select(Membership.workspace_id, Membership.role, _session_live(user_id, session_id))
+            select(
+                Membership.workspace_id,
+                Membership.role,
+                _session_live(user_id, session_id),
+                _plan_in_force(Membership.workspace_id),
+            )
             .join(User, User.id == Membership.user_id)
             .where(
                 Membership.user_id == user_id,
@@ -113,3 +138,8 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
     """`email` must already be normalized (they are stored normalized)."""
     return await session.scalar(select(User).where(User.email == email))
+
+
+async def notify(session: AsyncSession, channel: str) -> None:
+    """`NOTIFY channel`, delivered to its listeners when this transaction commits."""
+    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})

@@ -13,7 +13,14 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sitechat.billing.plans import DEFAULT_PLAN_ID, Plan, PlanCatalog, PlanLimits, PlanPrices
+from sitechat.billing.plans import (
+    DEFAULT_PLAN_ID,
+    FEATURES,
+    Plan,
+    PlanCatalog,
+    PlanLimits,
+    PlanPrices,
+)
 
 SHIPPED_CATALOG = "plans.toml"
 
@@ -46,6 +53,7 @@ class _Plan(BaseModel):
     rank: int
     currency: str = Field("usd", pattern=r"^[a-z]{3}$")
     features: list[str] = Field(default_factory=list)
+    rate_limit_scale: int = Field(1, ge=1, le=1000)
     prices: _Prices
     limits: _Limits
 
@@ -70,6 +78,7 @@ def _plan(entry: _Plan) -> Plan:
         features=tuple(entry.features),
         rank=entry.rank,
         currency=entry.currency,
+        rate_limit_scale=entry.rate_limit_scale,
     )
 
 
@@ -83,6 +92,13 @@ def parse_catalog(text: str, source: str) -> PlanCatalog:
     plans = tuple(_plan(entry) for entry in catalog.plans)
     ids = [plan.id for plan in plans]
     ranks = [plan.rank for plan in plans]
+    for plan in plans:
+        unknown = sorted(set(plan.features) - FEATURES.keys())
+        if unknown:
+            raise PlanCatalogError(
+                f"{source}: plan {plan.id!r} lists {', '.join(unknown)}, which SiteChat does "
+                f"not enforce (known features: {', '.join(FEATURES)})"
+            )
     if len(set(ids)) != len(ids):
         raise PlanCatalogError(f"{source}: two plans share an id")
     if len(set(ranks)) != len(ranks):

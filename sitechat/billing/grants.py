@@ -45,6 +45,7 @@ async def grant_plan(
     subscription.price = 0
     subscription.currency = plan.currency
     subscription.current_period_start = now
+    subscription.usage_carried_from = None
     subscription.current_period_end = period_end_after(now, interval, now.day)
     subscription.anchor_day = now.day
     subscription.cancel_at_period_end = False

@@ -18,6 +18,14 @@ from typing import Literal
 BillingInterval = Literal["month", "year"]
 BILLING_INTERVALS: tuple[BillingInterval, ...] = ("month", "year")
 
+FEATURES: dict[str, str] = {
+    "widget": "the website widget (public chatbots)",
+    "api_access": "API keys",
+    "openai_compatible_api": "the OpenAI-compatible API (/v1/chat/completions)",
+}
+"""Every feature a plan may list, each enforced where it is used (402 `quota-exceeded`
+otherwise): a catalog cannot promise what SiteChat does not check."""
+
 DEFAULT_PLAN_ID = "free"
 """The plan of a workspace without a subscription, and the fallback after failed dunning."""
 
@@ -65,6 +73,9 @@ class Plan:
     rank: int
     """Position in the upgrade ladder: a higher rank is an upgrade."""
     currency: str = "usd"
+    rate_limit_scale: int = 1
+    """Factor on the configured request rate limits for this plan's workspaces (ADR
+    "per-plan rate limits"); anonymous callers and widget visitors get the configured ones."""
 
     @property
     def is_free(self) -> bool:
@@ -128,6 +139,11 @@ def all_plans() -> tuple[Plan, ...]:
 
 def get_plan(plan_id: str) -> Plan:
     return active_catalog().get(plan_id)
+
+
+def cheapest_plan_with(feature: str) -> Plan | None:
+    """The lowest-ranked plan that lists `feature`, for the 402 problem's upgrade path."""
+    return next((plan for plan in active_catalog().plans if feature in plan.features), None)
 
 
 def cheapest_plan_allowing(limit_name: str, needed: int) -> Plan | None:

@@ -112,6 +112,7 @@ async def _each(
 def _renew_granted(subscription: Subscription, period_start: datetime) -> None:
     """An operator's grant runs on, period after period, with nothing to invoice."""
     subscription.current_period_start = period_start
+    subscription.usage_carried_from = None
     subscription.current_period_end = period_end_after(
         period_start, subscription.interval.value, subscription.anchor_day
     )
@@ -156,6 +157,7 @@ async def renew_subscription(
     subscription.pending_plan_id = None
     subscription.pending_interval = None
     subscription.current_period_start = period_start
+    subscription.usage_carried_from = None
     subscription.current_period_end = period_end_after(
         period_start, interval.value, subscription.anchor_day
     )

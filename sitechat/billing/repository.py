@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sitechat.models.accounts import Membership, User
+from sitechat.models.accounts import Invitation, Membership, User
 from sitechat.models.billing import (
     BillingCustomer,
     Invoice,
@@ -25,10 +25,11 @@ from sitechat.models.billing import (
 )
 from sitechat.models.chat import UsageEvent
 from sitechat.models.chatbots import Chatbot, ChatbotStatus
-from sitechat.models.crawling import CrawlJob
 
 MESSAGE_USAGE_KIND = "message"
 """`UsageEvent.kind` of an answered message (recorded by the chat domain)."""
+PAGES_USAGE_KIND = "pages"
+"""`UsageEvent.kind` of a crawl's pages: reserved when it starts, settled when it ends."""
 
 # Customers and payment methods
 
@@ -309,17 +310,53 @@ async def count_members(session: AsyncSession, workspace_id: uuid.UUID) -> int:
     return int(count or 0)
 
 
-async def sum_pages_indexed(
+def crawl_usage_key(crawl_job_id: uuid.UUID) -> str:
+    return f"crawl:{crawl_job_id}"
+
+
+async def sum_pages(
     session: AsyncSession, workspace_id: uuid.UUID, start: datetime, end: datetime
 ) -> int:
+    """Pages of crawls started in the period: indexed by finished ones, reserved by the rest.
+
+    Kept in `usage_events`, which outlive the chatbots and crawls they count."""
     total = await session.scalar(
-        select(func.coalesce(func.sum(CrawlJob.pages_indexed), 0)).where(
-            CrawlJob.workspace_id == workspace_id,
-            CrawlJob.created_at >= start,
-            CrawlJob.created_at < end,
+        select(func.coalesce(func.sum(UsageEvent.quantity), 0)).where(
+            UsageEvent.workspace_id == workspace_id,
+            UsageEvent.kind == PAGES_USAGE_KIND,
+            UsageEvent.occurred_at >= start,
+            UsageEvent.occurred_at < end,
         )
     )
     return int(total or 0)
+
+
+def add_usage_event(session: AsyncSession, event: UsageEvent) -> None:
+    session.add(event)
+
+
+async def set_crawl_pages(session: AsyncSession, crawl_job_id: uuid.UUID, pages: int) -> None:
+    await session.execute(
+        update(UsageEvent)
+        .where(UsageEvent.event_key == crawl_usage_key(crawl_job_id))
+        .values(quantity=pages)
+    )
+
+
+async def count_open_invitations(
+    session: AsyncSession, workspace_id: uuid.UUID, now: datetime
+) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Invitation)
+        .where(
+            Invitation.workspace_id == workspace_id,
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+            Invitation.expires_at > now,
+        )
+    )
+    return int(count or 0)
 
 
 async def sum_messages(

@@ -38,6 +38,7 @@ from sitechat.billing.proration import (
     prorate_interval_change,
     prorate_plan_change,
 )
+from sitechat.billing.usage_periods import usage_period
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import InvalidStateTransition
 from sitechat.models.billing import (
@@ -166,6 +167,7 @@ async def _start(
     subscription.price = plan.price_for(interval)
     subscription.currency = plan.currency
     subscription.current_period_start = now
+    subscription.usage_carried_from = None
     subscription.current_period_end = period_end_after(now, interval, now.day)
     subscription.anchor_day = now.day
     subscription.cancel_at_period_end = False
@@ -263,6 +265,9 @@ async def _change_active(
     subscription.plan_id = plan.id
     subscription.price = plan.price_for(interval)
     if interval != subscription.interval.value:
+        # A new billing period, not a new usage month: the counters keep counting from the
+        # start of the usage month this change interrupts.
+        subscription.usage_carried_from = usage_period(subscription, now).start
         subscription.interval = SubscriptionInterval(interval)
         subscription.current_period_start = proration.charge.period_start
         subscription.current_period_end = proration.charge.period_end

@@ -1,13 +1,18 @@
 """Usage metering and quota checks against the workspace's plan.
 
-Counted from the rows the other domains write, so usage can never drift from reality:
-chatbots = chatbots not archived; members = memberships; messages = `UsageEvent` rows of kind
-`message` (recorded idempotently by the chat domain, one `event_key` per answer); pages =
-`crawl_jobs.pages_indexed` summed over the jobs created in the period.
+Counted from rows the other domains write: chatbots = chatbots not archived; members =
+memberships (and, when inviting, the invitations still open); messages = `UsageEvent` rows of
+kind `message` (recorded idempotently by the chat domain, one `event_key` per answer); pages =
+`UsageEvent` rows of kind `pages`, one per crawl: the pages it may index are reserved when it
+starts (`reserve_crawl_pages`) and the reservation becomes the pages it indexed when it ends
+(`settle_crawl_pages`). Usage events outlive the chatbots, crawls and conversations they
+count, so deleting them never gives usage back: usage is what was done this period.
 
 The usage period is the subscription's current period for a monthly plan, the current month
 of a yearly plan's period (anchored on the subscription's day), and the calendar month (UTC)
-on the free plan.
+on the free plan. A change of billing interval starts a new billing period but not a new usage
+period: the first usage month of the new period reaches back to the start of the usage month
+the change interrupted (`Subscription.usage_carried_from`), so the counters keep counting.
 
 `ensure_quota` takes a per-workspace transaction-level advisory lock before counting, so
 concurrent requests of one workspace check and insert one after the other and never overshoot
@@ -18,17 +23,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.billing import repository
-from sitechat.billing.plans import Plan, cheapest_plan_allowing
-from sitechat.billing.proration import period_end_after
+from sitechat.billing.plans import FEATURES, Plan, cheapest_plan_allowing, cheapest_plan_with
 from sitechat.billing.service import effective_plan
+from sitechat.billing.usage_periods import UsagePeriod, usage_period
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import PaymentRequired
-from sitechat.models.billing import Subscription, SubscriptionInterval, SubscriptionStatus
+from sitechat.models.chat import UsageEvent
 
 USAGE_BY_LIMIT: dict[str, str] = {
     "chatbots": "chatbots",
@@ -38,12 +42,6 @@ USAGE_BY_LIMIT: dict[str, str] = {
 }
 """Plan limit name -> usage counter name (as in `GET /v1/billing/usage`)."""
 _LIMIT_BY_USAGE = {usage: limit for limit, usage in USAGE_BY_LIMIT.items()}
-
-
-@dataclass(frozen=True, slots=True)
-class UsagePeriod:
-    start: datetime
-    end: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,33 +65,6 @@ class QuotaStatus:
         return max(0, self.limit_value - self.usage)
 
 
-def _calendar_month(now: datetime) -> UsagePeriod:
-    start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return UsagePeriod(start, period_end_after(start, "month", 1))
-
-
-def usage_period(subscription: Subscription | None, now: datetime) -> UsagePeriod:
-    if subscription is None or subscription.status not in (
-        SubscriptionStatus.active,
-        SubscriptionStatus.past_due,
-    ):
-        return _calendar_month(now)
-    start = subscription.current_period_start
-    end = subscription.current_period_end
-    if subscription.interval is SubscriptionInterval.year:
-        # Monthly limits on a yearly plan: the month of the period that holds `now`.
-        month_end = period_end_after(start, "month", subscription.anchor_day)
-        for _ in range(12):
-            if month_end > now:
-                break
-            start, month_end = (
-                month_end,
-                period_end_after(month_end, "month", subscription.anchor_day),
-            )
-        end = min(month_end, end)
-    return UsagePeriod(start, end)
-
-
 async def _count(
     session: AsyncSession, workspace_id: uuid.UUID, usage_name: str, period: UsagePeriod
 ) -> int:
@@ -104,7 +75,7 @@ async def _count(
     if usage_name == "messages":
         return await repository.sum_messages(session, workspace_id, period.start, period.end)
     if usage_name == "pages":
-        return await repository.sum_pages_indexed(session, workspace_id, period.start, period.end)
+        return await repository.sum_pages(session, workspace_id, period.start, period.end)
     raise ValueError(f"unknown usage counter {usage_name!r}")
 
 
@@ -142,6 +113,20 @@ async def quota_status(
     return QuotaStatus(limit=limit_name, limit_value=plan.limit(limit_name), usage=used, plan=plan)
 
 
+def _quota_exceeded(status: QuotaStatus, needed: int, detail: str) -> PaymentRequired:
+    upgrade = cheapest_plan_allowing(status.limit, status.usage + needed)
+    return PaymentRequired(
+        detail,
+        extra={
+            "limit": status.limit,
+            "limit_value": status.limit_value,
+            "usage": status.usage,
+            "plan_id": status.plan.id,
+            "upgrade_plan_id": upgrade.id if upgrade else None,
+        },
+    )
+
+
 async def ensure_quota(
     session: AsyncSession, workspace_id: uuid.UUID, limit_name: str, needed: int = 1
 ) -> QuotaStatus:
@@ -154,16 +139,81 @@ async def ensure_quota(
     """
     status = await quota_status(session, workspace_id, limit_name)
     if status.usage + needed > status.limit_value:
-        upgrade = cheapest_plan_allowing(status.limit, status.usage + needed)
-        raise PaymentRequired(
+        raise _quota_exceeded(
+            status,
+            needed,
             f"The {status.plan.name} plan allows {status.limit_value} {status.limit}; "
             f"{status.usage} are used.",
-            extra={
-                "limit": status.limit,
-                "limit_value": status.limit_value,
-                "usage": status.usage,
-                "plan_id": status.plan.id,
-                "upgrade_plan_id": upgrade.id if upgrade else None,
-            },
         )
     return status
+
+
+async def ensure_seat(session: AsyncSession, workspace_id: uuid.UUID, *, inviting: bool) -> None:
+    """402 unless one more person fits under the plan's `members` limit. An invitation holds
+    a seat while it is open, so a full workspace cannot hand out more invitations than it
+    has seats; accepting counts members only (the invitation's own seat is among the open)."""
+    status = await quota_status(session, workspace_id, "members")
+    waiting = (
+        await repository.count_open_invitations(session, workspace_id, utcnow()) if inviting else 0
+    )
+    if status.usage + waiting + 1 > status.limit_value:
+        raise _quota_exceeded(
+            status,
+            waiting + 1,
+            f"The {status.plan.name} plan allows {status.limit_value} members; "
+            f"{status.usage} are members and {waiting} invitations are open.",
+        )
+
+
+async def reserve_crawl_pages(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    crawl_job_id: uuid.UUID,
+    chatbot_id: uuid.UUID,
+    wanted: int,
+) -> int:
+    """Reserve up to `wanted` pages of the period's allowance for a crawl starting now, and
+    return how many: the crawl's page budget (402 once nothing is left).
+
+    Under the workspace's quota lock, and recorded in the caller's transaction, so parallel
+    starts of one workspace reserve one after the other and together never exceed it.
+    """
+    status = await ensure_quota(session, workspace_id, "pages")
+    pages = min(wanted, status.remaining, status.plan.limits.crawl_max_pages)
+    repository.add_usage_event(
+        session,
+        UsageEvent(
+            workspace_id=workspace_id,
+            chatbot_id=chatbot_id,
+            kind=repository.PAGES_USAGE_KIND,
+            quantity=pages,
+            event_key=repository.crawl_usage_key(crawl_job_id),
+            occurred_at=utcnow(),
+        ),
+    )
+    return pages
+
+
+async def settle_crawl_pages(
+    session: AsyncSession, crawl_job_id: uuid.UUID, pages_indexed: int
+) -> None:
+    """The crawl ended (or its chatbot or source is being deleted): its reservation becomes
+    the pages it indexed, and the rest goes back to the allowance."""
+    await repository.set_crawl_pages(session, crawl_job_id, pages_indexed)
+
+
+async def ensure_feature(session: AsyncSession, workspace_id: uuid.UUID, feature: str) -> None:
+    """402 `quota-exceeded` unless the workspace's plan lists `feature` (see `plans.FEATURES`)."""
+    plan = effective_plan(await repository.get_subscription(session, workspace_id))
+    if feature in plan.features:
+        return
+    upgrade = cheapest_plan_with(feature)
+    raise PaymentRequired(
+        f"The {plan.name} plan does not include {FEATURES[feature]}.",
+        extra={
+            "feature": feature,
+            "plan_id": plan.id,
+            "upgrade_plan_id": upgrade.id if upgrade else None,
+        },
+    )

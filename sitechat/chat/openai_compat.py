@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from sitechat.auth.dependencies import CallerDep
+from sitechat.billing.usage import ensure_feature
 from sitechat.chat import answering, service
 from sitechat.chat.answerer import AnswerError, Turn
 from sitechat.chat.answering import AnswerRun
@@ -187,7 +188,11 @@ async def create_chat_completion(
     runtime: ChatRuntimeDep,
     jobs: JobBufferDep,
 ) -> Response:
-    """OpenAI-compatible chat completion answered by a chatbot (`model: "chatbot:<id>"`)."""
+    """OpenAI-compatible chat completion answered by a chatbot (`model: "chatbot:<id>"`).
+
+    On plans with the `openai_compatible_api` feature; others get 402 `quota-exceeded`.
+    """
+    await ensure_feature(session, caller.workspace_id, "openai_compatible_api")
     chatbot = await service.get_chatbot(
         session, Scope.workspace(caller.workspace_id), _chatbot_id(body.model)
     )

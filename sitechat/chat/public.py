@@ -96,10 +96,6 @@ class WidgetRoute(ApiRoute):
 
     router_rate_limit_class = RouteClass.PUBLIC_WIDGET
 
-    def rate_limit_identity(self, request: Request) -> str | None:
-        visitor = verified_visitor(request)
-        return None if visitor is None else f"visitor:{visitor.conversation_id}"
-
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
@@ -225,7 +221,7 @@ async def start_visitor_conversation(
     origin: OriginHeader = None,
 ) -> VisitorConversationRead:
     """Start a widget conversation (no account needed; the page's origin must be allowed)."""
-    chatbot = await service.public_chatbot(session, chatbot_id)
+    chatbot = await service.widget_chatbot(session, chatbot_id)
     allow_origin(request, chatbot, origin, required=True)
     conversation = await service.start_conversation(
         session, chatbot, channel=ConversationChannel.widget, jobs=jobs

@@ -19,13 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
 from sitechat.auth.dependencies import WORKSPACE_HEADER, AuthState, CallerDep
+from sitechat.auth.rate_limits import CallerRateLimitSubjects
 from sitechat.chat import answering, service
 from sitechat.chat.answering import ChatRuntime
 from sitechat.chat.dependencies import ChatRuntimeDep
 from sitechat.chat.errors import OriginNotAllowed
 from sitechat.chat.responses import answer_response, wants_stream
 from sitechat.chat.schemas import (
-    MAX_QUESTION_CHARS,
     AnswerRead,
     ConversationCreate,
     ConversationPage,
@@ -37,9 +37,10 @@ from sitechat.chat.schemas import (
     MessageOrder,
     MessagePage,
     MessageRead,
+    Question,
 )
 from sitechat.chat.service import Scope
-from sitechat.chat.socket import ask_on_socket, open_socket, parse_conversation_id
+from sitechat.chat.socket import SocketAccess, ask_on_socket, open_socket, parse_conversation_id
 from sitechat.chat.streaming import (
     ws_message,
 )
@@ -52,11 +53,12 @@ from sitechat.core.errors import (
 from sitechat.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam
 from sitechat.core.ratelimit import (
     RateLimitExceeded,
+    RateLimitSubject,
     RateLimitUnavailable,
     RouteClass,
     rate_limit_headers,
 )
-from sitechat.core.routing import api_router, charge_connection, rate_limit_class, token_identity
+from sitechat.core.routing import api_router, charge, rate_limit_class
 from sitechat.core.security import bearer_token
 from sitechat.core.state import app_state
 from sitechat.models.chat import ConversationChannel
@@ -229,7 +231,7 @@ class SocketQuestion(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: str = Field(pattern="^question$")
-    content: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    content: Question
 
 
 def _bearer(websocket: WebSocket) -> str | None:
@@ -250,15 +252,28 @@ def _rate_limited(exceeded: RateLimitExceeded) -> dict[str, Any]:
 @dataclass(frozen=True)
 class SocketLimits:
     route_class: RouteClass
-    identity: str | None
+    subject: RateLimitSubject | None
 
 
-def _socket_limits(websocket: WebSocket, scope: Scope, token: str | None) -> SocketLimits:
+def _socket_limits(websocket: WebSocket, access: SocketAccess) -> SocketLimits:
     """The buckets a socket's questions draw on: a visitor's as the widget's routes
-    (`public_widget`, per token and per address), anyone else's as the chat route."""
-    if scope.conversation_id is not None:
-        return SocketLimits(RouteClass.PUBLIC_WIDGET, f"visitor:{scope.conversation_id}")
-    return SocketLimits(RouteClass.CHAT, token_identity(websocket.app, token))
+    (`public_widget`, per token and per address), a member's or key's as the chat route."""
+    visitor_conversation = access.scope.conversation_id
+    if visitor_conversation is not None:
+        visitor = CallerRateLimitSubjects.for_visitor(visitor_conversation)
+        return SocketLimits(RouteClass.PUBLIC_WIDGET, visitor)
+    subjects = app_state(websocket).rate_limit_subjects
+    if access.caller is not None and isinstance(subjects, CallerRateLimitSubjects):
+        return SocketLimits(RouteClass.CHAT, subjects.for_caller(access.caller))
+    return SocketLimits(RouteClass.CHAT, None)
+
+
+async def _charge(websocket: WebSocket, limits: SocketLimits) -> None:
+    """Charge one question (or the connection) like the HTTP route that asks it; nothing
+    when limits are off. Raises `RateLimitExceeded` or `RateLimitUnavailable`."""
+    limiter = app_state(websocket).rate_limiter
+    if limiter is not None:
+        await charge(websocket, limiter, limits.route_class, limits.subject)
 
 
 @router.websocket("/conversations/{conversation_id}/ws")
@@ -278,7 +293,7 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
     token = _bearer(websocket)
     try:
         parsed_id = parse_conversation_id(conversation_id)
-        scope = await open_socket(
+        access = await open_socket(
             runtime.sessionmaker,
             state.component(AuthState),
             state.settings.auth,
@@ -287,8 +302,9 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
             websocket.headers.get(WORKSPACE_HEADER),
             websocket.headers.get("origin"),
         )
-        limits = _socket_limits(websocket, scope, token)
-        await charge_connection(websocket, limits.route_class, limits.identity)
+        scope = access.scope
+        limits = _socket_limits(websocket, access)
+        await _charge(websocket, limits)
     except Unauthorized:
         await websocket.close(code=WS_UNAUTHORIZED)
         return
@@ -306,13 +322,13 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
             raw = await websocket.receive_text()
             try:
                 question = SocketQuestion.model_validate_json(raw)
-            except ValidationError:
+            except ValidationError as error:
                 await websocket.send_json(
-                    _error("validation-error", 'Send {"type": "question", "content": "..."}.')
+                    _error("validation-error", _socket_question_problem(error))
                 )
                 continue
             try:
-                await charge_connection(websocket, limits.route_class, limits.identity)
+                await _charge(websocket, limits)
             except RateLimitExceeded as exceeded:
                 await websocket.send_json(_rate_limited(exceeded))
                 continue
@@ -333,3 +349,20 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
                     await websocket.send_json(ws_message(event))
     except WebSocketDisconnect:
         log.info("chat.socket_closed", conversation_id=str(parsed_id))
+    except Exception:
+        # Whatever went wrong, the client gets a close frame that says so, not a dropped
+        # connection.
+        log.exception("chat.socket_failed", conversation_id=str(parsed_id))
+        with contextlib.suppress(Exception):
+            await websocket.close(code=WS_INTERNAL_ERROR)
+
+
+WS_INTERNAL_ERROR = 1011
+
+
+def _socket_question_problem(error: ValidationError) -> str:
+    """What was wrong with a frame: its content's problem, or the shape expected."""
+    for item in error.errors():
+        if tuple(item["loc"]) == ("content",) and item["type"] == "value_error":
+            return f"The question {str(item['msg']).removeprefix('Value error, ')}."
+    return 'Send {"type": "question", "content": "..."}.'

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from sitechat.core.fields import ShortText, Title
+from sitechat.core.fields import ShortText, Title, refuse_control_characters_but_line_breaks
 from sitechat.models.chat import (
     Conversation,
     ConversationChannel,
@@ -21,6 +21,23 @@ from sitechat.models.chat import (
 MAX_QUESTION_CHARS = 4_000
 MAX_TITLE_CHARS = 200
 MAX_COMMENT_CHARS = 2_000
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("the question is blank")
+    return value
+
+
+Question = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_QUESTION_CHARS),
+    # A NUL (or another control character) cannot be stored as text: refused here as a
+    # validation error rather than by the database in the middle of an answer.
+    AfterValidator(refuse_control_characters_but_line_breaks),
+    AfterValidator(_not_blank),
+]
+"""A visitor's or user's question, on every chat route (JSON, SSE and the WebSocket)."""
 
 
 class ConversationCreate(BaseModel):
@@ -56,17 +73,8 @@ class MessageCreate(BaseModel):
         json_schema_extra={"examples": [{"content": "How long do refunds take?", "stream": False}]},
     )
 
-    content: str = Field(
-        min_length=1, max_length=MAX_QUESTION_CHARS, examples=["How do I reset my password?"]
-    )
+    content: Question = Field(examples=["How do I reset my password?"])
     stream: bool = Field(False, description="Stream the answer as server-sent events.")
-
-    @field_validator("content")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("the question is blank")
-        return value
 
 
 class CitationRead(BaseModel):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sitechat.billing.usage import ensure_feature
 from sitechat.chat import repository
 from sitechat.chat.errors import FeedbackNeedsAnswer
 from sitechat.chatbots import repository as chatbot_repository
@@ -113,6 +114,14 @@ async def public_chatbot(session: AsyncSession, chatbot_id: uuid.UUID) -> Chatbo
     chatbot = await chatbot_repository.get_chatbot_unscoped(session, chatbot_id)
     if chatbot is None or chatbot.visibility is not Visibility.public:
         raise NotFound("Chatbot")
+    return chatbot
+
+
+async def widget_chatbot(session: AsyncSession, chatbot_id: uuid.UUID) -> Chatbot:
+    """A public chatbot a visitor may start a conversation with: its plan lists the widget
+    (402 `quota-exceeded` otherwise)."""
+    chatbot = await public_chatbot(session, chatbot_id)
+    await ensure_feature(session, chatbot.workspace_id, "widget")
     return chatbot
 
 

@@ -8,9 +8,11 @@ its answer runs (`chat/answering.py`) with no transaction open.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sitechat.auth.caller import Caller
 from sitechat.auth.dependencies import AuthState, caller_from_access_token, caller_from_api_key
 from sitechat.chat import answering, service
 from sitechat.chat.answering import AnswerRun, ChatRuntime
@@ -30,6 +32,15 @@ def parse_conversation_id(raw: str) -> uuid.UUID:
         raise NotFound("Conversation") from None
 
 
+@dataclass(frozen=True)
+class SocketAccess:
+    """A socket's verified credential: what it may reach, and the member or API key behind
+    it (None for a widget visitor)."""
+
+    scope: Scope
+    caller: Caller | None
+
+
 async def open_socket(
     sessionmaker: async_sessionmaker[AsyncSession],
     auth: AuthState,
@@ -38,7 +49,7 @@ async def open_socket(
     token: str | None,
     workspace_header: str | None,
     origin: str | None,
-) -> Scope:
+) -> SocketAccess:
     """What the socket's credential may reach, once the conversation is known to be in it.
 
     Raises `Unauthorized` for a bad credential, `NotFound` for a conversation out of reach and,
@@ -46,14 +57,15 @@ async def open_socket(
     does not allow (as the widget's HTTP routes do: a token copied to another site is useless).
     """
     async with sessionmaker() as session, session.begin():
-        scope = await _socket_scope(session, auth, auth_settings, token, workspace_header)
+        access = await _socket_access(session, auth, auth_settings, token, workspace_header)
+        scope = access.scope
         if scope.conversation_id is None:
             await service.get_conversation(session, scope, conversation_id)
         else:
             _, chatbot = await service.visitor_conversation(session, scope, conversation_id)
             if origin is not None and origin not in chatbot.allowed_origins:
                 raise OriginNotAllowed()
-    return scope
+    return access
 
 
 async def ask_on_socket(
@@ -65,13 +77,13 @@ async def ask_on_socket(
         return await answering.ask(session, conversation, question, runtime)
 
 
-async def _socket_scope(
+async def _socket_access(
     session: AsyncSession,
     auth: AuthState,
     auth_settings: AuthSettings,
     token: str | None,
     workspace_header: str | None,
-) -> Scope:
+) -> SocketAccess:
     """What a WebSocket's credential may reach: an API key, a visitor token or an access JWT.
 
     Raises `Unauthorized` (and `NotFound` for a foreign `X-Workspace-ID`) like `get_caller`,
@@ -82,9 +94,9 @@ async def _socket_scope(
     now = utcnow()
     if token.startswith(API_KEY_PREFIX):
         caller = await caller_from_api_key(session, auth, token, now)
-        return Scope.workspace(caller.workspace_id)
+        return SocketAccess(Scope.workspace(caller.workspace_id), caller)
     visitor = verify_visitor_token(auth_settings, token, now)
     if visitor is not None:
-        return Scope.visitor(visitor.conversation_id)
+        return SocketAccess(Scope.visitor(visitor.conversation_id), None)
     caller = await caller_from_access_token(session, auth, token, workspace_header, now)
-    return Scope.workspace(caller.workspace_id)
+    return SocketAccess(Scope.workspace(caller.workspace_id), caller)

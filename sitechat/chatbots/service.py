@@ -8,7 +8,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.auth.caller import Caller
-from sitechat.billing.usage import ensure_quota
+from sitechat.billing.usage import ensure_quota, settle_crawl_pages
 from sitechat.chatbots import repository
 from sitechat.chatbots.errors import CrawlInProgress
 from sitechat.chatbots.lifecycle import Actor, transition
@@ -117,6 +117,9 @@ async def delete_chatbot(session: AsyncSession, caller: Caller, chatbot_id: uuid
     if active is not None:
         # A running crawl finds its job gone and stops; a queued one must not start at all.
         await repository.cancel_queued_crawl(session, active.id)
+        # Its pages so far stay used this period (usage events outlive the chatbot); the
+        # rest of its reservation goes back.
+        await settle_crawl_pages(session, active.id, active.pages_indexed)
     await repository.delete_chatbot(session, chatbot)
     log.info("chatbot.deleted", chatbot_id=str(chatbot_id), workspace_id=str(caller.workspace_id))
 

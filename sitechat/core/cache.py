@@ -1,7 +1,8 @@
 """A tiny per-process TTL cache for hot credential lookups.
 
-Entries live a few seconds, so a revoked key or a removed member is refused by every process
-within that bound; the process that made the change drops its entry at once.
+Entries live a few seconds. Revocations are announced to every process, which clears its
+caches at once (`sitechat/auth/revocation.py`); the TTL bounds staleness only where nothing
+listens. A disabled cache (`enabled = False`) misses every lookup and keeps nothing.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ class TTLCache(Generic[K, V]):
         self._ttl = ttl_seconds
         self._max = max_entries
         self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        self.enabled = True
 
     def get(self, key: K) -> V | None:
+        if not self.enabled:
+            return None
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -31,6 +35,8 @@ class TTLCache(Generic[K, V]):
         return value
 
     def put(self, key: K, value: V) -> None:
+        if not self.enabled:
+            return
         self._entries[key] = (time.monotonic() + self._ttl, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:

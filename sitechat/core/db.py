@@ -287,7 +287,7 @@ async def job_buffer(request: Request) -> JobBuffer:
 JobBufferDep = Annotated[JobBuffer, Depends(job_buffer)]
 
 
-async def _close_session(request: Request) -> None:
+async def close_request_session(request: Request) -> None:
     session: AsyncSession | None = request.scope.get("state", {}).pop(_SESSION_STATE_KEY, None)
     # A session outside a transaction (never used, or committed) holds no connection: nothing
     # to give back, and most reads end so. One inside a transaction rolls back and returns its
@@ -329,6 +329,6 @@ class AutoCommitRoute(APIRoute):
                 await _commit(request)
                 return response
             finally:
-                await _close_session(request)
+                await close_request_session(request)
 
         return commit_then_respond

@@ -4,13 +4,15 @@ A route's rate-limit class defaults to the router's (`api_router(rate_limit_clas
 `read` for GET/HEAD and `write` otherwise; a route picks another with
 `openapi_extra=rate_limit_class(RouteClass.CHAT)`. Every route publishes its class in the
 OpenAPI schema as `x-rate-limit-class`, so clients and tests can see which bucket it draws on.
-The bucket is the caller's verified credential (user, API key or widget visitor), else the
-client IP; resolving it costs no database round trip.
+The buckets are the caller's verified credential's (a user, the workspace of an API key, a
+widget visitor; capacity classes also the workspace's), at the configured limits times the
+plan's factor, else the client IP's: the app's `rate_limit_subjects` resolver verifies the
+credential (with the cached caller lookup the handler then reuses). An unverifiable one
+counts as none.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
@@ -22,20 +24,20 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
-from sitechat.core.clock import utcnow
-from sitechat.core.db import AutoCommitRoute
+from sitechat.core.db import AutoCommitRoute, close_request_session
 from sitechat.core.errors import ProblemError
 from sitechat.core.middleware import add_response_headers
 from sitechat.core.ratelimit import (
     RateLimitDecision,
     RateLimiter,
+    RateLimitSubject,
+    RateLimitSubjects,
     RouteClass,
     client_ip,
     enforce,
     ip_identity,
     rate_limit_headers,
 )
-from sitechat.core.security import InvalidToken, TokenSigner, bearer_token
 
 API_PREFIX = "/v1"
 RATE_LIMIT_CLASS_KEY = "x-rate-limit-class"
@@ -64,25 +66,6 @@ VALIDATION_PROBLEM_RESPONSE: dict[str, Any] = {
 def rate_limit_class(route_class: RouteClass) -> dict[str, Any]:
     """`openapi_extra` for a route whose rate-limit class is not the method's default."""
     return {RATE_LIMIT_CLASS_KEY: route_class.value}
-
-
-def token_identity(app: Any, token: str | None) -> str | None:
-    """The rate-limit bucket of a credential: `key:...` for an API key, `user:...` for a valid
-    access token; None for anything else (the client address's bucket then)."""
-    if token is None:
-        return None
-    if token.startswith("sk_"):
-        # The hash of the whole key: a forged key never lands in the real key's bucket.
-        return "key:" + hashlib.sha256(token.encode()).hexdigest()[:24]
-    try:
-        claims = app.state.component(TokenSigner).verify_access_token(token, utcnow())
-    except InvalidToken:
-        return None
-    return f"user:{claims.user_id}"
-
-
-def _credential_identity(request: Request) -> str | None:
-    return token_identity(request.app, bearer_token(request))
 
 
 class UnknownQueryParameters(ProblemError):
@@ -130,24 +113,23 @@ class ApiRoute(AutoCommitRoute):
             declared = extra.get("parameters", [])
             self.openapi_extra = {**extra, "parameters": [*declared, *parameters]}
 
-    def rate_limit_identity(self, request: Request) -> str | None:
-        """The bucket of the caller's verified credential; None: the client address's.
-        A route class for another kind of credential (the widget's visitor tokens) says
-        how to find it."""
-        return _credential_identity(request)
-
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         route_class = self.rate_limit_class
         # A CORS preflight carries the URL of the request it asks about, query and all.
         preflight = "OPTIONS" in (self.methods or ())
         known_query = None if preflight else frozenset(_query_names(self.dependant))
-        identity_of = self.rate_limit_identity
 
         async def rate_limited(request: Request) -> Response:
             limiter: RateLimiter | None = request.app.state.rate_limiter
             if limiter is not None:
-                decision = await _enforce(request, limiter, route_class, identity_of(request))
+                try:
+                    decision = await _enforce(request, limiter, route_class)
+                except BaseException:
+                    # Verifying the credential may have opened the request's session; a
+                    # refused request never reaches the route class that would close it.
+                    await close_request_session(request)
+                    raise
                 add_response_headers(request, rate_limit_headers(decision).items())
             if known_query is not None:
                 _refuse_unknown_query(request, known_query)
@@ -185,27 +167,28 @@ def _refuse_unknown_query(request: Request, known: frozenset[str]) -> None:
 
 
 async def _enforce(
+    request: Request, limiter: RateLimiter, route_class: RouteClass
+) -> RateLimitDecision:
+    subject = None
+    subjects: RateLimitSubjects | None = getattr(request.app.state, "rate_limit_subjects", None)
+    if subjects is not None:
+        subject = await subjects(request, route_class)
+    return await charge(request, limiter, route_class, subject)
+
+
+async def charge(
     connection: HTTPConnection,
     limiter: RateLimiter,
     route_class: RouteClass,
-    identity: str | None,
+    subject: RateLimitSubject | None,
 ) -> RateLimitDecision:
+    """Charge `subject`'s buckets (None: the client address's) for one unit of `route_class`.
+    Also what a WebSocket charges per question, with the subject it verified at connect."""
+
     def ip_key() -> str:
         return "ip:" + ip_identity(client_ip(connection, connection.app.state.trusted_proxies))
 
-    return await enforce(limiter, route_class, identity, ip_key)
-
-
-async def charge_connection(
-    connection: HTTPConnection, route_class: RouteClass, identity: str | None
-) -> None:
-    """Charge work that is not a request of its own (a question on a WebSocket) to the same
-    buckets a route of `route_class` would: `identity`'s and, for classes limited per address,
-    the client's. Raises `RateLimitExceeded` (or `RateLimitUnavailable`); nothing when limits
-    are off."""
-    limiter: RateLimiter | None = connection.app.state.rate_limiter
-    if limiter is not None:
-        await _enforce(connection, limiter, route_class, identity)
+    return await enforce(limiter, route_class, subject, ip_key)
 
 
 def api_router(

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from sitechat.config import Settings
     from sitechat.core.login_throttle import LoginThrottle
     from sitechat.core.mail import Mailer
-    from sitechat.core.ratelimit import RateLimiter
+    from sitechat.core.ratelimit import RateLimiter, RateLimitSubjects
 
 ComponentT = TypeVar("ComponentT")
 
@@ -42,6 +42,7 @@ class AppState(State):
     read_sessionmaker: async_sessionmaker[AsyncSession]
     redis: Redis | None
     rate_limiter: RateLimiter | None
+    rate_limit_subjects: RateLimitSubjects | None
     login_guard: LoginThrottle | None
 
     def __init__(self, settings: Settings, mailer: Mailer) -> None:
@@ -52,6 +53,7 @@ class AppState(State):
                 "mailer": mailer,
                 "redis": None,
                 "rate_limiter": None,
+                "rate_limit_subjects": None,
                 "login_guard": None,
                 "components": {},
             }

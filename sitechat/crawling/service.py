@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.auth.caller import Caller
-from sitechat.billing.usage import ensure_quota
+from sitechat.billing.usage import reserve_crawl_pages, settle_crawl_pages
 from sitechat.chatbots import repository as chatbot_repository
 from sitechat.chatbots.errors import CrawlInProgress
 from sitechat.chatbots.lifecycle import Actor, settle_after_training, transition
@@ -32,6 +32,7 @@ from sitechat.crawling.errors import (
 from sitechat.crawling.schemas import CrawlCreate
 from sitechat.crawling.urls import canonicalize_url
 from sitechat.knowledge import repository as knowledge_repository
+from sitechat.models.base import new_id
 from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind
 from sitechat.models.crawling import CrawlJob, CrawlPage, CrawlStatus, PageOutcome
 from sitechat.models.knowledge import Page
@@ -100,13 +101,16 @@ async def start_crawl(
         if earlier is not None:
             return earlier, False
     canonical_url = _checked_start_url(request.url, settings)
-    # The plan's page allowance caps the crawl (402 once it is spent); the job's `max_pages`
-    # shows the cap that applied.
-    allowance = await ensure_quota(session, chatbot.workspace_id, "pages")
-    max_pages = min(
-        _max_pages(request.max_pages, settings),
-        allowance.remaining,
-        allowance.plan.limits.crawl_max_pages,
+    await _refuse_second_crawl(session, chatbot)  # 409 before any page is reserved
+    job_id = new_id()
+    # The crawl reserves its pages of the plan's allowance now (402 once it is spent), so
+    # crawls started together cannot overshoot it; the job's `max_pages` shows what it got.
+    max_pages = await reserve_crawl_pages(
+        session,
+        chatbot.workspace_id,
+        crawl_job_id=job_id,
+        chatbot_id=chatbot.id,
+        wanted=_max_pages(request.max_pages, settings),
     )
     source = await chatbot_repository.find_website_source(session, chatbot.id, canonical_url)
     if source is None:
@@ -119,6 +123,7 @@ async def start_crawl(
         )
         session.add(source)
     job = CrawlJob(
+        id=job_id,
         workspace_id=chatbot.workspace_id,
         chatbot_id=chatbot.id,
         status=CrawlStatus.queued,
@@ -136,12 +141,15 @@ async def start_crawl(
     return job, True
 
 
-async def _queue_job(
-    session: AsyncSession, jobs: JobBuffer, chatbot: Chatbot, source: Source, job: CrawlJob
-) -> None:
+async def _refuse_second_crawl(session: AsyncSession, chatbot: Chatbot) -> None:
     active = await chatbot_repository.find_active_crawl(session, chatbot.id)
     if active is not None:
         raise CrawlInProgress(active.id)
+
+
+async def _queue_job(
+    session: AsyncSession, jobs: JobBuffer, chatbot: Chatbot, source: Source, job: CrawlJob
+) -> None:
     transition(chatbot, ChatbotStatus.training, Actor.system)
     await session.flush()  # the source's id
     job.source_id = source.id
@@ -181,12 +189,23 @@ async def retry_crawl(
     source = await session.get(Source, previous.source_id)
     if source is None:
         raise NotFound("Crawl")
+    await _refuse_second_crawl(session, chatbot)  # 409 before any page is reserved
+    job_id = new_id()
+    # A retry is a new crawl: it reserves its pages like a start (402 once none are left).
+    max_pages = await reserve_crawl_pages(
+        session,
+        previous.workspace_id,
+        crawl_job_id=job_id,
+        chatbot_id=previous.chatbot_id,
+        wanted=previous.max_pages,
+    )
     job = CrawlJob(
+        id=job_id,
         workspace_id=previous.workspace_id,
         chatbot_id=previous.chatbot_id,
         status=CrawlStatus.queued,
         start_url=previous.start_url,
-        max_pages=previous.max_pages,
+        max_pages=max_pages,
         max_depth=previous.max_depth,
         include_paths=list(previous.include_paths),
         exclude_paths=list(previous.exclude_paths),
@@ -211,6 +230,7 @@ async def cancel_crawl(session: AsyncSession, caller: Caller, job_id: uuid.UUID)
         job.status = CrawlStatus.cancelled
         job.stop_reason = "cancelled"
         job.finished_at = now
+        await settle_crawl_pages(session, job.id, job.pages_indexed)
         chatbot = await chatbot_repository.get_chatbot_unscoped(
             session, job.chatbot_id, for_update=True
         )

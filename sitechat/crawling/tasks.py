@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sitechat.billing.usage import settle_crawl_pages
 from sitechat.chatbots import repository as chatbot_repository
 from sitechat.chatbots.lifecycle import settle_after_training
 from sitechat.config import CrawlSettings
@@ -96,6 +97,7 @@ async def _mark_running(job_id: uuid.UUID, settings: CrawlSettings) -> _Start | 
             job.status = CrawlStatus.cancelled
             job.stop_reason = "cancelled"
             job.finished_at = now
+            await settle_crawl_pages(session, job.id, job.pages_indexed)
             await _settle_chatbot(session, job.chatbot_id)
             return None
         job.status = CrawlStatus.running
@@ -142,6 +144,8 @@ async def _finish(
         job.stop_reason = stop_reason
         job.error = error
         job.finished_at = utcnow()
+        # The pages it did not index go back to the plan's allowance.
+        await settle_crawl_pages(session, job.id, job.pages_indexed)
         await _settle_chatbot(session, job.chatbot_id)
         if status in (CrawlStatus.completed, CrawlStatus.failed):
             deliveries = await emit_webhook(

@@ -110,6 +110,9 @@ class Subscription(IdMixin, TimestampMixin, Base):
     carried_balance: Mapped[int] = mapped_column(BigInteger, default=0)
     """Amounts too small to charge (below the gateway minimum), added to the next invoice."""
     canceled_at: Mapped[datetime | None]
+    usage_carried_from: Mapped[datetime | None]
+    """Start of the usage month a billing-interval change interrupted: the new period's first
+    usage month counts from there (`billing/usage.py`), so the change resets no counter."""
     granted: Mapped[bool] = mapped_column(default=False, server_default=false())
     """Given by the operator (`sitechat admin set-plan`): renews without an invoice or charge."""
 

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sitechat.audit.service import AuditEventPage, list_workspace_events, record_audit_event
 from sitechat.auth import repository as credentials
 from sitechat.auth.caller import Caller
+from sitechat.auth.revocation import announce_revocation
+from sitechat.billing.usage import ensure_seat
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import Forbidden, NotFound
 from sitechat.core.mail import MailMessage
@@ -128,6 +130,8 @@ async def invite(
     invitee = await credentials.get_user_by_email(session, email)
     if invitee is not None and await repository.get_membership(session, workspace.id, invitee.id):
         raise AlreadyMember()
+    # An open invitation holds a seat: 402 once members and open invitations fill the plan.
+    await ensure_seat(session, workspace.id, inviting=True)
     now = utcnow()
     invitation_id = new_id()
     token = invitation_token(policy, invitation_id)
@@ -204,6 +208,8 @@ async def accept_invitation(
         raise NotFound("Invitation")
     if await repository.get_membership(session, invitation.workspace_id, user_id):
         raise AlreadyMember()
+    # The plan may have shrunk since the invitation was sent.
+    await ensure_seat(session, invitation.workspace_id, inviting=False)
     session.add(
         Membership(workspace_id=invitation.workspace_id, user_id=user_id, role=invitation.role)
     )
@@ -248,6 +254,7 @@ async def change_member_role(
             await _refuse_losing_last_owner(session, membership)
         membership.role = role
         membership.updated_at = utcnow()
+        await announce_revocation(session)  # a demoted admin's cached role goes everywhere
         record_audit_event(
             session,
             action="member.role_changed",
@@ -273,6 +280,7 @@ async def remove_member(
     membership = await _member(session, caller, user_id)
     await _refuse_losing_last_owner(session, membership)
     await repository.delete_membership(session, membership)
+    await announce_revocation(session)
     record_audit_event(
         session,
         action="member.left" if caller.user_id == user_id else "member.removed",

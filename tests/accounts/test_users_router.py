@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import update
 
+from sitechat.billing.plans import PlanCatalog
 from sitechat.models.accounts import Workspace
 from tests.fixtures.accounts import (
     DEFAULT_PASSWORD,
@@ -14,6 +15,7 @@ from tests.fixtures.accounts import (
     log_in,
     register,
 )
+from tests.fixtures.plans import seats_on_free_fixture  # noqa: F401 (the seats_on_free fixture)
 
 ME = "/v1/users/me"
 
@@ -123,7 +125,7 @@ class TestDeleteAccount:
         assert again.user_id != account.user_id
 
     async def test_sole_owner_of_a_shared_workspace_is_refused(
-        self, client: httpx.AsyncClient, app: object
+        self, client: httpx.AsyncClient, app: object, seats_on_free: PlanCatalog
     ) -> None:
         owner = await register(client)
         member = await register(client)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sitechat.billing.catalog import parse_catalog
 from sitechat.billing.invoicing import GatewayContext
+from sitechat.billing.plans import PlanCatalog, use_catalog
 from sitechat.billing.sandbox_gateway import SandboxGateway
 from sitechat.config import Settings
 from sitechat.models.billing import Subscription
@@ -80,3 +84,57 @@ def sandbox_gateway(settings: Settings) -> GatewayContext:
     """The gateway the app builds from the test settings (the sandbox is stateless)."""
     secret = settings.billing.stripe_webhook_secret.get_secret_value()
     return GatewayContext(SandboxGateway(secret), "sandbox")
+
+
+# Small numbers, so the edges are reached with a few pages.
+SMALL_CATALOG = """
+[[plans]]
+id = "free"
+name = "Free"
+rank = 0
+features = ["widget", "api_access"]
+prices = { month = 0, year = 0 }
+[plans.limits]
+chatbots = 5
+messages_per_month = 100
+pages_per_month = 10
+members = 2
+crawl_max_pages = 6
+
+[[plans]]
+id = "starter"
+name = "Starter"
+rank = 1
+features = ["widget", "api_access"]
+prices = { month = 1900, year = 19000 }
+[plans.limits]
+chatbots = 5
+messages_per_month = 100
+pages_per_month = 20
+members = 3
+crawl_max_pages = 6
+
+[[plans]]
+id = "pro"
+name = "Pro"
+rank = 2
+features = ["widget", "api_access", "openai_compatible_api"]
+prices = { month = 4900, year = 49000 }
+[plans.limits]
+chatbots = 5
+messages_per_month = 100
+pages_per_month = 20
+members = 3
+crawl_max_pages = 6
+"""
+
+
+@pytest.fixture(autouse=True, name="small_catalog")
+def small_catalog_fixture() -> Iterator[PlanCatalog]:
+    """The small catalog for the whole test (import it into a module to use it there)."""
+    catalog = parse_catalog(SMALL_CATALOG, "test catalog")
+    previous = use_catalog(catalog)
+    try:
+        yield catalog
+    finally:
+        use_catalog(previous)

@@ -10,6 +10,8 @@ import openai
 import pytest
 from fastapi import FastAPI
 
+from sitechat.billing.grants import grant_plan
+from sitechat.billing.plans import get_plan
 from tests.fixtures.chat import (
     ChatAccount,
     add_chunk,
@@ -30,6 +32,10 @@ async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def _sdk(app: FastAPI, http: httpx.AsyncClient, account: ChatAccount) -> openai.AsyncOpenAI:
+    """The SDK on the account's API key; the workspace is on Pro, whose plan lists the
+    OpenAI-compatible API (tests/billing/test_quota_bypasses.py: Free gets 402)."""
+    async with app.state.sessionmaker() as session, session.begin():
+        await grant_plan(session, account.workspace_id, get_plan("pro"), "month")
     key = await create_api_key(app, account)
     return openai.AsyncOpenAI(
         base_url="http://testserver/v1", api_key=key, http_client=http, max_retries=0

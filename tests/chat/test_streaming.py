@@ -290,6 +290,27 @@ class TestWebSocket:
             )
             assert await close_code(f"/v1/conversations/nope/ws?token={owner.access_token}") == 4404
 
+    async def test_a_nul_character_gets_an_error_frame_and_the_socket_stays_open(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        account = await create_account(app)
+        conversation_id = await _ready_conversation(app, client, account)
+
+        async with serving(app) as base:
+            url = f"{base}/v1/conversations/{conversation_id}/ws?token={account.access_token}"
+            async with connect(url) as ws:
+                await ws.send(json.dumps({"type": "question", "content": "virtual\u0000env"}))
+                error = json.loads(await asyncio.wait_for(ws.recv(), timeout=5))
+                # The same socket still answers the next question.
+                await ws.send(json.dumps({"type": "question", "content": "virtual environment"}))
+                events = await _receive_until_done(ws)
+
+        assert error["type"] == "error"
+        assert error["code"] == "validation-error"
+        assert events[-1]["type"] == "done"
+        stored = await _messages(client, account, conversation_id)
+        assert [message["content"] for message in stored][:1] == ["virtual environment"]
+
 
 class TestUsageFromModel:
     async def test_tokens_reported_by_the_model_are_stored(

@@ -74,12 +74,22 @@ class TestRateLimitedRoutes:
         assert (await probe.post("/v1/probe/write")).status_code == 200
         assert (await probe.get("/v1/probe/read")).status_code == 200
 
-    async def test_each_credential_has_its_own_bucket(self, probe: httpx.AsyncClient) -> None:
-        first = {"Authorization": "Bearer sk_aaaaaaaaaaaa_secret1"}
-        second = {"Authorization": "Bearer sk_aaaaaaaaaaaa_secret2"}
+    async def test_each_verified_credential_has_its_own_bucket(
+        self, probe: httpx.AsyncClient
+    ) -> None:
+        first, second = (await register(probe)).headers, (await register(probe)).headers
         assert (await probe.post("/v1/probe/chat", headers=first)).status_code == 200
         assert (await probe.post("/v1/probe/chat", headers=first)).status_code == 429
         assert (await probe.post("/v1/probe/chat", headers=second)).status_code == 200
+
+    async def test_made_up_keys_share_the_client_address_bucket(
+        self, probe: httpx.AsyncClient
+    ) -> None:
+        """Issue 13: a key nobody issued buys no bucket of its own."""
+        first = {"Authorization": "Bearer sk_aaaaaaaaaaaa_secret1"}
+        second = {"Authorization": "Bearer sk_bbbbbbbbbbbb_secret2"}
+        assert (await probe.post("/v1/probe/chat", headers=first)).status_code == 200
+        assert (await probe.post("/v1/probe/chat", headers=second)).status_code == 429
 
     async def test_unlimited_routes_carry_no_headers(self, probe: httpx.AsyncClient) -> None:
         response = await probe.get("/healthz")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from limits import parse
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from redis.asyncio import Redis
@@ -22,6 +22,8 @@ from sitechat.core.middleware import MiddlewareConfig, RequestContextMiddleware
 from sitechat.core.ratelimit import (
     RateLimiter,
     RateLimitPolicy,
+    RateLimitSubject,
+    RateLimitSubjects,
     RateLimitUnavailable,
     RouteClass,
     rate_limit_headers,
@@ -442,15 +444,29 @@ class TestStorageOutage:
 # --- As API routes apply it -------------------------------------------------------------------
 
 
+async def names_verified_callers(
+    request: Request, route_class: RouteClass
+) -> RateLimitSubject | None:
+    """A stand-in for the app's resolver (`sitechat/auth/rate_limits.py`, tested on the real
+    routes in tests/security): `sk_<name>_verified` is a verified caller named `name`."""
+    token = request.headers.get("authorization", "").removeprefix("Bearer ")
+    if not token.startswith("sk_") or not token.endswith("_verified"):
+        return None
+    return RateLimitSubject(identity="key:" + token.split("_")[1])
+
+
 def build_app(
-    limiter: RateLimiter | None, trusted_proxies: frozenset[str] = frozenset()
+    limiter: RateLimiter | None,
+    trusted_proxies: frozenset[str] = frozenset(),
+    subjects: RateLimitSubjects | None = names_verified_callers,
 ) -> FastAPI:
-    """The limiter as every API route applies it (`ApiRoute`), without a database: an
-    `sk_` bearer names the caller without a lookup."""
+    """The limiter as every API route applies it (`ApiRoute`), without a database: the
+    subjects come from `subjects` (by default a stand-in that verifies nothing)."""
     app = FastAPI()
     install_exception_handlers(app)
     app.add_middleware(RequestContextMiddleware, config=MiddlewareConfig(max_body_bytes=1024))
     app.state.rate_limiter = limiter
+    app.state.rate_limit_subjects = subjects
     app.state.trusted_proxies = trusted_proxies
     router = api_router()
 
@@ -467,7 +483,7 @@ def build_app(
 
 
 def as_caller(name: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer sk_{name:0>12}_secret"}
+    return {"Authorization": f"Bearer sk_{name:0>12}_verified"}
 
 
 def client_for(app: FastAPI, peer_ip: str) -> httpx.AsyncClient:
@@ -516,6 +532,25 @@ class TestRateLimitedRoutes:
         assert alice == [200, 200, 429]
         assert bob.status_code == 200
 
+    async def test_unverified_credentials_are_charged_to_the_ip(
+        self, memory_limiter: RateLimiter
+    ) -> None:
+        """Made-up keys and bad JWTs buy no bucket of their own (issue 13: 650 requests with
+        random `sk_...` strings from one address got no 429)."""
+        async with client_for(build_app(memory_limiter), "10.0.0.1") as client:
+            invented = [
+                (await client.get("/v1/read", headers=bad)).status_code
+                for bad in (
+                    {"Authorization": "Bearer sk_aaaaaaaaaaaa_made-up"},
+                    {"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.e30.bad"},
+                    {"Authorization": "Bearer sk_bbbbbbbbbbbb_made-up"},
+                )
+            ]
+            verified = await client.get("/v1/read", headers=as_caller("alice"))
+
+        assert invented == [200, 200, 429]  # the IP's 2/minute, whatever the credential
+        assert verified.status_code == 200
+
     async def test_public_routes_also_limit_the_ip_behind_many_visitors(
         self, memory_limiter: RateLimiter
     ) -> None:
@@ -558,3 +593,59 @@ class TestRateLimitedRoutes:
 
         assert {r.status_code for r in responses} == {200}
         assert "RateLimit-Limit" not in responses[-1].headers
+
+
+class TestHeadersAgree:
+    """`RateLimit-Reset`, `RateLimit-Remaining` and `Retry-After` tell one story, and a client
+    that waits as long as `Retry-After` says gets through (the clock is the limiter's own)."""
+
+    async def test_waiting_retry_after_is_always_enough(self) -> None:
+        clock = FakeClock()
+        limiter = RateLimiter(None, policy_with("10/minute"), clock=clock)
+        # Bursts and pauses at uneven offsets, so denials fall in fresh windows, in windows
+        # whose previous one still fades, and exactly on window edges.
+        pauses = itertools.cycle([0.0, 0.0, 0.4, 3.0, 0.0, 7.5, 0.0, 0.0, 13.0, 0.1, 29.0])
+        denials = 0
+        try:
+            async with client_for(build_app(limiter), "10.0.0.1") as client:
+                for _ in range(400):
+                    clock.advance(next(pauses))
+                    response = await client.get("/v1/read")
+                    reset = int(response.headers["RateLimit-Reset"])
+                    remaining = int(response.headers["RateLimit-Remaining"])
+                    assert 0 <= reset <= 60
+                    if response.status_code == 200:
+                        assert "Retry-After" not in response.headers
+                        continue
+                    denials += 1
+                    assert response.status_code == 429
+                    retry_after = int(response.headers["Retry-After"])
+                    assert remaining == 0
+                    assert reset == retry_after
+                    clock.advance(retry_after)
+                    after_waiting = await client.get("/v1/read")
+                    assert after_waiting.status_code == 200, (clock.now, retry_after)
+        finally:
+            await limiter.close()
+        assert denials > 20  # the pattern did run into the limit, many times
+
+    async def test_the_last_unit_says_when_the_next_one_comes(self) -> None:
+        clock = FakeClock()
+        limiter = RateLimiter(None, policy_with("2/minute"), clock=clock)
+        try:
+            async with client_for(build_app(limiter), "10.0.0.1") as client:
+                first = await client.get("/v1/read")
+                clock.advance(10)
+                last = await client.get("/v1/read")
+                clock.advance(int(last.headers["RateLimit-Reset"]))
+                next_one = await client.get("/v1/read")
+        finally:
+            await limiter.close()
+
+        assert (first.headers["RateLimit-Remaining"], first.headers["RateLimit-Reset"]) == (
+            "1",
+            "60",
+        )
+        assert last.headers["RateLimit-Remaining"] == "0"
+        assert int(last.headers["RateLimit-Reset"]) == 51  # the window closes 50 s later
+        assert next_one.status_code == 200

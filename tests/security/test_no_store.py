@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import httpx
 
+from sitechat.billing.plans import PlanCatalog
 from tests.fixtures.accounts import DEFAULT_PASSWORD, register
+from tests.fixtures.plans import seats_on_free_fixture  # noqa: F401 (the seats_on_free fixture)
 
 
 def assert_no_store(response: httpx.Response) -> None:
@@ -41,7 +43,9 @@ class TestNoStore:
         for response in (registered, login, form, refreshed, changed):
             assert_no_store(response)
 
-    async def test_api_key_and_invitation_creation(self, client: httpx.AsyncClient) -> None:
+    async def test_api_key_and_invitation_creation(
+        self, client: httpx.AsyncClient, seats_on_free: PlanCatalog
+    ) -> None:
         account = await register(client)
         key = await client.post("/v1/api-keys", json={"name": "ci"}, headers=account.headers)
         invitation = await client.post(

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import httpx
 
+from sitechat.billing.grants import grant_plan
+from sitechat.billing.plans import get_plan
 from sitechat.config import Settings
+from sitechat.models import Visibility
 from tests.core.ratelimit_conftest_helpers import (
     SHARED_REDIS_URL,
     delete_keys_with_prefix,
@@ -16,6 +19,7 @@ from tests.core.ratelimit_conftest_helpers import (
     unique_key_prefix,
 )
 from tests.fixtures.accounts import assert_problem, create_api_key, register
+from tests.fixtures.chat import create_account, create_chatbot
 from tests.security.conftest import (
     asgi_client,
     rate_limited_settings,
@@ -24,6 +28,7 @@ from tests.security.conftest import (
     uvicorn_server,
 )
 
+SITE = "https://shop.example.com"
 RATE_HEADERS = ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "ratelimit-policy")
 
 
@@ -97,6 +102,120 @@ class TestHeadersAndBuckets:
                 # Not a proxy: its X-Forwarded-For is ignored, the peer address counts.
                 assert await login_from(direct, "192.0.2.50") == 401
                 assert await login_from(direct, "192.0.2.51") == 429
+
+
+class TestBucketsOfVerifiedCallers:
+    """Issue 13: invented credentials, extra keys and the plan must not change what a client
+    may send."""
+
+    async def test_made_up_keys_and_bad_tokens_count_against_the_client_ip(
+        self, settings: Settings
+    ) -> None:
+        limited = rate_limited_settings(settings, read="3/minute")
+        async with running_app(limited) as app, asgi_client(app) as http:
+            invented = [f"Bearer sk_{uuid.uuid4().hex[:12]}_{uuid.uuid4().hex}" for _ in range(3)]
+            invented += ["Bearer not.a.jwt", f"Bearer sk_{uuid.uuid4().hex[:12]}_x"]
+            statuses = [
+                (await http.get("/v1/chatbots", headers={"Authorization": bearer})).status_code
+                for bearer in invented
+            ]
+            async with asgi_client(app, peer="198.51.100.9") as elsewhere:
+                from_elsewhere = await elsewhere.get(
+                    "/v1/chatbots", headers={"Authorization": "Bearer sk_000000000000_x"}
+                )
+
+        assert statuses == [401, 401, 401, 429, 429]
+        assert from_elsewhere.status_code == 401  # another address has its own bucket
+
+    async def test_a_workspaces_keys_share_one_bucket(self, settings: Settings) -> None:
+        limited = rate_limited_settings(settings, read="3/minute")
+        async with running_app(limited) as app, asgi_client(app) as http:
+            owner = await register(http)
+            keys = [
+                {"Authorization": f"Bearer {await create_api_key(http, owner, name=f'k{n}')}"}
+                for n in range(3)
+            ]
+            statuses = [(await http.get("/v1/chatbots", headers=key)).status_code for key in keys]
+            fourth = await http.get("/v1/chatbots", headers=keys[0])
+
+        assert statuses == [200, 200, 200]
+        assert_problem(fourth, 429, "rate-limited")
+
+    async def test_capacity_classes_are_charged_to_the_workspace_for_people_and_keys(
+        self, settings: Settings
+    ) -> None:
+        limited = rate_limited_settings(settings, crawl_start="2/hour")
+        async with running_app(limited) as app, asgi_client(app) as http:
+            owner = await register(http)
+            key = {"Authorization": f"Bearer {await create_api_key(http, owner)}"}
+            path = f"/v1/chatbots/{uuid.uuid4()}/crawls"
+            body = {"url": "https://docs.example.com/"}
+            by_person = await http.post(path, json=body, headers=owner.headers)
+            by_key = await http.post(path, json=body, headers=key)
+            again_by_person = await http.post(path, json=body, headers=owner.headers)
+
+        assert (by_person.status_code, by_key.status_code) == (404, 404)  # charged, then 404
+        assert_problem(again_by_person, 429, "rate-limited")
+
+    async def test_limits_grow_with_the_plan(self, settings: Settings) -> None:
+        limited = rate_limited_settings(settings, read="3/minute")
+        async with running_app(limited) as app, asgi_client(app) as http:
+            free, business = await register(http), await register(http)
+            async with app.state.sessionmaker() as session, session.begin():
+                await grant_plan(session, business.workspace_id, get_plan("business"), "month")
+            free_key = {"Authorization": f"Bearer {await create_api_key(http, free)}"}
+            business_key = {"Authorization": f"Bearer {await create_api_key(http, business)}"}
+            free_statuses = [
+                (await http.get("/v1/chatbots", headers=free_key)).status_code for _ in range(4)
+            ]
+            business_answers = [
+                await http.get("/v1/chatbots", headers=business_key) for _ in range(4)
+            ]
+
+        assert free_statuses == [200, 200, 200, 429]
+        assert [answer.status_code for answer in business_answers] == [200] * 4
+        # Business: 20 times the configured 3 a minute (docs/decisions, per-plan rate limits).
+        assert business_answers[0].headers["ratelimit-policy"] == "60;w=60"
+        assert business_answers[-1].headers["ratelimit-remaining"] == "56"
+
+    async def test_widget_visitors_have_their_own_buckets_wherever_they_come_from(
+        self, settings: Settings
+    ) -> None:
+        limited = rate_limited_settings(settings, public_widget="3/minute")
+        async with running_app(limited) as app:
+            chatbot = await create_chatbot(
+                app, await create_account(app), visibility=Visibility.public, allowed_origins=[SITE]
+            )
+            visitors = []
+            for peer in ("198.51.100.1", "198.51.100.2"):
+                async with asgi_client(app, peer=peer) as http:
+                    started = await http.post(
+                        f"/v1/public/chatbots/{chatbot.id}/conversations", headers={"Origin": SITE}
+                    )
+                    assert started.status_code == 201, started.text
+                    visitors.append(started.json())
+
+            async def read_messages(peer: str, visitor: dict[str, str]) -> int:
+                async with asgi_client(app, peer=peer) as http:
+                    response = await http.get(
+                        f"/v1/public/conversations/{visitor['conversation_id']}/messages",
+                        headers={
+                            "Origin": SITE,
+                            "Authorization": f"Bearer {visitor['visitor_token']}",
+                        },
+                    )
+                    return response.status_code
+
+            first = [await read_messages("198.51.100.1", visitors[0]) for _ in range(2)]
+            # The first visitor moves to another address: its own bucket follows it.
+            moved = await read_messages("203.0.113.50", visitors[0])
+            after_moving = await read_messages("203.0.113.51", visitors[0])
+            second = await read_messages("198.51.100.2", visitors[1])
+
+        assert first == [200, 200]  # its start used one of the address's 3, the visitor's 2
+        assert moved == 200
+        assert after_moving == 429
+        assert second == 200
 
 
 class TestSeveralProcesses:

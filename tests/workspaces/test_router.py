@@ -6,11 +6,19 @@ import uuid
 from datetime import timedelta
 
 import httpx
+import pytest
 from structlog.testing import capture_logs
 
+from sitechat.billing.plans import PlanCatalog
 from sitechat.core.clock import FrozenClock
 from tests.conftest import run_queued_jobs
 from tests.fixtures.accounts import Account, assert_problem, bearer, create_api_key, register
+from tests.fixtures.plans import seats_on_free_fixture  # noqa: F401 (the seats_on_free fixture)
+
+
+@pytest.fixture(autouse=True)
+def _invitations_need_seats(seats_on_free: PlanCatalog) -> None:
+    """The shipped Free plan has one seat; the members limit is tested in tests/billing."""
 
 
 def ws(account: Account, suffix: str = "") -> str:

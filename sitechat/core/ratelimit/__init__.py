@@ -21,7 +21,9 @@ Modules:
 - `storage`: the `limits` storage the limiter and the login throttle share.
 - `decision`: what a check decided; `RateLimitExceeded` (429), `RateLimitUnavailable` (503).
 - `headers`: `RateLimit-*` and `Retry-After`.
-- `identity`: the client address a bucket is keyed by when there is no credential.
+- `identity`: the client address a bucket is keyed by when there is no verified credential.
+- `subjects`: a verified caller's buckets and plan factor (`RateLimitSubject`), from the
+  resolver the app registers.
 - `limiter`: `RateLimiter` (storage outage handling) and `enforce` (caller and IP buckets).
 """
 
@@ -40,12 +42,15 @@ from sitechat.core.ratelimit.policy import (
     StorageFailurePolicy,
 )
 from sitechat.core.ratelimit.storage import create_storage, storage_exceptions
+from sitechat.core.ratelimit.subjects import RateLimitSubject, RateLimitSubjects
 
 __all__ = [
     "DEFAULT_LIMITS",
     "RateLimitDecision",
     "RateLimitExceeded",
     "RateLimitPolicy",
+    "RateLimitSubject",
+    "RateLimitSubjects",
     "RateLimitUnavailable",
     "RateLimiter",
     "RouteClass",

@@ -13,8 +13,8 @@ class RateLimitDecision:
     allowed: bool
     limit: int
     remaining: int
-    # Until the bucket is empty again (RateLimit-Reset); with a sliding window counter this can
-    # be up to two windows after a burst.
+    # RateLimit-Reset: while units remain, until the current window ends (at most one
+    # window); once none remain, until the next request would fit, as Retry-After says.
     reset_after_seconds: float
     policy_header_value: str
     # Until the denied request would fit (Retry-After); 0 when allowed.
@@ -42,13 +42,21 @@ class RateLimitUnavailable(Exception):
 def decision_of(spec: LimitSpec, allowed: bool, state: WindowState, cost: int) -> RateLimitDecision:
     """A check's decision, with the headers' numbers read off the window it left."""
     limit = spec.item.amount
+    remaining = max(0, limit - state.weighted_count())
+    retry_after = 0.0 if allowed else state.seconds_until_fits(limit, cost)
+    if not allowed:
+        reset_after = retry_after
+    elif remaining == 0:
+        reset_after = state.seconds_until_fits(limit, 1)
+    else:
+        reset_after = state.seconds_until_window_ends()
     return RateLimitDecision(
         allowed=allowed,
         limit=limit,
-        remaining=max(0, limit - state.weighted_count()),
-        reset_after_seconds=state.seconds_until_empty(),
+        remaining=0 if not allowed else remaining,
+        reset_after_seconds=reset_after,
         policy_header_value=spec.policy_header_value,
-        retry_after_seconds=0.0 if allowed else state.seconds_until_fits(limit, cost),
+        retry_after_seconds=retry_after,
     )
 
 
@@ -68,7 +76,7 @@ def more_restrictive(a: RateLimitDecision, b: RateLimitDecision) -> RateLimitDec
     if a.allowed != b.allowed:
         return b if a.allowed else a
     if not a.allowed:  # both denied: the caller must wait for the later one
-        return a if a.reset_after_seconds >= b.reset_after_seconds else b
+        return a if a.retry_after_seconds >= b.retry_after_seconds else b
     if a.enforced != b.enforced:
         return a if a.enforced else b
     return a if a.remaining <= b.remaining else b

@@ -34,9 +34,11 @@ from sitechat.core.ratelimit.policy import (
     RouteClass,
     StorageFailurePolicy,
     limit_spec,
+    scaled_limit,
 )
 from sitechat.core.ratelimit.redis import RedisBatches
 from sitechat.core.ratelimit.storage import create_storage, storage_exceptions
+from sitechat.core.ratelimit.subjects import RateLimitSubject
 from sitechat.core.ratelimit.window import HIT_AND_REPORT_LUA, Check
 
 log = structlog.get_logger()
@@ -51,7 +53,9 @@ class RateLimiter:
         key_prefix: str = "sitechat",
         storage_timeout_seconds: float = 0.5,
         storage_retry_after_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`clock` times the in-memory windows (tests move it); Redis keeps its own time."""
         self.policy = policy or RateLimitPolicy()
         self.storage = create_storage(
             storage_uri, key_prefix=key_prefix, timeout_seconds=storage_timeout_seconds
@@ -62,7 +66,7 @@ class RateLimiter:
         self._storage_errors = storage_exceptions(self.storage)
         self._redis: Redis | None = None
         self._redis_batches: RedisBatches | None = None
-        self._local = LocalWindows()
+        self._local = LocalWindows(clock)
         if isinstance(self.storage, RedisStorage):
             # Reuse the redis-py client limits built for this storage: one connection pool.
             self._redis = cast(Redis, cast(RedispyBridge, self.storage.bridge).get_connection())
@@ -128,18 +132,35 @@ class RateLimiter:
 async def enforce(
     limiter: RateLimiter,
     route_class: RouteClass,
-    identity: str | None,
+    subject: RateLimitSubject | None,
     ip_key: Callable[[], str],
 ) -> RateLimitDecision:
-    """Charge the caller's bucket (`identity`: "key:...", "user:..."; else the client IP) and,
-    for classes limited per IP too, the IP's bucket; the tighter decision is returned, and a
-    denial raises `RateLimitExceeded`. `ip_key` is called only when the IP is needed, since
-    most requests carry a credential."""
-    if identity is None:
+    """Charge the request's buckets and return the tightest decision; a denial raises
+    `RateLimitExceeded`.
+
+    Without a verified subject: the client IP's bucket, at the configured limit. With one:
+    the credential's bucket and, for classes that protect capacity, its workspace's, at the
+    configured limit times the plan's factor; classes reachable without an account also
+    charge the IP (at the configured limit), so one host cannot mint identities. `ip_key`
+    is called only when the IP is needed.
+    """
+    policy = limiter.policy
+    if subject is None:
         decision = await limiter.hit(route_class, ip_key())
     else:
-        decision = await limiter.hit(route_class, identity)
-        if decision.allowed and route_class in limiter.policy.also_per_ip:
+        override = None
+        if subject.scale != 1:
+            override = scaled_limit(policy.limits[route_class], subject.scale)
+        decision = await limiter.hit(route_class, subject.identity, limit_override=override)
+        if (
+            decision.allowed
+            and subject.workspace is not None
+            and subject.workspace != subject.identity
+            and route_class in policy.per_workspace
+        ):
+            workspace = await limiter.hit(route_class, subject.workspace, limit_override=override)
+            decision = more_restrictive(decision, workspace)
+        if decision.allowed and route_class in policy.also_per_ip:
             decision = more_restrictive(decision, await limiter.hit(route_class, ip_key()))
     if not decision.allowed:
         raise RateLimitExceeded(decision)

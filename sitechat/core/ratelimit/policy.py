@@ -47,6 +47,9 @@ class RateLimitPolicy:
     # Classes reachable without an account are also limited per client IP, even when a
     # narrower identity (a widget visitor) is known, so one host cannot mint identities.
     also_per_ip: frozenset[RouteClass] = frozenset({RouteClass.AUTH, RouteClass.PUBLIC_WIDGET})
+    # Classes that protect shared capacity (answers, crawls) are charged to the workspace as
+    # well as to the credential: all its keys and people together.
+    per_workspace: frozenset[RouteClass] = frozenset({RouteClass.CHAT, RouteClass.CRAWL_START})
 
     def redis_fail_policy(self, route_class: RouteClass) -> StorageFailurePolicy:
         if route_class in self.fail_closed:
@@ -70,3 +73,11 @@ def limit_spec(limit_string: str) -> LimitSpec:
     return LimitSpec(
         item=item, window_seconds=window, policy_header_value=f"{item.amount};w={window}"
     )
+
+
+@lru_cache(maxsize=512)
+def scaled_limit(limit_string: str, scale: int) -> str:
+    """`limit_string` with `scale` times the amount in the same window ("60/minute", 5 ->
+    "300 per 60 seconds"): a plan's limits are the configured ones times its factor."""
+    spec = limit_spec(limit_string)
+    return f"{spec.item.amount * scale} per {spec.window_seconds} seconds"

@@ -66,6 +66,13 @@ class WindowState:
     def weighted_count(self) -> int:
         return weighted_count(self.previous, self.previous_ttl, self.window, self.current)
 
+    def seconds_until_window_ends(self) -> float:
+        """Until the current window ends (at most one window): what `RateLimit-Reset` says
+        while units remain."""
+        if self.current:
+            return min(max(self.current_ttl - self.window, 0.0), float(self.window))
+        return min(self.previous_ttl, float(self.window))
+
     def seconds_until_empty(self) -> float:
         if self.current:
             return max(self.current_ttl, 0.0)

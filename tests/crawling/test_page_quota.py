@@ -1,0 +1,115 @@
+"""A crawl's pages of the plan's monthly allowance: reserved when it starts (so parallel
+starts cannot overshoot it, and a retry is checked like a start), given back when it ends,
+and still counted after its chatbot is deleted (issue 13)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from tests.billing import helpers
+from tests.conftest import run_queued_jobs
+from tests.crawling import site as crawl_site
+from tests.crawling.conftest import LocalSite
+from tests.crawling.site import docs_site, get_crawl, start_crawl
+from tests.fixtures.accounts import Account, assert_problem
+
+crawl_app_fixture = crawl_site.crawl_app_fixture
+crawl_client_fixture = crawl_site.crawl_client_fixture
+account_fixture = crawl_site.account_fixture
+# Free: 10 pages a month, at most 6 per crawl.
+small_catalog_fixture = helpers.small_catalog_fixture
+
+FOUR_PAGES = {
+    "/a": "Alpha explains the first thing.",
+    "/b": "Beta explains the second one.",
+    "/c": "Gamma explains the third thing.",
+}
+
+
+async def new_chatbot(client: httpx.AsyncClient, account: Account) -> str:
+    response = await client.post("/v1/chatbots", json={"name": "Docs"}, headers=account.headers)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def pages_used(client: httpx.AsyncClient, account: Account) -> int:
+    usage = (await client.get("/v1/billing/usage", headers=account.headers)).json()
+    return int(usage["usage"]["pages"])
+
+
+class TestCrawlPageReservations:
+    async def test_parallel_starts_at_the_edge_reserve_the_allowance_once(
+        self, crawl_client: httpx.AsyncClient, account: Account, site: LocalSite
+    ) -> None:
+        docs_site(site, FOUR_PAGES)  # 4 pages: the home page and three more
+        chatbots = [await new_chatbot(crawl_client, account) for _ in range(3)]
+
+        started = await asyncio.gather(
+            *(
+                start_crawl(crawl_client, account, chatbot, site.url("/"), max_pages=6)
+                for chatbot in chatbots
+            )
+        )
+
+        # 10 pages a month, 6 asked by each: 6, then the 4 left, then nothing.
+        accepted = [response.json() for response in started if response.status_code == 202]
+        refused = [response for response in started if response.status_code != 202]
+        assert sorted(job["max_pages"] for job in accepted) == [4, 6]
+        assert len(refused) == 1
+        body = assert_problem(refused[0], 402, "quota-exceeded")
+        assert (body["limit"], body["usage"]) == ("pages_per_month", 10)
+        assert await pages_used(crawl_client, account) == 10  # reserved while they run
+
+        await run_queued_jobs()
+        indexed = [(await get_crawl(crawl_client, account, job["id"])) for job in accepted]
+        assert [job["status"] for job in indexed] == ["completed", "completed"]
+        assert sum(job["pages_indexed"] for job in indexed) == 8
+        # What the crawls did not use went back: 2 pages are left for the third chatbot.
+        assert await pages_used(crawl_client, account) == 8
+        third = await start_crawl(crawl_client, account, chatbots[2], site.url("/"), max_pages=6)
+        assert third.status_code == 202, third.text
+        assert third.json()["max_pages"] == 2
+
+    async def test_a_retry_checks_the_quota(
+        self, crawl_client: httpx.AsyncClient, account: Account, site: LocalSite
+    ) -> None:
+        docs_site(site, FOUR_PAGES)
+        first, second, third = [await new_chatbot(crawl_client, account) for _ in range(3)]
+        job = (await start_crawl(crawl_client, account, first, site.url("/"), max_pages=6)).json()
+        cancelled = await crawl_client.post(
+            f"/v1/crawls/{job['id']}/cancel", headers=account.headers
+        )
+        assert cancelled.status_code == 200
+        assert await pages_used(crawl_client, account) == 0  # the cancel gave its pages back
+        # The other chatbots take the whole allowance (6 + 4 of 10).
+        for chatbot in (second, third):
+            taken = await start_crawl(crawl_client, account, chatbot, site.url("/"), max_pages=6)
+            assert taken.status_code == 202, taken.text
+
+        retried = await crawl_client.post(f"/v1/crawls/{job['id']}/retry", headers=account.headers)
+
+        assert_problem(retried, 402, "quota-exceeded")
+        crawls = await crawl_client.get(f"/v1/chatbots/{first}/crawls", headers=account.headers)
+        assert [crawl["status"] for crawl in crawls.json()["items"]] == ["cancelled"]
+
+    async def test_deleting_a_chatbot_keeps_the_months_page_usage(
+        self, crawl_client: httpx.AsyncClient, account: Account, site: LocalSite
+    ) -> None:
+        docs_site(site, FOUR_PAGES)
+        chatbot = await new_chatbot(crawl_client, account)
+        job = (await start_crawl(crawl_client, account, chatbot, site.url("/"), max_pages=6)).json()
+        await run_queued_jobs()
+        assert (await get_crawl(crawl_client, account, job["id"]))["pages_indexed"] == 4
+
+        deleted = await crawl_client.delete(f"/v1/chatbots/{chatbot}", headers=account.headers)
+
+        assert deleted.status_code == 204
+        assert await pages_used(crawl_client, account) == 4
+        again = await new_chatbot(crawl_client, account)
+        restarted = await start_crawl(crawl_client, account, again, site.url("/"), max_pages=6)
+        assert restarted.json()["max_pages"] == 6
+        assert await pages_used(crawl_client, account) == 10
+        refused = await start_crawl(crawl_client, account, chatbot, site.url("/"))
+        assert refused.status_code == 404  # the deleted one is gone; its usage is not
