@@ -34,9 +34,12 @@ _OPENAI_TYPES = {
 }
 
 
+_MAPPED_MEMBERS = frozenset({"type", "title", "status", "detail", "request_id"})
+
+
 def openai_error_body(problem: dict[str, Any]) -> dict[str, Any]:
     """`{"error": {...}}` for a problem body: the detail as the message, the problem slug as the
-    code, OpenAI's type for the status, and the problem's own fields kept alongside."""
+    code, OpenAI's type for the status, and the problem's other members kept alongside."""
     status = int(problem.get("status") or 500)
     problem_type = str(problem.get("type") or "")
     error: dict[str, Any] = {
@@ -47,6 +50,8 @@ def openai_error_body(problem: dict[str, Any]) -> dict[str, Any]:
         "problem_type": problem_type,
         "request_id": problem.get("request_id"),
     }
+    # The problem's own members (`feature`, `upgrade_plan_id`, `errors`...) ride along.
+    error.update({key: value for key, value in problem.items() if key not in _MAPPED_MEMBERS})
     return {"error": error}
 
 

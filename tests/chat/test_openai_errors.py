@@ -41,19 +41,22 @@ class TestOpenAIErrorEnvelope:
         assert error["problem_type"].endswith("/problems/unauthorized")
         assert error["request_id"]
 
-    async def test_an_unknown_chatbot_is_not_found(
+    async def test_a_plan_refusal_keeps_the_problems_members(
         self, app: FastAPI, http: httpx.AsyncClient
     ) -> None:
-        account = await create_account(app)
+        account = await create_account(app)  # on the Free plan, which lacks this API
         sdk = _sdk(http, await create_api_key(app, account))
 
-        with pytest.raises(openai.NotFoundError) as raised:
+        with pytest.raises(openai.APIStatusError) as raised:
             await sdk.chat.completions.create(
                 model=f"chatbot:{uuid.uuid4()}", messages=[{"role": "user", "content": "Hi"}]
             )
 
-        assert raised.value.body["code"] == "not-found"  # type: ignore[index]
-        assert "not found" in raised.value.message.lower()
+        assert raised.value.status_code == 402
+        assert "does not include the OpenAI-compatible API" in raised.value.message
+        error = raised.value.body
+        assert isinstance(error, dict)
+        assert (error["code"], error["feature"]) == ("quota-exceeded", "openai_compatible_api")
 
     async def test_validation_errors_name_the_parameter(
         self, app: FastAPI, http: httpx.AsyncClient

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from sitechat.chat.openai_errors import OPENAI_PATHS
 from tests.security.world import WIDGET_ORIGIN, World, build_world
 
 PUBLIC_PREFIX = "/v1/public/"
@@ -128,9 +129,13 @@ def sample_body(operation: Operation, root: dict[str, Any]) -> Any:
 
 
 def _is_problem(response: httpx.Response, status: int) -> bool:
-    return response.status_code == status and response.headers.get("content-type", "").startswith(
-        "application/problem+json"
-    )
+    """A problem with this status; on the OpenAI-compatible routes, the problem in OpenAI's
+    error envelope (`chat/openai_errors.py`)."""
+    if response.status_code != status:
+        return False
+    if response.request.url.path.startswith(OPENAI_PATHS):
+        return str(response.json()["error"]["problem_type"]).startswith("/problems/")
+    return response.headers.get("content-type", "").startswith("application/problem+json")
 
 
 def _problem_type(response: httpx.Response) -> str | None:
