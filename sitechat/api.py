@@ -26,6 +26,8 @@ from sitechat.chat.router import router as chat_router
 from sitechat.chatbots.router import router as chatbots_router
 from sitechat.crawling.router import router as crawling_router
 from sitechat.knowledge.router import router as knowledge_router
+from sitechat.leads.router import public_router as public_leads_router
+from sitechat.leads.router import router as leads_router
 from sitechat.webhooks.router import router as webhooks_router
 from sitechat.workspaces.router import invitations_router
 from sitechat.workspaces.router import router as workspaces_router
@@ -43,6 +45,8 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
     billing_router,
     chat_router,
     public_chat_router,
+    leads_router,
+    public_leads_router,
     openai_router,
     webhooks_router,
 )

@@ -28,6 +28,7 @@ from sitechat.models.billing import (
 from sitechat.models.chat import (
     Conversation,
     ConversationChannel,
+    ConversationStatus,
     Feedback,
     FeedbackRating,
     Message,
@@ -38,6 +39,7 @@ from sitechat.models.chat import (
 from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind, Visibility
 from sitechat.models.crawling import CrawlJob, CrawlPage, CrawlStatus, PageOutcome
 from sitechat.models.knowledge import Chunk, Page, TermStatistic
+from sitechat.models.leads import Lead
 from sitechat.models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -50,6 +52,7 @@ __all__ = [
     "Chunk",
     "Conversation",
     "ConversationChannel",
+    "ConversationStatus",
     "CrawlJob",
     "CrawlPage",
     "CrawlStatus",
@@ -61,6 +64,7 @@ __all__ = [
     "InvoiceCounter",
     "InvoiceLine",
     "InvoiceStatus",
+    "Lead",
     "Membership",
     "Message",
     "MessageRole",
