@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from sitechat.accounts.router import api_keys_router, auth_router, users_router
+from sitechat.analytics.router import router as analytics_router
 from sitechat.billing.router import router as billing_router
 from sitechat.chat.openai_compat import router as openai_router
 from sitechat.chat.public import router as public_chat_router
@@ -45,6 +46,7 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
     billing_router,
     chat_router,
     public_chat_router,
+    analytics_router,
     leads_router,
     public_leads_router,
     openai_router,

@@ -425,9 +425,7 @@ class AnswerRun:
                 if turn.handoff_message is None
                 else HandoffNotice(turn.handoff_message)
             )
-            events = answerer.stream(
-                turn.question, turn.passages, turn.history, turn.settings
-            )
+            events = answerer.stream(turn.question, turn.passages, turn.history, turn.settings)
             interval = runtime.keepalive_seconds if keepalive else None
             async for event in with_keepalive(events, interval):
                 if event is None:

@@ -9,8 +9,8 @@ is sent back only to an allowed origin, and preflights are answered by the route
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, status

@@ -102,7 +102,9 @@ class LeadCaptureSettings(BaseModel):
     )
 
     enabled: bool = False
-    fields: list[LeadField] = Field(default_factory=lambda: ["email"], min_length=1, max_length=2)
+    fields: list[LeadField] = Field(
+        default_factory=lambda: list[LeadField](["email"]), min_length=1, max_length=2
+    )
     when: Literal["start", "after_messages", "on_fallback"] = "on_fallback"
     after_messages: int | None = Field(
         default=None, ge=1, le=100, description="Questions first, with `when: after_messages`."

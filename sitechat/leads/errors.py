@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sitechat.core.errors import Conflict, ProblemError, UnprocessableEntity
 
 
@@ -17,9 +19,10 @@ class LeadFieldsMissing(UnprocessableEntity):
     slug = "lead-fields-missing"
     title = "Lead fields missing"
 
-    def __init__(self, missing: list[str]) -> None:
+    def __init__(self, missing: Sequence[str]) -> None:
         super().__init__(
-            f"This chatbot asks for: {', '.join(missing)}.", extra={"missing_fields": missing}
+            f"This chatbot asks for: {', '.join(missing)}.",
+            extra={"missing_fields": list(missing)},
         )
 
 

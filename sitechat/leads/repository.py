@@ -38,7 +38,7 @@ async def save_lead(
         created_at=now,
         updated_at=now,
     )
-    statement = statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=[Lead.conversation_id],
         set_={
             "name": statement.excluded.name,
@@ -48,7 +48,7 @@ async def save_lead(
         },
         where=Lead.submissions < max_submissions,
     ).returning(Lead)
-    return (await session.execute(statement)).scalar_one_or_none()
+    return (await session.execute(upsert)).scalar_one_or_none()
 
 
 async def list_leads(

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from sitechat.models.base import Base, IdMixin, TimestampMixin, enum_type
 
-
 DEFAULT_HANDOFF_MESSAGE = "A person from our team will reply here soon."
 
 
