@@ -105,6 +105,27 @@ def upgrade() -> None:
         ),
     )
 
+    op.add_column("feedback", sa.Column("chatbot_id", sa.Uuid()))
+    op.execute(
+        "UPDATE feedback SET chatbot_id = m.chatbot_id FROM messages m "
+        "WHERE m.id = feedback.message_id"
+    )
+    op.alter_column("feedback", "chatbot_id", nullable=False)
+    op.create_foreign_key(
+        "fk_feedback_chatbot_id_chatbots",
+        "feedback",
+        "chatbots",
+        ["chatbot_id"],
+        ["id"],
+        ondelete="CASCADE",
+    )
+    op.create_index(
+        "ix_feedback_chatbot_updated",
+        "feedback",
+        ["chatbot_id", "updated_at"],
+        postgresql_include=["rating"],
+    )
+
     op.add_column(
         "chatbots",
         sa.Column(
@@ -165,6 +186,9 @@ def downgrade() -> None:
     op.drop_table("leads")
     op.drop_column("chatbots", "handoff_message")
     op.drop_column("chatbots", "lead_capture")
+    op.drop_index("ix_feedback_chatbot_updated", table_name="feedback")
+    op.drop_constraint("fk_feedback_chatbot_id_chatbots", "feedback", type_="foreignkey")
+    op.drop_column("feedback", "chatbot_id")
 
     op.drop_index("ix_messages_chatbot_unanswered", table_name="messages")
     op.drop_index("ix_messages_chatbot_questions", table_name="messages")

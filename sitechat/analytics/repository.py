@@ -49,51 +49,59 @@ class Period:
         }
 
 
-_MESSAGE_TOTALS = text(
+# One index-only pass over the period's messages, per interval; totals are their sums.
+_MESSAGE_COUNTS = text(
     f"""
-SELECT count(*) AS messages,
+SELECT date_trunc(:unit, created_at AT TIME ZONE 'UTC')::date AS bucket,
+       count(*) AS messages,
        count(*) FILTER (WHERE role = 'user') AS questions,
        count(*) FILTER (WHERE {_ANSWER} AND NOT fallback) AS answered,
        count(*) FILTER (WHERE {_ANSWER} AND fallback) AS fallback,
        count(*) FILTER (WHERE role = 'assistant' AND status = 'failed') AS failed,
        count(*) FILTER (WHERE role = 'assistant' AND handoff_notice) AS handoff_notices,
-       count(*) FILTER (WHERE role = 'agent') AS agent_replies,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)
-           FILTER (WHERE {_ANSWER}) AS median_answer_latency_ms
-FROM messages WHERE {_IN_PERIOD}
-"""
-)
-
-_OTHER_TOTALS = text(
-    f"""
-SELECT started.conversations, captured.leads, rated.feedback_up, rated.feedback_down
-FROM (SELECT count(*) AS conversations FROM conversations WHERE {_IN_PERIOD}) AS started,
-     (SELECT count(*) AS leads FROM leads WHERE {_IN_PERIOD}) AS captured,
-     (SELECT count(*) FILTER (WHERE f.rating = 'up') AS feedback_up,
-             count(*) FILTER (WHERE f.rating = 'down') AS feedback_down
-      FROM feedback f JOIN messages m ON m.id = f.message_id
-      WHERE f.workspace_id = :workspace_id AND {_in_period("m")}) AS rated
-"""
-)
-
-_MESSAGE_SERIES = text(
-    f"""
-SELECT date_trunc(:unit, created_at AT TIME ZONE 'UTC')::date AS bucket,
-       count(*) FILTER (WHERE role = 'user') AS questions,
-       count(*) FILTER (WHERE {_ANSWER} AND NOT fallback) AS answered,
-       count(*) FILTER (WHERE {_ANSWER} AND fallback) AS fallback
+       count(*) FILTER (WHERE role = 'agent') AS agent_replies
 FROM messages WHERE {_IN_PERIOD}
 GROUP BY 1
 """
 )
 
-_CONVERSATION_SERIES = text(
+_MEDIAN_LATENCY = text(
+    f"""
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)
+FROM messages WHERE {_IN_PERIOD} AND {_ANSWER}
+"""
+)
+
+_CONVERSATION_COUNTS = text(
     f"""
 SELECT date_trunc(:unit, created_at AT TIME ZONE 'UTC')::date AS bucket, count(*)
 FROM conversations WHERE {_IN_PERIOD}
 GROUP BY 1
 """
 )
+
+# Ratings by when they were (last) given; leads by when they were first left.
+_FEEDBACK_AND_LEADS = text(
+    f"""
+SELECT rated.feedback_up, rated.feedback_down, captured.leads
+FROM (SELECT count(*) FILTER (WHERE rating = 'up') AS feedback_up,
+             count(*) FILTER (WHERE rating = 'down') AS feedback_down
+      FROM feedback
+      WHERE chatbot_id = {_CHATBOT} AND updated_at >= :start AND updated_at < :end) AS rated,
+     (SELECT count(*) AS leads FROM leads WHERE {_IN_PERIOD}) AS captured
+"""
+)
+
+MESSAGE_COUNT_NAMES = (
+    "messages",
+    "questions",
+    "answered",
+    "fallback",
+    "failed",
+    "handoff_notices",
+    "agent_replies",
+)
+
 
 # The groups first (from the index alone), then one phrasing per group: the question asked
 # last, found by an index lookup on its exact time.
@@ -156,28 +164,29 @@ LIMIT :limit
 )
 
 
-async def message_totals(session: AsyncSession, period: Period) -> dict[str, Any]:
-    row = (await session.execute(_MESSAGE_TOTALS, period.params())).mappings().one()
-    return dict(row)
-
-
-async def other_totals(session: AsyncSession, period: Period) -> dict[str, Any]:
-    row = (await session.execute(_OTHER_TOTALS, period.params())).mappings().one()
-    return dict(row)
-
-
-async def message_series(
+async def message_counts(
     session: AsyncSession, period: Period, unit: str
-) -> dict[date, tuple[int, int, int]]:
-    rows = await session.execute(_MESSAGE_SERIES, period.params(unit=unit))
+) -> dict[date, dict[str, int]]:
+    """`MESSAGE_COUNT_NAMES` per interval start (intervals without messages are absent)."""
+    rows = await session.execute(_MESSAGE_COUNTS, period.params(unit=unit))
     return {
-        bucket: (questions, answered, fallback) for bucket, questions, answered, fallback in rows
+        row.bucket: {name: int(row._mapping[name]) for name in MESSAGE_COUNT_NAMES} for row in rows
     }
 
 
-async def conversation_series(session: AsyncSession, period: Period, unit: str) -> dict[date, int]:
-    rows = await session.execute(_CONVERSATION_SERIES, period.params(unit=unit))
+async def median_answer_latency_ms(session: AsyncSession, period: Period) -> float | None:
+    value = (await session.execute(_MEDIAN_LATENCY, period.params())).scalar_one()
+    return None if value is None else float(value)
+
+
+async def conversation_counts(session: AsyncSession, period: Period, unit: str) -> dict[date, int]:
+    rows = await session.execute(_CONVERSATION_COUNTS, period.params(unit=unit))
     return {bucket: count for bucket, count in rows}
+
+
+async def feedback_and_leads(session: AsyncSession, period: Period) -> dict[str, int]:
+    row = (await session.execute(_FEEDBACK_AND_LEADS, period.params())).mappings().one()
+    return {name: int(value) for name, value in row.items()}
 
 
 async def top_questions(

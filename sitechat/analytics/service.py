@@ -112,23 +112,25 @@ async def chatbot_analytics(
 ) -> AnalyticsRead:
     await _ensure_chatbot(session, workspace_id, chatbot_id)
     period, first, last = period_of(workspace_id, chatbot_id, start, end)
-    messages = await repository.message_totals(session, period)
-    others = await repository.other_totals(session, period)
-    latency = messages.pop("median_answer_latency_ms")
+    by_interval = await repository.message_counts(session, period, interval)
+    conversations = await repository.conversation_counts(session, period, interval)
     totals = AnalyticsTotals(
-        **messages,
-        **others,
-        median_answer_latency_ms=None if latency is None else float(latency),
+        conversations=sum(conversations.values()),
+        **{
+            name: sum(counts[name] for counts in by_interval.values())
+            for name in repository.MESSAGE_COUNT_NAMES
+        },
+        **await repository.feedback_and_leads(session, period),
+        median_answer_latency_ms=await repository.median_answer_latency_ms(session, period),
     )
-    by_messages = await repository.message_series(session, period, interval)
-    by_conversations = await repository.conversation_series(session, period, interval)
+    empty = dict.fromkeys(repository.MESSAGE_COUNT_NAMES, 0)
     series = [
         AnalyticsBucket(
             start=bucket,
-            conversations=by_conversations.get(bucket, 0),
-            questions=by_messages.get(bucket, (0, 0, 0))[0],
-            answered=by_messages.get(bucket, (0, 0, 0))[1],
-            fallback=by_messages.get(bucket, (0, 0, 0))[2],
+            conversations=conversations.get(bucket, 0),
+            questions=by_interval.get(bucket, empty)["questions"],
+            answered=by_interval.get(bucket, empty)["answered"],
+            fallback=by_interval.get(bucket, empty)["fallback"],
         )
         for bucket in interval_starts(first, last, interval)
     ]

@@ -117,6 +117,7 @@ async def save_answer(
 async def upsert_feedback(
     session: AsyncSession,
     workspace_id: uuid.UUID,
+    chatbot_id: uuid.UUID,
     message_id: uuid.UUID,
     rating: str,
     comment: str | None,
@@ -127,6 +128,7 @@ async def upsert_feedback(
         .values(
             id=new_id(),
             workspace_id=workspace_id,
+            chatbot_id=chatbot_id,
             message_id=message_id,
             rating=rating,
             comment=comment,

@@ -154,7 +154,8 @@ async def delete_conversation(
 @router.post(
     "/conversations/{conversation_id}/messages",
     status_code=status.HTTP_201_CREATED,
-    response_model=AnswerRead,
+    # An answer to a question; the stored reply itself for an agent's message.
+    response_model=AnswerRead | MessageRead,
     responses={
         200: _SSE_DOC,
         409: {

@@ -181,7 +181,7 @@ async def give_feedback(
     if message.role is not MessageRole.assistant:
         raise FeedbackNeedsAnswer()
     feedback = await repository.upsert_feedback(
-        session, workspace_id, message.id, rating.value, comment, utcnow()
+        session, workspace_id, message.chatbot_id, message.id, rating.value, comment, utcnow()
     )
     event = {
         "message_id": str(message.id),
