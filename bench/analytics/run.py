@@ -15,6 +15,7 @@ CSV export's rows per second for one day.
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -102,9 +103,18 @@ FROM generate_series(1, :conversations) AS i,
                          + j * interval '20 seconds' AS ts) AS facts
 """
 
+# What storing each answer writes (`chat/repository.py: save_citations`), in one statement.
+_CITATIONS = """
+INSERT INTO message_citations (message_id, number, chatbot_id, created_at, url, title)
+SELECT m.id, (c.value->>'number')::int, m.chatbot_id, m.created_at, c.value->>'url',
+       c.value->>'title'
+FROM messages m, jsonb_array_elements(m.citations) AS c
+WHERE m.role = 'assistant' AND m.status = 'complete' AND NOT m.fallback
+"""
+
 _FEEDBACK = """
-INSERT INTO feedback (id, workspace_id, message_id, rating, created_at, updated_at)
-SELECT md5('fb' || id::text)::uuid, workspace_id, id,
+INSERT INTO feedback (id, workspace_id, chatbot_id, message_id, rating, created_at, updated_at)
+SELECT md5('fb' || id::text)::uuid, workspace_id, chatbot_id, id,
        CAST(CASE WHEN fallback THEN 'down' ELSE 'up' END AS feedback_rating), created_at,
        created_at
 FROM messages
@@ -132,6 +142,8 @@ async def _generate(sessionmaker: async_sessionmaker[AsyncSession]) -> float:
             }
             await session.execute(text(_CONVERSATIONS), params)
             await session.execute(text(_MESSAGES), params)
+        # As answers store them: the citations of complete, non-fallback answers, copied.
+        await session.execute(text(_CITATIONS))
         await session.execute(text(_FEEDBACK), {"chatbot_id": CHATBOT})
     return time.perf_counter() - started
 
@@ -167,7 +179,9 @@ async def _run(url: str) -> dict[str, Any]:
         generated = await _generate(sessionmaker)
         async with engine.connect() as connection:
             autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.execute(text("VACUUM ANALYZE messages, conversations, feedback"))
+            await autocommit.execute(
+                text("VACUUM ANALYZE messages, message_citations, conversations, feedback")
+            )
             total = (await connection.execute(text("SELECT count(*) FROM messages"))).scalar()
         first = PERIOD_START.date()
         periods = {

@@ -21,6 +21,16 @@ down_revision: str | None = "d7e2a0000001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# The citations of complete, non-fallback answers (the rows analytics counts).
+COPY_CITATIONS = """
+INSERT INTO message_citations (message_id, number, chatbot_id, created_at, url, title)
+SELECT DISTINCT ON (m.id, (c.value->>'number')::int)
+       m.id, (c.value->>'number')::int, m.chatbot_id, m.created_at, left(c.value->>'url', 2048),
+       left(coalesce(c.value->>'title', ''), 500)
+FROM messages m, jsonb_array_elements(m.citations) AS c
+WHERE m.role = 'assistant' AND m.status = 'complete' AND NOT m.fallback
+  AND jsonb_typeof(m.citations) = 'array' AND (c.value->>'number') ~ '^[0-9]{1,9}$'
+"""
 _ANSWER_FACTS = ["role", "status", "fallback", "handoff_notice", "latency_ms", "question_id"]
 
 
@@ -105,6 +115,30 @@ def upgrade() -> None:
         ),
     )
 
+    op.create_table(
+        "message_citations",
+        sa.Column("message_id", sa.Uuid(), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("chatbot_id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("url", sa.String(length=2048)),
+        sa.Column("title", sa.String(length=500), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["messages.id"],
+            name="fk_message_citations_message_id_messages",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("message_id", "number", name="pk_message_citations"),
+    )
+    op.execute(COPY_CITATIONS)
+    op.create_index(
+        "ix_message_citations_chatbot_created",
+        "message_citations",
+        ["chatbot_id", "created_at"],
+        postgresql_include=["url"],
+    )
+
     op.add_column("feedback", sa.Column("chatbot_id", sa.Uuid()))
     op.execute(
         "UPDATE feedback SET chatbot_id = m.chatbot_id FROM messages m "
@@ -187,6 +221,8 @@ def downgrade() -> None:
     op.drop_column("chatbots", "handoff_message")
     op.drop_column("chatbots", "lead_capture")
     op.drop_index("ix_feedback_chatbot_updated", table_name="feedback")
+    op.drop_index("ix_message_citations_chatbot_created", table_name="message_citations")
+    op.drop_table("message_citations")
     op.drop_constraint("fk_feedback_chatbot_id_chatbots", "feedback", type_="foreignkey")
     op.drop_column("feedback", "chatbot_id")
 

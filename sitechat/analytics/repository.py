@@ -151,15 +151,26 @@ ORDER BY g.asked DESC, g.question_key
 """
 )
 
+# Counted from the citations' own index; each page's title is the one it had when it was
+# last cited (an index lookup on that exact time).
 _TOP_CITED = text(
     f"""
-SELECT citation->>'url' AS url, max(citation->>'title') AS title, count(*) AS citations
-FROM messages m, jsonb_array_elements(m.citations) AS citation
-WHERE {_in_period("m")} AND m.role = 'assistant'
-  AND m.status = 'complete' AND NOT m.fallback AND m.citations <> '[]'::jsonb
-GROUP BY 1
-ORDER BY citations DESC, url
-LIMIT :limit
+WITH counted AS (
+    SELECT url, count(*) AS citations, max(created_at) AS last_cited_at
+    FROM message_citations WHERE {_IN_PERIOD}
+    GROUP BY url
+    ORDER BY citations DESC, url
+    LIMIT :limit
+)
+SELECT c.url, named.title, c.citations
+FROM counted c
+CROSS JOIN LATERAL (
+    SELECT title FROM message_citations x
+    WHERE x.chatbot_id = :chatbot_id AND x.created_at = c.last_cited_at
+      AND x.url IS NOT DISTINCT FROM c.url
+    LIMIT 1
+) AS named
+ORDER BY c.citations DESC, c.url
 """
 )
 

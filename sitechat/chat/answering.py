@@ -333,6 +333,8 @@ async def _store_answer(
                 prompt_tokens=progress.usage.prompt_tokens,
                 completion_tokens=progress.usage.completion_tokens,
             )
+        if status is MessageStatus.complete and not progress.fallback:
+            await repository.save_citations(session, message)
         if status is MessageStatus.complete and turn.handoff_message is None:
             deliveries = await emit_webhook(
                 session, turn.workspace_id, "message.answered", _answered_event(turn, progress)

@@ -16,7 +16,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.models.base import new_id
-from sitechat.models.chat import Conversation, Feedback, Message, MessageStatus, UsageEvent
+from sitechat.models.chat import (
+    Conversation,
+    Feedback,
+    Message,
+    MessageCitation,
+    MessageStatus,
+    UsageEvent,
+)
 
 SortOrder = Literal["asc", "desc"]
 USAGE_KIND_MESSAGE = "message"
@@ -112,6 +119,23 @@ async def save_answer(
 ) -> Message:
     statement = update(Message).where(Message.id == message_id).values(**values).returning(Message)
     return (await session.execute(statement)).scalar_one()
+
+
+async def save_citations(session: AsyncSession, answer: Message) -> None:
+    """Copy an answer's citations into `message_citations` (what analytics counts)."""
+    rows = [
+        {
+            "message_id": answer.id,
+            "number": int(citation["number"]),
+            "chatbot_id": answer.chatbot_id,
+            "created_at": answer.created_at,
+            "url": citation.get("url"),
+            "title": str(citation.get("title") or "")[:500],
+        }
+        for citation in answer.citations
+    ]
+    if rows:
+        await session.execute(insert(MessageCitation).on_conflict_do_nothing(), rows)
 
 
 async def upsert_feedback(

@@ -137,6 +137,30 @@ class Message(IdMixin, TimestampMixin, Base):
     )
 
 
+class MessageCitation(Base):
+    """One source an answer cited, copied out of `messages.citations` when the answer is
+    stored, so analytics counts the most cited pages from an index instead of parsing JSON."""
+
+    __tablename__ = "message_citations"
+    __table_args__ = (
+        Index(
+            "ix_message_citations_chatbot_created",
+            "chatbot_id",
+            "created_at",
+            postgresql_include=["url"],
+        ),
+    )
+
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chatbot_id: Mapped[uuid.UUID]
+    created_at: Mapped[datetime]
+    url: Mapped[str | None] = mapped_column(String(2048))
+    title: Mapped[str] = mapped_column(String(500))
+
+
 class Feedback(IdMixin, TimestampMixin, Base):
     __tablename__ = "feedback"
     __table_args__ = (
