@@ -209,7 +209,8 @@ async def _run(url: str) -> dict[str, Any]:
         f"per period after one warm-up; every statement of the analytics route.\n\n"
         + "\n".join(rows)
         + f"\n\n30-day / 1-day latency ratio: {full_p50 / day_p50:.1f}; conversation export: "
-        f"{export_rows_per_second:,.0f} rows/s."
+        f"{export_rows_per_second:,.0f} rows/s; load average {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} CPUs (a shared machine)."
     )
     print(table)
     return {
