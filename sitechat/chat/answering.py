@@ -44,6 +44,7 @@ from sitechat.chat.answerer import (
     shorten,
 )
 from sitechat.chat.errors import ChatbotNotReady
+from sitechat.chat.handoff import HandoffNotice
 from sitechat.chat.schemas import MAX_TITLE_CHARS, UsageRead, public_citation
 from sitechat.chat.streaming import PING, ChatEvent, with_keepalive
 from sitechat.chatbots import repository as chatbot_repository
@@ -108,28 +109,6 @@ class PreparedTurn:
     settings: AnswerSettings
     asked_at: datetime
     handoff_message: str | None = None  # set: the conversation is with a person
-
-
-class HandoffNotice:
-    """The answerer of a handed-off conversation: the chatbot's fixed message, nothing else."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-    async def aclose(self) -> None:
-        """Nothing to release."""
-
-    async def stream(
-        self,
-        question: str,
-        passages: Sequence[Passage],
-        history: Sequence[Turn],
-        settings: AnswerSettings,
-    ) -> AsyncGenerator[AnswerEvent]:
-        yield TextDelta(self.message)
-        yield CitationsReady([])
-        yield AnswerMeta(fallback=False)
-        yield Usage()
 
 
 def answer_settings(chatbot: Chatbot) -> AnswerSettings:

@@ -9,13 +9,24 @@ lets the chatbot answer again.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncGenerator, Sequence
 from typing import Literal
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sitechat.chat.answerer import (
+    AnswerEvent,
+    AnswerMeta,
+    AnswerSettings,
+    CitationsReady,
+    TextDelta,
+    Turn,
+    Usage,
+)
 from sitechat.chat.errors import ConversationNotHandedOff
 from sitechat.core.clock import utcnow
+from sitechat.knowledge.passages import Passage
 from sitechat.models.base import new_id
 from sitechat.models.chat import (
     Conversation,
@@ -28,6 +39,29 @@ from sitechat.webhooks.service import emit as emit_webhook
 from sitechat.worker.buffer import JobBuffer
 
 log = structlog.get_logger()
+
+
+class HandoffNotice:
+    """The answerer of a handed-off conversation: the chatbot's fixed message, nothing else."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+    async def stream(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Turn],
+        settings: AnswerSettings,
+    ) -> AsyncGenerator[AnswerEvent]:
+        yield TextDelta(self.message)
+        yield CitationsReady([])
+        yield AnswerMeta(fallback=False)
+        yield Usage()
+
 
 RequestedBy = Literal["visitor", "api"]
 
