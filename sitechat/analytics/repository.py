@@ -49,10 +49,13 @@ class Period:
         }
 
 
-# One index-only pass over the period's messages, per interval; totals are their sums.
+# One index-only pass over the period's messages: a row per interval, and a row for the
+# whole period (bucket NULL) that also carries the median answer latency.
 _MESSAGE_COUNTS = text(
     f"""
 SELECT date_trunc(:unit, created_at AT TIME ZONE 'UTC')::date AS bucket,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)
+           FILTER (WHERE {_ANSWER}) AS median_answer_latency_ms,
        count(*) AS messages,
        count(*) FILTER (WHERE role = 'user') AS questions,
        count(*) FILTER (WHERE {_ANSWER} AND NOT fallback) AS answered,
@@ -61,14 +64,7 @@ SELECT date_trunc(:unit, created_at AT TIME ZONE 'UTC')::date AS bucket,
        count(*) FILTER (WHERE role = 'assistant' AND handoff_notice) AS handoff_notices,
        count(*) FILTER (WHERE role = 'agent') AS agent_replies
 FROM messages WHERE {_IN_PERIOD}
-GROUP BY 1
-"""
-)
-
-_MEDIAN_LATENCY = text(
-    f"""
-SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)
-FROM messages WHERE {_IN_PERIOD} AND {_ANSWER}
+GROUP BY GROUPING SETS ((1), ())
 """
 )
 
@@ -175,19 +171,29 @@ ORDER BY c.citations DESC, c.url
 )
 
 
-async def message_counts(
-    session: AsyncSession, period: Period, unit: str
-) -> dict[date, dict[str, int]]:
-    """`MESSAGE_COUNT_NAMES` per interval start (intervals without messages are absent)."""
-    rows = await session.execute(_MESSAGE_COUNTS, period.params(unit=unit))
-    return {
-        row.bucket: {name: int(row._mapping[name]) for name in MESSAGE_COUNT_NAMES} for row in rows
-    }
+@dataclass(frozen=True)
+class MessageCounts:
+    """`MESSAGE_COUNT_NAMES` for the period and per interval start (intervals without
+    messages are absent), and the period's median answer latency."""
+
+    totals: dict[str, int]
+    by_interval: dict[date, dict[str, int]]
+    median_answer_latency_ms: float | None
 
 
-async def median_answer_latency_ms(session: AsyncSession, period: Period) -> float | None:
-    value = (await session.execute(_MEDIAN_LATENCY, period.params())).scalar_one()
-    return None if value is None else float(value)
+async def message_counts(session: AsyncSession, period: Period, unit: str) -> MessageCounts:
+    rows = (await session.execute(_MESSAGE_COUNTS, period.params(unit=unit))).mappings().all()
+    whole = next(row for row in rows if row["bucket"] is None)  # the () grouping set
+    latency = whole["median_answer_latency_ms"]
+    return MessageCounts(
+        totals={name: int(whole[name]) for name in MESSAGE_COUNT_NAMES},
+        by_interval={
+            row["bucket"]: {name: int(row[name]) for name in MESSAGE_COUNT_NAMES}
+            for row in rows
+            if row["bucket"] is not None
+        },
+        median_answer_latency_ms=None if latency is None else float(latency),
+    )
 
 
 async def conversation_counts(session: AsyncSession, period: Period, unit: str) -> dict[date, int]:

@@ -112,16 +112,14 @@ async def chatbot_analytics(
 ) -> AnalyticsRead:
     await _ensure_chatbot(session, workspace_id, chatbot_id)
     period, first, last = period_of(workspace_id, chatbot_id, start, end)
-    by_interval = await repository.message_counts(session, period, interval)
+    messages = await repository.message_counts(session, period, interval)
+    by_interval = messages.by_interval
     conversations = await repository.conversation_counts(session, period, interval)
     totals = AnalyticsTotals(
         conversations=sum(conversations.values()),
-        **{
-            name: sum(counts[name] for counts in by_interval.values())
-            for name in repository.MESSAGE_COUNT_NAMES
-        },
+        **messages.totals,
         **await repository.feedback_and_leads(session, period),
-        median_answer_latency_ms=await repository.median_answer_latency_ms(session, period),
+        median_answer_latency_ms=messages.median_answer_latency_ms,
     )
     empty = dict.fromkeys(repository.MESSAGE_COUNT_NAMES, 0)
     series = [
