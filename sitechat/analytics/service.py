@@ -30,6 +30,9 @@ from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound, UnprocessableEntity
 
 DEFAULT_PERIOD_DAYS = 30
+# Bounds that keep every date computation in range (a `to` of 9999-12-31 has no next day).
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
 EXPORT_BATCH = 1_000
 EXPORT_HEADER = (
     "conversation_id",
@@ -58,6 +61,9 @@ def period_of(
     workspace_id: uuid.UUID, chatbot_id: uuid.UUID, start: date | None, end: date | None
 ) -> tuple[Period, date, date]:
     """The period's bounds as timestamps (end exclusive); the last 30 days by default."""
+    for day in (start, end):
+        if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise InvalidPeriod(f"Days go from {EARLIEST_DAY} to {LATEST_DAY}.")
     last = end or utcnow().date()
     first = start or last - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
     if first > last:

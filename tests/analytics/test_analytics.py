@@ -250,6 +250,8 @@ class TestAnalytics:
             ({"from": "2026-02-01", "to": "2026-01-01"}, "invalid-period"),
             ({"from": "2024-01-01", "to": "2026-01-01"}, "invalid-period"),
             ({"interval": "year"}, "validation-error"),
+            ({"to": "9999-12-31"}, "invalid-period"),
+            ({"from": "0001-01-01", "to": "0001-01-02"}, "invalid-period"),
             ({"top": 0}, "validation-error"),
         ):
             response = await client.get(url, params=params, headers=account.headers)

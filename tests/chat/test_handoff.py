@@ -233,5 +233,7 @@ class TestMemberHandoff:
             f"{base}/handoff", json={"reason": ["x"]}, headers=account.headers
         )
         assert_problem(bad_handoff, 422, "validation-error")
+        for path in ("/v1/conversations/nope/handoff", "/v1/conversations/nope/handback"):
+            assert_problem(await client.post(path, headers=account.headers), 422)
         messages = await client.get(f"{base}/messages", headers=account.headers)
         assert messages.json()["items"] == []

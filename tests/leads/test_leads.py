@@ -245,4 +245,5 @@ class TestListAndExport:
             await client.get(url, params={"cursor": "%%%"}, headers=account.headers), 422
         )
         assert_problem(await client.get(url, params={"limit": 0}, headers=account.headers), 422)
-        assert_problem(await client.get("/v1/chatbots/nope/leads", headers=account.headers), 422)
+        for path in ("/v1/chatbots/nope/leads", "/v1/chatbots/nope/leads/export.csv"):
+            assert_problem(await client.get(path, headers=account.headers), 422)
