@@ -58,10 +58,11 @@ async def capture_lead(
     chatbot's `lead_capture` asks: the fields it lists are required (422
     `lead-fields-missing`). Sending again updates it (at most 5 times per conversation); the
     workspace's webhooks get `lead.captured`. Nothing here reads a lead back."""
-    _, chatbot = await service.capture_lead(
-        session, visitor.conversation_id, conversation_id, body, jobs
+    conversation, chatbot = await service.visitor_conversation(
+        session, visitor.conversation_id, conversation_id
     )
     allow_origin(request, chatbot, origin, required=False)
+    await service.capture_lead(session, conversation, chatbot, body, jobs)
     return LeadAccepted()
 
 

@@ -22,6 +22,7 @@ from sitechat.core.pagination import decode_cursor, next_cursor_of
 from sitechat.leads import repository
 from sitechat.leads.errors import LeadCaptureDisabled, LeadFieldsMissing, TooManyLeadSubmissions
 from sitechat.leads.schemas import LeadCreate
+from sitechat.models.chat import Conversation
 from sitechat.models.chatbots import Chatbot
 from sitechat.models.leads import Lead
 from sitechat.webhooks.service import emit as emit_webhook
@@ -39,16 +40,22 @@ EXPORT_EXAMPLE = (
 )
 
 
-async def capture_lead(
-    session: AsyncSession,
-    visitor_conversation_id: uuid.UUID,
-    conversation_id: uuid.UUID,
-    body: LeadCreate,
-    jobs: JobBuffer,
-) -> tuple[Lead, Chatbot]:
-    conversation, chatbot = await chat_service.visitor_conversation(
+async def visitor_conversation(
+    session: AsyncSession, visitor_conversation_id: uuid.UUID, conversation_id: uuid.UUID
+) -> tuple[Conversation, Chatbot]:
+    """The visitor token's own conversation (404 for any other) and its public chatbot."""
+    return await chat_service.visitor_conversation(
         session, Scope.visitor(visitor_conversation_id), conversation_id
     )
+
+
+async def capture_lead(
+    session: AsyncSession,
+    conversation: Conversation,
+    chatbot: Chatbot,
+    body: LeadCreate,
+    jobs: JobBuffer,
+) -> Lead:
     settings = LeadCaptureSettings.model_validate(chatbot.lead_capture or {})
     if not settings.enabled:
         raise LeadCaptureDisabled()
@@ -78,7 +85,7 @@ async def capture_lead(
     }
     await emit_webhook(session, lead.workspace_id, "lead.captured", event, jobs)
     log.info("leads.captured", lead_id=str(lead.id), chatbot_id=str(lead.chatbot_id))
-    return lead, chatbot
+    return lead
 
 
 async def workspace_chatbot(

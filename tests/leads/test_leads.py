@@ -183,6 +183,24 @@ class TestCaptureLead:
             assert_problem(await _leave(client, conversation_id, visitor, **lead), 404)
         assert_problem(await _leave(client, other_id, {"Origin": SITE}, **lead), 401)
 
+    async def test_another_origin_is_refused_and_nothing_is_kept(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        account, chatbot = await _bot(app, client, LEAD_CAPTURE)
+        conversation_id, visitor = await _visit(client, chatbot)
+
+        refused = await _leave(
+            client,
+            conversation_id,
+            {**visitor, "Origin": "https://evil.example.com"},
+            name="Ada",
+            email="ada@example.com",
+        )
+
+        assert_problem(refused, 403, "origin-not-allowed")
+        listed = await client.get(f"/v1/chatbots/{chatbot.id}/leads", headers=account.headers)
+        assert listed.json()["items"] == []
+
 
 class TestListAndExport:
     async def test_visitors_and_members_cannot_read_leads(
