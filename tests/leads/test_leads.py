@@ -201,6 +201,21 @@ class TestCaptureLead:
         listed = await client.get(f"/v1/chatbots/{chatbot.id}/leads", headers=account.headers)
         assert listed.json()["items"] == []
 
+    async def test_preflights_answer_the_allowed_origin_only(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        _, chatbot = await _bot(app, client, LEAD_CAPTURE)
+        conversation_id, _ = await _visit(client, chatbot)
+        preflight = {"Access-Control-Request-Method": "POST"}
+
+        for path in ("lead", "handoff"):
+            url = f"/v1/public/conversations/{conversation_id}/{path}"
+            allowed = await client.options(url, headers={**preflight, "Origin": SITE})
+            refused = await client.options(url, headers={**preflight, "Origin": "https://x.test"})
+            assert allowed.status_code == 204
+            assert allowed.headers["access-control-allow-origin"] == SITE
+            assert refused.status_code == 403
+
 
 class TestListAndExport:
     async def test_visitors_and_members_cannot_read_leads(
