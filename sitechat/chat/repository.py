@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sitechat.models.base import new_id
 from sitechat.models.chat import (
     Conversation,
+    ConversationStatus,
     Feedback,
     Message,
     MessageCitation,
@@ -51,11 +52,14 @@ async def list_conversations(
     chatbot_id: uuid.UUID,
     before: uuid.UUID | None,
     limit: int,
+    status: ConversationStatus | None = None,
 ) -> Sequence[Conversation]:
     """Newest first; fetches `limit + 1` rows so the caller can tell whether more exist."""
     statement = select(Conversation).where(
         Conversation.workspace_id == workspace_id, Conversation.chatbot_id == chatbot_id
     )
+    if status is not None:
+        statement = statement.where(Conversation.status == status)
     if before is not None:
         statement = statement.where(Conversation.id < before)
     statement = statement.order_by(Conversation.id.desc()).limit(limit + 1)

@@ -53,7 +53,7 @@ from sitechat.core.ratelimit import RouteClass
 from sitechat.core.routing import api_router, rate_limit_class
 from sitechat.core.security import bearer_token
 from sitechat.core.state import app_state
-from sitechat.models.chat import ConversationChannel
+from sitechat.models.chat import ConversationChannel, ConversationStatus
 
 log = structlog.get_logger()
 
@@ -105,10 +105,17 @@ async def list_conversations(
     session: SessionDep,
     cursor: CursorParam = None,
     limit: LimitParam = DEFAULT_LIMIT,
+    status_filter: Annotated[
+        ConversationStatus | None,
+        Query(
+            alias="status",
+            description="`handoff_requested`: the conversations waiting for a person.",
+        ),
+    ] = None,
 ) -> ConversationPage:
     """The chatbot's conversations, newest first (widget and API ones alike)."""
     rows, next_cursor = await service.list_conversations(
-        session, Scope.workspace(caller.workspace_id), chatbot_id, cursor, limit
+        session, Scope.workspace(caller.workspace_id), chatbot_id, cursor, limit, status_filter
     )
     return ConversationPage(
         items=[ConversationRead.of(row) for row in rows], next_cursor=next_cursor

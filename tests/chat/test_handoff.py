@@ -190,6 +190,25 @@ class TestMemberHandoff:
         assert answered.json()["content"] == "Within 30 days."
         assert answered.json()["handoff_notice"] is False
 
+    async def test_conversations_waiting_for_a_person_are_listed(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        account, chatbot = await _public_bot(app)
+        waiting_id, visitor = await _visit(client, chatbot)
+        await _visit(client, chatbot)
+        await client.post(f"/v1/public/conversations/{waiting_id}/handoff", headers=visitor)
+        url = f"/v1/chatbots/{chatbot.id}/conversations"
+
+        waiting = await client.get(
+            url, params={"status": "handoff_requested"}, headers=account.headers
+        )
+        everything = await client.get(url, headers=account.headers)
+        bad = await client.get(url, params={"status": "closed"}, headers=account.headers)
+
+        assert [item["id"] for item in waiting.json()["items"]] == [waiting_id]
+        assert len(everything.json()["items"]) == 2
+        assert_problem(bad, 422, "validation-error")
+
     async def test_another_workspace_gets_404(
         self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:
