@@ -160,14 +160,15 @@ async def _prepare_turn(
     )
     if chatbot is None:
         raise NotFound("Chatbot")
-    if chatbot.status is not ChatbotStatus.ready:
+    handed_off = conversation.status is ConversationStatus.handoff_requested
+    # A handed-off conversation is with people: the chatbot's own state does not stop it.
+    if chatbot.status is not ChatbotStatus.ready and not handed_off:
         raise ChatbotNotReady(chatbot.status.value)
     if history is None:
         earlier = await repository.recent_messages(session, conversation.id, HISTORY_MESSAGES)
         history = [_turn_of(message) for message in earlier]
     if not conversation.title:
         conversation.title = title_from_question(question)
-    handed_off = conversation.status is ConversationStatus.handoff_requested
     user_message = Message(
         workspace_id=conversation.workspace_id,
         conversation_id=conversation.id,

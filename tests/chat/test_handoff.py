@@ -105,6 +105,23 @@ class TestVisitorHandoff:
         # Only the answered question was counted against the plan.
         assert len(await usage_events(app, account.workspace_id)) == 1
 
+    async def test_a_paused_chatbot_still_passes_messages_to_people(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        account, chatbot = await _public_bot(app)
+        conversation_id, visitor = await _visit(client, chatbot)
+        public = f"/v1/public/conversations/{conversation_id}"
+        await client.post(f"{public}/handoff", headers=visitor)
+        paused = await client.patch(
+            f"/v1/chatbots/{chatbot.id}", json={"status": "paused"}, headers=account.headers
+        )
+
+        asked = await client.post(f"{public}/messages", json={"content": "Hi?"}, headers=visitor)
+
+        assert paused.status_code == 200, paused.text
+        assert asked.status_code == 201, asked.text
+        assert asked.json()["handoff_notice"] is True
+
     async def test_asking_again_changes_nothing(
         self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:
