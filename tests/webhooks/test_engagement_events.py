@@ -1,5 +1,5 @@
-"""`lead.captured` and `handoff.requested` reach a real local receiver, signed the Standard
-Webhooks way, after the visitor's request commits."""
+"""`lead.captured`, `handoff.requested` and `source.synced` reach a real local receiver,
+signed the Standard Webhooks way, after the change that caused them commits."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import httpx
 from fastapi import FastAPI
 
 from sitechat.webhooks.tasks import deliver
+from tests.conftest import run_queued_jobs
+from tests.crawling.conftest import LocalSite
+from tests.crawling.site import sitemap_site, start_crawl
 from tests.fixtures.accounts import Account
 from tests.webhooks.conftest import Receiver
 from tests.webhooks.test_webhooks import create_webhook, deliveries_of, verify_standard_webhook
@@ -110,3 +113,38 @@ class TestEngagementEvents:
 
         assert refused.status_code == 422
         assert await deliveries_of(crawl_app, webhook["id"]) == []
+
+
+class TestSourceSynced:
+    async def test_a_completed_crawl_syncs_its_website_source(
+        self,
+        crawl_app: FastAPI,
+        crawl_client: httpx.AsyncClient,
+        account: Account,
+        receiver: Receiver,
+        site: LocalSite,
+    ) -> None:
+        webhook = await create_webhook(
+            crawl_client, account, receiver.url(), event_types=["source.synced"]
+        )
+        sitemap_site(site, {"/apples": "Apples grow on trees.", "/pears": "Pears are sweet."})
+        chatbot = await crawl_client.post(
+            "/v1/chatbots", json={"name": "Fruit"}, headers=account.headers
+        )
+        chatbot_id = chatbot.json()["id"]
+        crawl = await start_crawl(crawl_client, account, chatbot_id, site.url("/"))
+        assert crawl.status_code == 202, crawl.text
+
+        await run_queued_jobs()  # the crawl, then the delivery job it deferred after its commit
+        await run_queued_jobs()
+        [delivery] = await deliveries_of(crawl_app, webhook["id"])
+
+        assert delivery.status.value == "succeeded" and delivery.attempts == 1
+        [received] = receiver.received
+        assert verify_standard_webhook(webhook["secret"], received.headers, received.body)
+        event = json.loads(received.body)
+        assert event["type"] == "source.synced"
+        assert event["data"]["chatbot_id"] == chatbot_id
+        assert event["data"]["crawl_id"] == crawl.json()["id"]
+        assert event["data"]["kind"] == "website"
+        assert event["data"]["pages_new"] == 3  # the home page and the two fruits
