@@ -16,6 +16,7 @@ BENCHMARKS = [
     "bench.chat.run",
     "bench.retrieval.run",
     "bench.embed.run",
+    "bench.analytics.run",
 ]
 
 

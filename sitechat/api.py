@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from sitechat.accounts.router import api_keys_router, auth_router, users_router
+from sitechat.analytics.router import router as analytics_router
 from sitechat.billing.router import router as billing_router
 from sitechat.chat.openai_compat import router as openai_router
 from sitechat.chat.public import router as public_chat_router
@@ -26,6 +27,8 @@ from sitechat.chat.router import router as chat_router
 from sitechat.chatbots.router import router as chatbots_router
 from sitechat.crawling.router import router as crawling_router
 from sitechat.knowledge.router import router as knowledge_router
+from sitechat.leads.router import public_router as public_leads_router
+from sitechat.leads.router import router as leads_router
 from sitechat.webhooks.router import router as webhooks_router
 from sitechat.workspaces.router import invitations_router
 from sitechat.workspaces.router import router as workspaces_router
@@ -43,6 +46,9 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
     billing_router,
     chat_router,
     public_chat_router,
+    analytics_router,
+    leads_router,
+    public_leads_router,
     openai_router,
     webhooks_router,
 )

@@ -12,11 +12,13 @@ from sitechat.models.accounts import Role
 _MEMBER = (
     "read the workspace, its chatbots, sources, crawls and pages",
     "chat: conversations, messages, streaming, the OpenAI-compatible API",
+    "read analytics and export conversations; hand conversations off and reply as an agent",
     "search a chatbot's sources",
     "read billing usage",
 )
 _ADMIN = (
     "create, change and delete chatbots and sources",
+    "list and export the leads visitors leave",
     "start, cancel and retry crawls",
     "rename the workspace",
     "list, create and revoke API keys (of at most its own role)",

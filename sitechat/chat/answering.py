@@ -2,7 +2,9 @@
 
 1. `ask` (inside the caller's transaction): check the chatbot can answer, store the question
    and a `partial` placeholder for the answer, retrieve passages, count the message. It
-   returns an `AnswerRun`; the caller's commit makes both messages visible.
+   returns an `AnswerRun`; the caller's commit makes both messages visible. In a conversation
+   handed off to a person, the chatbot does not answer: no retrieval, nothing counted, and
+   the "answer" is the chatbot's fixed hand-off message (`handoff_notice`).
 2. `AnswerRun.events()` runs the answerer with no transaction open and yields `ChatEvent`s:
    `message_start`, `delta`..., `citations`, then `done` (carrying the stored answer) or
    `error` (carrying the `AnswerError`), with `ping`s while the answerer is quiet.
@@ -19,7 +21,8 @@ import contextlib
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 import anyio
 import structlog
@@ -41,16 +44,24 @@ from sitechat.chat.answerer import (
     shorten,
 )
 from sitechat.chat.errors import ChatbotNotReady
+from sitechat.chat.handoff import HandoffNotice
 from sitechat.chat.schemas import MAX_TITLE_CHARS, UsageRead, public_citation
 from sitechat.chat.streaming import PING, ChatEvent, with_keepalive
 from sitechat.chatbots import repository as chatbot_repository
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound
 from sitechat.core.fields import sanitize_display_text
+from sitechat.knowledge.indexing import question_key
 from sitechat.knowledge.passages import Passage
 from sitechat.knowledge.service import retrieve
 from sitechat.models.base import new_id
-from sitechat.models.chat import Conversation, Message, MessageRole, MessageStatus
+from sitechat.models.chat import (
+    Conversation,
+    ConversationStatus,
+    Message,
+    MessageRole,
+    MessageStatus,
+)
 from sitechat.models.chatbots import Chatbot, ChatbotStatus
 from sitechat.webhooks.service import emit as emit_webhook
 from sitechat.webhooks.tasks import defer_deliveries
@@ -96,6 +107,8 @@ class PreparedTurn:
     passages: list[Passage]
     history: list[Turn]
     settings: AnswerSettings
+    asked_at: datetime
+    handoff_message: str | None = None  # set: the conversation is with a person
 
 
 def answer_settings(chatbot: Chatbot) -> AnswerSettings:
@@ -147,30 +160,53 @@ async def _prepare_turn(
     )
     if chatbot is None:
         raise NotFound("Chatbot")
-    if chatbot.status is not ChatbotStatus.ready:
+    handed_off = conversation.status is ConversationStatus.handoff_requested
+    # A handed-off conversation is with people: the chatbot's own state does not stop it.
+    if chatbot.status is not ChatbotStatus.ready and not handed_off:
         raise ChatbotNotReady(chatbot.status.value)
     if history is None:
         earlier = await repository.recent_messages(session, conversation.id, HISTORY_MESSAGES)
-        history = [Turn(role=message.role.value, content=message.content) for message in earlier]
+        history = [_turn_of(message) for message in earlier]
     if not conversation.title:
         conversation.title = title_from_question(question)
     user_message = Message(
         workspace_id=conversation.workspace_id,
         conversation_id=conversation.id,
+        chatbot_id=chatbot.id,
         role=MessageRole.user,
         content=question,
         status=MessageStatus.complete,
+        question_key=question_key(chatbot.language, question),
     )
     user_message.id = new_id()
     answer = Message(
         id=_id_after(user_message.id),
         workspace_id=conversation.workspace_id,
         conversation_id=conversation.id,
+        chatbot_id=chatbot.id,
         role=MessageRole.assistant,
         content="",
         status=MessageStatus.partial,
+        question_id=user_message.id,
+        question_key=question_key(chatbot.language, question),
+        handoff_notice=handed_off,
     )
     session.add_all([user_message, answer])
+    if handed_off:
+        await session.flush()
+        return PreparedTurn(
+            workspace_id=conversation.workspace_id,
+            chatbot_id=chatbot.id,
+            conversation_id=conversation.id,
+            user_message_id=user_message.id,
+            assistant_message_id=answer.id,
+            question=question,
+            passages=[],
+            history=[],
+            settings=answer_settings(chatbot),
+            asked_at=utcnow(),
+            handoff_message=chatbot.handoff_message,
+        )
     # Retrieval (and the question's embedding) first: the quota lock taken next is held until
     # the request commits, and should not wait on them.
     passages = await retrieve(session, chatbot, question)
@@ -197,7 +233,14 @@ async def _prepare_turn(
         passages=passages,
         history=list(history),
         settings=answer_settings(chatbot),
+        asked_at=utcnow(),
     )
+
+
+def _turn_of(message: Message) -> Turn:
+    """History for the answerer, which knows two roles: a person's reply speaks for the site."""
+    role: Literal["user", "assistant"] = "user" if message.role is MessageRole.user else "assistant"
+    return Turn(role=role, content=message.content)
 
 
 @dataclass
@@ -254,6 +297,7 @@ async def _store_answer(
         "completion_tokens": progress.usage.completion_tokens,
         "error_code": error_code,
         "updated_at": utcnow(),
+        "latency_ms": None if turn.handoff_message is not None else _elapsed_ms(turn.asked_at),
     }
     deliveries: list[uuid.UUID] = []
     async with sessionmaker() as session, session.begin():
@@ -269,7 +313,9 @@ async def _store_answer(
                 prompt_tokens=progress.usage.prompt_tokens,
                 completion_tokens=progress.usage.completion_tokens,
             )
-        if status is MessageStatus.complete:
+        if status is MessageStatus.complete and not progress.fallback:
+            await repository.save_citations(session, message)
+        if status is MessageStatus.complete and turn.handoff_message is None:
             deliveries = await emit_webhook(
                 session, turn.workspace_id, "message.answered", _answered_event(turn, progress)
             )
@@ -284,6 +330,10 @@ async def _store_answer(
         error_code=error_code,
     )
     return message
+
+
+def _elapsed_ms(since: datetime) -> int:
+    return max(0, round((utcnow() - since).total_seconds() * 1000))
 
 
 def _answered_event(turn: PreparedTurn, progress: AnswerProgress) -> dict[str, Any]:
@@ -352,9 +402,12 @@ class AnswerRun:
         stored = False
         try:
             yield _start_event(turn)
-            events = runtime.answerer.stream(
-                turn.question, turn.passages, turn.history, turn.settings
+            answerer = (
+                runtime.answerer
+                if turn.handoff_message is None
+                else HandoffNotice(turn.handoff_message)
             )
+            events = answerer.stream(turn.question, turn.passages, turn.history, turn.settings)
             interval = runtime.keepalive_seconds if keepalive else None
             async for event in with_keepalive(events, interval):
                 if event is None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from sitechat.core.errors import Conflict, Forbidden, UnprocessableEntity
+from sitechat.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidStateTransition,
+    UnprocessableEntity,
+)
 
 
 class ChatbotNotReady(Conflict):
@@ -29,3 +34,12 @@ class FeedbackNeedsAnswer(UnprocessableEntity):
 
     def __init__(self) -> None:
         super().__init__("Feedback can only be given on an assistant's answer.")
+
+
+class ConversationNotHandedOff(InvalidStateTransition):
+    def __init__(self) -> None:
+        super().__init__(
+            "Agent replies go to a conversation handed off to a person: request the hand-off "
+            "first (POST /v1/conversations/{id}/handoff).",
+            extra={"conversation_status": "active"},
+        )

@@ -11,18 +11,25 @@ from __future__ import annotations
 import inspect
 import uuid
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from sitechat.chat import answering, service
+from sitechat.chat import answering, handoff, service
 from sitechat.chat.dependencies import ChatRuntimeDep
 from sitechat.chat.errors import OriginNotAllowed
 from sitechat.chat.responses import answer_response, wants_stream
-from sitechat.chat.schemas import MessageCreate, MessageOrder, MessagePage, MessageRead
+from sitechat.chat.schemas import (
+    HandoffCreate,
+    MessageCreate,
+    MessageOrder,
+    MessagePage,
+    MessageRead,
+)
 from sitechat.chat.service import Scope
 from sitechat.chat.visitor_tokens import VisitorClaims, issue_visitor_token, verify_visitor_token
 from sitechat.chatbots.schemas import WidgetThemeRead
@@ -34,7 +41,7 @@ from sitechat.core.ratelimit import RouteClass
 from sitechat.core.routing import API_PREFIX, ApiRoute
 from sitechat.core.security import bearer_token
 from sitechat.core.state import app_state
-from sitechat.models.chat import Conversation, ConversationChannel
+from sitechat.models.chat import Conversation, ConversationChannel, ConversationStatus
 from sitechat.models.chatbots import Chatbot
 
 _CORS_ORIGIN_KEY = "widget_cors_origin"
@@ -278,6 +285,57 @@ async def list_visitor_messages(
     return MessagePage(items=[MessageRead.of(row) for row in rows], next_cursor=next_cursor)
 
 
+class VisitorHandoffRead(BaseModel):
+    conversation_id: uuid.UUID
+    status: ConversationStatus
+    handoff_requested_at: datetime | None
+    message: str = Field(description="The chatbot's hand-off message, for the widget to show.")
+
+
+@router.post(
+    "/conversations/{conversation_id}/handoff",
+    response_model=VisitorHandoffRead,
+    responses={401: {"description": "No valid visitor token."}},
+)
+async def request_handoff_as_visitor(
+    conversation_id: uuid.UUID,
+    request: Request,
+    visitor: VisitorDep,
+    session: SessionDep,
+    jobs: JobBufferDep,
+    body: Annotated[
+        HandoffCreate | None,
+        Body(
+            openapi_examples={
+                "with_reason": {"value": {"reason": "I'd like to talk to someone about billing."}},
+                "without": {"value": {}},
+            }
+        ),
+    ] = None,
+    origin: OriginHeader = None,
+) -> VisitorHandoffRead:
+    """Ask for a person: the chatbot stops answering in this conversation (it replies with its
+    hand-off message), the workspace's webhooks get `handoff.requested`, and people's replies
+    (role `agent`) appear in the conversation's messages."""
+    conversation, chatbot = await service.visitor_conversation(
+        session, Scope.visitor(visitor.conversation_id), conversation_id
+    )
+    allow_origin(request, chatbot, origin, required=False)
+    conversation = await handoff.request_handoff(
+        session,
+        conversation,
+        requested_by="visitor",
+        reason=body.reason if body is not None else None,
+        jobs=jobs,
+    )
+    return VisitorHandoffRead(
+        conversation_id=conversation.id,
+        status=conversation.status,
+        handoff_requested_at=conversation.handoff_requested_at,
+        message=chatbot.handoff_message,
+    )
+
+
 def _preflight(request: Request, chatbot: Chatbot, origin: str | None) -> Response:
     allow_origin(request, chatbot, origin, required=True)
     return Response(
@@ -298,6 +356,8 @@ async def preflight_start(
 
 
 @router.options("/conversations/{conversation_id}/messages", include_in_schema=False)
+@router.options("/conversations/{conversation_id}/handoff", include_in_schema=False)
+@router.options("/conversations/{conversation_id}/lead", include_in_schema=False)
 async def preflight_messages(
     conversation_id: uuid.UUID, request: Request, session: SessionDep, origin: OriginHeader = None
 ) -> Response:

@@ -16,7 +16,15 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.models.base import new_id
-from sitechat.models.chat import Conversation, Feedback, Message, MessageStatus, UsageEvent
+from sitechat.models.chat import (
+    Conversation,
+    ConversationStatus,
+    Feedback,
+    Message,
+    MessageCitation,
+    MessageStatus,
+    UsageEvent,
+)
 
 SortOrder = Literal["asc", "desc"]
 USAGE_KIND_MESSAGE = "message"
@@ -44,11 +52,14 @@ async def list_conversations(
     chatbot_id: uuid.UUID,
     before: uuid.UUID | None,
     limit: int,
+    status: ConversationStatus | None = None,
 ) -> Sequence[Conversation]:
     """Newest first; fetches `limit + 1` rows so the caller can tell whether more exist."""
     statement = select(Conversation).where(
         Conversation.workspace_id == workspace_id, Conversation.chatbot_id == chatbot_id
     )
+    if status is not None:
+        statement = statement.where(Conversation.status == status)
     if before is not None:
         statement = statement.where(Conversation.id < before)
     statement = statement.order_by(Conversation.id.desc()).limit(limit + 1)
@@ -114,9 +125,27 @@ async def save_answer(
     return (await session.execute(statement)).scalar_one()
 
 
+async def save_citations(session: AsyncSession, answer: Message) -> None:
+    """Copy an answer's citations into `message_citations` (what analytics counts)."""
+    rows = [
+        {
+            "message_id": answer.id,
+            "number": int(citation["number"]),
+            "chatbot_id": answer.chatbot_id,
+            "created_at": answer.created_at,
+            "url": citation.get("url"),
+            "title": str(citation.get("title") or "")[:500],
+        }
+        for citation in answer.citations
+    ]
+    if rows:
+        await session.execute(insert(MessageCitation).on_conflict_do_nothing(), rows)
+
+
 async def upsert_feedback(
     session: AsyncSession,
     workspace_id: uuid.UUID,
+    chatbot_id: uuid.UUID,
     message_id: uuid.UUID,
     rating: str,
     comment: str | None,
@@ -127,6 +156,7 @@ async def upsert_feedback(
         .values(
             id=new_id(),
             workspace_id=workspace_id,
+            chatbot_id=chatbot_id,
             message_id=message_id,
             rating=rating,
             comment=comment,

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import structlog
-from fastapi import Query, Request, WebSocket, WebSocketDisconnect, status
+from fastapi import Body, Query, Request, WebSocket, WebSocketDisconnect, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from sitechat.auth.dependencies import WORKSPACE_HEADER, AuthState, CallerDep
 from sitechat.auth.rate_limits import CallerRateLimitSubjects
-from sitechat.chat import answering, service
+from sitechat.chat import answering, handoff, service
 from sitechat.chat.answering import ChatRuntime
 from sitechat.chat.dependencies import ChatRuntimeDep
 from sitechat.chat.errors import OriginNotAllowed
@@ -33,7 +33,8 @@ from sitechat.chat.schemas import (
     ConversationUpdate,
     FeedbackCreate,
     FeedbackRead,
-    MessageCreate,
+    HandoffCreate,
+    MemberMessageCreate,
     MessageOrder,
     MessagePage,
     MessageRead,
@@ -61,7 +62,7 @@ from sitechat.core.ratelimit import (
 from sitechat.core.routing import api_router, charge, rate_limit_class
 from sitechat.core.security import bearer_token
 from sitechat.core.state import app_state
-from sitechat.models.chat import ConversationChannel
+from sitechat.models.chat import ConversationChannel, ConversationStatus
 
 log = structlog.get_logger()
 
@@ -115,10 +116,17 @@ async def list_conversations(
     session: SessionDep,
     cursor: CursorParam = None,
     limit: LimitParam = DEFAULT_LIMIT,
+    status_filter: Annotated[
+        ConversationStatus | None,
+        Query(
+            alias="status",
+            description="`handoff_requested`: the conversations waiting for a person.",
+        ),
+    ] = None,
 ) -> ConversationPage:
     """The chatbot's conversations, newest first (widget and API ones alike)."""
     rows, next_cursor = await service.list_conversations(
-        session, Scope.workspace(caller.workspace_id), chatbot_id, cursor, limit
+        session, Scope.workspace(caller.workspace_id), chatbot_id, cursor, limit, status_filter
     )
     return ConversationPage(
         items=[ConversationRead.of(row) for row in rows], next_cursor=next_cursor
@@ -164,13 +172,34 @@ async def delete_conversation(
 @router.post(
     "/conversations/{conversation_id}/messages",
     status_code=status.HTTP_201_CREATED,
-    response_model=AnswerRead,
-    responses={200: _SSE_DOC, 409: {"description": "The chatbot is not `ready`."}},
+    # An answer to a question; the stored reply itself for an agent's message.
+    response_model=AnswerRead | MessageRead,
+    responses={
+        200: _SSE_DOC,
+        409: {
+            "description": "The chatbot is not `ready` (a question), or the conversation is "
+            "not handed off (an agent reply)."
+        },
+    },
     openapi_extra=rate_limit_class(RouteClass.CHAT),
 )
 async def ask_question(
     conversation_id: uuid.UUID,
-    body: MessageCreate,
+    body: Annotated[
+        MemberMessageCreate,
+        Body(
+            openapi_examples={
+                "question": {
+                    "summary": "Ask the chatbot",
+                    "value": {"content": "How do I reset my password?"},
+                },
+                "agent_reply": {
+                    "summary": "A person replies in a handed-off conversation",
+                    "value": {"role": "agent", "content": "Hi, I'm Sam. Let me check that."},
+                },
+            }
+        ),
+    ],
     request: Request,
     caller: CallerDep,
     session: SessionDep,
@@ -179,11 +208,22 @@ async def ask_question(
     """Ask a question; the answer comes back with numbered citations (URL, title, snippet).
 
     Only a `ready` chatbot answers (409 `chatbot-not-ready` otherwise). A failing model answers
-    with a 502/503/504 problem whose type names the failure (`llm-timeout`, ...).
+    with a 502/503/504 problem whose type names the failure (`llm-timeout`, ...). In a
+    conversation handed off to a person the chatbot does not answer: the reply is its fixed
+    `handoff_message`, with `handoff_notice: true`.
+
+    With `"role": "agent"`, a person of the workspace replies in a handed-off conversation
+    (409 `invalid-state-transition` otherwise); the reply is stored as display text and comes
+    back as the stored message (no `user_message_id`); the visitor's history shows it.
     """
     conversation = await service.get_conversation(
         session, Scope.workspace(caller.workspace_id), conversation_id
     )
+    if body.role == "agent":
+        reply = await handoff.add_agent_reply(session, conversation, body.content, caller.user_id)
+        return JSONResponse(
+            MessageRead.of(reply).model_dump(mode="json"), status_code=status.HTTP_201_CREATED
+        )
     run = await answering.ask(session, conversation, body.content, runtime)
     return answer_response(request, run, stream=wants_stream(request, body))
 
@@ -222,6 +262,41 @@ async def give_feedback(
         session, caller.workspace_id, message_id, body.rating, body.comment, jobs
     )
     return FeedbackRead.model_validate(feedback)
+
+
+# --- hand-off ----------------------------------------------------------------------------------
+
+
+@router.post("/conversations/{conversation_id}/handoff", response_model=ConversationRead)
+async def request_handoff(
+    conversation_id: uuid.UUID,
+    caller: CallerDep,
+    session: SessionDep,
+    jobs: JobBufferDep,
+    body: HandoffCreate | None = None,
+) -> ConversationRead:
+    """Hand the conversation to a person: the chatbot stops answering in it (it says its
+    `handoff_message` instead) and `handoff.requested` is sent to webhooks. Asking again
+    changes nothing. People reply with `POST .../messages` and `"role": "agent"`."""
+    conversation = await service.get_conversation(
+        session, Scope.workspace(caller.workspace_id), conversation_id
+    )
+    reason = body.reason if body is not None else None
+    conversation = await handoff.request_handoff(
+        session, conversation, requested_by="api", reason=reason, jobs=jobs
+    )
+    return ConversationRead.of(conversation)
+
+
+@router.post("/conversations/{conversation_id}/handback", response_model=ConversationRead)
+async def hand_back(
+    conversation_id: uuid.UUID, caller: CallerDep, session: SessionDep
+) -> ConversationRead:
+    """Give the conversation back to the chatbot, which answers its next questions again."""
+    conversation = await service.get_conversation(
+        session, Scope.workspace(caller.workspace_id), conversation_id
+    )
+    return ConversationRead.of(await handoff.hand_back(session, conversation))
 
 
 # --- WebSocket ---------------------------------------------------------------------------------

@@ -6,12 +6,25 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
-from sitechat.core.fields import ShortText, Title, refuse_control_characters_but_line_breaks
+from sitechat.core.fields import (
+    ShortText,
+    Title,
+    refuse_control_characters_but_line_breaks,
+    sanitize_display_text,
+)
 from sitechat.models.chat import (
     Conversation,
     ConversationChannel,
+    ConversationStatus,
     FeedbackRating,
     Message,
     MessageRole,
@@ -59,6 +72,11 @@ class ConversationRead(BaseModel):
     chatbot_id: uuid.UUID
     title: str
     channel: ConversationChannel
+    status: ConversationStatus = Field(
+        description="`handoff_requested`: a person answers; the chatbot only says so."
+    )
+    handoff_requested_at: datetime | None
+    handoff_reason: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -75,6 +93,42 @@ class MessageCreate(BaseModel):
 
     content: Question = Field(examples=["How do I reset my password?"])
     stream: bool = Field(False, description="Stream the answer as server-sent events.")
+
+
+class MemberMessageCreate(MessageCreate):
+    """A question (role `user`, answered by the chatbot) or a person's reply (role `agent`, in
+    a conversation handed off to people; stored as display text and shown to the visitor)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"content": "How do I reset my password?"},
+                {"role": "agent", "content": "Hi, I'm Sam from support. Let me check that."},
+            ]
+        },
+    )
+
+    role: Literal["user", "agent"] = Field("user", description="`agent`: a person replies.")
+
+    @model_validator(mode="after")
+    def _agent_reply_is_display_text(self) -> MemberMessageCreate:
+        if self.role == "agent":
+            refuse_control_characters_but_line_breaks(self.content)
+            self.content = sanitize_display_text(self.content)
+            if not self.content:
+                raise ValueError("nothing is left of the reply once the markup is removed")
+            if self.stream:
+                raise ValueError("an agent reply is stored, not streamed")
+        return self
+
+
+class HandoffCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "I want to talk to sales."}]}
+    )
+
+    reason: ShortText | None = Field(None, description="Why a person is wanted (optional).")
 
 
 class CitationRead(BaseModel):
@@ -112,6 +166,11 @@ class MessageRead(BaseModel):
         description="`partial` when the client left mid-stream; `failed` with `error_code`."
     )
     fallback: bool = Field(description="True when the chatbot answered with its fallback.")
+    handoff_notice: bool = Field(
+        False,
+        description="True for the chatbot's fixed hand-off message (the conversation is with "
+        "a person; nothing was looked up).",
+    )
     usage: UsageRead | None
     error_code: str | None
     created_at: datetime
@@ -141,6 +200,7 @@ def message_fields(message: Message) -> dict[str, Any]:
         "citations": [public_citation(citation) for citation in message.citations],
         "status": message.status,
         "fallback": message.fallback,
+        "handoff_notice": message.handoff_notice,
         "usage": UsageRead.of(message.prompt_tokens, message.completion_tokens)
         if is_answer
         else None,

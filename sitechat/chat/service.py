@@ -21,6 +21,7 @@ from sitechat.core.pagination import decode_cursor, next_cursor_of
 from sitechat.models.chat import (
     Conversation,
     ConversationChannel,
+    ConversationStatus,
     Feedback,
     FeedbackRating,
     Message,
@@ -134,11 +135,16 @@ async def visitor_conversation(
 
 
 async def list_conversations(
-    session: AsyncSession, scope: Scope, chatbot_id: uuid.UUID, cursor: str | None, limit: int
+    session: AsyncSession,
+    scope: Scope,
+    chatbot_id: uuid.UUID,
+    cursor: str | None,
+    limit: int,
+    status: ConversationStatus | None = None,
 ) -> tuple[list[Conversation], str | None]:
     chatbot = await get_chatbot(session, scope, chatbot_id)
     rows = await repository.list_conversations(
-        session, chatbot.workspace_id, chatbot.id, decode_cursor(cursor), limit
+        session, chatbot.workspace_id, chatbot.id, decode_cursor(cursor), limit, status
     )
     return list(rows[:limit]), next_cursor_of([row.id for row in rows], limit)
 
@@ -190,7 +196,7 @@ async def give_feedback(
     if message.role is not MessageRole.assistant:
         raise FeedbackNeedsAnswer()
     feedback = await repository.upsert_feedback(
-        session, workspace_id, message.id, rating.value, comment, utcnow()
+        session, workspace_id, message.chatbot_id, message.id, rating.value, comment, utcnow()
     )
     event = {
         "message_id": str(message.id),

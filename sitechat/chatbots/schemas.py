@@ -27,7 +27,12 @@ from sitechat.core.fields import (
     refuse_control_characters,
 )
 from sitechat.knowledge.indexing import SEARCH_LANGUAGES
-from sitechat.models.chatbots import ChatbotStatus, SourceKind, Visibility
+from sitechat.models.chatbots import (
+    DEFAULT_HANDOFF_MESSAGE,
+    ChatbotStatus,
+    SourceKind,
+    Visibility,
+)
 
 DEFAULT_FALLBACK_MESSAGE = "I'm sorry, I couldn't find that on this site."
 MAX_ALLOWED_ORIGINS = 20
@@ -150,6 +155,55 @@ class WidgetThemeRead(BaseModel):
     avatar_url: str | None = None
 
 
+LeadField = Literal["name", "email"]
+
+
+class LeadCaptureSettings(BaseModel):
+    """When the widget asks visitors for their contact (`POST /v1/public/conversations/{id}/lead`).
+
+    `when`: `start` (before the first question), `after_messages` (once the visitor has asked
+    `after_messages` questions) or `on_fallback` (when the chatbot could not answer). The
+    fields listed are required in a submitted lead.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "enabled": True,
+                    "fields": ["name", "email"],
+                    "when": "on_fallback",
+                    "prompt": "Leave your email and we will get back to you.",
+                }
+            ]
+        },
+    )
+
+    enabled: bool = False
+    fields: list[LeadField] = Field(
+        default_factory=lambda: list[LeadField](["email"]), min_length=1, max_length=2
+    )
+    when: Literal["start", "after_messages", "on_fallback"] = "on_fallback"
+    after_messages: int | None = Field(
+        default=None, ge=1, le=100, description="Questions first, with `when: after_messages`."
+    )
+    prompt: ShortText = Field(
+        default="Leave your contact and we will get back to you.",
+        description="What the form says to the visitor.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LeadCaptureSettings:
+        if len(set(self.fields)) != len(self.fields):
+            raise ValueError("each field at most once")
+        if self.when == "after_messages" and self.after_messages is None:
+            raise ValueError("`after_messages` is required with `when: after_messages`")
+        if self.when != "after_messages" and self.after_messages is not None:
+            raise ValueError("`after_messages` goes with `when: after_messages` only")
+        return self
+
+
 class ChatbotCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -187,6 +241,11 @@ class ChatbotCreate(BaseModel):
     language: Language = Field(default="english", description="Text-search language.")
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     theme: WidgetTheme = Field(default_factory=WidgetTheme)
+    lead_capture: LeadCaptureSettings = Field(default_factory=LeadCaptureSettings)
+    handoff_message: ShortText = Field(
+        default=DEFAULT_HANDOFF_MESSAGE,
+        description="What the chatbot says instead of answering once a person took over.",
+    )
 
 
 class ChatbotUpdate(BaseModel):
@@ -213,6 +272,8 @@ class ChatbotUpdate(BaseModel):
     language: Language | None = None
     retrieval: RetrievalSettings | None = None
     theme: WidgetThemeUpdate | None = None
+    lead_capture: LeadCaptureSettings | None = None
+    handoff_message: ShortText | None = None
     status: ChatbotStatus | None = None
 
     @model_validator(mode="after")
@@ -261,6 +322,8 @@ class ChatbotRead(BaseModel):
     language: str
     retrieval: dict[str, Any]
     theme: WidgetThemeRead
+    lead_capture: LeadCaptureSettings
+    handoff_message: str
     status: ChatbotStatus
     created_at: datetime
     updated_at: datetime

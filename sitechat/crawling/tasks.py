@@ -151,6 +151,11 @@ async def _finish(
             deliveries = await emit_webhook(
                 session, job.workspace_id, f"crawl.{status.value}", _crawl_event(job)
             )
+        if status is CrawlStatus.completed:
+            # The website source now holds what the crawl found (new, changed, removed pages).
+            deliveries += await emit_webhook(
+                session, job.workspace_id, "source.synced", _synced_event(job)
+            )
     await defer_deliveries(deliveries)
 
 
@@ -165,6 +170,21 @@ def _crawl_event(job: CrawlJob) -> dict[str, Any]:
         "pages_indexed": job.pages_indexed,
         "pages_failed": job.pages_failed,
         "error": job.error,
+    }
+
+
+def _synced_event(job: CrawlJob) -> dict[str, Any]:
+    return {
+        "source_id": str(job.source_id),
+        "chatbot_id": str(job.chatbot_id),
+        "kind": "website",
+        "crawl_id": str(job.id),
+        # "completed": the whole site was walked, so pages it no longer has were removed.
+        "stop_reason": job.stop_reason,
+        "pages_new": job.pages_new,
+        "pages_changed": job.pages_changed,
+        "pages_unchanged": job.pages_unchanged,
+        "pages_removed": job.pages_removed,
     }
 
 

@@ -73,3 +73,19 @@ def search_vector(language: Text, title: Text, heading: Text, content: Text) -> 
         .op("||")(func.setweight(field_vector(config, heading), _weight("B")))
         .op("||")(func.setweight(field_vector(config, content), _weight("C")))
     )
+
+
+QUESTION_KEY_CHARS = 500
+
+
+def question_key(language: Text, question: Text) -> ColumnElement[str]:
+    """What a question asks, as retrieval reads it: its distinct lexemes (stemmed, stop words
+    gone, code terms whole), sorted and space-joined, so "How do I reset my password?" and
+    "password resetting" share `password reset`. A question of stop words only keys on its
+    lowercased text. Analytics groups questions by it (docs/decisions: question groups)."""
+    config = cast(_expression(language), REGCONFIG)
+    text = _expression(question)
+    terms = func.array_to_string(func.tsvector_to_array(field_vector(config, text)), " ")
+    return func.left(
+        func.coalesce(func.nullif(terms, ""), func.lower(func.btrim(text))), QUESTION_KEY_CHARS
+    )

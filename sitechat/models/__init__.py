@@ -28,9 +28,11 @@ from sitechat.models.billing import (
 from sitechat.models.chat import (
     Conversation,
     ConversationChannel,
+    ConversationStatus,
     Feedback,
     FeedbackRating,
     Message,
+    MessageCitation,
     MessageRole,
     MessageStatus,
     UsageEvent,
@@ -38,6 +40,7 @@ from sitechat.models.chat import (
 from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind, Visibility
 from sitechat.models.crawling import CrawlJob, CrawlPage, CrawlStatus, PageOutcome
 from sitechat.models.knowledge import Chunk, Page, TermStatistic
+from sitechat.models.leads import Lead
 from sitechat.models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -50,6 +53,7 @@ __all__ = [
     "Chunk",
     "Conversation",
     "ConversationChannel",
+    "ConversationStatus",
     "CrawlJob",
     "CrawlPage",
     "CrawlStatus",
@@ -61,8 +65,10 @@ __all__ = [
     "InvoiceCounter",
     "InvoiceLine",
     "InvoiceStatus",
+    "Lead",
     "Membership",
     "Message",
+    "MessageCitation",
     "MessageRole",
     "MessageStatus",
     "Page",

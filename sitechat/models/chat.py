@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,6 +26,12 @@ class ConversationChannel(StrEnum):
 class MessageRole(StrEnum):
     user = "user"
     assistant = "assistant"
+    agent = "agent"  # a person of the workspace, replying in a handed-off conversation
+
+
+class ConversationStatus(StrEnum):
+    active = "active"  # the chatbot answers
+    handoff_requested = "handoff_requested"  # a person answers; the chatbot only says so
 
 
 class MessageStatus(StrEnum):
@@ -44,6 +50,7 @@ class Conversation(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         Index("ix_conversations_chatbot", "chatbot_id", "id"),
         Index("ix_conversations_workspace", "workspace_id", "id"),
+        Index("ix_conversations_chatbot_created", "chatbot_id", "created_at"),
     )
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
@@ -55,11 +62,50 @@ class Conversation(IdMixin, TimestampMixin, Base):
     created_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+    status: Mapped[ConversationStatus] = mapped_column(
+        enum_type(ConversationStatus, "conversation_status"), default=ConversationStatus.active
+    )
+    handoff_requested_at: Mapped[datetime | None]
+    handoff_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Message(IdMixin, TimestampMixin, Base):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_conversation", "conversation_id", "id"),
+        # Analytics: a chatbot's messages in a period, counted from the index alone.
+        Index(
+            "ix_messages_chatbot_created",
+            "chatbot_id",
+            "created_at",
+            postgresql_include=[
+                "role",
+                "status",
+                "fallback",
+                "handoff_notice",
+                "latency_ms",
+                "question_id",
+            ],
+        ),
+        # Analytics: a chatbot's questions in a period, grouped by what they mean.
+        Index(
+            "ix_messages_chatbot_questions",
+            "chatbot_id",
+            "created_at",
+            postgresql_include=["question_key"],
+            postgresql_where=text("role = 'user'"),
+        ),
+        # Analytics: the questions a chatbot could not answer (few rows: fallbacks only).
+        Index(
+            "ix_messages_chatbot_unanswered",
+            "chatbot_id",
+            "created_at",
+            postgresql_include=["question_key"],
+            postgresql_where=text(
+                "role = 'assistant' AND status = 'complete' AND fallback AND NOT handoff_notice"
+            ),
+        ),
+    )
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
@@ -67,6 +113,8 @@ class Message(IdMixin, TimestampMixin, Base):
     conversation_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE")
     )
+    # The conversation's chatbot, copied here so analytics reads one indexed table.
+    chatbot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chatbots.id", ondelete="CASCADE"))
     role: Mapped[MessageRole] = mapped_column(enum_type(MessageRole, "message_role"))
     content: Mapped[str] = mapped_column(Text, default="")
     citations: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
@@ -75,14 +123,60 @@ class Message(IdMixin, TimestampMixin, Base):
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     error_code: Mapped[str | None] = mapped_column(String(64))
+    # Answers: milliseconds from the stored question to the stored answer, and that question.
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    question_id: Mapped[uuid.UUID | None]
+    # Questions and answers: the question's stemmed content terms, sorted (ADR "question
+    # groups"); analytics groups questions, and the questions of fallback answers, by it.
+    question_key: Mapped[str | None] = mapped_column(String(500))
+    # True for the chatbot's "a person will reply" notice in a handed-off conversation.
+    handoff_notice: Mapped[bool] = mapped_column(default=False)
+    # Agent replies: the person who wrote it (None for an API key, or once they are deleted).
+    author_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+
+class MessageCitation(Base):
+    """One source an answer cited, copied out of `messages.citations` when the answer is
+    stored, so analytics counts the most cited pages from an index instead of parsing JSON."""
+
+    __tablename__ = "message_citations"
+    __table_args__ = (
+        Index(
+            "ix_message_citations_chatbot_created",
+            "chatbot_id",
+            "created_at",
+            postgresql_include=["url"],
+        ),
+    )
+
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chatbot_id: Mapped[uuid.UUID]
+    created_at: Mapped[datetime]
+    url: Mapped[str | None] = mapped_column(String(2048))
+    title: Mapped[str] = mapped_column(String(500))
 
 
 class Feedback(IdMixin, TimestampMixin, Base):
     __tablename__ = "feedback"
+    __table_args__ = (
+        # Analytics: the ratings given (last set) in a period, from the index alone.
+        Index(
+            "ix_feedback_chatbot_updated",
+            "chatbot_id",
+            "updated_at",
+            postgresql_include=["rating"],
+        ),
+    )
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
     )
+    chatbot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chatbots.id", ondelete="CASCADE"))
     message_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), unique=True
     )

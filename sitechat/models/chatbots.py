@@ -12,6 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from sitechat.models.base import Base, IdMixin, TimestampMixin, enum_type
 
+DEFAULT_HANDOFF_MESSAGE = "A person from our team will reply here soon."
+
 
 class ChatbotStatus(StrEnum):
     draft = "draft"
@@ -59,6 +61,10 @@ class Chatbot(IdMixin, TimestampMixin, Base):
     # `embedding_model` at its last step (the chunk count itself is live, in term statistics).
     embedded_chunks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     embedding_model: Mapped[str | None] = mapped_column(String(200))
+    # When the widget asks visitors for their contact (`chatbots.schemas.LeadCaptureSettings`).
+    lead_capture: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # What the chatbot says, instead of answering, in a conversation handed off to a person.
+    handoff_message: Mapped[str] = mapped_column(Text, default=lambda: DEFAULT_HANDOFF_MESSAGE)
 
 
 class Source(IdMixin, TimestampMixin, Base):

@@ -259,6 +259,8 @@ PUBLIC_CASES = {
     "POST /v1/public/chatbots/{chatbot_id}/conversations",
     "POST /v1/public/conversations/{conversation_id}/messages",
     "GET /v1/public/conversations/{conversation_id}/messages",
+    "POST /v1/public/conversations/{conversation_id}/handoff",
+    "POST /v1/public/conversations/{conversation_id}/lead",
 }
 
 
@@ -305,6 +307,12 @@ class TestPublicWidgetRoutes:
             ask = await client.post(path, headers=visitor, json={"content": "Hello?"})
             assert read.status_code in (401, 403, 404), read.text
             assert ask.status_code == read.status_code, ask.text
+            base = f"/v1/public/conversations/{conversation_id}"
+            handoff = await client.post(f"{base}/handoff", headers=visitor)
+            lead = await client.post(
+                f"{base}/lead", headers=visitor, json={"email": "someone@example.com"}
+            )
+            assert handoff.status_code == lead.status_code == read.status_code, handoff.text
         # A's API conversation and a random one answer alike.
         answers = [
             (await client.get(f"/v1/public/conversations/{cid}/messages", headers=visitor))

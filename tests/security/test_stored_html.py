@@ -105,7 +105,8 @@ class TestAccounts:
 
 class TestChatbots:
     @pytest.mark.parametrize(
-        "field", ["name", "description", "model", "welcome_message", "fallback_message"]
+        "field",
+        ["name", "description", "model", "welcome_message", "fallback_message", "handoff_message"],
     )
     async def test_text_fields_on_create_and_update(
         self, client: httpx.AsyncClient, field: str
@@ -231,3 +232,44 @@ class TestConversations:
         )
         assert feedback.status_code in (200, 201), feedback.text
         assert_clean(feedback.json()["comment"])
+
+
+class TestLeadsAndHandoff:
+    async def test_lead_prompt_lead_name_handoff_reason_and_agent_reply(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        account = await create_chat_account(app)
+        chatbot = await create_chatbot(
+            app, account, visibility=Visibility.public, allowed_origins=[SITE]
+        )
+        configured = await client.patch(
+            f"/v1/chatbots/{chatbot.id}",
+            json={"lead_capture": {"enabled": True, "fields": ["name"], "prompt": ATTACK}},
+            headers=account.headers,
+        )
+        visit = await client.post(
+            f"/v1/public/chatbots/{chatbot.id}/conversations", headers={"Origin": SITE}
+        )
+        conversation_id = visit.json()["conversation_id"]
+        visitor = {"Authorization": f"Bearer {visit.json()['visitor_token']}", "Origin": SITE}
+        public = f"/v1/public/conversations/{conversation_id}"
+        lead = await client.post(f"{public}/lead", json={"name": ATTACK}, headers=visitor)
+        handoff = await client.post(f"{public}/handoff", json={"reason": ATTACK}, headers=visitor)
+        reply = await client.post(
+            f"/v1/conversations/{conversation_id}/messages",
+            json={"role": "agent", "content": ATTACK},
+            headers=account.headers,
+        )
+        leads = await client.get(f"/v1/chatbots/{chatbot.id}/leads", headers=account.headers)
+        conversation = await client.get(
+            f"/v1/conversations/{conversation_id}", headers=account.headers
+        )
+        history = await client.get(f"{public}/messages", headers=visitor)
+
+        assert configured.status_code == 200, configured.text
+        assert_clean(configured.json()["lead_capture"]["prompt"])
+        assert lead.status_code == 201 and handoff.status_code == 200, handoff.text
+        assert_clean(leads.json()["items"][0]["name"])
+        assert_clean(conversation.json()["handoff_reason"])
+        assert reply.status_code == 201, reply.text
+        assert_clean(history.json()["items"][-1]["content"])

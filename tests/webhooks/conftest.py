@@ -9,9 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.crawling.conftest import site
 from tests.crawling.site import account_fixture, crawl_app_fixture, crawl_client_fixture
 
-__all__ = ["account_fixture", "crawl_app_fixture", "crawl_client_fixture"]
+__all__ = ["account_fixture", "crawl_app_fixture", "crawl_client_fixture", "site"]
 
 
 @dataclass
