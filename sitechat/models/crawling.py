@@ -32,6 +32,11 @@ class PageOutcome(StrEnum):
     failed = "failed"
 
 
+class CrawlTrigger(StrEnum):
+    manual = "manual"  # asked for through the API
+    schedule = "schedule"  # the source's sync_schedule: conditional requests, see ADR
+
+
 class CrawlJob(IdMixin, Base):
     __tablename__ = "crawl_jobs"
     __table_args__ = (
@@ -66,6 +71,11 @@ class CrawlJob(IdMixin, Base):
     use_sitemap: Mapped[bool]
     respect_robots: Mapped[bool]
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    trigger: Mapped[CrawlTrigger] = mapped_column(
+        enum_type(CrawlTrigger, "crawl_trigger"),
+        default=CrawlTrigger.manual,
+        server_default="manual",
+    )
     pages_discovered: Mapped[int] = mapped_column(Integer, default=0)
     pages_fetched: Mapped[int] = mapped_column(Integer, default=0)
     pages_indexed: Mapped[int] = mapped_column(Integer, default=0)
