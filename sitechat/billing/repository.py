@@ -26,6 +26,7 @@ from sitechat.models.billing import (
 from sitechat.models.chat import UsageEvent
 from sitechat.models.chatbots import Chatbot, ChatbotStatus
 from sitechat.models.crawling import CrawlJob
+from sitechat.models.sources import SourceRun
 
 MESSAGE_USAGE_KIND = "message"
 """`UsageEvent.kind` of an answered message (recorded by the chat domain)."""
@@ -312,14 +313,22 @@ async def count_members(session: AsyncSession, workspace_id: uuid.UUID) -> int:
 async def sum_pages_indexed(
     session: AsyncSession, workspace_id: uuid.UUID, start: datetime, end: datetime
 ) -> int:
-    total = await session.scalar(
+    """Pages indexed by crawls and by file-source runs created in the period."""
+    crawled = await session.scalar(
         select(func.coalesce(func.sum(CrawlJob.pages_indexed), 0)).where(
             CrawlJob.workspace_id == workspace_id,
             CrawlJob.created_at >= start,
             CrawlJob.created_at < end,
         )
     )
-    return int(total or 0)
+    from_files = await session.scalar(
+        select(func.coalesce(func.sum(SourceRun.pages_indexed), 0)).where(
+            SourceRun.workspace_id == workspace_id,
+            SourceRun.created_at >= start,
+            SourceRun.created_at < end,
+        )
+    )
+    return int(crawled or 0) + int(from_files or 0)
 
 
 async def sum_messages(

@@ -3,7 +3,7 @@
 Counted from the rows the other domains write, so usage can never drift from reality:
 chatbots = chatbots not archived; members = memberships; messages = `UsageEvent` rows of kind
 `message` (recorded idempotently by the chat domain, one `event_key` per answer); pages =
-`crawl_jobs.pages_indexed` summed over the jobs created in the period.
+`pages_indexed` of the crawl jobs and file-source runs created in the period.
 
 The usage period is the subscription's current period for a monthly plan, the current month
 of a yearly plan's period (anchored on the subscription's day), and the calendar month (UTC)
