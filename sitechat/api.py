@@ -26,6 +26,7 @@ from sitechat.chat.router import router as chat_router
 from sitechat.chatbots.router import router as chatbots_router
 from sitechat.crawling.router import router as crawling_router
 from sitechat.knowledge.router import router as knowledge_router
+from sitechat.sources.router import router as sources_router
 from sitechat.webhooks.router import router as webhooks_router
 from sitechat.workspaces.router import invitations_router
 from sitechat.workspaces.router import router as workspaces_router
@@ -38,6 +39,7 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
     workspaces_router,
     invitations_router,
     chatbots_router,
+    sources_router,
     crawling_router,
     knowledge_router,
     billing_router,

@@ -167,3 +167,9 @@ async def ensure_quota(
             },
         )
     return status
+
+
+async def workspace_plan(session: AsyncSession, workspace_id: uuid.UUID) -> Plan:
+    """The plan whose limits apply to the workspace now (no quota lock: for caps such as a
+    file's size, not for counted usage)."""
+    return effective_plan(await repository.get_subscription(session, workspace_id))

@@ -25,7 +25,13 @@ from sitechat.core.fields import (
     SuggestedQuestion,
 )
 from sitechat.knowledge.indexing import SEARCH_LANGUAGES
-from sitechat.models.chatbots import ChatbotStatus, SourceKind, Visibility
+from sitechat.models.chatbots import (
+    ChatbotStatus,
+    SourceKind,
+    SourceStatus,
+    SyncSchedule,
+    Visibility,
+)
 
 DEFAULT_FALLBACK_MESSAGE = "I'm sorry, I couldn't find that on this site."
 MAX_ALLOWED_ORIGINS = 20
@@ -222,5 +228,12 @@ class SourceRead(BaseModel):
         description=f"First {CONTENT_PREVIEW_CHARS} characters of a text source or Q&A answer."
     )
     content_chars: int
+    status: SourceStatus = Field(
+        description="`ready` once searchable; a file goes `queued`, `processing`, then `ready` "
+        "or `failed` (see `error`)."
+    )
+    error: str | None = Field(default=None, description="Why the last file run failed.")
+    file_name: str | None = Field(default=None, description="The file of a file source.")
+    sync_schedule: SyncSchedule = SyncSchedule.off
     created_at: datetime
     updated_at: datetime

@@ -43,7 +43,12 @@ async def store_page_result(
     """
     existing: Page | None = None
     outcome = PageOutcome.skipped if result.status == "skipped" else PageOutcome.failed
-    if result.status == "indexed" and result.page is not None:
+    if result.status == "unchanged":
+        existing = await knowledge_repository.find_page_for_update(
+            session, crawl.source_id, result.url
+        )
+        outcome = PageOutcome.unchanged if existing is not None else PageOutcome.failed
+    elif result.status == "indexed" and result.page is not None:
         existing = await knowledge_repository.find_page_for_update(
             session, crawl.source_id, result.url
         )
@@ -62,7 +67,7 @@ async def store_page_result(
             "status_code": result.http_status,
             "bytes": result.bytes,
             "depth": result.depth,
-            "links": list(result.page.links) if result.page else [],
+            "links": _links_of(result, existing),
             "created_at": now,
         },
     )
@@ -74,7 +79,11 @@ async def store_page_result(
         "pages_skipped": 1 if outcome is PageOutcome.skipped else 0,
         "pages_failed": 1 if outcome is PageOutcome.failed else 0,
     }
-    if result.page is not None and outcome in (PageOutcome.indexed, PageOutcome.unchanged):
+    if result.status == "unchanged" and existing is not None:
+        # A 304: the page is current; nothing is written or re-indexed, nor counted.
+        await repository.link_crawl_page(session, crawl_page_id, existing.id)
+        counters["pages_unchanged"] = 1
+    elif result.page is not None and outcome in (PageOutcome.indexed, PageOutcome.unchanged):
         page = await _write_page(session, crawl, result, result.page, existing, now)
         await repository.link_crawl_page(session, crawl_page_id, page.id)
         counters["pages_indexed"] = 1
@@ -86,6 +95,13 @@ async def store_page_result(
             counters["pages_new"] = 1
     await repository.bump_counters(session, crawl.job_id, counters)
     return outcome
+
+
+def _links_of(result: PageResult, existing: Page | None) -> list[str]:
+    if result.page is not None:
+        return list(result.page.links)
+    # A 304 has no body: its stored links, so a resumed job continues from them.
+    return list(existing.links or ()) if existing is not None else []
 
 
 async def _write_page(
@@ -112,5 +128,8 @@ async def _write_page(
         status_code=result.http_status,
         content_type=result.content_type,
         bytes=result.bytes,
+        etag=result.etag,
+        last_modified=result.last_modified,
+        links=extracted.links,
     )
     return await write_page(session, target, content, existing, now)

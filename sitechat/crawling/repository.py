@@ -10,6 +10,8 @@ from sqlalchemy import and_, delete, func, not_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sitechat.crawling.engine import KnownPage
+from sitechat.crawling.fetcher import Validators
 from sitechat.models.crawling import CrawlJob, CrawlPage, PageOutcome
 from sitechat.models.knowledge import Page
 
@@ -196,3 +198,17 @@ async def remove_unseen_pages(
         delete(Page).where(Page.source_id == source_id, not_(seen)).returning(Page.id)
     )
     return len(result.all())
+
+
+async def known_pages(session: AsyncSession, source_id: uuid.UUID) -> dict[str, KnownPage]:
+    """The source's pages that a conditional request can check: those stored with an ETag
+    or a Last-Modified and their links."""
+    statement = select(Page.url, Page.etag, Page.last_modified, Page.links).where(
+        Page.source_id == source_id,
+        Page.links.is_not(None),  # a 304 has no body: the crawl goes on from these
+        or_(Page.etag.is_not(None), Page.last_modified.is_not(None)),
+    )
+    return {
+        url: KnownPage(Validators(etag, last_modified), tuple(links or ()))
+        for url, etag, last_modified, links in (await session.execute(statement)).all()
+    }

@@ -62,7 +62,7 @@ async def get_crawl(
     return job
 
 
-def _checked_start_url(url: str, settings: CrawlSettings) -> str:
+def checked_start_url(url: str, settings: CrawlSettings) -> str:
     try:
         check_url_syntax(url, allowed_hosts=frozenset(settings.allowed_hosts))
     except UnsafeUrlError as error:
@@ -99,7 +99,7 @@ async def start_crawl(
         )
         if earlier is not None:
             return earlier, False
-    canonical_url = _checked_start_url(request.url, settings)
+    canonical_url = checked_start_url(request.url, settings)
     # The plan's page allowance caps the crawl (402 once it is spent); the job's `max_pages`
     # shows the cap that applied.
     allowance = await ensure_quota(session, chatbot.workspace_id, "pages")

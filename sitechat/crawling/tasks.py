@@ -24,7 +24,7 @@ from sitechat.crawling.engine import CrawlCounts, CrawlPlan, PageResult, run_cra
 from sitechat.crawling.fetcher import Fetcher, FetcherConfig
 from sitechat.crawling.indexer import CrawlTarget, store_page_result
 from sitechat.knowledge.tasks import defer_embedding
-from sitechat.models.crawling import CrawlJob, CrawlStatus
+from sitechat.models.crawling import CrawlJob, CrawlStatus, CrawlTrigger
 from sitechat.webhooks.service import emit as emit_webhook
 from sitechat.webhooks.tasks import defer_deliveries
 from sitechat.worker.context import task_context, task_session
@@ -102,6 +102,9 @@ async def _mark_running(job_id: uuid.UUID, settings: CrawlSettings) -> _Start | 
         job.attempts += 1
         job.started_at = job.started_at or now
         done = await repository.done_urls(session, job.id)
+        known_pages = {}
+        if job.trigger is CrawlTrigger.schedule:
+            known_pages = await repository.known_pages(session, job.source_id)
         plan = CrawlPlan(
             start_url=job.start_url,
             max_pages=job.max_pages,
@@ -115,6 +118,7 @@ async def _mark_running(job_id: uuid.UUID, settings: CrawlSettings) -> _Start | 
             concurrency=max(1, settings.per_host_concurrency),
             already_done=frozenset(done),
             already_done_links={url: tuple(links) for url, links in done.items()},
+            known_pages=known_pages,
         )
         target = CrawlTarget(
             job_id=job.id,

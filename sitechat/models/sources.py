@@ -28,7 +28,8 @@ class RunStatus(StrEnum):
 
 class RunTrigger(StrEnum):
     upload = "upload"  # the file was sent with POST .../sources
-    replace = "replace"  # PUT .../sources/{id}/file
+    # PUT .../sources/{id}/file (not named `replace`: that is a str method)
+    replacement = "replace"
     schedule = "schedule"  # the source's sync_schedule fetched its URL again
     manual = "manual"  # POST .../sources/{id}/sync
 
