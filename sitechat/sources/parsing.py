@@ -305,9 +305,9 @@ def split_sections(markdown: str, title: str, limits: ParseLimits) -> list[Parse
             sections[-1][1].append(line)
     pages: list[ParsedPage] = []
     used: set[str] = set()
-    for index, (heading, lines) in enumerate(sections):
+    for heading, lines in sections:
         body = "\n".join(lines).strip()
-        if not body or (index == 0 and _only_headings(body)):
+        if not body or _only_headings(body):  # a title line alone is no page
             continue
         locator = _unique(f"section-{_slug(heading) or 'start'}", used)
         pages.append(
