@@ -59,16 +59,56 @@ _FILE_BODY = {
         }
     }
 }
+
+
+def _inline_references(node: Any, definitions: dict[str, Any]) -> Any:
+    """The schema with its `$ref`s replaced by their definitions: the JSON body has no
+    parameter of its own (the route reads JSON or multipart itself), so FastAPI adds none of
+    its models to the document's components."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return _inline_references(definitions[node["$ref"].rsplit("/", 1)[-1]], definitions)
+        return {
+            key: _inline_references(value, definitions)
+            for key, value in node.items()
+            if key not in ("$defs", "mapping")
+        }
+    if isinstance(node, list):
+        return [_inline_references(item, definitions) for item in node]
+    return node
+
+
+def _json_body_schema() -> dict[str, Any]:
+    schema = _SOURCE_CREATE.json_schema()
+    return dict(_inline_references(schema, schema.get("$defs", {})))
+
+
 _JSON_BODY = {
     "application/json": {
-        "schema": {
-            "oneOf": [
-                {"$ref": "#/components/schemas/TextSourceCreate"},
-                {"$ref": "#/components/schemas/QaSourceCreate"},
-                {"$ref": "#/components/schemas/FileUrlSourceCreate"},
-            ],
-            "discriminator": {"propertyName": "kind"},
-        }
+        "schema": _json_body_schema(),
+        "examples": {
+            "text": {
+                "value": {
+                    "kind": "text",
+                    "title": "Opening hours",
+                    "content": "# Opening hours\n\nWe are open 9-17 on weekdays.",
+                }
+            },
+            "qa": {
+                "value": {
+                    "kind": "qa",
+                    "question": "Do you ship abroad?",
+                    "answer": "Yes, to every EU country.",
+                }
+            },
+            "file_url": {
+                "value": {
+                    "kind": "file",
+                    "url": "https://www.example.com/handbook.pdf",
+                    "sync_schedule": "weekly",
+                }
+            },
+        },
     }
 }
 
@@ -139,9 +179,10 @@ async def add_source(
     Website sources come from crawls (`POST .../crawls`). Needs the admin role."""
     content_type = _content_type(request)
     if content_type == "multipart/form-data":
-        file_name, data = await _uploaded_file(request)
         response.status_code = status.HTTP_202_ACCEPTED
-        return await service.add_file_source(session, jobs, caller, chatbot_id, file_name, data)
+        return await service.add_file_source(
+            session, jobs, caller, chatbot_id, lambda: _uploaded_file(request)
+        )
     if content_type != "application/json":
         raise UnsupportedMediaType("Send JSON, or a file as multipart/form-data.")
     body = await _json_body(request)
@@ -209,10 +250,14 @@ async def replace_file(
     """Upload a new version of an uploaded file (multipart/form-data, a `file` part). Only the
     pages whose content changed are re-indexed; pages the new version lacks are removed; the
     run's diff says which. Needs the admin role."""
-    if _content_type(request) != "multipart/form-data":
-        raise UnsupportedMediaType("Send the file as multipart/form-data.")
-    file_name, data = await _uploaded_file(request)
-    return await service.replace_file(session, jobs, caller, chatbot_id, source_id, file_name, data)
+
+    async def read_file() -> tuple[str | None, bytes]:
+        if _content_type(request) != "multipart/form-data":
+            raise UnsupportedMediaType("Send the file as multipart/form-data.")
+        return await _uploaded_file(request)
+
+    # The body is read once the source is found: a foreign ID is a 404 whatever was sent.
+    return await service.replace_file(session, jobs, caller, chatbot_id, source_id, read_file)
 
 
 @router.post(

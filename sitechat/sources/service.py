@@ -8,6 +8,7 @@ Q&A sources are still indexed in the request (`chatbots/service.py`).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,6 +54,9 @@ from sitechat.worker.buffer import JobBuffer
 
 log = structlog.get_logger()
 
+# Reads the uploaded file (its name and bytes) once the request's target is known to exist.
+FileReader = Callable[[], Awaitable[tuple[str | None, bytes]]]
+
 
 async def check_upload(
     session: AsyncSession, caller: Caller, size: int, head: bytes, file_name: str
@@ -74,11 +78,11 @@ async def add_file_source(
     jobs: JobBuffer,
     caller: Caller,
     chatbot_id: uuid.UUID,
-    file_name: str | None,
-    data: bytes,
+    read_file: FileReader,
 ) -> SourceDetail:
     """Store an uploaded file as a `queued` file source; the job parses and indexes it."""
     chatbot = await get_chatbot(session, caller, chatbot_id, for_update=True)
+    file_name, data = await read_file()
     name = display_file_name(file_name)
     file_type = await check_upload(session, caller, len(data), data, name)
     await ensure_quota(session, caller.workspace_id, "pages")  # 402 once nothing is left
@@ -136,13 +140,13 @@ async def replace_file(
     caller: Caller,
     chatbot_id: uuid.UUID,
     source_id: uuid.UUID,
-    file_name: str | None,
-    data: bytes,
+    read_file: FileReader,
 ) -> SourceDetail:
     """A new version of a file source: only its changed pages are re-indexed."""
     source = await _source(session, caller, chatbot_id, source_id, for_update=True)
     if source.kind is not SourceKind.file or source.url is not None:
         raise NotAFileSource()
+    file_name, data = await read_file()
     name = display_file_name(file_name or source.file_name)
     await check_upload(session, caller, len(data), data, name)
     source.status = SourceStatus.queued

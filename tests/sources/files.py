@@ -30,7 +30,10 @@ def make_pdf(
     return buffer.getvalue()
 
 
-def encrypt_pdf(data: bytes, password: str = "s3cret") -> bytes:
+USER_PASSWORD = "s3cret"  # noqa: S105 - the test file's lock, not a credential
+
+
+def encrypt_pdf(data: bytes, password: str = USER_PASSWORD) -> bytes:
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
     writer.encrypt(user_password=password, owner_password=password, algorithm="AES-128")
     out = io.BytesIO()

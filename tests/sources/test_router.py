@@ -84,7 +84,8 @@ class TestUploadOtherTypes:
         account = await register(client)
         chatbot_id = await new_chatbot(client, account)
         files = {
-            "notes.md": b"# Notes\n\n## Parking\n\nPark behind the mill.\n\n## Keys\n\nKeys hang by the door.\n",
+            "notes.md": b"# Notes\n\n## Parking\n\nPark behind the mill.\n\n"
+            b"## Keys\n\nKeys hang by the door.\n",
             "page.html": b"<!doctype html><html><head><title>Menu</title></head><body><main>"
             b"<h1>Menu</h1><p>Sourdough loaves are baked at dawn every single day.</p>"
             b"</main></body></html>",

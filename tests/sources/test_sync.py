@@ -200,7 +200,8 @@ class TestWebsiteResync:
         docs(site)
         await start_crawl(crawl_client, account, chatbot_id, site.url("/"), use_sitemap=False)
         await run_queued_jobs()
-        base = f"/v1/chatbots/{chatbot_id}/sources/{await website_source(crawl_client, account, chatbot_id)}"
+        source_id = await website_source(crawl_client, account, chatbot_id)
+        base = f"/v1/chatbots/{chatbot_id}/sources/{source_id}"
         daily = await crawl_client.patch(
             base, json={"sync_schedule": "daily"}, headers=account.headers
         )
@@ -265,7 +266,8 @@ class TestNoDoubleRuns:
         assert (started_first, started_second, started_third) == (1, 0, 0)
         queued = await sql(
             crawl_app,
-            "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'crawling.run' AND status = 'todo'",
+            "SELECT count(*) FROM procrastinate_jobs "
+            "WHERE task_name = 'crawling.run' AND status = 'todo'",
         )
         assert queued == [(1,)]
         jobs = await sql(crawl_app, "SELECT trigger::text FROM crawl_jobs ORDER BY id")
