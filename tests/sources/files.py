@@ -30,7 +30,7 @@ def make_pdf(
     return buffer.getvalue()
 
 
-USER_PASSWORD = "s3cret"  # noqa: S105 - the test file's lock, not a credential
+USER_PASSWORD = "s3cret"
 
 
 def encrypt_pdf(data: bytes, password: str = USER_PASSWORD) -> bytes:
