@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 
 from sitechat.auth.dependencies import AdminDep, CallerDep
 from sitechat.chatbots import service as chatbot_service
+from sitechat.chatbots.schemas import SourceRead
 from sitechat.core.db import JobBufferDep, SessionDep
 from sitechat.core.errors import ProblemError
 from sitechat.core.pagination import DEFAULT_LIMIT, CursorPage, CursorParam, LimitParam
@@ -149,7 +150,7 @@ async def _uploaded_file(request: Request) -> tuple[str | None, bytes]:
     status_code=status.HTTP_201_CREATED,
     response_model=None,
     responses={
-        201: {"model": SourceDetail, "description": "A text or Q&A source, already searchable."},
+        201: {"model": SourceRead, "description": "A text or Q&A source, already searchable."},
         202: {"model": SourceDetail, "description": "A file source, queued for parsing."},
         404: {"description": "No such chatbot in this workspace."},
         **UPLOAD_ERRORS,
