@@ -51,6 +51,16 @@ class TestUploadPdf:
         chatbot = await client.get(f"/v1/chatbots/{chatbot_id}", headers=account.headers)
         assert chatbot.json()["status"] == "ready"
 
+    async def test_each_pdf_page_is_a_page_for_retrieval(self, client: httpx.AsyncClient) -> None:
+        # At most two passages per page reach an answer: each PDF page counts on its own.
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        pages = [f"Refund rule {n}: parcels are refunded in {n} weeks." for n in range(1, 6)]
+        response = await upload(client, account, chatbot_id, make_pdf(pages), "refunds.pdf")
+        await source_after_jobs(client, account, chatbot_id, response.json()["id"])
+        hits = await search(client, account, chatbot_id, "parcels refunded weeks")
+        assert len({hit["title"] for hit in hits}) == 5
+
     async def test_pages_count_against_the_plan(self, client: httpx.AsyncClient) -> None:
         account = await register(client)
         chatbot_id = await new_chatbot(client, account)
