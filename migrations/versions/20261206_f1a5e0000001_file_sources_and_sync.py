@@ -72,6 +72,8 @@ def upgrade() -> None:
         "crawl_jobs",
         sa.Column("trigger", CRAWL_TRIGGER, nullable=False, server_default="manual"),
     )
+    op.add_column("crawl_pages", sa.Column("etag", sa.String(500), nullable=True))
+    op.add_column("crawl_pages", sa.Column("last_modified", sa.String(100), nullable=True))
 
     op.create_table(
         "source_runs",
@@ -124,6 +126,8 @@ def downgrade() -> None:
     op.drop_index("ix_source_runs_workspace_id", table_name="source_runs")
     op.drop_index("ix_source_runs_source", table_name="source_runs")
     op.drop_table("source_runs")
+    op.drop_column("crawl_pages", "last_modified")
+    op.drop_column("crawl_pages", "etag")
     op.drop_column("crawl_jobs", "trigger")
     for column in ("page_number", "links", "last_modified", "etag"):
         op.drop_column("pages", column)

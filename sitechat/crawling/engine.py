@@ -19,7 +19,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
@@ -75,6 +75,8 @@ class CrawlPlan:
 class KnownPage:
     validators: Validators
     links: tuple[str, ...]
+    # Why the last crawl skipped it (a link list, followed but not indexed); None: indexed.
+    skip_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class PageResult:
     page: ExtractedPage | None = None
     etag: str | None = None
     last_modified: str | None = None
+    known: KnownPage | None = None  # a 304: what the last crawl stored of the page
 
 
 @dataclass(frozen=True)
@@ -369,7 +372,11 @@ class _Crawl:
         )
         self._account(fetched)
         if known is not None and fetched.not_modified:
-            return self._result(visit, fetched, "unchanged", "not-modified"), known.links
+            if known.skip_reason is not None:  # still the link list it was: its links only
+                result = self._result(visit, fetched, "skipped", known.skip_reason)
+            else:
+                result = self._result(visit, fetched, "unchanged", "not-modified")
+            return replace(result, known=known), known.links
         if visit.links_only:
             page = await self._extract(fetched) if fetched.ok else None
             if page is not None:

@@ -22,7 +22,7 @@ from sitechat.core.clock import utcnow
 from sitechat.crawling import repository
 from sitechat.crawling.engine import CrawlCounts, CrawlPlan, PageResult, run_crawl
 from sitechat.crawling.fetcher import Fetcher, FetcherConfig
-from sitechat.crawling.indexer import CrawlTarget, store_page_result
+from sitechat.crawling.indexer import CrawlTarget, store_page_result, store_unchanged_results
 from sitechat.knowledge.tasks import defer_embedding
 from sitechat.models.crawling import CrawlJob, CrawlStatus, CrawlTrigger
 from sitechat.webhooks.service import emit as emit_webhook
@@ -33,6 +33,7 @@ from sitechat.worker.queue import queue
 log = structlog.get_logger()
 
 CANCEL_CHECK_SECONDS = 0.5
+UNCHANGED_BATCH = 100
 SAFE_ERROR_MESSAGE = "The crawl stopped on an internal error; retry it, or contact support."
 
 
@@ -68,6 +69,7 @@ async def run_crawl_job(job_id: uuid.UUID, settings: CrawlSettings) -> None:
     try:
         async with Fetcher(fetcher_config(settings)) as fetcher:
             outcome = await run_crawl(start.plan, fetcher, sink)
+        await sink.flush()
     except Exception:
         bound.exception("crawl.job_failed")
         await _finish(job_id, CrawlStatus.failed, "error", SAFE_ERROR_MESSAGE)
@@ -176,16 +178,32 @@ async def _settle_chatbot(session: AsyncSession, chatbot_id: uuid.UUID) -> None:
 
 
 class JobSink:
-    """The engine's `CrawlSink` for one job: every page in its own committed transaction."""
+    """The engine's `CrawlSink` for one job: every page in its own committed transaction,
+    except pages answered 304, which are written in batches (each is a few rows; one
+    transaction per page would make an unchanged re-sync wait on commits)."""
 
     def __init__(self, target: CrawlTarget) -> None:
         self.target = target
         self._stop = False
         self._checked_at = float("-inf")
+        self._unchanged: list[PageResult] = []
 
     async def page_processed(self, result: PageResult) -> None:
+        if result.status == "unchanged":
+            self._unchanged.append(result)
+            if len(self._unchanged) >= UNCHANGED_BATCH:
+                await self.flush()
+            return
         async with task_session() as session:
             await store_page_result(session, self.target, result, utcnow())
+
+    async def flush(self) -> None:
+        """Write the 304s held back (a crash before this only re-asks for them)."""
+        if not self._unchanged:
+            return
+        batch, self._unchanged = self._unchanged, []
+        async with task_session() as session:
+            await store_unchanged_results(session, self.target, batch, utcnow())
 
     async def should_stop(self) -> bool:
         """True once a cancel was asked for (or the job was deleted); reads the row at most
@@ -201,6 +219,7 @@ class JobSink:
         return self._stop
 
     async def progress(self, counts: CrawlCounts) -> None:
+        await self.flush()
         async with task_session() as session:
             await repository.record_frontier(
                 session, self.target.job_id, counts.discovered, counts.unvisited

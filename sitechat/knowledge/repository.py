@@ -208,6 +208,13 @@ async def get_page(
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+async def page_ids_by_url(
+    session: AsyncSession, source_id: uuid.UUID, urls: list[str]
+) -> dict[str, uuid.UUID]:
+    statement = select(Page.url, Page.id).where(Page.source_id == source_id, Page.url.in_(urls))
+    return {url: page_id for url, page_id in (await session.execute(statement)).all()}
+
+
 async def find_page_for_update(
     session: AsyncSession, source_id: uuid.UUID, url: str
 ) -> Page | None:

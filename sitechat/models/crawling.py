@@ -116,4 +116,7 @@ class CrawlPage(IdMixin, Base):
     depth: Mapped[int] = mapped_column(Integer, default=0)
     # The page's outgoing links, so a resumed job continues from here without fetching again.
     links: Mapped[list[str] | None] = mapped_column(JSONB)
+    # A link list's validators: the next scheduled crawl asks for it conditionally too.
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime]

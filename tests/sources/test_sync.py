@@ -88,9 +88,17 @@ def docs(site: LocalSite) -> ConditionalSite:
     conditional = ConditionalSite(site)
     links = "".join(f"<li><a href='{path}'>{path}</a></li>" for path in PAGES)
     intro = "<p>Start here: how the agent is installed, configured, upgraded and supported.</p>"
-    conditional.put("/", html_page("Home", f"<h1>Welcome</h1>{intro}<ul>{links}</ul>"))
+    conditional.put(
+        "/",
+        html_page("Home", f"<h1>Welcome</h1>{intro}<ul>{links}</ul><a href='/genindex'>Index</a>"),
+    )
     for path, sentence in PAGES.items():
         write_page(conditional, path, sentence)
+    # A generated index: followed for its links, never indexed; re-synced conditionally too.
+    entries = "".join(
+        f"<li><a href='{path}#{n}'>{path} entry {n}</a></li>" for path in PAGES for n in range(8)
+    )
+    conditional.put("/genindex", html_page("Index", f"<h1>Index</h1><ul>{entries}</ul>"))
     return conditional
 
 
@@ -147,7 +155,9 @@ class TestWebsiteResync:
         assert await scheduled_runs(crawl_app, days=3) == 0  # not due yet
         assert await scheduled_runs(crawl_app, days=8) == 1
         # One request per page, each answered 304, and nothing written.
-        assert conditional.answers == Counter({(path, 304): 1 for path in ["/", *PAGES]})
+        assert conditional.answers == Counter(
+            {(path, 304): 1 for path in ["/", "/genindex", *PAGES]}
+        )
         assert conditional.requests() == full_crawl_requests
         assert await chunk_ids(crawl_app, chatbot_id) == before_chunks
         runs = (await crawl_client.get(f"{base}/runs", headers=account.headers)).json()["items"]
