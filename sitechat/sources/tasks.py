@@ -17,6 +17,7 @@ from sitechat.chatbots import repository as chatbot_repository
 from sitechat.chatbots.lifecycle import Actor, transition
 from sitechat.config import Settings
 from sitechat.core.clock import utcnow
+from sitechat.core.fields import sanitize_display_text
 from sitechat.knowledge.tasks import defer_embedding
 from sitechat.models.chatbots import ChatbotStatus, SourceStatus
 from sitechat.models.sources import RunStatus, SourceRun
@@ -179,7 +180,9 @@ async def _process(work: _Work, settings: Settings) -> IngestDiff:
         source.file_hash = file_hash
         source.last_synced_at = now
         if not source.title or source.title == source.file_name:
-            source.title = document.title[:500] if source.url is None else source.title
+            # The document's own title, shown in source lists: the display-text rule applies.
+            title = sanitize_display_text(document.title)[:500]
+            source.title = title or source.title if source.url is None else source.title
         if fetched is not None:
             source.etag, source.last_modified = fetched.etag, fetched.last_modified
         if diff.indexed and chatbot.status in (ChatbotStatus.draft, ChatbotStatus.training):

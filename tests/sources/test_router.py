@@ -120,6 +120,19 @@ class TestUploadOtherTypes:
         assert await search(client, account, chatbot_id, "delivery van serviced")
 
 
+class TestDisplayText:
+    async def test_file_names_and_titles_carry_no_markup(self, client: httpx.AsyncClient) -> None:
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        pdf = make_pdf(["Plain text."], title="<img src=x onerror=alert(1)>Prices")
+        response = await upload(
+            client, account, chatbot_id, pdf, "../../<b>price</b><script>x</script>list.pdf"
+        )
+        assert response.json()["file_name"] == "pricelist.pdf"
+        source = await source_after_jobs(client, account, chatbot_id, response.json()["id"])
+        assert (source["title"], source["file_name"]) == ("Prices", "pricelist.pdf")
+
+
 class TestRefusedUploads:
     async def test_a_png_named_pdf_is_415(self, client: httpx.AsyncClient) -> None:
         account = await register(client)
