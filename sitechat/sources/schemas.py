@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -103,7 +103,3 @@ class SourceDetail(SourceRead):
     next_sync_at: datetime | None = None
     last_synced_at: datetime | None = None
     last_run: RunRead | None = None
-
-
-def run_fields(row: Any) -> dict[str, Any]:
-    return {name: getattr(row, name) for name in RunRead.model_fields if hasattr(row, name)}
