@@ -29,6 +29,7 @@ from sitechat.crawling.router import router as crawling_router
 from sitechat.knowledge.router import router as knowledge_router
 from sitechat.leads.router import public_router as public_leads_router
 from sitechat.leads.router import router as leads_router
+from sitechat.sources.router import router as sources_router
 from sitechat.webhooks.router import router as webhooks_router
 from sitechat.workspaces.router import invitations_router
 from sitechat.workspaces.router import router as workspaces_router
@@ -41,6 +42,7 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
     workspaces_router,
     invitations_router,
     chatbots_router,
+    sources_router,
     crawling_router,
     knowledge_router,
     billing_router,

@@ -47,6 +47,7 @@ from sitechat.crawling.events import StreamTiming
 from sitechat.knowledge.dense import start_dense_retrieval, stop_dense_retrieval
 from sitechat.ops.docs import API_DESCRIPTION, add_docs_routes
 from sitechat.ops.router import router as ops_router
+from sitechat.sources.router import UPLOAD_ROUTES
 from sitechat.widget.router import router as widget_router
 from sitechat.worker.context import TaskContext, configure_task_context
 from sitechat.worker.queue import connected_queue, queue
@@ -244,7 +245,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(
         RequestContextMiddleware,
-        config=MiddlewareConfig(max_body_bytes=settings.http.max_body_bytes),
+        config=MiddlewareConfig(
+            max_body_bytes=settings.http.max_body_bytes,
+            upload_routes=UPLOAD_ROUTES,
+            max_upload_bytes=settings.sources.max_upload_bytes,
+        ),
     )
     # Outermost, so the middleware's own refusals (413, 415) reach OpenAI clients as OpenAI errors.
     app.add_middleware(OpenAIErrorEnvelope)

@@ -121,6 +121,24 @@ class CrawlSettings(BaseSettings):
     _split = field_validator("allowed_hosts", mode="before")(_split_commas)
 
 
+class SourceSettings(BaseSettings):
+    """File sources (`sitechat/sources/`): uploads, parsing limits, scheduled re-sync."""
+
+    model_config = _config("SITECHAT_SOURCES_")
+
+    # The body cap of the upload routes (the largest plan's file plus the multipart framing);
+    # each plan's own cap (`file_max_bytes` in the plan catalog) is checked after.
+    max_upload_bytes: int = 52_000_000
+    max_file_pages: int = 2_000
+    max_unzipped_bytes: int = 100_000_000
+    max_text_chars: int = 20_000_000
+    # One file's parse runs in a child process with these limits.
+    parse_timeout_seconds: float = 120.0
+    parse_memory_bytes: int = 1_500_000_000
+    # Sources whose schedule is due, taken per run of the periodic `sources.schedule_syncs`.
+    syncs_per_scheduler_run: int = 200
+
+
 class LLMSettings(BaseSettings):
     model_config = _config("SITECHAT_LLM_")
 
@@ -216,6 +234,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+    sources: SourceSettings = Field(default_factory=SourceSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)

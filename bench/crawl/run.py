@@ -11,6 +11,7 @@ run, interleaved, twice each (the median is reported):
 - Scrapy, idiomatic and tuned (`scrapy_crawl.py`): fetch and follow links only, robots.txt
   obeyed, the same 8 connections, no delay, telnet console off.
 - SiteChat at default settings, once: what a new customer's first crawl takes.
+- File ingest pages/s and an unchanged scheduled re-sync against a full crawl (`sources.py`).
 
 Targets: SiteChat >= idiomatic Scrapy's pages/s (spec) and >= 0.6 of tuned Scrapy's (issue 18);
 the default-settings crawl <= 60 s; the server's peak memory under 500 MB.
@@ -32,6 +33,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import bench_database
+from bench.crawl import sources as file_and_resync
 from bench.crawl.nginx_site import nginx_available, nginx_site
 from bench.crawl.pipeline import (
     DOCS_ROOT,
@@ -199,6 +201,7 @@ def main() -> dict[str, object]:
         capacity = site_capacity(site)
         defaults = sitechat_run(database_url, site, concurrency=None)
         print(f"  SiteChat at default settings: {defaults}", flush=True)
+        files, synced = file_and_resync.measure(database_url, site)
         for _ in range(RUNS):
             runs["sitechat"].append(sitechat_run(database_url, site))
             print(f"  SiteChat: {runs['sitechat'][-1]}", flush=True)
@@ -206,6 +209,9 @@ def main() -> dict[str, object]:
                 runs[variant].append(scrapy_run(site, variant))
                 print(f"  Scrapy {variant}: {runs[variant][-1]}", flush=True)
     table, data = report(runs, defaults, capacity, server)
+    sources_table, sources_data = file_and_resync.report(files, synced)
+    table = f"{table}\n\n{sources_table}"
+    data["sources"] = sources_data
     print(table)
     return {"table": table, "results": data}
 

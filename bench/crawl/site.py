@@ -3,11 +3,13 @@
 `python -m bench.crawl.site ROOT PORT` loads ROOT once and answers on 127.0.0.1:PORT with a
 bare ASGI app on uvicorn (uvloop + httptools). No disk reads, no threads per request: the
 server must never be what bounds a crawler's pages per second (bench/crawl measures that it is
-not, with wrk, before it times the crawlers).
+not, with wrk, before it times the crawlers). Like nginx, it sends an ETag and answers a matching
+If-None-Match with 304 (the re-sync benchmark relies on it).
 """
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -40,6 +42,10 @@ def load_site(root: Path) -> dict[str, tuple[bytes, bytes]]:
 class StaticSite:
     def __init__(self, files: dict[str, tuple[bytes, bytes]]) -> None:
         self._files = files
+        self._etags = {
+            path: b'"' + hashlib.sha256(body).hexdigest()[:20].encode() + b'"'
+            for path, (_, body) in files.items()
+        }
         self._not_found = (b"text/plain; charset=utf-8", b"not found")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -47,6 +53,12 @@ class StaticSite:
             return
         found = self._files.get(scope["path"])
         content_type, body = found or self._not_found
+        etag = self._etags.get(scope["path"])
+        if etag is not None and (b"if-none-match", etag) in scope["headers"]:
+            headers = [(b"etag", etag)]
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
         await send(
             {
                 "type": "http.response.start",
@@ -54,6 +66,7 @@ class StaticSite:
                 "headers": [
                     (b"content-type", content_type),
                     (b"content-length", str(len(body)).encode()),
+                    *([(b"etag", etag)] if etag is not None else []),
                 ],
             }
         )

@@ -44,6 +44,9 @@ class _Limits(BaseModel):
     pages_per_month: Count
     members: Count
     crawl_max_pages: Count
+    # Added with file sources and scheduled re-sync; a catalog written before keeps working.
+    file_max_bytes: Count = 5_000_000
+    syncs_per_week: Count = 1
 
 
 class _Plan(BaseModel):

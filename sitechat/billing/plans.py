@@ -58,6 +58,10 @@ class PlanLimits:
     members: int
     crawl_max_pages: int
     """Most pages one crawl job may fetch, whatever the monthly allowance left."""
+    file_max_bytes: int = 5_000_000
+    """Largest file a file source may upload (413 above it)."""
+    syncs_per_week: int = 1
+    """How often a source may re-sync on a schedule: 1 allows `weekly`, 7 `daily` too."""
 
 
 LIMIT_NAMES: tuple[str, ...] = tuple(field.name for field in fields(PlanLimits))

@@ -314,12 +314,17 @@ def crawl_usage_key(crawl_job_id: uuid.UUID) -> str:
     return f"crawl:{crawl_job_id}"
 
 
+def source_run_usage_key(run_id: uuid.UUID) -> str:
+    return f"source-run:{run_id}"
+
+
 async def sum_pages(
     session: AsyncSession, workspace_id: uuid.UUID, start: datetime, end: datetime
 ) -> int:
-    """Pages of crawls started in the period: indexed by finished ones, reserved by the rest.
+    """Pages of crawls started in the period (indexed by finished ones, reserved by the rest)
+    and pages indexed by file-source runs in it.
 
-    Kept in `usage_events`, which outlive the chatbots and crawls they count."""
+    Kept in `usage_events`, which outlive the chatbots, crawls and sources they count."""
     total = await session.scalar(
         select(func.coalesce(func.sum(UsageEvent.quantity), 0)).where(
             UsageEvent.workspace_id == workspace_id,

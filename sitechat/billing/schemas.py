@@ -30,6 +30,8 @@ class PlanLimitsRead(_Read):
     pages_per_month: int
     members: int
     crawl_max_pages: int
+    file_max_bytes: int = Field(description="Largest file a file source may upload.")
+    syncs_per_week: int = Field(description="Scheduled re-sync: 1 allows `weekly`, 7 `daily` too.")
 
 
 class PlanRead(_Read):

@@ -5,7 +5,8 @@ memberships (and, when inviting, the invitations still open); messages = `UsageE
 kind `message` (recorded idempotently by the chat domain, one `event_key` per answer); pages =
 `UsageEvent` rows of kind `pages`, one per crawl: the pages it may index are reserved when it
 starts (`reserve_crawl_pages`) and the reservation becomes the pages it indexed when it ends
-(`settle_crawl_pages`). Usage events outlive the chatbots, crawls and conversations they
+(`settle_crawl_pages`); a file-source run records the pages it indexed
+(`record_file_pages`). Usage events outlive the chatbots, crawls and conversations they
 count, so deleting them never gives usage back: usage is what was done this period.
 
 The usage period is the subscription's current period for a monthly plan, the current month
@@ -203,6 +204,30 @@ async def settle_crawl_pages(
     await repository.set_crawl_pages(session, crawl_job_id, pages_indexed)
 
 
+def record_file_pages(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    run_id: uuid.UUID,
+    chatbot_id: uuid.UUID,
+    pages: int,
+) -> None:
+    """A file-source run indexed `pages` new or changed pages: they count like crawled ones.
+    Call it in the transaction that checked the room (`quota_status`) and wrote the pages."""
+    if pages:
+        repository.add_usage_event(
+            session,
+            UsageEvent(
+                workspace_id=workspace_id,
+                chatbot_id=chatbot_id,
+                kind=repository.PAGES_USAGE_KIND,
+                quantity=pages,
+                event_key=repository.source_run_usage_key(run_id),
+                occurred_at=utcnow(),
+            ),
+        )
+
+
 async def ensure_feature(session: AsyncSession, workspace_id: uuid.UUID, feature: str) -> None:
     """402 `quota-exceeded` unless the workspace's plan lists `feature` (see `plans.FEATURES`)."""
     plan = effective_plan(await repository.get_subscription(session, workspace_id))
@@ -217,3 +242,9 @@ async def ensure_feature(session: AsyncSession, workspace_id: uuid.UUID, feature
             "upgrade_plan_id": upgrade.id if upgrade else None,
         },
     )
+
+
+async def workspace_plan(session: AsyncSession, workspace_id: uuid.UUID) -> Plan:
+    """The plan whose limits apply to the workspace now (no quota lock: for caps such as a
+    file's size, not for counted usage)."""
+    return effective_plan(await repository.get_subscription(session, workspace_id))

@@ -382,9 +382,10 @@ def _select_units(
     return selected
 
 
-def _source_of(unit: _Unit, passages: Sequence[Passage]) -> tuple[uuid.UUID, str | None]:
+def _source_of(unit: _Unit, passages: Sequence[Passage]) -> tuple[uuid.UUID, object]:
+    # A file's pages have no URL of their own: its page tells them apart.
     passage = passages[unit.passage_index]
-    return passage.source_id, passage.url
+    return passage.source_id, passage.page_id or passage.url
 
 
 def _with_context(
@@ -417,7 +418,7 @@ def _compose_text(
     Units are grouped by source page, groups ordered by their most relevant unit (the order
     of `selected`), and each group is read in document order.
     """
-    groups: dict[tuple[uuid.UUID, str | None], list[_Unit]] = {}
+    groups: dict[tuple[uuid.UUID, object], list[_Unit]] = {}
     for unit in selected:
         groups.setdefault(_source_of(unit, passages), []).append(unit)
     ordered = [sorted(g, key=lambda u: (u.passage_index, u.position)) for g in groups.values()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Body, Query, status
+from fastapi import Query, status
 
 from sitechat.auth.dependencies import AdminDep, CallerDep
 from sitechat.chatbots import service
@@ -13,10 +13,9 @@ from sitechat.chatbots.schemas import (
     ChatbotCreate,
     ChatbotRead,
     ChatbotUpdate,
-    SourceCreate,
     SourceRead,
 )
-from sitechat.core.db import JobBufferDep, SessionDep
+from sitechat.core.db import SessionDep
 from sitechat.core.pagination import DEFAULT_LIMIT, CursorPage, CursorParam, LimitParam
 from sitechat.core.routing import api_router
 from sitechat.models.chatbots import ChatbotStatus, SourceKind
@@ -93,45 +92,6 @@ async def list_sources(
         session, caller, chatbot_id, kind=kind, cursor=cursor, limit=limit
     )
     return CursorPage[SourceRead](items=items, next_cursor=next_cursor)
-
-
-@router.post(
-    "/{chatbot_id}/sources",
-    status_code=status.HTTP_201_CREATED,
-    response_model=SourceRead,
-    responses=NOT_FOUND,
-)
-async def add_source(
-    session: SessionDep,
-    jobs: JobBufferDep,
-    caller: AdminDep,
-    chatbot_id: uuid.UUID,
-    body: Annotated[
-        SourceCreate,
-        Body(
-            openapi_examples={
-                "text": {
-                    "value": {
-                        "kind": "text",
-                        "title": "Opening hours",
-                        "content": "# Opening hours\n\nWe are open 9-17 on weekdays.",
-                    }
-                },
-                "qa": {
-                    "value": {
-                        "kind": "qa",
-                        "question": "Do you ship abroad?",
-                        "answer": "Yes, to every EU country.",
-                    }
-                },
-            }
-        ),
-    ],
-) -> object:
-    """Add a `text` or `qa` source; it is searchable as soon as this returns and a `draft`
-    chatbot becomes `ready`. Website sources come from crawls (`POST .../crawls`).
-    Needs the admin role."""
-    return await service.add_source(session, jobs, caller, chatbot_id, body)
 
 
 @router.delete(

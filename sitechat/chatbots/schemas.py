@@ -31,6 +31,8 @@ from sitechat.models.chatbots import (
     DEFAULT_HANDOFF_MESSAGE,
     ChatbotStatus,
     SourceKind,
+    SourceStatus,
+    SyncSchedule,
     Visibility,
 )
 
@@ -367,5 +369,12 @@ class SourceRead(BaseModel):
         description=f"First {CONTENT_PREVIEW_CHARS} characters of a text source or Q&A answer."
     )
     content_chars: int
+    status: SourceStatus = Field(
+        description="`ready` once searchable; a file goes `queued`, `processing`, then `ready` "
+        "or `failed` (see `error`)."
+    )
+    error: str | None = Field(default=None, description="Why the last file run failed.")
+    file_name: str | None = Field(default=None, description="The file of a file source.")
+    sync_schedule: SyncSchedule = SyncSchedule.off
     created_at: datetime
     updated_at: datetime

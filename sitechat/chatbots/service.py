@@ -28,7 +28,7 @@ from sitechat.core.pagination import decode_cursor, next_cursor_of
 from sitechat.knowledge.dense import indexing_progress
 from sitechat.knowledge.tasks import request_embedding
 from sitechat.knowledge.writer import ChunkTarget, index_markdown, index_question_answer
-from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind
+from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind, SourceStatus
 from sitechat.worker.buffer import JobBuffer
 
 log = structlog.get_logger()
@@ -137,6 +137,10 @@ def source_read(source: Source, preview: str | None, content_chars: int) -> Sour
         question=source.question,
         content_preview=preview,
         content_chars=content_chars,
+        status=source.status,
+        error=source.error,
+        file_name=source.file_name,
+        sync_schedule=source.sync_schedule,
         created_at=source.created_at,
         updated_at=source.updated_at,
     )
@@ -182,6 +186,7 @@ async def add_source(
             kind=SourceKind.text,
             title=data.title,
             content=data.content,
+            status=SourceStatus.ready,
         )
     else:
         source = Source(
@@ -191,6 +196,7 @@ async def add_source(
             title=data.question[:500],
             question=data.question,
             content=data.answer,
+            status=SourceStatus.ready,
         )
     session.add(source)
     await session.flush()

@@ -169,3 +169,16 @@ QaQuestion = Annotated[
     AfterValidator(refuse_control_characters_but_line_breaks),
     AfterValidator(Sanitized(1_000, required=True)),
 ]
+
+
+def display_file_name(raw: str | None, *, max_length: int = 255) -> str:
+    """An uploaded file's name as stored and shown: control characters dropped (browsers
+    send what the disk had), the display-text rule, then the last path part (after the rule,
+    so the slash of a closing tag does not cut the name)."""
+    name = "".join(
+        char
+        for char in raw or ""
+        if not (ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 or char in _BIDI_CONTROLS)
+    )
+    cleaned = sanitize_display_text(name).replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return cleaned[:max_length] or "file"

@@ -112,6 +112,21 @@ class _BodyCap:
 @dataclass(frozen=True)
 class MiddlewareConfig:
     max_body_bytes: int
+    # File uploads: multipart bodies to these paths (and methods) may reach
+    # `max_upload_bytes`; every other body keeps `max_body_bytes`.
+    upload_routes: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    max_upload_bytes: int = 0
+
+    def body_cap(self, scope: Scope) -> int:
+        if not self.upload_routes or scope["method"] not in _BODY_METHODS:
+            return self.max_body_bytes
+        content_type = (_header(scope, b"content-type") or b"").split(b";")[0].strip().lower()
+        if content_type != b"multipart/form-data":
+            return self.max_body_bytes
+        for method, path in self.upload_routes:
+            if scope["method"] == method and path.fullmatch(scope["path"]):
+                return max(self.max_body_bytes, self.max_upload_bytes)
+        return self.max_body_bytes
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -179,11 +194,12 @@ class RequestContextMiddleware:
             if not body_cap.exceeded:
                 await send_with_headers(message)
             elif message["type"] == "http.response.start":
-                await self._send_too_large(scope, receive, send_with_headers, request_id)
+                await self._send_too_large(scope, receive, send_with_headers, request_id, max_bytes)
 
-        body_cap = _BodyCap(receive, self.config.max_body_bytes)
+        max_bytes = self.config.body_cap(scope)
+        body_cap = _BodyCap(receive, max_bytes)
         try:
-            refusal = self._refuse_early(scope, raw_request_id)
+            refusal = self._refuse_early(scope, raw_request_id, max_bytes)
             if refusal is not None:
                 status, slug, detail = refusal
                 await problem_response(
@@ -205,7 +221,7 @@ class RequestContextMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
 
     def _refuse_early(
-        self, scope: Scope, raw_request_id: bytes | None
+        self, scope: Scope, raw_request_id: bytes | None, max_bytes: int
     ) -> tuple[int, str, str] | None:
         if raw_request_id is not None and not _VALID_REQUEST_ID.match(raw_request_id):
             return (
@@ -219,8 +235,8 @@ class RequestContextMiddleware:
         if length is not None:
             if not length.isdigit():
                 return 400, "bad-request", "Content-Length is not a number."
-            if int(length) > self.config.max_body_bytes:
-                return 413, "payload-too-large", self._too_large_detail()
+            if int(length) > max_bytes:
+                return 413, "payload-too-large", self._too_large_detail(max_bytes)
             if int(length) == 0:
                 return None
         elif _header(scope, b"transfer-encoding") is None:
@@ -230,16 +246,17 @@ class RequestContextMiddleware:
             return 415, "unsupported-media-type", "Send the request body as application/json."
         return None
 
-    def _too_large_detail(self) -> str:
-        return f"The request body exceeds {self.config.max_body_bytes} bytes."
+    @staticmethod
+    def _too_large_detail(max_bytes: int) -> str:
+        return f"The request body exceeds {max_bytes} bytes."
 
     async def _send_too_large(
-        self, scope: Scope, receive: Receive, send: Send, request_id: str
+        self, scope: Scope, receive: Receive, send: Send, request_id: str, max_bytes: int
     ) -> None:
         response = problem_response(
             status=413,
             slug="payload-too-large",
-            detail=self._too_large_detail(),
+            detail=self._too_large_detail(max_bytes),
             request_id=request_id,
         )
         await response(scope, receive, send)

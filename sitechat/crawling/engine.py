@@ -19,14 +19,14 @@ import asyncio
 import itertools
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
 import structlog
 
 from sitechat.crawling.extract import ExtractedPage, extract_page, is_link_list
-from sitechat.crawling.fetcher import Fetcher, FetchResult
+from sitechat.crawling.fetcher import Fetcher, FetchResult, Validators
 from sitechat.crawling.robots import RobotsCache
 from sitechat.crawling.sitemap import collect_sitemap_urls
 from sitechat.crawling.urls import (
@@ -42,7 +42,8 @@ log = structlog.get_logger()
 POLL_SECONDS = 0.25
 
 StopReason = Literal["completed", "max-pages", "time-budget", "byte-budget", "cancelled"]
-PageStatus = Literal["indexed", "skipped", "failed"]
+# `unchanged`: a conditional request answered 304; the stored page stays as it is.
+PageStatus = Literal["indexed", "unchanged", "skipped", "failed"]
 
 # Fetch errors that mean "not a page for us" rather than "something went wrong".
 SKIP_FETCH_ERRORS = frozenset({"content-type-not-allowed", "too-large"})
@@ -65,6 +66,17 @@ class CrawlPlan:
     # otherwise the page is fetched once more for its links only.
     already_done: frozenset[str] = frozenset()
     already_done_links: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # A re-sync: the stored pages' validators and links. Their fetches are conditional, and a
+    # 304 keeps the page (no body, no extraction, no re-indexing) and follows its stored links.
+    known_pages: Mapping[str, KnownPage] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KnownPage:
+    validators: Validators
+    links: tuple[str, ...]
+    # Why the last crawl skipped it (a link list, followed but not indexed); None: indexed.
+    skip_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,9 @@ class PageResult:
     bytes: int = 0
     elapsed_ms: float = 0.0
     page: ExtractedPage | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    known: KnownPage | None = None  # a 304: what the last crawl stored of the page
 
 
 @dataclass(frozen=True)
@@ -351,8 +366,17 @@ class _Crawl:
     # -- one page --------------------------------------------------------------------------
 
     async def _process(self, visit: _Visit) -> tuple[PageResult | None, tuple[str, ...]]:
-        fetched = await self.fetcher.fetch(visit.url)
+        known = None if visit.links_only else self.plan.known_pages.get(visit.key)
+        fetched = await self.fetcher.fetch(
+            visit.url, validators=known.validators if known is not None else None
+        )
         self._account(fetched)
+        if known is not None and fetched.not_modified:
+            if known.skip_reason is not None:  # still the link list it was: its links only
+                result = self._result(visit, fetched, "skipped", known.skip_reason)
+            else:
+                result = self._result(visit, fetched, "unchanged", "not-modified")
+            return replace(result, known=known), known.links
         if visit.links_only:
             page = await self._extract(fetched) if fetched.ok else None
             if page is not None:
@@ -455,12 +479,14 @@ class _Crawl:
             bytes=len(fetched.body or b""),
             elapsed_ms=fetched.elapsed_ms,
             page=page,
+            etag=fetched.etag,
+            last_modified=fetched.last_modified,
         )
 
     # -- reporting -------------------------------------------------------------------------
 
     async def _record(self, result: PageResult) -> None:
-        if result.status == "indexed":
+        if result.status in ("indexed", "unchanged"):
             self.counters.indexed += 1
         elif result.status == "skipped":
             self.counters.skipped += 1

@@ -38,6 +38,7 @@ log = structlog.get_logger()
 HTML_CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
 ANY_CONTENT_TYPE = frozenset({"*/*"})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+NOT_MODIFIED = 304
 RETRYABLE_STATUSES = frozenset({429, 503})
 
 
@@ -76,10 +77,34 @@ class FetchResult:
     error: str | None
     elapsed_ms: float
     charset: str | None = None
+    # The response's validators, for a conditional request next time.
+    etag: str | None = None
+    last_modified: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None and self.body is not None
+
+    @property
+    def not_modified(self) -> bool:
+        """A 304 to a conditional request: the copy we hold is current."""
+        return self.error == "not-modified"
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What we stored of a page's last response; sent as If-None-Match / If-Modified-Since."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
 
 
 @dataclass
@@ -156,16 +181,19 @@ class Fetcher:
         *,
         content_types: frozenset[str] | None = None,
         max_bytes: int | None = None,
+        validators: Validators | None = None,
     ) -> FetchResult:
         """GET ``url``, following redirects and honouring ``Retry-After``; never raises for
-        network, HTTP or safety problems (they come back as ``FetchResult.error``)."""
+        network, HTTP or safety problems (they come back as ``FetchResult.error``). With
+        ``validators`` the request is conditional: a 304 comes back as ``not_modified``."""
         started = time.perf_counter()
         accepted = content_types if content_types is not None else self.config.content_types
         byte_cap = max_bytes if max_bytes is not None else self.config.max_bytes
         current = strip_fragment(url)
         attempt = _Attempt(final_url=current)
+        conditional = validators.headers() if validators is not None else {}
         for retry in range(self.config.max_retries + 1):
-            attempt = await self._follow_redirects(current, accepted, byte_cap)
+            attempt = await self._follow_redirects(current, accepted, byte_cap, conditional)
             hop = attempt.hop
             if hop is None or hop.status not in RETRYABLE_STATUSES:
                 break
@@ -184,7 +212,9 @@ class Fetcher:
     def _result(self, url: str, attempt: _Attempt, started: float) -> FetchResult:
         hop = attempt.hop
         error = attempt.error or (hop.error if hop else None)
-        if error is None and hop is not None and not 200 <= hop.status < 300:
+        if error is None and hop is not None and hop.status == NOT_MODIFIED:
+            error = "not-modified"
+        elif error is None and hop is not None and not 200 <= hop.status < 300:
             error = "http-error"
         return FetchResult(
             requested_url=url,
@@ -195,16 +225,18 @@ class Fetcher:
             error=error,
             elapsed_ms=(time.perf_counter() - started) * 1000,
             charset=hop.charset if hop else None,
+            etag=hop.headers.get("etag") if hop else None,
+            last_modified=hop.headers.get("last-modified") if hop else None,
         )
 
     async def _follow_redirects(
-        self, url: str, accepted: frozenset[str], byte_cap: int
+        self, url: str, accepted: frozenset[str], byte_cap: int, conditional: dict[str, str]
     ) -> _Attempt:
         attempt = _Attempt(final_url=url)
         while True:
             try:
                 check_url_syntax(attempt.final_url, self.config.allowed_hosts)
-                hop = await self._exchange(attempt.final_url, accepted, byte_cap)
+                hop = await self._exchange(attempt.final_url, accepted, byte_cap, conditional)
             except UnsafeUrlError as exc:
                 log.warning("crawl.url_refused", url=attempt.final_url, reason=exc.reason)
                 attempt.error = exc.reason
@@ -222,12 +254,14 @@ class Fetcher:
             attempt.redirects.append(attempt.final_url)
             attempt.final_url = strip_fragment(urljoin(attempt.final_url, location))
 
-    async def _exchange(self, url: str, accepted: frozenset[str], byte_cap: int) -> _Hop:
+    async def _exchange(
+        self, url: str, accepted: frozenset[str], byte_cap: int, conditional: dict[str, str]
+    ) -> _Hop:
         try:
             async with self.throttle_for(url).slot() as slot:
                 try:
                     async with asyncio.timeout(self.config.timeout_seconds):
-                        hop = await self._stream(url, accepted, byte_cap)
+                        hop = await self._stream(url, accepted, byte_cap, conditional)
                 except TimeoutError:
                     hop = _Hop(status=0, headers=httpx.Headers(), error="timeout")
                 retry_after = _parse_retry_after(hop.headers.get("retry-after"))
@@ -236,9 +270,11 @@ class Fetcher:
         except HostUnavailable:
             return _Hop(status=0, headers=httpx.Headers(), error="host-unavailable")
 
-    async def _stream(self, url: str, accepted: frozenset[str], byte_cap: int) -> _Hop:
+    async def _stream(
+        self, url: str, accepted: frozenset[str], byte_cap: int, conditional: dict[str, str]
+    ) -> _Hop:
         try:
-            async with self._client.stream("GET", url) as response:
+            async with self._client.stream("GET", url, headers=conditional) as response:
                 hop = _Hop(status=response.status_code, headers=response.headers)
                 if not 200 <= response.status_code < 300:
                     return hop

@@ -41,6 +41,9 @@ async def store_page_result(
     A page whose content hash did not change keeps its chunks (`unchanged`). Returns the
     outcome, or None when this job had already recorded the URL (a replayed result).
     """
+    if result.status == "unchanged":
+        stored = await store_unchanged_results(session, crawl, [result], now)
+        return PageOutcome.unchanged if stored else None
     existing: Page | None = None
     outcome = PageOutcome.skipped if result.status == "skipped" else PageOutcome.failed
     if result.status == "indexed" and result.page is not None:
@@ -62,7 +65,9 @@ async def store_page_result(
             "status_code": result.http_status,
             "bytes": result.bytes,
             "depth": result.depth,
-            "links": list(result.page.links) if result.page else [],
+            "links": _links_of(result, existing),
+            "etag": _validators_of(result)[0],
+            "last_modified": _validators_of(result)[1],
             "created_at": now,
         },
     )
@@ -86,6 +91,68 @@ async def store_page_result(
             counters["pages_new"] = 1
     await repository.bump_counters(session, crawl.job_id, counters)
     return outcome
+
+
+async def store_unchanged_results(
+    session: AsyncSession, crawl: CrawlTarget, results: list[PageResult], now: datetime
+) -> int:
+    """Record pages answered 304 in a few statements for all of them: the page is current, so
+    nothing is written or re-indexed, nor counted against the plan. Returns how many were
+    recorded (a replayed result is not)."""
+    page_ids = await knowledge_repository.page_ids_by_url(
+        session, crawl.source_id, [result.url for result in results]
+    )
+    rows = [
+        {
+            "id": new_id(),
+            "crawl_job_id": crawl.job_id,
+            "workspace_id": crawl.workspace_id,
+            "page_id": page_ids.get(result.url),
+            "url": result.url,
+            # The page was removed meanwhile (a replaced source): nothing to keep.
+            "outcome": PageOutcome.unchanged if result.url in page_ids else PageOutcome.failed,
+            "reason": result.reason if result.url in page_ids else "page-gone",
+            "status_code": result.http_status,
+            "bytes": 0,
+            "depth": result.depth,
+            "links": _links_of(result, None),
+            "etag": _validators_of(result)[0],
+            "last_modified": _validators_of(result)[1],
+            "created_at": now,
+        }
+        for result in results
+    ]
+    inserted = await repository.insert_crawl_pages(session, rows)
+    unchanged = sum(1 for row in rows if row["url"] in inserted and row["page_id"] is not None)
+    await repository.bump_counters(
+        session,
+        crawl.job_id,
+        {
+            "pages_fetched": len(inserted),
+            "pages_unchanged": unchanged,
+            "pages_failed": len(inserted) - unchanged,
+        },
+    )
+    return len(inserted)
+
+
+def _links_of(result: PageResult, existing: Page | None) -> list[str]:
+    if result.page is not None:
+        return list(result.page.links)
+    # A 304 has no body: the links stored with the page, so the crawl and a resumed job
+    # continue from them.
+    if result.known is not None:
+        return list(result.known.links)
+    return list(existing.links or ()) if existing is not None else []
+
+
+def _validators_of(result: PageResult) -> tuple[str | None, str | None]:
+    """The response's validators; a 304 may omit them, then the ones it confirmed."""
+    etag, last_modified = result.etag, result.last_modified
+    if result.known is not None:
+        etag = etag or result.known.validators.etag
+        last_modified = last_modified or result.known.validators.last_modified
+    return (etag[:500] if etag else None, last_modified[:100] if last_modified else None)
 
 
 async def _write_page(
@@ -112,5 +179,8 @@ async def _write_page(
         status_code=result.http_status,
         content_type=result.content_type,
         bytes=result.bytes,
+        etag=result.etag,
+        last_modified=result.last_modified,
+        links=extracted.links,
     )
     return await write_page(session, target, content, existing, now)

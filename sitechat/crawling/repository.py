@@ -10,9 +10,12 @@ from sqlalchemy import and_, delete, func, not_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sitechat.models.crawling import CrawlJob, CrawlPage, PageOutcome
+from sitechat.crawling.engine import KnownPage
+from sitechat.crawling.fetcher import Validators
+from sitechat.models.crawling import CrawlJob, CrawlPage, CrawlStatus, PageOutcome
 from sitechat.models.knowledge import Page
 
+LINK_LIST = "link-list"  # the engine's skip reason for a page that only lists links
 COUNTER_COLUMNS = frozenset(
     {
         "pages_fetched",
@@ -157,6 +160,19 @@ async def insert_crawl_page(session: AsyncSession, values: dict[str, Any]) -> uu
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+async def insert_crawl_pages(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
+    """The URLs of the rows inserted (a URL this job already recorded is left alone)."""
+    if not rows:
+        return set()
+    statement = (
+        pg_insert(CrawlPage)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["crawl_job_id", "url"])
+        .returning(CrawlPage.url)
+    )
+    return set((await session.execute(statement)).scalars())
+
+
 async def link_crawl_page(
     session: AsyncSession, crawl_page_id: uuid.UUID, page_id: uuid.UUID
 ) -> None:
@@ -196,3 +212,38 @@ async def remove_unseen_pages(
         delete(Page).where(Page.source_id == source_id, not_(seen)).returning(Page.id)
     )
     return len(result.all())
+
+
+async def known_pages(session: AsyncSession, source_id: uuid.UUID) -> dict[str, KnownPage]:
+    """The source's pages that a conditional request can check: those stored with an ETag
+    or a Last-Modified and their links."""
+    statement = select(Page.url, Page.etag, Page.last_modified, Page.links).where(
+        Page.source_id == source_id,
+        Page.links.is_not(None),  # a 304 has no body: the crawl goes on from these
+        or_(Page.etag.is_not(None), Page.last_modified.is_not(None)),
+    )
+    known = {
+        url: KnownPage(Validators(etag, last_modified), tuple(links or ()))
+        for url, etag, last_modified, links in (await session.execute(statement)).all()
+    }
+    # Link lists are not pages; the last completed crawl recorded theirs.
+    last_crawl = (
+        select(CrawlJob.id)
+        .where(CrawlJob.source_id == source_id, CrawlJob.status == CrawlStatus.completed)
+        .order_by(CrawlJob.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    link_lists = select(
+        CrawlPage.url, CrawlPage.etag, CrawlPage.last_modified, CrawlPage.links
+    ).where(
+        CrawlPage.crawl_job_id == last_crawl,
+        CrawlPage.reason == LINK_LIST,
+        CrawlPage.links.is_not(None),
+        or_(CrawlPage.etag.is_not(None), CrawlPage.last_modified.is_not(None)),
+    )
+    for url, etag, last_modified, links in (await session.execute(link_lists)).all():
+        known.setdefault(
+            url, KnownPage(Validators(etag, last_modified), tuple(links or ()), LINK_LIST)
+        )
+    return known

@@ -63,7 +63,7 @@ async def get_crawl(
     return job
 
 
-def _checked_start_url(url: str, settings: CrawlSettings) -> str:
+def checked_start_url(url: str, settings: CrawlSettings) -> str:
     try:
         check_url_syntax(url, allowed_hosts=frozenset(settings.allowed_hosts))
     except UnsafeUrlError as error:
@@ -100,7 +100,7 @@ async def start_crawl(
         )
         if earlier is not None:
             return earlier, False
-    canonical_url = _checked_start_url(request.url, settings)
+    canonical_url = checked_start_url(request.url, settings)
     await _refuse_second_crawl(session, chatbot)  # 409 before any page is reserved
     job_id = new_id()
     # The crawl reserves its pages of the plan's allowance now (402 once it is spent), so

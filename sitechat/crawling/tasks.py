@@ -23,9 +23,9 @@ from sitechat.core.clock import utcnow
 from sitechat.crawling import repository
 from sitechat.crawling.engine import CrawlCounts, CrawlPlan, PageResult, run_crawl
 from sitechat.crawling.fetcher import Fetcher, FetcherConfig
-from sitechat.crawling.indexer import CrawlTarget, store_page_result
+from sitechat.crawling.indexer import CrawlTarget, store_page_result, store_unchanged_results
 from sitechat.knowledge.tasks import defer_embedding
-from sitechat.models.crawling import CrawlJob, CrawlStatus
+from sitechat.models.crawling import CrawlJob, CrawlStatus, CrawlTrigger
 from sitechat.webhooks.service import emit as emit_webhook
 from sitechat.webhooks.tasks import defer_deliveries
 from sitechat.worker.context import task_context, task_session
@@ -34,6 +34,7 @@ from sitechat.worker.queue import queue
 log = structlog.get_logger()
 
 CANCEL_CHECK_SECONDS = 0.5
+UNCHANGED_BATCH = 100
 SAFE_ERROR_MESSAGE = "The crawl stopped on an internal error; retry it, or contact support."
 
 
@@ -69,6 +70,7 @@ async def run_crawl_job(job_id: uuid.UUID, settings: CrawlSettings) -> None:
     try:
         async with Fetcher(fetcher_config(settings)) as fetcher:
             outcome = await run_crawl(start.plan, fetcher, sink)
+        await sink.flush()
     except Exception:
         bound.exception("crawl.job_failed")
         await _finish(job_id, CrawlStatus.failed, "error", SAFE_ERROR_MESSAGE)
@@ -104,6 +106,9 @@ async def _mark_running(job_id: uuid.UUID, settings: CrawlSettings) -> _Start | 
         job.attempts += 1
         job.started_at = job.started_at or now
         done = await repository.done_urls(session, job.id)
+        known_pages = {}
+        if job.trigger is CrawlTrigger.schedule:
+            known_pages = await repository.known_pages(session, job.source_id)
         plan = CrawlPlan(
             start_url=job.start_url,
             max_pages=job.max_pages,
@@ -117,6 +122,7 @@ async def _mark_running(job_id: uuid.UUID, settings: CrawlSettings) -> _Start | 
             concurrency=max(1, settings.per_host_concurrency),
             already_done=frozenset(done),
             already_done_links={url: tuple(links) for url, links in done.items()},
+            known_pages=known_pages,
         )
         target = CrawlTarget(
             job_id=job.id,
@@ -196,16 +202,32 @@ async def _settle_chatbot(session: AsyncSession, chatbot_id: uuid.UUID) -> None:
 
 
 class JobSink:
-    """The engine's `CrawlSink` for one job: every page in its own committed transaction."""
+    """The engine's `CrawlSink` for one job: every page in its own committed transaction,
+    except pages answered 304, which are written in batches (each is a few rows; one
+    transaction per page would make an unchanged re-sync wait on commits)."""
 
     def __init__(self, target: CrawlTarget) -> None:
         self.target = target
         self._stop = False
         self._checked_at = float("-inf")
+        self._unchanged: list[PageResult] = []
 
     async def page_processed(self, result: PageResult) -> None:
+        if result.status == "unchanged":
+            self._unchanged.append(result)
+            if len(self._unchanged) >= UNCHANGED_BATCH:
+                await self.flush()
+            return
         async with task_session() as session:
             await store_page_result(session, self.target, result, utcnow())
+
+    async def flush(self) -> None:
+        """Write the 304s held back (a crash before this only re-asks for them)."""
+        if not self._unchanged:
+            return
+        batch, self._unchanged = self._unchanged, []
+        async with task_session() as session:
+            await store_unchanged_results(session, self.target, batch, utcnow())
 
     async def should_stop(self) -> bool:
         """True once a cancel was asked for (or the job was deleted); reads the row at most
@@ -221,6 +243,7 @@ class JobSink:
         return self._stop
 
     async def progress(self, counts: CrawlCounts) -> None:
+        await self.flush()
         async with task_session() as session:
             await repository.record_frontier(
                 session, self.target.job_id, counts.discovered, counts.unvisited

@@ -20,3 +20,5 @@ class Passage:
     score: float
     # Which rankings found it, and at which rank (1 = first): {"lexical": 3, "semantic": 1}.
     rankings: Mapping[str, int] = field(default_factory=dict)
+    # The page it was cut from (None for text and Q&A sources): a file's pages have no URL.
+    page_id: uuid.UUID | None = None

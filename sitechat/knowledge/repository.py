@@ -39,6 +39,7 @@ class ChunkHit:
     heading: str
     content: str
     score: float
+    page_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def _ranking_statement(terms: int) -> TextClause:
     )
     # Only numbered bind parameters are formatted in: no value reaches the SQL text.
     statement = f"""
-SELECT k.id, k.source_id, k.url, k.title, k.heading, k.content, ranked.score
+SELECT k.id, k.source_id, k.url, k.title, k.heading, k.content, ranked.score, k.page_id
 FROM (
     SELECT c.id, ({score}) * (:k1 + 1) AS score
     FROM (
@@ -205,6 +206,13 @@ async def get_page(
 ) -> Page | None:
     statement = select(Page).where(Page.id == page_id, Page.workspace_id == workspace_id)
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def page_ids_by_url(
+    session: AsyncSession, source_id: uuid.UUID, urls: list[str]
+) -> dict[str, uuid.UUID]:
+    statement = select(Page.url, Page.id).where(Page.source_id == source_id, Page.url.in_(urls))
+    return {url: page_id for url, page_id in (await session.execute(statement)).all()}
 
 
 async def find_page_for_update(

@@ -81,7 +81,9 @@ async def rankings(
 
 
 def _page_of(passage: Passage) -> object:
-    # Text sources have no URL: each is one "page".
+    # Text sources have no page: each is one "page". An uploaded file's pages have no URL.
+    if passage.page_id is not None:
+        return passage.page_id
     return passage.url if passage.url is not None else passage.source_id
 
 
@@ -109,6 +111,7 @@ def _passage(hit: ChunkHit, score: float, ranks: Mapping[str, int]) -> Passage:
         text=hit.content,
         score=score,
         rankings=dict(ranks),
+        page_id=hit.page_id,
     )
 
 

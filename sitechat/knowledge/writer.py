@@ -141,6 +141,15 @@ class PageContent:
     status_code: int | None
     content_type: str | None
     bytes: int
+    # Conditional-request validators and outgoing links (crawled pages).
+    etag: str | None = None
+    last_modified: str | None = None
+    links: tuple[str, ...] | None = None
+    # A file's page: its number (PDF), and what its chunks cite instead of `url` (which is
+    # then only the page's key within the source): the file's own URL, or nothing.
+    page_number: int | None = None
+    link_to_page: bool = True
+    citation_url: str | None = None
 
 
 async def write_page(
@@ -168,6 +177,10 @@ async def write_page(
     page.content = content.markdown
     page.content_hash = content.content_hash
     page.fetched_at = now
+    page.etag = content.etag[:500] if content.etag else None
+    page.last_modified = content.last_modified[:100] if content.last_modified else None
+    page.links = list(content.links) if content.links is not None else None
+    page.page_number = content.page_number
     if existing is None:
         session.add(page)
     await session.flush()
@@ -178,7 +191,7 @@ async def write_page(
             source_id=target.source_id,
             language=target.language,
             title=page.title,
-            url=page.url,
+            url=page.url if content.link_to_page else content.citation_url,
             page_id=page.id,
         )
         if existing is None:

@@ -37,10 +37,19 @@ from sitechat.models.chat import (
     MessageStatus,
     UsageEvent,
 )
-from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind, Visibility
-from sitechat.models.crawling import CrawlJob, CrawlPage, CrawlStatus, PageOutcome
+from sitechat.models.chatbots import (
+    Chatbot,
+    ChatbotStatus,
+    Source,
+    SourceKind,
+    SourceStatus,
+    SyncSchedule,
+    Visibility,
+)
+from sitechat.models.crawling import CrawlJob, CrawlPage, CrawlStatus, CrawlTrigger, PageOutcome
 from sitechat.models.knowledge import Chunk, Page, TermStatistic
 from sitechat.models.leads import Lead
+from sitechat.models.sources import RunStatus, RunTrigger, SourceRun
 from sitechat.models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -57,6 +66,7 @@ __all__ = [
     "CrawlJob",
     "CrawlPage",
     "CrawlStatus",
+    "CrawlTrigger",
     "DeliveryStatus",
     "Feedback",
     "FeedbackRating",
@@ -78,12 +88,17 @@ __all__ = [
     "PaymentMethod",
     "RefreshToken",
     "Role",
+    "RunStatus",
+    "RunTrigger",
     "Source",
     "SourceKind",
+    "SourceRun",
+    "SourceStatus",
     "StripeEvent",
     "Subscription",
     "SubscriptionInterval",
     "SubscriptionStatus",
+    "SyncSchedule",
     "TermStatistic",
     "UsageEvent",
     "User",

@@ -1,8 +1,9 @@
-"""Chatbots and their knowledge sources (website crawls, raw text, Q&A pairs)."""
+"""Chatbots and their knowledge sources (website crawls, raw text, Q&A pairs, files)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -32,6 +33,23 @@ class SourceKind(StrEnum):
     website = "website"
     text = "text"
     qa = "qa"
+    file = "file"
+
+
+class SourceStatus(StrEnum):
+    """Where a source's content stands. Text and Q&A sources are `ready` when saved; a file
+    is `queued`, then `processing`, then `ready` or `failed` (with `error` saying why)."""
+
+    queued = "queued"
+    processing = "processing"
+    ready = "ready"
+    failed = "failed"
+
+
+class SyncSchedule(StrEnum):
+    off = "off"
+    daily = "daily"
+    weekly = "weekly"
 
 
 class Chatbot(IdMixin, TimestampMixin, Base):
@@ -69,7 +87,15 @@ class Chatbot(IdMixin, TimestampMixin, Base):
 
 class Source(IdMixin, TimestampMixin, Base):
     __tablename__ = "sources"
-    __table_args__ = (Index("ix_sources_chatbot", "chatbot_id", "id"),)
+    __table_args__ = (
+        Index("ix_sources_chatbot", "chatbot_id", "id"),
+        # The scheduler's scan: only sources with a schedule are in it.
+        Index(
+            "ix_sources_next_sync_at",
+            "next_sync_at",
+            postgresql_where=text("next_sync_at IS NOT NULL"),
+        ),
+    )
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
@@ -80,3 +106,21 @@ class Source(IdMixin, TimestampMixin, Base):
     url: Mapped[str | None] = mapped_column(String(2048))
     question: Mapped[str | None] = mapped_column(Text)
     content: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[SourceStatus] = mapped_column(
+        enum_type(SourceStatus, "source_status"), default=SourceStatus.ready, server_default="ready"
+    )
+    error: Mapped[str | None] = mapped_column(Text)
+    # A file source: the uploaded (or fetched) file as last accepted.
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    file_type: Mapped[str | None] = mapped_column(String(20))
+    file_bytes: Mapped[int | None] = mapped_column(Integer)
+    file_hash: Mapped[str | None] = mapped_column(String(64))
+    # Re-sync of a website or a file fetched from a URL; `next_sync_at` is null when off.
+    sync_schedule: Mapped[SyncSchedule] = mapped_column(
+        enum_type(SyncSchedule, "sync_schedule"), default=SyncSchedule.off, server_default="off"
+    )
+    next_sync_at: Mapped[datetime | None]
+    last_synced_at: Mapped[datetime | None]
+    # The validators of a file fetched from a URL, sent back as a conditional request.
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))

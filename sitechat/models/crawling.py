@@ -32,6 +32,11 @@ class PageOutcome(StrEnum):
     failed = "failed"
 
 
+class CrawlTrigger(StrEnum):
+    manual = "manual"  # asked for through the API
+    schedule = "schedule"  # the source's sync_schedule: conditional requests, see ADR
+
+
 class CrawlJob(IdMixin, Base):
     __tablename__ = "crawl_jobs"
     __table_args__ = (
@@ -66,6 +71,11 @@ class CrawlJob(IdMixin, Base):
     use_sitemap: Mapped[bool]
     respect_robots: Mapped[bool]
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    trigger: Mapped[CrawlTrigger] = mapped_column(
+        enum_type(CrawlTrigger, "crawl_trigger"),
+        default=CrawlTrigger.manual,
+        server_default="manual",
+    )
     pages_discovered: Mapped[int] = mapped_column(Integer, default=0)
     pages_fetched: Mapped[int] = mapped_column(Integer, default=0)
     pages_indexed: Mapped[int] = mapped_column(Integer, default=0)
@@ -106,4 +116,7 @@ class CrawlPage(IdMixin, Base):
     depth: Mapped[int] = mapped_column(Integer, default=0)
     # The page's outgoing links, so a resumed job continues from here without fetching again.
     links: Mapped[list[str] | None] = mapped_column(JSONB)
+    # A link list's validators: the next scheduled crawl asks for it conditionally too.
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime]

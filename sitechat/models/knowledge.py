@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Computed, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sitechat.models.base import Base, IdMixin
@@ -37,6 +37,13 @@ class Page(IdMixin, Base):
     content: Mapped[str] = mapped_column(Text, default="")
     content_hash: Mapped[str] = mapped_column(String(64))
     fetched_at: Mapped[datetime]
+    # Sent back on the next crawl as If-None-Match / If-Modified-Since: an unchanged page then
+    # costs one 304 and no re-indexing; its links lead the crawl on without its body.
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    links: Mapped[list[str] | None] = mapped_column(JSONB)
+    # A page of a PDF file source (1-based), so citations can say "page 4".
+    page_number: Mapped[int | None] = mapped_column(Integer)
 
 
 class Chunk(IdMixin, Base):

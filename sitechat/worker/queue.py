@@ -17,6 +17,7 @@ TASK_MODULES = [
     "sitechat.crawling.tasks",
     "sitechat.accounts.tasks",
     "sitechat.knowledge.tasks",
+    "sitechat.sources.tasks",
     "sitechat.webhooks.tasks",
     "sitechat.workspaces.tasks",
 ]

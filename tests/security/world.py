@@ -117,7 +117,15 @@ async def build_world(client: httpx.AsyncClient, app: FastAPI) -> World:
         json={"kind": "text", "title": "Returns", "content": "Thirty days, no questions asked."},
         headers=headers,
     )
-    ids["sources"] = str(_created(source)["id"])
+    assert _created(source)["kind"] == "text"
+    # A file source with its queued run: the source routes and the run routes get real IDs.
+    upload = await client.post(
+        f"/v1/chatbots/{ids['chatbots']}/sources",
+        files={"file": ("returns.md", b"# Returns\n\nThirty days.", "text/markdown")},
+        headers=headers,
+    )
+    ids["sources"] = str(_created(upload)["id"])
+    ids["runs"] = str(_created(upload)["last_run"]["id"])  # type: ignore[index]
     crawl = await client.post(
         f"/v1/chatbots/{ids['chatbots']}/crawls",
         json={"url": "https://docs.example.com/"},

@@ -1,0 +1,124 @@
+"""Scheduled re-sync: which sources are due, and starting each one exactly once.
+
+`schedule_due_syncs` runs in the periodic `sources.schedule_syncs` job on any number of
+workers. It claims due sources with `FOR UPDATE SKIP LOCKED`, moves each one's `next_sync_at`
+on and queues its run in the same transaction, so a source is taken by one scheduler only; the
+run's job carries a queueing lock, and a website's crawl the one-active-crawl index, so even a
+replayed scan cannot start a source twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sitechat.billing.plans import Plan
+from sitechat.chatbots import repository as chatbot_repository
+from sitechat.crawling import repository as crawling_repository
+from sitechat.models.chatbots import Source, SourceKind, SyncSchedule
+from sitechat.models.crawling import CrawlJob, CrawlStatus, CrawlTrigger
+from sitechat.models.sources import RunStatus, RunTrigger, SourceRun
+from sitechat.sources import repository
+from sitechat.worker.buffer import PendingJob, defer_in_transaction
+
+log = structlog.get_logger()
+
+INTERVALS = {SyncSchedule.daily: timedelta(days=1), SyncSchedule.weekly: timedelta(days=7)}
+SYNCS_PER_WEEK = {SyncSchedule.daily: 7, SyncSchedule.weekly: 1}
+# A source whose run could not start (a crawl of its chatbot is running) is tried again then.
+BUSY_RETRY = timedelta(hours=1)
+CRAWL_RUN_TASK = "crawling.run"
+INGEST_TASK = "sources.ingest_file"
+
+
+def schedule_allowed(plan: Plan, schedule: SyncSchedule) -> bool:
+    return schedule is SyncSchedule.off or plan.limit("syncs_per_week") >= SYNCS_PER_WEEK[schedule]
+
+
+def next_sync_after(schedule: SyncSchedule, now: datetime) -> datetime | None:
+    interval = INTERVALS.get(schedule)
+    return now + interval if interval is not None else None
+
+
+def ingest_job(run: SourceRun) -> PendingJob:
+    lock = f"source:{run.source_id}"
+    return PendingJob(
+        INGEST_TASK, {"run_id": str(run.id)}, queueing_lock=f"{lock}:{run.id}", lock=lock
+    )
+
+
+async def schedule_due_syncs(session: AsyncSession, now: datetime, limit: int) -> int:
+    """Queue the runs of up to `limit` due sources; how many were started."""
+    started = 0
+    for source in await repository.claim_due_sources(session, now, limit):
+        interval = INTERVALS.get(source.sync_schedule)
+        if interval is None:
+            source.next_sync_at = None
+            continue
+        if source.kind is SourceKind.website:
+            queued = await _queue_crawl(session, source, now)
+        else:
+            queued = await _queue_file_fetch(session, source, now)
+        source.next_sync_at = now + interval if queued else now + BUSY_RETRY
+        started += int(queued)
+    return started
+
+
+async def _queue_crawl(session: AsyncSession, source: Source, now: datetime) -> bool:
+    previous = await repository.latest_crawl(session, source.id)
+    if previous is None:
+        return False
+    if await chatbot_repository.find_active_crawl(session, source.chatbot_id) is not None:
+        log.info("sources.sync_postponed", source_id=str(source.id), reason="crawl running")
+        return False
+    job = CrawlJob(
+        workspace_id=source.workspace_id,
+        chatbot_id=source.chatbot_id,
+        source_id=source.id,
+        status=CrawlStatus.queued,
+        trigger=CrawlTrigger.schedule,
+        start_url=previous.start_url,
+        max_pages=previous.max_pages,
+        max_depth=previous.max_depth,
+        include_paths=list(previous.include_paths),
+        exclude_paths=list(previous.exclude_paths),
+        use_sitemap=previous.use_sitemap,
+        respect_robots=previous.respect_robots,
+        created_at=now,
+    )
+    session.add(job)
+    await session.flush()
+    await defer_in_transaction(
+        session,
+        PendingJob(
+            CRAWL_RUN_TASK,
+            {"crawl_job_id": str(job.id)},
+            queueing_lock=chatbot_repository.crawl_queueing_lock(job.id),
+            lock=crawling_repository.workspace_lock_of(source.workspace_id),
+        ),
+    )
+    log.info("sources.sync_queued", source_id=str(source.id), crawl_job_id=str(job.id))
+    return True
+
+
+async def _queue_file_fetch(session: AsyncSession, source: Source, now: datetime) -> bool:
+    if source.url is None:
+        return False
+    if await repository.has_active_run(session, source.id):
+        return False
+    run = SourceRun(
+        workspace_id=source.workspace_id,
+        chatbot_id=source.chatbot_id,
+        source_id=source.id,
+        trigger=RunTrigger.schedule,
+        status=RunStatus.queued,
+        file_name=source.file_name,
+        created_at=now,
+    )
+    session.add(run)
+    await session.flush()
+    await defer_in_transaction(session, ingest_job(run))
+    log.info("sources.sync_queued", source_id=str(source.id), run_id=str(run.id))
+    return True

@@ -1,0 +1,111 @@
+"""File types by content, pages and sections, and the child process's limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from sitechat.sources.filetypes import FileType, UnsupportedFile, detect_file_type
+from sitechat.sources.parse_process import TOO_COSTLY, ProcessLimits, parse_in_child
+from sitechat.sources.parsing import FileRejected, ParseLimits, parse_file, split_sections
+from tests.sources.files import make_docx, make_pdf, make_png, zip_bomb_docx
+
+
+class TestDetectFileType:
+    @pytest.mark.parametrize(
+        ("data", "name", "expected"),
+        [
+            (make_pdf(["One page."]), "notes.txt", FileType.pdf),
+            (make_docx([("A", ["b"])]), "scan.pdf", FileType.docx),
+            (b"<!DOCTYPE html><html><body>Hi</body></html>", "a.txt", FileType.html),
+            (b"# Title\n\nText", "readme.md", FileType.markdown),
+            (b"# Title\n\nText", "readme.txt", FileType.text),
+            ("Grüße aus Köln".encode(), "a.bin", FileType.text),
+        ],
+    )
+    def test_by_content(self, data: bytes, name: str, expected: FileType) -> None:
+        assert detect_file_type(data, name) is expected
+
+    @pytest.mark.parametrize(
+        "data",
+        [
+            make_png(),
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100),  # legacy or encrypted Office
+            b"PK\x03\x04" + bytes(50),  # a damaged zip that is not named .docx
+            b"\x00\x01\x02binary",
+            b"",
+        ],
+    )
+    def test_anything_else_is_refused(self, data: bytes) -> None:
+        with pytest.raises(UnsupportedFile):
+            detect_file_type(data, "file.pdf")
+
+
+class TestSections:
+    def test_a_lone_title_cuts_at_the_next_level(self) -> None:
+        markdown = "# Guide\n\nIntro text.\n\n## Install\n\nRun it.\n\n## Use\n\nClick."
+        pages = split_sections(markdown, "Guide", ParseLimits())
+        assert [(page.locator, page.title) for page in pages] == [
+            ("section-start", "Guide"),
+            ("section-install", "Guide: Install"),
+            ("section-use", "Guide: Use"),
+        ]
+
+    def test_headings_inside_code_do_not_cut(self) -> None:
+        markdown = "## A\n\n```\n## not a heading\n```\n\n## B\n\ntext"
+        pages = split_sections(markdown, "Doc", ParseLimits())
+        assert [page.locator for page in pages] == ["section-a", "section-b"]
+
+    def test_same_headings_get_distinct_locators(self) -> None:
+        pages = split_sections("## FAQ\n\na\n\n## FAQ\n\nb", "Doc", ParseLimits())
+        assert [page.locator for page in pages] == ["section-faq", "section-faq-2"]
+
+    def test_too_many_sections_are_refused(self) -> None:
+        markdown = "\n\n".join(f"## S{n}\n\ntext {n}" for n in range(5))
+        with pytest.raises(FileRejected, match="at most 3"):
+            split_sections(markdown, "Doc", ParseLimits(max_pages=3))
+
+
+class TestLimits:
+    def test_a_pdf_with_too_many_pages(self) -> None:
+        with pytest.raises(FileRejected, match="at most 2 are read"):
+            parse_file(make_pdf(["a", "b", "c"]), FileType.pdf, "a.pdf", ParseLimits(max_pages=2))
+
+    def test_a_docx_inflating_past_the_cap(self) -> None:
+        with pytest.raises(FileRejected, match="zip bomb"):
+            parse_file(
+                zip_bomb_docx(3_000_000),
+                FileType.docx,
+                "a.docx",
+                ParseLimits(max_unzipped_bytes=2_000_000),
+            )
+
+    async def test_the_child_is_killed_past_its_time(self) -> None:
+        with pytest.raises(FileRejected) as refused:
+            await parse_in_child(
+                make_pdf(["a"]), FileType.pdf, "a.pdf", ParseLimits(), ProcessLimits(seconds=0.01)
+            )
+        assert str(refused.value) == TOO_COSTLY
+
+    async def test_a_child_out_of_memory_is_a_failed_file(self) -> None:
+        with pytest.raises(FileRejected) as refused:
+            await parse_in_child(
+                make_pdf(["a"]),
+                FileType.pdf,
+                "a.pdf",
+                ParseLimits(),
+                ProcessLimits(memory_bytes=30_000_000),
+            )
+        assert str(refused.value) == TOO_COSTLY
+
+    async def test_within_limits_the_child_parses(self) -> None:
+        document = await parse_in_child(
+            make_pdf(["first", "second"], title="T"),
+            FileType.pdf,
+            "a.pdf",
+            ParseLimits(),
+            ProcessLimits(),
+        )
+        assert [(page.locator, page.title) for page in document.pages] == [
+            ("page-1", "T, page 1"),
+            ("page-2", "T, page 2"),
+        ]

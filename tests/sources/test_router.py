@@ -1,0 +1,328 @@
+"""File sources over HTTP: upload, parse in the job, status and errors, replace, tenancy."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.fixtures.accounts import assert_problem, register
+from tests.sources.files import encrypt_pdf, make_docx, make_pdf, make_png, zip_bomb_docx
+from tests.sources.helpers import (
+    new_chatbot,
+    replace,
+    run_diff,
+    search,
+    source_after_jobs,
+    upload,
+)
+
+HANDBOOK = [
+    "Welcome to the staff handbook of the bakery.",
+    "Opening hours are seven to three on weekdays.",
+    "Uniforms are washed by the laundry service on Fridays.",
+    "Refunds are paid back within fourteen days of a complaint.",
+    "Holidays are booked through the planning board.",
+]
+
+
+class TestUploadPdf:
+    async def test_pages_are_indexed_and_cited_with_their_number(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        pdf = make_pdf(HANDBOOK, title="Staff handbook", outline={1: "Intro", 4: "Money"})
+        response = await upload(client, account, chatbot_id, pdf, "handbook.pdf")
+        assert response.status_code == 202, response.text
+        queued = response.json()
+        assert (queued["kind"], queued["status"], queued["file_name"]) == (
+            "file",
+            "queued",
+            "handbook.pdf",
+        )
+
+        source = await source_after_jobs(client, account, chatbot_id, queued["id"])
+        assert source["status"] == "ready", source
+        assert (source["file_type"], source["pages"], source["error"]) == ("pdf", 5, None)
+        assert source["last_run"]["pages_new"] == 5
+        hits = await search(client, account, chatbot_id, "refunds fourteen days")
+        assert hits[0]["title"] == "Staff handbook, page 4"
+        assert hits[0]["heading"] == "Money"  # from the PDF's bookmarks
+        assert hits[0]["url"] is None  # an uploaded file has nothing to link to
+        chatbot = await client.get(f"/v1/chatbots/{chatbot_id}", headers=account.headers)
+        assert chatbot.json()["status"] == "ready"
+
+    async def test_each_pdf_page_is_a_page_for_retrieval(self, client: httpx.AsyncClient) -> None:
+        # At most two passages per page reach an answer: each PDF page counts on its own.
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        pages = [f"Refund rule {n}: parcels are refunded in {n} weeks." for n in range(1, 6)]
+        response = await upload(client, account, chatbot_id, make_pdf(pages), "refunds.pdf")
+        await source_after_jobs(client, account, chatbot_id, response.json()["id"])
+        hits = await search(client, account, chatbot_id, "parcels refunded weeks")
+        assert len({hit["title"] for hit in hits}) == 5
+
+    async def test_pages_count_against_the_plan(self, client: httpx.AsyncClient) -> None:
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        response = await upload(client, account, chatbot_id, make_pdf(HANDBOOK), "h.pdf")
+        await source_after_jobs(client, account, chatbot_id, response.json()["id"])
+        usage = await client.get("/v1/billing/usage", headers=account.headers)
+        assert usage.json()["usage"]["pages"] == 5
+
+
+class TestUploadOtherTypes:
+    async def test_docx_sections_become_pages_with_headings(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        guide = make_docx(
+            [
+                ("Refunds", ["Refunds are paid within fourteen days."]),
+                ("Shipping", ["Parcels leave the warehouse every Tuesday."]),
+            ]
+        )
+        # Named .bin: the type comes from the content.
+        response = await upload(client, account, chatbot_id, guide, "guide.bin")
+        assert response.status_code == 202, response.text
+        source = await source_after_jobs(client, account, chatbot_id, response.json()["id"])
+        assert (source["status"], source["file_type"], source["pages"]) == ("ready", "docx", 2)
+        hits = await search(client, account, chatbot_id, "parcels warehouse")
+        assert (hits[0]["title"], hits[0]["heading"]) == ("Staff guide: Shipping", "Shipping")
+
+    async def test_markdown_html_and_text(self, client: httpx.AsyncClient) -> None:
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        files = {
+            "notes.md": b"# Notes\n\n## Parking\n\nPark behind the mill.\n\n"
+            b"## Keys\n\nKeys hang by the door.\n",
+            "page.html": b"<!doctype html><html><head><title>Menu</title></head><body><main>"
+            b"<h1>Menu</h1><p>Sourdough loaves are baked at dawn every single day.</p>"
+            b"</main></body></html>",
+            "plain.txt": b"The delivery van is serviced in March.",
+        }
+        kinds = {}
+        for name, data in files.items():
+            response = await upload(client, account, chatbot_id, data, name, "text/plain")
+            assert response.status_code == 202, response.text
+            source = await source_after_jobs(client, account, chatbot_id, response.json()["id"])
+            assert source["status"] == "ready", source
+            kinds[name] = (source["file_type"], source["pages"])
+        assert kinds == {
+            "notes.md": ("markdown", 2),
+            "page.html": ("html", 1),
+            "plain.txt": ("text", 1),
+        }
+        assert (await search(client, account, chatbot_id, "park mill"))[0][
+            "title"
+        ] == "Notes: Parking"
+        assert await search(client, account, chatbot_id, "sourdough dawn")
+        assert await search(client, account, chatbot_id, "delivery van serviced")
+
+
+class TestDisplayText:
+    async def test_file_names_and_titles_carry_no_markup(self, client: httpx.AsyncClient) -> None:
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        pdf = make_pdf(["Plain text."], title="<img src=x onerror=alert(1)>Prices")
+        response = await upload(
+            client, account, chatbot_id, pdf, "../../<b>price</b><script>x</script>list.pdf"
+        )
+        assert response.json()["file_name"] == "pricelist.pdf"
+        source = await source_after_jobs(client, account, chatbot_id, response.json()["id"])
+        assert (source["title"], source["file_name"]) == ("Prices", "pricelist.pdf")
+
+
+class TestRefusedUploads:
+    async def test_a_png_named_pdf_is_415(self, client: httpx.AsyncClient) -> None:
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        response = await upload(
+            client, account, chatbot_id, make_png(), "report.pdf", "application/pdf"
+        )
+        assert_problem(response, 415, "unsupported-file-type")
+        listed = await client.get(f"/v1/chatbots/{chatbot_id}/sources", headers=account.headers)
+        assert listed.json()["items"] == []
+
+    async def test_above_the_plans_cap_is_413(self, client: httpx.AsyncClient) -> None:
+        account = await register(client)  # Free: 5 MB files
+        chatbot_id = await new_chatbot(client, account)
+        response = await upload(client, account, chatbot_id, b"a" * 5_000_001, "big.txt")
+        body = assert_problem(response, 413, "file-too-large")
+        assert (body["limit"], body["plan_id"]) == (5_000_000, "free")
+        listed = await client.get(f"/v1/chatbots/{chatbot_id}/sources", headers=account.headers)
+        assert listed.json()["items"] == []
+
+    async def test_a_json_body_keeps_the_small_cap(self, client: httpx.AsyncClient) -> None:
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        response = await client.post(
+            f"/v1/chatbots/{chatbot_id}/sources",
+            content=b'{"kind": "text", "title": "x", "content": "' + b"a" * 1_100_000 + b'"}',
+            headers={**account.headers, "Content-Type": "application/json"},
+        )
+        assert_problem(response, 413, "payload-too-large")
+
+    async def test_malformed_requests_are_clear_4xx(self, client: httpx.AsyncClient) -> None:
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        url = f"/v1/chatbots/{chatbot_id}/sources"
+        no_file = await client.post(url, files={"other": ("a.txt", b"x")}, headers=account.headers)
+        assert_problem(no_file, 422, "missing-file")
+        empty = await client.post(url, files={"file": ("a.txt", b"")}, headers=account.headers)
+        assert_problem(empty, 415, "unsupported-file-type")
+        bad_json = await client.post(
+            url, content=b"{", headers={**account.headers, "Content-Type": "application/json"}
+        )
+        assert_problem(bad_json, 400, "malformed-json")
+        bad_kind = await client.post(url, json={"kind": "video"}, headers=account.headers)
+        assert_problem(bad_kind, 422, "validation-error")
+        bad_url = await client.post(
+            url, json={"kind": "file", "url": "ftp://x/y.pdf"}, headers=account.headers
+        )
+        assert_problem(bad_url, 422, "validation-error")
+        form = await client.post(url, data={"file": "x"}, headers=account.headers)
+        assert_problem(form, 415)
+        listed = await client.get(url, headers=account.headers)
+        assert listed.json()["items"] == []
+
+
+class TestFailedFiles:
+    async def _failed(self, client: httpx.AsyncClient, data: bytes, name: str) -> dict:
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        response = await upload(client, account, chatbot_id, data, name)
+        assert response.status_code == 202, response.text
+        source = await source_after_jobs(client, account, chatbot_id, response.json()["id"])
+        assert (source["status"], source["pages"]) == ("failed", 0), source
+        assert source["last_run"]["status"] == "failed"
+        assert source["last_run"]["error"] == source["error"]
+        return source
+
+    async def test_an_encrypted_pdf(self, client: httpx.AsyncClient) -> None:
+        source = await self._failed(client, encrypt_pdf(make_pdf(HANDBOOK)), "locked.pdf")
+        assert "encrypted" in source["error"]
+
+    async def test_a_zip_bomb_docx(self, client: httpx.AsyncClient) -> None:
+        source = await self._failed(client, zip_bomb_docx(), "bomb.docx")
+        assert "zip bomb" in source["error"]
+
+    async def test_a_corrupt_pdf(self, client: httpx.AsyncClient) -> None:
+        broken = make_pdf(HANDBOOK)[:300] + b"\x00garbage" * 50
+        source = await self._failed(client, broken, "broken.pdf")
+        assert "damaged" in source["error"] or "No text" in source["error"]
+
+    async def test_a_corrupt_docx(self, client: httpx.AsyncClient) -> None:
+        broken = make_docx([("A", ["b"])])[:200]
+        source = await self._failed(client, broken, "broken.docx")
+        assert "damaged" in source["error"]
+
+
+class TestReplaceFile:
+    async def test_only_changed_pages_are_reindexed(self, client: httpx.AsyncClient) -> None:
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        first = await upload(client, account, chatbot_id, make_pdf(HANDBOOK), "handbook.pdf")
+        source_id = first.json()["id"]
+        await source_after_jobs(client, account, chatbot_id, source_id)
+        headers = account.headers
+        runs = (
+            await client.get(f"/v1/chatbots/{chatbot_id}/sources/{source_id}/runs", headers=headers)
+        ).json()
+        uniforms = await search(client, account, chatbot_id, "uniforms laundry")
+        assert uniforms[0]["title"] == "Handbook, page 3"
+
+        edited = [*HANDBOOK[:1], "Opening hours are six to two on weekdays.", *HANDBOOK[2:4]]
+        response = await replace(
+            client, account, chatbot_id, source_id, make_pdf(edited), "handbook-v2.pdf"
+        )
+        assert response.status_code == 202, response.text
+        source = await source_after_jobs(client, account, chatbot_id, source_id)
+        assert (source["status"], source["pages"], source["file_name"]) == (
+            "ready",
+            4,
+            "handbook-v2.pdf",
+        )
+        run = source["last_run"]
+        assert run["id"] != runs["items"][0]["id"]
+        assert (
+            run["trigger"],
+            run["pages_new"],
+            run["pages_changed"],
+            run["pages_unchanged"],
+            run["pages_removed"],
+        ) == ("replace", 0, 1, 3, 1)
+        assert run["pages_indexed"] == 1
+        assert await run_diff(client, account, chatbot_id, source_id, run["id"]) == {
+            "page-1": "unchanged",
+            "page-2": "changed",
+            "page-3": "unchanged",
+            "page-4": "unchanged",
+            "page-5": "removed",
+        }
+        assert await search(client, account, chatbot_id, "six to two")
+        assert not await search(client, account, chatbot_id, "planning board")
+        # An unchanged page keeps its chunk: it was not re-indexed.
+        again = await search(client, account, chatbot_id, "uniforms laundry")
+        assert again[0]["chunk_id"] == uniforms[0]["chunk_id"]
+        usage = await client.get("/v1/billing/usage", headers=headers)
+        assert usage.json()["usage"]["pages"] == 6  # 5 first, then the 1 changed page
+
+    async def test_a_failed_replacement_keeps_the_old_version(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        first = await upload(client, account, chatbot_id, make_pdf(HANDBOOK), "handbook.pdf")
+        source_id = first.json()["id"]
+        await source_after_jobs(client, account, chatbot_id, source_id)
+        await replace(client, account, chatbot_id, source_id, encrypt_pdf(make_pdf(["x"])), "h.pdf")
+        source = await source_after_jobs(client, account, chatbot_id, source_id)
+        assert source["status"] == "failed" and "encrypted" in source["error"]
+        assert source["pages"] == 5
+        assert await search(client, account, chatbot_id, "planning board")
+
+    async def test_only_file_sources_take_a_file(self, client: httpx.AsyncClient) -> None:
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        text = await client.post(
+            f"/v1/chatbots/{chatbot_id}/sources",
+            json={"kind": "text", "title": "Hours", "content": "Open at nine."},
+            headers=account.headers,
+        )
+        assert text.status_code == 201
+        response = await replace(
+            client, account, chatbot_id, text.json()["id"], b"new text", "a.txt"
+        )
+        assert_problem(response, 409, "not-a-file-source")
+
+
+class TestTenancy:
+    async def test_another_workspaces_ids_are_404(self, client: httpx.AsyncClient) -> None:
+        owner = await register(client)
+        other = await register(client)
+        chatbot_id = await new_chatbot(client, owner)
+        response = await upload(client, owner, chatbot_id, make_pdf(HANDBOOK), "h.pdf")
+        source_id = response.json()["id"]
+        await source_after_jobs(client, owner, chatbot_id, source_id)
+        run_id = (
+            await client.get(
+                f"/v1/chatbots/{chatbot_id}/sources/{source_id}", headers=owner.headers
+            )
+        ).json()["last_run"]["id"]
+        base = f"/v1/chatbots/{chatbot_id}/sources"
+        attempts = [
+            await upload(client, other, chatbot_id, b"hello", "a.txt"),
+            await client.get(f"{base}/{source_id}", headers=other.headers),
+            await client.get(f"{base}/{source_id}/runs", headers=other.headers),
+            await client.get(f"{base}/{source_id}/runs/{run_id}", headers=other.headers),
+            await replace(client, other, chatbot_id, source_id, b"hello", "a.txt"),
+            await client.patch(
+                f"{base}/{source_id}", json={"sync_schedule": "off"}, headers=other.headers
+            ),
+            await client.post(f"{base}/{source_id}/sync", headers=other.headers),
+        ]
+        for attempt in attempts:
+            assert_problem(attempt, 404)
+        source = await client.get(f"{base}/{source_id}", headers=owner.headers)
+        assert (source.json()["status"], source.json()["pages"]) == ("ready", 5)
