@@ -3,7 +3,9 @@
 1. `ask` (inside the caller's transaction): check the chatbot can answer, store the question
    and a `partial` placeholder for the answer, retrieve passages, count the message. It
    returns an `AnswerRun`; the caller's commit makes both messages visible.
-2. `AnswerRun.events()` runs the answerer with no transaction open and yields `ChatEvent`s:
+2. `AnswerRun.events()` decides from the retrieval evidence whether the sources hold an
+   answer (`evidence.py`: the same rule for every answerer; if not, the chatbot's fallback
+   message), runs the answerer with no transaction open and yields `ChatEvent`s:
    `message_start`, `delta`..., `citations`, then `done` (carrying the stored answer) or
    `error` (carrying the `AnswerError`), with `ping`s while the answerer is quiet.
 3. `_store_answer` writes the final answer and its usage event in a new, short transaction.
@@ -38,9 +40,11 @@ from sitechat.chat.answerer import (
     TextDelta,
     Turn,
     Usage,
+    fallback_answer,
     shorten,
 )
 from sitechat.chat.errors import ChatbotNotReady
+from sitechat.chat.evidence import answer_sources, answerable, evidence_of
 from sitechat.chat.schemas import MAX_TITLE_CHARS, UsageRead, public_citation
 from sitechat.chat.streaming import PING, ChatEvent, with_keepalive
 from sitechat.chatbots import repository as chatbot_repository
@@ -173,7 +177,7 @@ async def _prepare_turn(
     session.add_all([user_message, answer])
     # Retrieval (and the question's embedding) first: the quota lock taken next is held until
     # the request commits, and should not wait on them.
-    passages = await retrieve(session, chatbot, question)
+    passages = answer_sources(await retrieve(session, chatbot, question))
     # The message is counted when it is asked, under the workspace's quota lock, so parallel
     # questions cannot overshoot the plan; a failed answer gives its slot back.
     await ensure_quota(session, conversation.workspace_id, "messages")
@@ -352,9 +356,12 @@ class AnswerRun:
         stored = False
         try:
             yield _start_event(turn)
-            events = runtime.answerer.stream(
-                turn.question, turn.passages, turn.history, turn.settings
-            )
+            if answerable(evidence_of(turn.passages)):
+                events = runtime.answerer.stream(
+                    turn.question, turn.passages, turn.history, turn.settings
+                )
+            else:
+                events = fallback_answer(turn.question, turn.settings)
             interval = runtime.keepalive_seconds if keepalive else None
             async for event in with_keepalive(events, interval):
                 if event is None:

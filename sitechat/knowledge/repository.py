@@ -39,6 +39,7 @@ class ChunkHit:
     heading: str
     content: str
     score: float
+    anchor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def _ranking_statement(terms: int) -> TextClause:
     )
     # Only numbered bind parameters are formatted in: no value reaches the SQL text.
     statement = f"""
-SELECT k.id, k.source_id, k.url, k.title, k.heading, k.content, ranked.score
+SELECT k.id, k.source_id, k.url, k.title, k.heading, k.content, ranked.score, k.anchor
 FROM (
     SELECT c.id, ({score}) * (:k1 + 1) AS score
     FROM (

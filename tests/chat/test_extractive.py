@@ -1,6 +1,4 @@
 import re
-import statistics
-import time
 
 from sitechat.chat.answerer import (
     AnswerMeta,
@@ -250,35 +248,11 @@ class TestStreaming:
         assert all(isinstance(e, TextDelta) for e in events[: len(deltas)])
         tail = events[len(deltas) :]
         assert [type(e) for e in tail] == [CitationsReady, AnswerMeta, Usage]
-        assert tail[2] == Usage(prompt_tokens=None, completion_tokens=None)
+        usage = tail[2]
+        assert isinstance(usage, Usage) and usage.estimated
+        # What was read (question and passages) and what was written, counted as tokens.
+        read = sum(len(p.text) for p in docs_passages)
+        assert read / 8 < (usage.prompt_tokens or 0) < read / 2
+        assert 0 < (usage.completion_tokens or 0) < len("".join(d.text for d in deltas)) / 2
         whole = await ask("How do I create a virtual environment?", docs_passages)
         assert "".join(d.text for d in deltas) == whole.text
-
-
-class TestSpeed:
-    def test_eight_long_passages_are_answered_in_a_few_milliseconds(self) -> None:
-        topics = ["cache", "webhook", "crawler", "billing", "widget", "token", "search", "queue"]
-        passages = [
-            make_passage(
-                " ".join(
-                    f"The {topic} setting number {i} controls how {topic} entries {i} expire "
-                    f"after {i * 7} seconds when the {topic} is under load."
-                    for i in range(15)
-                )[:1500],
-                title=topic.title(),
-            )
-            for topic in topics
-        ]
-        answerer = ExtractiveAnswerer()
-        question = "How long until webhook entries expire under load?"
-        answerer.compose(question, passages, SETTINGS)  # warm the stemming cache
-
-        timings = []
-        for _ in range(30):
-            started = time.perf_counter()
-            _, citations = answerer.compose(question, passages, SETTINGS)
-            timings.append(time.perf_counter() - started)
-
-        assert citations[0].title == "Webhook"
-        # The target is well under 5 ms; the bound leaves room for slow CI machines.
-        assert statistics.median(timings) < 0.010
