@@ -15,12 +15,15 @@ The sources are answerable when the nearest passage is close (`CLOSE`), or close
 before a chatbot's vectors exist) there is no calibrated evidence: the answerer's own rule
 decides (the extractive answerer's sentence coverage, the model's instructions).
 
-Link lists (index, search and table-of-contents pages) are not sources at all
-(`answer_sources`): they name every subject and explain none.
+Link lists (index, search and table-of-contents pages, `crawling.extract.is_link_list`, and
+chunks that are nothing but a list of short entries, as a table of contents is once its links
+are gone) are not sources at all (`answer_sources`): they name every subject and explain none.
 """
 
 from __future__ import annotations
 
+import re
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,6 +40,26 @@ AGREEMENT_RANK = 3
 AGREEMENT_PASSAGES = 3
 
 
+# A chunk of at least this many list entries, this short on median, and no prose at all is a
+# table of contents.
+TOC_MIN_ENTRIES = 6
+TOC_MAX_MEDIAN_CHARS = 90
+_LIST_ENTRY = re.compile(r"^\s*(?:[-*+]|\d+(?:\.\d+)*[.)]?)\s+\S")
+
+
+def is_table_of_contents(text: str) -> bool:
+    """A chunk that only lists entries (section titles, questions) without saying anything."""
+    entries: list[int] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if not _LIST_ENTRY.match(line):
+            return False
+        entries.append(len(stripped))
+    return len(entries) >= TOC_MIN_ENTRIES and statistics.median(entries) <= TOC_MAX_MEDIAN_CHARS
+
+
 @dataclass(frozen=True)
 class Evidence:
     """What retrieval says about a question; None where the semantic ranking is missing."""
@@ -47,8 +70,13 @@ class Evidence:
 
 
 def answer_sources(passages: Sequence[Passage]) -> list[Passage]:
-    """The passages an answer may quote, best first: link-list pages left out."""
-    return [p for p in passages if not is_link_list(p.text, url=p.url)]
+    """The passages an answer may quote, best first: link lists and tables of contents left
+    out."""
+    return [
+        p
+        for p in passages
+        if not is_link_list(p.text, url=p.url) and not is_table_of_contents(p.text)
+    ]
 
 
 def evidence_of(passages: Sequence[Passage]) -> Evidence:

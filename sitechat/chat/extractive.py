@@ -73,6 +73,10 @@ OTHER_PAGE_RATIO = 0.8
 MIN_NEW_COVERAGE = 0.25
 MAX_PAGES = 3
 MAX_PARAGRAPHS = 3
+# Longer units are walls (a table, a run-on list), not answers; a list item leads only when it
+# is a sentence.
+MAX_LEAD_CHARS = 500
+MIN_ITEM_LEAD_WORDS = 8
 QA_MATCH_THRESHOLD = 0.7
 QA_HEADING_PREFIX = "Q: "
 WORDS_PER_DELTA = 8
@@ -153,7 +157,7 @@ class ExtractiveAnswerer:
             return settings.fallback_message, []
         weights = term_weights(units, query_terms)
         scored = _score_units(units, weights, passages)
-        leads = [s for s in scored if s.unit.kind != "code" and not s.unit.fragment]
+        leads = [s for s in scored if _can_lead(s.unit)]
         if not leads or leads[0].coverage < self._min_coverage:
             return settings.fallback_message, []
         paragraphs = _choose_paragraphs(leads, units, weights, passages, budget)
@@ -321,6 +325,16 @@ def _choose_paragraphs(
         chosen.update(id(u) for u in paragraph.units)
         covered |= candidate.matched
     return paragraphs
+
+
+def _can_lead(unit: _Unit) -> bool:
+    """A unit that reads as an answer on its own: a whole sentence of readable length, or a
+    short list item that is a sentence (not a table row, not a bare entry)."""
+    if unit.fragment or unit.kind == "code" or len(unit.text) > MAX_LEAD_CHARS:
+        return False
+    if unit.kind == "item":
+        return not unit.text.startswith("|") and len(unit.words) >= MIN_ITEM_LEAD_WORDS
+    return unit.text.rstrip("`*)\"'").endswith(_ENDS) and not _starts_mid_sentence(unit.text)
 
 
 def _repeats(unit: _Unit, paragraphs: Sequence[_Paragraph]) -> bool:

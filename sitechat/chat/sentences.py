@@ -68,10 +68,18 @@ def content_terms(text: str) -> frozenset[str]:
 
 
 def split_text(text: str) -> list[tuple[UnitKind, str]]:
-    """Split Markdown-ish text into sentences, list items and code blocks, in order."""
+    """Split Markdown-ish text into sentences, list items and code blocks, in order.
+
+    A chunk whose overlap begins inside a code block has one fence too many: its text up to
+    the first fence is the cut-off end of that block, and is left out.
+    """
     units: list[tuple[UnitKind, str]] = []
     prose: list[str] = []
     code: list[str] = []
+    lines = text.splitlines()
+    fences = [i for i, line in enumerate(lines) if line.strip().startswith(("```", "~~~"))]
+    if len(fences) % 2 == 1 and fences[0] > 0:
+        lines = lines[fences[0] + 1 :]
     in_fence = False
     previous_blank = True
 
@@ -86,7 +94,7 @@ def split_text(text: str) -> list[tuple[UnitKind, str]]:
             units.append(("code", block))
         code.clear()
 
-    for line in text.splitlines():
+    for line in lines:
         stripped = line.strip()
         if stripped.startswith(("```", "~~~")):
             flush_prose()

@@ -217,6 +217,10 @@ def _tail(text: str, overlap_chars: int) -> str:
     if overlap_chars <= 0 or not text:
         return ""
     tail = text[-overlap_chars:]
+    if "```" in tail or "~~~" in tail:
+        # Text after a code block's closing fence only: an overlap that opened inside the
+        # block would start the next chunk with code and no opening fence.
+        tail = tail[max(tail.rfind("```"), tail.rfind("~~~")) + 3 :].lstrip("`~")
     if len(tail) < len(text):
         sentence = _OVERLAP_SENTENCE_START.search(tail, 0, len(tail) // 2)
         if sentence is not None:

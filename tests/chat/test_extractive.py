@@ -113,7 +113,7 @@ class TestCitations:
         assert "Verify the webhooks signature" in answer.text
 
     async def test_snippets_are_short(self) -> None:
-        long_sentence = "The cache stores " + "rendered page fragments and " * 40 + "expires."
+        long_sentence = "The cache stores " + "rendered page fragments and " * 15 + "expires."
         passages = [make_passage(long_sentence, title="Cache")]
 
         answer = await ask(
@@ -256,3 +256,91 @@ class TestStreaming:
         assert 0 < (usage.completion_tokens or 0) < len("".join(d.text for d in deltas)) / 2
         whole = await ask("How do I create a virtual environment?", docs_passages)
         assert "".join(d.text for d in deltas) == whole.text
+
+
+class TestReadability:
+    async def test_a_sentence_repeated_by_overlapping_chunks_is_said_once(self) -> None:
+        lineno = (
+            "Return the cumulative line number of the line that has just been read. Before the "
+            "first line has been read, returns 0. After the last line of the last file has "
+            "been read, returns the line number of that line."
+        )
+        filelineno = (
+            "Return the line number in the current file. Before the first line has been read, "
+            "returns 0. After the last line of the last file has been read, returns the line "
+            "number of that line within the file."
+        )
+        passages = [
+            make_passage(lineno, title="fileinput", heading="fileinput.lineno()"),
+            make_passage(filelineno, title="fileinput", heading="fileinput.filelineno()"),
+        ]
+
+        answer = await ask("what line number does fileinput return before the first line?", passages)
+
+        assert answer.text.count("Before the first line has been read, returns 0.") == 1
+        assert answer.text.count("After the last line of the last file") == 1
+
+    async def test_a_chunk_that_opens_mid_sentence_is_not_quoted_from_its_cut(self) -> None:
+        passage = make_passage(
+            "handled by the except clause of the try statement, which catches exceptions "
+            "raised inside it.\n\n"
+            "Exceptions are caught with a try statement and one or more except clauses. "
+            "Each except clause names the exception classes it handles.",
+            title="Errors and Exceptions",
+        )
+
+        answer = await ask("how do I catch exceptions with try and except?", [passage])
+
+        assert answer.text.startswith("Exceptions are caught with a try statement")
+        assert "handled by the except clause" not in answer.text
+
+    async def test_the_lead_sentence_comes_with_the_sentence_it_refers_back_to(self) -> None:
+        passage = make_passage(
+            "Iterate over the file object to read it line by line. "
+            "This is memory efficient, fast, and leads to simple code:\n\n"
+            "```\nfor line in f:\n    print(line, end='')\n```\n\n"
+            "Other methods of file objects are listed below.",
+            title="Input and Output",
+            heading="Methods of File Objects",
+            anchor="methods-of-file-objects",
+            url="https://docs.example.com/tutorial/inputoutput.html",
+        )
+
+        answer = await ask("memory efficient way to go through a big file", [passage])
+
+        assert answer.text == (
+            "Iterate over the file object to read it line by line. This is memory efficient, "
+            "fast, and leads to simple code: [1]\n```\nfor line in f:\n    print(line, end='')"
+            "\n```"
+        )
+
+    async def test_the_citation_links_to_the_section_of_the_page(self) -> None:
+        passage = make_passage(
+            "To create a virtual environment, run the venv module as a script.",
+            title="Virtual Environments",
+            heading="Creating Virtual Environments",
+            url="https://docs.example.com/tutorial/venv.html",
+            anchor="creating-virtual-environments",
+        )
+
+        answer = await ask("How do I create a virtual environment?", [passage])
+
+        assert answer.citations[0].url == (
+            "https://docs.example.com/tutorial/venv.html#creating-virtual-environments"
+        )
+
+    async def test_a_further_page_joins_only_when_it_adds_to_the_answer(self) -> None:
+        passages = [
+            make_passage(
+                "Use a deque to add and remove items quickly at both ends of a queue.",
+                title="collections",
+            ),
+            make_passage(
+                "A deque adds and removes items quickly at both ends of the queue.",
+                title="Data Structures",
+            ),
+        ]
+
+        answer = await ask("fast queue that adds and removes items at both ends", passages)
+
+        assert len(answer.citations) == 1  # the second page says nothing new
