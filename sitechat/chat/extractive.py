@@ -65,12 +65,15 @@ CODE_WITHIN_UNITS = 3
 MAX_CODE_CHARS = 700
 # Items or code lines that follow a sentence ending with ":" are kept together with it.
 MAX_FOLLOWING_UNITS = 8
-# A further paragraph joins the answer when its sentence covers at least this share of what
-# the lead covers and a question term the answer does not yet, or covers at least
-# `MIN_NEW_COVERAGE` of the question the answer does not yet; at most this many paragraphs,
-# from at most this many pages (a paragraph from a page already cited shares its number).
-OTHER_PAGE_RATIO = 0.8
-MIN_NEW_COVERAGE = 0.25
+# A further paragraph joins the answer only when it adds: its sentence covers nearly as much
+# of the question as the lead (`OTHER_PAGE_RATIO`), at least `MIN_NEW_COVERAGE` of it that the
+# answer does not yet (numbers aside), and comes from one of the first `FURTHER_PASSAGES`
+# passages; at most this many paragraphs, from at most this many pages (a paragraph from a
+# page already cited shares its number). Read on the tune split, looser rules mostly added
+# off-subject sentences that happened to share a word.
+OTHER_PAGE_RATIO = 0.9
+MIN_NEW_COVERAGE = 0.15
+FURTHER_PASSAGES = 4
 MAX_PAGES = 3
 MAX_PARAGRAPHS = 3
 # Longer units are walls (a table, a run-on list), not answers; a list item leads only when it
@@ -308,9 +311,13 @@ def _choose_paragraphs(
         if len(paragraphs) >= MAX_PARAGRAPHS:
             break
         page = _page_of(passages[candidate.unit.passage_index])
-        new_coverage = sum(weights[t] for t in candidate.matched - covered) / total_weight
-        relevant = candidate.coverage >= OTHER_PAGE_RATIO * best.coverage
-        if not new_coverage or not (relevant or new_coverage >= MIN_NEW_COVERAGE):
+        new_terms = {t for t in candidate.matched - covered if not t.isdigit()}
+        new_coverage = sum(weights[t] for t in new_terms) / total_weight
+        if (
+            new_coverage < MIN_NEW_COVERAGE
+            or candidate.coverage < OTHER_PAGE_RATIO * best.coverage
+            or candidate.unit.passage_index >= FURTHER_PASSAGES
+        ):
             continue
         if id(candidate.unit) in chosen or (page not in pages and len(pages) >= MAX_PAGES):
             continue

@@ -74,7 +74,7 @@ class TestCitations:
     async def test_citations_are_numbered_in_the_order_the_text_cites_them(self) -> None:
         passages = [
             make_passage(
-                "Refunds are issued within 14 days of a cancellation request.",
+                "Refunds of a cancelled subscription are paid within 14 days.",
                 title="Refunds",
             ),
             make_passage(
