@@ -73,9 +73,7 @@ class Answered:
         return [page_key(urlsplit(c.url or "").path) for c in self.citations]
 
 
-async def answer_question(
-    session: AsyncSession, chatbot: Chatbot, question: Question
-) -> Answered:
+async def answer_question(session: AsyncSession, chatbot: Chatbot, question: Question) -> Answered:
     started = time.perf_counter()
     passages = answer_sources(await retrieve(session, chatbot, question.text))
     evidence = evidence_of(passages)

@@ -84,10 +84,11 @@ QA_MATCH_THRESHOLD = 0.7
 QA_HEADING_PREFIX = "Q: "
 WORDS_PER_DELTA = 8
 # A sentence opening with one of these leans on the one before it.
-BACK_REFERENCES = frozenset(
-    "this that these those it its they them such however otherwise also then thus "
-    "therefore instead here".split()
-)
+_BACK_REFERENCES_TEXT = """
+    this that these those it its they them such however otherwise also then thus therefore
+    instead here
+"""
+BACK_REFERENCES = frozenset(_BACK_REFERENCES_TEXT.split())
 
 _DELTA_WORD = re.compile(r"\s*\S+")
 _FIRST_WORD = re.compile(r"[A-Za-z]+")
@@ -214,9 +215,7 @@ def _split_passages(passages: Sequence[Passage]) -> list[_Unit]:
                 or (position == len(pieces) - 1 and not text.rstrip("`*)\"'").endswith(_ENDS))
             )
             units.append(
-                _Unit(
-                    passage_index, position, kind, text, content_terms(text), words, fragment
-                )
+                _Unit(passage_index, position, kind, text, content_terms(text), words, fragment)
             )
     return units
 
@@ -397,9 +396,9 @@ def _further_paragraph(unit: _Unit, passage_units: Sequence[_Unit]) -> _Paragrap
     """One sentence from another page, with what it leans on or introduces."""
     index = passage_units.index(unit)
     chosen = [unit]
-    if _leans_back(unit) and index > 0 and passage_units[index - 1].kind == "prose":
-        if not passage_units[index - 1].fragment:
-            chosen.insert(0, passage_units[index - 1])
+    previous = passage_units[index - 1] if index > 0 else None
+    if _leans_back(unit) and previous and previous.kind == "prose" and not previous.fragment:
+        chosen.insert(0, previous)
     if unit.text.endswith(":"):
         for following in passage_units[index + 1 : index + 1 + MAX_FOLLOWING_UNITS]:
             if following.kind == "prose" or following.fragment:
@@ -435,7 +434,8 @@ def _numbers(paragraphs: Sequence[_Paragraph], passages: Sequence[Passage]) -> l
 
 def _compose_text(paragraphs: Sequence[_Paragraph], passages: Sequence[Passage]) -> str:
     numbers = _numbers(paragraphs, passages)
-    return "\n\n".join(_render_paragraph(p.units, n) for p, n in zip(paragraphs, numbers))
+    rendered = (_render_paragraph(p.units, n) for p, n in zip(paragraphs, numbers, strict=True))
+    return "\n\n".join(rendered)
 
 
 def _render_paragraph(units: Sequence[_Unit], number: int) -> str:
@@ -465,8 +465,8 @@ def _render(
     while len(lead.units) > 1 and len(_compose_text(paragraphs, passages)) > budget:
         lead.units = lead.units[:-1]  # the lead sentence stays; what follows it goes
     text = _compose_text(paragraphs, passages)
-    citations = []
-    for number, paragraph in zip(_numbers(paragraphs, passages), paragraphs):
+    citations: list[Citation] = []
+    for number, paragraph in zip(_numbers(paragraphs, passages), paragraphs, strict=True):
         if number <= len(citations):
             continue  # the page is cited already, from its first paragraph
         snippet = " ".join(u.text for u in paragraph.units if u.kind != "code")

@@ -60,7 +60,6 @@ RETRY_WAIT_ALLOWANCE_SECONDS = 5.0
 DEFAULT_INSTRUCTIONS = "You are a helpful assistant that answers questions about this website."
 
 
-
 @dataclass(frozen=True)
 class LLMConfig:
     """How to reach the model. `api_key` may be empty for local servers (Ollama, vLLM)."""
@@ -362,8 +361,6 @@ class OpenAIAnswerer:
     ) -> list[Citation]:
         """A citation per source cited, numbered as the rewritten text shows it."""
         return [
-            citation_for(
-                shown, sources[number - 1], best_snippet(sources[number - 1].text, answer)
-            )
+            citation_for(shown, sources[number - 1], best_snippet(sources[number - 1].text, answer))
             for shown, number in enumerate(cited_sources, 1)
         ]

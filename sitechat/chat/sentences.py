@@ -31,7 +31,6 @@ _SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s+(?=[\"'(\[`*]?[A-Z0-9])")
 _LIST_ITEM = re.compile(r"^(?:[-*+•]|\d{1,3}[.)])\s+")
 
 
-
 @lru_cache(maxsize=65_536)
 def stem(word: str) -> str:
     """A light suffix stripper: enough for "installs/installing/installed" to meet."""

@@ -275,7 +275,9 @@ class TestReadability:
             make_passage(filelineno, title="fileinput", heading="fileinput.filelineno()"),
         ]
 
-        answer = await ask("what line number does fileinput return before the first line?", passages)
+        answer = await ask(
+            "what line number does fileinput return before the first line?", passages
+        )
 
         assert answer.text.count("Before the first line has been read, returns 0.") == 1
         assert answer.text.count("After the last line of the last file") == 1
