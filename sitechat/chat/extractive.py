@@ -63,6 +63,7 @@ MAX_LEAD_SENTENCES = 3
 MAX_PARAGRAPH_CHARS = 480
 CODE_WITHIN_UNITS = 3
 MAX_CODE_CHARS = 700
+MAX_LIST_CHARS = 600
 # Items or code lines that follow a sentence ending with ":" are kept together with it.
 MAX_FOLLOWING_UNITS = 8
 # A further paragraph joins the answer only when it adds: its sentence covers nearly as much
@@ -365,6 +366,7 @@ def _lead_paragraph(
     sentences = sum(u.kind == "prose" for u in chosen)
     prose_chars = sum(len(u.text) for u in chosen if u.kind == "prose")
     following = passage_units[index + 1 : index + 1 + MAX_FOLLOWING_UNITS]
+    listing, listed_chars = False, 0
     for offset, unit in enumerate(following):
         previous = chosen[-1]
         if unit.fragment:
@@ -374,10 +376,15 @@ def _lead_paragraph(
                 chosen.append(unit)
             break
         if unit.kind == "item":
-            if previous.text.endswith(":") or previous.kind == "item":
-                chosen.append(unit)
-                continue
-            break
+            # A list goes with the sentence that introduces it, within the paragraph's size;
+            # an item that leads is quoted alone.
+            introduced = previous.text.endswith(":") or (previous.kind == "item" and listing)
+            if not introduced or listed_chars + len(unit.text) > MAX_LIST_CHARS:
+                break
+            chosen.append(unit)
+            listing = True
+            listed_chars += len(unit.text)
+            continue
         leads_to_code = any(u.kind == "code" for u in following[offset + 1 : CODE_WITHIN_UNITS])
         on_subject = bool(unit.terms & subject) or previous.text.endswith(":") or leads_to_code
         if (
