@@ -63,6 +63,7 @@ MAX_LEAD_SENTENCES = 3
 MAX_PARAGRAPH_CHARS = 480
 CODE_WITHIN_UNITS = 3
 MAX_CODE_CHARS = 700
+MAX_INTRODUCED_CODE_CHARS = 1000  # code a sentence announces ("...like this:") is its point
 MAX_LIST_CHARS = 600
 # Items or code lines that follow a sentence ending with ":" are kept together with it.
 MAX_FOLLOWING_UNITS = 8
@@ -372,7 +373,8 @@ def _lead_paragraph(
         if unit.fragment:
             break
         if unit.kind == "code":
-            if offset < CODE_WITHIN_UNITS and len(unit.text) <= MAX_CODE_CHARS:
+            limit = MAX_INTRODUCED_CODE_CHARS if previous.text.endswith(":") else MAX_CODE_CHARS
+            if offset < CODE_WITHIN_UNITS and len(unit.text) <= limit:
                 chosen.append(unit)
             break
         if unit.kind == "item":
@@ -396,6 +398,8 @@ def _lead_paragraph(
         chosen.append(unit)
         sentences += 1
         prose_chars += len(unit.text)
+    while len(chosen) > 1 and chosen[-1] is not lead and chosen[-1].text.endswith(":"):
+        chosen.pop()  # "...the following:" with nothing following reads as cut off
     return _Paragraph(lead.passage_index, chosen)
 
 
