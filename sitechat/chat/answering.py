@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,6 +204,20 @@ async def _prepare_turn(
     )
 
 
+def answer_events(
+    answerer: Answerer,
+    question: str,
+    passages: Sequence[Passage],
+    history: Sequence[Turn],
+    settings: AnswerSettings,
+) -> AsyncIterator[AnswerEvent]:
+    """The answer's events: the fallback when the retrieval evidence says the sources hold no
+    answer (the answerer is not asked), else the answerer's own; the same rule for all."""
+    if answerable(evidence_of(passages)):
+        return answerer.stream(question, passages, history, settings)
+    return fallback_answer(question, settings)
+
+
 @dataclass
 class AnswerProgress:
     """What an answer has produced so far."""
@@ -356,12 +370,9 @@ class AnswerRun:
         stored = False
         try:
             yield _start_event(turn)
-            if answerable(evidence_of(turn.passages)):
-                events = runtime.answerer.stream(
-                    turn.question, turn.passages, turn.history, turn.settings
-                )
-            else:
-                events = fallback_answer(turn.question, turn.settings)
+            events = answer_events(
+                runtime.answerer, turn.question, turn.passages, turn.history, turn.settings
+            )
             interval = runtime.keepalive_seconds if keepalive else None
             async for event in with_keepalive(events, interval):
                 if event is None:

@@ -16,6 +16,8 @@ from sitechat.chat.answerer import (
     Usage,
     collect_answer,
 )
+from sitechat.chat.answering import answer_events
+from sitechat.chat.evidence import CLOSE, NEAR
 from sitechat.chat.llm import OpenAIAnswerer, build_prompt
 from tests.chat.conftest import AnswererFactory, ChatCompletionsServer, make_passage
 
@@ -421,3 +423,49 @@ class TestErrors:
             await collect_answer(answerer, QUESTION, docs_passages, [], SETTINGS)
 
         assert raised.value.code == "llm-bad-response"
+
+
+class TestSameRuleAsTheExtractiveAnswerer:
+    async def test_sources_far_from_the_question_get_the_fallback_without_a_request(
+        self, make_answerer: AnswererFactory, llm_server: ChatCompletionsServer
+    ) -> None:
+        far = make_passage(
+            "The Pro plan costs 29 dollars per month.",
+            rankings={"semantic": 1, "lexical": 1},
+            ranking_scores={"semantic": NEAR - 0.1},
+        )
+        answerer = await make_answerer()
+
+        events = [e async for e in answer_events(answerer, QUESTION, [far], [], SETTINGS)]
+
+        assert llm_server.requests == []
+        assert TextDelta(SETTINGS.fallback_message) in events
+        assert AnswerMeta(fallback=True) in events
+
+    async def test_close_sources_are_sent_to_the_model_numbered_as_retrieved(
+        self, make_answerer: AnswererFactory, llm_server: ChatCompletionsServer
+    ) -> None:
+        close = [
+            make_passage(
+                text,
+                title=title,
+                rankings={"semantic": rank},
+                ranking_scores={"semantic": CLOSE + 0.1 - rank / 100},
+            )
+            for rank, (title, text) in enumerate(
+                [
+                    ("Venv", "To create a virtual environment, run python -m venv."),
+                    ("Pip", "Install packages into it with python -m pip install."),
+                ],
+                start=1,
+            )
+        ]
+        llm_server.behaviour.reply_chunks = ["Run python -m venv [1]."]
+        answerer = await make_answerer()
+
+        events = [e async for e in answer_events(answerer, QUESTION, close, [], SETTINGS)]
+
+        sent = prompt_text(llm_server.requests[0])
+        assert sent.index("[1] Title: Venv") < sent.index("[2] Title: Pip")
+        cited = next(e for e in events if isinstance(e, CitationsReady)).citations
+        assert [(c.number, c.title) for c in cited] == [(1, "Venv")]
