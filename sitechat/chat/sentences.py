@@ -116,7 +116,7 @@ def split_text(text: str) -> list[tuple[UnitKind, str]]:
                 flush_prose()
             elif _LIST_ITEM.match(stripped) or stripped.startswith("|"):
                 flush_prose()
-                units.append(("item", stripped))
+                units.append(("item", stripped.replace("¶", "").rstrip()))
             else:
                 prose.append(stripped)
         previous_blank = not stripped
@@ -125,7 +125,14 @@ def split_text(text: str) -> list[tuple[UnitKind, str]]:
     return units
 
 
+# An admonition's label that the page renders as a word before the text ("Note It may...").
+_ADMONITION = re.compile(
+    r"^(?:Note|Warning|Tip|Hint|Important|Caution|Attention|See also|Seealso)\s+(?=[A-Z`])"
+)
+
+
 def split_sentences(paragraph: str) -> Iterable[str]:
+    paragraph = _ADMONITION.sub("", paragraph.replace("¶", ""))
     start = 0
     for match in _SENTENCE_END.finditer(paragraph):
         last_word = paragraph[start : match.start() + 1].rsplit(None, 1)[-1].lower()
