@@ -62,7 +62,9 @@ async def _chatbot_ids(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[s
         return {name.split()[0]: chatbot_id for name, chatbot_id in rows.all()}
 
 
-async def answer_all(database_url: str, lexical: bool = False) -> dict[str, list[Answered]]:
+async def answer_all(
+    database_url: str, lexical: bool = False, sites: Sequence[str] = ("python", "postgres")
+) -> dict[str, list[Answered]]:
     engine = create_async_engine(async_url(database_url), pool_size=2)
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
     dense = None if lexical else await start_dense_retrieval(engine, Settings().embedding)
@@ -70,7 +72,10 @@ async def answer_all(database_url: str, lexical: bool = False) -> dict[str, list
         bots = await _chatbot_ids(sessionmaker)
         answers = {}
         for question_set in evaluate.question_sets():
-            if evaluate.site_of(question_set) not in bots:
+            if (
+                evaluate.site_of(question_set) not in bots
+                or evaluate.site_of(question_set) not in sites
+            ):
                 continue
             bot = bots[evaluate.site_of(question_set)]
             await evaluate.answer_set(sessionmaker, bot, question_set)  # warms caches and plans
@@ -224,10 +229,12 @@ def main(argv: Sequence[str] = ()) -> dict[str, object]:
     parser.add_argument("--show", type=int, default=0, help="print the first N answers per set")
     parser.add_argument("--show-all", action="store_true", help="print every answer")
     parser.add_argument("--lexical", action="store_true", help="without dense retrieval")
+    parser.add_argument("--site", action="append", help="only this site's set (python, postgres)")
     args = parser.parse_args(list(argv))
     latency = None
     if args.database:
-        answers = asyncio.run(answer_all(args.database, args.lexical))
+        sites = args.site or ["python", "postgres"]
+        answers = asyncio.run(answer_all(args.database, args.lexical, sites))
     else:
         for site in SITES:
             if not site.root.is_dir():

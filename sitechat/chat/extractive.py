@@ -25,7 +25,7 @@ import math
 import re
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sitechat.chat.answerer import (
     AnswerEvent,
@@ -94,6 +94,8 @@ BACK_REFERENCES = frozenset(_BACK_REFERENCES_TEXT.split())
 
 _DELTA_WORD = re.compile(r"\s*\S+")
 _FIRST_WORD = re.compile(r"[A-Za-z]+")
+# An API entry's signature line: `[kind] name.path(arguments) [-> result]` or a dotted name.
+_SIGNATURE = re.compile(r"(?:[a-z]+ )?[A-Za-z_][\w.]*(?:\(.{0,160}\)(?: ?-> ?\S.{0,60})?|\.\w+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +365,9 @@ def _lead_paragraph(
         if previous.kind == "prose" and not previous.fragment:
             start = index - 1
     chosen = list(passage_units[start : index + 1])
+    signature = _signature_before(passage_units, start)
+    if signature is not None:
+        chosen.insert(0, signature)
     subject = question_terms | lead.terms
     sentences = sum(u.kind == "prose" for u in chosen)
     prose_chars = sum(len(u.text) for u in chosen if u.kind == "prose")
@@ -403,10 +408,24 @@ def _lead_paragraph(
     return _Paragraph(lead.passage_index, chosen)
 
 
+def _signature_before(passage_units: Sequence[_Unit], index: int) -> _Unit | None:
+    """The API entry a description belongs to (`class collections.Counter([iterable])` before
+    "A Counter is a dict subclass..."), as code: the description rarely names it."""
+    if index == 0:
+        return None
+    previous = passage_units[index - 1]
+    if previous.kind != "prose" or not _SIGNATURE.fullmatch(previous.text):
+        return None
+    return replace(previous, kind="code")
+
+
 def _further_paragraph(unit: _Unit, passage_units: Sequence[_Unit]) -> _Paragraph:
     """One sentence from another page, with what it leans on or introduces."""
     index = passage_units.index(unit)
     chosen = [unit]
+    signature = _signature_before(passage_units, index)
+    if signature is not None:
+        chosen.insert(0, signature)
     previous = passage_units[index - 1] if index > 0 else None
     if _leans_back(unit) and previous and previous.kind == "prose" and not previous.fragment:
         chosen.insert(0, previous)

@@ -346,3 +346,17 @@ class TestReadability:
         answer = await ask("fast queue that adds and removes items at both ends", passages)
 
         assert len(answer.citations) == 1  # the second page says nothing new
+
+    async def test_an_api_entry_is_quoted_with_its_name(self) -> None:
+        passage = make_passage(
+            "class collections.Counter([iterable-or-mapping])\n\n"
+            "A dict subclass for counting hashable objects, such as how often each word "
+            "occurs. Elements are stored as dictionary keys and their counts as values.",
+            title="collections",
+        )
+
+        answer = await ask("counting how often each word occurs", [passage])
+
+        assert answer.text.startswith(
+            "```\nclass collections.Counter([iterable-or-mapping])\n```\nA dict subclass"
+        )
