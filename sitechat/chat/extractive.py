@@ -39,6 +39,7 @@ from sitechat.chat.answerer import (
     estimated_usage,
     shorten,
 )
+from sitechat.chat.evidence import answerable, evidence_of
 from sitechat.chat.sentences import (
     UnitKind,
     content_terms,
@@ -54,7 +55,7 @@ from sitechat.knowledge.passages import Passage
 MIN_COVERAGE = 0.3
 # Retrieval's order is strong evidence of which page answers (recall@1 well above a sentence
 # matcher's): a passage's rank adds up to this much to its sentences' scores.
-RANK_WEIGHT = 0.35
+RANK_WEIGHT = 0.7
 # A heading or page title that names a query term supports a sentence under it, at this weight.
 HEADING_WEIGHT = 0.5
 # The lead paragraph: the lead sentence and at most this many more, within this many chars
@@ -73,7 +74,7 @@ MAX_FOLLOWING_UNITS = 8
 # passages; at most this many paragraphs, from at most this many pages (a paragraph from a
 # page already cited shares its number). Read on the tune split, looser rules mostly added
 # off-subject sentences that happened to share a word.
-OTHER_PAGE_RATIO = 0.9
+OTHER_PAGE_RATIO = 0.7
 MIN_NEW_COVERAGE = 0.15
 FURTHER_PASSAGES = 4
 MAX_PAGES = 3
@@ -166,10 +167,30 @@ class ExtractiveAnswerer:
         weights = term_weights(units, query_terms)
         scored = _score_units(units, weights, passages)
         leads = [s for s in scored if _can_lead(s.unit)]
-        if not leads or leads[0].coverage < self._min_coverage:
+        if _semantically_close(passages):
+            # Retrieval found a passage close in meaning: a paraphrased question may share no
+            # word with it, so the word coverage that decides otherwise does not apply.
+            leads = leads or _opening_of_best_passage(units)
+        elif not leads or leads[0].coverage < self._min_coverage:
+            return settings.fallback_message, []
+        if not leads:
             return settings.fallback_message, []
         paragraphs = _choose_paragraphs(leads, units, weights, passages, budget)
         return _render(paragraphs, passages, budget)
+
+
+def _semantically_close(passages: Sequence[Passage]) -> bool:
+    evidence = evidence_of(passages)
+    return evidence.closeness is not None and answerable(evidence)
+
+
+def _opening_of_best_passage(units: Sequence[_Unit]) -> list[_Scored]:
+    """The first sentence of the best passage that can lead, when no sentence shares a word
+    with the question."""
+    for unit in units:
+        if unit.passage_index == 0 and _can_lead(unit):
+            return [_Scored(unit, frozenset(), 0.0, 0.0)]
+    return []
 
 
 def best_snippet(text: str, reference: str) -> str:
