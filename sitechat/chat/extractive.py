@@ -82,6 +82,8 @@ MAX_PARAGRAPHS = 3
 # Longer units are walls (a table, a run-on list), not answers; a list item leads only when it
 # is a sentence.
 MAX_LEAD_CHARS = 500
+# Leads tried, best first, for one whose paragraph does not dangle.
+MAX_LEAD_TRIES = 3
 MIN_ITEM_LEAD_WORDS = 8
 QA_MATCH_THRESHOLD = 0.7
 QA_HEADING_PREFIX = "Q: "
@@ -323,10 +325,15 @@ def _choose_paragraphs(
     by_passage: dict[int, list[_Unit]] = {}
     for unit in units:
         by_passage.setdefault(unit.passage_index, []).append(unit)
-    best = leads[0]
     question_terms = frozenset(weights)
     total_weight = sum(weights.values())
-    lead = _lead_paragraph(best.unit, by_passage[best.unit.passage_index], question_terms)
+    # The best lead whose paragraph does not stop at "...looks like this:" with nothing after.
+    best, lead = leads[0], _lead_paragraph(leads[0].unit, by_passage, question_terms)
+    for candidate in leads[: MAX_LEAD_TRIES + 1]:
+        paragraph = _lead_paragraph(candidate.unit, by_passage, question_terms)
+        if not _dangles(paragraph):
+            best, lead = candidate, paragraph
+            break
     paragraphs = [lead]
     chosen = {id(unit) for unit in lead.units}
     covered = set().union(*(u.terms & question_terms for u in lead.units))
@@ -346,6 +353,8 @@ def _choose_paragraphs(
         if id(candidate.unit) in chosen or (page not in pages and len(pages) >= MAX_PAGES):
             continue
         paragraph = _further_paragraph(candidate.unit, by_passage[candidate.unit.passage_index])
+        if _dangles(paragraph):
+            continue
         paragraph.units = [
             u for u in paragraph.units if id(u) not in chosen and not _repeats(u, paragraphs)
         ]
@@ -374,17 +383,35 @@ def _repeats(unit: _Unit, paragraphs: Sequence[_Paragraph]) -> bool:
     )
 
 
+def _dangles(paragraph: _Paragraph) -> bool:
+    """Ends with a sentence announcing something ("The output looks like this:") that the
+    paragraph does not hold."""
+    last = paragraph.units[-1]
+    return last.kind == "prose" and last.text.endswith(":")
+
+
+def _quotable_before(passage_units: Sequence[_Unit], index: int) -> bool:
+    """Whether the unit before `index` is a whole sentence a back-reference can lean on."""
+    if index == 0:
+        return False
+    previous = passage_units[index - 1]
+    return (
+        previous.kind == "prose"
+        and not previous.fragment
+        and not _SIGNATURE.fullmatch(previous.text)
+    )
+
+
 def _lead_paragraph(
-    lead: _Unit, passage_units: Sequence[_Unit], question_terms: frozenset[str]
+    lead: _Unit, by_passage: dict[int, list[_Unit]], question_terms: frozenset[str]
 ) -> _Paragraph:
     """The lead sentence in its context: the sentence it leans on, what it introduces, the
     sentences after it that stay on the subject, and the code example that follows."""
+    passage_units = by_passage[lead.passage_index]
     index = passage_units.index(lead)
     start = index
-    if _leans_back(lead) and index > 0:
-        previous = passage_units[index - 1]
-        if previous.kind == "prose" and not previous.fragment:
-            start = index - 1
+    if _leans_back(lead) and _quotable_before(passage_units, index):
+        start = index - 1
     chosen = list(passage_units[start : index + 1])
     signature = _signature_before(passage_units, start)
     if signature is not None:
@@ -444,12 +471,11 @@ def _further_paragraph(unit: _Unit, passage_units: Sequence[_Unit]) -> _Paragrap
     """One sentence from another page, with what it leans on or introduces."""
     index = passage_units.index(unit)
     chosen = [unit]
-    signature = _signature_before(passage_units, index)
+    if _leans_back(unit) and _quotable_before(passage_units, index):
+        chosen.insert(0, passage_units[index - 1])
+    signature = _signature_before(passage_units, index - len(chosen) + 1)
     if signature is not None:
         chosen.insert(0, signature)
-    previous = passage_units[index - 1] if index > 0 else None
-    if _leans_back(unit) and previous and previous.kind == "prose" and not previous.fragment:
-        chosen.insert(0, previous)
     if unit.text.endswith(":"):
         for following in passage_units[index + 1 : index + 1 + MAX_FOLLOWING_UNITS]:
             if following.kind == "prose" or following.fragment:
