@@ -52,7 +52,7 @@ bench: $(STAMP) bench-deps
 	$(BIN)/python -m bench $(BENCH)
 
 # wrk drives the HTTP benchmarks; python3.11-doc is the real site bench/crawl and bench/chat crawl;
-# bench/retrieval crawls postgresql-doc-15 too.
+# bench/retrieval and bench/answers crawl postgresql-doc-15 too.
 bench-deps:
 	@command -v wrk >/dev/null && test -d /usr/share/doc/python3.11/html && \
 		test -d /usr/share/doc/postgresql-doc-15/html || \

@@ -15,6 +15,7 @@ BENCHMARKS = [
     "bench.crawl.run",
     "bench.chat.run",
     "bench.retrieval.run",
+    "bench.answers.run",
     "bench.embed.run",
     "bench.analytics.run",
 ]

@@ -685,6 +685,18 @@ UNANSWERABLE: tuple[Question, ...] = (
     uh("is python or go better for a high traffic backend"),
     u("which conda channel has the newest python builds"),
     u("set up a django admin page for my models"),
+    # Added for calibrating the answers' I-don't-know rule (bench/answers), written before any
+    # of them was asked: near the docs' subjects, answered only by other projects' docs.
+    u("pandas groupby then sum one column, result as a new dataframe"),
+    u("requests.get hangs forever, how do I give it a timeout"),
+    u("what changed in f-strings in python 3.12"),
+    u("pytest fixture with scope session vs module, which to use"),
+    u("sign and verify a JWT token in python"),
+    u("PyQt6 window with a button that opens a file dialog"),
+    u("how many gunicorn workers should I run for my flask app"),
+    u("SQLAlchemy objects expire after commit and I get DetachedInstanceError"),
+    u("run python in the browser with pyscript"),
+    u("best free IDE for a python beginner"),
 )
 
 PYTHON311 = QuestionSet(

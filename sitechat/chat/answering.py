@@ -5,7 +5,9 @@
    returns an `AnswerRun`; the caller's commit makes both messages visible. In a conversation
    handed off to a person, the chatbot does not answer: no retrieval, nothing counted, and
    the "answer" is the chatbot's fixed hand-off message (`handoff_notice`).
-2. `AnswerRun.events()` runs the answerer with no transaction open and yields `ChatEvent`s:
+2. `AnswerRun.events()` decides from the retrieval evidence whether the sources hold an
+   answer (`evidence.py`: the same rule for every answerer; if not, the chatbot's fallback
+   message), runs the answerer with no transaction open and yields `ChatEvent`s:
    `message_start`, `delta`..., `citations`, then `done` (carrying the stored answer) or
    `error` (carrying the `AnswerError`), with `ping`s while the answerer is quiet.
 3. `_store_answer` writes the final answer and its usage event in a new, short transaction.
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -41,9 +43,11 @@ from sitechat.chat.answerer import (
     TextDelta,
     Turn,
     Usage,
+    fallback_answer,
     shorten,
 )
 from sitechat.chat.errors import ChatbotNotReady
+from sitechat.chat.evidence import answer_sources, answerable, evidence_of
 from sitechat.chat.handoff import HandoffNotice
 from sitechat.chat.schemas import MAX_TITLE_CHARS, UsageRead, public_citation
 from sitechat.chat.streaming import PING, ChatEvent, with_keepalive
@@ -209,7 +213,7 @@ async def _prepare_turn(
         )
     # Retrieval (and the question's embedding) first: the quota lock taken next is held until
     # the request commits, and should not wait on them.
-    passages = await retrieve(session, chatbot, question)
+    passages = answer_sources(await retrieve(session, chatbot, question))
     # The message is counted when it is asked, under the workspace's quota lock, so parallel
     # questions cannot overshoot the plan; a failed answer gives its slot back.
     await ensure_quota(session, conversation.workspace_id, "messages")
@@ -241,6 +245,20 @@ def _turn_of(message: Message) -> Turn:
     """History for the answerer, which knows two roles: a person's reply speaks for the site."""
     role: Literal["user", "assistant"] = "user" if message.role is MessageRole.user else "assistant"
     return Turn(role=role, content=message.content)
+
+
+def answer_events(
+    answerer: Answerer,
+    question: str,
+    passages: Sequence[Passage],
+    history: Sequence[Turn],
+    settings: AnswerSettings,
+) -> AsyncIterator[AnswerEvent]:
+    """The answer's events: the fallback when the retrieval evidence says the sources hold no
+    answer (the answerer is not asked), else the answerer's own; the same rule for all."""
+    if answerable(evidence_of(passages)):
+        return answerer.stream(question, passages, history, settings)
+    return fallback_answer(question, settings)
 
 
 @dataclass
@@ -402,12 +420,14 @@ class AnswerRun:
         stored = False
         try:
             yield _start_event(turn)
-            answerer = (
-                runtime.answerer
-                if turn.handoff_message is None
-                else HandoffNotice(turn.handoff_message)
-            )
-            events = answerer.stream(turn.question, turn.passages, turn.history, turn.settings)
+            if turn.handoff_message is None:
+                events = answer_events(
+                    runtime.answerer, turn.question, turn.passages, turn.history, turn.settings
+                )
+            else:
+                events = HandoffNotice(turn.handoff_message).stream(
+                    turn.question, turn.passages, turn.history, turn.settings
+                )
             interval = runtime.keepalive_seconds if keepalive else None
             async for event in with_keepalive(events, interval):
                 if event is None:

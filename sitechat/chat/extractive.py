@@ -1,22 +1,31 @@
 """The default answerer: composes an answer from the retrieved text itself, with no model.
 
-It splits the passages into sentences (list items and code blocks stay whole), weighs the
-question's terms by how rare they are among those sentences, and quotes the sentences that
-cover the question best, grouped by source with `[n]` markers. When nothing covers enough of
-the question it answers with the chatbot's fallback message: it never writes a word that is
-not in the sources.
+It reads the passages as a visitor would: cut into whole sentences, list items and code blocks
+(`sentences.py`), each weighed by how much of the question it covers (terms weighted by their
+rarity among the passages, a heading naming a term supporting the text under it) and by how
+high retrieval ranked its passage. The answer is
+
+1. a **lead paragraph** from the best page: the sentence that answers best, the sentence
+   before it when it refers back ("This...", "It..."), the sentences after it that stay on the
+   subject, and the code example or list that goes with it, in reading order;
+2. at most two **further paragraphs**, each from another page, only when that page says
+   something the lead does not (it covers more of the question) and nearly as well.
+
+Sentences cut by a chunk's edge are never quoted; a sentence that repeats one already chosen
+(overlapping chunks, near-identical API entries) is quoted once. Each paragraph ends with its
+`[n]` marker, numbered in reading order, and its citation links to the section
+(`url#anchor`). With nothing to quote it answers the chatbot's fallback message: it never
+writes a word that is not in the sources. Whether to answer at all is decided before, from the
+retrieval evidence (`evidence.py`), for every answerer alike.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import textwrap
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import Literal
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, replace
 
 from sitechat.chat.answerer import (
     AnswerEvent,
@@ -26,86 +35,70 @@ from sitechat.chat.answerer import (
     CitationsReady,
     TextDelta,
     Turn,
-    Usage,
     citation_for,
+    estimated_usage,
     shorten,
+)
+from sitechat.chat.evidence import answerable, evidence_of
+from sitechat.chat.sentences import (
+    UnitKind,
+    content_terms,
+    near_duplicate,
+    normalized_words,
+    split_text,
+    stems,
 )
 from sitechat.knowledge.passages import Passage
 
-# A sentence must cover at least this share of the question's (rarity-weighted) terms for the
-# answerer to answer at all; below it the sources are judged not to contain the answer.
-MIN_COVERAGE = 0.55
-# Further sentences join the answer when they score at least this share of the best one; a
-# sentence from another source must come closer, or cover part of the question that the
-# answer so far does not, so that answers stay on the question.
-RELATIVE_CUTOFF = 0.6
-OTHER_SOURCE_CUTOFF = 0.8
-MIN_NEW_COVERAGE = 0.2
-# No sentence joins the answer below this coverage, whatever else it has going for it.
-MIN_SUPPORT_COVERAGE = 0.3
-MAX_SELECTED_UNITS = 5
+# The lead sentence must cover at least this share of the question's (rarity-weighted) terms;
+# below it nothing in the passages is about the question.
+MIN_COVERAGE = 0.3
+# Retrieval's order is strong evidence of which page answers (recall@1 well above a sentence
+# matcher's): a passage's rank adds up to this much to its sentences' scores.
+RANK_WEIGHT = 0.7
 # A heading or page title that names a query term supports a sentence under it, at this weight.
 HEADING_WEIGHT = 0.5
+# The lead paragraph: the lead sentence and at most this many more, within this many chars
+# (code and list items not counted), and the code block that follows within this many units.
+MAX_LEAD_SENTENCES = 3
+MAX_PARAGRAPH_CHARS = 480
+CODE_WITHIN_UNITS = 3
+MAX_CODE_CHARS = 700
+MAX_INTRODUCED_CODE_CHARS = 1000  # code a sentence announces ("...like this:") is its point
+MAX_LIST_CHARS = 600
+# Items or code lines that follow a sentence ending with ":" are kept together with it.
+MAX_FOLLOWING_UNITS = 8
+# A further paragraph joins the answer only when it adds: its sentence covers nearly as much
+# of the question as the lead (`OTHER_PAGE_RATIO`), at least `MIN_NEW_COVERAGE` of it that the
+# answer does not yet (numbers aside), and comes from one of the first `FURTHER_PASSAGES`
+# passages; at most this many paragraphs, from at most this many pages (a paragraph from a
+# page already cited shares its number). Read on the tune split, looser rules mostly added
+# off-subject sentences that happened to share a word.
+OTHER_PAGE_RATIO = 0.7
+MIN_NEW_COVERAGE = 0.15
+FURTHER_PASSAGES = 4
+MAX_PAGES = 3
+MAX_PARAGRAPHS = 3
+# Longer units are walls (a table, a run-on list), not answers; a list item leads only when it
+# is a sentence.
+MAX_LEAD_CHARS = 500
+# Leads tried, best first, for one whose paragraph does not dangle.
+MAX_LEAD_TRIES = 3
+MIN_ITEM_LEAD_WORDS = 8
 QA_MATCH_THRESHOLD = 0.7
 QA_HEADING_PREFIX = "Q: "
 WORDS_PER_DELTA = 8
-# Items or code lines that follow a sentence ending with ":" are kept together with it.
-MAX_FOLLOWING_UNITS = 8
-
-_STOP_WORDS_TEXT = """
-    a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing done down during each
-    else few for from further get gets got had has have having he her here hers him his how
-    i if in into is it its itself just let many me more most much my myself no nor not now
-    of off on once only or other our ours out over own please same she should so some such
-    tell than that the their theirs them then there these they this those through to too
-    under until up very want was we were what when where which while who whom why will with
-    would you your yours yourself
+# A sentence opening with one of these leans on the one before it.
+_BACK_REFERENCES_TEXT = """
+    this that these those it its they them such however otherwise also then thus therefore
+    instead here
 """
-STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
-_ABBREVIATIONS = frozenset({"e.g.", "i.e.", "etc.", "vs.", "mr.", "mrs.", "dr.", "no.", "cf."})
+BACK_REFERENCES = frozenset(_BACK_REFERENCES_TEXT.split())
 
-_WORD = re.compile(r"\w+")
-_SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s+(?=[\"'(\[`*]?[A-Z0-9])")
-_LIST_ITEM = re.compile(r"^(?:[-*+•]|\d{1,3}[.)])\s+")
 _DELTA_WORD = re.compile(r"\s*\S+")
-
-UnitKind = Literal["prose", "item", "code"]
-
-
-@lru_cache(maxsize=65_536)
-def stem(word: str) -> str:
-    """A light suffix stripper: enough for "installs/installing/installed" to meet."""
-    if len(word) <= 3 or not word.isalpha():
-        return word
-    if word.endswith(("ies", "ied")) and len(word) > 4:
-        word = word[:-3] + "y"  # copies/copied -> copy
-    elif word.endswith("sses"):
-        word = word[:-2]
-    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
-    if word.endswith("ing") and len(word) >= 6:
-        word = word[:-3]
-    elif word.endswith("ed") and len(word) >= 5:
-        word = word[:-2]
-    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
-        word = word[:-1]  # running -> runn -> run
-    if word.endswith("e") and len(word) > 3:
-        word = word[:-1]  # create/created/creating all become "creat"
-    return word
-
-
-def _words(text: str) -> list[str]:
-    return [w for w in (w.strip("_") for w in _WORD.findall(text.lower())) if w]
-
-
-def _stems(text: str) -> frozenset[str]:
-    return frozenset(stem(w) for w in _words(text))
-
-
-def content_terms(text: str) -> frozenset[str]:
-    """The stems of the words that carry meaning (stop words dropped)."""
-    return frozenset(stem(w) for w in _words(text) if w not in STOP_WORDS)
+_FIRST_WORD = re.compile(r"[A-Za-z]+")
+# An API entry's signature line: `[kind] name.path(arguments) [-> result]` or a dotted name.
+_SIGNATURE = re.compile(r"(?:[a-z]+ )?[A-Za-z_][\w.]*(?:\(.{0,160}\)(?: ?-> ?\S.{0,60})?|\.\w+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +110,8 @@ class _Unit:
     kind: UnitKind
     text: str
     terms: frozenset[str]
+    words: tuple[str, ...]
+    fragment: bool  # cut by the chunk's edge: never quoted
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +119,13 @@ class _Scored:
     unit: _Unit
     matched: frozenset[str]
     coverage: float
-    rank_score: float
+    score: float
+
+
+@dataclass
+class _Paragraph:
+    passage_index: int
+    units: list[_Unit]
 
 
 class ExtractiveAnswerer:
@@ -148,7 +149,7 @@ class ExtractiveAnswerer:
             yield TextDelta(delta)
         yield CitationsReady(citations)
         yield AnswerMeta(fallback=not citations)
-        yield Usage()
+        yield estimated_usage(question, passages, text)
 
     def compose(
         self, question: str, passages: Sequence[Passage], settings: AnswerSettings
@@ -167,17 +168,38 @@ class ExtractiveAnswerer:
             return settings.fallback_message, []
         weights = term_weights(units, query_terms)
         scored = _score_units(units, weights, passages)
-        if not scored or scored[0].coverage < self._min_coverage:
+        leads = [s for s in scored if _can_lead(s.unit)]
+        if _semantically_close(passages):
+            # Retrieval found a passage close in meaning: a paraphrased question may share no
+            # word with it, so the word coverage that decides otherwise does not apply.
+            leads = leads or _opening_of_best_passage(units)
+        elif not leads or leads[0].coverage < self._min_coverage:
             return settings.fallback_message, []
-        selected = _select_units(scored, units, weights, passages, budget)
-        return _render(selected, passages, budget)
+        if not leads:
+            return settings.fallback_message, []
+        paragraphs = _choose_paragraphs(leads, units, weights, passages, budget)
+        return _render(paragraphs, passages, budget)
+
+
+def _semantically_close(passages: Sequence[Passage]) -> bool:
+    evidence = evidence_of(passages)
+    return evidence.closeness is not None and answerable(evidence)
+
+
+def _opening_of_best_passage(units: Sequence[_Unit]) -> list[_Scored]:
+    """The first sentence of the best passage that can lead, when no sentence shares a word
+    with the question."""
+    for unit in units:
+        if unit.passage_index == 0 and _can_lead(unit):
+            return [_Scored(unit, frozenset(), 0.0, 0.0)]
+    return []
 
 
 def best_snippet(text: str, reference: str) -> str:
     """The sentence of `text` that shares most terms with `reference` (e.g. an answer)."""
     reference_terms = content_terms(reference)
     best_sentence, best_overlap = "", -1
-    for kind, unit in _split_text(text):
+    for kind, unit in split_text(text):
         overlap = len(content_terms(unit) & reference_terms) if kind != "code" else -1
         if overlap > best_overlap:
             best_sentence, best_overlap = unit, overlap
@@ -186,13 +208,13 @@ def best_snippet(text: str, reference: str) -> str:
 
 def _matching_qa_passage(question: str, passages: Sequence[Passage]) -> int | None:
     """The Q&A passage whose question matches this one closely, if any."""
-    asked = content_terms(question) or _stems(question)
+    asked = content_terms(question) or stems(question)
     best_index, best_similarity = None, 0.0
     for index, passage in enumerate(passages):
         if not passage.heading.startswith(QA_HEADING_PREFIX) or not passage.text.strip():
             continue
         stored_question = passage.heading[len(QA_HEADING_PREFIX) :]
-        stored = content_terms(stored_question) or _stems(stored_question)
+        stored = content_terms(stored_question) or stems(stored_question)
         union = asked | stored
         similarity = len(asked & stored) / len(union) if union else 0.0
         if similarity > best_similarity:
@@ -200,87 +222,37 @@ def _matching_qa_passage(question: str, passages: Sequence[Passage]) -> int | No
     return best_index if best_similarity >= QA_MATCH_THRESHOLD else None
 
 
-# --- splitting ---------------------------------------------------------------------------
+# --- reading the passages ----------------------------------------------------------------
 
 
 def _split_passages(passages: Sequence[Passage]) -> list[_Unit]:
-    """All units of all passages, without the repeats that overlapping chunks produce."""
+    """All units of all passages in order, each said once (overlapping chunks repeat text)."""
     units: list[_Unit] = []
-    seen: set[str] = set()
+    seen: list[tuple[str, ...]] = []
     for passage_index, passage in enumerate(passages):
-        for position, (kind, text) in enumerate(_split_text(passage.text)):
-            key = " ".join(text.lower().split())
-            if key in seen:
+        pieces = split_text(passage.text)
+        for position, (kind, text) in enumerate(pieces):
+            words = normalized_words(text)
+            if kind != "code" and any(near_duplicate(words, other) for other in seen):
                 continue
-            seen.add(key)
-            units.append(_Unit(passage_index, position, kind, text, content_terms(text)))
+            if kind != "code":
+                seen.append(words)
+            fragment = kind == "prose" and (
+                (position == 0 and _starts_mid_sentence(text))
+                or (position == len(pieces) - 1 and not text.rstrip("`*)\"'").endswith(_ENDS))
+            )
+            units.append(
+                _Unit(passage_index, position, kind, text, content_terms(text), words, fragment)
+            )
     return units
 
 
-def _split_text(text: str) -> list[tuple[UnitKind, str]]:
-    """Split Markdown-ish text into sentences, list items and code blocks, in order."""
-    units: list[tuple[UnitKind, str]] = []
-    prose: list[str] = []
-    code: list[str] = []
-    in_fence = False
-    previous_blank = True
-
-    def flush_prose() -> None:
-        if prose:
-            units.extend(("prose", s) for s in _split_sentences(" ".join(prose)))
-            prose.clear()
-
-    def flush_code() -> None:
-        block = textwrap.dedent("\n".join(code)).strip("\n")
-        if block.strip():
-            units.append(("code", block))
-        code.clear()
-
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith(("```", "~~~")):
-            flush_prose()
-            if in_fence:
-                flush_code()
-            in_fence = not in_fence
-        elif in_fence:
-            code.append(line)
-        elif not stripped:
-            flush_prose()
-            flush_code()
-        elif stripped.startswith(">>>") or (
-            line.startswith(("    ", "\t")) and (code or previous_blank)
-        ):
-            flush_prose()
-            code.append(line)
-        else:
-            flush_code()
-            if stripped.startswith("#"):  # a Markdown heading line: the passage heading says it
-                flush_prose()
-            elif _LIST_ITEM.match(stripped) or stripped.startswith("|"):
-                flush_prose()
-                units.append(("item", stripped))
-            else:
-                prose.append(stripped)
-        previous_blank = not stripped
-    flush_prose()
-    flush_code()
-    return units
+_ENDS = (".", "!", "?", ":")
 
 
-def _split_sentences(paragraph: str) -> Iterable[str]:
-    start = 0
-    for match in _SENTENCE_END.finditer(paragraph):
-        last_word = paragraph[start : match.start() + 1].rsplit(None, 1)[-1].lower()
-        if last_word in _ABBREVIATIONS or (len(last_word) == 2 and last_word[0].isalpha()):
-            continue  # "e.g. Foo" or an initial such as "J. Smith"
-        sentence = paragraph[start : match.end()].strip()
-        if sentence:
-            yield sentence
-        start = match.end()
-    tail = paragraph[start:].strip()
-    if tail:
-        yield tail
+def _starts_mid_sentence(text: str) -> bool:
+    first = text.lstrip("*_\"'(")[:1]
+    return not first or first.islower() or first in ",;)]"
 
 
 # --- scoring -----------------------------------------------------------------------------
@@ -322,111 +294,229 @@ def _score_units(
             weights[t] for t in supporting
         )
         coverage = covered / total_weight
-        rank_prior = 0.03 * (1 - unit.passage_index / len(passages))
-        rank_score = coverage * _kind_factor(unit) + rank_prior
-        scored.append(_Scored(unit, matched, coverage, rank_score))
-    scored.sort(key=lambda s: s.rank_score, reverse=True)
+        rank_prior = RANK_WEIGHT / (1 + unit.passage_index)
+        scored.append(_Scored(unit, matched, coverage, coverage * _kind_factor(unit) + rank_prior))
+    scored.sort(key=lambda s: s.score, reverse=True)
     return scored
 
 
 def _kind_factor(unit: _Unit) -> float:
-    """Prefer explanatory sentences of ordinary length over fragments, code and walls."""
+    """Prefer explanatory sentences of ordinary length over fragments, items and walls."""
     if unit.kind == "code":
         return 0.85
     if len(unit.terms) < 3:
         return 0.7
-    if len(unit.text) > 400:
+    if unit.kind == "item" or len(unit.text) > 400:
         return 0.9
     return 1.0
 
 
-# --- selecting and rendering -------------------------------------------------------------
+# --- choosing what to quote --------------------------------------------------------------
 
 
-def _select_units(
-    scored: Sequence[_Scored],
+def _choose_paragraphs(
+    leads: Sequence[_Scored],
     units: Sequence[_Unit],
     weights: dict[str, float],
     passages: Sequence[Passage],
     budget: int,
-) -> list[_Unit]:
-    """Pick the best unit and the runners-up that fit, with the items/code they introduce."""
-    best = scored[0]
-    best_source = _source_of(best.unit, passages)
+) -> list[_Paragraph]:
+    """The lead paragraph, then a paragraph per further page that adds to it."""
+    by_passage: dict[int, list[_Unit]] = {}
+    for unit in units:
+        by_passage.setdefault(unit.passage_index, []).append(unit)
+    question_terms = frozenset(weights)
     total_weight = sum(weights.values())
-    index_of = {(u.passage_index, u.position): i for i, u in enumerate(units)}
-    selected: list[_Unit] = []
-    covered: set[str] = set()
-    for candidate in scored:
-        if len(selected) >= MAX_SELECTED_UNITS or candidate.coverage < MIN_SUPPORT_COVERAGE:
+    # The best lead whose paragraph does not stop at "...looks like this:" with nothing after.
+    best, lead = leads[0], _lead_paragraph(leads[0].unit, by_passage, question_terms)
+    for candidate in leads[: MAX_LEAD_TRIES + 1]:
+        paragraph = _lead_paragraph(candidate.unit, by_passage, question_terms)
+        if not _dangles(paragraph):
+            best, lead = candidate, paragraph
             break
-        if candidate.unit in selected:
+    paragraphs = [lead]
+    chosen = {id(unit) for unit in lead.units}
+    covered = set().union(*(u.terms & question_terms for u in lead.units))
+    pages = {_page_of(passages[best.unit.passage_index])}
+    for candidate in leads[1:]:
+        if len(paragraphs) >= MAX_PARAGRAPHS:
+            break
+        page = _page_of(passages[candidate.unit.passage_index])
+        new_terms = {t for t in candidate.matched - covered if not t.isdigit()}
+        new_coverage = sum(weights[t] for t in new_terms) / total_weight
+        if (
+            new_coverage < MIN_NEW_COVERAGE
+            or candidate.coverage < OTHER_PAGE_RATIO * best.coverage
+            or candidate.unit.passage_index >= FURTHER_PASSAGES
+        ):
             continue
-        cutoff = (
-            RELATIVE_CUTOFF
-            if _source_of(candidate.unit, passages) == best_source
-            else OTHER_SOURCE_CUTOFF
-        )
-        new_coverage = sum(weights[t] for t in candidate.matched - covered) / total_weight
-        if candidate.rank_score < cutoff * best.rank_score and new_coverage < MIN_NEW_COVERAGE:
+        if id(candidate.unit) in chosen or (page not in pages and len(pages) >= MAX_PAGES):
             continue
-        bundle = [u for u in _with_context(candidate.unit, units, index_of) if u not in selected]
-        for attempt in (bundle, [candidate.unit]):
-            if len(_compose_text([*selected, *attempt], passages)[0]) <= budget:
-                selected.extend(attempt)
-                covered |= candidate.matched
+        paragraph = _further_paragraph(candidate.unit, by_passage[candidate.unit.passage_index])
+        if _dangles(paragraph):
+            continue
+        paragraph.units = [
+            u for u in paragraph.units if id(u) not in chosen and not _repeats(u, paragraphs)
+        ]
+        if not paragraph.units or len(_compose_text([*paragraphs, paragraph], passages)) > budget:
+            continue
+        paragraphs.append(paragraph)
+        pages.add(page)
+        chosen.update(id(u) for u in paragraph.units)
+        covered |= candidate.matched
+    return paragraphs
+
+
+def _can_lead(unit: _Unit) -> bool:
+    """A unit that reads as an answer on its own: a whole sentence of readable length, or a
+    short list item that is a sentence (not a table row, not a bare entry)."""
+    if unit.fragment or unit.kind == "code" or len(unit.text) > MAX_LEAD_CHARS:
+        return False
+    if unit.kind == "item":
+        return not unit.text.startswith("|") and len(unit.words) >= MIN_ITEM_LEAD_WORDS
+    return unit.text.rstrip("`*)\"'").endswith(_ENDS) and not _starts_mid_sentence(unit.text)
+
+
+def _repeats(unit: _Unit, paragraphs: Sequence[_Paragraph]) -> bool:
+    return unit.kind != "code" and any(
+        near_duplicate(unit.words, other.words) for p in paragraphs for other in p.units
+    )
+
+
+def _dangles(paragraph: _Paragraph) -> bool:
+    """Ends with a sentence announcing something ("The output looks like this:") that the
+    paragraph does not hold."""
+    last = paragraph.units[-1]
+    return last.kind == "prose" and last.text.endswith(":")
+
+
+def _quotable_before(passage_units: Sequence[_Unit], index: int) -> bool:
+    """Whether the unit before `index` is a whole sentence a back-reference can lean on."""
+    if index == 0:
+        return False
+    previous = passage_units[index - 1]
+    return (
+        previous.kind == "prose"
+        and not previous.fragment
+        and not _SIGNATURE.fullmatch(previous.text)
+    )
+
+
+def _lead_paragraph(
+    lead: _Unit, by_passage: dict[int, list[_Unit]], question_terms: frozenset[str]
+) -> _Paragraph:
+    """The lead sentence in its context: the sentence it leans on, what it introduces, the
+    sentences after it that stay on the subject, and the code example that follows."""
+    passage_units = by_passage[lead.passage_index]
+    index = passage_units.index(lead)
+    start = index
+    if _leans_back(lead) and _quotable_before(passage_units, index):
+        start = index - 1
+    chosen = list(passage_units[start : index + 1])
+    signature = _signature_before(passage_units, start)
+    if signature is not None:
+        chosen.insert(0, signature)
+    subject = question_terms | lead.terms
+    sentences = sum(u.kind == "prose" for u in chosen)
+    prose_chars = sum(len(u.text) for u in chosen if u.kind == "prose")
+    following = passage_units[index + 1 : index + 1 + MAX_FOLLOWING_UNITS]
+    listing, listed_chars = False, 0
+    for offset, unit in enumerate(following):
+        previous = chosen[-1]
+        if unit.fragment:
+            break
+        if unit.kind == "code":
+            limit = MAX_INTRODUCED_CODE_CHARS if previous.text.endswith(":") else MAX_CODE_CHARS
+            if offset < CODE_WITHIN_UNITS and len(unit.text) <= limit:
+                chosen.append(unit)
+            break
+        if unit.kind == "item":
+            # A list goes with the sentence that introduces it, within the paragraph's size;
+            # an item that leads is quoted alone.
+            introduced = previous.text.endswith(":") or (previous.kind == "item" and listing)
+            if not introduced or listed_chars + len(unit.text) > MAX_LIST_CHARS:
                 break
-        else:
-            if not selected:
-                return [best.unit]  # too long even alone: `_render` shortens it
-    return selected
+            chosen.append(unit)
+            listing = True
+            listed_chars += len(unit.text)
+            continue
+        leads_to_code = any(u.kind == "code" for u in following[offset + 1 : CODE_WITHIN_UNITS])
+        on_subject = bool(unit.terms & subject) or previous.text.endswith(":") or leads_to_code
+        if (
+            sentences > MAX_LEAD_SENTENCES - 1
+            or prose_chars + len(unit.text) > MAX_PARAGRAPH_CHARS
+            or not on_subject
+        ):
+            break
+        chosen.append(unit)
+        sentences += 1
+        prose_chars += len(unit.text)
+    while len(chosen) > 1 and chosen[-1] is not lead and chosen[-1].text.endswith(":"):
+        chosen.pop()  # "...the following:" with nothing following reads as cut off
+    return _Paragraph(lead.passage_index, chosen)
 
 
-def _source_of(unit: _Unit, passages: Sequence[Passage]) -> tuple[uuid.UUID, object]:
+def _signature_before(passage_units: Sequence[_Unit], index: int) -> _Unit | None:
+    """The API entry a description belongs to (`class collections.Counter([iterable])` before
+    "A Counter is a dict subclass..."), as code: the description rarely names it."""
+    if index == 0:
+        return None
+    previous = passage_units[index - 1]
+    if previous.kind != "prose" or not _SIGNATURE.fullmatch(previous.text):
+        return None
+    return replace(previous, kind="code")
+
+
+def _further_paragraph(unit: _Unit, passage_units: Sequence[_Unit]) -> _Paragraph:
+    """One sentence from another page, with what it leans on or introduces."""
+    index = passage_units.index(unit)
+    chosen = [unit]
+    if _leans_back(unit) and _quotable_before(passage_units, index):
+        chosen.insert(0, passage_units[index - 1])
+    signature = _signature_before(passage_units, index - len(chosen) + 1)
+    if signature is not None:
+        chosen.insert(0, signature)
+    if unit.text.endswith(":"):
+        for following in passage_units[index + 1 : index + 1 + MAX_FOLLOWING_UNITS]:
+            if following.kind == "prose" or following.fragment:
+                break
+            if following.kind == "code" and len(following.text) > MAX_CODE_CHARS:
+                break
+            chosen.append(following)
+            if following.kind == "code":
+                break
+    return _Paragraph(unit.passage_index, chosen)
+
+
+def _leans_back(unit: _Unit) -> bool:
+    first = _FIRST_WORD.match(unit.text)
+    return unit.kind == "prose" and first is not None and first.group().lower() in BACK_REFERENCES
+
+
+def _page_of(passage: Passage) -> tuple[uuid.UUID, object]:
     # A file's pages have no URL of their own: its page tells them apart.
-    passage = passages[unit.passage_index]
     return passage.source_id, passage.page_id or passage.url
 
 
-def _with_context(
-    unit: _Unit, units: Sequence[_Unit], position_of: dict[tuple[int, int], int]
-) -> list[_Unit]:
-    """The unit plus the list/code it introduces, or the sentence that introduces it."""
-    index = position_of[(unit.passage_index, unit.position)]
-    bundle = [unit]
-    if unit.kind == "prose" and unit.text.endswith(":"):
-        for following in units[index + 1 : index + 1 + MAX_FOLLOWING_UNITS]:
-            if following.passage_index != unit.passage_index or following.kind == "prose":
-                break
-            bundle.append(following)
-    elif unit.kind != "prose":
-        for earlier in reversed(units[max(0, index - MAX_FOLLOWING_UNITS) : index]):
-            if earlier.passage_index != unit.passage_index:
-                break
-            if earlier.kind == "prose":
-                if earlier.text.endswith(":"):
-                    bundle.insert(0, earlier)
-                break
-    return bundle
+# --- rendering ---------------------------------------------------------------------------
 
 
-def _compose_text(
-    selected: Sequence[_Unit], passages: Sequence[Passage]
-) -> tuple[str, list[list[_Unit]]]:
-    """The answer text for these units, and their groups in citation order.
-
-    Units are grouped by source page, groups ordered by their most relevant unit (the order
-    of `selected`), and each group is read in document order.
-    """
-    groups: dict[tuple[uuid.UUID, object], list[_Unit]] = {}
-    for unit in selected:
-        groups.setdefault(_source_of(unit, passages), []).append(unit)
-    ordered = [sorted(g, key=lambda u: (u.passage_index, u.position)) for g in groups.values()]
-    text = "\n\n".join(_render_group(g, n) for n, g in enumerate(ordered, 1))
-    return text, ordered
+def _numbers(paragraphs: Sequence[_Paragraph], passages: Sequence[Passage]) -> list[int]:
+    """Each paragraph's citation number: one per page, in reading order."""
+    numbers: dict[tuple[uuid.UUID, object], int] = {}
+    return [
+        numbers.setdefault(_page_of(passages[p.passage_index]), len(numbers) + 1)
+        for p in paragraphs
+    ]
 
 
-def _render_group(units: Sequence[_Unit], number: int) -> str:
+def _compose_text(paragraphs: Sequence[_Paragraph], passages: Sequence[Passage]) -> str:
+    numbers = _numbers(paragraphs, passages)
+    rendered = (_render_paragraph(p.units, n) for p, n in zip(paragraphs, numbers, strict=True))
+    return "\n\n".join(rendered)
+
+
+def _render_paragraph(units: Sequence[_Unit], number: int) -> str:
     lines: list[str] = []
     line_kinds: list[UnitKind] = []
     for unit in units:
@@ -445,14 +535,22 @@ def _render_group(units: Sequence[_Unit], number: int) -> str:
 
 
 def _render(
-    selected: Sequence[_Unit], passages: Sequence[Passage], budget: int
+    paragraphs: list[_Paragraph], passages: Sequence[Passage], budget: int
 ) -> tuple[str, list[Citation]]:
-    text, groups = _compose_text(selected, passages)
-    citations = []
-    for number, group in enumerate(groups, 1):
-        cited = passages[min(u.passage_index for u in group)]
-        snippet = " ".join(u.text for u in group if u.kind != "code") or group[0].text
-        citations.append(citation_for(number, cited, snippet))
+    while len(paragraphs) > 1 and len(_compose_text(paragraphs, passages)) > budget:
+        paragraphs = paragraphs[:-1]
+    lead = paragraphs[0]
+    while len(lead.units) > 1 and len(_compose_text(paragraphs, passages)) > budget:
+        lead.units = lead.units[:-1]  # the lead sentence stays; what follows it goes
+    text = _compose_text(paragraphs, passages)
+    citations: list[Citation] = []
+    for number, paragraph in zip(_numbers(paragraphs, passages), paragraphs, strict=True):
+        if number <= len(citations):
+            continue  # the page is cited already, from its first paragraph
+        snippet = " ".join(u.text for u in paragraph.units if u.kind != "code")
+        citations.append(
+            citation_for(number, passages[paragraph.passage_index], snippet or lead.units[0].text)
+        )
     if len(text) > budget:  # only a single over-long unit gets here
         text = shorten(text, budget - len(" [1]")) + " [1]"
         citations = citations[:1]

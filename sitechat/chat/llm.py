@@ -2,7 +2,11 @@
 
 The prompt carries the chatbot's instructions, rules that tie the model to the numbered
 sources, as many sources and recent turns as the token budget allows, and the question. The
-answer streams as it arrives; the `[n]` markers the model wrote become the citations.
+sources are the passages the extractive answerer would quote, in the same order, and the
+decision to answer at all was taken before (`evidence.py`), the same for both. The answer
+streams as it arrives; its `[n]` markers become the citations, renumbered in order of use, and
+a marker naming a source the model was not shown is dropped (`citations.py`). Usage is the
+server's count, or an estimate when it reports none.
 
 Prompts and answers are never logged: only sizes, counts and ids.
 """
@@ -33,7 +37,10 @@ from sitechat.chat.answerer import (
     Turn,
     Usage,
     citation_for,
+    estimate_tokens,
+    estimated_usage,
 )
+from sitechat.chat.citations import CitationRewriter
 from sitechat.chat.extractive import best_snippet
 from sitechat.knowledge.passages import Passage
 
@@ -51,8 +58,6 @@ MIN_SOURCE_TOKENS = 50
 # per-attempt timeouts before the whole request is given up.
 RETRY_WAIT_ALLOWANCE_SECONDS = 5.0
 DEFAULT_INSTRUCTIONS = "You are a helpful assistant that answers questions about this website."
-
-_CITATION_GROUP = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 
 
 @dataclass(frozen=True)
@@ -195,17 +200,6 @@ def _fit_history(history: Sequence[Turn], budget: int) -> list[Turn]:
     return kept
 
 
-def cited_numbers(text: str, source_count: int) -> list[int]:
-    """Source numbers cited as [n], [n, m] or [n][m], in order of first use, valid ones only."""
-    numbers: list[int] = []
-    for group in _CITATION_GROUP.finditer(text):
-        for part in group.group(1).split(","):
-            number = int(part)
-            if 1 <= number <= source_count and number not in numbers:
-                numbers.append(number)
-    return numbers
-
-
 def _normalized_words(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
 
@@ -259,20 +253,23 @@ class OpenAIAnswerer:
             yield TextDelta(settings.fallback_message)
             yield CitationsReady([])
             yield AnswerMeta(fallback=True)
-            yield Usage(model=model)
+            yield estimated_usage(question, [], settings.fallback_message, model)
             return
 
         started = time.perf_counter()
         parts: list[str] = []
-        usage = Usage(model=model)
+        usage: Usage | None = None
+        rewriter = CitationRewriter(len(prompt.sources))
         try:
             async with aclosing(self._stream_completion(model, prompt, settings)) as events:
                 async for event in events:
                     if isinstance(event, Usage):
                         usage = event
-                    else:
-                        parts.append(event.text)
-                        yield event
+                        continue
+                    shown = rewriter.feed(event.text)
+                    if shown:
+                        parts.append(shown)
+                        yield TextDelta(shown)
         except AnswerError as error:
             log.warning(
                 "chat.llm_failed",
@@ -285,8 +282,19 @@ class OpenAIAnswerer:
             )
             raise
 
+        rest = rewriter.finish()
+        if rest:
+            parts.append(rest)
+            yield TextDelta(rest)
         answer = "".join(parts)
-        citations = self._citations(answer, prompt.sources)
+        if usage is None:
+            usage = Usage(
+                prompt_tokens=prompt.approx_tokens,
+                completion_tokens=estimate_tokens(answer),
+                model=model,
+                estimated=True,
+            )
+        citations = self._citations(answer, rewriter.cited_sources, prompt.sources)
         log.info(
             "chat.llm_answered",
             model=model,
@@ -348,10 +356,11 @@ class OpenAIAnswerer:
         finally:
             await chunks.close()
 
-    def _citations(self, answer: str, sources: Sequence[Passage]) -> list[Citation]:
+    def _citations(
+        self, answer: str, cited_sources: Sequence[int], sources: Sequence[Passage]
+    ) -> list[Citation]:
+        """A citation per source cited, numbered as the rewritten text shows it."""
         return [
-            citation_for(
-                number, sources[number - 1], best_snippet(sources[number - 1].text, answer)
-            )
-            for number in cited_numbers(answer, len(sources))
+            citation_for(shown, sources[number - 1], best_snippet(sources[number - 1].text, answer))
+            for shown, number in enumerate(cited_sources, 1)
         ]

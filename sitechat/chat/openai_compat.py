@@ -5,8 +5,11 @@ messages are the history; system messages are ignored (the chatbot's own instruc
 Every completion is stored as a conversation of its own, so it appears in the chatbot's
 history and counts as a message. Citations ride along in the extension field `sitechat`
 (`{"citations": [...], "conversation_id": ...}`), which the official SDKs keep on the object.
-Errors leave in OpenAI's envelope (`{"error": {"message", "type", "code"}}`, made from the
-problem by `chat/openai_errors.py`), so the SDKs show the message.
+`usage` counts tokens: the model's own counts, or, for the extractive answerer (which has no
+tokenizer) and for a model that reports none, an estimate of what was read (question and
+passages, or the prompt) and written. Errors leave in OpenAI's envelope (`{"error":
+{"message", "type", "code"}}`, made from the problem by `chat/openai_errors.py`), so the SDKs
+show the message.
 """
 
 from __future__ import annotations

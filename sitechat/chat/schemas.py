@@ -132,8 +132,13 @@ class HandoffCreate(BaseModel):
 
 
 class CitationRead(BaseModel):
+    """One cited source, the same on every channel (JSON, SSE, WebSocket, history, OpenAI)."""
+
     number: int = Field(description="The `[n]` marker that cites this source in the answer.")
-    url: str | None
+    url: str | None = Field(
+        description="The cited section: the page URL with `#anchor` of the nearest heading "
+        "when the page gives headings ids; null for text sources."
+    )
     title: str
     heading: str
     snippet: str

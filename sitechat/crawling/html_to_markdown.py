@@ -2,7 +2,9 @@
 
 Only what helps a reader (and retrieval) survives: headings, paragraphs, lists, pipe tables,
 block quotes and code blocks kept byte-for-byte. Link targets, images and emphasis are reduced
-to their text: chunks are searched and quoted, not re-rendered.
+to their text: chunks are searched and quoted, not re-rendered. A heading the page gives an id
+(its own, its permalink's, or its section's) keeps it as a trailing `{#id}` (the attribute
+syntax of Pandoc and kramdown), so a citation can link to the section it quotes.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ BOILERPLATE_NAMES = frozenset(
         "visually-hidden",
         "sr-only",
         "headerlink",
+        # A table of contents inside a page (DocBook's div.toc / dl.toc): section titles only.
+        "toc",
     }
 )
 BOILERPLATE_FRAGMENTS = (
@@ -107,6 +111,11 @@ BLOCK_TAGS = frozenset(
 _WHITESPACE = re.compile(r"[ \t\r\n\f\v\u00a0]+")
 _LIST_MARKER = re.compile(r"(?:- |\d+\. )")
 _CODE_LANGUAGE = re.compile(r"(?:^|\s)(?:language|lang|highlight)-([\w+#.-]+)")
+# An id that can be written as `{#id}` and linked as `#id` without escaping.
+_ANCHOR = re.compile(r"[A-Za-z][\w.:-]{0,199}")
+# How far up a heading's section may be: Sphinx's <section id> is the parent, DocBook's
+# <div class="sect1" id> is four levels up (div.titlepage > div > div > h2).
+MAX_ANCHOR_ANCESTORS = 4
 
 
 @dataclass
@@ -175,7 +184,11 @@ def _render_block(node: LexborNode, context: _Context) -> list[str]:
     tag = node.tag or ""
     if tag in HEADING_LEVELS:
         text = _tidy_inline(_render_inline(node, context)).replace("\n", " ")
-        return [f"{'#' * HEADING_LEVELS[tag]} {text}"] if text else []
+        if not text:
+            return []
+        anchor = heading_anchor(node)
+        suffix = f" {{#{anchor}}}" if anchor else ""
+        return [f"{'#' * HEADING_LEVELS[tag]} {text}{suffix}"]
     if tag == "pre":
         return [_render_code_block(node)]
     if tag in ("ul", "ol"):
@@ -190,6 +203,41 @@ def _render_block(node: LexborNode, context: _Context) -> list[str]:
     if tag in CONTENT_LANDMARK_TAGS and not context.inside_content:
         return _render_blocks(node, _Context(inside_content=True))
     return _render_blocks(node, context)
+
+
+def heading_anchor(heading: LexborNode) -> str | None:
+    """The fragment that links to this heading: its own id, its permalink (`a.headerlink`'s
+    `#...`), an empty `<a id|name>` inside it, or the id of the section it opens (an ancestor
+    whose first heading it is). None when the page gives it none."""
+    candidates = [heading.attributes.get("id")]
+    for link in heading.css("a"):
+        href = link.attributes.get("href") or ""
+        if href.startswith("#") and _is_permalink(link):
+            candidates.append(href[1:])
+        candidates += [link.attributes.get("id"), link.attributes.get("name")]
+    for candidate in candidates:
+        if candidate and _ANCHOR.fullmatch(candidate):
+            return candidate
+    ancestor = heading.parent
+    for _ in range(MAX_ANCHOR_ANCESTORS):
+        if ancestor is None or (ancestor.tag or "") in ("body", "html", "main", "article"):
+            return None
+        first = ancestor.css_first("h1, h2, h3, h4, h5, h6")
+        if first is None or first.mem_id != heading.mem_id:
+            return None
+        candidate = ancestor.attributes.get("id")
+        if candidate and _ANCHOR.fullmatch(candidate):
+            return candidate
+        ancestor = ancestor.parent
+    return None
+
+
+def _is_permalink(link: LexborNode) -> bool:
+    """A heading's own link to itself: marked as such, or only a symbol (¶, #, §)."""
+    marks = f"{link.attributes.get('class') or ''} {link.attributes.get('title') or ''}".lower()
+    if any(word in marks for word in ("headerlink", "anchor", "permalink")):
+        return True
+    return link.text(deep=True).strip() in ("", "¶", "#", "§", "🔗")
 
 
 def _render_inline(node: LexborNode, context: _Context) -> str:

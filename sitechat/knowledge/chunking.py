@@ -5,6 +5,10 @@ citation shows "Install > On Linux"). Inside a section, blocks are packed up to 
 consecutive chunks of one section share ``overlap_chars`` of text so a sentence cut at a chunk
 edge is still found whole. Code blocks are kept whole unless one alone exceeds the cap; then it
 is split on line boundaries and every piece is fenced again so it still reads as code.
+
+A heading written with a trailing `{#id}` (the crawler keeps the page's heading ids that way)
+gives its chunks, and those of its subsections without an id of their own, that anchor: a
+citation links to `url#anchor`, the nearest heading the page can be scrolled to.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ from dataclasses import dataclass, field
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^(`{3,}|~{3,})")
 _SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+")
+_ANCHOR_SUFFIX = re.compile(r"\s*\{#([A-Za-z][\w.:-]{0,199})\}$")
+# The overlap that starts a chunk begins at a sentence when one starts within its first part:
+# a chunk that opens mid-sentence reads badly when quoted.
+_OVERLAP_SENTENCE_START = re.compile(r"[.!?]\s+(?=[A-Z`\"'(])")
 
 
 @dataclass(frozen=True)
@@ -23,6 +31,7 @@ class TextChunk:
     heading_path: tuple[str, ...]
     text: str
     position: int
+    anchor: str | None = None
 
 
 @dataclass
@@ -34,6 +43,7 @@ class _Block:
 @dataclass
 class _Section:
     heading_path: tuple[str, ...]
+    anchor: str | None = None
     blocks: list[_Block] = field(default_factory=list)
 
 
@@ -46,12 +56,20 @@ def chunk_markdown(
     chunks: list[TextChunk] = []
     for section in _sections(markdown):
         for text in _pack_section(section.blocks, max_chars, overlap_chars):
-            chunks.append(TextChunk(section.heading_path, text, len(chunks)))
+            chunks.append(TextChunk(section.heading_path, text, len(chunks), section.anchor))
     return chunks
 
 
+def split_anchor(heading: str) -> tuple[str, str | None]:
+    """A heading's text and its `{#id}` anchor, if it ends with one."""
+    match = _ANCHOR_SUFFIX.search(heading)
+    if match is None:
+        return heading, None
+    return heading[: match.start()], match.group(1)
+
+
 def _sections(markdown: str) -> Iterator[_Section]:
-    headings: list[tuple[int, str]] = []
+    headings: list[tuple[int, str, str | None]] = []
     section = _Section(heading_path=())
     for block, heading in _blocks(markdown):
         if heading is None:
@@ -59,11 +77,13 @@ def _sections(markdown: str) -> Iterator[_Section]:
             continue
         if section.blocks:
             yield section
-        level, title = heading
+        level, heading_text = heading
+        title, anchor = split_anchor(heading_text)
         while headings and headings[-1][0] >= level:
             headings.pop()
-        headings.append((level, title))
-        section = _Section(heading_path=tuple(text for _, text in headings))
+        headings.append((level, title, anchor))
+        nearest = next((a for _, _, a in reversed(headings) if a), None)
+        section = _Section(heading_path=tuple(text for _, text, _ in headings), anchor=nearest)
     if section.blocks:
         yield section
 
@@ -197,7 +217,14 @@ def _tail(text: str, overlap_chars: int) -> str:
     if overlap_chars <= 0 or not text:
         return ""
     tail = text[-overlap_chars:]
+    if "```" in tail or "~~~" in tail:
+        # Text after a code block's closing fence only: an overlap that opened inside the
+        # block would start the next chunk with code and no opening fence.
+        tail = tail[max(tail.rfind("```"), tail.rfind("~~~")) + 3 :].lstrip("`~")
     if len(tail) < len(text):
+        sentence = _OVERLAP_SENTENCE_START.search(tail, 0, len(tail) // 2)
+        if sentence is not None:
+            return tail[sentence.end() :].strip()
         space = tail.find(" ")
         tail = tail[space + 1 :] if space != -1 else tail
     return tail.strip()

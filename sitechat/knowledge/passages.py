@@ -22,3 +22,14 @@ class Passage:
     rankings: Mapping[str, int] = field(default_factory=dict)
     # The page it was cut from (None for text and Q&A sources): a file's pages have no URL.
     page_id: uuid.UUID | None = None
+    # Each ranking's own score of it: BM25 for "lexical", cosine similarity for "semantic".
+    ranking_scores: Mapping[str, float] = field(default_factory=dict)
+    # The page's id of the nearest heading: `link` is `url#anchor` when there is one.
+    anchor: str | None = None
+
+    @property
+    def link(self) -> str | None:
+        """Where a citation of this passage points: the section when the page names it."""
+        if self.url is None or not self.anchor:
+            return self.url
+        return f"{self.url.split('#', 1)[0]}#{self.anchor}"

@@ -40,6 +40,7 @@ class ChunkHit:
     content: str
     score: float
     page_id: uuid.UUID | None = None
+    anchor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,8 @@ def _ranking_statement(terms: int) -> TextClause:
     )
     # Only numbered bind parameters are formatted in: no value reaches the SQL text.
     statement = f"""
-SELECT k.id, k.source_id, k.url, k.title, k.heading, k.content, ranked.score, k.page_id
+SELECT k.id, k.source_id, k.url, k.title, k.heading, k.content, ranked.score, k.page_id,
+       k.anchor
 FROM (
     SELECT c.id, ({score}) * (:k1 + 1) AS score
     FROM (

@@ -101,7 +101,9 @@ def capped_per_page(passages: Sequence[Passage], per_page: int, limit: int) -> l
     return kept
 
 
-def _passage(hit: ChunkHit, score: float, ranks: Mapping[str, int]) -> Passage:
+def _passage(
+    hit: ChunkHit, score: float, ranks: Mapping[str, int], scores: Mapping[str, float]
+) -> Passage:
     return Passage(
         chunk_id=hit.chunk_id,
         source_id=hit.source_id,
@@ -112,6 +114,8 @@ def _passage(hit: ChunkHit, score: float, ranks: Mapping[str, int]) -> Passage:
         score=score,
         rankings=dict(ranks),
         page_id=hit.page_id,
+        ranking_scores=dict(scores),
+        anchor=hit.anchor,
     )
 
 
@@ -119,20 +123,28 @@ def reciprocal_rank_fusion(ranked: Mapping[str, Sequence[ChunkHit]], limit: int)
     """Merge ranked lists by summing 1 / (RRF_K + rank); one list keeps its order and scores.
     Every passage records its rank in each list that holds it."""
     ranks: dict[object, dict[str, int]] = {}
+    scores: dict[object, dict[str, float]] = {}
     first_hit: dict[object, ChunkHit] = {}
     for name, hits in ranked.items():
         for rank, hit in enumerate(hits, start=1):
             ranks.setdefault(hit.chunk_id, {}).setdefault(name, rank)
+            scores.setdefault(hit.chunk_id, {}).setdefault(name, hit.score)
             first_hit.setdefault(hit.chunk_id, hit)
     if len(ranked) == 1:
         (hits,) = ranked.values()
-        return [_passage(hit, hit.score, ranks[hit.chunk_id]) for hit in hits[:limit]]
+        return [
+            _passage(hit, hit.score, ranks[hit.chunk_id], scores[hit.chunk_id])
+            for hit in hits[:limit]
+        ]
     fused = {
         chunk_id: sum(1.0 / (RRF_K + rank) for rank in by_name.values())
         for chunk_id, by_name in ranks.items()
     }
     best = sorted(fused, key=lambda chunk_id: fused[chunk_id], reverse=True)[:limit]
-    return [_passage(first_hit[chunk_id], fused[chunk_id], ranks[chunk_id]) for chunk_id in best]
+    return [
+        _passage(first_hit[chunk_id], fused[chunk_id], ranks[chunk_id], scores[chunk_id])
+        for chunk_id in best
+    ]
 
 
 async def retrieve(

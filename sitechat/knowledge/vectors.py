@@ -48,7 +48,8 @@ _STORE_SQL = text(
 _SEARCH_SQL = text(
     """
     SELECT c.id, c.source_id, c.url, c.title, c.heading, c.content, 1 - nearest.distance,
-           c.page_id
+           c.page_id,
+           c.anchor
     FROM (
         SELECT e.chunk_id, e.embedding <=> CAST(:embedding AS vector) AS distance
         FROM chunk_embeddings AS e

@@ -43,11 +43,12 @@ class ChunkTarget:
 class ChunkText:
     heading: str
     content: str
+    anchor: str | None = None  # the id of the nearest heading the page gives one
 
 
 def chunks_of_markdown(markdown: str) -> list[ChunkText]:
     return [
-        ChunkText(HEADING_SEPARATOR.join(chunk.heading_path), chunk.text)
+        ChunkText(HEADING_SEPARATOR.join(chunk.heading_path), chunk.text, chunk.anchor)
         for chunk in chunk_markdown(markdown)
         if chunk.text.strip()
     ]
@@ -55,7 +56,7 @@ def chunks_of_markdown(markdown: str) -> list[ChunkText]:
 
 _CHUNK_COLUMNS = (
     "id", "workspace_id", "chatbot_id", "source_id", "page_id", "position", "url", "title",
-    "heading", "content", "language",
+    "heading", "content", "language", "anchor",
 )  # fmt: skip
 # One statement, compiled once, run with every page's rows: building a separate SQL expression
 # per chunk cost more CPU than extracting the page (bench/crawl).
@@ -90,6 +91,7 @@ async def _insert_chunk_rows(
             "v_heading": text.heading[:1000],
             "v_content": text.content,
             "v_language": target.language,
+            "v_anchor": text.anchor,
         }
         for position, text in enumerate(texts)
     ]

@@ -67,6 +67,8 @@ class Chunk(IdMixin, Base):
     url: Mapped[str | None] = mapped_column(String(2048))
     title: Mapped[str] = mapped_column(String(1000), default="")
     heading: Mapped[str] = mapped_column(String(1000), default="")
+    # The page's id of the nearest heading (`url#anchor` links to the section); None without.
+    anchor: Mapped[str | None] = mapped_column(String(200))
     content: Mapped[str] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(32), default="english")
     # Written by `sitechat.knowledge.indexing.search_vector()`: title weighs most, then headings,

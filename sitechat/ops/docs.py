@@ -45,7 +45,8 @@ from `POST /v1/api-keys`. Errors are RFC 9457 `application/problem+json` with a 
 2. Send one JSON text frame per question: `{"type": "question", "content": "How do I ...?"}`.
 3. Receive JSON frames, each with a `type`, in this order:
    `message_start` (`conversation_id`, `user_message_id`, `assistant_message_id`), any number
-   of `delta` (`text`, append them), `citations` (`citations`: `url`, `title`, `snippet`),
+   of `delta` (`text`, append them), `citations` (`citations`: `number` (the answer's `[n]`),
+   `url` (the cited section, `page#anchor`, when the page names it), `title`, `heading`, `snippet`),
    then `done` (`message_id`, `usage`, `fallback`) - or `error` (`code`, `message`) instead
    of `done`. A malformed frame gets `{"type": "error", "code": "validation-error"}` and the
    socket stays open for the next question.

@@ -35,6 +35,9 @@ def make_passage(
     heading: str = "",
     url: str | None = None,
     score: float = 1.0,
+    anchor: str | None = None,
+    rankings: dict[str, int] | None = None,
+    ranking_scores: dict[str, float] | None = None,
 ) -> Passage:
     slug = title.lower().replace(" ", "-")
     return Passage(
@@ -45,6 +48,9 @@ def make_passage(
         heading=heading,
         text=text,
         score=score,
+        anchor=anchor,
+        rankings=rankings or {},
+        ranking_scores=ranking_scores or {},
     )
 
 

@@ -16,6 +16,8 @@ from sitechat.chat.answerer import (
     Usage,
     collect_answer,
 )
+from sitechat.chat.answering import answer_events
+from sitechat.chat.evidence import CLOSE, NEAR
 from sitechat.chat.llm import OpenAIAnswerer, build_prompt
 from tests.chat.conftest import AnswererFactory, ChatCompletionsServer, make_passage
 
@@ -54,12 +56,13 @@ class TestStreaming:
         events = await stream_events(answerer, docs_passages)
 
         deltas = [e.text for e in events if isinstance(e, TextDelta)]
-        assert deltas == ["Run ", "`python -m venv", " tutorial-env`", " [1]."]
+        assert "".join(deltas) == "Run `python -m venv tutorial-env` [1]."
+        assert len(deltas) >= 3  # streamed as it arrived, not at the end
         assert [type(e) for e in events[len(deltas) :]] == [CitationsReady, AnswerMeta, Usage]
         assert events[-1] == Usage(prompt_tokens=120, completion_tokens=7, model="gpt-test")
         assert events[-2] == AnswerMeta(fallback=False)
 
-    async def test_usage_is_unknown_when_the_server_does_not_report_it(
+    async def test_usage_is_estimated_when_the_server_does_not_report_it(
         self,
         make_answerer: AnswererFactory,
         llm_server: ChatCompletionsServer,
@@ -71,8 +74,11 @@ class TestStreaming:
         answer = await collect_answer(answerer, QUESTION, docs_passages, [], SETTINGS)
 
         assert answer.text == "Hello there."
-        assert answer.usage.prompt_tokens is None
-        assert answer.usage.completion_tokens is None
+        sent = sum(len(m["content"]) for m in llm_server.requests[0]["messages"])
+        assert answer.usage.prompt_tokens is not None
+        assert sent / 8 < answer.usage.prompt_tokens < sent / 2  # about 4 characters a token
+        assert answer.usage.completion_tokens == 3  # "Hello", " there", "."
+        assert answer.usage.estimated
 
     async def test_chatbot_model_overrides_the_default_model(
         self,
@@ -90,7 +96,7 @@ class TestStreaming:
 
 
 class TestCitations:
-    async def test_citations_follow_the_order_of_first_use(
+    async def test_citations_are_renumbered_in_the_order_of_first_use(
         self,
         make_answerer: AnswererFactory,
         llm_server: ChatCompletionsServer,
@@ -99,13 +105,17 @@ class TestCitations:
         llm_server.behaviour.reply_chunks = [
             "The Pro plan costs 29 dollars [3]. ",
             "Create an environment with venv [1][3], ",
-            "then install with pip [2, 1]. Ignore [9].",
+            "then install with pip [2, 1].",
         ]
         answerer = await make_answerer()
 
         answer = await collect_answer(answerer, QUESTION, docs_passages, [], SETTINGS)
 
-        assert [c.number for c in answer.citations] == [3, 1, 2]
+        assert answer.text == (
+            "The Pro plan costs 29 dollars [1]. Create an environment with venv [2][1], "
+            "then install with pip [3][2]."
+        )
+        assert [c.number for c in answer.citations] == [1, 2, 3]
         assert [c.chunk_id for c in answer.citations] == [
             docs_passages[2].chunk_id,
             docs_passages[0].chunk_id,
@@ -113,6 +123,30 @@ class TestCitations:
         ]
         assert "29 dollars" in answer.citations[0].snippet
         assert answer.citations[0].url == docs_passages[2].url
+
+    async def test_a_citation_number_the_model_was_not_shown_is_dropped(
+        self,
+        make_answerer: AnswererFactory,
+        llm_server: ChatCompletionsServer,
+        docs_passages: list[Passage],
+    ) -> None:
+        # Four sources were shown; the model cites a fifth and a ninth, split across chunks.
+        llm_server.behaviour.reply_chunks = [
+            "Run the venv module [",
+            "1]. Activate it first [5",
+            "]. Keys must be immutable [9, 4].",
+        ]
+        answerer = await make_answerer()
+
+        answer = await collect_answer(answerer, QUESTION, docs_passages, [], SETTINGS)
+
+        assert answer.text == (
+            "Run the venv module [1]. Activate it first. Keys must be immutable [2]."
+        )
+        assert [(c.number, c.chunk_id) for c in answer.citations] == [
+            (1, docs_passages[0].chunk_id),
+            (2, docs_passages[3].chunk_id),
+        ]
 
     async def test_answer_without_markers_cites_nothing(
         self,
@@ -357,7 +391,7 @@ class TestErrors:
                     received.append(event.text)
 
         assert raised.value.code == "llm-timeout"
-        assert received == ["Create ", "it "]
+        assert "".join(received).strip() == "Create it"
         assert time.monotonic() - started < 2.0
 
     async def test_malformed_chunk_is_a_bad_response(
@@ -389,3 +423,49 @@ class TestErrors:
             await collect_answer(answerer, QUESTION, docs_passages, [], SETTINGS)
 
         assert raised.value.code == "llm-bad-response"
+
+
+class TestSameRuleAsTheExtractiveAnswerer:
+    async def test_sources_far_from_the_question_get_the_fallback_without_a_request(
+        self, make_answerer: AnswererFactory, llm_server: ChatCompletionsServer
+    ) -> None:
+        far = make_passage(
+            "The Pro plan costs 29 dollars per month.",
+            rankings={"semantic": 1, "lexical": 1},
+            ranking_scores={"semantic": NEAR - 0.1},
+        )
+        answerer = await make_answerer()
+
+        events = [e async for e in answer_events(answerer, QUESTION, [far], [], SETTINGS)]
+
+        assert llm_server.requests == []
+        assert TextDelta(SETTINGS.fallback_message) in events
+        assert AnswerMeta(fallback=True) in events
+
+    async def test_close_sources_are_sent_to_the_model_numbered_as_retrieved(
+        self, make_answerer: AnswererFactory, llm_server: ChatCompletionsServer
+    ) -> None:
+        close = [
+            make_passage(
+                text,
+                title=title,
+                rankings={"semantic": rank},
+                ranking_scores={"semantic": CLOSE + 0.1 - rank / 100},
+            )
+            for rank, (title, text) in enumerate(
+                [
+                    ("Venv", "To create a virtual environment, run python -m venv."),
+                    ("Pip", "Install packages into it with python -m pip install."),
+                ],
+                start=1,
+            )
+        ]
+        llm_server.behaviour.reply_chunks = ["Run python -m venv [1]."]
+        answerer = await make_answerer()
+
+        events = [e async for e in answer_events(answerer, QUESTION, close, [], SETTINGS)]
+
+        sent = prompt_text(llm_server.requests[0])
+        assert sent.index("[1] Title: Venv") < sent.index("[2] Title: Pip")
+        cited = next(e for e in events if isinstance(e, CitationsReady)).citations
+        assert [(c.number, c.title) for c in cited] == [(1, "Venv")]

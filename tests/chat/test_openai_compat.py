@@ -127,3 +127,72 @@ class TestModels:
 
         assert [model.id for model in models] == [f"chatbot:{mine.id}"]
         assert models[0].owned_by == "sitechat"
+
+
+class TestOneAnswerEverywhere:
+    async def test_citations_and_usage_are_the_same_on_every_channel(
+        self, app: FastAPI, http: httpx.AsyncClient
+    ) -> None:
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        await add_chunk(
+            app,
+            chatbot,
+            VENV_TEXT,
+            title="Venv",
+            heading="Creating Virtual Environments",
+            url="https://docs.example.com/venv",
+            anchor="creating-virtual-environments",
+        )
+        sdk = await _sdk(app, http, account)
+        question = [{"role": "user", "content": "How do I create a virtual environment?"}]
+        expected = {
+            "number": 1,
+            "url": "https://docs.example.com/venv#creating-virtual-environments",
+            "title": "Venv",
+            "heading": "Creating Virtual Environments",
+            "snippet": VENV_TEXT,
+        }
+
+        completion = await sdk.chat.completions.create(
+            model=f"chatbot:{chatbot.id}",
+            messages=question,  # type: ignore[arg-type]
+        )
+        stream = await sdk.chat.completions.create(
+            model=f"chatbot:{chatbot.id}",
+            messages=question,  # type: ignore[arg-type]
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        chunks = [chunk async for chunk in stream]
+        extension = completion.model_extra["sitechat"]  # type: ignore[index]
+        history = await http.get(
+            f"/v1/conversations/{extension['conversation_id']}/messages?order=asc",
+            headers=account.headers,
+        )
+        asked = await http.post(
+            f"/v1/conversations/{extension['conversation_id']}/messages",
+            json={"content": "How do I create a virtual environment?"},
+            headers=account.headers,
+        )
+
+        finish = next(c for c in chunks if c.choices and c.choices[0].finish_reason)
+        stored = history.json()["items"][1]
+        assert extension["citations"] == [expected]
+        assert finish.model_extra["sitechat"]["citations"] == [expected]  # type: ignore[index]
+        assert stored["citations"] == [expected]
+        assert asked.json()["citations"] == [expected]
+        # Real counts: what the answer read (question and passage) and what it wrote.
+        usage = completion.usage
+        assert usage is not None
+        answer = completion.choices[0].message.content or ""
+        assert len(VENV_TEXT) / 8 < usage.prompt_tokens < len(VENV_TEXT)
+        assert len(answer) / 8 < usage.completion_tokens < len(answer)
+        assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+        assert chunks[-1].usage is not None
+        assert chunks[-1].usage.completion_tokens == usage.completion_tokens
+        assert stored["usage"] == {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens,
+        }

@@ -225,3 +225,36 @@ class TestLinkLists:
 
     def test_empty_text_is_not_a_link_list(self) -> None:
         assert not is_link_list("", url="https://example.com/genindex.html")
+
+
+class TestHeadingAnchors:
+    def test_sphinx_sections_keep_their_ids_as_heading_anchors(self) -> None:
+        html = """<html><body><main>
+          <section id="reading-and-writing-files">
+            <span id="tut-files"></span>
+            <h2>7.2. Reading and Writing Files<a class="headerlink"
+                href="#reading-and-writing-files" title="Permalink to this heading">¶</a></h2>
+            <p>open() returns a file object.</p>
+            <section><h3>No id here</h3><p>Text.</p></section>
+          </section></main></body></html>"""
+
+        markdown = extract_page(html, "https://docs.example.com/io.html").markdown
+
+        assert "## 7.2. Reading and Writing Files {#reading-and-writing-files}" in markdown
+        assert "### No id here\n" in markdown + "\n"  # no id on the page: none invented
+        assert "¶" not in markdown
+
+    def test_docbook_sections_give_their_id_to_the_heading_they_open(self) -> None:
+        html = """<html><body><main>
+          <div class="sect1" id="DATATYPE-NUMERIC"><div class="titlepage"><div><div>
+            <h2 class="title">8.1. Numeric Types</h2></div></div></div>
+            <div class="toc"><dl class="toc"><dt>8.1.1. Integer Types</dt></dl></div>
+            <p>Numeric types consist of two-, four-, and eight-byte integers.</p>
+            <div class="note"><h3 class="title">Note</h3><p>A note.</p></div>
+          </div></main></body></html>"""
+
+        markdown = extract_page(html, "https://docs.example.com/numeric.html").markdown
+
+        assert "## 8.1. Numeric Types {#DATATYPE-NUMERIC}" in markdown
+        assert "### Note\n" in markdown  # the note's box is not the section
+        assert "Integer Types" not in markdown  # the in-page table of contents is dropped

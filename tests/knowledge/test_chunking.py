@@ -29,6 +29,32 @@ class TestChunking:
         ]
         assert [chunk.position for chunk in chunks] == list(range(6))
 
+    def test_chunks_carry_the_anchor_of_their_nearest_heading_with_one(self) -> None:
+        markdown = (
+            "Intro.\n\n# Install {#install}\n\nGeneral steps.\n\n"
+            "## On Linux\n\nUse apt.\n\n## On macOS {#macos}\n\nUse brew."
+        )
+
+        chunks = chunk_markdown(markdown)
+
+        assert [(chunk.heading_path, chunk.anchor) for chunk in chunks] == [
+            ((), None),
+            (("Install",), "install"),
+            (("Install", "On Linux"), "install"),  # no id of its own: its section's
+            (("Install", "On macOS"), "macos"),
+        ]
+
+    def test_an_overlap_never_starts_inside_a_code_block(self) -> None:
+        code = "```\n" + "\n".join(f"line_{n} = {n}" for n in range(12)) + "\n```"
+        markdown = "# Guide\n\n" + sentences("Intro", 2) + "\n\n" + code + "\n\n"
+        markdown += "After the code.\n\n" + sentences("Outro", 8)
+
+        chunks = chunk_markdown(markdown, max_chars=400, overlap_chars=120)
+
+        for chunk in chunks:
+            fences = [line for line in chunk.text.splitlines() if line.startswith("```")]
+            assert len(fences) % 2 == 0, chunk.text
+
     def test_long_sections_are_split_within_the_cap_with_overlap(self) -> None:
         markdown = "# Guide\n\n" + "\n\n".join(sentences(f"P{n}", 4) for n in range(20))
 

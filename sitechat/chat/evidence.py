@@ -1,0 +1,102 @@
+"""Whether the sources hold an answer, judged from the retrieval evidence, before any answerer
+runs: the extractive answerer and the model get the same passages and the same decision.
+
+Two signals, calibrated on the tune split of the visitor question sets (bench/answers;
+docs/decisions, "When to say I don't know"):
+
+- **closeness**: the cosine similarity of the question to its nearest passage (the semantic
+  ranking's own score). Questions the site answers sit closer to some passage than questions
+  it does not, whatever their words;
+- **agreement**: the lexical and semantic rankings put the same passage near their tops. Two
+  rankings that fail in different ways rarely agree by chance on an unanswerable question.
+
+The sources are answerable when the nearest passage is close (`CLOSE`), or closer than
+`NEAR` and the rankings agree. Without a semantic ranking (a server without pgvector, or
+before a chatbot's vectors exist) there is no calibrated evidence: the answerer's own rule
+decides (the extractive answerer's sentence coverage, the model's instructions).
+
+Link lists (index, search and table-of-contents pages, `crawling.extract.is_link_list`, and
+chunks that are nothing but a list of short entries, as a table of contents is once its links
+are gone) are not sources at all (`answer_sources`): they name every subject and explain none.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sitechat.crawling.extract import is_link_list
+from sitechat.knowledge.passages import Passage
+
+SEMANTIC = "semantic"
+LEXICAL = "lexical"
+# Calibrated on the tune split (bench/answers prints the curve): see the ADR.
+CLOSE = 0.525
+NEAR = 0.50
+# Agreement: a passage within this rank in both rankings, among the first passages.
+AGREEMENT_RANK = 3
+AGREEMENT_PASSAGES = 3
+
+
+# A chunk of at least this many list entries, this short on median, and no prose at all is a
+# table of contents.
+TOC_MIN_ENTRIES = 6
+TOC_MAX_MEDIAN_CHARS = 90
+_LIST_ENTRY = re.compile(r"^\s*(?:[-*+]|\d+(?:\.\d+)*[.)]?)\s+\S")
+
+
+def is_table_of_contents(text: str) -> bool:
+    """A chunk that only lists entries (section titles, questions) without saying anything."""
+    entries: list[int] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if not _LIST_ENTRY.match(line):
+            return False
+        entries.append(len(stripped))
+    return len(entries) >= TOC_MIN_ENTRIES and statistics.median(entries) <= TOC_MAX_MEDIAN_CHARS
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What retrieval says about a question; None where the semantic ranking is missing."""
+
+    closeness: float | None
+    agreement: bool
+    passages: int
+
+
+def answer_sources(passages: Sequence[Passage]) -> list[Passage]:
+    """The passages an answer may quote, best first: link lists and tables of contents left
+    out."""
+    return [
+        p
+        for p in passages
+        if not is_link_list(p.text, url=p.url) and not is_table_of_contents(p.text)
+    ]
+
+
+def evidence_of(passages: Sequence[Passage]) -> Evidence:
+    closeness = max(
+        (p.ranking_scores[SEMANTIC] for p in passages if SEMANTIC in p.ranking_scores),
+        default=None,
+    )
+    agreement = any(
+        p.rankings.get(SEMANTIC, AGREEMENT_RANK + 1) <= AGREEMENT_RANK
+        and p.rankings.get(LEXICAL, AGREEMENT_RANK + 1) <= AGREEMENT_RANK
+        for p in passages[:AGREEMENT_PASSAGES]
+    )
+    return Evidence(closeness, agreement, len(passages))
+
+
+def answerable(evidence: Evidence, close: float = CLOSE, near: float = NEAR) -> bool:
+    """True when the evidence says the sources hold an answer (or cannot say: no semantic
+    ranking, no calibration; the answerer decides)."""
+    if evidence.passages == 0:
+        return False
+    if evidence.closeness is None:
+        return True
+    return evidence.closeness >= close or (evidence.agreement and evidence.closeness >= near)

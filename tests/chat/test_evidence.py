@@ -1,0 +1,66 @@
+"""The I-don't-know rule and the sources every answerer gets."""
+
+from __future__ import annotations
+
+from sitechat.chat.evidence import (
+    CLOSE,
+    NEAR,
+    answer_sources,
+    answerable,
+    evidence_of,
+    is_table_of_contents,
+)
+from tests.chat.conftest import make_passage
+
+ANSWER = "Use a deque to add and remove items quickly at both ends."
+
+
+def ranked(closeness: float, lexical: int | None, semantic: int) -> list:  # type: ignore[type-arg]
+    rankings = {"semantic": semantic} | ({"lexical": lexical} if lexical else {})
+    return [
+        make_passage(
+            ANSWER, rankings=rankings, ranking_scores={"semantic": closeness, "lexical": 9.0}
+        )
+    ]
+
+
+class TestAnswerable:
+    def test_a_close_passage_is_an_answer(self) -> None:
+        assert answerable(evidence_of(ranked(CLOSE + 0.01, None, 1)))
+
+    def test_a_near_passage_is_an_answer_only_when_both_rankings_agree(self) -> None:
+        near = (CLOSE + NEAR) / 2
+        assert answerable(evidence_of(ranked(near, 1, 2)))
+        assert not answerable(evidence_of(ranked(near, None, 1)))
+        assert not answerable(evidence_of(ranked(near, 25, 1)))
+
+    def test_a_far_passage_is_no_answer_even_when_the_rankings_agree(self) -> None:
+        assert not answerable(evidence_of(ranked(NEAR - 0.05, 1, 1)))
+
+    def test_without_a_semantic_ranking_the_answerer_decides(self) -> None:
+        lexical_only = [make_passage(ANSWER, rankings={"lexical": 1})]
+        assert evidence_of(lexical_only).closeness is None
+        assert answerable(evidence_of(lexical_only))
+
+    def test_no_passages_is_no_answer(self) -> None:
+        assert not answerable(evidence_of([]))
+
+
+class TestAnswerSources:
+    def test_index_search_and_contents_pages_are_not_sources(self) -> None:
+        content = make_passage(ANSWER, url="https://docs.example.com/library/collections.html")
+        index = make_passage(
+            "- deque (class in collections)\n- deque() (built-in function)",
+            url="https://docs.example.com/genindex-D.html",
+        )
+        contents = make_passage(
+            "\n".join(f"- {n}. Section title number {n}" for n in range(1, 9)),
+            url="https://docs.example.com/contents.html",
+        )
+
+        assert answer_sources([index, content, contents]) == [content]
+
+    def test_a_list_with_something_to_say_is_a_source(self) -> None:
+        steps = "To install:\n\n" + "\n".join(f"- Step {n}: run the step." for n in range(8))
+        assert not is_table_of_contents(steps)
+        assert is_table_of_contents("\n".join(f"- {n}. Title" for n in range(8)))
