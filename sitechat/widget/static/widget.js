@@ -971,6 +971,9 @@ textarea:disabled { background: #f1f5f9; }
         error.textContent = message;
         error.hidden = false;
         if (field) field.focus();
+        // The message made the form taller: keep its button in view.
+        const below = form.getBoundingClientRect().bottom - log.getBoundingClientRect().bottom + 12;
+        if (below > 0) log.scrollTop += below;
       };
       form.addEventListener('submit', async (event) => {
         event.preventDefault();
