@@ -38,9 +38,7 @@ async def stored_conversation(page: Page, bot: PublicBot) -> dict[str, Any]:
 
 
 async def leads_of(client: httpx.AsyncClient, bot: PublicBot) -> list[dict[str, Any]]:
-    response = await client.get(
-        f"/v1/chatbots/{bot.chatbot.id}/leads", headers=bot.account.headers
-    )
+    response = await client.get(f"/v1/chatbots/{bot.chatbot.id}/leads", headers=bot.account.headers)
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
     return items
