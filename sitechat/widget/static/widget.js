@@ -582,10 +582,10 @@ textarea:disabled { background: #f1f5f9; }
 .lead-send { align-self: flex-start; margin-top: 6px; border: 0; border-radius: 8px; padding: 8px 14px;
   background: var(--sc-primary); color: var(--sc-on-primary); font: inherit; font-weight: 600; cursor: pointer; }
 .lead-send:disabled { opacity: .6; cursor: wait; }
-.actions { display: flex; justify-content: flex-end; padding: 0 12px 8px; background: #fff; }
+.actions { display: flex; justify-content: flex-end; padding: 0 12px 4px; background: #fff; }
 .actions[hidden] { display: none; }
 .handoff { border: 0; background: none; color: var(--sc-link); font: inherit; font-size: 13px;
-  text-decoration: underline; cursor: pointer; padding: 2px 4px; }
+  text-decoration: underline; cursor: pointer; padding: 6px 4px; }
 .handoff:disabled { opacity: .6; cursor: wait; }
 .vh { position: absolute !important; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
   clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
