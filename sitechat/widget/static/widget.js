@@ -669,7 +669,7 @@ textarea:disabled { background: #f1f5f9; }
       el('label', { className: 'vh', for: 'sitechat-input', text: TEXT.input }), input, sendButton,
     ]);
     const handoffButton = el('button', { type: 'button', className: 'handoff', 'data-sitechat': 'handoff', text: TEXT.handoff });
-    const actions = el('div', { className: 'actions', hidden: !config || refusal }, [handoffButton]);
+    const actions = el('div', { className: 'actions', hidden: true }, [handoffButton]);
     const panel = el('div', {
       className: 'panel', id: 'sitechat-panel', role: 'dialog', 'aria-modal': 'false',
       'aria-labelledby': 'sitechat-title', hidden: true,
@@ -712,6 +712,8 @@ textarea:disabled { background: #f1f5f9; }
       const blocked = state.refused || state.busy || Date.now() < state.blockedUntil;
       sendButton.disabled = blocked || !input.value.trim();
       input.disabled = Boolean(state.refused);
+      actions.hidden = !config || state.refused || state.handedOff;
+      handoffButton.disabled = state.busy;
     }
 
     function addNote(text) {
@@ -954,7 +956,7 @@ textarea:disabled { background: #f1f5f9; }
       state.leadShown = true;
       const inputs = leadFields.map((field) => el('input', {
         id: 'sitechat-lead-' + field, name: field, type: field === 'email' ? 'email' : 'text',
-        autocomplete: field, required: true, maxlength: field === 'email' ? '254' : '200',
+        autocomplete: field, required: true, maxlength: field === 'email' ? '254' : '120',
         'data-sitechat': 'lead-' + field,
       }));
       const error = el('p', { className: 'lead-error', role: 'alert', hidden: true });
@@ -1014,7 +1016,7 @@ textarea:disabled { background: #f1f5f9; }
 
     function setHandedOff(on) {
       state.handedOff = on;
-      actions.hidden = on;
+      updateComposer();
       schedulePoll();
     }
 
@@ -1043,7 +1045,8 @@ textarea:disabled { background: #f1f5f9; }
     async function requestHandoff() {
       if (state.busy || state.refused) return;
       clearStatus();
-      handoffButton.disabled = true;
+      state.busy = true; // no question meanwhile, and one request at a time
+      updateComposer();
       try {
         const session = loadSession() || await newConversation();
         const response = await request('/v1/public/conversations/' + session.conversationId + '/handoff', {
@@ -1058,7 +1061,8 @@ textarea:disabled { background: #f1f5f9; }
       } catch (error) {
         handleError(error);
       } finally {
-        handoffButton.disabled = false;
+        state.busy = false;
+        updateComposer();
       }
     }
 
