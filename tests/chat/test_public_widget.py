@@ -73,11 +73,55 @@ class TestPublicChatbotSettings:
                 "launcher_text": "Ask a question",
                 "avatar_url": None,
             },
+            "lead_capture": {
+                "enabled": False,
+                "fields": ["email"],
+                "when": "on_fallback",
+                "after_messages": None,
+                "prompt": "Leave your contact and we will get back to you.",
+            },
         }
         assert response.headers["access-control-allow-origin"] == SITE
         assert "max-age=60" in response.headers["cache-control"]
         # Nothing of the workspace or the chatbot's configuration leaks.
         assert "instructions" not in response.text and "workspace_id" not in response.text
+
+    async def test_lead_capture_settings_are_shown_and_nothing_else_private(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        account = await create_account(app)
+        chatbot = await create_chatbot(
+            app, account, visibility=Visibility.public, allowed_origins=[SITE]
+        )
+        patched = await client.patch(
+            f"/v1/chatbots/{chatbot.id}",
+            json={
+                "lead_capture": {
+                    "enabled": True,
+                    "fields": ["name", "email"],
+                    "when": "after_messages",
+                    "after_messages": 2,
+                    "prompt": "Tips & news by email?",
+                },
+                "handoff_message": "Private hand-off words",
+                "instructions": "Secret instructions",
+            },
+            headers=account.headers,
+        )
+        assert patched.status_code == 200, patched.text
+
+        response = await client.get(f"/v1/public/chatbots/{chatbot.id}", headers={"Origin": SITE})
+
+        assert response.status_code == 200
+        assert response.json()["lead_capture"] == {
+            "enabled": True,
+            "fields": ["name", "email"],
+            "when": "after_messages",
+            "after_messages": 2,
+            "prompt": "Tips &amp; news by email?",  # stored escaped: the display-text rule
+        }
+        for private in ("Secret instructions", "Private hand-off words", "fallback_message"):
+            assert private not in response.text
 
     async def test_other_origin_is_refused_without_the_settings(
         self, app: FastAPI, client: httpx.AsyncClient

@@ -3,12 +3,11 @@ opens it, asks, reads the streamed answer and its sources, reloads, and uses a p
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from playwright.async_api import Page, Route, expect
+from playwright.async_api import Page, expect
 
 from tests.chat.conftest import ChatCompletionsServer
 from tests.widget.conftest import HostSite
@@ -186,38 +185,6 @@ class TestConversationAcrossReloads:
         await expect(hook(page, "message-assistant")).to_contain_text("Use python -m venv")
         second = await page.evaluate(f"JSON.parse(localStorage.getItem('{key}')).conversationId")
         assert second != first
-
-    async def test_a_persons_reply_in_the_history_is_shown_apart(
-        self,
-        app: FastAPI,
-        client: httpx.AsyncClient,
-        host_site: HostSite,
-        llm_server: ChatCompletionsServer,
-        page: Page,
-    ) -> None:
-        # No route writes `agent` messages yet; the history the server returns gets one added,
-        # as a handover feature would store it, to show how the widget renders it.
-        bot = await public_bot(app, client, host_site.origin)
-        llm_server.behaviour.reply_chunks = ["Use python -m venv [1]."]
-        await open_widget(page, host_site.page_url(bot.chatbot.id))
-        await ask(page, "How do I create a virtual environment?")
-
-        async def with_agent_reply(route: Route) -> None:
-            response = await route.fetch()
-            history = await response.json()
-            newest = dict(history["items"][0])
-            newest.update(id=str(uuid.uuid4()), role="agent", content="Hi, Sam from support here.")
-            history["items"].insert(0, newest)
-            await route.fulfill(response=response, json=history)
-
-        await page.route("**/v1/public/conversations/*/messages?*", with_agent_reply)
-        await page.reload()
-        await hook(page, "launcher").click()
-
-        agent = hook(page, "message-agent")
-        await expect(agent).to_contain_text("Team member")
-        await expect(agent).to_contain_text("Hi, Sam from support here.")
-        await expect(hook(page, "message-assistant")).to_contain_text("Use python -m venv")
 
 
 class TestRefusals:

@@ -3,7 +3,7 @@
  * and textContent: no HTML from an answer, a source or a chatbot setting is ever parsed.
  * Hooks for integrators and tests: host element #sitechat-widget (open shadow root) and
  * data-sitechat="launcher | input | send | message-user | message-assistant | message-agent |
- * citation" inside it.
+ * citation | lead-form | lead-name | lead-email | lead-submit | lead-thanks | handoff" inside it.
  */
 (() => {
   'use strict';
@@ -28,6 +28,10 @@
   const HISTORY_LIMIT = 50;
   const STALL_MS = 45000; // the server pings every 10 s; silence this long is a lost connection
   const MAX_QUESTION_CHARS = 4000;
+  // While a person is asked for, the history is read again this often, at most this many
+  // times per opening of the panel (half an hour), and never while it is closed.
+  const POLL_MS = 4000;
+  const MAX_POLLS = 450;
 
   const TEXT = {
     open: 'Open chat',
@@ -56,6 +60,13 @@
     interrupted: 'The answer was interrupted.',
     expired: 'Your previous conversation expired, so a new one was started.',
     retry: 'Retry',
+    leadName: 'Name',
+    leadEmail: 'Email',
+    leadSend: 'Send my contact',
+    leadInvalid: 'Please fill in each field; the email should look like name@example.com.',
+    leadTooMany: "You've already sent your contact several times in this chat.",
+    leadThanks: 'Thank you! We will get back to you.',
+    handoff: 'Talk to a person',
   };
 
   // --- small helpers -------------------------------------------------------------------------
@@ -377,6 +388,16 @@
     return memorySession;
   }
 
+  // Remembered next to the conversation: whether its lead was sent and a person was asked for.
+  function updateSession(changes) {
+    const session = loadSession();
+    if (!session) return;
+    memorySession = Object.assign(session, changes);
+    try {
+      window.localStorage.setItem(STORAGE_KEY, JSON.stringify(memorySession));
+    } catch (error) { /* kept in memory only */ }
+  }
+
   function clearSession() {
     memorySession = null;
     try {
@@ -478,7 +499,7 @@
 .launcher.icon-only { padding: 0; width: 52px; }
 .left .launcher { right: auto; left: 20px; }
 .launcher:hover { filter: brightness(1.06); }
-button:focus-visible, textarea:focus-visible, a:focus-visible {
+button:focus-visible, textarea:focus-visible, a:focus-visible, input:focus-visible {
   outline: 3px solid var(--sc-focus); outline-offset: 2px; }
 .panel { position: fixed; bottom: 84px; right: 20px; z-index: 2147483001; width: 380px;
   max-width: calc(100vw - 40px); height: 600px; max-height: calc(100vh - 108px); display: flex;
@@ -549,6 +570,23 @@ textarea:disabled { background: #f1f5f9; }
   height: 44px; border: 0; border-radius: 10px; background: var(--sc-primary); color: var(--sc-on-primary);
   cursor: pointer; }
 .send:disabled { opacity: .45; cursor: not-allowed; }
+.lead { align-self: stretch; display: flex; flex-direction: column; gap: 6px; margin: 0; padding: 12px 14px;
+  background: #fff; border: 1px solid #e5e7eb; border-radius: 12px; }
+.lead p { margin: 0; }
+.lead label { margin-top: 4px; font-size: 13px; font-weight: 600; color: #374151; }
+.lead input { font: inherit; color: inherit; background: #fff; border: 1px solid #cbd5e1; border-radius: 8px;
+  padding: 8px 10px; margin: 0; width: 100%; }
+.lead input[aria-invalid="true"] { border-color: #b91c1c; }
+.lead .lead-error { color: #991b1b; font-size: 13px; }
+.lead .lead-error[hidden] { display: none; }
+.lead-send { align-self: flex-start; margin-top: 6px; border: 0; border-radius: 8px; padding: 8px 14px;
+  background: var(--sc-primary); color: var(--sc-on-primary); font: inherit; font-weight: 600; cursor: pointer; }
+.lead-send:disabled { opacity: .6; cursor: wait; }
+.actions { display: flex; justify-content: flex-end; padding: 0 12px 4px; background: #fff; }
+.actions[hidden] { display: none; }
+.handoff { border: 0; background: none; color: var(--sc-link); font: inherit; font-size: 13px;
+  text-decoration: underline; cursor: pointer; padding: 6px 4px; }
+.handoff:disabled { opacity: .6; cursor: wait; }
 .vh { position: absolute !important; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
   clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
 @media (max-width: 480px) {
@@ -630,10 +668,12 @@ textarea:disabled { background: #f1f5f9; }
     const composer = el('form', { className: 'composer' }, [
       el('label', { className: 'vh', for: 'sitechat-input', text: TEXT.input }), input, sendButton,
     ]);
+    const handoffButton = el('button', { type: 'button', className: 'handoff', 'data-sitechat': 'handoff', text: TEXT.handoff });
+    const actions = el('div', { className: 'actions', hidden: true }, [handoffButton]);
     const panel = el('div', {
       className: 'panel', id: 'sitechat-panel', role: 'dialog', 'aria-modal': 'false',
       'aria-labelledby': 'sitechat-title', hidden: true,
-    }, [header, log, suggestions, status, composer]);
+    }, [header, log, suggestions, status, composer, actions]);
     root.appendChild(panel);
     root.appendChild(launcher);
     shadow.appendChild(root);
@@ -641,8 +681,11 @@ textarea:disabled { background: #f1f5f9; }
 
     const state = {
       open: false, started: false, busy: false, refused: refusal, blockedUntil: 0, retry: null,
-      hasUserMessages: false,
+      hasUserMessages: false, userMessages: 0, sawFallback: false, leadShown: false,
+      handedOff: false, pollTimer: 0, polls: 0, seen: new Set(),
     };
+    const lead = (config && config.lead_capture) || {};
+    const leadFields = (lead.fields || []).filter((field) => field === 'name' || field === 'email');
 
     // -- rendering
 
@@ -669,6 +712,8 @@ textarea:disabled { background: #f1f5f9; }
       const blocked = state.refused || state.busy || Date.now() < state.blockedUntil;
       sendButton.disabled = blocked || !input.value.trim();
       input.disabled = Boolean(state.refused);
+      actions.hidden = !config || state.refused || state.handedOff;
+      handoffButton.disabled = state.busy;
     }
 
     function addNote(text) {
@@ -683,6 +728,7 @@ textarea:disabled { background: #f1f5f9; }
       ]);
       log.appendChild(message);
       state.hasUserMessages = true;
+      state.userMessages += 1;
       suggestions.hidden = true;
       scrollDown(true);
     }
@@ -776,6 +822,8 @@ textarea:disabled { background: #f1f5f9; }
     }
 
     function showStored(message) {
+      state.seen.add(message.id);
+      if (message.fallback) state.sawFallback = true;
       if (message.role === 'user') {
         addUserMessage(message.content);
         return;
@@ -800,6 +848,8 @@ textarea:disabled { background: #f1f5f9; }
           { headers: authorization(session) });
         const page = await response.json();
         page.items.slice().reverse().forEach(showStored);
+        const latest = page.items.find((message) => message.role === 'assistant');
+        if (session.handedOff || (latest && latest.handoff_notice)) setHandedOff(true);
         scrollDown(true);
       } catch (error) {
         if (error instanceof ApiError && [401, 403, 404].indexOf(error.status) >= 0) {
@@ -826,7 +876,10 @@ textarea:disabled { background: #f1f5f9; }
       });
       let outcome = null;
       await readEvents(response, (type, data) => {
-        if (type === 'delta') {
+        if (type === 'message_start') {
+          state.seen.add(data.user_message_id);
+          state.seen.add(data.assistant_message_id);
+        } else if (type === 'delta') {
           answer.text += data.text || '';
           answer.schedule();
         } else if (type === 'citations') {
@@ -872,6 +925,8 @@ textarea:disabled { background: #f1f5f9; }
         } else if (outcome.type === 'error') {
           note = answer.text ? TEXT.interrupted : null;
           showStatus(outcome.data.code === 'quota-exceeded' ? TEXT.quota : TEXT.failed);
+        } else if (outcome.data.fallback) {
+          state.sawFallback = true;
         }
       } catch (error) {
         note = answer.text ? TEXT.interrupted : null;
@@ -879,6 +934,133 @@ textarea:disabled { background: #f1f5f9; }
       } finally {
         // Whatever happened, the typing dots go.
         answer.finish(note);
+        state.busy = false;
+        updateComposer();
+        offerLead();
+      }
+    }
+
+    // -- lead capture: an inline form at the moment the chatbot's `lead_capture` says
+
+    function offerLead() {
+      if (!lead.enabled || !leadFields.length || state.leadShown || state.refused) return;
+      const session = loadSession();
+      if (session && session.leadSent) return;
+      const due = lead.when === 'start' ||
+        (lead.when === 'after_messages' && state.userMessages >= (lead.after_messages || 1)) ||
+        (lead.when === 'on_fallback' && state.sawFallback);
+      if (due) showLeadForm();
+    }
+
+    function showLeadForm() {
+      state.leadShown = true;
+      const inputs = leadFields.map((field) => el('input', {
+        id: 'sitechat-lead-' + field, name: field, type: field === 'email' ? 'email' : 'text',
+        autocomplete: field, required: true, maxlength: field === 'email' ? '254' : '120',
+        'data-sitechat': 'lead-' + field,
+      }));
+      const error = el('p', { className: 'lead-error', role: 'alert', hidden: true });
+      const submit = el('button', { type: 'submit', className: 'lead-send', 'data-sitechat': 'lead-submit', text: TEXT.leadSend });
+      const children = [el('p', { id: 'sitechat-lead-prompt', text: decodeEntities(lead.prompt) })];
+      leadFields.forEach((field, index) => {
+        children.push(el('label', { for: inputs[index].id, text: field === 'email' ? TEXT.leadEmail : TEXT.leadName }), inputs[index]);
+      });
+      // Validated here, so the message is ours and the same in every browser.
+      const form = el('form', {
+        className: 'lead', 'data-sitechat': 'lead-form', 'aria-labelledby': 'sitechat-lead-prompt', novalidate: true,
+      }, children.concat([error, submit]));
+      const fail = (message, field) => {
+        error.textContent = message;
+        error.hidden = false;
+        if (field) field.focus();
+        // The message made the form taller: keep its button in view.
+        const below = form.getBoundingClientRect().bottom - log.getBoundingClientRect().bottom + 12;
+        if (below > 0) log.scrollTop += below;
+      };
+      form.addEventListener('submit', async (event) => {
+        event.preventDefault();
+        const invalid = inputs.filter((input) => !input.value.trim() || !input.checkValidity());
+        inputs.forEach((input) => input.setAttribute('aria-invalid', String(invalid.indexOf(input) >= 0)));
+        if (invalid.length) return fail(TEXT.leadInvalid, invalid[0]);
+        error.hidden = true;
+        submit.disabled = true;
+        const body = {};
+        leadFields.forEach((field, index) => { body[field] = inputs[index].value.trim(); });
+        try {
+          const session = loadSession() || await newConversation();
+          await request('/v1/public/conversations/' + session.conversationId + '/lead', {
+            method: 'POST',
+            headers: Object.assign({ 'Content-Type': 'application/json' }, authorization(session)),
+            body: JSON.stringify(body),
+          });
+          updateSession({ leadSent: true });
+          form.parentNode.replaceChild(el('p', { className: 'note', role: 'status', 'data-sitechat': 'lead-thanks', text: TEXT.leadThanks }), form);
+        } catch (failure) {
+          submit.disabled = false;
+          if (failure instanceof ApiError && failure.status === 409) {
+            form.parentNode.removeChild(form); // the chatbot stopped collecting contacts
+          } else if (failure instanceof ApiError && failure.status === 422) {
+            fail(TEXT.leadInvalid, inputs[0]);
+          } else if (failure instanceof ApiError && /too-many-lead/.test(failure.problemType)) {
+            fail(TEXT.leadTooMany);
+          } else {
+            fail(messageFor(failure));
+          }
+        }
+      });
+      log.appendChild(form);
+      scrollDown(true);
+    }
+
+    // -- hand-off: a person is asked for; their replies (role `agent`) arrive by polling
+
+    function setHandedOff(on) {
+      state.handedOff = on;
+      updateComposer();
+      schedulePoll();
+    }
+
+    function schedulePoll() {
+      clearTimeout(state.pollTimer);
+      if (state.open && state.handedOff && state.polls < MAX_POLLS) state.pollTimer = setTimeout(poll, POLL_MS);
+    }
+
+    async function poll() {
+      state.polls += 1;
+      const session = loadSession();
+      if (session && !state.busy) {
+        try {
+          const response = await request(
+            '/v1/public/conversations/' + session.conversationId + '/messages?order=desc&limit=' + HISTORY_LIMIT,
+            { headers: authorization(session) });
+          const page = await response.json();
+          // Messages this window already shows (streamed ones too, by their ids) are skipped.
+          page.items.slice().reverse().filter((message) => !state.seen.has(message.id) &&
+            message.status !== 'pending').forEach(showStored);
+        } catch (error) { /* tried again at the next tick */ }
+      }
+      schedulePoll();
+    }
+
+    async function requestHandoff() {
+      if (state.busy || state.refused) return;
+      clearStatus();
+      state.busy = true; // no question meanwhile, and one request at a time
+      updateComposer();
+      try {
+        const session = loadSession() || await newConversation();
+        const response = await request('/v1/public/conversations/' + session.conversationId + '/handoff', {
+          method: 'POST', headers: authorization(session),
+        });
+        const body = await response.json();
+        updateSession({ handedOff: true });
+        const notice = addAnswer('assistant');
+        notice.text = decodeEntities(body.message);
+        notice.finish();
+        setHandedOff(true);
+      } catch (error) {
+        handleError(error);
+      } finally {
         state.busy = false;
         updateComposer();
       }
@@ -917,7 +1099,10 @@ textarea:disabled { background: #f1f5f9; }
         }
         (state.refused ? closeButton : input).focus();
         scrollDown(true);
+        state.polls = 0;
+        schedulePoll();
       } else {
+        clearTimeout(state.pollTimer);
         launcher.focus();
       }
     }
@@ -935,6 +1120,7 @@ textarea:disabled { background: #f1f5f9; }
       showWelcome();
       await loadHistory();
       updateComposer();
+      offerLead();
     }
 
     function resizeInput() {
@@ -945,6 +1131,7 @@ textarea:disabled { background: #f1f5f9; }
     launcher.addEventListener('click', () => setOpen(!state.open));
     closeButton.addEventListener('click', () => setOpen(false));
     retryButton.addEventListener('click', () => state.retry && state.retry());
+    handoffButton.addEventListener('click', requestHandoff);
     panel.addEventListener('keydown', (event) => {
       if (event.key === 'Escape') {
         event.stopPropagation();
