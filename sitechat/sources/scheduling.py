@@ -15,8 +15,11 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.billing.plans import Plan
+from sitechat.billing.usage import reserve_crawl_pages
 from sitechat.chatbots import repository as chatbot_repository
+from sitechat.core.errors import PaymentRequired
 from sitechat.crawling import repository as crawling_repository
+from sitechat.models.base import new_id
 from sitechat.models.chatbots import Source, SourceKind, SyncSchedule
 from sitechat.models.crawling import CrawlJob, CrawlStatus, CrawlTrigger
 from sitechat.models.sources import RunStatus, RunTrigger, SourceRun
@@ -52,7 +55,10 @@ def ingest_job(run: SourceRun) -> PendingJob:
 async def schedule_due_syncs(session: AsyncSession, now: datetime, limit: int) -> int:
     """Queue the runs of up to `limit` due sources; how many were started."""
     started = 0
-    for source in await repository.claim_due_sources(session, now, limit):
+    claimed = await repository.claim_due_sources(session, now, limit)
+    # A crawl reserves its pages under its workspace's quota lock, held until this transaction
+    # ends: taking the locks in one order keeps two schedulers from waiting on each other.
+    for source in sorted(claimed, key=lambda source: source.workspace_id):
         interval = INTERVALS.get(source.sync_schedule)
         if interval is None:
             source.next_sync_at = None
@@ -73,14 +79,29 @@ async def _queue_crawl(session: AsyncSession, source: Source, now: datetime) -> 
     if await chatbot_repository.find_active_crawl(session, source.chatbot_id) is not None:
         log.info("sources.sync_postponed", source_id=str(source.id), reason="crawl running")
         return False
+    job_id = new_id()
+    try:
+        # Like a crawl started by hand: its pages are reserved from the month's allowance.
+        async with session.begin_nested():
+            max_pages = await reserve_crawl_pages(
+                session,
+                source.workspace_id,
+                crawl_job_id=job_id,
+                chatbot_id=source.chatbot_id,
+                wanted=previous.max_pages,
+            )
+    except PaymentRequired:
+        log.info("sources.sync_postponed", source_id=str(source.id), reason="pages quota")
+        return False
     job = CrawlJob(
+        id=job_id,
         workspace_id=source.workspace_id,
         chatbot_id=source.chatbot_id,
         source_id=source.id,
         status=CrawlStatus.queued,
         trigger=CrawlTrigger.schedule,
         start_url=previous.start_url,
-        max_pages=previous.max_pages,
+        max_pages=max_pages,
         max_depth=previous.max_depth,
         include_paths=list(previous.include_paths),
         exclude_paths=list(previous.exclude_paths),

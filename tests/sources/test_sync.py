@@ -120,6 +120,11 @@ async def website_source(client: httpx.AsyncClient, account: Account, chatbot_id
     return str(listed.json()["items"][0]["id"])
 
 
+async def pages_used(client: httpx.AsyncClient, account: Account) -> int:
+    usage = await client.get("/v1/billing/usage", headers=account.headers)
+    return int(usage.json()["usage"]["pages"])
+
+
 async def chunk_ids(app: Any, chatbot_id: str) -> set[uuid.UUID]:
     rows = await sql(app, "SELECT id FROM chunks WHERE chatbot_id = :c", c=uuid.UUID(chatbot_id))
     return {row[0] for row in rows}
@@ -173,6 +178,7 @@ class TestWebsiteResync:
             diff["pages_removed"],
         ) == (0, 0, 5, 0)
         assert diff["pages_indexed"] == 0  # nothing counted against the plan
+        assert await pages_used(crawl_client, account) == 5
         chatbot = await crawl_client.get(f"/v1/chatbots/{chatbot_id}", headers=account.headers)
         assert chatbot.json()["status"] == "ready"  # answers never stopped
 
@@ -191,6 +197,8 @@ class TestWebsiteResync:
         ) == (0, 1, 3, 1)
         assert conditional.answers[("/configure", 200)] == 1
         assert conditional.answers[("/install", 304)] == 1
+        # The re-indexed page counts against the plan like a page of a crawl started by hand.
+        assert await pages_used(crawl_client, account) == 6
         pages = await crawl_client.get(f"/v1/crawls/{latest['id']}/pages", headers=account.headers)
         outcomes = {
             page["url"].removeprefix(site.origin): page["outcome"] for page in pages.json()["items"]
