@@ -358,39 +358,35 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
     Authenticate with `?token=` or an `Authorization: Bearer` header (access token, API key, or
     the conversation's visitor token). Closes with 4401 on bad credentials, 4404 when the
     conversation is not reachable with them, 4403 when a visitor token comes from an origin
-    its chatbot does not allow, 4429 when the caller is over its rate limit. Each question is
-    rate limited like the HTTP route that asks it; one over the limit gets an `error` frame
-    with `code: "rate-limited"` and `retry_after` (seconds), and the socket stays open.
+    its chatbot does not allow, 4429 when the caller is over its rate limit. The credential is
+    checked again before every question: once revoked or expired, the socket closes (4401).
+    Opening the socket and each question are rate limited like the HTTP route that asks it; a
+    question over the limit gets an `error` frame with `code: "rate-limited"` and
+    `retry_after` (seconds), and the socket stays open.
     """
     await websocket.accept()
     state = app_state(websocket)
     runtime = state.component(ChatRuntime)
     token = _bearer(websocket)
-    try:
-        parsed_id = parse_conversation_id(conversation_id)
-        access = await open_socket(
+
+    async def verified(conversation: uuid.UUID) -> SocketAccess:
+        return await open_socket(
             runtime.sessionmaker,
             state.component(AuthState),
             state.settings.auth,
-            parsed_id,
+            conversation,
             token,
             websocket.headers.get(WORKSPACE_HEADER),
             websocket.headers.get("origin"),
         )
-        scope = access.scope
+
+    try:
+        parsed_id = parse_conversation_id(conversation_id)
+        access = await verified(parsed_id)
         limits = _socket_limits(websocket, access)
         await _charge(websocket, limits)
-    except Unauthorized:
-        await websocket.close(code=WS_UNAUTHORIZED)
-        return
-    except NotFound:
-        await websocket.close(code=WS_NOT_FOUND)
-        return
-    except OriginNotAllowed:
-        await websocket.close(code=WS_ORIGIN_NOT_ALLOWED)
-        return
-    except (RateLimitExceeded, RateLimitUnavailable):
-        await websocket.close(code=WS_RATE_LIMITED)
+    except (Unauthorized, NotFound, OriginNotAllowed, RateLimitExceeded, RateLimitUnavailable) as refused:
+        await websocket.close(code=_close_code(refused))
         return
     try:
         while True:
@@ -414,7 +410,14 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
                 )
                 continue
             try:
-                run = await ask_on_socket(runtime, scope, parsed_id, question.content)
+                # The credential again, from the lookups revocation clears: a key revoked, a
+                # member removed or a session signed out while the socket is open ends it.
+                access = await verified(parsed_id)
+            except (Unauthorized, NotFound, OriginNotAllowed) as refused:
+                await websocket.close(code=_close_code(refused))
+                return
+            try:
+                run = await ask_on_socket(runtime, access.scope, parsed_id, question.content)
             except ProblemError as error:
                 await websocket.send_json(_error(error.slug, error.detail))
                 continue
@@ -433,6 +436,16 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
 
 
 WS_INTERNAL_ERROR = 1011
+
+
+def _close_code(refusal: Exception) -> int:
+    if isinstance(refusal, Unauthorized):
+        return WS_UNAUTHORIZED
+    if isinstance(refusal, OriginNotAllowed):
+        return WS_ORIGIN_NOT_ALLOWED
+    if isinstance(refusal, RateLimitExceeded | RateLimitUnavailable):
+        return WS_RATE_LIMITED
+    return WS_NOT_FOUND
 
 
 def _socket_question_problem(error: ValidationError) -> str:

@@ -290,6 +290,33 @@ class TestWebSocket:
             )
             assert await close_code(f"/v1/conversations/nope/ws?token={owner.access_token}") == 4404
 
+    async def test_a_key_revoked_while_the_socket_is_open_ends_it(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        account = await create_account(app)
+        conversation_id = await _ready_conversation(app, client, account)
+        key = await create_api_key(app, account)
+        question = json.dumps({"type": "question", "content": "python venv"})
+
+        async with serving(app) as base:
+            url = f"{base}/v1/conversations/{conversation_id}/ws?token={key}"
+            async with connect(url) as ws:
+                await ws.send(question)
+                answered = await _receive_until_done(ws)
+                keys = await client.get("/v1/api-keys", headers=account.headers)
+                (key_id,) = [item["id"] for item in keys.json()["items"]]
+                revoked = await client.delete(f"/v1/api-keys/{key_id}", headers=account.headers)
+                await ws.send(question)
+                with pytest.raises(ConnectionClosed):
+                    await asyncio.wait_for(ws.recv(), timeout=5)
+
+        assert answered[-1]["type"] == "done"
+        assert revoked.status_code == 204, revoked.text
+        assert ws.close_code == 4401
+        # The refused question was neither stored nor counted.
+        assert len(await _messages(client, account, conversation_id)) == 2
+        assert len(await usage_events(app, account.workspace_id)) == 1
+
     async def test_a_nul_character_gets_an_error_frame_and_the_socket_stays_open(
         self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:
