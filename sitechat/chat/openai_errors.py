@@ -42,16 +42,23 @@ def openai_error_body(problem: dict[str, Any]) -> dict[str, Any]:
     code, OpenAI's type for the status, and the problem's other members kept alongside."""
     status = int(problem.get("status") or 500)
     problem_type = str(problem.get("type") or "")
+    # The problem's own members (`feature`, `upgrade_plan_id`, `errors`...) ride along; the
+    # envelope's own keys win over a member of the same name.
     error: dict[str, Any] = {
-        "message": problem.get("detail") or problem.get("title") or "Request failed.",
-        "type": _OPENAI_TYPES.get(status, "invalid_request_error" if status < 500 else "api_error"),
-        "code": problem_type.rsplit("/", 1)[-1] or None,
-        "param": _first_param(problem.get("errors")),
-        "problem_type": problem_type,
-        "request_id": problem.get("request_id"),
+        key: value for key, value in problem.items() if key not in _MAPPED_MEMBERS
     }
-    # The problem's own members (`feature`, `upgrade_plan_id`, `errors`...) ride along.
-    error.update({key: value for key, value in problem.items() if key not in _MAPPED_MEMBERS})
+    error.update(
+        {
+            "message": problem.get("detail") or problem.get("title") or "Request failed.",
+            "type": _OPENAI_TYPES.get(
+                status, "invalid_request_error" if status < 500 else "api_error"
+            ),
+            "code": problem_type.rsplit("/", 1)[-1] or None,
+            "param": _first_param(problem.get("errors")),
+            "problem_type": problem_type,
+            "request_id": problem.get("request_id"),
+        }
+    )
     return {"error": error}
 
 
@@ -64,6 +71,10 @@ def _first_param(errors: Any) -> str | None:
     return None
 
 
+def _is_openai_path(path: str) -> bool:
+    return path in OPENAI_PATHS or path.startswith(tuple(f"{prefix}/" for prefix in OPENAI_PATHS))
+
+
 class OpenAIErrorEnvelope:
     """Pure ASGI middleware: problem+json answers of `OPENAI_PATHS` leave as OpenAI errors."""
 
@@ -71,7 +82,7 @@ class OpenAIErrorEnvelope:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope["path"]).startswith(OPENAI_PATHS):
+        if scope["type"] != "http" or not _is_openai_path(str(scope["path"])):
             await self.app(scope, receive, send)
             return
         held_start: Message | None = None

@@ -385,7 +385,13 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
         access = await verified(parsed_id)
         limits = _socket_limits(websocket, access)
         await _charge(websocket, limits)
-    except (Unauthorized, NotFound, OriginNotAllowed, RateLimitExceeded, RateLimitUnavailable) as refused:
+    except (
+        Unauthorized,
+        NotFound,
+        OriginNotAllowed,
+        RateLimitExceeded,
+        RateLimitUnavailable,
+    ) as refused:
         await websocket.close(code=_close_code(refused))
         return
     try:
