@@ -168,9 +168,10 @@ async def _prepare_turn(
     # A handed-off conversation is with people: the chatbot's own state does not stop it.
     if chatbot.status is not ChatbotStatus.ready and not handed_off:
         raise ChatbotNotReady(chatbot.status.value)
-    if history is None:
+    if history is None and not handed_off:
         earlier = await repository.recent_messages(session, conversation.id, HISTORY_MESSAGES)
-        history = [_turn_of(message) for message in earlier]
+        # The fixed hand-off notices say nothing about the site: not history for the answerer.
+        history = [_turn_of(message) for message in earlier if not message.handoff_notice]
     if not conversation.title:
         conversation.title = title_from_question(question)
     user_message = Message(
@@ -235,7 +236,7 @@ async def _prepare_turn(
         assistant_message_id=answer.id,
         question=question,
         passages=passages,
-        history=list(history),
+        history=list(history or ()),
         settings=answer_settings(chatbot),
         asked_at=utcnow(),
     )
