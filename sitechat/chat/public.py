@@ -12,7 +12,7 @@ import inspect
 import uuid
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, status
 from pydantic import BaseModel, Field
@@ -32,7 +32,7 @@ from sitechat.chat.schemas import (
 )
 from sitechat.chat.service import Scope
 from sitechat.chat.visitor_tokens import VisitorClaims, issue_visitor_token, verify_visitor_token
-from sitechat.chatbots.schemas import LeadCaptureSettings, LeadField, WidgetThemeRead
+from sitechat.chatbots.schemas import LeadCaptureRead, WidgetThemeRead
 from sitechat.core.clock import utcnow
 from sitechat.core.db import JobBufferDep, SessionDep
 from sitechat.core.errors import Unauthorized
@@ -166,28 +166,6 @@ async def _visitor_conversation(
     return conversation
 
 
-class PublicLeadCaptureRead(BaseModel):
-    """When the widget asks for the visitor's contact (the chatbot's `lead_capture`): what
-    it needs to show the form at the right moment, and nothing else of the chatbot."""
-
-    enabled: bool
-    fields: list[LeadField]
-    when: Literal["start", "after_messages", "on_fallback"]
-    after_messages: int | None
-    prompt: str
-
-    @classmethod
-    def of(cls, stored: dict[str, Any] | None) -> PublicLeadCaptureRead:
-        settings = LeadCaptureSettings.model_validate(stored or {})
-        return cls(
-            enabled=settings.enabled,
-            fields=list(settings.fields),
-            when=settings.when,
-            after_messages=settings.after_messages,
-            prompt=settings.prompt,
-        )
-
-
 class PublicChatbotRead(BaseModel):
     """What the widget shows before the first question. Texts are stored HTML-escaped (the
     display-text rule): put them into a page as text after decoding the entities, or as HTML."""
@@ -197,7 +175,9 @@ class PublicChatbotRead(BaseModel):
     welcome_message: str
     suggested_questions: list[str]
     theme: WidgetThemeRead
-    lead_capture: PublicLeadCaptureRead
+    lead_capture: LeadCaptureRead = Field(
+        description="When the widget asks for the visitor's contact, and nothing else of it."
+    )
 
     @classmethod
     def of(cls, chatbot: Chatbot) -> PublicChatbotRead:
@@ -207,7 +187,7 @@ class PublicChatbotRead(BaseModel):
             welcome_message=chatbot.welcome_message,
             suggested_questions=list(chatbot.suggested_questions),
             theme=WidgetThemeRead.model_validate(chatbot.theme),
-            lead_capture=PublicLeadCaptureRead.of(chatbot.lead_capture),
+            lead_capture=LeadCaptureRead.model_validate(chatbot.lead_capture or {}),
         )
 
 

@@ -206,6 +206,17 @@ class LeadCaptureSettings(BaseModel):
         return self
 
 
+class LeadCaptureRead(BaseModel):
+    """The stored lead-capture settings as read back: validated and sanitized when written, so
+    a read only fills missing keys with the defaults (no sanitizer on the read path)."""
+
+    enabled: bool = LeadCaptureSettings.model_fields["enabled"].default
+    fields: list[LeadField] = Field(default_factory=lambda: list[LeadField](["email"]))
+    when: Literal["start", "after_messages", "on_fallback"] = "on_fallback"
+    after_messages: int | None = None
+    prompt: str = LeadCaptureSettings.model_fields["prompt"].default
+
+
 class ChatbotCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -324,7 +335,7 @@ class ChatbotRead(BaseModel):
     language: str
     retrieval: dict[str, Any]
     theme: WidgetThemeRead
-    lead_capture: LeadCaptureSettings
+    lead_capture: LeadCaptureRead
     handoff_message: str
     status: ChatbotStatus
     created_at: datetime
