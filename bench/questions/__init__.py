@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Split = Literal["tune", "holdout"]
-SPLITS: tuple[Split, ...] = ("tune", "holdout")
+Split = Literal["tune", "holdout", "fresh"]
+SPLITS: tuple[Split, ...] = ("tune", "holdout", "fresh")
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Question:
     text: str  # the question as a visitor types it
     pages: tuple[str, ...]  # answering pages relative to the html root; () for unanswerable
     phrases: tuple[str, ...]  # 1-3 key phrases from an answering page; () for unanswerable
-    split: str  # "tune" or "holdout"
+    split: str  # one of SPLITS
 
     @property
     def answerable(self) -> bool:
@@ -61,6 +61,10 @@ class QuestionSet:
     def holdout(self) -> tuple[Question, ...]:
         return tuple(q for q in self.questions if q.split == "holdout")
 
+    @property
+    def fresh(self) -> tuple[Question, ...]:
+        return tuple(q for q in self.questions if q.split == "fresh")
+
 
 def q(text: str, pages: str, *phrases: str, split: Split = "tune") -> Question:
     """An answerable question; `pages` is a space-separated list of page paths."""
@@ -82,6 +86,21 @@ def uh(text: str) -> Question:
     return u(text, split="holdout")
 
 
+def f(text: str, pages: str, *phrases: str) -> Question:
+    """An answerable fresh question."""
+    return q(text, pages, *phrases, split="fresh")
+
+
+def uf(text: str) -> Question:
+    """An unanswerable fresh question."""
+    return u(text, split="fresh")
+
+
+def split_rank(split: str) -> int:
+    """A split's place in reports: tune, holdout, fresh, then any other."""
+    return SPLITS.index(split) if split in SPLITS else len(SPLITS)
+
+
 def _all_sets() -> tuple[QuestionSet, ...]:
     from bench.questions.postgres15 import POSTGRES15
     from bench.questions.python311 import PYTHON311
@@ -91,4 +110,17 @@ def _all_sets() -> tuple[QuestionSet, ...]:
 
 ALL_SETS: tuple[QuestionSet, ...] = _all_sets()
 
-__all__ = ["ALL_SETS", "SPLITS", "Question", "QuestionSet", "Split", "h", "q", "u", "uh"]
+__all__ = [
+    "ALL_SETS",
+    "SPLITS",
+    "Question",
+    "QuestionSet",
+    "Split",
+    "f",
+    "h",
+    "q",
+    "split_rank",
+    "u",
+    "uf",
+    "uh",
+]
