@@ -1,6 +1,6 @@
 """Answer quality on the visitor question sets: what a visitor would notice of each answer.
 
-Per set and split (`bench/questions`, tune and holdout):
+Per set and split (`bench/questions`: tune, holdout and fresh):
 
 - cited-page recall@1 / @5: the share of answerable questions whose first (first five)
   citation(s) link to one of the question's answering pages; a fallback cites nothing;

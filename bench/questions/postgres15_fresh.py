@@ -25,14 +25,9 @@ ANSWERABLE: tuple[Question, ...] = (
         "expanded table formatting",
     ),
     f(
-        "re-run the same query every 5 seconds in psql so I can watch a count go up",
-        "app-psql.html",
-        "\\watch",
-    ),
-    f(
         "my migration .sql file keeps going after an error in psql, I want it to stop at the "
         "first failure",
-        "app-psql.html",
+        "app-psql.html backup-dump.html",
         "ON_ERROR_STOP",
     ),
     # --- tables and other objects ---
@@ -61,12 +56,6 @@ ANSWERABLE: tuple[Question, ...] = (
         "put a description on a column so people know what it means",
         "sql-comment.html",
         "COMMENT ON",
-    ),
-    f(
-        "make a new empty table with exactly the same columns, defaults and indexes as an "
-        "existing one",
-        "sql-createtable.html",
-        "INCLUDING ALL",
     ),
     f(
         "reuse the same email check on columns in many tables instead of copying the CHECK",
@@ -117,7 +106,7 @@ ANSWERABLE: tuple[Question, ...] = (
     ),
     f(
         "change one key in a jsonb column without rewriting the whole json in my app",
-        "functions-json.html",
+        "functions-json.html datatype-json.html",
         "jsonb_set",
     ),
     f(
@@ -205,7 +194,7 @@ ANSWERABLE: tuple[Question, ...] = (
         "overcommit",
     ),
     f(
-        "server won't start: could not bind address, is another postmaster running",
+        "service fails to start and the log says it could not bind to 127.0.0.1 port 5432",
         "server-start.html",
         "same port",
     ),
@@ -214,6 +203,18 @@ ANSWERABLE: tuple[Question, ...] = (
         "amcheck.html app-pgamcheck.html",
         "bt_index_check",
         "pg_amcheck",
+    ),
+    f(
+        "after every restart the first queries are slow until the cache fills up again, can "
+        "I load the tables into memory ahead of time",
+        "pgprewarm.html",
+        "pg_prewarm",
+        "autoprewarm",
+    ),
+    f(
+        "let staff log in to the database with their company directory (LDAP) password",
+        "auth-ldap.html",
+        "ldapserver",
     ),
     f(
         "a contractor's login should stop working automatically at the end of the month",
@@ -232,7 +233,7 @@ ANSWERABLE: tuple[Question, ...] = (
         "pg_service.conf",
     ),
     f(
-        "make pg_basebackup compress the backup with zstd",
+        "base backups are huge, can pg_basebackup squeeze them with zstd",
         "app-pgbasebackup.html release-15.html",
         "zstd",
     ),
@@ -245,7 +246,7 @@ ANSWERABLE: tuple[Question, ...] = (
 
 UNANSWERABLE: tuple[Question, ...] = (
     uf("pg_repack to get rid of table bloat without a long lock"),
-    uf("pgaudit: log only DDL statements"),
+    uf("grafana dashboard with prometheus metrics for my postgres server"),
     uf("how do I connect Metabase to my postgres database"),
     uf("knex migration rollback only the last batch"),
     uf("TypeORM generates an empty migration for my postgres entities"),

@@ -47,7 +47,7 @@ ANSWERABLE: tuple[Question, ...] = (
     ),
     f(
         "unpacking a tar.gz somebody sent me with python, anything dangerous about that?",
-        "library/tarfile.html",
+        "library/tarfile.html library/shutil.html",
         "extractall",
         "untrusted sources",
     ),
@@ -114,7 +114,7 @@ ANSWERABLE: tuple[Question, ...] = (
     ),
     f(
         "check the signature on a webhook (hmac sha256) - is == fine to compare them?",
-        "library/hmac.html",
+        "library/hmac.html library/secrets.html",
         "compare_digest",
     ),
     # --- errors, debugging, runtime ---
