@@ -33,7 +33,7 @@ from bench.retrieval.evaluate import page_key, percentile
 from sitechat.chat.answerer import AnswerSettings, Citation
 from sitechat.chat.evidence import Evidence, answer_sources, answerable, evidence_of
 from sitechat.chat.extractive import ExtractiveAnswerer
-from sitechat.knowledge.service import retrieve
+from sitechat.knowledge.service import retrieve_for_answer
 from sitechat.models.chatbots import Chatbot
 
 SETTINGS = AnswerSettings()
@@ -75,8 +75,9 @@ class Answered:
 
 async def answer_question(session: AsyncSession, chatbot: Chatbot, question: Question) -> Answered:
     started = time.perf_counter()
-    passages = answer_sources(await retrieve(session, chatbot, question.text))
-    evidence = evidence_of(passages)
+    retrieved = await retrieve_for_answer(session, chatbot, question.text)
+    passages = answer_sources(retrieved.passages)
+    evidence = evidence_of(passages, retrieved.unfamiliar_terms)
     text, citations = ExtractiveAnswerer().compose(question.text, passages, SETTINGS)
     milliseconds = (time.perf_counter() - started) * 1000
     return Answered(question, text, tuple(citations), evidence, not citations, milliseconds)

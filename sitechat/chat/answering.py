@@ -57,7 +57,7 @@ from sitechat.core.errors import NotFound
 from sitechat.core.fields import sanitize_display_text
 from sitechat.knowledge.indexing import question_key
 from sitechat.knowledge.passages import Passage
-from sitechat.knowledge.service import retrieve
+from sitechat.knowledge.service import retrieve_for_answer
 from sitechat.models.base import new_id
 from sitechat.models.chat import (
     Conversation,
@@ -113,6 +113,7 @@ class PreparedTurn:
     settings: AnswerSettings
     asked_at: datetime
     handoff_message: str | None = None  # set: the conversation is with a person
+    unfamiliar_terms: tuple[str, ...] = ()  # of the question, for the evidence rule
 
 
 def answer_settings(chatbot: Chatbot) -> AnswerSettings:
@@ -214,7 +215,7 @@ async def _prepare_turn(
         )
     # Retrieval (and the question's embedding) first: the quota lock taken next is held until
     # the request commits, and should not wait on them.
-    passages = answer_sources(await retrieve(session, chatbot, question))
+    retrieved = await retrieve_for_answer(session, chatbot, question)
     # The message is counted when it is asked, under the workspace's quota lock, so parallel
     # questions cannot overshoot the plan; a failed answer gives its slot back.
     await ensure_quota(session, conversation.workspace_id, "messages")
@@ -235,10 +236,11 @@ async def _prepare_turn(
         user_message_id=user_message.id,
         assistant_message_id=answer.id,
         question=question,
-        passages=passages,
+        passages=answer_sources(retrieved.passages),
         history=list(history or ()),
         settings=answer_settings(chatbot),
         asked_at=utcnow(),
+        unfamiliar_terms=retrieved.unfamiliar_terms,
     )
 
 
@@ -254,10 +256,11 @@ def answer_events(
     passages: Sequence[Passage],
     history: Sequence[Turn],
     settings: AnswerSettings,
+    unfamiliar_terms: Sequence[str] = (),
 ) -> AsyncIterator[AnswerEvent]:
     """The answer's events: the fallback when the retrieval evidence says the sources hold no
     answer (the answerer is not asked), else the answerer's own; the same rule for all."""
-    if answerable(evidence_of(passages)):
+    if answerable(evidence_of(passages, unfamiliar_terms)):
         return answerer.stream(question, passages, history, settings)
     return fallback_answer(question, settings)
 
@@ -423,7 +426,12 @@ class AnswerRun:
             yield _start_event(turn)
             if turn.handoff_message is None:
                 events = answer_events(
-                    runtime.answerer, turn.question, turn.passages, turn.history, turn.settings
+                    runtime.answerer,
+                    turn.question,
+                    turn.passages,
+                    turn.history,
+                    turn.settings,
+                    turn.unfamiliar_terms,
                 )
             else:
                 events = HandoffNotice(turn.handoff_message).stream(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,10 +25,11 @@ from sitechat.auth.caller import Caller
 from sitechat.core.errors import NotFound
 from sitechat.knowledge import repository
 from sitechat.knowledge.dense import dense_ranking, dense_retrieval, embed_question
+from sitechat.knowledge.familiarity import unfamiliar_terms
 from sitechat.knowledge.indexing import SEARCH_LANGUAGES
-from sitechat.knowledge.lexical import lexical_ranking
+from sitechat.knowledge.lexical import ranking_of_terms
 from sitechat.knowledge.passages import Passage
-from sitechat.knowledge.repository import ChunkHit
+from sitechat.knowledge.repository import ChunkHit, QuestionTerms
 from sitechat.models.chatbots import Chatbot
 
 DEFAULT_TOP_K = 8
@@ -57,27 +59,36 @@ def search_language(chatbot: Chatbot) -> str:
     return chatbot.language if chatbot.language in SEARCH_LANGUAGES else "simple"
 
 
+@dataclass(frozen=True)
+class Retrieved:
+    """A question's passages, best first, and what the answer flow judges them with."""
+
+    passages: list[Passage]
+    # Name-like words of the question the chatbot's sources do not know (`familiarity`).
+    unfamiliar_terms: tuple[str, ...] = ()
+
+
 async def rankings(
     session: AsyncSession, chatbot: Chatbot, question: str, limit: int
-) -> dict[str, list[ChunkHit]]:
-    """The lexical ranking, and the semantic one when dense retrieval is on and answers."""
+) -> tuple[dict[str, list[ChunkHit]], QuestionTerms]:
+    """The lexical ranking, and the semantic one when dense retrieval is on and answers; and
+    the question's terms as the chatbot's chunks know them."""
     language = search_language(chatbot)
     dense = dense_retrieval()
-    if dense is None:
-        return {LEXICAL: await lexical_ranking(session, chatbot.id, language, question, limit)}
-    # The embedder's work overlaps the lexical query instead of adding to it.
-    embedding = asyncio.create_task(embed_question(dense, question))
+    # The embedder's work overlaps the lexical queries instead of adding to them.
+    embedding = None if dense is None else asyncio.create_task(embed_question(dense, question))
     try:
-        lexical = await lexical_ranking(session, chatbot.id, language, question, limit)
-        question_vector = await embedding
+        terms = await repository.question_terms(session, chatbot.id, language, question)
+        found = {LEXICAL: await ranking_of_terms(session, chatbot.id, terms, limit)}
+        question_vector = None if embedding is None else await embedding
     finally:
-        embedding.cancel()  # a no-op once done; stops the call if the lexical query failed
-    found = {LEXICAL: lexical}
-    if question_vector is not None:
+        if embedding is not None:
+            embedding.cancel()  # a no-op once done; stops the call if a lexical query failed
+    if dense is not None and question_vector is not None:
         nearest = await dense_ranking(session, dense, chatbot.id, question_vector, limit)
         if nearest:
             found[SEMANTIC] = nearest
-    return found
+    return found, terms
 
 
 def _page_of(passage: Passage) -> object:
@@ -147,17 +158,26 @@ def reciprocal_rank_fusion(ranked: Mapping[str, Sequence[ChunkHit]], limit: int)
     ]
 
 
+async def retrieve_for_answer(
+    session: AsyncSession, chatbot: Chatbot, question: str, limit: int | None = None
+) -> Retrieved:
+    """The chatbot's best passages for the question (at most `limit`, default its top_k), with
+    the question's unfamiliar terms."""
+    question = question.strip()[:MAX_QUESTION_CHARS]
+    if not question:
+        return Retrieved([])
+    top_k = top_k_for(chatbot, limit)
+    depth = top_k * CANDIDATES_PER_SLOT
+    ranked, terms = await rankings(session, chatbot, question, depth)
+    fused = reciprocal_rank_fusion(ranked, depth)
+    return Retrieved(capped_per_page(fused, MAX_PASSAGES_PER_PAGE, top_k), unfamiliar_terms(terms))
+
+
 async def retrieve(
     session: AsyncSession, chatbot: Chatbot, question: str, limit: int | None = None
 ) -> list[Passage]:
     """The chatbot's best passages for the question (at most `limit`, default its top_k)."""
-    question = question.strip()[:MAX_QUESTION_CHARS]
-    if not question:
-        return []
-    top_k = top_k_for(chatbot, limit)
-    depth = top_k * CANDIDATES_PER_SLOT
-    fused = reciprocal_rank_fusion(await rankings(session, chatbot, question, depth), depth)
-    return capped_per_page(fused, MAX_PASSAGES_PER_PAGE, top_k)
+    return (await retrieve_for_answer(session, chatbot, question, limit)).passages
 
 
 async def search(

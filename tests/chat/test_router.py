@@ -92,6 +92,32 @@ class TestAsking:
         assert response.json()["fallback"] is True
         assert response.json()["citations"] == []
 
+    async def test_a_question_about_a_product_the_docs_never_name_gets_the_fallback(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        account = await create_account(app)
+        chatbot, _ = await _bot_with_docs(app, account)
+        conversation_id = await _conversation(client, account, chatbot)
+
+        asked = {}
+        for question in (
+            "How do I create a virtual environment with pipenv?",
+            "How do I create a virtual environment?",
+        ):
+            response = await client.post(
+                f"/v1/conversations/{conversation_id}/messages",
+                json={"content": question},
+                headers=account.headers,
+            )
+            assert response.status_code == 201, response.text
+            asked[question] = response.json()
+
+        with_pipenv = asked["How do I create a virtual environment with pipenv?"]
+        assert with_pipenv["fallback"] is True
+        assert with_pipenv["content"] == FALLBACK
+        assert with_pipenv["citations"] == []
+        assert asked["How do I create a virtual environment?"]["fallback"] is False
+
     async def test_chatbot_that_is_not_ready_refuses_with_409(
         self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:
