@@ -41,7 +41,5 @@ def test_ordinary_words_values_and_compounds_are_not(word: str) -> None:
 def test_a_name_held_by_a_couple_of_chunks_of_large_sources_is_unfamiliar() -> None:
     # A changelog's passing mention does not make the sources about it; small sources mention
     # their own subjects only a few times, so there only absent names count.
-    assert unfamiliar_terms(terms(set(), {"jupyt": 1, "list": 900}, RARE_FROM_CHUNKS)) == (
-        "jupyt",
-    )
+    assert unfamiliar_terms(terms(set(), {"jupyt": 1, "list": 900}, RARE_FROM_CHUNKS)) == ("jupyt",)
     assert unfamiliar_terms(terms(set(), {"jupyt": 1, "list": 9}, 40)) == ()
