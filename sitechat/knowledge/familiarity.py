@@ -13,7 +13,7 @@ of them joined; numbers and literal values ("0.30000000000000004", "5gb", "007")
 The answer flow (`chat/evidence.py`) refuses to answer a question naming such a term unless a
 passage is very close to it in meaning: a question about pytorch is not answered by the
 passage nearest to "train a neural network". Calibrated on the visitor question sets
-(docs/decisions/0020-unfamiliar-terms.md).
+(docs/decisions/0021-unfamiliar-terms-and-semantic-weight.md).
 """
 
 from __future__ import annotations
