@@ -39,6 +39,7 @@ from playwright.async_api import (
     async_playwright,
 )
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from sitechat.core.ssrf import UnsafeUrlError, check_url_syntax
 from sitechat.crawling.fetcher import ANY_CONTENT_TYPE, Fetcher, FetchResult
@@ -160,7 +161,9 @@ class PageRenderer:
             try:
                 async with asyncio.timeout(self.config.page_timeout_seconds):
                     html = await self._load(context, render)
-            except TimeoutError:
+                if html is None:
+                    return render.result(None, "too-large")
+            except (TimeoutError, PlaywrightTimeoutError):
                 log.info("crawl.render_timeout", url=document.final_url)
                 return render.result(None, "render-timeout")
             except PlaywrightError as exc:
@@ -168,8 +171,6 @@ class PageRenderer:
                 return render.result(None, "render-failed")
             finally:
                 await self._close_context(context, render)
-        if len(html.encode()) > self._fetcher.config.max_bytes:
-            return render.result(None, "too-large")
         log.info(
             "crawl.page_rendered",
             url=document.final_url,
@@ -180,7 +181,8 @@ class PageRenderer:
 
     # -- one page --------------------------------------------------------------------------
 
-    async def _load(self, context: BrowserContext, render: _Render) -> str:
+    async def _load(self, context: BrowserContext, render: _Render) -> str | None:
+        """The rendered DOM's HTML; None when it is larger than a page may be."""
         await context.add_init_script(NO_UDP_SCRIPT)
         await context.route_web_socket("**/*", _close_web_socket)
 
@@ -196,6 +198,10 @@ class PageRenderer:
         # Scripts fetch their data after the load event: give them a moment to settle.
         with contextlib.suppress(PlaywrightError):
             await page.wait_for_load_state("networkidle", timeout=self.config.settle_seconds * 1000)
+        # Measured in the browser first: a page may build a DOM far larger than it downloaded.
+        length = await page.evaluate("() => document.documentElement.outerHTML.length")
+        if not isinstance(length, int) or length > self._fetcher.config.max_bytes:
+            return None
         return await page.content()
 
     async def _answer(self, route: Route, render: _Render) -> None:

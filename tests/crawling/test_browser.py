@@ -219,6 +219,15 @@ class TestLimits:
         assert site.hits["/app.js"] == 1
         assert sum(site.hits[f"/extra-{n}"] for n in range(5)) + site.hits["/content.json"] == 2
 
+    async def test_a_dom_larger_than_a_page_may_be_is_not_read(
+        self, chromium: Path, site: LocalSite
+    ) -> None:
+        orchard_app(site, extra_js='say("x".repeat(20000));')
+
+        result = await _render(chromium, site.url("/"), loopback_config(max_bytes=10_000))
+
+        assert (result.html, result.error) == (None, "too-large")
+
     async def test_a_browser_that_cannot_start_is_reported(
         self, tmp_path: Path, site: LocalSite
     ) -> None:

@@ -166,6 +166,28 @@ class TestWithABrowser:
         rows = await sql(crawl_app, "SELECT content FROM pages WHERE url = :url", url=site.url("/"))
         assert SECRET not in rows[0][0] and "stolen" not in rows[0][0]
 
+    async def test_the_sites_robots_rules_hold_for_what_its_scripts_request(
+        self,
+        crawl_client: httpx.AsyncClient,
+        crawl_app: Any,
+        account: Account,
+        chatbot_id: str,
+        site: LocalSite,
+        chromium: Path,
+    ) -> None:
+        orchard_app(site)
+        site.routes["/robots.txt"] = Reply(
+            body="User-agent: *\nDisallow: /content.json\n", content_type="text/plain"
+        )
+
+        job = await _crawl(
+            crawl_client, account, chatbot_id, site.url("/"), _with_browser(crawl_app, chromium)
+        )
+
+        assert job["pages_rendered"] == 1
+        assert site.hits["/app.js"] == 1 and site.hits["/content.json"] == 0
+        assert await searchable(crawl_app, chatbot_id, "quinces") == []
+
     async def test_a_server_rendered_page_is_not_loaded_in_the_browser(
         self,
         crawl_client: httpx.AsyncClient,
