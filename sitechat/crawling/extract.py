@@ -82,7 +82,8 @@ class ExtractedPage:
     method: str = "landmark"  # landmark | trafilatura | plain-text
     # Share of the main region's text that sits inside links (0..1; None for plain text).
     link_density: float | None = None
-    loads_scripts: bool = False  # an external or inline script that runs
+    # An external or inline script that runs; looked for only when the main text is short.
+    loads_scripts: bool = False
 
 
 def needs_browser(page: ExtractedPage) -> bool:
@@ -234,7 +235,9 @@ def _extract_html(html: str, url: str) -> ExtractedPage:
         noindex="noindex" in robots or "none" in robots,
         method=method,
         link_density=density if method == "landmark" else None,
-        loads_scripts=_loads_scripts(tree),
+        # Only asked of short pages, the only ones it decides anything for (`needs_browser`);
+        # a CSS query on every long page would cost a few percent of extraction.
+        loads_scripts=len(markdown.strip()) < MAX_SCRIPT_SHELL_TEXT_CHARS and _loads_scripts(tree),
     )
 
 
