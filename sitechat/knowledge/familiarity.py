@@ -10,6 +10,9 @@ words). A visitor's own ordinary words that the sources happen not to use ("thro
 "subfolders", "climbing") are words of that vocabulary, with or without a common affix, or two
 of them joined; numbers and literal values ("0.30000000000000004", "5gb", "007") are not names.
 
+A word the visitor capitalises in mid-sentence ("Azure", "Google Cloud SQL") is a name even
+when it is also a word.
+
 The answer flow (`chat/evidence.py`) refuses to answer a question naming such a term unless a
 passage is very close to it in meaning: a question about pytorch is not answered by the
 passage nearest to "train a neural network". Calibrated on the visitor question sets
@@ -36,6 +39,7 @@ MIN_COMPOUND_HEAD = 4
 _PREFIXES = ("un", "sub", "re", "over", "per", "pre", "non", "multi", "auto")
 _SUFFIXES = ("", "e", "s", "y", "es", "ed", "ing", "er", "ers", "able", "ly", "al")
 _NAME_LIKE = re.compile(r"[a-z][a-z0-9]+")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 
 
 @cache
@@ -71,19 +75,27 @@ def ordinary_word(lexeme: str, words: frozenset[str]) -> bool:
     )
 
 
-def unfamiliar_terms(terms: QuestionTerms) -> tuple[str, ...]:
-    """The question's name-like lexemes the chatbot's sources do not know, sorted."""
+def proper_nouns(question: str) -> list[str]:
+    """The question's capitalised words after its first, lower-cased: "Azure", "Google"."""
+    return [word.lower() for word in _WORD.findall(question)[1:] if word[0].isupper()]
+
+
+def unfamiliar_terms(terms: QuestionTerms, question: str) -> tuple[str, ...]:
+    """The question's name-like lexemes the chatbot's sources do not know, sorted: not an
+    ordinary word, or written as a proper noun ("Azure" is a word of the vocabulary)."""
     words = vocabulary()
     if not words:
         return ()
     rare = RARE_CHUNKS if terms.chunk_count >= RARE_FROM_CHUNKS else 0
     candidates = set(terms.unseen) | {t for t, n in terms.frequencies.items() if n <= rare}
+    names = proper_nouns(question)
     return tuple(
         sorted(
             term
             for term in candidates
             if _NAME_LIKE.fullmatch(term)
             and sum(c.isalpha() for c in term) >= MIN_LETTERS
-            and not ordinary_word(term, words)
+            # A lexeme is its word's stem: "azur" for "Azure".
+            and (not ordinary_word(term, words) or any(n.startswith(term) for n in names))
         )
     )

@@ -18,7 +18,7 @@ def test_the_vocabulary_comes_with_the_installed_model() -> None:
 
 @pytest.mark.parametrize("name", ["pytorch", "patroni", "pgbouncer", "pyqt6", "mongodb"])
 def test_a_product_name_the_sources_never_use_is_unfamiliar(name: str) -> None:
-    assert unfamiliar_terms(terms({name, "instal"})) == (name,)
+    assert unfamiliar_terms(terms({name, "instal"}), f"how to install {name}") == (name,)
 
 
 @pytest.mark.parametrize(
@@ -35,11 +35,20 @@ def test_a_product_name_the_sources_never_use_is_unfamiliar(name: str) -> None:
     ],
 )
 def test_ordinary_words_values_and_compounds_are_not(word: str) -> None:
-    assert unfamiliar_terms(terms({word})) == ()
+    assert unfamiliar_terms(terms({word}), f"what about {word}") == ()
 
 
 def test_a_name_held_by_a_couple_of_chunks_of_large_sources_is_unfamiliar() -> None:
     # A changelog's passing mention does not make the sources about it; small sources mention
     # their own subjects only a few times, so there only absent names count.
-    assert unfamiliar_terms(terms(set(), {"jupyt": 1, "list": 900}, RARE_FROM_CHUNKS)) == ("jupyt",)
-    assert unfamiliar_terms(terms(set(), {"jupyt": 1, "list": 9}, 40)) == ()
+    question = "list jupyter kernels"
+    large = terms(set(), {"jupyt": 1, "list": 900}, RARE_FROM_CHUNKS)
+    assert unfamiliar_terms(large, question) == ("jupyt",)
+    assert unfamiliar_terms(terms(set(), {"jupyt": 1, "list": 9}, 40), question) == ()
+
+
+def test_a_word_written_as_a_proper_noun_is_a_name() -> None:
+    # "azure" is a word of the vocabulary; "Azure" in mid-sentence is Microsoft's cloud.
+    asked = terms({"azur", "tier"})
+    assert unfamiliar_terms(asked, "max connections on each Azure server tier") == ("azur",)
+    assert unfamiliar_terms(asked, "Azure skies and a tier of clouds") == ()
