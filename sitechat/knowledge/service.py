@@ -42,8 +42,12 @@ SEMANTIC = "semantic"
 # 2 / 61). The semantic ranking finds a visitor's paraphrase far more often than the lexical
 # one finds its words; weighted 0.7 : 0.3 the fusion's page recall@5 on the tune splits rose
 # from 0.85 to 0.88 (Python docs) and 0.66 to 0.73 (PostgreSQL docs), holdout 0.88 -> 0.85
-# and 0.78 -> 0.78 (docs/performance.md, "Retrieval").
+# and 0.78 -> 0.78 (ADR 0021).
 RANKING_WEIGHTS = {LEXICAL: 0.6, SEMANTIC: 1.4}
+# The lexical ranking's first chunk is always among the first passages: an identifier or a rare
+# word matched exactly (`lru_cache`, `pg_stat_activity`) is evidence the embedder cannot see.
+# Page recall@5 with it: Python tune 0.86, PostgreSQL tune 0.70 (holdout 0.85, 0.82).
+LEXICAL_FIRST_WITHIN = 5
 MAX_QUESTION_CHARS = 4_000
 # One long page (a C-API section, the glossary) can otherwise fill every slot and crowd out the
 # page that answers the question: at most this many passages per page, and the rankings are
@@ -137,7 +141,8 @@ def _passage(
 
 def reciprocal_rank_fusion(ranked: Mapping[str, Sequence[ChunkHit]], limit: int) -> list[Passage]:
     """Merge ranked lists by summing weight / (RRF_K + rank) (`RANKING_WEIGHTS`, 1 for another
-    list); one list keeps its order and scores.
+    list), the lexical ranking's first within the first `LEXICAL_FIRST_WITHIN`; one list keeps
+    its order and scores.
     Every passage records its rank in each list that holds it."""
     ranks: dict[object, dict[str, int]] = {}
     scores: dict[object, dict[str, float]] = {}
@@ -159,7 +164,14 @@ def reciprocal_rank_fusion(ranked: Mapping[str, Sequence[ChunkHit]], limit: int)
         )
         for chunk_id, by_name in ranks.items()
     }
-    best = sorted(fused, key=lambda chunk_id: fused[chunk_id], reverse=True)[:limit]
+    ordered = sorted(fused, key=lambda chunk_id: fused[chunk_id], reverse=True)
+    if ranked.get(LEXICAL):
+        # Weighted, the lexical first would fall behind dozens of semantic neighbours.
+        first = ranked[LEXICAL][0].chunk_id
+        position = ordered.index(first)
+        if position >= LEXICAL_FIRST_WITHIN:
+            ordered.insert(LEXICAL_FIRST_WITHIN - 1, ordered.pop(position))
+    best = ordered[:limit]
     return [
         _passage(first_hit[chunk_id], fused[chunk_id], ranks[chunk_id], scores[chunk_id])
         for chunk_id in best

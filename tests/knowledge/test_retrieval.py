@@ -243,3 +243,15 @@ class TestFusion:
         fused = reciprocal_rank_fusion({"lexical": lexical, "semantic": dense}, limit=3)
 
         assert [passage.title for passage in fused] == ["meaning", "z", "words"]
+
+    def test_the_lexical_first_stays_among_the_first_passages(self) -> None:
+        # Weighted, an exact identifier match found by no other ranking would fall behind
+        # every semantic neighbour; it keeps a place among the first five.
+        lexical = [_hit("lru_cache", 9.0)]
+        dense = [_hit(f"near {n}", 0.9 - n / 100) for n in range(20)]
+
+        fused = reciprocal_rank_fusion({"lexical": lexical, "semantic": dense}, limit=8)
+
+        titles = [passage.title for passage in fused]
+        assert titles.index("lru_cache") == 4
+        assert titles[:4] == ["near 0", "near 1", "near 2", "near 3"]
