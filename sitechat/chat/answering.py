@@ -30,6 +30,7 @@ import anyio
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sitechat.billing.plans import PlanCatalog
 from sitechat.billing.usage import ensure_quota
 from sitechat.chat import repository
 from sitechat.chat.answerer import (
@@ -55,6 +56,7 @@ from sitechat.chatbots import repository as chatbot_repository
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound
 from sitechat.core.fields import sanitize_display_text
+from sitechat.knowledge.dense import DenseRetrieval
 from sitechat.knowledge.indexing import question_key
 from sitechat.knowledge.passages import Passage
 from sitechat.knowledge.service import retrieve
@@ -143,18 +145,25 @@ async def ask(
     conversation: Conversation,
     question: str,
     runtime: ChatRuntime,
+    *,
+    plans: PlanCatalog,
+    dense: DenseRetrieval | None,
     history: Sequence[Turn] | None = None,
 ) -> AnswerRun:
     """Store the question and an answer placeholder; `history` replaces the stored history.
+    The passages are retrieved with `dense` (None: lexical only) and the message is counted
+    against the workspace's plan of `plans`.
 
     The returned run produces the answer once the caller's transaction has committed.
     """
-    turn = await _prepare_turn(session, conversation, question, history)
+    turn = await _prepare_turn(session, plans, dense, conversation, question, history)
     return AnswerRun(turn, runtime)
 
 
 async def _prepare_turn(
     session: AsyncSession,
+    plans: PlanCatalog,
+    dense: DenseRetrieval | None,
     conversation: Conversation,
     question: str,
     history: Sequence[Turn] | None,
@@ -214,10 +223,10 @@ async def _prepare_turn(
         )
     # Retrieval (and the question's embedding) first: the quota lock taken next is held until
     # the request commits, and should not wait on them.
-    passages = answer_sources(await retrieve(session, chatbot, question))
+    passages = answer_sources(await retrieve(session, chatbot, question, dense=dense))
     # The message is counted when it is asked, under the workspace's quota lock, so parallel
     # questions cannot overshoot the plan; a failed answer gives its slot back.
-    await ensure_quota(session, conversation.workspace_id, "messages")
+    await ensure_quota(session, plans, conversation.workspace_id, "messages")
     await repository.record_message_usage(
         session,
         workspace_id=conversation.workspace_id,

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sitechat.auth.caller import Caller
 from sitechat.core.errors import NotFound
 from sitechat.knowledge import repository
-from sitechat.knowledge.dense import dense_ranking, dense_retrieval, embed_question
+from sitechat.knowledge.dense import DenseRetrieval, dense_ranking, embed_question
 from sitechat.knowledge.indexing import SEARCH_LANGUAGES
 from sitechat.knowledge.lexical import lexical_ranking
 from sitechat.knowledge.passages import Passage
@@ -58,11 +58,14 @@ def search_language(chatbot: Chatbot) -> str:
 
 
 async def rankings(
-    session: AsyncSession, chatbot: Chatbot, question: str, limit: int
+    session: AsyncSession,
+    chatbot: Chatbot,
+    question: str,
+    limit: int,
+    dense: DenseRetrieval | None,
 ) -> dict[str, list[ChunkHit]]:
     """The lexical ranking, and the semantic one when dense retrieval is on and answers."""
     language = search_language(chatbot)
-    dense = dense_retrieval()
     if dense is None:
         return {LEXICAL: await lexical_ranking(session, chatbot.id, language, question, limit)}
     # The embedder's work overlaps the lexical query instead of adding to it.
@@ -148,24 +151,35 @@ def reciprocal_rank_fusion(ranked: Mapping[str, Sequence[ChunkHit]], limit: int)
 
 
 async def retrieve(
-    session: AsyncSession, chatbot: Chatbot, question: str, limit: int | None = None
+    session: AsyncSession,
+    chatbot: Chatbot,
+    question: str,
+    limit: int | None = None,
+    *,
+    dense: DenseRetrieval | None,
 ) -> list[Passage]:
-    """The chatbot's best passages for the question (at most `limit`, default its top_k)."""
+    """The chatbot's best passages for the question (at most `limit`, default its top_k);
+    `dense` is the process's dense retrieval (`DenseSetup`), None for lexical only."""
     question = question.strip()[:MAX_QUESTION_CHARS]
     if not question:
         return []
     top_k = top_k_for(chatbot, limit)
     depth = top_k * CANDIDATES_PER_SLOT
-    fused = reciprocal_rank_fusion(await rankings(session, chatbot, question, depth), depth)
+    fused = reciprocal_rank_fusion(await rankings(session, chatbot, question, depth, dense), depth)
     return capped_per_page(fused, MAX_PASSAGES_PER_PAGE, top_k)
 
 
 async def search(
-    session: AsyncSession, caller: Caller, chatbot_id: uuid.UUID, query: str, limit: int
+    session: AsyncSession,
+    caller: Caller,
+    chatbot_id: uuid.UUID,
+    query: str,
+    limit: int,
+    dense: DenseRetrieval | None,
 ) -> list[Passage]:
     """What the chatbot would retrieve for `query` (retrieval testing): any status, so a bot
     can be checked before it goes live."""
     chatbot = await repository.get_chatbot(session, caller.workspace_id, chatbot_id)
     if chatbot is None:
         raise NotFound("Chatbot")
-    return await retrieve(session, chatbot, query, limit)
+    return await retrieve(session, chatbot, query, limit, dense=dense)

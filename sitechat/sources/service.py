@@ -14,7 +14,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.auth.caller import Caller
-from sitechat.billing.plans import cheapest_plan_allowing
+from sitechat.billing.plans import PlanCatalog
 from sitechat.billing.usage import ensure_quota, workspace_plan
 from sitechat.chatbots.service import get_chatbot
 from sitechat.config import CrawlSettings
@@ -59,11 +59,16 @@ FileReader = Callable[[], Awaitable[tuple[str | None, bytes]]]
 
 
 async def check_upload(
-    session: AsyncSession, caller: Caller, size: int, head: bytes, file_name: str
+    session: AsyncSession,
+    plans: PlanCatalog,
+    caller: Caller,
+    size: int,
+    head: bytes,
+    file_name: str,
 ) -> str:
     """413 above the plan's file cap, 415 unless the bytes are a file type we read; returns
     the type."""
-    plan = await workspace_plan(session, caller.workspace_id)
+    plan = await workspace_plan(session, plans, caller.workspace_id)
     limit = plan.limit("file_max_bytes")
     if size > limit:
         raise FileTooLarge(size, limit, plan.id)
@@ -76,6 +81,7 @@ async def check_upload(
 async def add_file_source(
     session: AsyncSession,
     jobs: JobBuffer,
+    plans: PlanCatalog,
     caller: Caller,
     chatbot_id: uuid.UUID,
     read_file: FileReader,
@@ -84,8 +90,8 @@ async def add_file_source(
     chatbot = await get_chatbot(session, caller, chatbot_id, for_update=True)
     file_name, data = await read_file()
     name = display_file_name(file_name)
-    file_type = await check_upload(session, caller, len(data), data, name)
-    await ensure_quota(session, caller.workspace_id, "pages")  # 402 once nothing is left
+    file_type = await check_upload(session, plans, caller, len(data), data, name)
+    await ensure_quota(session, plans, caller.workspace_id, "pages")  # 402 once nothing is left
     source = Source(
         workspace_id=chatbot.workspace_id,
         chatbot_id=chatbot.id,
@@ -105,6 +111,7 @@ async def add_file_source(
 async def add_file_url_source(
     session: AsyncSession,
     jobs: JobBuffer,
+    plans: PlanCatalog,
     caller: Caller,
     chatbot_id: uuid.UUID,
     data: FileUrlSourceCreate,
@@ -113,8 +120,8 @@ async def add_file_url_source(
     """A file fetched from a URL (checked like a crawl's start URL), then on its schedule."""
     chatbot = await get_chatbot(session, caller, chatbot_id, for_update=True)
     url = checked_start_url(data.url, crawl_settings)
-    await _check_schedule(session, caller, data.sync_schedule)
-    await ensure_quota(session, caller.workspace_id, "pages")
+    await _check_schedule(session, plans, caller, data.sync_schedule)
+    await ensure_quota(session, plans, caller.workspace_id, "pages")
     name = display_file_name(url.split("?", 1)[0])
     now = utcnow()
     source = Source(
@@ -137,6 +144,7 @@ async def add_file_url_source(
 async def replace_file(
     session: AsyncSession,
     jobs: JobBuffer,
+    plans: PlanCatalog,
     caller: Caller,
     chatbot_id: uuid.UUID,
     source_id: uuid.UUID,
@@ -148,7 +156,7 @@ async def replace_file(
         raise NotAFileSource()
     file_name, data = await read_file()
     name = display_file_name(file_name or source.file_name)
-    await check_upload(session, caller, len(data), data, name)
+    await check_upload(session, plans, caller, len(data), data, name)
     source.status = SourceStatus.queued
     source.error = None
     source.file_name = name
@@ -194,8 +202,7 @@ async def _queue_run(
     )
     session.add(run)
     await session.flush()
-    job = ingest_job(run)
-    jobs.defer(job.task_name, queueing_lock=job.queueing_lock, lock=job.lock, **job.kwargs)
+    jobs.add(ingest_job(run))
     log.info(
         "sources.run_queued",
         source_id=str(source.id),
@@ -208,6 +215,7 @@ async def _queue_run(
 
 async def update_source(
     session: AsyncSession,
+    plans: PlanCatalog,
     caller: Caller,
     chatbot_id: uuid.UUID,
     source_id: uuid.UUID,
@@ -219,7 +227,7 @@ async def update_source(
     )
     if not syncable:
         raise NotSyncable()
-    await _check_schedule(session, caller, data.sync_schedule)
+    await _check_schedule(session, plans, caller, data.sync_schedule)
     if data.sync_schedule is not source.sync_schedule or source.next_sync_at is None:
         source.next_sync_at = next_sync_after(data.sync_schedule, utcnow())
     source.sync_schedule = data.sync_schedule
@@ -227,10 +235,12 @@ async def update_source(
     return await _detail(session, source, None)
 
 
-async def _check_schedule(session: AsyncSession, caller: Caller, schedule: SyncSchedule) -> None:
-    plan = await workspace_plan(session, caller.workspace_id)
+async def _check_schedule(
+    session: AsyncSession, plans: PlanCatalog, caller: Caller, schedule: SyncSchedule
+) -> None:
+    plan = await workspace_plan(session, plans, caller.workspace_id)
     if not schedule_allowed(plan, schedule):
-        upgrade = cheapest_plan_allowing("syncs_per_week", SYNCS_PER_WEEK[schedule])
+        upgrade = plans.cheapest_allowing("syncs_per_week", SYNCS_PER_WEEK[schedule])
         raise ScheduleNotInPlan(schedule.value, plan.id, upgrade.id if upgrade else None)
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import httpx
 
 from sitechat.billing.grants import grant_plan
-from sitechat.billing.plans import get_plan
 from sitechat.config import Settings
 from sitechat.models import Visibility
 from tests.core.ratelimit_conftest_helpers import (
@@ -20,6 +19,7 @@ from tests.core.ratelimit_conftest_helpers import (
 )
 from tests.fixtures.accounts import assert_problem, create_api_key, register
 from tests.fixtures.chat import create_account, create_chatbot
+from tests.fixtures.plans import SHIPPED_PLANS
 from tests.security.conftest import (
     asgi_client,
     rate_limited_settings,
@@ -162,7 +162,9 @@ class TestBucketsOfVerifiedCallers:
         async with running_app(limited) as app, asgi_client(app) as http:
             free, business = await register(http), await register(http)
             async with app.state.sessionmaker() as session, session.begin():
-                await grant_plan(session, business.workspace_id, get_plan("business"), "month")
+                await grant_plan(
+                    session, business.workspace_id, SHIPPED_PLANS.get("business"), "month"
+                )
             free_key = {"Authorization": f"Bearer {await create_api_key(http, free)}"}
             business_key = {"Authorization": f"Bearer {await create_api_key(http, business)}"}
             free_statuses = [
