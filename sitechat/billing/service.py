@@ -163,21 +163,15 @@ async def _start(
         session.add(subscription)
     else:
         await _void_open_invoices(session, subscription, now)
-    subscription.plan_id = plan.id
-    subscription.interval = SubscriptionInterval(interval)
-    subscription.status = SubscriptionStatus.incomplete
-    subscription.price = plan.price_for(interval)
-    subscription.currency = plan.currency
-    subscription.current_period_start = now
-    subscription.usage_carried_from = None
-    subscription.current_period_end = period_end_after(now, interval, now.day)
-    subscription.anchor_day = now.day
-    subscription.cancel_at_period_end = False
-    subscription.pending_plan_id = None
-    subscription.pending_interval = None
-    subscription.dunning_retries = 0
-    subscription.next_retry_at = None
-    subscription.canceled_at = None
+    start_first_period(
+        subscription,
+        plan,
+        interval,
+        now,
+        status=SubscriptionStatus.incomplete,
+        price=plan.price_for(interval),
+        granted=False,
+    )
     await session.flush()
     line = plan_period_line(
         plan,
@@ -327,6 +321,37 @@ async def cancel_subscription(
     else:
         raise InvalidStateTransition("The subscription is already canceled.")
     return await get_subscription_state(session, plans, caller.workspace_id)
+
+
+def start_first_period(
+    subscription: Subscription,
+    plan: Plan,
+    interval: BillingInterval,
+    now: datetime,
+    *,
+    status: SubscriptionStatus,
+    price: int,
+    granted: bool,
+) -> None:
+    """`subscription` starts over on `plan`, its first period from `now`: nothing pending,
+    nothing being retried, nothing left of what it was (a subscription paid for after a grant
+    ended is not a grant; a grant replaces a paid one)."""
+    subscription.plan_id = plan.id
+    subscription.interval = SubscriptionInterval(interval)
+    subscription.status = status
+    subscription.price = price
+    subscription.currency = plan.currency
+    subscription.current_period_start = now
+    subscription.usage_carried_from = None
+    subscription.current_period_end = period_end_after(now, interval, now.day)
+    subscription.anchor_day = now.day
+    subscription.cancel_at_period_end = False
+    subscription.pending_plan_id = None
+    subscription.pending_interval = None
+    subscription.dunning_retries = 0
+    subscription.next_retry_at = None
+    subscription.canceled_at = None
+    subscription.granted = granted
 
 
 def end_subscription(subscription: Subscription, now: datetime) -> None:

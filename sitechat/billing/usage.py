@@ -195,16 +195,8 @@ async def reserve_crawl_pages(
     """
     status = await ensure_quota(session, plans, workspace_id, "pages")
     pages = min(wanted, status.remaining, status.plan.limits.crawl_max_pages)
-    repository.add_usage_event(
-        session,
-        UsageEvent(
-            workspace_id=workspace_id,
-            chatbot_id=chatbot_id,
-            kind=repository.PAGES_USAGE_KIND,
-            quantity=pages,
-            event_key=repository.crawl_usage_key(crawl_job_id),
-            occurred_at=utcnow(),
-        ),
+    _record_pages(
+        session, workspace_id, chatbot_id, pages, repository.crawl_usage_key(crawl_job_id)
     )
     return pages
 
@@ -228,17 +220,30 @@ def record_file_pages(
     """A file-source run indexed `pages` new or changed pages: they count like crawled ones.
     Call it in the transaction that checked the room (`quota_status`) and wrote the pages."""
     if pages:
-        repository.add_usage_event(
-            session,
-            UsageEvent(
-                workspace_id=workspace_id,
-                chatbot_id=chatbot_id,
-                kind=repository.PAGES_USAGE_KIND,
-                quantity=pages,
-                event_key=repository.source_run_usage_key(run_id),
-                occurred_at=utcnow(),
-            ),
+        _record_pages(
+            session, workspace_id, chatbot_id, pages, repository.source_run_usage_key(run_id)
         )
+
+
+def _record_pages(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    chatbot_id: uuid.UUID,
+    pages: int,
+    event_key: str,
+) -> None:
+    """One `pages` usage event, counted in the period it happens in."""
+    repository.add_usage_event(
+        session,
+        UsageEvent(
+            workspace_id=workspace_id,
+            chatbot_id=chatbot_id,
+            kind=repository.PAGES_USAGE_KIND,
+            quantity=pages,
+            event_key=event_key,
+            occurred_at=utcnow(),
+        ),
+    )
 
 
 async def ensure_feature(

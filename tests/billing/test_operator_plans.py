@@ -21,7 +21,7 @@ from sitechat.billing.plans import PlanCatalog
 from sitechat.config import BillingSettings, Settings
 from sitechat.core.clock import FrozenClock
 from sitechat.core.state import app_state
-from tests.billing.helpers import new_owner, sandbox_gateway
+from tests.billing.helpers import invoices, new_owner, sandbox_gateway, subscribe
 from tests.fixtures.accounts import register
 from tests.fixtures.plans import SHIPPED_PLANS
 
@@ -142,6 +142,25 @@ class TestGrants:
         assert subscription["current_period_end"] == "2026-03-15T12:00:00Z"
         invoices = await client.get("/v1/billing/invoices", headers=owner.headers)
         assert invoices.json()["items"] == []
+
+    async def test_a_subscription_after_an_ended_grant_is_charged_at_renewal(
+        self, client: httpx.AsyncClient, app: Any, settings: Settings, frozen_clock: FrozenClock
+    ) -> None:
+        owner = await new_owner(client)
+        jobs = app_state(app).task_context
+        for plan_id in ("business", "free"):  # granted, then the grant ended
+            async with jobs.session() as session:
+                await grant_plan(session, owner.workspace_id, SHIPPED_PLANS.get(plan_id), "month")
+        await subscribe(client, owner, "starter")  # paid by the owner from now on
+        frozen_clock.set(datetime(2026, 2, 15, 12, 5, tzinfo=UTC))
+
+        report = await renewal.renew_subscriptions(
+            jobs.session, jobs.component(PlanCatalog), sandbox_gateway(settings)
+        )
+
+        assert report.renewed and not report.past_due
+        reasons = [invoice["reason"] for invoice in await invoices(client, owner)]
+        assert reasons == ["subscription_create", "subscription_cycle"]
 
 
 @pytest.fixture
