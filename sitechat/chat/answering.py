@@ -206,36 +206,23 @@ async def _prepare_turn(
         handoff_notice=handed_off,
     )
     session.add_all([user_message, answer])
-    if handed_off:
-        await session.flush()
-        return PreparedTurn(
+    passages: list[Passage] = []
+    if not handed_off:
+        # Retrieval (and the question's embedding) first: the quota lock taken next is held
+        # until the request commits, and should not wait on them.
+        passages = answer_sources(await retrieve(session, chatbot, question, dense=dense))
+        # The message is counted when it is asked, under the workspace's quota lock, so
+        # parallel questions cannot overshoot the plan; a failed answer gives its slot back.
+        await ensure_quota(session, plans, conversation.workspace_id, "messages")
+        await repository.record_message_usage(
+            session,
             workspace_id=conversation.workspace_id,
             chatbot_id=chatbot.id,
-            conversation_id=conversation.id,
-            user_message_id=user_message.id,
-            assistant_message_id=answer.id,
-            question=question,
-            passages=[],
-            history=[],
-            settings=answer_settings(chatbot),
-            asked_at=utcnow(),
-            handoff_message=chatbot.handoff_message,
+            event_key=usage_event_key(answer.id),
+            occurred_at=utcnow(),
+            prompt_tokens=None,
+            completion_tokens=None,
         )
-    # Retrieval (and the question's embedding) first: the quota lock taken next is held until
-    # the request commits, and should not wait on them.
-    passages = answer_sources(await retrieve(session, chatbot, question, dense=dense))
-    # The message is counted when it is asked, under the workspace's quota lock, so parallel
-    # questions cannot overshoot the plan; a failed answer gives its slot back.
-    await ensure_quota(session, plans, conversation.workspace_id, "messages")
-    await repository.record_message_usage(
-        session,
-        workspace_id=conversation.workspace_id,
-        chatbot_id=chatbot.id,
-        event_key=usage_event_key(answer.id),
-        occurred_at=utcnow(),
-        prompt_tokens=None,
-        completion_tokens=None,
-    )
     await session.flush()
     return PreparedTurn(
         workspace_id=conversation.workspace_id,
@@ -245,9 +232,10 @@ async def _prepare_turn(
         assistant_message_id=answer.id,
         question=question,
         passages=passages,
-        history=list(history or ()),
+        history=[] if handed_off else list(history or ()),
         settings=answer_settings(chatbot),
         asked_at=utcnow(),
+        handoff_message=chatbot.handoff_message if handed_off else None,
     )
 
 

@@ -133,25 +133,6 @@ async def delete_chatbot(session: AsyncSession, caller: Caller, chatbot_id: uuid
 # -- sources -----------------------------------------------------------------------------------
 
 
-def source_read(source: Source, preview: str | None, content_chars: int) -> SourceRead:
-    return SourceRead(
-        id=source.id,
-        chatbot_id=source.chatbot_id,
-        kind=source.kind,
-        title=source.title,
-        url=source.url,
-        question=source.question,
-        content_preview=preview,
-        content_chars=content_chars,
-        status=source.status,
-        error=source.error,
-        file_name=source.file_name,
-        sync_schedule=source.sync_schedule,
-        created_at=source.created_at,
-        updated_at=source.updated_at,
-    )
-
-
 async def list_sources(
     session: AsyncSession,
     caller: Caller,
@@ -171,7 +152,7 @@ async def list_sources(
         limit=limit,
         preview_chars=CONTENT_PREVIEW_CHARS,
     )
-    items = [source_read(source, preview, chars) for source, preview, chars in rows[:limit]]
+    items = [SourceRead.of(source, preview, chars) for source, preview, chars in rows[:limit]]
     return items, next_cursor_of([source.id for source, _, _ in rows], limit)
 
 
@@ -231,7 +212,7 @@ async def add_source(
         chunks=chunk_count,
     )
     content = source.content or ""
-    return source_read(source, content[:CONTENT_PREVIEW_CHARS], len(content))
+    return SourceRead.of(source, content[:CONTENT_PREVIEW_CHARS], len(content))
 
 
 async def delete_source(

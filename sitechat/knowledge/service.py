@@ -26,7 +26,7 @@ from sitechat.knowledge import repository
 from sitechat.knowledge.dense import DenseRetrieval, dense_ranking, embed_question
 from sitechat.knowledge.indexing import SEARCH_LANGUAGES
 from sitechat.knowledge.lexical import lexical_ranking
-from sitechat.knowledge.passages import Passage
+from sitechat.knowledge.passages import PageKey, Passage
 from sitechat.knowledge.repository import ChunkHit
 from sitechat.models.chatbots import Chatbot
 
@@ -83,19 +83,12 @@ async def rankings(
     return found
 
 
-def _page_of(passage: Passage) -> object:
-    # Text sources have no page: each is one "page". An uploaded file's pages have no URL.
-    if passage.page_id is not None:
-        return passage.page_id
-    return passage.url if passage.url is not None else passage.source_id
-
-
 def capped_per_page(passages: Sequence[Passage], per_page: int, limit: int) -> list[Passage]:
     """The first `limit` passages, skipping any beyond `per_page` from the same page."""
     kept: list[Passage] = []
-    taken: dict[object, int] = {}
+    taken: dict[PageKey, int] = {}
     for passage in passages:
-        page = _page_of(passage)
+        page = passage.page_key
         if taken.get(page, 0) < per_page:
             kept.append(passage)
             taken[page] = taken.get(page, 0) + 1

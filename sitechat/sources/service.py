@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sitechat.auth.caller import Caller
 from sitechat.billing.plans import PlanCatalog
 from sitechat.billing.usage import ensure_quota, workspace_plan
+from sitechat.chatbots.schemas import CONTENT_PREVIEW_CHARS
 from sitechat.chatbots.service import get_chatbot
 from sitechat.config import CrawlSettings
 from sitechat.core.clock import utcnow
@@ -271,29 +272,17 @@ async def read_source(
 async def _detail(
     session: AsyncSession, source: Source, run: SourceRun | RunRead | None
 ) -> SourceDetail:
-    content = source.content or ""
-    last_run = run if isinstance(run, RunRead) or run is None else file_run_read(run)
-    return SourceDetail(
-        id=source.id,
-        chatbot_id=source.chatbot_id,
-        kind=source.kind,
-        title=source.title,
-        url=source.url,
-        question=source.question,
-        content_preview=content[:300] if source.content is not None else None,
-        content_chars=len(content),
-        status=source.status,
-        error=source.error,
-        file_name=source.file_name,
+    content = source.content
+    return SourceDetail.of(
+        source,
+        content[:CONTENT_PREVIEW_CHARS] if content is not None else None,
+        len(content or ""),
         file_type=source.file_type,
         file_bytes=source.file_bytes,
-        sync_schedule=source.sync_schedule,
         next_sync_at=source.next_sync_at,
         last_synced_at=source.last_synced_at,
         pages=await repository.count_pages(session, source.id),
-        last_run=last_run,
-        created_at=source.created_at,
-        updated_at=source.updated_at,
+        last_run=run if isinstance(run, RunRead) or run is None else file_run_read(run),
     )
 
 
