@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import structlog
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
 
@@ -21,10 +21,9 @@ from sitechat.billing.plans import DEFAULT_PLAN_ID, PlanCatalog, UnknownPlanErro
 from sitechat.chat.answering import ChatRuntime
 from sitechat.chat.dependencies import build_answerer
 from sitechat.chat.openai_errors import OpenAIErrorEnvelope
+from sitechat.chat.public import verified_visitor
 from sitechat.chat.streaming import KEEPALIVE_SECONDS
-from sitechat.chat.visitor_tokens import verify_visitor_token
 from sitechat.config import Environment, Settings, get_settings
-from sitechat.core.clock import utcnow
 from sitechat.core.db import (
     create_engine,
     create_read_pool,
@@ -183,12 +182,13 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
     )
 
 
-def rate_limit_subjects(settings: Settings, plans: PlanCatalog) -> CallerRateLimitSubjects:
+def rate_limit_subjects(plans: PlanCatalog) -> CallerRateLimitSubjects:
     """Who the rate limiter charges: verified callers by their credential and plan (the
     plan's `rate_limit_scale`), widget visitors by their conversation."""
 
-    def visitor_conversation(token: str) -> uuid.UUID | None:
-        claims = verify_visitor_token(settings.auth, token, utcnow())
+    def visitor_conversation(request: Request) -> uuid.UUID | None:
+        # Verified once per request: the widget route reads the same claims (`VisitorDep`).
+        claims = verified_visitor(request)
         return claims.conversation_id if claims is not None else None
 
     def plan_scale(plan_id: str | None) -> int:
@@ -215,7 +215,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     components = start_components(settings)
     state = app.state = AppState(settings, components)
     state.provide(build_auth_state(settings))
-    subjects = rate_limit_subjects(settings, components.get(PlanCatalog))
+    subjects = rate_limit_subjects(components.get(PlanCatalog))
     state.provide(subjects)  # typed for the WebSocket's charges; the rate limiter's below
     state.rate_limit_subjects = subjects
     state.provide(StreamTiming())
