@@ -128,6 +128,17 @@ async def website_source(client: httpx.AsyncClient, account: Account, chatbot_id
     return str(listed.json()["items"][0]["id"])
 
 
+async def weekly_website(client: httpx.AsyncClient, account: Account, chatbot_id: str) -> None:
+    """Put the chatbot's website source on a weekly re-sync."""
+    source_id = await website_source(client, account, chatbot_id)
+    scheduled = await client.patch(
+        f"/v1/chatbots/{chatbot_id}/sources/{source_id}",
+        json={"sync_schedule": "weekly"},
+        headers=account.headers,
+    )
+    assert scheduled.status_code == 200, scheduled.text
+
+
 async def pages_used(client: httpx.AsyncClient, account: Account) -> int:
     usage = await client.get("/v1/billing/usage", headers=account.headers)
     return int(usage.json()["usage"]["pages"])
@@ -262,13 +273,7 @@ class TestWebsiteResync:
         assert crawl.json()["max_pages"] == 500  # what Free allows one crawl
         await run_queued_jobs(crawl_app)
         await upgrade(crawl_client, account, "pro")  # 2,000 pages a crawl
-        source_id = await website_source(crawl_client, account, chatbot_id)
-        scheduled = await crawl_client.patch(
-            f"/v1/chatbots/{chatbot_id}/sources/{source_id}",
-            json={"sync_schedule": "weekly"},
-            headers=account.headers,
-        )
-        assert scheduled.status_code == 200, scheduled.text
+        await weekly_website(crawl_client, account, chatbot_id)
 
         assert await scheduled_runs(crawl_app, days=8) == 1
 
@@ -308,12 +313,7 @@ class TestNoDoubleRuns:
         docs(site)
         await start_crawl(crawl_client, account, chatbot_id, site.url("/"), use_sitemap=False)
         await run_queued_jobs(crawl_app)
-        source_id = await website_source(crawl_client, account, chatbot_id)
-        await crawl_client.patch(
-            f"/v1/chatbots/{chatbot_id}/sources/{source_id}",
-            json={"sync_schedule": "weekly"},
-            headers=account.headers,
-        )
+        await weekly_website(crawl_client, account, chatbot_id)
         due = utcnow() + timedelta(days=8)
         plans = plans_of(crawl_app)
         maker = crawl_app.state.sessionmaker
