@@ -58,11 +58,12 @@ bench-deps:
 		test -d /usr/share/doc/postgresql-doc-15/html || \
 		(apt-get update -qq && apt-get install -y -qq wrk python3.11-doc postgresql-doc-15)
 
-# The widget's browser tests (tests/widget) drive Debian's chromium; nothing downloads a browser.
+# The widget's browser tests (tests/widget) and the crawler's rendering tests (tests/crawling)
+# drive Debian's chromium; nothing downloads a browser.
 browser-deps:
 	@test -x /usr/bin/chromium || { \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
-		else echo "The widget tests need the Debian package 'chromium': apt-get install chromium" >&2; \
+		else echo "The browser tests need the Debian package 'chromium': apt-get install chromium" >&2; \
 			exit 1; fi; }
 
 clean:

@@ -117,8 +117,19 @@ class CrawlSettings(BaseSettings):
     max_job_seconds: int = 3_600
     max_job_bytes: int = 500_000_000
     request_timeout_seconds: float = 15.0
+    # Pages whose HTML has next to no text but loads scripts are rendered in this headless
+    # Chromium (crawling/browser.py), every request it makes fetched through the guarded
+    # crawler. Unset (the default): no browser; such pages are skipped as `needs-browser`.
+    browser: str | None = None
+    browser_concurrency: int = Field(default=2, ge=1, le=16)  # pages rendered at once per job
+    browser_timeout_seconds: float = Field(default=20.0, gt=0)  # per page, everything included
 
     _split = field_validator("allowed_hosts", mode="before")(_split_commas)
+
+    @field_validator("browser", mode="before")
+    @classmethod
+    def _blank_browser_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 class SourceSettings(BaseSettings):

@@ -1,6 +1,6 @@
 """Answer quality on the visitor question sets: what a visitor would notice of each answer.
 
-Per set and split (`bench/questions`, tune and holdout):
+Per set and split (`bench/questions`: tune, holdout and fresh):
 
 - cited-page recall@1 / @5: the share of answerable questions whose first (first five)
   citation(s) link to one of the question's answering pages; a fallback cites nothing;
@@ -34,7 +34,7 @@ from sitechat.chat.answerer import AnswerSettings, Citation
 from sitechat.chat.evidence import Evidence, answer_sources, answerable, evidence_of
 from sitechat.chat.extractive import ExtractiveAnswerer
 from sitechat.knowledge.dense import DenseRetrieval
-from sitechat.knowledge.service import retrieve
+from sitechat.knowledge.service import retrieve_for_answer
 from sitechat.models.chatbots import Chatbot
 
 SETTINGS = AnswerSettings()
@@ -78,8 +78,9 @@ async def answer_question(
     session: AsyncSession, chatbot: Chatbot, question: Question, dense: DenseRetrieval | None
 ) -> Answered:
     started = time.perf_counter()
-    passages = answer_sources(await retrieve(session, chatbot, question.text, dense=dense))
-    evidence = evidence_of(passages)
+    retrieved = await retrieve_for_answer(session, chatbot, question.text, dense=dense)
+    passages = answer_sources(retrieved.passages)
+    evidence = evidence_of(passages, retrieved.unfamiliar_terms)
     text, citations = ExtractiveAnswerer().compose(question.text, passages, SETTINGS)
     milliseconds = (time.perf_counter() - started) * 1000
     return Answered(question, text, tuple(citations), evidence, not citations, milliseconds)

@@ -7,15 +7,17 @@ One run (`make bench BENCH=answers`):
    PostgreSQL 15 docs on loopback, each into its own chatbot, until their vectors are complete.
 2. Every question of both visitor sets answered in process as the chat flow answers it
    (`evaluate.py`): cited-page recall@1/@5, answered share, key phrases, fallback rate on
-   unanswerable questions, per set and split (tune, holdout), and the trade-off curve of the
-   "I don't know" rule over its two thresholds (tune, then the same points on holdout).
+   unanswerable questions, per set and split (tune, holdout, fresh), and the trade-off curve of
+   the "I don't know" rule over its two thresholds (tune, then the same points on holdout and
+   fresh).
 3. End to end: every question through `POST /v1/conversations/{id}/messages` on the running
    server (the extractive answerer; retrieval, storing the question and the answer, the
    commit), sequential requests over keep-alive: answer p50 / p99.
 
 `python -m bench.answers.run --database URL` skips 1 and 3 and answers from a database a
 previous ingest filled (`python -m bench.retrieval.ingest URL`); `--show N` prints the first N
-answers of each set (`--show-all` every one), as a visitor would read them.
+answers of each set (`--show-all` every one), as a visitor would read them, except the fresh
+split's: nobody reads those, so that nobody tunes on them.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from bench.answers import evaluate
 from bench.answers.evaluate import Answered
 from bench.common import bench_database
 from bench.crawl.pipeline import migrate, register_account, sitechat_server
+from bench.questions import split_rank
 from bench.retrieval.evaluate import percentile
 from bench.retrieval.ingest import SITES, ingest_site, served_sites
 from sitechat.chat.evidence import CLOSE, NEAR
@@ -157,7 +160,7 @@ def report(answers: dict[str, list[Answered]], latency: dict[str, Any] | None) -
     for name, items in answers.items():
         site = "python" if "python" in name else "postgres"
         targets = TARGETS[site]
-        for split, t in sorted(evaluate.tally(items).items(), key=lambda kv: kv[0] != "tune"):
+        for split, t in sorted(evaluate.tally(items).items(), key=lambda kv: split_rank(kv[0])):
             row = t.row()
             lines.append(
                 f"| {name} | {split} | {row['answerable']} / {row['unanswerable']} | "
@@ -192,26 +195,31 @@ def report(answers: dict[str, list[Answered]], latency: dict[str, Any] | None) -
     lines += [
         "",
         "Trade-off of the I-don't-know rule, both sets together (the tune split's frontier; "
-        "the same thresholds on holdout):",
+        "the same thresholds on holdout and fresh):",
         "",
         "| close | near | tune answered | tune fallback on unanswerable | tune cited@5 | "
-        "holdout answered | holdout fallback on unanswerable |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "holdout answered | holdout fallback on unanswerable | "
+        "fresh answered | fresh fallback on unanswerable |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     holdout = {(p["close"], p["near"]): p for p in evaluate.curve(everything, "holdout")}
+    fresh = {(p["close"], p["near"]): p for p in evaluate.curve(everything, "fresh")}
     for point in evaluate.frontier(evaluate.curve(everything, "tune")):
         other = holdout[(point["close"], point["near"])]
+        unseen = fresh[(point["close"], point["near"])]
         chosen = " (chosen)" if (point["close"], point["near"]) == (CLOSE, NEAR) else ""
         lines.append(
             f"| {point['close']:.3f}{chosen} | {point['near']:.3f} | {point['answered']:.2f} | "
             f"{point['fallback_on_unanswerable']:.2f} | {point['cited_at_5']:.2f} | "
-            f"{other['answered']:.2f} | {other['fallback_on_unanswerable']:.2f} |"
+            f"{other['answered']:.2f} | {other['fallback_on_unanswerable']:.2f} | "
+            f"{unseen['answered']:.2f} | {unseen['fallback_on_unanswerable']:.2f} |"
         )
     return "\n".join(lines)
 
 
 def show(answers: dict[str, list[Answered]], count: int | None) -> None:
-    for name, items in answers.items():
+    for name, everything in answers.items():
+        items = [item for item in everything if item.question.split != "fresh"]
         for item in items[:count] if count is not None else items:
             evidence = item.evidence
             closeness = "-" if evidence.closeness is None else f"{evidence.closeness:.2f}"

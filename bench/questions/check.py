@@ -6,7 +6,7 @@
 - every key phrase occurs, case-insensitively, in the text of at least one of that question's
   answering pages (tags, scripts and styles stripped, entities decoded, whitespace collapsed);
 - answerable questions have 1-3 phrases, unanswerable ones have neither pages nor phrases;
-- the split is "tune" or "holdout", and no question text occurs twice;
+- the split is one of `SPLITS` (tune, holdout, fresh), and no question text occurs twice;
 - no question copies a run of `COPY_RUN` or more consecutive words from one of its answering
   pages (that would be the docs' own wording, which makes retrieval too easy).
 

@@ -6,6 +6,7 @@ Pages are paths under the HTML root; see `bench.questions` for what the fields m
 from __future__ import annotations
 
 from bench.questions import Question, QuestionSet, h, q, u, uh
+from bench.questions.postgres15_fresh import FRESH
 
 SITE_ROOT = "/usr/share/doc/postgresql-doc-15/html"
 
@@ -815,5 +816,5 @@ UNANSWERABLE: tuple[Question, ...] = (
 POSTGRES15 = QuestionSet(
     name="postgres15-visitors",
     site_root=SITE_ROOT,
-    questions=ANSWERABLE + UNANSWERABLE,
+    questions=ANSWERABLE + UNANSWERABLE + FRESH,
 )

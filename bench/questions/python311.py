@@ -6,6 +6,7 @@ Pages are paths under the HTML root; see `bench.questions` for what the fields m
 from __future__ import annotations
 
 from bench.questions import Question, QuestionSet, h, q, u, uh
+from bench.questions.python311_fresh import FRESH
 
 SITE_ROOT = "/usr/share/doc/python3.11/html"
 
@@ -702,5 +703,5 @@ UNANSWERABLE: tuple[Question, ...] = (
 PYTHON311 = QuestionSet(
     name="python311-visitors",
     site_root=SITE_ROOT,
-    questions=ANSWERABLE + UNANSWERABLE,
+    questions=ANSWERABLE + UNANSWERABLE + FRESH,
 )

@@ -8,7 +8,7 @@ One run (`make bench BENCH=retrieval`):
    loopback, each into its own chatbot; ingest time is split into the crawl and the vectors
    (from the crawl's end until every chunk has one; the default local embedder).
 2. recall@1/5/10 of the pages of `retrieve`'s passages, per question set and split
-   (`bench/questions`: tune and holdout; `bench/chat/eval_questions.py` in the docs' own
+   (`bench/questions`: tune, holdout and fresh; `bench/chat/eval_questions.py` in the docs' own
    wording), for three rankings over the same chunks: the default (hybrid where the database
    has pgvector), lexical only (what a PostgreSQL server without pgvector answers with) and
    plain BM25 computed exactly in Python (`reference.py`), the bar the lexical ranking must
@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import (
 from bench.chat.run import replicate_chunks
 from bench.common import bench_database
 from bench.crawl.pipeline import create_chatbot, register_account, sitechat_server
+from bench.questions import split_rank
 from bench.retrieval import evaluate
 from bench.retrieval.ingest import SITES, Ingested, ingest_all
 from bench.retrieval.reference import plain_bm25
@@ -84,7 +85,7 @@ async def _recalls(
             by_split = await evaluate.recall(
                 sessionmaker, bots[probe_set.site], probe_set.probes, rank
             )
-            for split, tally in sorted(by_split.items(), key=lambda item: item[0] != "tune"):
+            for split, tally in sorted(by_split.items(), key=lambda item: split_rank(item[0])):
                 rows.append(
                     {
                         "set": probe_set.name,
@@ -93,7 +94,9 @@ async def _recalls(
                         "ranking": name,
                         "questions": tally.asked,
                         **{f"recall_at_{k}": tally.at(k) for k in evaluate.CUTOFFS},
-                        "misses_at_5": tally.misses if split != "holdout" else [],
+                        # Only tuned-on questions' misses are printed: reading the others
+                        # would be tuning on them.
+                        "misses_at_5": tally.misses if split not in ("holdout", "fresh") else [],
                     }
                 )
     return rows

@@ -59,7 +59,7 @@ from sitechat.core.fields import sanitize_display_text
 from sitechat.knowledge.dense import DenseRetrieval
 from sitechat.knowledge.indexing import question_key
 from sitechat.knowledge.passages import Passage
-from sitechat.knowledge.service import retrieve
+from sitechat.knowledge.service import Retrieved, retrieve_for_answer
 from sitechat.models.base import new_id
 from sitechat.models.chat import (
     Conversation,
@@ -115,6 +115,7 @@ class PreparedTurn:
     settings: AnswerSettings
     asked_at: datetime
     handoff_message: str | None = None  # set: the conversation is with a person
+    unfamiliar_terms: tuple[str, ...] = ()  # of the question, for the evidence rule
 
 
 def answer_settings(chatbot: Chatbot) -> AnswerSettings:
@@ -206,11 +207,11 @@ async def _prepare_turn(
         handoff_notice=handed_off,
     )
     session.add_all([user_message, answer])
-    passages: list[Passage] = []
+    retrieved = Retrieved([])
     if not handed_off:
         # Retrieval (and the question's embedding) first: the quota lock taken next is held
         # until the request commits, and should not wait on them.
-        passages = answer_sources(await retrieve(session, chatbot, question, dense=dense))
+        retrieved = await retrieve_for_answer(session, chatbot, question, dense=dense)
         # The message is counted when it is asked, under the workspace's quota lock, so
         # parallel questions cannot overshoot the plan; a failed answer gives its slot back.
         await ensure_quota(session, plans, conversation.workspace_id, "messages")
@@ -231,11 +232,12 @@ async def _prepare_turn(
         user_message_id=user_message.id,
         assistant_message_id=answer.id,
         question=question,
-        passages=passages,
+        passages=answer_sources(retrieved.passages),
         history=[] if handed_off else list(history or ()),
         settings=answer_settings(chatbot),
         asked_at=utcnow(),
         handoff_message=chatbot.handoff_message if handed_off else None,
+        unfamiliar_terms=retrieved.unfamiliar_terms,
     )
 
 
@@ -251,10 +253,11 @@ def answer_events(
     passages: Sequence[Passage],
     history: Sequence[Turn],
     settings: AnswerSettings,
+    unfamiliar_terms: Sequence[str] = (),
 ) -> AsyncIterator[AnswerEvent]:
     """The answer's events: the fallback when the retrieval evidence says the sources hold no
     answer (the answerer is not asked), else the answerer's own; the same rule for all."""
-    if answerable(evidence_of(passages)):
+    if answerable(evidence_of(passages, unfamiliar_terms)):
         return answerer.stream(question, passages, history, settings)
     return fallback_answer(question, settings)
 
@@ -420,7 +423,12 @@ class AnswerRun:
             yield _start_event(turn)
             if turn.handoff_message is None:
                 events = answer_events(
-                    runtime.answerer, turn.question, turn.passages, turn.history, turn.settings
+                    runtime.answerer,
+                    turn.question,
+                    turn.passages,
+                    turn.history,
+                    turn.settings,
+                    turn.unfamiliar_terms,
                 )
             else:
                 events = HandoffNotice(turn.handoff_message).stream(

@@ -1,19 +1,24 @@
 """Whether the sources hold an answer, judged from the retrieval evidence, before any answerer
 runs: the extractive answerer and the model get the same passages and the same decision.
 
-Two signals, calibrated on the tune split of the visitor question sets (bench/answers;
+Three signals, calibrated on the tune split of the visitor question sets (bench/answers;
 docs/decisions, "When to say I don't know"):
 
 - **closeness**: the cosine similarity of the question to its nearest passage (the semantic
   ranking's own score). Questions the site answers sit closer to some passage than questions
   it does not, whatever their words;
 - **agreement**: the lexical and semantic rankings put the same passage near their tops. Two
-  rankings that fail in different ways rarely agree by chance on an unanswerable question.
+  rankings that fail in different ways rarely agree by chance on an unanswerable question;
+- **unfamiliar terms**: name-like words of the question the sources do not know
+  (`knowledge.familiarity`): "pytorch" on a Python docs bot, "Patroni" on PostgreSQL's. The
+  question is about something else, however near its other words come to a passage.
 
 The sources are answerable when the nearest passage is close (`CLOSE`), or closer than
-`NEAR` and the rankings agree. Without a semantic ranking (a server without pgvector, or
-before a chatbot's vectors exist) there is no calibrated evidence: the answerer's own rule
-decides (the extractive answerer's sentence coverage, the model's instructions).
+`NEAR` and the rankings agree; a question naming an unfamiliar term needs a passage closer
+than `FAMILIAR_CLOSE`, and is refused without a semantic ranking. Otherwise, without a
+semantic ranking (a server without pgvector, or before a chatbot's vectors exist) there is no
+calibrated evidence: the answerer's own rule decides (the extractive answerer's sentence
+coverage, the model's instructions).
 
 Link lists (index, search and table-of-contents pages, `crawling.extract.is_link_list`, and
 chunks that are nothing but a list of short entries, as a table of contents is once its links
@@ -33,8 +38,9 @@ from sitechat.knowledge.passages import Passage
 SEMANTIC = "semantic"
 LEXICAL = "lexical"
 # Calibrated on the tune split (bench/answers prints the curve): see the ADR.
-CLOSE = 0.525
-NEAR = 0.50
+CLOSE = 0.40
+NEAR = 0.35
+FAMILIAR_CLOSE = 0.65
 # Agreement: a passage within this rank in both rankings, among the first passages.
 AGREEMENT_RANK = 3
 AGREEMENT_PASSAGES = 3
@@ -67,6 +73,7 @@ class Evidence:
     closeness: float | None
     agreement: bool
     passages: int
+    unfamiliar_terms: tuple[str, ...] = ()
 
 
 def answer_sources(passages: Sequence[Passage]) -> list[Passage]:
@@ -79,7 +86,7 @@ def answer_sources(passages: Sequence[Passage]) -> list[Passage]:
     ]
 
 
-def evidence_of(passages: Sequence[Passage]) -> Evidence:
+def evidence_of(passages: Sequence[Passage], unfamiliar_terms: Sequence[str] = ()) -> Evidence:
     closeness = max(
         (p.ranking_scores[SEMANTIC] for p in passages if SEMANTIC in p.ranking_scores),
         default=None,
@@ -89,14 +96,21 @@ def evidence_of(passages: Sequence[Passage]) -> Evidence:
         and p.rankings.get(LEXICAL, AGREEMENT_RANK + 1) <= AGREEMENT_RANK
         for p in passages[:AGREEMENT_PASSAGES]
     )
-    return Evidence(closeness, agreement, len(passages))
+    return Evidence(closeness, agreement, len(passages), tuple(unfamiliar_terms))
 
 
-def answerable(evidence: Evidence, close: float = CLOSE, near: float = NEAR) -> bool:
+def answerable(
+    evidence: Evidence,
+    close: float = CLOSE,
+    near: float = NEAR,
+    familiar_close: float = FAMILIAR_CLOSE,
+) -> bool:
     """True when the evidence says the sources hold an answer (or cannot say: no semantic
-    ranking, no calibration; the answerer decides)."""
+    ranking, no calibration, nothing unfamiliar asked; the answerer decides)."""
     if evidence.passages == 0:
         return False
+    if evidence.unfamiliar_terms:
+        return evidence.closeness is not None and evidence.closeness >= familiar_close
     if evidence.closeness is None:
         return True
     return evidence.closeness >= close or (evidence.agreement and evidence.closeness >= near)

@@ -11,6 +11,10 @@ Every visited URL gets exactly one outcome, reported under a URL no other outcom
 own canonical URL, or the redirect target / ``rel=canonical`` it was recorded under instead.
 URLs found but never visited because the crawl stopped first (its page budget, time, bytes or
 a cancel) are counted as ``unvisited``, so a truncated crawl says how much it left.
+
+A page that only scripts can write (`extract.needs_browser`) is rendered by the crawl's
+``PageRenderer`` when it has one (``browser.py``) and extracted again from the rendered DOM;
+without one it is skipped as ``needs-browser``, never stored empty.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from sitechat.crawling.extract import ExtractedPage, extract_page, is_link_list
+from sitechat.crawling.browser import PageRenderer
+from sitechat.crawling.extract import ExtractedPage, extract_page, is_link_list, needs_browser
 from sitechat.crawling.fetcher import Fetcher, FetchResult, Validators
 from sitechat.crawling.robots import RobotsCache
 from sitechat.crawling.sitemap import collect_sitemap_urls
@@ -47,6 +52,9 @@ PageStatus = Literal["indexed", "unchanged", "skipped", "failed"]
 
 # Fetch errors that mean "not a page for us" rather than "something went wrong".
 SKIP_FETCH_ERRORS = frozenset({"content-type-not-allowed", "too-large"})
+# A page only a browser can read, and the crawl has none (or it would not start).
+NEEDS_BROWSER = "needs-browser"
+BROWSER_UNAVAILABLE = "browser-unavailable"
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,7 @@ class PageResult:
     etag: str | None = None
     last_modified: str | None = None
     known: KnownPage | None = None  # a 304: what the last crawl stored of the page
+    rendered: bool = False  # its text is the DOM the headless browser rendered
 
 
 @dataclass(frozen=True)
@@ -146,6 +155,13 @@ class _Visit:
     links_only: bool = field(default=False, compare=False)  # an already-done page, for links
 
 
+@dataclass(frozen=True)
+class _Rendered:
+    document: FetchResult  # as fetched, less the validators
+    page: ExtractedPage  # extracted from the rendered DOM
+    subrequest_bytes: int
+
+
 @dataclass
 class _Counters:
     discovered: int = 0
@@ -166,16 +182,22 @@ class _Counters:
         )
 
 
-async def run_crawl(plan: CrawlPlan, fetcher: Fetcher, sink: CrawlSink) -> CrawlOutcome:
-    """Crawl ``plan.start_url``'s site and report every page to ``sink``."""
-    return await _Crawl(plan, fetcher, sink).run()
+async def run_crawl(
+    plan: CrawlPlan, fetcher: Fetcher, sink: CrawlSink, *, renderer: PageRenderer | None = None
+) -> CrawlOutcome:
+    """Crawl ``plan.start_url``'s site and report every page to ``sink``; pages only scripts
+    write are rendered by ``renderer`` (None: skipped as ``needs-browser``)."""
+    return await _Crawl(plan, fetcher, sink, renderer).run()
 
 
 class _Crawl:
-    def __init__(self, plan: CrawlPlan, fetcher: Fetcher, sink: CrawlSink) -> None:
+    def __init__(
+        self, plan: CrawlPlan, fetcher: Fetcher, sink: CrawlSink, renderer: PageRenderer | None
+    ) -> None:
         self.plan = plan
         self.fetcher = fetcher
         self.sink = sink
+        self.renderer = renderer
         self.robots = RobotsCache(fetcher)
         self.queue: asyncio.PriorityQueue[_Visit] = asyncio.PriorityQueue()
         self.sequence = itertools.count()
@@ -396,6 +418,12 @@ class _Crawl:
 
         page = await self._extract(fetched)
         assert page is not None  # fetched.ok guarantees a body
+        rendered: _Rendered | None = None
+        if needs_browser(page):
+            outcome = await self._render(visit, fetched, record_url)
+            if isinstance(outcome, PageResult):
+                return outcome, page.links
+            rendered, fetched, page = outcome, outcome.document, outcome.page
         canonical = page.canonical_url
         if canonical and canonical != record_url and same_site(canonical, self.plan.start_url):
             if not self._claim(canonical):
@@ -417,7 +445,33 @@ class _Crawl:
             self.content_hashes.add(page.content_hash)
         status: PageStatus = "indexed" if reason is None else "skipped"
         result = self._result(visit, fetched, status, reason, url=record_url, page=page)
+        if rendered is not None:
+            result = replace(result, rendered=True, bytes=result.bytes + rendered.subrequest_bytes)
         return result, page.links
+
+    async def _render(
+        self, visit: _Visit, fetched: FetchResult, record_url: str
+    ) -> PageResult | _Rendered:
+        """The page as the browser renders it, or the reason it is not stored."""
+        if self.renderer is None:
+            return self._result(visit, fetched, "skipped", NEEDS_BROWSER, url=record_url)
+        rendered = await self.renderer.render(fetched, may_fetch=self._subrequest_allowed)
+        self.total_bytes += rendered.bytes_fetched
+        if rendered.html is None:
+            status: PageStatus = "skipped" if rendered.error == "too-large" else "failed"
+            return self._result(visit, fetched, status, rendered.error, url=record_url)
+        # Its validators are the shell's: a re-sync could not tell that the data behind an
+        # unchanged shell changed, so a rendered page is always fetched (and rendered) again.
+        document = replace(fetched, etag=None, last_modified=None)
+        page = await self._extract(replace(fetched, body=rendered.html.encode(), charset="utf-8"))
+        assert page is not None
+        return _Rendered(document, page, rendered.bytes_fetched)
+
+    async def _subrequest_allowed(self, url: str) -> bool:
+        """The crawled site's robots.txt rules for what its pages' scripts request."""
+        if not self.plan.respect_robots or not same_site(url, self.plan.start_url):
+            return True
+        return await self.robots.allows(url)
 
     def _claim(self, key: str) -> bool:
         """Take ``key`` as the URL to record under; False if another outcome already has it."""

@@ -34,6 +34,15 @@ FALLBACK_TIMEOUT_SECONDS = 3.0
 MAX_FALLBACK_INPUT_CHARS = 2_000_000
 MAX_TITLE_CHARS = 300
 
+# A page whose main text is shorter than this but which loads scripts is probably built by
+# them (`needs_browser`): a single-page app's empty mount point, a "Loading..." shell.
+MAX_SCRIPT_SHELL_TEXT_CHARS = 200
+# Script types that run: none given, a JavaScript MIME type, or an ES module. JSON-LD, import
+# maps and templates carry data, not code.
+_RUNNABLE_SCRIPT_TYPES = frozenset(
+    {"", "module", "text/javascript", "application/javascript", "text/ecmascript"}
+)
+
 _fallback_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="trafilatura")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
@@ -73,6 +82,19 @@ class ExtractedPage:
     method: str = "landmark"  # landmark | trafilatura | plain-text
     # Share of the main region's text that sits inside links (0..1; None for plain text).
     link_density: float | None = None
+    # An external or inline script that runs; looked for only when the main text is short.
+    loads_scripts: bool = False
+
+
+def needs_browser(page: ExtractedPage) -> bool:
+    """True for a page that only a browser can read: next to no main text, but scripts that
+    probably write it (a single-page app's shell). Checked for every page, so it reads only
+    what extraction found."""
+    return (
+        page.loads_scripts
+        and not page.noindex
+        and len(page.markdown.strip()) < MAX_SCRIPT_SHELL_TEXT_CHARS
+    )
 
 
 def extract_page(
@@ -213,7 +235,20 @@ def _extract_html(html: str, url: str) -> ExtractedPage:
         noindex="noindex" in robots or "none" in robots,
         method=method,
         link_density=density if method == "landmark" else None,
+        # Only asked of short pages, the only ones it decides anything for (`needs_browser`);
+        # a CSS query on every long page would cost a few percent of extraction.
+        loads_scripts=len(markdown.strip()) < MAX_SCRIPT_SHELL_TEXT_CHARS and _loads_scripts(tree),
     )
+
+
+def _loads_scripts(tree: LexborHTMLParser) -> bool:
+    for script in tree.css("script"):
+        kind = (script.attributes.get("type") or "").split(";")[0].strip().lower()
+        if kind in _RUNNABLE_SCRIPT_TYPES and (
+            script.attributes.get("src") or script.text(deep=False).strip()
+        ):
+            return True
+    return False
 
 
 def _base_url(tree: LexborHTMLParser, url: str) -> str:

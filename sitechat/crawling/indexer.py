@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.crawling import repository
-from sitechat.crawling.engine import PageResult
+from sitechat.crawling.engine import BROWSER_UNAVAILABLE, NEEDS_BROWSER, PageResult
 from sitechat.crawling.extract import ExtractedPage
 from sitechat.knowledge import repository as knowledge_repository
 from sitechat.knowledge.dense import DenseRetrieval
@@ -73,6 +73,7 @@ async def store_page_result(
             "links": _links_of(result, existing),
             "etag": _validators_of(result)[0],
             "last_modified": _validators_of(result)[1],
+            "rendered": result.rendered,
             "created_at": now,
         },
     )
@@ -83,6 +84,8 @@ async def store_page_result(
         "bytes_fetched": result.bytes,
         "pages_skipped": 1 if outcome is PageOutcome.skipped else 0,
         "pages_failed": 1 if outcome is PageOutcome.failed else 0,
+        "pages_rendered": 1 if result.rendered else 0,
+        "pages_needing_browser": 1 if result.reason in (NEEDS_BROWSER, BROWSER_UNAVAILABLE) else 0,
     }
     if result.page is not None and outcome in (PageOutcome.indexed, PageOutcome.unchanged):
         page = await _write_page(session, crawl, result, result.page, existing, now, dense)

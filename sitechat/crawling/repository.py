@@ -25,6 +25,8 @@ COUNTER_COLUMNS = frozenset(
         "pages_new",
         "pages_changed",
         "pages_unchanged",
+        "pages_rendered",
+        "pages_needing_browser",
         "bytes_fetched",
     }
 )

@@ -84,6 +84,14 @@ class CrawlRead(BaseModel):
         description="URLs found but never fetched because the crawl stopped first (its page "
         "budget, time or byte budget, a cancel); 0 when it saw the whole site."
     )
+    pages_rendered: int = Field(
+        description="Pages whose HTML had next to no text but loaded scripts, rendered in the "
+        "headless browser (`SITECHAT_CRAWL_BROWSER`) and read from the DOM it built."
+    )
+    pages_needing_browser: int = Field(
+        description="Such pages left out because no browser is configured (page reason "
+        "`needs-browser`) or it would not start (`browser-unavailable`); 0 when none."
+    )
     bytes_fetched: int
     stop_reason: str | None = Field(
         description="completed, max-pages, time-budget, byte-budget, cancelled or error."
@@ -110,6 +118,7 @@ class CrawlPageRead(BaseModel):
     bytes: int
     depth: int
     page_id: uuid.UUID | None = Field(description="The stored page, for indexed pages.")
+    rendered: bool = Field(description="Its text came from the headless browser's DOM.")
     created_at: datetime
 
 

@@ -7,6 +7,7 @@ handed to the engine as done (with their links) and are neither fetched nor stor
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from sitechat.config import CrawlSettings
 from sitechat.core.clock import utcnow
 from sitechat.core.state import TaskContext, task_context
 from sitechat.crawling import repository
+from sitechat.crawling.browser import BrowserConfig, PageRenderer
 from sitechat.crawling.engine import CrawlCounts, CrawlPlan, PageResult, run_crawl
 from sitechat.crawling.fetcher import Fetcher, FetcherConfig
 from sitechat.crawling.indexer import CrawlTarget, store_page_result, store_unchanged_results
@@ -56,6 +58,18 @@ def fetcher_config(settings: CrawlSettings) -> FetcherConfig:
     )
 
 
+def browser_config(settings: CrawlSettings) -> BrowserConfig | None:
+    """The headless browser for pages only scripts write; None when the operator set none."""
+    if settings.browser is None:
+        return None
+    return BrowserConfig(
+        executable=settings.browser,
+        max_pages_at_once=settings.browser_concurrency,
+        page_timeout_seconds=settings.browser_timeout_seconds,
+        user_agent=settings.user_agent,
+    )
+
+
 @dataclass(frozen=True)
 class _Start:
     target: CrawlTarget
@@ -72,8 +86,12 @@ async def run_crawl_job(context: TaskContext, job_id: uuid.UUID) -> None:
     bound = log.bind(crawl_job_id=str(job_id), chatbot_id=str(start.target.chatbot_id))
     sink = JobSink(context, start.target)
     try:
-        async with Fetcher(fetcher_config(settings)) as fetcher:
-            outcome = await run_crawl(start.plan, fetcher, sink)
+        async with contextlib.AsyncExitStack() as stack:
+            fetcher = await stack.enter_async_context(Fetcher(fetcher_config(settings)))
+            renderer = None
+            if (browser := browser_config(settings)) is not None:
+                renderer = await stack.enter_async_context(PageRenderer(browser, fetcher))
+            outcome = await run_crawl(start.plan, fetcher, sink, renderer=renderer)
         await sink.flush()
     except Exception:
         bound.exception("crawl.job_failed")

@@ -59,6 +59,13 @@ async def lexical_ranking(
 ) -> list[ChunkHit]:
     """The chatbot's chunks by BM25 score for the question, best first."""
     terms = await repository.question_terms(session, chatbot_id, language, question)
+    return await ranking_of_terms(session, chatbot_id, terms, limit)
+
+
+async def ranking_of_terms(
+    session: AsyncSession, chatbot_id: uuid.UUID, terms: QuestionTerms, limit: int
+) -> list[ChunkHit]:
+    """The chatbot's chunks by BM25 score for the question's `terms`, best first."""
     if not terms.frequencies:
         return []
     return await repository.rank_chunks(

@@ -46,11 +46,12 @@ class ChunkHit:
 @dataclass(frozen=True)
 class QuestionTerms:
     """The question's lexemes that occur in the chatbot's chunks, with their document
-    frequencies, and the chatbot's corpus size."""
+    frequencies, the chatbot's corpus size, and the question's lexemes no chunk holds."""
 
     frequencies: dict[str, int]
     chunk_count: int
     total_length: int
+    unseen: frozenset[str] = frozenset()
 
     @property
     def average_length(self) -> float:
@@ -66,10 +67,9 @@ WITH q AS (
         || sitechat_code_terms(CAST(:language AS regconfig), :question)
     ) AS u
 )
-SELECT s.lexeme, s.chunks, s.positions
-FROM knowledge_term_stats AS s
-WHERE s.chatbot_id = :chatbot_id AND s.chunks > 0
-  AND s.lexeme = ANY(ARRAY(SELECT lexeme FROM q) || CAST(ARRAY[''] AS text[]))
+SELECT q.lexeme, coalesce(s.chunks, 0), coalesce(s.positions, 0)
+FROM (SELECT lexeme FROM q UNION ALL SELECT '') AS q
+LEFT JOIN knowledge_term_stats AS s ON s.chatbot_id = :chatbot_id AND s.lexeme = q.lexeme
 """
 )
 
@@ -81,13 +81,16 @@ async def question_terms(
         _QUESTION_TERMS, {"chatbot_id": chatbot_id, "language": language, "question": question}
     )
     frequencies: dict[str, int] = {}
+    unseen: set[str] = set()
     chunk_count = total_length = 0
     for lexeme, chunks, positions in rows.all():
         if lexeme == "":
             chunk_count, total_length = int(chunks), int(positions)
-        else:
+        elif chunks > 0:
             frequencies[lexeme] = int(chunks)
-    return QuestionTerms(frequencies, chunk_count, total_length)
+        else:
+            unseen.add(lexeme)
+    return QuestionTerms(frequencies, chunk_count, total_length, frozenset(unseen))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -89,6 +89,10 @@ class CrawlJob(IdMixin, Base):
     pages_unchanged: Mapped[int] = mapped_column(Integer, default=0)
     pages_removed: Mapped[int] = mapped_column(Integer, default=0)
     pages_unvisited: Mapped[int] = mapped_column(Integer, default=0)
+    # Pages only scripts write (crawling/browser.py): rendered in the headless browser, or
+    # left out because the crawl had no browser to render them with.
+    pages_rendered: Mapped[int] = mapped_column(Integer, default=0)
+    pages_needing_browser: Mapped[int] = mapped_column(Integer, default=0)
     bytes_fetched: Mapped[int] = mapped_column(BigInteger, default=0)
     stop_reason: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
@@ -122,4 +126,5 @@ class CrawlPage(IdMixin, Base):
     # A link list's validators: the next scheduled crawl asks for it conditionally too.
     etag: Mapped[str | None] = mapped_column(String(500))
     last_modified: Mapped[str | None] = mapped_column(String(100))
+    rendered: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime]

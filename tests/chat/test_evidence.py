@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sitechat.chat.evidence import (
     CLOSE,
+    FAMILIAR_CLOSE,
     NEAR,
     answer_sources,
     answerable,
@@ -41,6 +42,18 @@ class TestAnswerable:
         lexical_only = [make_passage(ANSWER, rankings={"lexical": 1})]
         assert evidence_of(lexical_only).closeness is None
         assert answerable(evidence_of(lexical_only))
+
+    def test_a_question_naming_something_the_sources_do_not_know_needs_a_very_close_passage(
+        self,
+    ) -> None:
+        close = ranked(CLOSE + 0.01, 1, 1)
+        assert answerable(evidence_of(close))
+        assert not answerable(evidence_of(close, ["pytorch"]))
+        assert answerable(evidence_of(ranked(FAMILIAR_CLOSE, 1, 1), ["pytorch"]))
+
+    def test_without_a_semantic_ranking_an_unfamiliar_term_is_no_answer(self) -> None:
+        lexical_only = [make_passage(ANSWER, rankings={"lexical": 1})]
+        assert not answerable(evidence_of(lexical_only, ["pytorch"]))
 
     def test_no_passages_is_no_answer(self) -> None:
         assert not answerable(evidence_of([]))

@@ -40,6 +40,16 @@ async def _conversation(client: httpx.AsyncClient, account: ChatAccount, chatbot
     return str(response.json()["id"])
 
 
+async def _ask(
+    client: httpx.AsyncClient, account: ChatAccount, conversation_id: str, question: str
+) -> httpx.Response:
+    return await client.post(
+        f"/v1/conversations/{conversation_id}/messages",
+        json={"content": question},
+        headers=account.headers,
+    )
+
+
 class TestAsking:
     async def test_answer_cites_the_chunk_it_quotes(
         self, app: FastAPI, client: httpx.AsyncClient
@@ -48,10 +58,8 @@ class TestAsking:
         chatbot, _ = await _bot_with_docs(app, account)
         conversation_id = await _conversation(client, account, chatbot)
 
-        response = await client.post(
-            f"/v1/conversations/{conversation_id}/messages",
-            json={"content": "How do I create a virtual environment?"},
-            headers=account.headers,
+        response = await _ask(
+            client, account, conversation_id, "How do I create a virtual environment?"
         )
 
         assert response.status_code == 201, response.text
@@ -81,16 +89,36 @@ class TestAsking:
         chatbot, _ = await _bot_with_docs(app, account)
         conversation_id = await _conversation(client, account, chatbot)
 
-        response = await client.post(
-            f"/v1/conversations/{conversation_id}/messages",
-            json={"content": "When does the bakery open on Sundays?"},
-            headers=account.headers,
+        response = await _ask(
+            client, account, conversation_id, "When does the bakery open on Sundays?"
         )
 
         assert response.status_code == 201
         assert response.json()["content"] == FALLBACK
         assert response.json()["fallback"] is True
         assert response.json()["citations"] == []
+
+    async def test_a_question_about_a_product_the_docs_never_name_gets_the_fallback(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        account = await create_account(app)
+        chatbot, _ = await _bot_with_docs(app, account)
+        conversation_id = await _conversation(client, account, chatbot)
+
+        asked = {}
+        for question in (
+            "How do I create a virtual environment with pipenv?",
+            "How do I create a virtual environment?",
+        ):
+            response = await _ask(client, account, conversation_id, question)
+            assert response.status_code == 201, response.text
+            asked[question] = response.json()
+
+        with_pipenv = asked["How do I create a virtual environment with pipenv?"]
+        assert with_pipenv["fallback"] is True
+        assert with_pipenv["content"] == FALLBACK
+        assert with_pipenv["citations"] == []
+        assert asked["How do I create a virtual environment?"]["fallback"] is False
 
     async def test_chatbot_that_is_not_ready_refuses_with_409(
         self, app: FastAPI, client: httpx.AsyncClient

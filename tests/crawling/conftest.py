@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -43,9 +44,10 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class LocalSite:
-    """An http.server thread bound to an ephemeral port on loopback."""
+    """An http.server thread bound to an ephemeral port on loopback (127.0.0.1 unless told;
+    any 127.x.y.z address is this machine too)."""
 
-    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         site = self
@@ -61,6 +63,11 @@ class LocalSite:
                     reply = route(self) if callable(route) else route
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self._send(reply)
+
+            def do_POST(self) -> None:  # recorded, so a test can tell nothing was posted
+                site.hits[f"POST {self.path}"] += 1
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self._send(Reply(status=204, content_type=None))
 
             def _send(self, reply: Reply) -> None:
                 if reply.delay_seconds:
@@ -85,7 +92,8 @@ class LocalSite:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
+        self.host = host
+        self._server = _QuietServer((host, 0), Handler)
         if tls is not None:
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.scheme = "http" if tls is None else "https"
@@ -96,7 +104,7 @@ class LocalSite:
 
     @property
     def origin(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.origin + path
@@ -119,6 +127,18 @@ def html_page(title: str, body: str, head: str = "") -> str:
         f"<body><nav><a href='/'>Home</a></nav><main>{body}</main>"
         "<footer>Copyright footer text</footer></body></html>"
     )
+
+
+# Debian's Chromium (`make browser-deps` installs it); the crawler is given its path, as an
+# operator gives SITECHAT_CRAWL_BROWSER. Nothing downloads a browser.
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: install the Debian package `chromium` (make test does).")
+    return CHROMIUM
 
 
 @pytest.fixture

@@ -234,3 +234,13 @@ class TestFusion:
         fused = reciprocal_rank_fusion({"lexical": lexical, "semantic": dense}, limit=2)
 
         assert [passage.title for passage in fused] == ["b", "c"]
+
+    def test_the_semantic_ranking_weighs_more_than_the_lexical_one(self) -> None:
+        # A visitor's paraphrase is found by meaning far more often than by its words: the
+        # first of the semantic ranking outranks the first of the lexical one.
+        lexical = [_hit("words", 9.0), _hit("x", 5.0), _hit("y", 1.0)]
+        dense = [_hit("meaning", 0.7), _hit("z", 0.6)]
+
+        fused = reciprocal_rank_fusion({"lexical": lexical, "semantic": dense}, limit=3)
+
+        assert [passage.title for passage in fused] == ["meaning", "z", "words"]

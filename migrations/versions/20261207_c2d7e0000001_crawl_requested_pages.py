@@ -1,8 +1,8 @@
 """crawl_jobs.requested_pages: the pages a crawl asked for, beside the `max_pages` it was granted
 
-Revision ID: a7c2d0000001
-Revises: e9c4a0000001
-Create Date: 2026-12-07 10:00:00
+Revision ID: c2d7e0000001
+Revises: b7a5e0000001
+Create Date: 2026-12-07 11:00:00
 
 A retry and a scheduled re-sync ask for what the crawl they follow asked for; until now they
 asked for its granted `max_pages`, which a nearly spent month had shrunk for good. Crawls
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "a7c2d0000001"
-down_revision: str | None = "e9c4a0000001"
+revision: str = "c2d7e0000001"
+down_revision: str | None = "b7a5e0000001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,89 @@
+"""Which words of a question name something the chatbot's sources do not know.
+
+A visitor asking a documentation bot about something else names it: "pytorch", "Patroni",
+"pgbouncer", "Heroku". The name is missing from the sources (or appears once or twice, in a
+changelog or a list of links), and it is not an ordinary English word. Those two facts are
+cheap to know: retrieval already reads each question lexeme's document frequency in the
+chatbot's chunks (`QuestionTerms`), and the local embedder ships a vocabulary of common words
+(all-MiniLM-L6-v2's uncased WordPiece vocabulary, whose whole words are the language's common
+words). A visitor's own ordinary words that the sources happen not to use ("throwaway",
+"subfolders", "climbing") are words of that vocabulary, with or without a common affix, or two
+of them joined; numbers and literal values ("0.30000000000000004", "5gb", "007") are not names.
+
+The answer flow (`chat/evidence.py`) refuses to answer a question naming such a term unless a
+passage is very close to it in meaning: a question about pytorch is not answered by the
+passage nearest to "train a neural network". Calibrated on the visitor question sets
+(docs/decisions/0021-unfamiliar-terms-and-semantic-weight.md).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+
+from sitechat.knowledge.minilm import ModelUnavailable, model_dir
+from sitechat.knowledge.repository import QuestionTerms
+
+# A term held by at most this many chunks is as good as unknown, once the sources are large
+# enough that an ordinary subject of theirs is held by more (a changelog's passing mention).
+RARE_CHUNKS = 2
+RARE_FROM_CHUNKS = 1_000
+MIN_LETTERS = 3
+# Two words joined ("throwaway", "birthdate"), the first this long: "pip" + "envy" is none.
+MIN_COMPOUND_HEAD = 4
+# Affixes an ordinary word takes, applied to a stemmed lexeme ("poetri" -> "poetry").
+_PREFIXES = ("un", "sub", "re", "over", "per", "pre", "non", "multi", "auto")
+_SUFFIXES = ("", "e", "s", "y", "es", "ed", "ing", "er", "ers", "able", "ly", "al")
+_NAME_LIKE = re.compile(r"[a-z][a-z0-9]+")
+
+
+@cache
+def vocabulary() -> frozenset[str]:
+    """The embedder's whole words of at least three letters; empty when it is not installed
+    (then no term is judged: the rule needs the vocabulary to tell a name from a word)."""
+    try:
+        tokenizer = json.loads((model_dir() / "tokenizer.json").read_text(encoding="utf-8"))
+    except (ModelUnavailable, OSError, ValueError):
+        return frozenset()
+    words = tokenizer.get("model", {}).get("vocab", {})
+    return frozenset(w for w in words if w.isalpha() and len(w) >= MIN_LETTERS)
+
+
+def _is_word(lexeme: str, words: frozenset[str]) -> bool:
+    # The stemmer turns a final "y" into "i" ("poetry" -> "poetri") and drops a doubled
+    # consonant ("install" -> "instal").
+    stems = (lexeme, lexeme + lexeme[-1:], lexeme[:-1] + "y" if lexeme.endswith("i") else "")
+    return any(stem + suffix in words for stem in stems if stem for suffix in _SUFFIXES)
+
+
+def ordinary_word(lexeme: str, words: frozenset[str]) -> bool:
+    """A word of the vocabulary, maybe with a common affix, or two words joined."""
+    if _is_word(lexeme, words):
+        return True
+    for prefix in _PREFIXES:
+        rest = lexeme.removeprefix(prefix)
+        if rest != lexeme and len(rest) >= MIN_LETTERS and _is_word(rest, words):
+            return True
+    return any(
+        lexeme[:cut] in words and _is_word(lexeme[cut:], words)
+        for cut in range(MIN_COMPOUND_HEAD, len(lexeme) - MIN_LETTERS + 1)
+    )
+
+
+def unfamiliar_terms(terms: QuestionTerms) -> tuple[str, ...]:
+    """The question's name-like lexemes the chatbot's sources do not know, sorted."""
+    words = vocabulary()
+    if not words:
+        return ()
+    rare = RARE_CHUNKS if terms.chunk_count >= RARE_FROM_CHUNKS else 0
+    candidates = set(terms.unseen) | {t for t, n in terms.frequencies.items() if n <= rare}
+    return tuple(
+        sorted(
+            term
+            for term in candidates
+            if _NAME_LIKE.fullmatch(term)
+            and sum(c.isalpha() for c in term) >= MIN_LETTERS
+            and not ordinary_word(term, words)
+        )
+    )

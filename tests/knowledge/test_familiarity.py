@@ -1,0 +1,45 @@
+"""Which words of a question name something the chatbot's sources do not know."""
+
+from __future__ import annotations
+
+import pytest
+
+from sitechat.knowledge.familiarity import RARE_FROM_CHUNKS, unfamiliar_terms, vocabulary
+from sitechat.knowledge.repository import QuestionTerms
+
+
+def terms(unseen: set[str], known: dict[str, int] | None = None, chunks: int = 50) -> QuestionTerms:
+    return QuestionTerms(known or {}, chunks, chunks * 40, frozenset(unseen))
+
+
+def test_the_vocabulary_comes_with_the_installed_model() -> None:
+    assert {"folder", "purchase", "guess"} <= vocabulary()
+
+
+@pytest.mark.parametrize("name", ["pytorch", "patroni", "pgbouncer", "pyqt6", "mongodb"])
+def test_a_product_name_the_sources_never_use_is_unfamiliar(name: str) -> None:
+    assert unfamiliar_terms(terms({name, "instal"})) == (name,)
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "climb",  # a word of the vocabulary
+        "subfold",  # "sub" + "folder", stemmed
+        "unguess",  # "un" + "guess"
+        "throwaway",  # "throw" + "away"
+        "poetri",  # "poetry", stemmed
+        "5gb",  # a quantity, not a name
+        "0.30000000000000004",
+        "requests.get",  # an identifier's whole: its parts are judged on their own
+    ],
+)
+def test_ordinary_words_values_and_compounds_are_not(word: str) -> None:
+    assert unfamiliar_terms(terms({word})) == ()
+
+
+def test_a_name_held_by_a_couple_of_chunks_of_large_sources_is_unfamiliar() -> None:
+    # A changelog's passing mention does not make the sources about it; small sources mention
+    # their own subjects only a few times, so there only absent names count.
+    assert unfamiliar_terms(terms(set(), {"jupyt": 1, "list": 900}, RARE_FROM_CHUNKS)) == ("jupyt",)
+    assert unfamiliar_terms(terms(set(), {"jupyt": 1, "list": 9}, 40)) == ()
