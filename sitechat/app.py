@@ -23,7 +23,7 @@ from sitechat.chat.dependencies import build_answerer
 from sitechat.chat.openai_errors import OpenAIErrorEnvelope
 from sitechat.chat.public import verified_visitor
 from sitechat.chat.streaming import KEEPALIVE_SECONDS
-from sitechat.config import Environment, Settings, get_settings
+from sitechat.config import Environment, Settings
 from sitechat.core.db import (
     create_engine,
     create_read_pool,
@@ -201,7 +201,8 @@ def rate_limit_subjects(plans: PlanCatalog) -> CallerRateLimitSubjects:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    # Read once: uvicorn makes the app once per worker process (`sitechat serve`).
+    settings = settings or Settings()
     configure_logging(settings.log_level, cache_loggers=settings.env is not Environment.test)
     app = FastAPI(
         title="SiteChat API",
