@@ -61,19 +61,24 @@ class RefusedOverrides(dict[Callable[..., Any], Callable[..., Any]]):
 
     FastAPI reads overrides through the router that included a route; these routes were never
     included, so an override would silently do nothing. Refuse it loudly instead: tests and
-    embedders replace the object the dependency reads (on `app.state`) rather than the
-    dependency itself.
+    embedders replace the object the dependency reads (a component of the app's state, see
+    `core/state.py`) rather than the dependency itself. An override that got in anyway (the
+    attribute replaced by a plain dict) stops the app at start-up (`refuse_dependency_overrides`).
     """
 
     def _refuse(self, *args: object, **kwargs: object) -> None:
-        raise TypeError(
-            "dependency_overrides has no effect on SiteChat's routes (they are added to the "
-            "app's table, see sitechat/api.py); replace the object on app.state instead"
-        )
+        raise TypeError(OVERRIDES_REFUSED)
 
     __setitem__ = _refuse
     update = _refuse
     setdefault = _refuse  # type: ignore[assignment]
+    __ior__ = _refuse  # type: ignore[assignment]
+
+
+OVERRIDES_REFUSED = (
+    "dependency_overrides has no effect on SiteChat's routes (they are added to the app's "
+    "table, see sitechat/api.py); provide the object on the app's state instead"
+)
 
 
 def add_v1_routes(app: FastAPI) -> None:
@@ -82,3 +87,9 @@ def add_v1_routes(app: FastAPI) -> None:
     for router in V1_ROUTERS:
         app.router.routes.extend(router.routes)
     app.dependency_overrides = RefusedOverrides()
+
+
+def refuse_dependency_overrides(app: FastAPI) -> None:
+    """At start-up: an app with dependency overrides does not start (they would do nothing)."""
+    if app.dependency_overrides:
+        raise RuntimeError(OVERRIDES_REFUSED)

@@ -9,24 +9,21 @@ import uuid
 from collections.abc import AsyncIterator
 
 import structlog
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
 
-from sitechat.api import add_v1_routes
+from sitechat.api import add_v1_routes, refuse_dependency_overrides
 from sitechat.auth.dependencies import AuthState, build_auth_state
 from sitechat.auth.rate_limits import CallerRateLimitSubjects
 from sitechat.auth.revocation import revocation_listener
-from sitechat.billing.catalog import load_catalog
-from sitechat.billing.dependencies import build_gateway
-from sitechat.billing.plans import DEFAULT_PLAN_ID, UnknownPlanError, get_plan, use_catalog
+from sitechat.billing.plans import DEFAULT_PLAN_ID, PlanCatalog, UnknownPlanError
 from sitechat.chat.answering import ChatRuntime
 from sitechat.chat.dependencies import build_answerer
 from sitechat.chat.openai_errors import OpenAIErrorEnvelope
+from sitechat.chat.public import verified_visitor
 from sitechat.chat.streaming import KEEPALIVE_SECONDS
-from sitechat.chat.visitor_tokens import verify_visitor_token
-from sitechat.config import Environment, Settings, get_settings
-from sitechat.core.clock import utcnow
+from sitechat.config import Environment, Settings
 from sitechat.core.db import (
     create_engine,
     create_read_pool,
@@ -38,18 +35,16 @@ from sitechat.core.embedded_db import EmbeddedPostgres
 from sitechat.core.errors import install_exception_handlers
 from sitechat.core.logging import configure_logging
 from sitechat.core.login_throttle import LoginThrottle
-from sitechat.core.mail import build_mailer
 from sitechat.core.middleware import MiddlewareConfig, RequestContextMiddleware
 from sitechat.core.ratelimit import RateLimiter, RateLimitPolicy, RouteClass
 from sitechat.core.routing import API_PREFIX, index_routes
-from sitechat.core.state import AppState, app_state
+from sitechat.core.state import AppState, app_state, worker_context
 from sitechat.crawling.events import StreamTiming
-from sitechat.knowledge.dense import start_dense_retrieval, stop_dense_retrieval
 from sitechat.ops.docs import API_DESCRIPTION, add_docs_routes
 from sitechat.ops.router import router as ops_router
+from sitechat.process import provide_dense_retrieval, start_components, start_task_context
 from sitechat.sources.router import UPLOAD_ROUTES
 from sitechat.widget.router import router as widget_router
-from sitechat.worker.context import TaskContext, configure_task_context
 from sitechat.worker.queue import connected_queue, queue
 from sitechat.worker.runner import run_worker
 
@@ -70,10 +65,12 @@ def _database_url(settings: Settings) -> str:
     return url
 
 
-async def _run_worker(settings: Settings) -> None:
+async def _run_worker(state: AppState) -> None:
     # uvicorn owns the signals; the lifespan's end cancels this task (see `_stop_worker`).
+    settings = state.settings
     await run_worker(
         queue,
+        context=worker_context(state.task_context),
         concurrency=settings.worker.concurrency,
         name="in-process",
         install_signal_handlers=False,
@@ -106,6 +103,7 @@ class ApiCorsMiddleware(CORSMiddleware):
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    refuse_dependency_overrides(app)
     state = app_state(app)
     settings = state.settings
     url = _database_url(settings)
@@ -119,7 +117,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             keepalive_seconds=KEEPALIVE_SECONDS,
         )
     )
-    configure_task_context(TaskContext(settings=settings, sessionmaker=state.sessionmaker))
+    state.task_context = start_task_context(settings, state.sessionmaker, state.components)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(engine.dispose)
         stack.push_async_callback(_close_answerer, state)
@@ -131,8 +129,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await revocations.start()
         stack.push_async_callback(revocations.stop)
         # Dense retrieval: on only with an embedder AND pgvector; logs which it is.
-        dense = await start_dense_retrieval(engine, settings.embedding)
-        stack.push_async_callback(stop_dense_retrieval, dense)
+        await stack.enter_async_context(provide_dense_retrieval(state.components, engine, settings))
         if settings.redis.url:
             from redis.asyncio import Redis
 
@@ -145,7 +142,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             stack.push_async_callback(limiter.close)
         await stack.enter_async_context(connected_queue(libpq_url(url)))
         if settings.worker.in_process:
-            worker = asyncio.create_task(_run_worker(settings), name="sitechat-worker")
+            worker = asyncio.create_task(_run_worker(state), name="sitechat-worker")
             stack.push_async_callback(_stop_worker, worker)
         log.info("app.started", env=settings.env.value, worker=settings.worker.in_process)
         _freeze_startup_objects()
@@ -185,25 +182,27 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
     )
 
 
-def rate_limit_subjects(settings: Settings) -> CallerRateLimitSubjects:
+def rate_limit_subjects(plans: PlanCatalog) -> CallerRateLimitSubjects:
     """Who the rate limiter charges: verified callers by their credential and plan (the
     plan's `rate_limit_scale`), widget visitors by their conversation."""
 
-    def visitor_conversation(token: str) -> uuid.UUID | None:
-        claims = verify_visitor_token(settings.auth, token, utcnow())
+    def visitor_conversation(request: Request) -> uuid.UUID | None:
+        # Verified once per request: the widget route reads the same claims (`VisitorDep`).
+        claims = verified_visitor(request)
         return claims.conversation_id if claims is not None else None
 
     def plan_scale(plan_id: str | None) -> int:
         try:
-            return get_plan(plan_id or DEFAULT_PLAN_ID).rate_limit_scale
+            return plans.get(plan_id or DEFAULT_PLAN_ID).rate_limit_scale
         except UnknownPlanError:  # a plan the operator's catalog no longer has
-            return get_plan(DEFAULT_PLAN_ID).rate_limit_scale
+            return plans.get(DEFAULT_PLAN_ID).rate_limit_scale
 
     return CallerRateLimitSubjects(visitor_conversation=visitor_conversation, plan_scale=plan_scale)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    # Read once: uvicorn makes the app once per worker process (`sitechat serve`).
+    settings = settings or Settings()
     configure_logging(settings.log_level, cache_loggers=settings.env is not Environment.test)
     app = FastAPI(
         title="SiteChat API",
@@ -213,12 +212,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    state = app.state = AppState(settings, build_mailer(settings.mail))
-    use_catalog(load_catalog(settings.billing.plans_file))
-    auth = build_auth_state(settings)
-    state.provide(auth)
-    state.rate_limit_subjects = rate_limit_subjects(settings)
-    state.provide(build_gateway(settings.billing))
+    # The catalog, the gateway (and, in the lifespan, dense retrieval): shared with the jobs.
+    components = start_components(settings)
+    state = app.state = AppState(settings, components)
+    state.provide(build_auth_state(settings))
+    subjects = rate_limit_subjects(components.get(PlanCatalog))
+    state.provide(subjects)  # typed for the WebSocket's charges; the rate limiter's below
+    state.rate_limit_subjects = subjects
     state.provide(StreamTiming())
     install_exception_handlers(app)
 

@@ -72,32 +72,32 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
 
 def worker(settings: Settings, concurrency: int) -> None:
-    from sitechat.billing.catalog import load_catalog
-    from sitechat.billing.plans import use_catalog
     from sitechat.core.db import create_engine, create_sessionmaker, libpq_url
-    from sitechat.knowledge.dense import start_dense_retrieval, stop_dense_retrieval
-    from sitechat.worker.context import TaskContext, configure_task_context
+    from sitechat.core.state import worker_context
+    from sitechat.process import provide_dense_retrieval, start_components, start_task_context
     from sitechat.worker.queue import connected_queue
     from sitechat.worker.runner import run_worker
 
     async def run(url: str) -> None:
-        use_catalog(load_catalog(settings.billing.plans_file))
+        components = start_components(settings)
         engine = create_engine(url, settings.db)
-        configure_task_context(TaskContext(settings, create_sessionmaker(engine)))
-        dense = await start_dense_retrieval(engine, settings.embedding)
+        context = start_task_context(settings, create_sessionmaker(engine), components)
         try:
-            async with connected_queue(libpq_url(url)) as queue:
+            async with (
+                provide_dense_retrieval(components, engine, settings),
+                connected_queue(libpq_url(url)) as queue,
+            ):
                 # SIGTERM/SIGINT: stop fetching, let running jobs finish for a bounded time,
                 # then put the unfinished ones back in the queue.
                 await run_worker(
                     queue,
+                    context=worker_context(context),
                     concurrency=concurrency,
                     name="standalone",
                     install_signal_handlers=True,
                     shutdown_grace_seconds=settings.worker.shutdown_grace_seconds,
                 )
         finally:
-            await stop_dense_retrieval(dense)
             await engine.dispose()
 
     with configured_database(settings) as url:

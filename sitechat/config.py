@@ -8,7 +8,6 @@ operator-contract names from the spec (`DATABASE_URL`, `REDIS_URL`) stay unprefi
 from __future__ import annotations
 
 from enum import StrEnum
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -275,8 +274,3 @@ class Settings(BaseSettings):
 def is_weak_secret(secret: SecretStr) -> bool:
     value = secret.get_secret_value()
     return value == DEFAULT_SECRET or len(value) < 32
-
-
-@lru_cache
-def get_settings() -> Settings:
-    return Settings()

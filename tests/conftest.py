@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -31,6 +32,7 @@ from sitechat.config import (
 from sitechat.core.clock import FrozenClock, use_clock
 from sitechat.core.embedded_db import EmbeddedPostgres, ensure_database
 from sitechat.core.migrate import upgrade_database
+from sitechat.core.state import app_state, worker_context
 from sitechat.models.base import Base
 from sitechat.worker.queue import queue
 from tests.fixtures.database import connect_kwargs, drop_database
@@ -84,6 +86,13 @@ async def app(settings: Settings) -> AsyncIterator[object]:
 
 
 @pytest.fixture
+def target_app(app: object) -> object:
+    """The app whose components a test swaps (the plan catalog, dense retrieval); a module
+    whose tests run against another app overrides it."""
+    return app
+
+
+@pytest.fixture
 async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
@@ -119,6 +128,12 @@ def frozen_clock() -> Iterator[FrozenClock]:
         use_clock(previous)
 
 
-async def run_queued_jobs() -> None:
-    """Run every queued job to completion in this process, then return."""
-    await queue.run_worker_async(wait=False, install_signal_handlers=False, concurrency=1)
+async def run_queued_jobs(app: Any) -> None:
+    """Run every queued job to completion in this process, as `app`'s worker would (with its
+    task context), then return."""
+    await queue.run_worker_async(
+        wait=False,
+        install_signal_handlers=False,
+        concurrency=1,
+        additional_context=worker_context(app_state(app).task_context),
+    )

@@ -50,4 +50,16 @@ def test_a_dependency_override_is_refused_rather_than_silently_ignored(
         app.dependency_overrides[get_client_ip] = lambda: "203.0.113.9"
     with pytest.raises(TypeError, match="no effect"):
         app.dependency_overrides.update({get_client_ip: lambda: "203.0.113.9"})
+    with pytest.raises(TypeError, match="no effect"):
+        app.dependency_overrides |= {get_client_ip: lambda: "203.0.113.9"}
     assert dict(app.dependency_overrides) == {}
+
+
+async def test_an_app_with_dependency_overrides_does_not_start(settings: Settings) -> None:
+    from sitechat.auth.dependencies import get_client_ip
+
+    app = create_app(settings)
+    app.dependency_overrides = {get_client_ip: lambda: "203.0.113.9"}  # past the refusal
+    with pytest.raises(RuntimeError, match="no effect"):
+        async with app.router.lifespan_context(app):
+            pass

@@ -33,6 +33,7 @@ from bench.retrieval.evaluate import page_key, percentile
 from sitechat.chat.answerer import AnswerSettings, Citation
 from sitechat.chat.evidence import Evidence, answer_sources, answerable, evidence_of
 from sitechat.chat.extractive import ExtractiveAnswerer
+from sitechat.knowledge.dense import DenseRetrieval
 from sitechat.knowledge.service import retrieve_for_answer
 from sitechat.models.chatbots import Chatbot
 
@@ -73,9 +74,11 @@ class Answered:
         return [page_key(urlsplit(c.url or "").path) for c in self.citations]
 
 
-async def answer_question(session: AsyncSession, chatbot: Chatbot, question: Question) -> Answered:
+async def answer_question(
+    session: AsyncSession, chatbot: Chatbot, question: Question, dense: DenseRetrieval | None
+) -> Answered:
     started = time.perf_counter()
-    retrieved = await retrieve_for_answer(session, chatbot, question.text)
+    retrieved = await retrieve_for_answer(session, chatbot, question.text, dense=dense)
     passages = answer_sources(retrieved.passages)
     evidence = evidence_of(passages, retrieved.unfamiliar_terms)
     text, citations = ExtractiveAnswerer().compose(question.text, passages, SETTINGS)
@@ -87,6 +90,7 @@ async def answer_set(
     sessionmaker: async_sessionmaker[AsyncSession],
     chatbot_id: uuid.UUID,
     question_set: QuestionSet,
+    dense: DenseRetrieval | None,
 ) -> list[Answered]:
     """Every question of the set, one session each (as a request has)."""
     answered = []
@@ -94,7 +98,7 @@ async def answer_set(
         async with sessionmaker() as session:
             chatbot = await session.get(Chatbot, chatbot_id)
             assert chatbot is not None
-            answered.append(await answer_question(session, chatbot, question))
+            answered.append(await answer_question(session, chatbot, question, dense))
     return answered
 
 

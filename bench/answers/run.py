@@ -81,8 +81,11 @@ async def answer_all(
             ):
                 continue
             bot = bots[evaluate.site_of(question_set)]
-            await evaluate.answer_set(sessionmaker, bot, question_set)  # warms caches and plans
-            answers[question_set.name] = await evaluate.answer_set(sessionmaker, bot, question_set)
+            # The first round warms caches and plans.
+            await evaluate.answer_set(sessionmaker, bot, question_set, dense)
+            answers[question_set.name] = await evaluate.answer_set(
+                sessionmaker, bot, question_set, dense
+            )
         return answers
     finally:
         await stop_dense_retrieval(dense)

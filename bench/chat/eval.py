@@ -107,7 +107,7 @@ async def evaluate(
         chatbot = await session.get(Chatbot, uuid.UUID(chatbot_id))
         assert chatbot is not None
         for question in [q.question for q in ANSWERABLE] + list(UNANSWERABLE):
-            passages_of[question] = await retrieve(session, chatbot, question)
+            passages_of[question] = await retrieve(session, chatbot, question, dense=None)
 
     for item in ANSWERABLE:
         answer = await ask(http, headers, chatbot_id, item.question)

@@ -34,7 +34,7 @@ Ranker = Callable[[AsyncSession, Chatbot, str], Awaitable[list[Passage]]]
 
 
 async def _current(session: AsyncSession, chatbot: Chatbot, question: str) -> list[Passage]:
-    return await retrieve(session, chatbot, question)
+    return await retrieve(session, chatbot, question, dense=None)  # this bench is lexical
 
 
 async def _lexical_uncapped(

@@ -37,6 +37,7 @@ from bench.crawl.pipeline import (
     run_crawl,
     sitechat_server,
 )
+from sitechat.billing.catalog import load_catalog
 from sitechat.core.clock import utcnow
 from sitechat.core.db import async_url
 from sitechat.sources.scheduling import schedule_due_syncs
@@ -160,7 +161,7 @@ async def start_due_syncs(database_url: str, source_id: str) -> int:
                 {"id": source_id},
             )
         async with sessions() as session, session.begin():
-            return await schedule_due_syncs(session, utcnow(), 10)
+            return await schedule_due_syncs(session, load_catalog(None), utcnow(), 10)
     finally:
         await engine.dispose()
 

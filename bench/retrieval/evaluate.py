@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bench.chat.eval_questions import ANSWERABLE as OLD_ANSWERABLE
 from bench.questions import ALL_SETS
 from sitechat.knowledge.passages import Passage
-from sitechat.knowledge.service import retrieve
 from sitechat.models.chatbots import Chatbot
 
 Ranker = Callable[[AsyncSession, Chatbot, str, int], Awaitable[list[Passage]]]
@@ -93,7 +92,7 @@ async def recall(
     sessionmaker: async_sessionmaker[AsyncSession],
     chatbot_id: uuid.UUID,
     probes: Sequence[Probe],
-    rank: Ranker = retrieve,
+    rank: Ranker,
 ) -> dict[str, Recall]:
     """Recall per split of `probes` against one chatbot."""
     by_split: dict[str, Recall] = {}
@@ -115,7 +114,7 @@ async def latencies(
     sessionmaker: async_sessionmaker[AsyncSession],
     chatbot_id: uuid.UUID,
     questions: Sequence[str],
-    rank: Ranker = retrieve,
+    rank: Ranker,
     limit: int = 8,
 ) -> list[float]:
     """Milliseconds per retrieval, one session per question; the first round only warms."""

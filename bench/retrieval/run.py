@@ -46,10 +46,9 @@ from bench.retrieval.reference import plain_bm25
 from sitechat.config import Settings
 from sitechat.core.db import async_url
 from sitechat.knowledge.dense import (
-    dense_retrieval,
+    DenseRetrieval,
     start_dense_retrieval,
     stop_dense_retrieval,
-    use_dense_retrieval,
 )
 from sitechat.knowledge.passages import Passage
 from sitechat.knowledge.service import retrieve
@@ -60,23 +59,26 @@ TARGETS = {"python": 0.90, "postgres": 0.85}
 TARGET_LATENCY_MS = (30.0, 150.0)
 
 
-async def _lexical(
-    session: AsyncSession, chatbot: Chatbot, question: str, limit: int
-) -> list[Passage]:
-    previous = use_dense_retrieval(None)
-    try:
-        return await retrieve(session, chatbot, question, limit)
-    finally:
-        use_dense_retrieval(previous)
+def _ranker(dense: DenseRetrieval | None) -> evaluate.Ranker:
+    """`retrieve` with this dense retrieval (None: lexical only)."""
+
+    async def rank(
+        session: AsyncSession, chatbot: Chatbot, question: str, limit: int
+    ) -> list[Passage]:
+        return await retrieve(session, chatbot, question, limit, dense=dense)
+
+    return rank
 
 
 async def _recalls(
-    sessionmaker: async_sessionmaker[AsyncSession], bots: dict[str, uuid.UUID], hybrid: bool
+    sessionmaker: async_sessionmaker[AsyncSession],
+    bots: dict[str, uuid.UUID],
+    dense: DenseRetrieval | None,
 ) -> list[dict[str, object]]:
     rankers: list[tuple[str, evaluate.Ranker]] = []
-    if hybrid:
-        rankers.append(("hybrid (default)", retrieve))
-    rankers += [("lexical", _lexical), ("plain BM25 (reference)", plain_bm25)]
+    if dense is not None:
+        rankers.append(("hybrid (default)", _ranker(dense)))
+    rankers += [("lexical", _ranker(None)), ("plain BM25 (reference)", plain_bm25)]
     rows: list[dict[str, object]] = []
     for probe_set in evaluate.probe_sets():
         for name, rank in rankers:
@@ -110,9 +112,12 @@ def _questions(site: str) -> list[str]:
 
 
 async def _latency(
-    sessionmaker: async_sessionmaker[AsyncSession], chatbot_id: uuid.UUID, questions: Sequence[str]
+    sessionmaker: async_sessionmaker[AsyncSession],
+    chatbot_id: uuid.UUID,
+    questions: Sequence[str],
+    dense: DenseRetrieval | None,
 ) -> dict[str, float]:
-    samples = await evaluate.latencies(sessionmaker, chatbot_id, questions)
+    samples = await evaluate.latencies(sessionmaker, chatbot_id, questions, _ranker(dense))
     p50, p99 = evaluate.summary(samples)
     return {"questions": len(samples), "p50_ms": p50, "p99_ms": p99}
 
@@ -136,15 +141,16 @@ async def measure(database_url: str, ingested: list[Ingested], base_url: str) ->
     dense = await start_dense_retrieval(engine, Settings().embedding)
     try:
         bots = {item.site: uuid.UUID(item.chatbot_id) for item in ingested}
-        recalls = await _recalls(sessionmaker, bots, hybrid=dense_retrieval() is not None)
+        recalls = await _recalls(sessionmaker, bots, dense)
         latency = {
-            site: await _latency(sessionmaker, bot, _questions(site)) for site, bot in bots.items()
+            site: await _latency(sessionmaker, bot, _questions(site), dense)
+            for site, bot in bots.items()
         }
         started = time.perf_counter()
         large = await _large_chatbot(engine, base_url, bots["python"])
         print(f"  {TARGET_CHUNKS} chunks in {time.perf_counter() - started:.0f} s", flush=True)
         questions = _questions("python") + _questions("postgres")
-        latency["python x 100k chunks"] = await _latency(sessionmaker, large, questions)
+        latency["python x 100k chunks"] = await _latency(sessionmaker, large, questions, dense)
     finally:
         await stop_dense_retrieval(dense)
         await engine.dispose()

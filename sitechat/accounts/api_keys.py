@@ -13,6 +13,7 @@ from sitechat.accounts.errors import InvalidExpiry, RoleTooHigh
 from sitechat.audit.service import record_audit_event
 from sitechat.auth.caller import Caller
 from sitechat.auth.revocation import announce_revocation
+from sitechat.billing.plans import PlanCatalog
 from sitechat.billing.usage import ensure_feature
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound
@@ -28,6 +29,7 @@ async def list_api_keys(session: AsyncSession, caller: Caller) -> list[ApiKey]:
 
 async def create_api_key(
     session: AsyncSession,
+    plans: PlanCatalog,
     hasher: ApiKeyHasher,
     caller: Caller,
     *,
@@ -39,7 +41,7 @@ async def create_api_key(
     """A new key for the caller's workspace and its plaintext, which is never stored; on
     plans with the `api_access` feature (402 `quota-exceeded` otherwise)."""
     now = utcnow()
-    await ensure_feature(session, caller.workspace_id, "api_access")
+    await ensure_feature(session, plans, caller.workspace_id, "api_access")
     if not caller.can(role):
         raise RoleTooHigh()
     if expires_at is not None and expires_at <= now:

@@ -38,6 +38,7 @@ from sitechat.auth.dependencies import (
     CurrentUserIdDep,
     auth_state,
 )
+from sitechat.billing.dependencies import PlansDep
 from sitechat.core.caching import NO_STORE
 from sitechat.core.db import JobBufferDep, SessionDep
 from sitechat.core.errors import problem_responses
@@ -340,6 +341,7 @@ async def create_api_key(
     body: ApiKeyCreate,
     caller: AdminDep,
     session: SessionDep,
+    plans: PlansDep,
     request: Request,
     ip: ClientIpDep,
 ) -> ApiKeyCreated:
@@ -352,6 +354,7 @@ async def create_api_key(
     """
     api_key, plaintext = await api_keys.create_api_key(
         session,
+        plans,
         auth_state(request).api_keys,
         caller,
         name=body.name,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from procrastinate import JobContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.accounts import housekeeping, password_reset
 from sitechat.config import Settings
-from sitechat.core.mail import build_mailer
-from sitechat.worker.context import task_context, task_session
+from sitechat.core.state import task_context
 from sitechat.worker.queue import queue
 
 
@@ -20,17 +20,17 @@ def reset_policy(settings: Settings) -> password_reset.ResetPolicy:
     )
 
 
-@queue.task(name=password_reset.PASSWORD_RESET_TASK, pass_context=False)
-async def send_password_reset_task(email: str) -> None:
+@queue.task(name=password_reset.PASSWORD_RESET_TASK, pass_context=True)
+async def send_password_reset_task(job: JobContext, email: str) -> None:
     """Make a reset token for the account of `email` (if any) and mail it. The token is
     committed before the mail leaves, so the link in a delivered mail always works."""
-    settings = task_context().settings
-    async with task_session() as session:
+    context = task_context(job)
+    async with context.session() as session:
         message = await password_reset.prepare_password_reset(
-            session, reset_policy(settings), email=email
+            session, reset_policy(context.settings), email=email
         )
     if message is not None:
-        await build_mailer(settings.mail).send(message)
+        await context.mailer.send(message)
 
 
 async def purge_expired_tokens(session: AsyncSession) -> tuple[int, int]:
@@ -39,7 +39,11 @@ async def purge_expired_tokens(session: AsyncSession) -> tuple[int, int]:
 
 
 @queue.periodic(cron="23 * * * *", periodic_id="purge-expired-tokens")
-@queue.task(name="accounts.purge_expired_tokens", queueing_lock="accounts.purge_expired_tokens")
-async def purge_expired_tokens_task(timestamp: int) -> None:
-    async with task_session() as session:
+@queue.task(
+    name="accounts.purge_expired_tokens",
+    queueing_lock="accounts.purge_expired_tokens",
+    pass_context=True,
+)
+async def purge_expired_tokens_task(job: JobContext, timestamp: int) -> None:
+    async with task_context(job).session() as session:
         await purge_expired_tokens(session)

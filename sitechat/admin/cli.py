@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sitechat.admin import service
 from sitechat.auth.capabilities import role_can, role_cannot
 from sitechat.billing.catalog import PlanCatalogError, load_catalog
-from sitechat.billing.plans import UnknownPlanError, all_plans, use_catalog
+from sitechat.billing.plans import PlanCatalog, UnknownPlanError
 from sitechat.config import Settings
 from sitechat.core.errors import ProblemError
 from sitechat.core.security import ApiKeyHasher
@@ -39,7 +39,7 @@ class AdminError(Exception):
     """A problem to show the operator as one line."""
 
 
-def _problem_line(error: Exception) -> str:
+def _problem_line(error: Exception, plans: PlanCatalog | None) -> str:
     if isinstance(error, ValidationError):
         return "; ".join(
             (".".join(str(part) for part in item["loc"]) + ": " if item["loc"] else "")
@@ -48,8 +48,8 @@ def _problem_line(error: Exception) -> str:
         )
     if isinstance(error, ProblemError):
         return error.detail
-    if isinstance(error, UnknownPlanError):
-        known = ", ".join(plan.id for plan in all_plans())
+    if isinstance(error, UnknownPlanError) and plans is not None:
+        known = ", ".join(plan.id for plan in plans.plans)
         return f"there is no plan {error.plan_id!r}; the plans are {known}"
     return str(error)
 
@@ -79,7 +79,9 @@ def _password(args: argparse.Namespace) -> tuple[str, bool]:
     return secrets.token_urlsafe(18), True
 
 
-async def _create_user(settings: Settings, url: str, args: argparse.Namespace) -> None:
+async def _create_user(
+    settings: Settings, plans: PlanCatalog, url: str, args: argparse.Namespace
+) -> None:
     password, generated = _password(args)
     created = await _in_transaction(
         settings,
@@ -98,7 +100,9 @@ async def _create_user(settings: Settings, url: str, args: argparse.Namespace) -
         print(f"password {password}  (shown once)")
 
 
-async def _list_workspaces(settings: Settings, url: str, args: argparse.Namespace) -> None:
+async def _list_workspaces(
+    settings: Settings, plans: PlanCatalog, url: str, args: argparse.Namespace
+) -> None:
     rows = await _in_transaction(settings, url, service.list_workspaces)
     for row in rows:
         subscription = row.subscription
@@ -109,7 +113,7 @@ async def _list_workspaces(settings: Settings, url: str, args: argparse.Namespac
             "owners": row.owners,
             "members": row.members,
             "chatbots": row.chatbots,
-            "plan": service.plan_of(row),
+            "plan": service.plan_of(plans, row),
             "subscription": subscription.status.value if subscription else None,
             "granted": bool(subscription and subscription.granted),
         }
@@ -123,7 +127,9 @@ async def _list_workspaces(settings: Settings, url: str, args: argparse.Namespac
             )
 
 
-async def _set_plan(settings: Settings, url: str, args: argparse.Namespace) -> None:
+async def _set_plan(
+    settings: Settings, plans: PlanCatalog, url: str, args: argparse.Namespace
+) -> None:
     gateway = None
     if args.billing:
         if settings.billing.gateway == "none":
@@ -138,21 +144,28 @@ async def _set_plan(settings: Settings, url: str, args: argparse.Namespace) -> N
         settings,
         url,
         lambda session: service.set_plan(
-            session, gateway, args.workspace_id, plan_id=args.plan_id, interval=args.interval
+            session,
+            plans,
+            gateway,
+            args.workspace_id,
+            plan_id=args.plan_id,
+            interval=args.interval,
         ),
     )
     how = "through billing" if args.billing else "granted, no invoices"
     print(f"workspace {args.workspace_id} is on plan {plan_id} ({how})")
 
 
-async def _create_api_key(settings: Settings, url: str, args: argparse.Namespace) -> None:
+async def _create_api_key(
+    settings: Settings, plans: PlanCatalog, url: str, args: argparse.Namespace
+) -> None:
     hasher = ApiKeyHasher(settings.auth.api_key_pepper.get_secret_value())
     role = Role(args.role)
     api_key, plaintext = await _in_transaction(
         settings,
         url,
         lambda session: service.create_api_key(
-            session, hasher, args.workspace_id, name=args.name, role=role
+            session, plans, hasher, args.workspace_id, name=args.name, role=role
         ),
     )
     print(f"key {plaintext}  (shown once)")
@@ -163,7 +176,9 @@ async def _create_api_key(settings: Settings, url: str, args: argparse.Namespace
         print(f"  cannot: {action}")
 
 
-async def _unlock(settings: Settings, url: str, args: argparse.Namespace) -> None:
+async def _unlock(
+    settings: Settings, plans: PlanCatalog, url: str, args: argparse.Namespace
+) -> None:
     await _in_transaction(settings, url, lambda session: service.require_user(session, args.email))
     if settings.redis.url is None:
         raise AdminError(
@@ -182,7 +197,9 @@ async def _unlock(settings: Settings, url: str, args: argparse.Namespace) -> Non
     print(f"{args.email} can sign in again")
 
 
-_COMMANDS: dict[str, Callable[[Settings, str, argparse.Namespace], Coroutine[Any, Any, None]]] = {
+_COMMANDS: dict[
+    str, Callable[[Settings, PlanCatalog, str, argparse.Namespace], Coroutine[Any, Any, None]]
+] = {
     "create-user": _create_user,
     "list-workspaces": _list_workspaces,
     "set-plan": _set_plan,
@@ -196,11 +213,12 @@ def run_admin(settings: Settings, args: argparse.Namespace) -> int:
     from sitechat.core.logging import configure_logging
 
     configure_logging("WARNING")  # the command's own lines are its output
+    plans: PlanCatalog | None = None
     try:
-        use_catalog(load_catalog(settings.billing.plans_file))
+        plans = load_catalog(settings.billing.plans_file)
         with configured_database(settings) as url:
-            asyncio.run(_COMMANDS[args.admin_command](settings, url, args))
+            asyncio.run(_COMMANDS[args.admin_command](settings, plans, url, args))
     except (AdminError, PlanCatalogError, ProblemError, ValidationError, UnknownPlanError) as error:
-        print(f"sitechat admin: {_problem_line(error)}", file=sys.stderr)
+        print(f"sitechat admin: {_problem_line(error, plans)}", file=sys.stderr)
         return 1
     return 0

@@ -22,7 +22,7 @@ from sitechat.admin.repository import WorkspaceRow
 from sitechat.auth.caller import Caller
 from sitechat.billing import grants
 from sitechat.billing.invoicing import GatewayContext
-from sitechat.billing.plans import BillingInterval, get_plan
+from sitechat.billing.plans import BillingInterval, PlanCatalog
 from sitechat.billing.service import change_subscription, effective_plan
 from sitechat.config import Settings
 from sitechat.core.errors import NotFound
@@ -61,8 +61,8 @@ async def list_workspaces(session: AsyncSession) -> list[WorkspaceRow]:
     return await repository.list_workspaces(session)
 
 
-def plan_of(row: WorkspaceRow) -> str:
-    return effective_plan(row.subscription).id
+def plan_of(plans: PlanCatalog, row: WorkspaceRow) -> str:
+    return effective_plan(plans, row.subscription).id
 
 
 async def _require_workspace(session: AsyncSession, workspace_id: uuid.UUID) -> None:
@@ -77,6 +77,7 @@ def _operator(workspace_id: uuid.UUID) -> Caller:
 
 async def set_plan(
     session: AsyncSession,
+    plans: PlanCatalog,
     gateway: GatewayContext | None,
     workspace_id: uuid.UUID,
     *,
@@ -87,18 +88,19 @@ async def set_plan(
     workspace's default payment method and is charged now), else as a grant. Returns the
     plan in force afterwards."""
     await _require_workspace(session, workspace_id)
-    plan = get_plan(plan_id)
+    plan = plans.get(plan_id)
     if gateway is None:
         await grants.grant_plan(session, workspace_id, plan, interval)
         return plan.id
     state = await change_subscription(
-        session, gateway, _operator(workspace_id), plan_id=plan.id, interval=interval
+        session, plans, gateway, _operator(workspace_id), plan_id=plan.id, interval=interval
     )
     return state.plan.id
 
 
 async def create_api_key(
     session: AsyncSession,
+    plans: PlanCatalog,
     hasher: ApiKeyHasher,
     workspace_id: uuid.UUID,
     *,
@@ -107,7 +109,14 @@ async def create_api_key(
 ) -> tuple[ApiKey, str]:
     await _require_workspace(session, workspace_id)
     return await api_keys.create_api_key(
-        session, hasher, _operator(workspace_id), name=name, role=role, expires_at=None, ip=None
+        session,
+        plans,
+        hasher,
+        _operator(workspace_id),
+        name=name,
+        role=role,
+        expires_at=None,
+        ip=None,
     )
 
 

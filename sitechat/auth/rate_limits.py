@@ -33,7 +33,7 @@ class CallerRateLimitSubjects:
     def __init__(
         self,
         *,
-        visitor_conversation: Callable[[str], uuid.UUID | None],
+        visitor_conversation: Callable[[Request], uuid.UUID | None],
         plan_scale: Callable[[str | None], int],
     ) -> None:
         self._visitor_conversation = visitor_conversation
@@ -44,7 +44,7 @@ class CallerRateLimitSubjects:
         if not token:
             return None
         if route_class is RouteClass.PUBLIC_WIDGET and not token.startswith(API_KEY_PREFIX):
-            conversation_id = self._visitor_conversation(token)
+            conversation_id = self._visitor_conversation(request)
             if conversation_id is not None:
                 return self.for_visitor(conversation_id)
         try:

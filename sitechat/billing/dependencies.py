@@ -1,4 +1,6 @@
-"""The payment gateway of the process, chosen from settings and built once, lazily."""
+"""The process's payment gateway (chosen from settings) and plan catalog, built once at start
+(`create_app`, `sitechat worker`) as components of the process state; `GatewayDep` and
+`PlansDep` hand them to a request, `task_context(job).component(...)` to a job."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from fastapi import Depends, Request
 from sitechat.billing.disabled_gateway import DisabledGateway
 from sitechat.billing.errors import BillingDisabled
 from sitechat.billing.invoicing import GatewayContext
+from sitechat.billing.plans import PlanCatalog
 from sitechat.billing.sandbox_gateway import SandboxGateway
 from sitechat.billing.stripe_gateway import StripeGateway, StripeGatewaySettings
 from sitechat.config import BillingSettings
@@ -44,19 +47,8 @@ async def get_gateway(request: Request) -> GatewayContext:
 GatewayDep = Annotated[GatewayContext, Depends(get_gateway)]
 
 
-_task_gateway: GatewayContext | None = None
+async def get_plans(request: Request) -> PlanCatalog:
+    return app_state(request).component(PlanCatalog)
 
 
-def task_gateway(settings: BillingSettings) -> GatewayContext:
-    """The gateway jobs use (jobs have no request, hence no app state)."""
-    global _task_gateway
-    if _task_gateway is None:
-        _task_gateway = build_gateway(settings)
-    return _task_gateway
-
-
-def use_task_gateway(gateway: GatewayContext | None) -> GatewayContext | None:
-    """Swap the jobs' gateway (tests); returns the previous one so it can be restored."""
-    global _task_gateway
-    previous, _task_gateway = _task_gateway, gateway
-    return previous
+PlansDep = Annotated[PlanCatalog, Depends(get_plans)]

@@ -17,10 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sitechat.audit.service import record_audit_event
 from sitechat.billing import repository
 from sitechat.billing.plans import BillingInterval, Plan
-from sitechat.billing.proration import period_end_after
-from sitechat.billing.service import end_subscription
+from sitechat.billing.service import end_subscription, start_first_period
 from sitechat.core.clock import utcnow
-from sitechat.models.billing import Subscription, SubscriptionInterval, SubscriptionStatus
+from sitechat.models.billing import Subscription, SubscriptionStatus
 
 log = structlog.get_logger()
 
@@ -39,23 +38,16 @@ async def grant_plan(
     if subscription is None:
         subscription = Subscription(workspace_id=workspace_id)
         session.add(subscription)
-    subscription.plan_id = plan.id
-    subscription.interval = SubscriptionInterval(interval)
-    subscription.status = SubscriptionStatus.active
-    subscription.price = 0
-    subscription.currency = plan.currency
-    subscription.current_period_start = now
-    subscription.usage_carried_from = None
-    subscription.current_period_end = period_end_after(now, interval, now.day)
-    subscription.anchor_day = now.day
-    subscription.cancel_at_period_end = False
-    subscription.pending_plan_id = None
-    subscription.pending_interval = None
-    subscription.dunning_retries = 0
-    subscription.next_retry_at = None
-    subscription.carried_balance = 0
-    subscription.canceled_at = None
-    subscription.granted = True
+    start_first_period(
+        subscription,
+        plan,
+        interval,
+        now,
+        status=SubscriptionStatus.active,
+        price=0,
+        granted=True,
+    )
+    subscription.carried_balance = 0  # a grant starts without the old subscription's credit
     await session.flush()
     _audit(session, workspace_id, plan, interval)
     return subscription

@@ -25,6 +25,7 @@ from sitechat.billing.gateway import (
     SetupIntentInfo,
 )
 from sitechat.billing.invoicing import GatewayContext
+from sitechat.billing.plans import PlanCatalog
 from sitechat.billing.service import effective_plan
 from sitechat.core.errors import NotFound
 from sitechat.models.billing import BillingCustomer, PaymentMethod
@@ -124,7 +125,11 @@ async def set_default_payment_method(
 
 
 async def remove_payment_method(
-    session: AsyncSession, gateway: GatewayContext, caller: Caller, payment_method_id: uuid.UUID
+    session: AsyncSession,
+    plans: PlanCatalog,
+    gateway: GatewayContext,
+    caller: Caller,
+    payment_method_id: uuid.UUID,
 ) -> None:
     """Detach a card; the newest remaining card becomes the default if this one was."""
     method = await _get(session, caller, payment_method_id)
@@ -132,7 +137,7 @@ async def remove_payment_method(
     subscription = await repository.get_subscription(session, caller.workspace_id)
     renews_paid_plan = (
         subscription is not None
-        and not effective_plan(subscription).is_free
+        and not effective_plan(plans, subscription).is_free
         and not subscription.cancel_at_period_end
     )
     if len(methods) == 1 and renews_paid_plan:

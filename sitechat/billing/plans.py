@@ -3,8 +3,10 @@
 The catalog is read from a TOML file (`sitechat/billing/catalog.py`): the one shipped in the
 package (`plans.toml`, today's plans) unless the operator names their own with
 `SITECHAT_BILLING_PLANS_FILE`. It is loaded once when the process starts and never changes
-while it runs. Subscriptions store the plan id and the price they were charged, so a later
-price change never rewrites an existing invoice.
+while it runs: the `PlanCatalog` component of the process state (`core/state.py`), handed to
+what needs a plan (`billing/dependencies.py: PlansDep` in a request). Subscriptions store
+the plan id and the price they were charged, so a later price change never rewrites an
+existing invoice.
 
 Money is in integer minor units (cents). Yearly prices are ten times the monthly ones (two
 months free), the usual SaaS discount.
@@ -109,6 +111,11 @@ class PlanCatalog:
             raise UnknownPlanError(plan_id) from None
 
     def cheapest_allowing(self, limit_name: str, needed: int) -> Plan | None:
+        """The lowest-ranked plan whose `limit_name` is at least `needed`; None when none is.
+
+        `needed` is the total that must fit (current usage plus what the request adds), so the
+        402 quota problem can name the plan that would have accepted the request.
+        """
         if limit_name not in LIMIT_NAMES:
             raise ValueError(f"unknown plan limit {limit_name!r}")
         for plan in self.plans:
@@ -116,44 +123,6 @@ class PlanCatalog:
                 return plan
         return None
 
-
-_active_catalog: PlanCatalog | None = None
-
-
-def active_catalog() -> PlanCatalog:
-    """The catalog `use_catalog` set, else the one shipped in the package."""
-    global _active_catalog
-    if _active_catalog is None:
-        from sitechat.billing.catalog import load_catalog
-
-        _active_catalog = load_catalog(None)
-    return _active_catalog
-
-
-def use_catalog(catalog: PlanCatalog | None) -> PlanCatalog | None:
-    """Make `catalog` the process's (at start, from settings; tests); returns the previous."""
-    global _active_catalog
-    previous, _active_catalog = _active_catalog, catalog
-    return previous
-
-
-def all_plans() -> tuple[Plan, ...]:
-    return active_catalog().plans
-
-
-def get_plan(plan_id: str) -> Plan:
-    return active_catalog().get(plan_id)
-
-
-def cheapest_plan_with(feature: str) -> Plan | None:
-    """The lowest-ranked plan that lists `feature`, for the 402 problem's upgrade path."""
-    return next((plan for plan in active_catalog().plans if feature in plan.features), None)
-
-
-def cheapest_plan_allowing(limit_name: str, needed: int) -> Plan | None:
-    """The lowest-ranked plan whose `limit_name` is at least `needed`; None when none is.
-
-    `needed` is the total that must fit (current usage plus what the request adds), so the 402
-    quota problem can name the plan that would have accepted the request.
-    """
-    return active_catalog().cheapest_allowing(limit_name, needed)
+    def cheapest_with(self, feature: str) -> Plan | None:
+        """The lowest-ranked plan that lists `feature`, for the 402 problem's upgrade path."""
+        return next((plan for plan in self.plans if feature in plan.features), None)

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sitechat.audit.service import record_audit_event
 from sitechat.billing import invoicing, repository
 from sitechat.billing.invoicing import GatewayContext
-from sitechat.billing.plans import get_plan
+from sitechat.billing.plans import PlanCatalog
 from sitechat.billing.proration import period_end_after, plan_period_line
 from sitechat.billing.service import end_subscription
 from sitechat.core.clock import utcnow
@@ -45,7 +45,7 @@ failed renewal; the subscription is canceled when the last one fails."""
 RENEWAL_BATCH_SIZE = 200
 
 SessionFactory = Callable[[], contextlib.AbstractAsyncContextManager[AsyncSession]]
-"""Opens a session whose transaction commits when the block ends (`task_session`)."""
+"""Opens a session whose transaction commits when the block ends (`TaskContext.session`)."""
 
 
 @dataclass
@@ -71,7 +71,7 @@ def _audit(session: AsyncSession, action: str, subscription: Subscription, **det
 
 
 async def renew_subscriptions(
-    open_session: SessionFactory, gateway: GatewayContext
+    open_session: SessionFactory, plans: PlanCatalog, gateway: GatewayContext
 ) -> RenewalReport:
     """Renew every subscription whose period has ended and retry every due past-due one."""
     now = utcnow()
@@ -83,7 +83,9 @@ async def renew_subscriptions(
         retries = await repository.subscriptions_due_for_retry(
             session, now, limit=RENEWAL_BATCH_SIZE
         )
-    await _each(open_session, renewals, lambda s, i: renew_subscription(s, gateway, i, report))
+    await _each(
+        open_session, renewals, lambda s, i: renew_subscription(s, plans, gateway, i, report)
+    )
     await _each(open_session, retries, lambda s, i: retry_past_due(s, gateway, i, report))
     log.info(
         "billing.renewal_run",
@@ -120,6 +122,7 @@ def _renew_granted(subscription: Subscription, period_start: datetime) -> None:
 
 async def renew_subscription(
     session: AsyncSession,
+    plans: PlanCatalog,
     gateway: GatewayContext,
     subscription_id: uuid.UUID,
     report: RenewalReport,
@@ -143,7 +146,7 @@ async def renew_subscription(
         _audit(session, "billing.subscription_renewed", subscription, granted=True)
         report.renewed.append(subscription.id)
         return
-    plan = get_plan(subscription.pending_plan_id or subscription.plan_id)
+    plan = plans.get(subscription.pending_plan_id or subscription.plan_id)
     interval = subscription.pending_interval or subscription.interval
     changed = subscription.pending_plan_id is not None or subscription.pending_interval is not None
     if plan.is_free:

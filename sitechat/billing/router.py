@@ -14,8 +14,7 @@ from fastapi import Header, Query, Request, status
 
 from sitechat.auth.dependencies import AdminDep, CallerDep, OwnerDep
 from sitechat.billing import invoicing, payment_methods, service, usage
-from sitechat.billing.dependencies import GatewayDep
-from sitechat.billing.plans import all_plans
+from sitechat.billing.dependencies import GatewayDep, PlansDep
 from sitechat.billing.schemas import (
     InvoiceList,
     InvoiceRead,
@@ -44,18 +43,21 @@ router = api_router(prefix="/billing", tags=["billing"])
 
 
 @router.get("/plans", response_model=PlanList)
-async def list_plans() -> PlanList:
+async def list_plans(plans: PlansDep) -> PlanList:
     """The plan catalog with monthly and yearly prices (minor units) and limits. Public."""
-    return PlanList(items=[PlanRead.of(plan) for plan in all_plans()])
+    return PlanList(items=[PlanRead.of(plan) for plan in plans.plans])
 
 
 # Subscription
 
 
 @router.get("/subscription", response_model=SubscriptionRead, responses=problem_responses(403))
-async def get_subscription(session: SessionDep, caller: AdminDep) -> SubscriptionRead:
+async def get_subscription(
+    session: SessionDep, plans: PlansDep, caller: AdminDep
+) -> SubscriptionRead:
     """The workspace's subscription; a workspace that never subscribed is on `free`."""
-    return SubscriptionRead.of(await service.get_subscription_state(session, caller.workspace_id))
+    state = await service.get_subscription_state(session, plans, caller.workspace_id)
+    return SubscriptionRead.of(state)
 
 
 @router.post(
@@ -64,7 +66,11 @@ async def get_subscription(session: SessionDep, caller: AdminDep) -> Subscriptio
     responses=problem_responses(402, 403, 409, 422, 503),
 )
 async def change_subscription(
-    body: SubscriptionCreate, session: SessionDep, caller: OwnerDep, gateway: GatewayDep
+    body: SubscriptionCreate,
+    session: SessionDep,
+    plans: PlansDep,
+    caller: OwnerDep,
+    gateway: GatewayDep,
 ) -> SubscriptionRead:
     """Subscribe, upgrade, downgrade or change the billing interval.
 
@@ -80,7 +86,7 @@ async def change_subscription(
     changes are 409 `invalid-state-transition`.
     """
     state = await service.change_subscription(
-        session, gateway, caller, plan_id=body.plan_id, interval=body.interval
+        session, plans, gateway, caller, plan_id=body.plan_id, interval=body.interval
     )
     return SubscriptionRead.of(state)
 
@@ -88,18 +94,22 @@ async def change_subscription(
 @router.delete(
     "/subscription", response_model=SubscriptionRead, responses=problem_responses(403, 409)
 )
-async def cancel_subscription(session: SessionDep, caller: OwnerDep) -> SubscriptionRead:
+async def cancel_subscription(
+    session: SessionDep, plans: PlansDep, caller: OwnerDep
+) -> SubscriptionRead:
     """Cancel at the end of the period (`cancel_at_period_end`); an unpaid subscription
     (`incomplete` or `past_due`) ends at once."""
-    return SubscriptionRead.of(await service.cancel_subscription(session, caller))
+    return SubscriptionRead.of(await service.cancel_subscription(session, plans, caller))
 
 
 @router.post(
     "/subscription/resume", response_model=SubscriptionRead, responses=problem_responses(403, 409)
 )
-async def resume_subscription(session: SessionDep, caller: OwnerDep) -> SubscriptionRead:
+async def resume_subscription(
+    session: SessionDep, plans: PlansDep, caller: OwnerDep
+) -> SubscriptionRead:
     """Undo a cancel before the period ends."""
-    return SubscriptionRead.of(await service.resume_subscription(session, caller))
+    return SubscriptionRead.of(await service.resume_subscription(session, plans, caller))
 
 
 @router.delete(
@@ -107,9 +117,11 @@ async def resume_subscription(session: SessionDep, caller: OwnerDep) -> Subscrip
     response_model=SubscriptionRead,
     responses=problem_responses(403, 409),
 )
-async def cancel_pending_change(session: SessionDep, caller: OwnerDep) -> SubscriptionRead:
+async def cancel_pending_change(
+    session: SessionDep, plans: PlansDep, caller: OwnerDep
+) -> SubscriptionRead:
     """Drop a scheduled downgrade or interval change; the current plan renews as it is."""
-    return SubscriptionRead.of(await service.cancel_pending_change(session, caller))
+    return SubscriptionRead.of(await service.cancel_pending_change(session, plans, caller))
 
 
 # Payment methods
@@ -145,10 +157,14 @@ async def add_payment_method(
     responses=problem_responses(403, 404, 409, 503),
 )
 async def remove_payment_method(
-    payment_method_id: uuid.UUID, session: SessionDep, caller: OwnerDep, gateway: GatewayDep
+    payment_method_id: uuid.UUID,
+    session: SessionDep,
+    plans: PlansDep,
+    caller: OwnerDep,
+    gateway: GatewayDep,
 ) -> None:
     """Detach a card. The only card of a paid subscription that renews cannot be removed."""
-    await payment_methods.remove_payment_method(session, gateway, caller, payment_method_id)
+    await payment_methods.remove_payment_method(session, plans, gateway, caller, payment_method_id)
 
 
 @router.post(
@@ -207,9 +223,9 @@ async def get_invoice(invoice_id: uuid.UUID, session: SessionDep, caller: AdminD
 
 
 @router.get("/usage", response_model=UsageRead)
-async def get_usage(session: SessionDep, caller: CallerDep) -> UsageRead:
+async def get_usage(session: SessionDep, plans: PlansDep, caller: CallerDep) -> UsageRead:
     """This period's counters against the plan's limits (free plan: the calendar month)."""
-    report = await usage.usage_report(session, caller.workspace_id)
+    report = await usage.usage_report(session, plans, caller.workspace_id)
     return UsageRead(
         period_start=report.period.start,
         period_end=report.period.end,

@@ -27,7 +27,7 @@ from sitechat.auth.caller import Caller
 from sitechat.billing import invoicing, repository
 from sitechat.billing.errors import PaymentFailed, PaymentMethodRequired, UnknownPlan
 from sitechat.billing.invoicing import GatewayContext
-from sitechat.billing.plans import DEFAULT_PLAN_ID, BillingInterval, Plan, get_plan
+from sitechat.billing.plans import DEFAULT_PLAN_ID, BillingInterval, Plan, PlanCatalog
 from sitechat.billing.plans import UnknownPlanError as CatalogUnknownPlan
 from sitechat.billing.proration import (
     InvoiceLine as LineDraft,
@@ -54,11 +54,11 @@ log = structlog.get_logger()
 _PLAN_IN_FORCE = (SubscriptionStatus.active, SubscriptionStatus.past_due)
 
 
-def effective_plan(subscription: Subscription | None) -> Plan:
+def effective_plan(plans: PlanCatalog, subscription: Subscription | None) -> Plan:
     """The plan whose limits apply: a paid plan only while its subscription is in force."""
     if subscription is None or subscription.status not in _PLAN_IN_FORCE:
-        return get_plan(DEFAULT_PLAN_ID)
-    return get_plan(subscription.plan_id)
+        return plans.get(DEFAULT_PLAN_ID)
+    return plans.get(subscription.plan_id)
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class SubscriptionState:
 
 
 async def get_subscription_state(
-    session: AsyncSession, workspace_id: uuid.UUID
+    session: AsyncSession, plans: PlanCatalog, workspace_id: uuid.UUID
 ) -> SubscriptionState:
     subscription = await repository.get_subscription(session, workspace_id)
     latest = (
@@ -77,7 +77,7 @@ async def get_subscription_state(
         if subscription is not None
         else None
     )
-    return SubscriptionState(subscription, effective_plan(subscription), latest)
+    return SubscriptionState(subscription, effective_plan(plans, subscription), latest)
 
 
 def _audit(
@@ -103,9 +103,9 @@ def _audit(
     )
 
 
-def _plan(plan_id: str) -> Plan:
+def _plan(plans: PlanCatalog, plan_id: str) -> Plan:
     try:
-        return get_plan(plan_id)
+        return plans.get(plan_id)
     except CatalogUnknownPlan:
         raise UnknownPlan(f"There is no plan {plan_id!r}.") from None
 
@@ -121,6 +121,7 @@ async def _require_payment_method(session: AsyncSession, workspace_id: uuid.UUID
 
 async def change_subscription(
     session: AsyncSession,
+    plans: PlanCatalog,
     gateway: GatewayContext,
     caller: Caller,
     *,
@@ -128,7 +129,7 @@ async def change_subscription(
     interval: BillingInterval,
 ) -> SubscriptionState:
     """Subscribe, upgrade (now, prorated), downgrade (at period end) or change interval."""
-    plan = _plan(plan_id)
+    plan = _plan(plans, plan_id)
     subscription = await repository.get_subscription(session, caller.workspace_id, for_update=True)
     if subscription is None or subscription.status in (
         SubscriptionStatus.canceled,
@@ -143,8 +144,9 @@ async def change_subscription(
             "The subscription is past due; update the payment method and it is retried."
         )
     else:
-        await _change_active(session, gateway, caller, subscription, plan, interval)
-    return await get_subscription_state(session, caller.workspace_id)
+        current = plans.get(subscription.plan_id)
+        await _change_active(session, gateway, caller, subscription, current, plan, interval)
+    return await get_subscription_state(session, plans, caller.workspace_id)
 
 
 async def _start(
@@ -161,21 +163,15 @@ async def _start(
         session.add(subscription)
     else:
         await _void_open_invoices(session, subscription, now)
-    subscription.plan_id = plan.id
-    subscription.interval = SubscriptionInterval(interval)
-    subscription.status = SubscriptionStatus.incomplete
-    subscription.price = plan.price_for(interval)
-    subscription.currency = plan.currency
-    subscription.current_period_start = now
-    subscription.usage_carried_from = None
-    subscription.current_period_end = period_end_after(now, interval, now.day)
-    subscription.anchor_day = now.day
-    subscription.cancel_at_period_end = False
-    subscription.pending_plan_id = None
-    subscription.pending_interval = None
-    subscription.dunning_retries = 0
-    subscription.next_retry_at = None
-    subscription.canceled_at = None
+    start_first_period(
+        subscription,
+        plan,
+        interval,
+        now,
+        status=SubscriptionStatus.incomplete,
+        price=plan.price_for(interval),
+        granted=False,
+    )
     await session.flush()
     line = plan_period_line(
         plan,
@@ -219,10 +215,10 @@ async def _change_active(
     gateway: GatewayContext,
     caller: Caller,
     subscription: Subscription,
+    current: Plan,
     plan: Plan,
     interval: BillingInterval,
 ) -> None:
-    current = get_plan(subscription.plan_id)
     if plan.id == current.id and interval == subscription.interval.value:
         raise InvalidStateTransition("The subscription is already on this plan and interval.")
     if not plan.is_free:
@@ -307,7 +303,9 @@ async def _invoice_immediate_change(
         )
 
 
-async def cancel_subscription(session: AsyncSession, caller: Caller) -> SubscriptionState:
+async def cancel_subscription(
+    session: AsyncSession, plans: PlanCatalog, caller: Caller
+) -> SubscriptionState:
     """Cancel at period end; an unpaid (incomplete or past-due) subscription ends now."""
     subscription = await _locked(session, caller.workspace_id)
     now = utcnow()
@@ -322,7 +320,38 @@ async def cancel_subscription(session: AsyncSession, caller: Caller) -> Subscrip
         _audit(session, caller, "billing.subscription_canceled", subscription)
     else:
         raise InvalidStateTransition("The subscription is already canceled.")
-    return await get_subscription_state(session, caller.workspace_id)
+    return await get_subscription_state(session, plans, caller.workspace_id)
+
+
+def start_first_period(
+    subscription: Subscription,
+    plan: Plan,
+    interval: BillingInterval,
+    now: datetime,
+    *,
+    status: SubscriptionStatus,
+    price: int,
+    granted: bool,
+) -> None:
+    """`subscription` starts over on `plan`, its first period from `now`: nothing pending,
+    nothing being retried, nothing left of what it was (a subscription paid for after a grant
+    ended is not a grant; a grant replaces a paid one)."""
+    subscription.plan_id = plan.id
+    subscription.interval = SubscriptionInterval(interval)
+    subscription.status = status
+    subscription.price = price
+    subscription.currency = plan.currency
+    subscription.current_period_start = now
+    subscription.usage_carried_from = None
+    subscription.current_period_end = period_end_after(now, interval, now.day)
+    subscription.anchor_day = now.day
+    subscription.cancel_at_period_end = False
+    subscription.pending_plan_id = None
+    subscription.pending_interval = None
+    subscription.dunning_retries = 0
+    subscription.next_retry_at = None
+    subscription.canceled_at = None
+    subscription.granted = granted
 
 
 def end_subscription(subscription: Subscription, now: datetime) -> None:
@@ -335,7 +364,9 @@ def end_subscription(subscription: Subscription, now: datetime) -> None:
     subscription.next_retry_at = None
 
 
-async def resume_subscription(session: AsyncSession, caller: Caller) -> SubscriptionState:
+async def resume_subscription(
+    session: AsyncSession, plans: PlanCatalog, caller: Caller
+) -> SubscriptionState:
     """Undo a cancel before the period ends."""
     subscription = await _locked(session, caller.workspace_id)
     if (
@@ -346,10 +377,12 @@ async def resume_subscription(session: AsyncSession, caller: Caller) -> Subscrip
         raise InvalidStateTransition("Only a subscription set to cancel can be resumed.")
     subscription.cancel_at_period_end = False
     _audit(session, caller, "billing.subscription_resumed", subscription)
-    return await get_subscription_state(session, caller.workspace_id)
+    return await get_subscription_state(session, plans, caller.workspace_id)
 
 
-async def cancel_pending_change(session: AsyncSession, caller: Caller) -> SubscriptionState:
+async def cancel_pending_change(
+    session: AsyncSession, plans: PlanCatalog, caller: Caller
+) -> SubscriptionState:
     subscription = await _locked(session, caller.workspace_id)
     if subscription.status is not SubscriptionStatus.active or (
         subscription.pending_plan_id is None and subscription.pending_interval is None
@@ -365,7 +398,7 @@ async def cancel_pending_change(session: AsyncSession, caller: Caller) -> Subscr
         subscription,
         canceled_plan_id=canceled_plan_id,
     )
-    return await get_subscription_state(session, caller.workspace_id)
+    return await get_subscription_state(session, plans, caller.workspace_id)
 
 
 async def _locked(session: AsyncSession, workspace_id: uuid.UUID) -> Subscription:

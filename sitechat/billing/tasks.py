@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from procrastinate import RetryStrategy
+from procrastinate import JobContext, RetryStrategy
 
 from sitechat.billing import renewal, webhooks
-from sitechat.billing.dependencies import task_gateway
-from sitechat.worker.context import task_context, task_session
+from sitechat.billing.invoicing import GatewayContext
+from sitechat.billing.plans import PlanCatalog
+from sitechat.core.state import task_context
 from sitechat.worker.queue import queue
 
 RENEWAL_CRON = "*/10 * * * *"
@@ -14,17 +15,24 @@ RENEWAL_CRON = "*/10 * * * *"
 
 
 @queue.periodic(cron=RENEWAL_CRON, periodic_id="billing-renewals")
-@queue.task(name="billing.renew_subscriptions", queueing_lock="billing.renew_subscriptions")
-async def renew_subscriptions_task(timestamp: int) -> None:
-    gateway = task_gateway(task_context().settings.billing)
-    await renewal.renew_subscriptions(task_session, gateway)
+@queue.task(
+    name="billing.renew_subscriptions",
+    queueing_lock="billing.renew_subscriptions",
+    pass_context=True,
+)
+async def renew_subscriptions_task(job: JobContext, timestamp: int) -> None:
+    context = task_context(job)
+    await renewal.renew_subscriptions(
+        context.session, context.component(PlanCatalog), context.component(GatewayContext)
+    )
 
 
 @queue.task(
     name="billing.process_stripe_event",
     retry=RetryStrategy(max_attempts=8, exponential_wait=2),
+    pass_context=True,
 )
-async def process_stripe_event_task(event_id: str) -> None:
-    gateway = task_gateway(task_context().settings.billing)
-    async with task_session() as session:
-        await webhooks.process_stripe_event(session, gateway, event_id)
+async def process_stripe_event_task(job: JobContext, event_id: str) -> None:
+    context = task_context(job)
+    async with context.session() as session:
+        await webhooks.process_stripe_event(session, context.component(GatewayContext), event_id)

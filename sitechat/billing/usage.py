@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.billing import repository
-from sitechat.billing.plans import FEATURES, Plan, cheapest_plan_allowing, cheapest_plan_with
+from sitechat.billing.plans import FEATURES, Plan, PlanCatalog
 from sitechat.billing.service import effective_plan
 from sitechat.billing.usage_periods import UsagePeriod, usage_period
 from sitechat.core.clock import utcnow
@@ -80,9 +80,11 @@ async def _count(
     raise ValueError(f"unknown usage counter {usage_name!r}")
 
 
-async def usage_report(session: AsyncSession, workspace_id: uuid.UUID) -> UsageReport:
+async def usage_report(
+    session: AsyncSession, plans: PlanCatalog, workspace_id: uuid.UUID
+) -> UsageReport:
     subscription = await repository.get_subscription(session, workspace_id)
-    plan = effective_plan(subscription)
+    plan = effective_plan(plans, subscription)
     period = usage_period(subscription, utcnow())
     usage = {
         usage_name: await _count(session, workspace_id, usage_name, period)
@@ -102,20 +104,22 @@ def _limit_name(name: str) -> str:
 
 
 async def quota_status(
-    session: AsyncSession, workspace_id: uuid.UUID, limit_name: str
+    session: AsyncSession, plans: PlanCatalog, workspace_id: uuid.UUID, limit_name: str
 ) -> QuotaStatus:
     """Usage against one limit, after taking the workspace's quota lock."""
     limit_name = _limit_name(limit_name)
     await repository.lock_workspace_quota(session, workspace_id)
     subscription = await repository.get_subscription(session, workspace_id)
-    plan = effective_plan(subscription)
+    plan = effective_plan(plans, subscription)
     period = usage_period(subscription, utcnow())
     used = await _count(session, workspace_id, USAGE_BY_LIMIT[limit_name], period)
     return QuotaStatus(limit=limit_name, limit_value=plan.limit(limit_name), usage=used, plan=plan)
 
 
-def _quota_exceeded(status: QuotaStatus, needed: int, detail: str) -> PaymentRequired:
-    upgrade = cheapest_plan_allowing(status.limit, status.usage + needed)
+def _quota_exceeded(
+    plans: PlanCatalog, status: QuotaStatus, needed: int, detail: str
+) -> PaymentRequired:
+    upgrade = plans.cheapest_allowing(status.limit, status.usage + needed)
     return PaymentRequired(
         detail,
         extra={
@@ -129,7 +133,11 @@ def _quota_exceeded(status: QuotaStatus, needed: int, detail: str) -> PaymentReq
 
 
 async def ensure_quota(
-    session: AsyncSession, workspace_id: uuid.UUID, limit_name: str, needed: int = 1
+    session: AsyncSession,
+    plans: PlanCatalog,
+    workspace_id: uuid.UUID,
+    limit_name: str,
+    needed: int = 1,
 ) -> QuotaStatus:
     """Raise 402 `quota-exceeded` unless `needed` more fits under the plan's `limit_name`.
 
@@ -138,9 +146,10 @@ async def ensure_quota(
     inserts the counted rows: the quota lock is held until that transaction ends. A crawl can
     cap its pages with the returned `remaining`.
     """
-    status = await quota_status(session, workspace_id, limit_name)
+    status = await quota_status(session, plans, workspace_id, limit_name)
     if status.usage + needed > status.limit_value:
         raise _quota_exceeded(
+            plans,
             status,
             needed,
             f"The {status.plan.name} plan allows {status.limit_value} {status.limit}; "
@@ -149,16 +158,19 @@ async def ensure_quota(
     return status
 
 
-async def ensure_seat(session: AsyncSession, workspace_id: uuid.UUID, *, inviting: bool) -> None:
+async def ensure_seat(
+    session: AsyncSession, plans: PlanCatalog, workspace_id: uuid.UUID, *, inviting: bool
+) -> None:
     """402 unless one more person fits under the plan's `members` limit. An invitation holds
     a seat while it is open, so a full workspace cannot hand out more invitations than it
     has seats; accepting counts members only (the invitation's own seat is among the open)."""
-    status = await quota_status(session, workspace_id, "members")
+    status = await quota_status(session, plans, workspace_id, "members")
     waiting = (
         await repository.count_open_invitations(session, workspace_id, utcnow()) if inviting else 0
     )
     if status.usage + waiting + 1 > status.limit_value:
         raise _quota_exceeded(
+            plans,
             status,
             waiting + 1,
             f"The {status.plan.name} plan allows {status.limit_value} members; "
@@ -168,6 +180,7 @@ async def ensure_seat(session: AsyncSession, workspace_id: uuid.UUID, *, invitin
 
 async def reserve_crawl_pages(
     session: AsyncSession,
+    plans: PlanCatalog,
     workspace_id: uuid.UUID,
     *,
     crawl_job_id: uuid.UUID,
@@ -180,18 +193,10 @@ async def reserve_crawl_pages(
     Under the workspace's quota lock, and recorded in the caller's transaction, so parallel
     starts of one workspace reserve one after the other and together never exceed it.
     """
-    status = await ensure_quota(session, workspace_id, "pages")
+    status = await ensure_quota(session, plans, workspace_id, "pages")
     pages = min(wanted, status.remaining, status.plan.limits.crawl_max_pages)
-    repository.add_usage_event(
-        session,
-        UsageEvent(
-            workspace_id=workspace_id,
-            chatbot_id=chatbot_id,
-            kind=repository.PAGES_USAGE_KIND,
-            quantity=pages,
-            event_key=repository.crawl_usage_key(crawl_job_id),
-            occurred_at=utcnow(),
-        ),
+    _record_pages(
+        session, workspace_id, chatbot_id, pages, repository.crawl_usage_key(crawl_job_id)
     )
     return pages
 
@@ -215,25 +220,40 @@ def record_file_pages(
     """A file-source run indexed `pages` new or changed pages: they count like crawled ones.
     Call it in the transaction that checked the room (`quota_status`) and wrote the pages."""
     if pages:
-        repository.add_usage_event(
-            session,
-            UsageEvent(
-                workspace_id=workspace_id,
-                chatbot_id=chatbot_id,
-                kind=repository.PAGES_USAGE_KIND,
-                quantity=pages,
-                event_key=repository.source_run_usage_key(run_id),
-                occurred_at=utcnow(),
-            ),
+        _record_pages(
+            session, workspace_id, chatbot_id, pages, repository.source_run_usage_key(run_id)
         )
 
 
-async def ensure_feature(session: AsyncSession, workspace_id: uuid.UUID, feature: str) -> None:
+def _record_pages(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    chatbot_id: uuid.UUID,
+    pages: int,
+    event_key: str,
+) -> None:
+    """One `pages` usage event, counted in the period it happens in."""
+    repository.add_usage_event(
+        session,
+        UsageEvent(
+            workspace_id=workspace_id,
+            chatbot_id=chatbot_id,
+            kind=repository.PAGES_USAGE_KIND,
+            quantity=pages,
+            event_key=event_key,
+            occurred_at=utcnow(),
+        ),
+    )
+
+
+async def ensure_feature(
+    session: AsyncSession, plans: PlanCatalog, workspace_id: uuid.UUID, feature: str
+) -> None:
     """402 `quota-exceeded` unless the workspace's plan lists `feature` (see `plans.FEATURES`)."""
-    plan = effective_plan(await repository.get_subscription(session, workspace_id))
+    plan = effective_plan(plans, await repository.get_subscription(session, workspace_id))
     if feature in plan.features:
         return
-    upgrade = cheapest_plan_with(feature)
+    upgrade = plans.cheapest_with(feature)
     raise PaymentRequired(
         f"The {plan.name} plan does not include {FEATURES[feature]}.",
         extra={
@@ -244,7 +264,9 @@ async def ensure_feature(session: AsyncSession, workspace_id: uuid.UUID, feature
     )
 
 
-async def workspace_plan(session: AsyncSession, workspace_id: uuid.UUID) -> Plan:
+async def workspace_plan(
+    session: AsyncSession, plans: PlanCatalog, workspace_id: uuid.UUID
+) -> Plan:
     """The plan whose limits apply to the workspace now (no quota lock: for caps such as a
     file's size, not for counted usage)."""
-    return effective_plan(await repository.get_subscription(session, workspace_id))
+    return effective_plan(plans, await repository.get_subscription(session, workspace_id))

@@ -30,6 +30,7 @@ import anyio
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sitechat.billing.plans import PlanCatalog
 from sitechat.billing.usage import ensure_quota
 from sitechat.chat import repository
 from sitechat.chat.answerer import (
@@ -55,9 +56,10 @@ from sitechat.chatbots import repository as chatbot_repository
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound
 from sitechat.core.fields import sanitize_display_text
+from sitechat.knowledge.dense import DenseRetrieval
 from sitechat.knowledge.indexing import question_key
 from sitechat.knowledge.passages import Passage
-from sitechat.knowledge.service import retrieve_for_answer
+from sitechat.knowledge.service import Retrieved, retrieve_for_answer
 from sitechat.models.base import new_id
 from sitechat.models.chat import (
     Conversation,
@@ -144,18 +146,25 @@ async def ask(
     conversation: Conversation,
     question: str,
     runtime: ChatRuntime,
+    *,
+    plans: PlanCatalog,
+    dense: DenseRetrieval | None,
     history: Sequence[Turn] | None = None,
 ) -> AnswerRun:
     """Store the question and an answer placeholder; `history` replaces the stored history.
+    The passages are retrieved with `dense` (None: lexical only) and the message is counted
+    against the workspace's plan of `plans`.
 
     The returned run produces the answer once the caller's transaction has committed.
     """
-    turn = await _prepare_turn(session, conversation, question, history)
+    turn = await _prepare_turn(session, plans, dense, conversation, question, history)
     return AnswerRun(turn, runtime)
 
 
 async def _prepare_turn(
     session: AsyncSession,
+    plans: PlanCatalog,
+    dense: DenseRetrieval | None,
     conversation: Conversation,
     question: str,
     history: Sequence[Turn] | None,
@@ -198,36 +207,23 @@ async def _prepare_turn(
         handoff_notice=handed_off,
     )
     session.add_all([user_message, answer])
-    if handed_off:
-        await session.flush()
-        return PreparedTurn(
+    retrieved = Retrieved([])
+    if not handed_off:
+        # Retrieval (and the question's embedding) first: the quota lock taken next is held
+        # until the request commits, and should not wait on them.
+        retrieved = await retrieve_for_answer(session, chatbot, question, dense=dense)
+        # The message is counted when it is asked, under the workspace's quota lock, so
+        # parallel questions cannot overshoot the plan; a failed answer gives its slot back.
+        await ensure_quota(session, plans, conversation.workspace_id, "messages")
+        await repository.record_message_usage(
+            session,
             workspace_id=conversation.workspace_id,
             chatbot_id=chatbot.id,
-            conversation_id=conversation.id,
-            user_message_id=user_message.id,
-            assistant_message_id=answer.id,
-            question=question,
-            passages=[],
-            history=[],
-            settings=answer_settings(chatbot),
-            asked_at=utcnow(),
-            handoff_message=chatbot.handoff_message,
+            event_key=usage_event_key(answer.id),
+            occurred_at=utcnow(),
+            prompt_tokens=None,
+            completion_tokens=None,
         )
-    # Retrieval (and the question's embedding) first: the quota lock taken next is held until
-    # the request commits, and should not wait on them.
-    retrieved = await retrieve_for_answer(session, chatbot, question)
-    # The message is counted when it is asked, under the workspace's quota lock, so parallel
-    # questions cannot overshoot the plan; a failed answer gives its slot back.
-    await ensure_quota(session, conversation.workspace_id, "messages")
-    await repository.record_message_usage(
-        session,
-        workspace_id=conversation.workspace_id,
-        chatbot_id=chatbot.id,
-        event_key=usage_event_key(answer.id),
-        occurred_at=utcnow(),
-        prompt_tokens=None,
-        completion_tokens=None,
-    )
     await session.flush()
     return PreparedTurn(
         workspace_id=conversation.workspace_id,
@@ -237,9 +233,10 @@ async def _prepare_turn(
         assistant_message_id=answer.id,
         question=question,
         passages=answer_sources(retrieved.passages),
-        history=list(history or ()),
+        history=[] if handed_off else list(history or ()),
         settings=answer_settings(chatbot),
         asked_at=utcnow(),
+        handoff_message=chatbot.handoff_message if handed_off else None,
         unfamiliar_terms=retrieved.unfamiliar_terms,
     )
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import re
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 
@@ -48,7 +47,7 @@ from sitechat.chat.sentences import (
     split_text,
     stems,
 )
-from sitechat.knowledge.passages import Passage
+from sitechat.knowledge.passages import PageKey, Passage
 
 # The lead sentence must cover at least this share of the question's (rarity-weighted) terms;
 # below it nothing in the passages is about the question.
@@ -337,11 +336,11 @@ def _choose_paragraphs(
     paragraphs = [lead]
     chosen = {id(unit) for unit in lead.units}
     covered = set().union(*(u.terms & question_terms for u in lead.units))
-    pages = {_page_of(passages[best.unit.passage_index])}
+    pages = {passages[best.unit.passage_index].page_key}
     for candidate in leads[1:]:
         if len(paragraphs) >= MAX_PARAGRAPHS:
             break
-        page = _page_of(passages[candidate.unit.passage_index])
+        page = passages[candidate.unit.passage_index].page_key
         new_terms = {t for t in candidate.matched - covered if not t.isdigit()}
         new_coverage = sum(weights[t] for t in new_terms) / total_weight
         if (
@@ -493,20 +492,14 @@ def _leans_back(unit: _Unit) -> bool:
     return unit.kind == "prose" and first is not None and first.group().lower() in BACK_REFERENCES
 
 
-def _page_of(passage: Passage) -> tuple[uuid.UUID, object]:
-    # A file's pages have no URL of their own: its page tells them apart.
-    return passage.source_id, passage.page_id or passage.url
-
-
 # --- rendering ---------------------------------------------------------------------------
 
 
 def _numbers(paragraphs: Sequence[_Paragraph], passages: Sequence[Passage]) -> list[int]:
     """Each paragraph's citation number: one per page, in reading order."""
-    numbers: dict[tuple[uuid.UUID, object], int] = {}
+    numbers: dict[PageKey, int] = {}
     return [
-        numbers.setdefault(_page_of(passages[p.passage_index]), len(numbers) + 1)
-        for p in paragraphs
+        numbers.setdefault(passages[p.passage_index].page_key, len(numbers) + 1) for p in paragraphs
     ]
 
 

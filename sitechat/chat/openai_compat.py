@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from sitechat.auth.dependencies import CallerDep
+from sitechat.billing.dependencies import PlansDep
 from sitechat.billing.usage import ensure_feature
 from sitechat.chat import answering, service
 from sitechat.chat.answerer import AnswerError, Turn
@@ -38,6 +39,7 @@ from sitechat.core.db import JobBufferDep, SessionDep
 from sitechat.core.errors import NotFound, UnprocessableEntity, problem_response, request_id_of
 from sitechat.core.ratelimit import RouteClass
 from sitechat.core.routing import api_router, rate_limit_class
+from sitechat.knowledge.dependencies import DenseDep
 from sitechat.models.chat import ConversationChannel, Message
 from sitechat.models.chatbots import Chatbot
 
@@ -189,13 +191,15 @@ async def create_chat_completion(
     caller: CallerDep,
     session: SessionDep,
     runtime: ChatRuntimeDep,
+    plans: PlansDep,
+    dense: DenseDep,
     jobs: JobBufferDep,
 ) -> Response:
     """OpenAI-compatible chat completion answered by a chatbot (`model: "chatbot:<id>"`).
 
     On plans with the `openai_compatible_api` feature; others get 402 `quota-exceeded`.
     """
-    await ensure_feature(session, caller.workspace_id, "openai_compatible_api")
+    await ensure_feature(session, plans, caller.workspace_id, "openai_compatible_api")
     chatbot = await service.get_chatbot(
         session, Scope.workspace(caller.workspace_id), _chatbot_id(body.model)
     )
@@ -203,7 +207,9 @@ async def create_chat_completion(
     conversation = await service.start_conversation(
         session, chatbot, channel=ConversationChannel.openai, user_id=caller.user_id, jobs=jobs
     )
-    run = await answering.ask(session, conversation, question, runtime, history=history)
+    run = await answering.ask(
+        session, conversation, question, runtime, plans=plans, dense=dense, history=history
+    )
     if body.stream:
         include_usage = bool((body.stream_options or {}).get("include_usage"))
         return EventStreamResponse(_completion_chunks(run, body.model, include_usage))

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from sitechat.billing.dependencies import PlansDep
 from sitechat.chat import answering, handoff, service
 from sitechat.chat.dependencies import ChatRuntimeDep
 from sitechat.chat.errors import OriginNotAllowed
@@ -41,6 +42,7 @@ from sitechat.core.ratelimit import RouteClass
 from sitechat.core.routing import API_PREFIX, ApiRoute
 from sitechat.core.security import bearer_token
 from sitechat.core.state import app_state
+from sitechat.knowledge.dependencies import DenseDep
 from sitechat.models.chat import Conversation, ConversationChannel, ConversationStatus
 from sitechat.models.chatbots import Chatbot
 
@@ -230,10 +232,11 @@ async def start_visitor_conversation(
     request: Request,
     session: SessionDep,
     jobs: JobBufferDep,
+    plans: PlansDep,
     origin: OriginHeader = None,
 ) -> VisitorConversationRead:
     """Start a widget conversation (no account needed; the page's origin must be allowed)."""
-    chatbot = await service.widget_chatbot(session, chatbot_id)
+    chatbot = await service.widget_chatbot(session, plans, chatbot_id)
     allow_origin(request, chatbot, origin, required=True)
     conversation = await service.start_conversation(
         session, chatbot, channel=ConversationChannel.widget, jobs=jobs
@@ -258,11 +261,15 @@ async def ask_as_visitor(
     visitor: VisitorDep,
     session: SessionDep,
     runtime: ChatRuntimeDep,
+    plans: PlansDep,
+    dense: DenseDep,
     origin: OriginHeader = None,
 ) -> Response:
     """Ask in the visitor's conversation; streams like the member route."""
     conversation = await _visitor_conversation(request, session, visitor, conversation_id, origin)
-    run = await answering.ask(session, conversation, body.content, runtime)
+    run = await answering.ask(
+        session, conversation, body.content, runtime, plans=plans, dense=dense
+    )
     return answer_response(request, run, stream=wants_stream(request, body))
 
 

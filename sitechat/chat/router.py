@@ -20,6 +20,8 @@ from starlette.responses import JSONResponse, Response
 
 from sitechat.auth.dependencies import WORKSPACE_HEADER, AuthState, CallerDep
 from sitechat.auth.rate_limits import CallerRateLimitSubjects
+from sitechat.billing.dependencies import PlansDep
+from sitechat.billing.plans import PlanCatalog
 from sitechat.chat import answering, handoff, service
 from sitechat.chat.answering import ChatRuntime
 from sitechat.chat.dependencies import ChatRuntimeDep
@@ -62,6 +64,8 @@ from sitechat.core.ratelimit import (
 from sitechat.core.routing import api_router, charge, rate_limit_class
 from sitechat.core.security import bearer_token
 from sitechat.core.state import app_state
+from sitechat.knowledge.dense import DenseSetup
+from sitechat.knowledge.dependencies import DenseDep
 from sitechat.models.chat import ConversationChannel, ConversationStatus
 
 log = structlog.get_logger()
@@ -204,6 +208,8 @@ async def ask_question(
     caller: CallerDep,
     session: SessionDep,
     runtime: ChatRuntimeDep,
+    plans: PlansDep,
+    dense: DenseDep,
 ) -> Response:
     """Ask a question; the answer comes back with numbered citations (URL, title, snippet).
 
@@ -224,7 +230,9 @@ async def ask_question(
         return JSONResponse(
             MessageRead.of(reply).model_dump(mode="json"), status_code=status.HTTP_201_CREATED
         )
-    run = await answering.ask(session, conversation, body.content, runtime)
+    run = await answering.ask(
+        session, conversation, body.content, runtime, plans=plans, dense=dense
+    )
     return answer_response(request, run, stream=wants_stream(request, body))
 
 
@@ -337,10 +345,10 @@ def _socket_limits(websocket: WebSocket, access: SocketAccess) -> SocketLimits:
     if visitor_conversation is not None:
         visitor = CallerRateLimitSubjects.for_visitor(visitor_conversation)
         return SocketLimits(RouteClass.PUBLIC_WIDGET, visitor)
-    subjects = app_state(websocket).rate_limit_subjects
-    if access.caller is not None and isinstance(subjects, CallerRateLimitSubjects):
-        return SocketLimits(RouteClass.CHAT, subjects.for_caller(access.caller))
-    return SocketLimits(RouteClass.CHAT, None)
+    if access.caller is None:
+        return SocketLimits(RouteClass.CHAT, None)
+    subjects = app_state(websocket).component(CallerRateLimitSubjects)
+    return SocketLimits(RouteClass.CHAT, subjects.for_caller(access.caller))
 
 
 async def _charge(websocket: WebSocket, limits: SocketLimits) -> None:
@@ -367,6 +375,8 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
     await websocket.accept()
     state = app_state(websocket)
     runtime = state.component(ChatRuntime)
+    plans = state.component(PlanCatalog)
+    dense = state.component(DenseSetup).dense
     token = _bearer(websocket)
 
     async def verified(conversation: uuid.UUID) -> SocketAccess:
@@ -423,7 +433,9 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
                 await websocket.close(code=_close_code(refused))
                 return
             try:
-                run = await ask_on_socket(runtime, access.scope, parsed_id, question.content)
+                run = await ask_on_socket(
+                    runtime, plans, dense, access.scope, parsed_id, question.content
+                )
             except ProblemError as error:
                 await websocket.send_json(_error(error.slug, error.detail))
                 continue

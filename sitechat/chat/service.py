@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sitechat.billing.plans import PlanCatalog
 from sitechat.billing.usage import ensure_feature
 from sitechat.chat import repository
 from sitechat.chat.errors import FeedbackNeedsAnswer
@@ -118,11 +119,13 @@ async def public_chatbot(session: AsyncSession, chatbot_id: uuid.UUID) -> Chatbo
     return chatbot
 
 
-async def widget_chatbot(session: AsyncSession, chatbot_id: uuid.UUID) -> Chatbot:
+async def widget_chatbot(
+    session: AsyncSession, plans: PlanCatalog, chatbot_id: uuid.UUID
+) -> Chatbot:
     """A public chatbot a visitor may start a conversation with: its plan lists the widget
     (402 `quota-exceeded` otherwise)."""
     chatbot = await public_chatbot(session, chatbot_id)
-    await ensure_feature(session, chatbot.workspace_id, "widget")
+    await ensure_feature(session, plans, chatbot.workspace_id, "widget")
     return chatbot
 
 

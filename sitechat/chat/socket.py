@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sitechat.auth.caller import Caller
 from sitechat.auth.dependencies import AuthState, caller_from_access_token, caller_from_api_key
+from sitechat.billing.plans import PlanCatalog
 from sitechat.chat import answering, service
 from sitechat.chat.answering import AnswerRun, ChatRuntime
 from sitechat.chat.errors import OriginNotAllowed
@@ -23,6 +24,7 @@ from sitechat.config import AuthSettings
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound, Unauthorized
 from sitechat.core.security import API_KEY_PREFIX
+from sitechat.knowledge.dense import DenseRetrieval
 
 
 def parse_conversation_id(raw: str) -> uuid.UUID:
@@ -69,12 +71,19 @@ async def open_socket(
 
 
 async def ask_on_socket(
-    runtime: ChatRuntime, scope: Scope, conversation_id: uuid.UUID, question: str
+    runtime: ChatRuntime,
+    plans: PlanCatalog,
+    dense: DenseRetrieval | None,
+    scope: Scope,
+    conversation_id: uuid.UUID,
+    question: str,
 ) -> AnswerRun:
     """Store the question (committed when this returns); the run then produces the answer."""
     async with runtime.sessionmaker() as session, session.begin():
         conversation = await service.get_conversation(session, scope, conversation_id)
-        return await answering.ask(session, conversation, question, runtime)
+        return await answering.ask(
+            session, conversation, question, runtime, plans=plans, dense=dense
+        )
 
 
 async def _socket_access(

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Query, status
 
 from sitechat.auth.dependencies import AdminDep, CallerDep
+from sitechat.billing.dependencies import PlansDep
 from sitechat.chatbots import service
 from sitechat.chatbots.schemas import (
     ChatbotCreate,
@@ -18,6 +19,7 @@ from sitechat.chatbots.schemas import (
 from sitechat.core.db import SessionDep
 from sitechat.core.pagination import DEFAULT_LIMIT, CursorPage, CursorParam, LimitParam
 from sitechat.core.routing import api_router
+from sitechat.knowledge.dependencies import DenseDep
 from sitechat.models.chatbots import ChatbotStatus, SourceKind
 
 router = api_router(prefix="/chatbots", tags=["chatbots"])
@@ -28,10 +30,12 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ChatbotRead)
-async def create_chatbot(session: SessionDep, caller: AdminDep, body: ChatbotCreate) -> object:
+async def create_chatbot(
+    session: SessionDep, plans: PlansDep, caller: AdminDep, body: ChatbotCreate
+) -> object:
     """Create a chatbot in `draft`. Text fields are stored with all HTML markup removed.
     Needs the admin role."""
-    return await service.create_chatbot(session, caller, body)
+    return await service.create_chatbot(session, plans, caller, body)
 
 
 @router.get("", response_model=CursorPage[ChatbotRead])
@@ -52,9 +56,11 @@ async def list_chatbots(
 
 
 @router.get("/{chatbot_id}", response_model=ChatbotRead, responses=NOT_FOUND)
-async def get_chatbot(session: SessionDep, caller: CallerDep, chatbot_id: uuid.UUID) -> object:
+async def get_chatbot(
+    session: SessionDep, caller: CallerDep, dense: DenseDep, chatbot_id: uuid.UUID
+) -> object:
     """One chatbot with its whole configuration."""
-    return await service.read_chatbot(session, caller, chatbot_id)
+    return await service.read_chatbot(session, caller, chatbot_id, dense)
 
 
 @router.patch(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -30,6 +30,7 @@ from sitechat.knowledge.indexing import SEARCH_LANGUAGES
 from sitechat.models.chatbots import (
     DEFAULT_HANDOFF_MESSAGE,
     ChatbotStatus,
+    Source,
     SourceKind,
     SourceStatus,
     SyncSchedule,
@@ -389,3 +390,25 @@ class SourceRead(BaseModel):
     sync_schedule: SyncSchedule = SyncSchedule.off
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(cls, source: Source, preview: str | None, content_chars: int, **fields: Any) -> Self:
+        """`source` as the API shows it. The preview and the length come from the caller (a
+        list reads them in its query, not the whole text); `fields` are a subclass's own."""
+        return cls(
+            id=source.id,
+            chatbot_id=source.chatbot_id,
+            kind=source.kind,
+            title=source.title,
+            url=source.url,
+            question=source.question,
+            content_preview=preview,
+            content_chars=content_chars,
+            status=source.status,
+            error=source.error,
+            file_name=source.file_name,
+            sync_schedule=source.sync_schedule,
+            created_at=source.created_at,
+            updated_at=source.updated_at,
+            **fields,
+        )

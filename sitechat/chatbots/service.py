@@ -8,6 +8,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.auth.caller import Caller
+from sitechat.billing.plans import PlanCatalog
 from sitechat.billing.usage import ensure_quota, settle_crawl_pages
 from sitechat.chatbots import repository
 from sitechat.chatbots.errors import CrawlInProgress
@@ -25,7 +26,7 @@ from sitechat.chatbots.schemas import (
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound
 from sitechat.core.pagination import decode_cursor, next_cursor_of
-from sitechat.knowledge.dense import indexing_progress
+from sitechat.knowledge.dense import DenseRetrieval, indexing_progress
 from sitechat.knowledge.tasks import request_embedding
 from sitechat.knowledge.writer import ChunkTarget, index_markdown, index_question_answer
 from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind, SourceStatus
@@ -34,8 +35,10 @@ from sitechat.worker.buffer import JobBuffer
 log = structlog.get_logger()
 
 
-async def create_chatbot(session: AsyncSession, caller: Caller, data: ChatbotCreate) -> Chatbot:
-    await ensure_quota(session, caller.workspace_id, "chatbots")
+async def create_chatbot(
+    session: AsyncSession, plans: PlanCatalog, caller: Caller, data: ChatbotCreate
+) -> Chatbot:
+    await ensure_quota(session, plans, caller.workspace_id, "chatbots")
     fields = data.model_dump()
     chatbot = Chatbot(workspace_id=caller.workspace_id, status=ChatbotStatus.draft, **fields)
     session.add(chatbot)
@@ -55,14 +58,17 @@ async def get_chatbot(
     return chatbot
 
 
-async def read_chatbot(session: AsyncSession, caller: Caller, chatbot_id: uuid.UUID) -> ChatbotRead:
-    """The chatbot as the API shows it; read-only (use `get_chatbot` to change it)."""
+async def read_chatbot(
+    session: AsyncSession, caller: Caller, chatbot_id: uuid.UUID, dense: DenseRetrieval | None
+) -> ChatbotRead:
+    """The chatbot as the API shows it; read-only (use `get_chatbot` to change it). Its
+    indexing progress counts vectors of `dense`'s model."""
     row = await repository.read_chatbot(session, caller.workspace_id, chatbot_id)
     if row is None:
         raise NotFound("Chatbot")
     chatbot = ChatbotRead.model_validate(row)
     progress = indexing_progress(
-        row["chunk_count"] or 0, row["embedded_chunks"], row["embedding_model"]
+        dense, row["chunk_count"] or 0, row["embedded_chunks"], row["embedding_model"]
     )
     chatbot.indexing = IndexingRead(
         chunks=progress.chunks, embedded=progress.embedded, state=progress.state
@@ -127,25 +133,6 @@ async def delete_chatbot(session: AsyncSession, caller: Caller, chatbot_id: uuid
 # -- sources -----------------------------------------------------------------------------------
 
 
-def source_read(source: Source, preview: str | None, content_chars: int) -> SourceRead:
-    return SourceRead(
-        id=source.id,
-        chatbot_id=source.chatbot_id,
-        kind=source.kind,
-        title=source.title,
-        url=source.url,
-        question=source.question,
-        content_preview=preview,
-        content_chars=content_chars,
-        status=source.status,
-        error=source.error,
-        file_name=source.file_name,
-        sync_schedule=source.sync_schedule,
-        created_at=source.created_at,
-        updated_at=source.updated_at,
-    )
-
-
 async def list_sources(
     session: AsyncSession,
     caller: Caller,
@@ -165,13 +152,14 @@ async def list_sources(
         limit=limit,
         preview_chars=CONTENT_PREVIEW_CHARS,
     )
-    items = [source_read(source, preview, chars) for source, preview, chars in rows[:limit]]
+    items = [SourceRead.of(source, preview, chars) for source, preview, chars in rows[:limit]]
     return items, next_cursor_of([source.id for source, _, _ in rows], limit)
 
 
 async def add_source(
     session: AsyncSession,
     jobs: JobBuffer,
+    dense: DenseRetrieval | None,
     caller: Caller,
     chatbot_id: uuid.UUID,
     data: TextSourceCreate | QaSourceCreate,
@@ -214,7 +202,7 @@ async def add_source(
     if chunk_count and chatbot.status in (ChatbotStatus.draft, ChatbotStatus.training):
         transition(chatbot, ChatbotStatus.ready, Actor.system)
     if chunk_count:
-        request_embedding(jobs, chatbot.id)  # dense retrieval (when on), after the commit
+        request_embedding(jobs, dense, chatbot.id)  # dense retrieval (when on), after the commit
     await session.flush()
     log.info(
         "chatbot.source_indexed",
@@ -224,7 +212,7 @@ async def add_source(
         chunks=chunk_count,
     )
     content = source.content or ""
-    return source_read(source, content[:CONTENT_PREVIEW_CHARS], len(content))
+    return SourceRead.of(source, content[:CONTENT_PREVIEW_CHARS], len(content))
 
 
 async def delete_source(

@@ -32,6 +32,7 @@ from starlette.responses import Response
 
 from sitechat.config import DatabaseSettings
 from sitechat.core.errors import ProblemError
+from sitechat.core.state import app_state
 from sitechat.worker.buffer import JobBuffer, write_jobs
 
 _SESSION_STATE_KEY = "db_session"
@@ -256,8 +257,8 @@ def request_session(request: Request) -> AsyncSession:
     if session is None:
         if not isinstance(request.scope.get("route"), AutoCommitRoute):
             raise RuntimeError("a request session needs an AutoCommitRoute (core.routing)")
-        app = request.app.state
-        sessionmaker: async_sessionmaker[AsyncSession] = (
+        app = app_state(request)
+        sessionmaker = (
             app.read_sessionmaker if request.method in _READ_METHODS else app.sessionmaker
         )
         session = state[_SESSION_STATE_KEY] = sessionmaker()

@@ -15,7 +15,6 @@ from email.utils import parseaddr
 from typing import Protocol
 
 import structlog
-from fastapi import Request
 
 from sitechat.config import MailSettings
 
@@ -73,9 +72,3 @@ class SmtpMailer:
 
 def build_mailer(settings: MailSettings) -> Mailer:
     return SmtpMailer(settings) if settings.smtp_host else LogMailer()
-
-
-async def get_mailer(request: Request) -> Mailer:
-    """The app's mailer (built from the settings by `create_app`)."""
-    mailer: Mailer = request.app.state.mailer
-    return mailer

@@ -31,13 +31,13 @@ from sitechat.core.ratelimit import (
     RateLimitDecision,
     RateLimiter,
     RateLimitSubject,
-    RateLimitSubjects,
     RouteClass,
     client_ip,
     enforce,
     ip_identity,
     rate_limit_headers,
 )
+from sitechat.core.state import app_state
 
 API_PREFIX = "/v1"
 RATE_LIMIT_CLASS_KEY = "x-rate-limit-class"
@@ -121,7 +121,7 @@ class ApiRoute(AutoCommitRoute):
         known_query = None if preflight else frozenset(_query_names(self.dependant))
 
         async def rate_limited(request: Request) -> Response:
-            limiter: RateLimiter | None = request.app.state.rate_limiter
+            limiter = app_state(request).rate_limiter
             if limiter is not None:
                 try:
                     decision = await _enforce(request, limiter, route_class)
@@ -170,7 +170,7 @@ async def _enforce(
     request: Request, limiter: RateLimiter, route_class: RouteClass
 ) -> RateLimitDecision:
     subject = None
-    subjects: RateLimitSubjects | None = getattr(request.app.state, "rate_limit_subjects", None)
+    subjects = app_state(request).rate_limit_subjects
     if subjects is not None:
         subject = await subjects(request, route_class)
     return await charge(request, limiter, route_class, subject)
@@ -186,7 +186,7 @@ async def charge(
     Also what a WebSocket charges per question, with the subject it verified at connect."""
 
     def ip_key() -> str:
-        return "ip:" + ip_identity(client_ip(connection, connection.app.state.trusted_proxies))
+        return "ip:" + ip_identity(client_ip(connection, app_state(connection).trusted_proxies))
 
     return await enforce(limiter, route_class, subject, ip_key)
 

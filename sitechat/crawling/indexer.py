@@ -16,6 +16,7 @@ from sitechat.crawling import repository
 from sitechat.crawling.engine import BROWSER_UNAVAILABLE, NEEDS_BROWSER, PageResult
 from sitechat.crawling.extract import ExtractedPage
 from sitechat.knowledge import repository as knowledge_repository
+from sitechat.knowledge.dense import DenseRetrieval
 from sitechat.knowledge.writer import PageContent, PageTarget, write_page
 from sitechat.models.base import new_id
 from sitechat.models.crawling import PageOutcome
@@ -34,7 +35,11 @@ class CrawlTarget:
 
 
 async def store_page_result(
-    session: AsyncSession, crawl: CrawlTarget, result: PageResult, now: datetime
+    session: AsyncSession,
+    crawl: CrawlTarget,
+    result: PageResult,
+    now: datetime,
+    dense: DenseRetrieval | None,
 ) -> PageOutcome | None:
     """Record one URL's outcome, keep the page's chunks in step, bump the job's counters.
 
@@ -83,7 +88,7 @@ async def store_page_result(
         "pages_needing_browser": 1 if result.reason in (NEEDS_BROWSER, BROWSER_UNAVAILABLE) else 0,
     }
     if result.page is not None and outcome in (PageOutcome.indexed, PageOutcome.unchanged):
-        page = await _write_page(session, crawl, result, result.page, existing, now)
+        page = await _write_page(session, crawl, result, result.page, existing, now, dense)
         await repository.link_crawl_page(session, crawl_page_id, page.id)
         counters["pages_indexed"] = 1
         if outcome is PageOutcome.unchanged:
@@ -165,6 +170,7 @@ async def _write_page(
     extracted: ExtractedPage,
     existing: Page | None,
     now: datetime,
+    dense: DenseRetrieval | None,
 ) -> Page:
     target = PageTarget(
         workspace_id=crawl.workspace_id,
@@ -186,4 +192,4 @@ async def _write_page(
         last_modified=result.last_modified,
         links=extracted.links,
     )
-    return await write_page(session, target, content, existing, now)
+    return await write_page(session, target, content, existing, now, dense)

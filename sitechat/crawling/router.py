@@ -9,6 +9,7 @@ from fastapi import Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from sitechat.auth.dependencies import AdminDep, CallerDep
+from sitechat.billing.dependencies import PlansDep
 from sitechat.config import Settings
 from sitechat.core.db import JobBufferDep, SessionDep
 from sitechat.core.pagination import DEFAULT_LIMIT, CursorPage, CursorParam, LimitParam
@@ -51,6 +52,7 @@ async def start_crawl(
     response: Response,
     session: SessionDep,
     jobs: JobBufferDep,
+    plans: PlansDep,
     caller: AdminDep,
     chatbot_id: uuid.UUID,
     body: CrawlCreate,
@@ -62,7 +64,7 @@ async def start_crawl(
     their turn, in order); a chatbot has at most one queued or running crawl. Needs the admin
     role."""
     job, created = await service.start_crawl(
-        session, jobs, caller, _settings(request).crawl, chatbot_id, body
+        session, jobs, plans, caller, _settings(request).crawl, chatbot_id, body
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -148,11 +150,15 @@ async def cancel_crawl(session: SessionDep, caller: AdminDep, crawl_id: uuid.UUI
     },
 )
 async def retry_crawl(
-    session: SessionDep, jobs: JobBufferDep, caller: AdminDep, crawl_id: uuid.UUID
+    session: SessionDep,
+    jobs: JobBufferDep,
+    plans: PlansDep,
+    caller: AdminDep,
+    crawl_id: uuid.UUID,
 ) -> object:
     """Start a new crawl with the parameters of a failed or cancelled one. Needs the admin
     role."""
-    return await service.retry_crawl(session, jobs, caller, crawl_id)
+    return await service.retry_crawl(session, jobs, plans, caller, crawl_id)
 
 
 @router.get(

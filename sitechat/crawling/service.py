@@ -1,18 +1,23 @@
 """Crawl rules on the API side: start (one active crawl per chatbot), cancel, retry, read.
 
 The crawl itself runs in the `crawling.run` job (`tasks.py`); this module only creates and
-steers `CrawlJob` rows and queues that job after the request commits.
+steers `CrawlJob` rows. **A crawl is queued in one place, `queue_crawl`**: a start and a retry
+(here) and a scheduled re-sync (`sources/scheduling.py`) all go through it, and the job is
+sent when the transaction that queued it commits.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.auth.caller import Caller
+from sitechat.billing.plans import PlanCatalog
 from sitechat.billing.usage import reserve_crawl_pages, settle_crawl_pages
 from sitechat.chatbots import repository as chatbot_repository
 from sitechat.chatbots.errors import CrawlInProgress
@@ -34,7 +39,7 @@ from sitechat.crawling.urls import canonicalize_url
 from sitechat.knowledge import repository as knowledge_repository
 from sitechat.models.base import new_id
 from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind
-from sitechat.models.crawling import CrawlJob, CrawlPage, CrawlStatus, PageOutcome
+from sitechat.models.crawling import CrawlJob, CrawlPage, CrawlStatus, CrawlTrigger, PageOutcome
 from sitechat.models.knowledge import Page
 from sitechat.worker.buffer import JobBuffer
 
@@ -82,9 +87,110 @@ def _max_pages(requested: int | None, settings: CrawlSettings) -> int:
     return requested
 
 
+@dataclass(frozen=True)
+class CrawlParameters:
+    """What a crawl of a website source asks for. A retry and a scheduled re-sync ask for what
+    the crawl they follow asked for (`requested_pages`, not the `max_pages` it was granted,
+    which the month's allowance may have shrunk)."""
+
+    start_url: str
+    requested_pages: int
+    max_depth: int
+    include_paths: tuple[str, ...]
+    exclude_paths: tuple[str, ...]
+    use_sitemap: bool
+    respect_robots: bool
+
+    @classmethod
+    def of(cls, job: CrawlJob) -> CrawlParameters:
+        return cls(
+            start_url=job.start_url,
+            requested_pages=job.requested_pages,
+            max_depth=job.max_depth,
+            include_paths=tuple(job.include_paths),
+            exclude_paths=tuple(job.exclude_paths),
+            use_sitemap=job.use_sitemap,
+            respect_robots=job.respect_robots,
+        )
+
+
+async def queue_crawl(
+    session: AsyncSession,
+    jobs: JobBuffer,
+    plans: PlanCatalog,
+    source: Source,
+    parameters: CrawlParameters,
+    *,
+    trigger: CrawlTrigger,
+    now: datetime,
+    idempotency_key: str | None = None,
+) -> CrawlJob:
+    """Queue a crawl of `source`: a start, a retry and a scheduled re-sync all come here.
+
+    Its pages of the plan's month are reserved now (402 once none are left; the job's
+    `max_pages` is what it asked for, capped by the plan's `crawl_max_pages` and by what is
+    left), so crawls queued together cannot overshoot the allowance. The `queued` job is
+    inserted (409 `crawl-in-progress` when the chatbot has an active crawl) and `crawling.run`
+    is buffered, sent when the transaction commits.
+    """
+    job_id = new_id()
+    max_pages = await reserve_crawl_pages(
+        session,
+        plans,
+        source.workspace_id,
+        crawl_job_id=job_id,
+        chatbot_id=source.chatbot_id,
+        wanted=parameters.requested_pages,
+    )
+    job = CrawlJob(
+        id=job_id,
+        workspace_id=source.workspace_id,
+        chatbot_id=source.chatbot_id,
+        source_id=source.id,
+        status=CrawlStatus.queued,
+        trigger=trigger,
+        start_url=parameters.start_url,
+        requested_pages=parameters.requested_pages,
+        max_pages=max_pages,
+        max_depth=parameters.max_depth,
+        include_paths=list(parameters.include_paths),
+        exclude_paths=list(parameters.exclude_paths),
+        use_sitemap=parameters.use_sitemap,
+        respect_robots=parameters.respect_robots,
+        idempotency_key=idempotency_key,
+        created_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(job)
+    except IntegrityError:
+        # The partial unique index saw a crawl a check missed (a concurrent request).
+        active = await chatbot_repository.find_active_crawl(session, source.chatbot_id)
+        if active is None:
+            raise
+        raise CrawlInProgress(active.id) from None
+    jobs.defer(
+        RUN_TASK,
+        crawl_job_id=str(job.id),
+        queueing_lock=chatbot_repository.crawl_queueing_lock(job.id),
+        # One running crawl per workspace: a busy workspace queues behind itself, not in
+        # front of everyone else.
+        lock=repository.workspace_lock_of(source.workspace_id),
+    )
+    log.info(
+        "crawl.queued",
+        crawl_job_id=str(job.id),
+        chatbot_id=str(source.chatbot_id),
+        workspace_id=str(source.workspace_id),
+        trigger=trigger.value,
+    )
+    return job
+
+
 async def start_crawl(
     session: AsyncSession,
     jobs: JobBuffer,
+    plans: PlanCatalog,
     caller: Caller,
     settings: CrawlSettings,
     chatbot_id: uuid.UUID,
@@ -102,16 +208,6 @@ async def start_crawl(
             return earlier, False
     canonical_url = checked_start_url(request.url, settings)
     await _refuse_second_crawl(session, chatbot)  # 409 before any page is reserved
-    job_id = new_id()
-    # The crawl reserves its pages of the plan's allowance now (402 once it is spent), so
-    # crawls started together cannot overshoot it; the job's `max_pages` shows what it got.
-    max_pages = await reserve_crawl_pages(
-        session,
-        chatbot.workspace_id,
-        crawl_job_id=job_id,
-        chatbot_id=chatbot.id,
-        wanted=_max_pages(request.max_pages, settings),
-    )
     source = await chatbot_repository.find_website_source(session, chatbot.id, canonical_url)
     if source is None:
         source = Source(
@@ -122,22 +218,17 @@ async def start_crawl(
             url=canonical_url,
         )
         session.add(source)
-    job = CrawlJob(
-        id=job_id,
-        workspace_id=chatbot.workspace_id,
-        chatbot_id=chatbot.id,
-        status=CrawlStatus.queued,
+        await session.flush()  # the source's id
+    parameters = CrawlParameters(
         start_url=request.url,
-        max_pages=max_pages,
+        requested_pages=_max_pages(request.max_pages, settings),
         max_depth=request.max_depth,
-        include_paths=list(request.include_paths),
-        exclude_paths=list(request.exclude_paths),
+        include_paths=tuple(request.include_paths),
+        exclude_paths=tuple(request.exclude_paths),
         use_sitemap=request.use_sitemap,
         respect_robots=request.respect_robots,
-        idempotency_key=request.idempotency_key,
-        created_at=utcnow(),
     )
-    await _queue_job(session, jobs, chatbot, source, job)
+    job = await _train(session, jobs, plans, chatbot, source, parameters, request.idempotency_key)
     return job, True
 
 
@@ -147,41 +238,36 @@ async def _refuse_second_crawl(session: AsyncSession, chatbot: Chatbot) -> None:
         raise CrawlInProgress(active.id)
 
 
-async def _queue_job(
-    session: AsyncSession, jobs: JobBuffer, chatbot: Chatbot, source: Source, job: CrawlJob
-) -> None:
+async def _train(
+    session: AsyncSession,
+    jobs: JobBuffer,
+    plans: PlanCatalog,
+    chatbot: Chatbot,
+    source: Source,
+    parameters: CrawlParameters,
+    idempotency_key: str | None,
+) -> CrawlJob:
+    """A crawl someone asked for: queued, and the chatbot `training` until it ends (a
+    scheduled re-sync leaves a ready chatbot answering)."""
+    job = await queue_crawl(
+        session,
+        jobs,
+        plans,
+        source,
+        parameters,
+        trigger=CrawlTrigger.manual,
+        now=utcnow(),
+        idempotency_key=idempotency_key,
+    )
     transition(chatbot, ChatbotStatus.training, Actor.system)
-    await session.flush()  # the source's id
-    job.source_id = source.id
-    try:
-        async with session.begin_nested():
-            session.add(job)
-    except IntegrityError:
-        # The partial unique index saw a crawl our check missed (a concurrent request).
-        active = await chatbot_repository.find_active_crawl(session, chatbot.id)
-        if active is None:
-            raise
-        raise CrawlInProgress(active.id) from None
-    jobs.defer(
-        RUN_TASK,
-        crawl_job_id=str(job.id),
-        queueing_lock=chatbot_repository.crawl_queueing_lock(job.id),
-        # One running crawl per workspace: a busy workspace queues behind itself, not in
-        # front of everyone else.
-        lock=repository.workspace_lock_of(chatbot.workspace_id),
-    )
-    log.info(
-        "crawl.queued",
-        crawl_job_id=str(job.id),
-        chatbot_id=str(chatbot.id),
-        workspace_id=str(chatbot.workspace_id),
-    )
+    return job
 
 
 async def retry_crawl(
-    session: AsyncSession, jobs: JobBuffer, caller: Caller, job_id: uuid.UUID
+    session: AsyncSession, jobs: JobBuffer, plans: PlanCatalog, caller: Caller, job_id: uuid.UUID
 ) -> CrawlJob:
-    """A new crawl with the same parameters as a failed or cancelled one."""
+    """A new crawl with the same parameters as a failed or cancelled one; like a start, it
+    reserves its pages (402 once none are left)."""
     previous = await get_crawl(session, caller, job_id)
     if previous.status not in (CrawlStatus.failed, CrawlStatus.cancelled):
         raise CrawlNotRetryable(previous.status)
@@ -190,31 +276,8 @@ async def retry_crawl(
     if source is None:
         raise NotFound("Crawl")
     await _refuse_second_crawl(session, chatbot)  # 409 before any page is reserved
-    job_id = new_id()
-    # A retry is a new crawl: it reserves its pages like a start (402 once none are left).
-    max_pages = await reserve_crawl_pages(
-        session,
-        previous.workspace_id,
-        crawl_job_id=job_id,
-        chatbot_id=previous.chatbot_id,
-        wanted=previous.max_pages,
-    )
-    job = CrawlJob(
-        id=job_id,
-        workspace_id=previous.workspace_id,
-        chatbot_id=previous.chatbot_id,
-        status=CrawlStatus.queued,
-        start_url=previous.start_url,
-        max_pages=max_pages,
-        max_depth=previous.max_depth,
-        include_paths=list(previous.include_paths),
-        exclude_paths=list(previous.exclude_paths),
-        use_sitemap=previous.use_sitemap,
-        respect_robots=previous.respect_robots,
-        created_at=utcnow(),
-    )
-    await _queue_job(session, jobs, chatbot, source, job)
-    return job
+    parameters = CrawlParameters.of(previous)
+    return await _train(session, jobs, plans, chatbot, source, parameters, None)
 
 
 async def cancel_crawl(session: AsyncSession, caller: Caller, job_id: uuid.UUID) -> CrawlJob:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from procrastinate import JobContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.billing.usage import settle_crawl_pages
@@ -21,16 +22,17 @@ from sitechat.chatbots import repository as chatbot_repository
 from sitechat.chatbots.lifecycle import settle_after_training
 from sitechat.config import CrawlSettings
 from sitechat.core.clock import utcnow
+from sitechat.core.state import TaskContext, task_context
 from sitechat.crawling import repository
 from sitechat.crawling.browser import BrowserConfig, PageRenderer
 from sitechat.crawling.engine import CrawlCounts, CrawlPlan, PageResult, run_crawl
 from sitechat.crawling.fetcher import Fetcher, FetcherConfig
 from sitechat.crawling.indexer import CrawlTarget, store_page_result, store_unchanged_results
+from sitechat.knowledge.dense import DenseSetup
 from sitechat.knowledge.tasks import defer_embedding
 from sitechat.models.crawling import CrawlJob, CrawlStatus, CrawlTrigger
 from sitechat.webhooks.service import emit as emit_webhook
 from sitechat.webhooks.tasks import defer_deliveries
-from sitechat.worker.context import task_context, task_session
 from sitechat.worker.queue import queue
 
 log = structlog.get_logger()
@@ -40,9 +42,9 @@ UNCHANGED_BATCH = 100
 SAFE_ERROR_MESSAGE = "The crawl stopped on an internal error; retry it, or contact support."
 
 
-@queue.task(name="crawling.run", pass_context=False)
-async def run_crawl_task(crawl_job_id: str) -> None:
-    await run_crawl_job(uuid.UUID(crawl_job_id), task_context().settings.crawl)
+@queue.task(name="crawling.run", pass_context=True)
+async def run_crawl_task(job: JobContext, crawl_job_id: str) -> None:
+    await run_crawl_job(task_context(job), uuid.UUID(crawl_job_id))
 
 
 def fetcher_config(settings: CrawlSettings) -> FetcherConfig:
@@ -74,13 +76,15 @@ class _Start:
     plan: CrawlPlan
 
 
-async def run_crawl_job(job_id: uuid.UUID, settings: CrawlSettings) -> None:
+async def run_crawl_job(context: TaskContext, job_id: uuid.UUID) -> None:
     """Run (or resume) one crawl job to a final status. Safe to call again for the same job."""
-    start = await _mark_running(job_id, settings)
+    settings = context.settings.crawl
+    dense = context.component(DenseSetup).dense
+    start = await _mark_running(context, job_id, settings)
     if start is None:
         return
     bound = log.bind(crawl_job_id=str(job_id), chatbot_id=str(start.target.chatbot_id))
-    sink = JobSink(start.target)
+    sink = JobSink(context, start.target)
     try:
         async with contextlib.AsyncExitStack() as stack:
             fetcher = await stack.enter_async_context(Fetcher(fetcher_config(settings)))
@@ -91,20 +95,22 @@ async def run_crawl_job(job_id: uuid.UUID, settings: CrawlSettings) -> None:
         await sink.flush()
     except Exception:
         bound.exception("crawl.job_failed")
-        await _finish(job_id, CrawlStatus.failed, "error", SAFE_ERROR_MESSAGE)
-        await defer_embedding(start.target.chatbot_id)  # dense retrieval: pages stored so far
+        await _finish(context, job_id, CrawlStatus.failed, "error", SAFE_ERROR_MESSAGE)
+        await defer_embedding(dense, start.target.chatbot_id)  # the pages stored so far
         return
     if outcome.stop_reason == "cancelled":
-        await _finish(job_id, CrawlStatus.cancelled, "cancelled", None)
+        await _finish(context, job_id, CrawlStatus.cancelled, "cancelled", None)
     else:
-        await _finish(job_id, CrawlStatus.completed, outcome.stop_reason, None)
+        await _finish(context, job_id, CrawlStatus.completed, outcome.stop_reason, None)
     bound.info("crawl.job_finished", stop_reason=outcome.stop_reason)
     # Dense retrieval (when on): vectors for the pages this crawl stored, in a job of its own.
-    await defer_embedding(start.target.chatbot_id)
+    await defer_embedding(dense, start.target.chatbot_id)
 
 
-async def _mark_running(job_id: uuid.UUID, settings: CrawlSettings) -> _Start | None:
-    async with task_session() as session:
+async def _mark_running(
+    context: TaskContext, job_id: uuid.UUID, settings: CrawlSettings
+) -> _Start | None:
+    async with context.session() as session:
         job = await repository.get_job_unscoped(session, job_id, for_update=True)
         if job is None or not job.status.is_active:
             log.info("crawl.job_skipped", crawl_job_id=str(job_id), reason="not active")
@@ -154,10 +160,14 @@ async def _mark_running(job_id: uuid.UUID, settings: CrawlSettings) -> _Start | 
 
 
 async def _finish(
-    job_id: uuid.UUID, status: CrawlStatus, stop_reason: str, error: str | None
+    context: TaskContext,
+    job_id: uuid.UUID,
+    status: CrawlStatus,
+    stop_reason: str,
+    error: str | None,
 ) -> None:
     deliveries: list[uuid.UUID] = []
-    async with task_session() as session:
+    async with context.session() as session:
         job = await repository.get_job_unscoped(session, job_id, for_update=True)
         if job is None:  # the chatbot or source was deleted meanwhile
             return
@@ -224,7 +234,9 @@ class JobSink:
     except pages answered 304, which are written in batches (each is a few rows; one
     transaction per page would make an unchanged re-sync wait on commits)."""
 
-    def __init__(self, target: CrawlTarget) -> None:
+    def __init__(self, context: TaskContext, target: CrawlTarget) -> None:
+        self.context = context
+        self.dense = context.component(DenseSetup).dense
         self.target = target
         self._stop = False
         self._checked_at = float("-inf")
@@ -236,15 +248,15 @@ class JobSink:
             if len(self._unchanged) >= UNCHANGED_BATCH:
                 await self.flush()
             return
-        async with task_session() as session:
-            await store_page_result(session, self.target, result, utcnow())
+        async with self.context.session() as session:
+            await store_page_result(session, self.target, result, utcnow(), self.dense)
 
     async def flush(self) -> None:
         """Write the 304s held back (a crash before this only re-asks for them)."""
         if not self._unchanged:
             return
         batch, self._unchanged = self._unchanged, []
-        async with task_session() as session:
+        async with self.context.session() as session:
             await store_unchanged_results(session, self.target, batch, utcnow())
 
     async def should_stop(self) -> bool:
@@ -253,7 +265,7 @@ class JobSink:
         if self._stop or time.monotonic() - self._checked_at < CANCEL_CHECK_SECONDS:
             return self._stop
         self._checked_at = time.monotonic()
-        async with task_session() as session:
+        async with self.context.session() as session:
             exists, cancel_requested_at = await repository.cancel_requested_at(
                 session, self.target.job_id
             )
@@ -262,7 +274,7 @@ class JobSink:
 
     async def progress(self, counts: CrawlCounts) -> None:
         await self.flush()
-        async with task_session() as session:
+        async with self.context.session() as session:
             await repository.record_frontier(
                 session, self.target.job_id, counts.discovered, counts.unvisited
             )

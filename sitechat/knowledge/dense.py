@@ -2,8 +2,8 @@
 configured; otherwise every function here is a no-op and retrieval is lexical.
 
 The process's dense setup is chosen once at start (`start_dense_retrieval`, called by the API
-lifespan and by `sitechat worker`) and read by retrieval and by the embedding job, as the clock
-and the task context are. Tests swap it with `use_dense_retrieval`.
+lifespan and by `sitechat worker`) and provided as the `DenseSetup` component of the process
+state (`core/state.py`); retrieval, the page writer and the embedding jobs are handed it.
 """
 
 from __future__ import annotations
@@ -37,18 +37,12 @@ class DenseRetrieval:
     question_timeout_seconds: float = 3.0
 
 
-_active: DenseRetrieval | None = None
+@dataclass(frozen=True)
+class DenseSetup:
+    """The process's choice, made once at start: dense retrieval (`dense`), or None when
+    retrieval is lexical only."""
 
-
-def use_dense_retrieval(dense: DenseRetrieval | None) -> DenseRetrieval | None:
-    """Make `dense` the process's setup (None: lexical only); returns the previous one."""
-    global _active
-    previous, _active = _active, dense
-    return previous
-
-
-def dense_retrieval() -> DenseRetrieval | None:
-    return _active
+    dense: DenseRetrieval | None
 
 
 async def start_dense_retrieval(
@@ -57,7 +51,6 @@ async def start_dense_retrieval(
     """Build the configured embedder and turn dense retrieval on if the database can store
     vectors. Raises `EmbedderUnavailable` when the configured embedder cannot run here."""
     if settings.provider == "none":
-        use_dense_retrieval(None)
         return None
     async with engine.connect() as connection:
         available = await vectors.table_exists(connection)
@@ -67,29 +60,23 @@ async def start_dense_retrieval(
             reason="no chunk_embeddings table: the database has no pgvector",
             provider=settings.provider,
         )
-        use_dense_retrieval(None)
         return None
     # Loading the local model takes a few seconds of CPU: not on the event loop.
     embedder = await asyncio.to_thread(build_embedder, settings)
     if embedder is None:
-        use_dense_retrieval(None)
         return None
     dense = DenseRetrieval(
         embedder=embedder,
         batch_size=settings.batch_size,
         question_timeout_seconds=settings.question_timeout_seconds,
     )
-    use_dense_retrieval(dense)
     log.info("knowledge.dense_enabled", model=embedder.model_name)
     return dense
 
 
 async def stop_dense_retrieval(dense: DenseRetrieval | None) -> None:
-    if dense is None:
-        return
-    if _active is dense:
-        use_dense_retrieval(None)
-    await dense.embedder.aclose()
+    if dense is not None:
+        await dense.embedder.aclose()
 
 
 def passage_text(title: str, heading: str, content: str) -> str:
@@ -143,10 +130,11 @@ class IndexingProgress:
     state: Literal["lexical_only", "embedding", "complete"]
 
 
-def indexing_progress(chunks: int, embedded: int, model: str | None) -> IndexingProgress:
+def indexing_progress(
+    dense: DenseRetrieval | None, chunks: int, embedded: int, model: str | None
+) -> IndexingProgress:
     """A chatbot's progress from its live chunk count and what the embedding job last counted
     (`embedded` vectors of `model`)."""
-    dense = dense_retrieval()
     if dense is None:
         return IndexingProgress(chunks, 0, "lexical_only")
     current = min(embedded, chunks) if model == dense.embedder.model_name else 0
@@ -187,11 +175,13 @@ async def embed_missing_chunks(
 
 
 async def keep_vectors_of_unchanged_chunks(
-    session: AsyncSession, page_id: uuid.UUID, new_chunk_ids: list[uuid.UUID]
+    session: AsyncSession,
+    dense: DenseRetrieval | None,
+    page_id: uuid.UUID,
+    new_chunk_ids: list[uuid.UUID],
 ) -> int:
     """Give the page's new chunks the current model's vectors of its old chunks with the same
     title, heading and text (before the old ones are deleted). Returns how many were kept."""
-    dense = dense_retrieval()
     if dense is None or not new_chunk_ids:
         return 0
     return await vectors.copy_vectors_to_identical_chunks(

@@ -6,6 +6,9 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+PageKey = uuid.UUID | str
+"""A page: its id; else its URL; else, for a text or Q&A source (one page), the source's id."""
+
 
 @dataclass(frozen=True)
 class Passage:
@@ -26,6 +29,14 @@ class Passage:
     ranking_scores: Mapping[str, float] = field(default_factory=dict)
     # The page's id of the nearest heading: `link` is `url#anchor` when there is one.
     anchor: str | None = None
+
+    @property
+    def page_key(self) -> PageKey:
+        """The page it was cut from: two passages of one page share it. A file's pages share
+        the file's URL (or have none): their page ids tell them apart."""
+        if self.page_id is not None:
+            return self.page_id
+        return self.url if self.url is not None else self.source_id
 
     @property
     def link(self) -> str | None:

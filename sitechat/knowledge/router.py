@@ -10,6 +10,7 @@ from sitechat.core.db import SessionDep
 from sitechat.core.ratelimit import RouteClass
 from sitechat.core.routing import api_router, rate_limit_class
 from sitechat.knowledge import service
+from sitechat.knowledge.dependencies import DenseDep
 from sitechat.knowledge.schemas import SearchHit, SearchRequest, SearchResults
 
 router = api_router(prefix="/chatbots", tags=["knowledge"])
@@ -27,7 +28,11 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     openapi_extra=rate_limit_class(RouteClass.READ),
 )
 async def search_chatbot(
-    session: SessionDep, caller: CallerDep, chatbot_id: uuid.UUID, body: SearchRequest
+    session: SessionDep,
+    caller: CallerDep,
+    dense: DenseDep,
+    chatbot_id: uuid.UUID,
+    body: SearchRequest,
 ) -> object:
     """The passages the chatbot would answer `query` from, best first, exactly as a chat
     message retrieves them: full-text BM25 (identifiers and rare words), fused with semantic
@@ -35,5 +40,5 @@ async def search_chatbot(
     rankings found it and where (`"rankings": {"lexical": 3, "semantic": 1}`), so a customer
     can see why a page is or is not found. Works in any chatbot status; nothing is stored and
     no message is counted."""
-    passages = await service.search(session, caller, chatbot_id, body.query, body.limit)
+    passages = await service.search(session, caller, chatbot_id, body.query, body.limit, dense)
     return SearchResults(items=[SearchHit.of(passage) for passage in passages])

@@ -24,11 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sitechat.auth.caller import Caller
 from sitechat.core.errors import NotFound
 from sitechat.knowledge import repository
-from sitechat.knowledge.dense import dense_ranking, dense_retrieval, embed_question
+from sitechat.knowledge.dense import DenseRetrieval, dense_ranking, embed_question
 from sitechat.knowledge.familiarity import unfamiliar_terms
 from sitechat.knowledge.indexing import SEARCH_LANGUAGES
 from sitechat.knowledge.lexical import ranking_of_terms
-from sitechat.knowledge.passages import Passage
+from sitechat.knowledge.passages import PageKey, Passage
 from sitechat.knowledge.repository import ChunkHit, QuestionTerms
 from sitechat.models.chatbots import Chatbot
 
@@ -78,12 +78,15 @@ class Retrieved:
 
 
 async def rankings(
-    session: AsyncSession, chatbot: Chatbot, question: str, limit: int
+    session: AsyncSession,
+    chatbot: Chatbot,
+    question: str,
+    limit: int,
+    dense: DenseRetrieval | None,
 ) -> tuple[dict[str, list[ChunkHit]], QuestionTerms]:
     """The lexical ranking, and the semantic one when dense retrieval is on and answers; and
     the question's terms as the chatbot's chunks know them."""
     language = search_language(chatbot)
-    dense = dense_retrieval()
     # The embedder's work overlaps the lexical queries instead of adding to them.
     embedding = None if dense is None else asyncio.create_task(embed_question(dense, question))
     try:
@@ -100,19 +103,12 @@ async def rankings(
     return found, terms
 
 
-def _page_of(passage: Passage) -> object:
-    # Text sources have no page: each is one "page". An uploaded file's pages have no URL.
-    if passage.page_id is not None:
-        return passage.page_id
-    return passage.url if passage.url is not None else passage.source_id
-
-
 def capped_per_page(passages: Sequence[Passage], per_page: int, limit: int) -> list[Passage]:
     """The first `limit` passages, skipping any beyond `per_page` from the same page."""
     kept: list[Passage] = []
-    taken: dict[object, int] = {}
+    taken: dict[PageKey, int] = {}
     for passage in passages:
-        page = _page_of(passage)
+        page = passage.page_key
         if taken.get(page, 0) < per_page:
             kept.append(passage)
             taken[page] = taken.get(page, 0) + 1
@@ -179,16 +175,22 @@ def reciprocal_rank_fusion(ranked: Mapping[str, Sequence[ChunkHit]], limit: int)
 
 
 async def retrieve_for_answer(
-    session: AsyncSession, chatbot: Chatbot, question: str, limit: int | None = None
+    session: AsyncSession,
+    chatbot: Chatbot,
+    question: str,
+    limit: int | None = None,
+    *,
+    dense: DenseRetrieval | None,
 ) -> Retrieved:
     """The chatbot's best passages for the question (at most `limit`, default its top_k), with
-    the question's unfamiliar terms."""
+    the question's unfamiliar terms; `dense` is the process's dense retrieval (`DenseSetup`),
+    None for lexical only."""
     question = question.strip()[:MAX_QUESTION_CHARS]
     if not question:
         return Retrieved([])
     top_k = top_k_for(chatbot, limit)
     depth = top_k * CANDIDATES_PER_SLOT
-    ranked, terms = await rankings(session, chatbot, question, depth)
+    ranked, terms = await rankings(session, chatbot, question, depth, dense)
     fused = reciprocal_rank_fusion(ranked, depth)
     return Retrieved(
         capped_per_page(fused, MAX_PASSAGES_PER_PAGE, top_k), unfamiliar_terms(terms, question)
@@ -196,18 +198,28 @@ async def retrieve_for_answer(
 
 
 async def retrieve(
-    session: AsyncSession, chatbot: Chatbot, question: str, limit: int | None = None
+    session: AsyncSession,
+    chatbot: Chatbot,
+    question: str,
+    limit: int | None = None,
+    *,
+    dense: DenseRetrieval | None,
 ) -> list[Passage]:
     """The chatbot's best passages for the question (at most `limit`, default its top_k)."""
-    return (await retrieve_for_answer(session, chatbot, question, limit)).passages
+    return (await retrieve_for_answer(session, chatbot, question, limit, dense=dense)).passages
 
 
 async def search(
-    session: AsyncSession, caller: Caller, chatbot_id: uuid.UUID, query: str, limit: int
+    session: AsyncSession,
+    caller: Caller,
+    chatbot_id: uuid.UUID,
+    query: str,
+    limit: int,
+    dense: DenseRetrieval | None,
 ) -> list[Passage]:
     """What the chatbot would retrieve for `query` (retrieval testing): any status, so a bot
     can be checked before it goes live."""
     chatbot = await repository.get_chatbot(session, caller.workspace_id, chatbot_id)
     if chatbot is None:
         raise NotFound("Chatbot")
-    return await retrieve(session, chatbot, query, limit)
+    return await retrieve(session, chatbot, query, limit, dense=dense)

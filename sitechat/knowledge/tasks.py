@@ -11,13 +11,13 @@ from __future__ import annotations
 import uuid
 
 import structlog
-from procrastinate import RetryStrategy
+from procrastinate import JobContext, RetryStrategy
 from procrastinate.exceptions import AlreadyEnqueued
 
+from sitechat.core.state import TaskContext, task_context
 from sitechat.knowledge import vectors
-from sitechat.knowledge.dense import dense_retrieval, embed_missing_chunks
+from sitechat.knowledge.dense import DenseRetrieval, DenseSetup, embed_missing_chunks
 from sitechat.worker.buffer import JobBuffer
-from sitechat.worker.context import task_session
 from sitechat.worker.queue import queue
 
 log = structlog.get_logger()
@@ -33,20 +33,26 @@ def embedding_lock_of(chatbot_id: uuid.UUID | str) -> str:
 
 @queue.task(
     name=EMBED_TASK,
-    pass_context=False,
+    pass_context=True,
     # Provider hiccups (rate limits, timeouts) deserve a few tries; the backlog run is the net.
     retry=RetryStrategy(max_attempts=3, exponential_wait=10),
 )
-async def embed_chunks_task(chatbot_id: str) -> int:
+async def embed_chunks_task(job: JobContext, chatbot_id: str) -> int:
+    return await embed_chunks(task_context(job), uuid.UUID(chatbot_id))
+
+
+async def embed_chunks(context: TaskContext, chatbot_id: uuid.UUID) -> int:
     """Embed the chatbot's chunks lacking a vector of the current model. Idempotent."""
-    dense = dense_retrieval()
+    dense = context.component(DenseSetup).dense
     if dense is None:
-        log.info("knowledge.embed_skipped", chatbot_id=chatbot_id, reason="dense retrieval off")
+        log.info(
+            "knowledge.embed_skipped", chatbot_id=str(chatbot_id), reason="dense retrieval off"
+        )
         return 0
-    stored = await embed_missing_chunks(task_session, dense, uuid.UUID(chatbot_id))
+    stored = await embed_missing_chunks(context.session, dense, chatbot_id)
     log.info(
         "knowledge.chunks_embedded",
-        chatbot_id=chatbot_id,
+        chatbot_id=str(chatbot_id),
         chunks=stored,
         model=dense.embedder.model_name,
     )
@@ -55,25 +61,26 @@ async def embed_chunks_task(chatbot_id: str) -> int:
 
 @queue.periodic(cron="*/10 * * * *", periodic_id="knowledge-embed-backlog")
 @queue.task(
-    name="knowledge.embed_backlog", queueing_lock="knowledge.embed_backlog", pass_context=False
+    name="knowledge.embed_backlog", queueing_lock="knowledge.embed_backlog", pass_context=True
 )
-async def embed_backlog_task(timestamp: int) -> int:
+async def embed_backlog_task(job: JobContext, timestamp: int) -> int:
     """Ask for `knowledge.embed_chunks` for every chatbot with chunks lacking current vectors."""
-    dense = dense_retrieval()
+    context = task_context(job)
+    dense = context.component(DenseSetup).dense
     if dense is None:
         return 0
-    async with task_session() as session:
+    async with context.session() as session:
         chatbot_ids = await vectors.chatbots_with_backlog(
             session, dense.embedder.model_name, BACKLOG_CHATBOTS_PER_RUN
         )
     for chatbot_id in chatbot_ids:
-        await defer_embedding(chatbot_id)
+        await defer_embedding(dense, chatbot_id)
     return len(chatbot_ids)
 
 
-def request_embedding(jobs: JobBuffer, chatbot_id: uuid.UUID) -> None:
+def request_embedding(jobs: JobBuffer, dense: DenseRetrieval | None, chatbot_id: uuid.UUID) -> None:
     """In a request: embed the chatbot's new chunks once the request has committed."""
-    if dense_retrieval() is None:
+    if dense is None:
         return
     jobs.defer(
         EMBED_TASK,
@@ -84,9 +91,9 @@ def request_embedding(jobs: JobBuffer, chatbot_id: uuid.UUID) -> None:
     )
 
 
-async def defer_embedding(chatbot_id: uuid.UUID) -> None:
+async def defer_embedding(dense: DenseRetrieval | None, chatbot_id: uuid.UUID) -> None:
     """Outside a request (in a job, after its commit): embed the chatbot's new chunks."""
-    if dense_retrieval() is None:
+    if dense is None:
         return
     try:
         await queue.configure_task(

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.knowledge.chunking import chunk_markdown
-from sitechat.knowledge.dense import keep_vectors_of_unchanged_chunks
+from sitechat.knowledge.dense import DenseRetrieval, keep_vectors_of_unchanged_chunks
 from sitechat.knowledge.indexing import search_vector
 from sitechat.models.base import new_id
 from sitechat.models.knowledge import Chunk, Page
@@ -160,8 +160,10 @@ async def write_page(
     content: PageContent,
     existing: Page | None,
     now: datetime,
+    dense: DenseRetrieval | None,
 ) -> Page:
-    """Insert or update the page row; re-chunk it only when its content changed."""
+    """Insert or update the page row; re-chunk it only when its content changed (keeping the
+    `dense` model's vectors of chunks whose text did not)."""
     page = existing or Page(
         id=new_id(),
         workspace_id=target.workspace_id,
@@ -199,15 +201,19 @@ async def write_page(
         if existing is None:
             await index_markdown(session, chunk_target, content.markdown)
         else:
-            await _rewrite_page_chunks(session, chunk_target, page.id, content.markdown)
+            await _rewrite_page_chunks(session, chunk_target, page.id, content.markdown, dense)
     return page
 
 
 async def _rewrite_page_chunks(
-    session: AsyncSession, target: ChunkTarget, page_id: uuid.UUID, markdown: str
+    session: AsyncSession,
+    target: ChunkTarget,
+    page_id: uuid.UUID,
+    markdown: str,
+    dense: DenseRetrieval | None,
 ) -> None:
     """A changed page's new chunks replace its old ones; a new chunk whose text is exactly an
     old one's keeps that chunk's vector, so a re-crawl embeds only the text that changed."""
     new_ids = await _insert_chunk_rows(session, target, chunks_of_markdown(markdown))
-    await keep_vectors_of_unchanged_chunks(session, page_id, new_ids)
+    await keep_vectors_of_unchanged_chunks(session, dense, page_id, new_ids)
     await session.execute(delete(Chunk).where(Chunk.page_id == page_id, Chunk.id.not_in(new_ids)))

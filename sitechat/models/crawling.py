@@ -64,6 +64,9 @@ class CrawlJob(IdMixin, Base):
     source_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     status: Mapped[CrawlStatus] = mapped_column(enum_type(CrawlStatus, "crawl_status"))
     start_url: Mapped[str] = mapped_column(String(2048))
+    # What the crawl asked for, and what it was granted (capped by the plan and the month's
+    # allowance when it was queued); a retry and a re-sync ask for `requested_pages` again.
+    requested_pages: Mapped[int] = mapped_column(Integer)
     max_pages: Mapped[int] = mapped_column(Integer)
     max_depth: Mapped[int] = mapped_column(Integer)
     include_paths: Mapped[list[str]] = mapped_column(JSONB, default=list)

@@ -16,7 +16,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sitechat.billing.plans import PlanCatalog
 from sitechat.billing.usage import quota_status
+from sitechat.knowledge.dense import DenseRetrieval
 from sitechat.knowledge.writer import PageContent, PageTarget, write_page
 from sitechat.models.chatbots import Source
 from sitechat.sources import repository
@@ -54,6 +56,8 @@ def citation_url_of(source: Source, page: ParsedPage) -> str | None:
 
 async def apply_document(
     session: AsyncSession,
+    plans: PlanCatalog,
+    dense: DenseRetrieval | None,
     source: Source,
     language: str,
     document: ParsedDocument,
@@ -72,7 +76,7 @@ async def apply_document(
             diff.entries.append(_entry(page.locator, page.title, page.page_number, "unchanged"))
         else:
             to_write.append((page, digest, known is not None))
-    await _ensure_room(session, source, len(to_write))
+    await _ensure_room(session, plans, source, len(to_write))
     target = PageTarget(
         workspace_id=source.workspace_id,
         chatbot_id=source.chatbot_id,
@@ -93,7 +97,7 @@ async def apply_document(
             link_to_page=False,
             citation_url=citation_url_of(source, page),
         )
-        await write_page(session, target, content, existing.get(page.locator), now)
+        await write_page(session, target, content, existing.get(page.locator), now, dense)
         change = "changed" if is_change else "new"
         diff.entries.append(_entry(page.locator, page.title, page.page_number, change))
         if is_change:
@@ -109,10 +113,12 @@ async def apply_document(
     return diff
 
 
-async def _ensure_room(session: AsyncSession, source: Source, pages: int) -> None:
+async def _ensure_room(
+    session: AsyncSession, plans: PlanCatalog, source: Source, pages: int
+) -> None:
     if pages == 0:
         return
-    status = await quota_status(session, source.workspace_id, "pages_per_month")
+    status = await quota_status(session, plans, source.workspace_id, "pages_per_month")
     if pages > status.remaining:
         raise FileRejected(
             f"The file has {pages} new or changed pages to index; the {status.plan.name} plan "

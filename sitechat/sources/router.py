@@ -14,6 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 
 from sitechat.auth.dependencies import AdminDep, CallerDep
+from sitechat.billing.dependencies import PlansDep
 from sitechat.chatbots import service as chatbot_service
 from sitechat.chatbots.schemas import SourceRead
 from sitechat.core.db import JobBufferDep, SessionDep
@@ -21,6 +22,7 @@ from sitechat.core.errors import ProblemError
 from sitechat.core.pagination import DEFAULT_LIMIT, CursorPage, CursorParam, LimitParam
 from sitechat.core.routing import api_router
 from sitechat.core.state import app_state
+from sitechat.knowledge.dependencies import DenseDep
 from sitechat.sources import service
 from sitechat.sources.errors import MissingFile
 from sitechat.sources.schemas import (
@@ -162,6 +164,8 @@ async def add_source(
     response: Response,
     session: SessionDep,
     jobs: JobBufferDep,
+    plans: PlansDep,
+    dense: DenseDep,
     caller: AdminDep,
     chatbot_id: uuid.UUID,
 ) -> object:
@@ -182,7 +186,7 @@ async def add_source(
     if content_type == "multipart/form-data":
         response.status_code = status.HTTP_202_ACCEPTED
         return await service.add_file_source(
-            session, jobs, caller, chatbot_id, lambda: _uploaded_file(request)
+            session, jobs, plans, caller, chatbot_id, lambda: _uploaded_file(request)
         )
     if content_type != "application/json":
         raise UnsupportedMediaType("Send JSON, or a file as multipart/form-data.")
@@ -190,8 +194,10 @@ async def add_source(
     if isinstance(body, FileUrlSourceCreate):
         response.status_code = status.HTTP_202_ACCEPTED
         settings = app_state(request).settings.crawl
-        return await service.add_file_url_source(session, jobs, caller, chatbot_id, body, settings)
-    return await chatbot_service.add_source(session, jobs, caller, chatbot_id, body)
+        return await service.add_file_url_source(
+            session, jobs, plans, caller, chatbot_id, body, settings
+        )
+    return await chatbot_service.add_source(session, jobs, dense, caller, chatbot_id, body)
 
 
 @router.get(
@@ -217,6 +223,7 @@ async def get_source(
 )
 async def update_source(
     session: SessionDep,
+    plans: PlansDep,
     caller: AdminDep,
     chatbot_id: uuid.UUID,
     source_id: uuid.UUID,
@@ -226,7 +233,7 @@ async def update_source(
     or `weekly` (the plan's `syncs_per_week` sets the most frequent). A re-sync sends each
     stored page's `ETag` / `Last-Modified` back, so an unchanged page costs one request and
     no re-indexing. Needs the admin role."""
-    return await service.update_source(session, caller, chatbot_id, source_id, body)
+    return await service.update_source(session, plans, caller, chatbot_id, source_id, body)
 
 
 @router.put(
@@ -244,6 +251,7 @@ async def replace_file(
     request: Request,
     session: SessionDep,
     jobs: JobBufferDep,
+    plans: PlansDep,
     caller: AdminDep,
     chatbot_id: uuid.UUID,
     source_id: uuid.UUID,
@@ -258,7 +266,9 @@ async def replace_file(
         return await _uploaded_file(request)
 
     # The body is read once the source is found: a foreign ID is a 404 whatever was sent.
-    return await service.replace_file(session, jobs, caller, chatbot_id, source_id, read_file)
+    return await service.replace_file(
+        session, jobs, plans, caller, chatbot_id, source_id, read_file
+    )
 
 
 @router.post(

@@ -14,17 +14,16 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sitechat.billing.plans import Plan
-from sitechat.billing.usage import reserve_crawl_pages
+from sitechat.billing.plans import Plan, PlanCatalog
 from sitechat.chatbots import repository as chatbot_repository
+from sitechat.chatbots.errors import CrawlInProgress
 from sitechat.core.errors import PaymentRequired
-from sitechat.crawling import repository as crawling_repository
-from sitechat.models.base import new_id
+from sitechat.crawling.service import CrawlParameters, queue_crawl
 from sitechat.models.chatbots import Source, SourceKind, SyncSchedule
-from sitechat.models.crawling import CrawlJob, CrawlStatus, CrawlTrigger
+from sitechat.models.crawling import CrawlTrigger
 from sitechat.models.sources import RunStatus, RunTrigger, SourceRun
 from sitechat.sources import repository
-from sitechat.worker.buffer import PendingJob, defer_in_transaction
+from sitechat.worker.buffer import JobBuffer, PendingJob, write_jobs
 
 log = structlog.get_logger()
 
@@ -32,7 +31,6 @@ INTERVALS = {SyncSchedule.daily: timedelta(days=1), SyncSchedule.weekly: timedel
 SYNCS_PER_WEEK = {SyncSchedule.daily: 7, SyncSchedule.weekly: 1}
 # A source whose run could not start (a crawl of its chatbot is running) is tried again then.
 BUSY_RETRY = timedelta(hours=1)
-CRAWL_RUN_TASK = "crawling.run"
 INGEST_TASK = "sources.ingest_file"
 
 
@@ -52,9 +50,13 @@ def ingest_job(run: SourceRun) -> PendingJob:
     )
 
 
-async def schedule_due_syncs(session: AsyncSession, now: datetime, limit: int) -> int:
-    """Queue the runs of up to `limit` due sources; how many were started."""
+async def schedule_due_syncs(
+    session: AsyncSession, plans: PlanCatalog, now: datetime, limit: int
+) -> int:
+    """Queue the runs of up to `limit` due sources; how many were started. Their jobs are
+    written in `session`'s transaction (the caller commits)."""
     started = 0
+    jobs = JobBuffer()
     claimed = await repository.claim_due_sources(session, now, limit)
     # A crawl reserves its pages under its workspace's quota lock, held until this transaction
     # ends: taking the locks in one order keeps two schedulers from waiting on each other.
@@ -64,67 +66,50 @@ async def schedule_due_syncs(session: AsyncSession, now: datetime, limit: int) -
             source.next_sync_at = None
             continue
         if source.kind is SourceKind.website:
-            queued = await _queue_crawl(session, source, now)
+            queued = await _queue_crawl(session, jobs, plans, source, now)
         else:
-            queued = await _queue_file_fetch(session, source, now)
+            queued = await _queue_file_fetch(session, jobs, source, now)
         source.next_sync_at = now + interval if queued else now + BUSY_RETRY
         started += int(queued)
+    await write_jobs(session, jobs)
     return started
 
 
-async def _queue_crawl(session: AsyncSession, source: Source, now: datetime) -> bool:
+async def _queue_crawl(
+    session: AsyncSession, jobs: JobBuffer, plans: PlanCatalog, source: Source, now: datetime
+) -> bool:
     previous = await repository.latest_crawl(session, source.id)
     if previous is None:
         return False
     if await chatbot_repository.find_active_crawl(session, source.chatbot_id) is not None:
         log.info("sources.sync_postponed", source_id=str(source.id), reason="crawl running")
         return False
-    job_id = new_id()
     try:
-        # Like a crawl started by hand: its pages are reserved from the month's allowance.
+        # Like a crawl started by hand, asking for what the source's last crawl asked for; a
+        # refusal undoes this source's reservation only.
         async with session.begin_nested():
-            max_pages = await reserve_crawl_pages(
+            job = await queue_crawl(
                 session,
-                source.workspace_id,
-                crawl_job_id=job_id,
-                chatbot_id=source.chatbot_id,
-                wanted=previous.max_pages,
+                jobs,
+                plans,
+                source,
+                CrawlParameters.of(previous),
+                trigger=CrawlTrigger.schedule,
+                now=now,
             )
     except PaymentRequired:
         log.info("sources.sync_postponed", source_id=str(source.id), reason="pages quota")
         return False
-    job = CrawlJob(
-        id=job_id,
-        workspace_id=source.workspace_id,
-        chatbot_id=source.chatbot_id,
-        source_id=source.id,
-        status=CrawlStatus.queued,
-        trigger=CrawlTrigger.schedule,
-        start_url=previous.start_url,
-        max_pages=max_pages,
-        max_depth=previous.max_depth,
-        include_paths=list(previous.include_paths),
-        exclude_paths=list(previous.exclude_paths),
-        use_sitemap=previous.use_sitemap,
-        respect_robots=previous.respect_robots,
-        created_at=now,
-    )
-    session.add(job)
-    await session.flush()
-    await defer_in_transaction(
-        session,
-        PendingJob(
-            CRAWL_RUN_TASK,
-            {"crawl_job_id": str(job.id)},
-            queueing_lock=chatbot_repository.crawl_queueing_lock(job.id),
-            lock=crawling_repository.workspace_lock_of(source.workspace_id),
-        ),
-    )
+    except CrawlInProgress:
+        log.info("sources.sync_postponed", source_id=str(source.id), reason="crawl running")
+        return False
     log.info("sources.sync_queued", source_id=str(source.id), crawl_job_id=str(job.id))
     return True
 
 
-async def _queue_file_fetch(session: AsyncSession, source: Source, now: datetime) -> bool:
+async def _queue_file_fetch(
+    session: AsyncSession, jobs: JobBuffer, source: Source, now: datetime
+) -> bool:
     if source.url is None:
         return False
     if await repository.has_active_run(session, source.id):
@@ -140,6 +125,6 @@ async def _queue_file_fetch(session: AsyncSession, source: Source, now: datetime
     )
     session.add(run)
     await session.flush()
-    await defer_in_transaction(session, ingest_job(run))
+    jobs.add(ingest_job(run))
     log.info("sources.sync_queued", source_id=str(source.id), run_id=str(run.id))
     return True

@@ -14,8 +14,9 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.auth.caller import Caller
-from sitechat.billing.plans import cheapest_plan_allowing
+from sitechat.billing.plans import PlanCatalog
 from sitechat.billing.usage import ensure_quota, workspace_plan
+from sitechat.chatbots.schemas import CONTENT_PREVIEW_CHARS
 from sitechat.chatbots.service import get_chatbot
 from sitechat.config import CrawlSettings
 from sitechat.core.clock import utcnow
@@ -59,11 +60,16 @@ FileReader = Callable[[], Awaitable[tuple[str | None, bytes]]]
 
 
 async def check_upload(
-    session: AsyncSession, caller: Caller, size: int, head: bytes, file_name: str
+    session: AsyncSession,
+    plans: PlanCatalog,
+    caller: Caller,
+    size: int,
+    head: bytes,
+    file_name: str,
 ) -> str:
     """413 above the plan's file cap, 415 unless the bytes are a file type we read; returns
     the type."""
-    plan = await workspace_plan(session, caller.workspace_id)
+    plan = await workspace_plan(session, plans, caller.workspace_id)
     limit = plan.limit("file_max_bytes")
     if size > limit:
         raise FileTooLarge(size, limit, plan.id)
@@ -76,6 +82,7 @@ async def check_upload(
 async def add_file_source(
     session: AsyncSession,
     jobs: JobBuffer,
+    plans: PlanCatalog,
     caller: Caller,
     chatbot_id: uuid.UUID,
     read_file: FileReader,
@@ -84,8 +91,8 @@ async def add_file_source(
     chatbot = await get_chatbot(session, caller, chatbot_id, for_update=True)
     file_name, data = await read_file()
     name = display_file_name(file_name)
-    file_type = await check_upload(session, caller, len(data), data, name)
-    await ensure_quota(session, caller.workspace_id, "pages")  # 402 once nothing is left
+    file_type = await check_upload(session, plans, caller, len(data), data, name)
+    await ensure_quota(session, plans, caller.workspace_id, "pages")  # 402 once nothing is left
     source = Source(
         workspace_id=chatbot.workspace_id,
         chatbot_id=chatbot.id,
@@ -105,6 +112,7 @@ async def add_file_source(
 async def add_file_url_source(
     session: AsyncSession,
     jobs: JobBuffer,
+    plans: PlanCatalog,
     caller: Caller,
     chatbot_id: uuid.UUID,
     data: FileUrlSourceCreate,
@@ -113,8 +121,8 @@ async def add_file_url_source(
     """A file fetched from a URL (checked like a crawl's start URL), then on its schedule."""
     chatbot = await get_chatbot(session, caller, chatbot_id, for_update=True)
     url = checked_start_url(data.url, crawl_settings)
-    await _check_schedule(session, caller, data.sync_schedule)
-    await ensure_quota(session, caller.workspace_id, "pages")
+    await _check_schedule(session, plans, caller, data.sync_schedule)
+    await ensure_quota(session, plans, caller.workspace_id, "pages")
     name = display_file_name(url.split("?", 1)[0])
     now = utcnow()
     source = Source(
@@ -137,6 +145,7 @@ async def add_file_url_source(
 async def replace_file(
     session: AsyncSession,
     jobs: JobBuffer,
+    plans: PlanCatalog,
     caller: Caller,
     chatbot_id: uuid.UUID,
     source_id: uuid.UUID,
@@ -148,7 +157,7 @@ async def replace_file(
         raise NotAFileSource()
     file_name, data = await read_file()
     name = display_file_name(file_name or source.file_name)
-    await check_upload(session, caller, len(data), data, name)
+    await check_upload(session, plans, caller, len(data), data, name)
     source.status = SourceStatus.queued
     source.error = None
     source.file_name = name
@@ -194,8 +203,7 @@ async def _queue_run(
     )
     session.add(run)
     await session.flush()
-    job = ingest_job(run)
-    jobs.defer(job.task_name, queueing_lock=job.queueing_lock, lock=job.lock, **job.kwargs)
+    jobs.add(ingest_job(run))
     log.info(
         "sources.run_queued",
         source_id=str(source.id),
@@ -208,6 +216,7 @@ async def _queue_run(
 
 async def update_source(
     session: AsyncSession,
+    plans: PlanCatalog,
     caller: Caller,
     chatbot_id: uuid.UUID,
     source_id: uuid.UUID,
@@ -219,7 +228,7 @@ async def update_source(
     )
     if not syncable:
         raise NotSyncable()
-    await _check_schedule(session, caller, data.sync_schedule)
+    await _check_schedule(session, plans, caller, data.sync_schedule)
     if data.sync_schedule is not source.sync_schedule or source.next_sync_at is None:
         source.next_sync_at = next_sync_after(data.sync_schedule, utcnow())
     source.sync_schedule = data.sync_schedule
@@ -227,10 +236,12 @@ async def update_source(
     return await _detail(session, source, None)
 
 
-async def _check_schedule(session: AsyncSession, caller: Caller, schedule: SyncSchedule) -> None:
-    plan = await workspace_plan(session, caller.workspace_id)
+async def _check_schedule(
+    session: AsyncSession, plans: PlanCatalog, caller: Caller, schedule: SyncSchedule
+) -> None:
+    plan = await workspace_plan(session, plans, caller.workspace_id)
     if not schedule_allowed(plan, schedule):
-        upgrade = cheapest_plan_allowing("syncs_per_week", SYNCS_PER_WEEK[schedule])
+        upgrade = plans.cheapest_allowing("syncs_per_week", SYNCS_PER_WEEK[schedule])
         raise ScheduleNotInPlan(schedule.value, plan.id, upgrade.id if upgrade else None)
 
 
@@ -261,29 +272,17 @@ async def read_source(
 async def _detail(
     session: AsyncSession, source: Source, run: SourceRun | RunRead | None
 ) -> SourceDetail:
-    content = source.content or ""
-    last_run = run if isinstance(run, RunRead) or run is None else file_run_read(run)
-    return SourceDetail(
-        id=source.id,
-        chatbot_id=source.chatbot_id,
-        kind=source.kind,
-        title=source.title,
-        url=source.url,
-        question=source.question,
-        content_preview=content[:300] if source.content is not None else None,
-        content_chars=len(content),
-        status=source.status,
-        error=source.error,
-        file_name=source.file_name,
+    content = source.content
+    return SourceDetail.of(
+        source,
+        content[:CONTENT_PREVIEW_CHARS] if content is not None else None,
+        len(content or ""),
         file_type=source.file_type,
         file_bytes=source.file_bytes,
-        sync_schedule=source.sync_schedule,
         next_sync_at=source.next_sync_at,
         last_synced_at=source.last_synced_at,
         pages=await repository.count_pages(session, source.id),
-        last_run=last_run,
-        created_at=source.created_at,
-        updated_at=source.updated_at,
+        last_run=run if isinstance(run, RunRead) or run is None else file_run_read(run),
     )
 
 

@@ -11,13 +11,16 @@ import uuid
 from dataclasses import dataclass
 
 import structlog
+from procrastinate import JobContext
 
+from sitechat.billing.plans import PlanCatalog
 from sitechat.billing.usage import record_file_pages, workspace_plan
 from sitechat.chatbots import repository as chatbot_repository
 from sitechat.chatbots.lifecycle import Actor, transition
-from sitechat.config import Settings
 from sitechat.core.clock import utcnow
 from sitechat.core.fields import sanitize_display_text
+from sitechat.core.state import TaskContext, task_context
+from sitechat.knowledge.dense import DenseSetup
 from sitechat.knowledge.tasks import defer_embedding
 from sitechat.models.chatbots import ChatbotStatus, SourceStatus
 from sitechat.models.sources import RunStatus, SourceRun
@@ -28,7 +31,6 @@ from sitechat.sources.ingest import IngestDiff, apply_document
 from sitechat.sources.parse_process import ProcessLimits, parse_in_child
 from sitechat.sources.parsing import FileRejected, ParseLimits
 from sitechat.sources.scheduling import INGEST_TASK, schedule_due_syncs
-from sitechat.worker.context import task_context, task_session
 from sitechat.worker.queue import queue
 
 log = structlog.get_logger()
@@ -44,20 +46,25 @@ CONTENT_TYPES = {
 }
 
 
-@queue.task(name=INGEST_TASK, pass_context=False)
-async def ingest_file_task(run_id: str) -> None:
-    await ingest_run(uuid.UUID(run_id), task_context().settings)
+@queue.task(name=INGEST_TASK, pass_context=True)
+async def ingest_file_task(job: JobContext, run_id: str) -> None:
+    await ingest_run(task_context(job), uuid.UUID(run_id))
 
 
 @queue.periodic(cron="*/5 * * * *", periodic_id="sources-schedule-syncs")
 @queue.task(
-    name="sources.schedule_syncs", queueing_lock="sources.schedule_syncs", pass_context=False
+    name="sources.schedule_syncs", queueing_lock="sources.schedule_syncs", pass_context=True
 )
-async def schedule_syncs_task(timestamp: int) -> int:
+async def schedule_syncs_task(job: JobContext, timestamp: int) -> int:
     """Start every re-sync that is due (websites as crawls, file URLs as file runs)."""
-    settings = task_context().settings
-    async with task_session() as session:
-        return await schedule_due_syncs(session, utcnow(), settings.sources.syncs_per_scheduler_run)
+    context = task_context(job)
+    async with context.session() as session:
+        return await schedule_due_syncs(
+            session,
+            context.component(PlanCatalog),
+            utcnow(),
+            context.settings.sources.syncs_per_scheduler_run,
+        )
 
 
 @dataclass(frozen=True)
@@ -75,28 +82,29 @@ class _Work:
     max_file_bytes: int
 
 
-async def ingest_run(run_id: uuid.UUID, settings: Settings) -> None:
+async def ingest_run(context: TaskContext, run_id: uuid.UUID) -> None:
     """Run one file run to `completed` or `failed`. Safe to call again for the same run."""
-    work = await _start(run_id)
+    work = await _start(context, run_id)
     if work is None:
         return
     bound = log.bind(run_id=str(run_id), source_id=str(work.source_id))
     try:
-        diff = await _process(work, settings)
+        diff = await _process(context, work)
     except FileRejected as rejected:
         bound.info("sources.run_rejected", reason=str(rejected))
-        await _fail(work, str(rejected))
+        await _fail(context, work, str(rejected))
     except Exception:
         bound.exception("sources.run_crashed")
-        await _fail(work, SAFE_ERROR_MESSAGE)
+        await _fail(context, work, SAFE_ERROR_MESSAGE)
     else:
         bound.info("sources.run_completed", new=diff.new, changed=diff.changed)
         if diff.indexed:
-            await defer_embedding(work.chatbot_id)
+            await defer_embedding(context.component(DenseSetup).dense, work.chatbot_id)
 
 
-async def _start(run_id: uuid.UUID) -> _Work | None:
-    async with task_session() as session:
+async def _start(context: TaskContext, run_id: uuid.UUID) -> _Work | None:
+    plans = context.component(PlanCatalog)
+    async with context.session() as session:
         run = await repository.get_run_unscoped(session, run_id, for_update=True)
         if run is None or run.status not in (RunStatus.queued, RunStatus.running):
             log.info("sources.run_skipped", run_id=str(run_id), reason="not active")
@@ -118,13 +126,14 @@ async def _start(run_id: uuid.UUID) -> _Work | None:
             etag=source.etag,
             last_modified=source.last_modified,
             previous_hash=source.file_hash,
-            max_file_bytes=(await workspace_plan(session, source.workspace_id)).limit(
+            max_file_bytes=(await workspace_plan(session, plans, source.workspace_id)).limit(
                 "file_max_bytes"
             ),
         )
 
 
-async def _process(work: _Work, settings: Settings) -> IngestDiff:
+async def _process(context: TaskContext, work: _Work) -> IngestDiff:
+    settings = context.settings
     fetched: FetchedFile | None = None
     data = work.data
     if data is None:
@@ -134,12 +143,12 @@ async def _process(work: _Work, settings: Settings) -> IngestDiff:
             settings.crawl, work.url, work.etag, work.last_modified, work.max_file_bytes
         )
         if fetched.not_modified:
-            return await _finish_unchanged(work, fetched)
+            return await _finish_unchanged(context, work, fetched)
         data = fetched.data
         assert data is not None
     file_hash = hashlib.sha256(data).hexdigest()
     if file_hash == work.previous_hash:
-        return await _finish_unchanged(work, fetched)
+        return await _finish_unchanged(context, work, fetched)
     try:
         file_type = detect_file_type(data, work.file_name)
     except UnsupportedFile as error:
@@ -158,7 +167,7 @@ async def _process(work: _Work, settings: Settings) -> IngestDiff:
             memory_bytes=settings.sources.parse_memory_bytes,
         ),
     )
-    async with task_session() as session:
+    async with context.session() as session:
         run = await repository.get_run_unscoped(session, work.run_id, for_update=True)
         source = await repository.get_source_unscoped(session, work.source_id, for_update=True)
         chatbot = await chatbot_repository.get_chatbot_unscoped(
@@ -168,7 +177,14 @@ async def _process(work: _Work, settings: Settings) -> IngestDiff:
             return IngestDiff()  # deleted meanwhile
         now = utcnow()
         diff = await apply_document(
-            session, source, chatbot.language, document, CONTENT_TYPES[file_type], now
+            session,
+            context.component(PlanCatalog),
+            context.component(DenseSetup).dense,
+            source,
+            chatbot.language,
+            document,
+            CONTENT_TYPES[file_type],
+            now,
         )
         _complete(run, diff, fetched)
         record_file_pages(
@@ -209,9 +225,11 @@ def _complete(run: SourceRun, diff: IngestDiff, fetched: FetchedFile | None) -> 
     run.finished_at = utcnow()
 
 
-async def _finish_unchanged(work: _Work, fetched: FetchedFile | None) -> IngestDiff:
+async def _finish_unchanged(
+    context: TaskContext, work: _Work, fetched: FetchedFile | None
+) -> IngestDiff:
     """The same file again (a 304, or the same bytes): one request, nothing re-indexed."""
-    async with task_session() as session:
+    async with context.session() as session:
         run = await repository.get_run_unscoped(session, work.run_id, for_update=True)
         source = await repository.get_source_unscoped(session, work.source_id, for_update=True)
         if run is None or source is None:
@@ -236,8 +254,8 @@ async def _finish_unchanged(work: _Work, fetched: FetchedFile | None) -> IngestD
     return diff
 
 
-async def _fail(work: _Work, message: str) -> None:
-    async with task_session() as session:
+async def _fail(context: TaskContext, work: _Work, message: str) -> None:
+    async with context.session() as session:
         run = await repository.get_run_unscoped(session, work.run_id, for_update=True)
         source = await repository.get_source_unscoped(session, work.source_id, for_update=True)
         if run is not None:

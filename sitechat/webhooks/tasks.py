@@ -12,15 +12,16 @@ import uuid
 
 import orjson
 import structlog
+from procrastinate import JobContext
 from procrastinate.exceptions import AlreadyEnqueued
 
 from sitechat.core.clock import utcnow
-from sitechat.core.mail import MailMessage, build_mailer
+from sitechat.core.mail import MailMessage
+from sitechat.core.state import TaskContext, task_context
 from sitechat.webhooks import service
 from sitechat.webhooks.sender import post_event
 from sitechat.webhooks.signing import signed_headers
 from sitechat.worker.buffer import PendingJob, send_job
-from sitechat.worker.context import task_context, task_session
 from sitechat.worker.queue import queue
 
 log = structlog.get_logger()
@@ -28,18 +29,18 @@ log = structlog.get_logger()
 SWEEP_BATCH = 200
 
 
-async def deliver(delivery_id: uuid.UUID) -> str:
+async def deliver(context: TaskContext, delivery_id: uuid.UUID) -> str:
     """One attempt; returns `succeeded`, `failed` (retried later or given up) or `skipped`."""
-    settings = task_context().settings
     now = utcnow()
-    async with task_session() as session:
+    async with context.session() as session:
         attempt = await service.claim_attempt(session, delivery_id, now)
     if attempt is None:
         return "skipped"
     body = orjson.dumps(attempt.payload)
     headers = signed_headers(attempt.secret, attempt.message_id, int(now.timestamp()), body)
-    outcome = await post_event(attempt.url, headers, body, frozenset(settings.crawl.allowed_hosts))
-    async with task_session() as session:
+    allowed_hosts = frozenset(context.settings.crawl.allowed_hosts)
+    outcome = await post_event(attempt.url, headers, body, allowed_hosts)
+    async with context.session() as session:
         owners = await service.record_outcome(session, attempt, outcome, utcnow())
     log.info(
         "webhooks.attempted",
@@ -49,9 +50,8 @@ async def deliver(delivery_id: uuid.UUID) -> str:
         latency_ms=outcome.latency_ms,
     )
     if owners:
-        mailer = build_mailer(settings.mail)
         for email in owners:
-            await mailer.send(
+            await context.mailer.send(
                 MailMessage(
                     to=email,
                     subject="SiteChat: a webhook endpoint was disabled",
@@ -66,9 +66,9 @@ async def deliver(delivery_id: uuid.UUID) -> str:
     return "succeeded" if outcome.succeeded else "failed"
 
 
-@queue.task(name=service.DELIVER_TASK, pass_context=False)
-async def deliver_task(delivery_id: str) -> str:
-    return await deliver(uuid.UUID(delivery_id))
+@queue.task(name=service.DELIVER_TASK, pass_context=True)
+async def deliver_task(job: JobContext, delivery_id: str) -> str:
+    return await deliver(task_context(job), uuid.UUID(delivery_id))
 
 
 async def defer_deliveries(delivery_ids: list[uuid.UUID]) -> None:
@@ -83,15 +83,15 @@ async def defer_deliveries(delivery_ids: list[uuid.UUID]) -> None:
             await send_job(job)
 
 
-async def sweep() -> int:
+async def sweep(context: TaskContext) -> int:
     """Ask for an attempt of every due delivery; returns how many were due."""
-    async with task_session() as session:
+    async with context.session() as session:
         due = await service.due_deliveries(session, utcnow(), SWEEP_BATCH)
     await defer_deliveries(due)
     return len(due)
 
 
 @queue.periodic(cron="* * * * *", periodic_id="webhooks-sweep")
-@queue.task(name="webhooks.sweep", queueing_lock="webhooks.sweep", pass_context=False)
-async def sweep_task(timestamp: int) -> int:
-    return await sweep()
+@queue.task(name="webhooks.sweep", queueing_lock="webhooks.sweep", pass_context=True)
+async def sweep_task(job: JobContext, timestamp: int) -> int:
+    return await sweep(task_context(job))

@@ -55,7 +55,10 @@ class JobBuffer:
         priority: int = 0,
         **kwargs: Any,
     ) -> None:
-        self.jobs.append(PendingJob(task_name, kwargs, queueing_lock, lock, priority))
+        self.add(PendingJob(task_name, kwargs, queueing_lock, lock, priority))
+
+    def add(self, job: PendingJob) -> None:
+        self.jobs.append(job)
 
     def __bool__(self) -> bool:
         return bool(self.jobs)

@@ -13,6 +13,7 @@ the periodic `ops.retry_stalled_jobs` puts its jobs back in the queue.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import structlog
 from procrastinate import App, BaseRetryStrategy, RetryDecision
@@ -55,14 +56,17 @@ def requeue_interrupted_jobs(app: App) -> None:
 async def run_worker(
     app: App,
     *,
+    context: dict[str, Any],
     concurrency: int,
     name: str,
     install_signal_handlers: bool,
     shutdown_grace_seconds: float = SHUTDOWN_GRACE_SECONDS,
 ) -> None:
-    """Run a worker on `app` until it is stopped (a signal, or cancelling this coroutine)."""
+    """Run a worker on `app` until it is stopped (a signal, or cancelling this coroutine);
+    every job it runs gets `context` (`core/state.py: worker_context`)."""
     requeue_interrupted_jobs(app)
     await app.run_worker_async(
+        additional_context=context,
         concurrency=concurrency,
         name=name,
         install_signal_handlers=install_signal_handlers,

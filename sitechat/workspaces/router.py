@@ -22,6 +22,7 @@ from sitechat.auth.dependencies import (
     bearer_scheme,
     get_caller,
 )
+from sitechat.billing.dependencies import PlansDep
 from sitechat.core.caching import NO_STORE
 from sitechat.core.db import JobBufferDep, SessionDep
 from sitechat.core.errors import NotFound, problem_responses
@@ -140,6 +141,7 @@ async def invite(
     caller: WorkspaceCallerDep,
     session: SessionDep,
     jobs: JobBufferDep,
+    plans: PlansDep,
     request: Request,
     ip: ClientIpDep,
 ) -> InvitationCreated:
@@ -151,6 +153,7 @@ async def invite(
     invitation, token = await service.invite(
         session,
         jobs,
+        plans,
         _invitation_policy(request),
         caller,
         email=body.email,
@@ -244,6 +247,7 @@ async def accept_invitation(
     body: InvitationAccept,
     user_id: CurrentUserIdDep,
     session: SessionDep,
+    plans: PlansDep,
     request: Request,
     ip: ClientIpDep,
 ) -> WorkspaceWithRole:
@@ -251,6 +255,6 @@ async def accept_invitation(
 
     Expired or used invitations: 400 `invalid-invitation`.
     """
-    membership = await service.accept_invitation(session, user_id, token=body.token, ip=ip)
+    membership = await service.accept_invitation(session, plans, user_id, token=body.token, ip=ip)
     auth_state(request).membership_cache.clear()
     return _with_role(membership)

@@ -17,6 +17,7 @@ from sitechat.audit.service import AuditEventPage, list_workspace_events, record
 from sitechat.auth import repository as credentials
 from sitechat.auth.caller import Caller
 from sitechat.auth.revocation import announce_revocation
+from sitechat.billing.plans import PlanCatalog
 from sitechat.billing.usage import ensure_seat
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import Forbidden, NotFound
@@ -117,6 +118,7 @@ def invitation_token(policy: InvitationPolicy, invitation_id: uuid.UUID) -> str:
 async def invite(
     session: AsyncSession,
     jobs: JobBuffer,
+    plans: PlanCatalog,
     policy: InvitationPolicy,
     caller: Caller,
     *,
@@ -131,7 +133,7 @@ async def invite(
     if invitee is not None and await repository.get_membership(session, workspace.id, invitee.id):
         raise AlreadyMember()
     # An open invitation holds a seat: 402 once members and open invitations fill the plan.
-    await ensure_seat(session, workspace.id, inviting=True)
+    await ensure_seat(session, plans, workspace.id, inviting=True)
     now = utcnow()
     invitation_id = new_id()
     token = invitation_token(policy, invitation_id)
@@ -190,7 +192,7 @@ async def invitation_mail(
 
 
 async def accept_invitation(
-    session: AsyncSession, user_id: uuid.UUID, *, token: str, ip: str | None
+    session: AsyncSession, plans: PlanCatalog, user_id: uuid.UUID, *, token: str, ip: str | None
 ) -> WorkspaceMembership:
     """The signed-in user joins, if the invitation was addressed to their email."""
     now = utcnow()
@@ -209,7 +211,7 @@ async def accept_invitation(
     if await repository.get_membership(session, invitation.workspace_id, user_id):
         raise AlreadyMember()
     # The plan may have shrunk since the invitation was sent.
-    await ensure_seat(session, invitation.workspace_id, inviting=False)
+    await ensure_seat(session, plans, invitation.workspace_id, inviting=False)
     session.add(
         Membership(workspace_id=invitation.workspace_id, user_id=user_id, role=invitation.role)
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from procrastinate import JobContext
+
 from sitechat.config import Settings
-from sitechat.core.mail import build_mailer
-from sitechat.worker.context import task_context, task_session
+from sitechat.core.state import task_context
 from sitechat.worker.queue import queue
 from sitechat.workspaces import service
 
@@ -20,13 +21,13 @@ def invitation_policy(settings: Settings) -> service.InvitationPolicy:
     )
 
 
-@queue.task(name=service.INVITATION_MAIL_TASK, pass_context=False)
-async def send_invitation_task(invitation_id: str) -> None:
+@queue.task(name=service.INVITATION_MAIL_TASK, pass_context=True)
+async def send_invitation_task(job: JobContext, invitation_id: str) -> None:
     """Mail an open invitation its link (the token is derived again from the id)."""
-    settings = task_context().settings
-    async with task_session() as session:
+    context = task_context(job)
+    async with context.session() as session:
         message = await service.invitation_mail(
-            session, invitation_policy(settings), uuid.UUID(invitation_id)
+            session, invitation_policy(context.settings), uuid.UUID(invitation_id)
         )
     if message is not None:
-        await build_mailer(settings.mail).send(message)
+        await context.mailer.send(message)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import structlog
@@ -266,7 +267,7 @@ class TestPasswordReset:
         )
 
         with capture_logs() as logs:
-            await run_queued_jobs()
+            await run_queued_jobs(app)
         assert [e["to"] for e in logs if e["event"] == "mail.sent"] == [account.email]
 
     async def test_reset_flow(self, client: httpx.AsyncClient, app: object) -> None:
@@ -281,7 +282,7 @@ class TestPasswordReset:
             response = await client.post(
                 "/v1/auth/password-reset", json={"email": account.email.upper()}
             )
-            await run_queued_jobs()  # the mail leaves from a job, after the request
+            await run_queued_jobs(app)  # the mail leaves from a job, after the request
         assert response.status_code == 202
         token = _mailed_token(logs)
         mail = next(e for e in logs if e["event"] == "mail.sent")
@@ -313,24 +314,26 @@ class TestPasswordReset:
         assert_problem(old_password, 401, "invalid-credentials")
         await log_in(client, account.email, new_password)
 
-    async def test_unknown_email_is_accepted_silently(self, client: httpx.AsyncClient) -> None:
+    async def test_unknown_email_is_accepted_silently(
+        self, app: Any, client: httpx.AsyncClient
+    ) -> None:
         with capture_logs() as logs:
             response = await client.post(
                 "/v1/auth/password-reset", json={"email": "ghost@example.com"}
             )
-            await run_queued_jobs()
+            await run_queued_jobs(app)
         assert response.status_code == 202
         assert not [e for e in logs if e["event"] == "mail.sent"]
         bad = await client.post("/v1/auth/password-reset", json={"email": "nope"})
         assert_problem(bad, 422, "validation-error")
 
     async def test_expired_token_and_weak_password(
-        self, client: httpx.AsyncClient, frozen_clock: FrozenClock
+        self, app: Any, client: httpx.AsyncClient, frozen_clock: FrozenClock
     ) -> None:
         account = await register(client)
         with capture_logs() as logs:
             await client.post("/v1/auth/password-reset", json={"email": account.email})
-            await run_queued_jobs()
+            await run_queued_jobs(app)
         token = _mailed_token(logs)
         same_as_email = await client.post(
             "/v1/auth/password-reset/confirm",

@@ -32,7 +32,7 @@ class TestPurgeExpiredTokens:
         assert rotated.status_code == 200
         with capture_logs():
             await client.post("/v1/auth/password-reset", json={"email": account.email})
-            await run_queued_jobs()
+            await run_queued_jobs(app)
         assert await _count(app, RefreshToken) == 2
 
         async def purge() -> tuple[int, int]:

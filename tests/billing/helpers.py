@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sitechat.billing.catalog import parse_catalog
 from sitechat.billing.invoicing import GatewayContext
-from sitechat.billing.plans import PlanCatalog, use_catalog
+from sitechat.billing.plans import PlanCatalog
 from sitechat.billing.sandbox_gateway import SandboxGateway
 from sitechat.config import Settings
 from sitechat.models.billing import Subscription
 from tests.fixtures.accounts import create_api_key, register
+from tests.fixtures.plans import provided
 
 
 @dataclass
@@ -130,11 +131,7 @@ crawl_max_pages = 6
 
 
 @pytest.fixture(autouse=True, name="small_catalog")
-def small_catalog_fixture() -> Iterator[PlanCatalog]:
+def small_catalog_fixture(target_app: Any) -> Iterator[PlanCatalog]:
     """The small catalog for the whole test (import it into a module to use it there)."""
-    catalog = parse_catalog(SMALL_CATALOG, "test catalog")
-    previous = use_catalog(catalog)
-    try:
+    with provided(target_app, parse_catalog(SMALL_CATALOG, "test catalog")) as catalog:
         yield catalog
-    finally:
-        use_catalog(previous)

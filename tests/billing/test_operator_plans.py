@@ -3,23 +3,27 @@ invoice, and a deployment with billing off."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from sitechat.app import create_app
 from sitechat.billing import renewal
 from sitechat.billing.catalog import PlanCatalogError, load_catalog
 from sitechat.billing.grants import grant_plan
-from sitechat.billing.plans import PlanCatalog, get_plan, use_catalog
+from sitechat.billing.plans import PlanCatalog
 from sitechat.config import BillingSettings, Settings
 from sitechat.core.clock import FrozenClock
-from sitechat.worker.context import configure_task_context, task_context, task_session
-from tests.billing.helpers import new_owner, sandbox_gateway
+from sitechat.core.state import app_state
+from tests.billing.helpers import invoices, new_owner, sandbox_gateway, subscribe
 from tests.fixtures.accounts import register
+from tests.fixtures.plans import SHIPPED_PLANS
 
 OPERATOR_CATALOG = """
 [[plans]]
@@ -50,16 +54,25 @@ crawl_max_pages = 5000
 """
 
 
+@contextlib.asynccontextmanager
+async def client_of(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An app of its own made from `settings` (started as `sitechat serve` would), and a
+    client of it."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            yield application, http
+
+
 @pytest.fixture
-def operator_catalog(tmp_path: Path) -> Iterator[PlanCatalog]:
+async def operator_client(settings: Settings, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app whose operator named their own catalog file."""
     path = tmp_path / "plans.toml"
     path.write_text(OPERATOR_CATALOG, encoding="utf-8")
-    catalog = load_catalog(path)
-    previous = use_catalog(catalog)
-    try:
-        yield catalog
-    finally:
-        use_catalog(previous)
+    billing = settings.billing.model_copy(update={"plans_file": path})
+    async with client_of(settings.model_copy(update={"billing": billing})) as (_, http):
+        yield http
 
 
 class TestCatalogFile:
@@ -71,8 +84,9 @@ class TestCatalogFile:
         assert (free.limits.crawl_max_pages, free.limits.pages_per_month) == (500, 500)
 
     async def test_an_operator_catalog_replaces_the_plans(
-        self, client: httpx.AsyncClient, operator_catalog: PlanCatalog
+        self, operator_client: httpx.AsyncClient
     ) -> None:
+        client = operator_client
         listed = (await client.get("/v1/billing/plans")).json()["items"]
         assert [(plan["id"], plan["name"]) for plan in listed] == [
             ("free", "Community"),
@@ -112,13 +126,16 @@ class TestCatalogFile:
 
 class TestGrants:
     async def test_a_grant_renews_without_an_invoice(
-        self, client: httpx.AsyncClient, settings: Settings, frozen_clock: FrozenClock
+        self, client: httpx.AsyncClient, app: Any, settings: Settings, frozen_clock: FrozenClock
     ) -> None:
         owner = await new_owner(client)
-        async with task_session() as session:
-            await grant_plan(session, owner.workspace_id, get_plan("business"), "month")
+        jobs = app_state(app).task_context
+        async with jobs.session() as session:
+            await grant_plan(session, owner.workspace_id, SHIPPED_PLANS.get("business"), "month")
         frozen_clock.set(datetime(2026, 2, 15, 12, 5, tzinfo=UTC))
-        report = await renewal.renew_subscriptions(task_session, sandbox_gateway(settings))
+        report = await renewal.renew_subscriptions(
+            jobs.session, jobs.component(PlanCatalog), sandbox_gateway(settings)
+        )
         assert report.renewed and not report.past_due
         subscription = (await client.get("/v1/billing/subscription", headers=owner.headers)).json()
         assert (subscription["plan_id"], subscription["status"]) == ("business", "active")
@@ -126,46 +143,60 @@ class TestGrants:
         invoices = await client.get("/v1/billing/invoices", headers=owner.headers)
         assert invoices.json()["items"] == []
 
+    async def test_a_subscription_after_an_ended_grant_is_charged_at_renewal(
+        self, client: httpx.AsyncClient, app: Any, settings: Settings, frozen_clock: FrozenClock
+    ) -> None:
+        owner = await new_owner(client)
+        jobs = app_state(app).task_context
+        for plan_id in ("business", "free"):  # granted, then the grant ended
+            async with jobs.session() as session:
+                await grant_plan(session, owner.workspace_id, SHIPPED_PLANS.get(plan_id), "month")
+        await subscribe(client, owner, "starter")  # paid by the owner from now on
+        frozen_clock.set(datetime(2026, 2, 15, 12, 5, tzinfo=UTC))
+
+        report = await renewal.renew_subscriptions(
+            jobs.session, jobs.component(PlanCatalog), sandbox_gateway(settings)
+        )
+
+        assert report.renewed and not report.past_due
+        reasons = [invoice["reason"] for invoice in await invoices(client, owner)]
+        assert reasons == ["subscription_create", "subscription_cycle"]
+
 
 @pytest.fixture
-async def billing_off(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def billing_off(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     off = settings.model_copy(update={"billing": BillingSettings(gateway="none")})
-    shared = task_context()  # the second app's lifespan points jobs at its own engine
-    application = create_app(off)
-    try:
-        async with application.router.lifespan_context(application):
-            transport = httpx.ASGITransport(app=application)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-                yield http
-    finally:
-        configure_task_context(shared)
+    async with client_of(off) as (application, http):
+        yield application, http
 
 
 class TestBillingOff:
     async def test_subscribing_and_cards_answer_billing_disabled(
-        self, billing_off: httpx.AsyncClient
+        self, billing_off: tuple[FastAPI, httpx.AsyncClient]
     ) -> None:
-        account = await register(billing_off)
+        _, client = billing_off
+        account = await register(client)
         for path, body in (
             ("/v1/billing/payment-methods", {"payment_method": "pm_card_visa"}),
             ("/v1/billing/subscription", {"plan_id": "pro", "interval": "month"}),
         ):
-            response = await billing_off.post(path, json=body, headers=account.headers)
+            response = await client.post(path, json=body, headers=account.headers)
             assert response.status_code == 409, response.text
             problem = response.json()
             assert problem["type"].endswith("/billing-disabled")
             assert "sitechat admin set-plan" in problem["detail"]
-        methods = await billing_off.get("/v1/billing/payment-methods", headers=account.headers)
+        methods = await client.get("/v1/billing/payment-methods", headers=account.headers)
         assert methods.json()["items"] == []
 
     async def test_the_operators_grant_sets_the_limits(
-        self, billing_off: httpx.AsyncClient
+        self, billing_off: tuple[FastAPI, httpx.AsyncClient]
     ) -> None:
-        account = await register(billing_off)
-        async with task_session() as session:
-            await grant_plan(session, account.workspace_id, get_plan("pro"), "year")
-        usage = (await billing_off.get("/v1/billing/usage", headers=account.headers)).json()
-        assert usage["limits"]["messages"] == get_plan("pro").limits.messages_per_month
+        application, client = billing_off
+        account = await register(client)
+        async with app_state(application).task_context.session() as session:
+            await grant_plan(session, account.workspace_id, SHIPPED_PLANS.get("pro"), "year")
+        usage = (await client.get("/v1/billing/usage", headers=account.headers)).json()
+        assert usage["limits"]["messages"] == SHIPPED_PLANS.get("pro").limits.messages_per_month
         assert datetime.fromisoformat(usage["period_end"]) - datetime.fromisoformat(
             usage["period_start"]
         ) <= timedelta(days=31)

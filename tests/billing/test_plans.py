@@ -5,16 +5,10 @@ import itertools
 
 import pytest
 
-from sitechat.billing.plans import (
-    DEFAULT_PLAN_ID,
-    LIMIT_NAMES,
-    UnknownPlanError,
-    all_plans,
-    cheapest_plan_allowing,
-    get_plan,
-)
+from sitechat.billing.plans import DEFAULT_PLAN_ID, LIMIT_NAMES, UnknownPlanError
+from tests.fixtures.plans import SHIPPED_PLANS
 
-PLANS = all_plans()
+PLANS = SHIPPED_PLANS.plans
 
 
 class TestCatalog:
@@ -23,7 +17,7 @@ class TestCatalog:
         assert [plan.id for plan in PLANS] == ["free", "starter", "pro", "business"]
 
     def test_default_plan_is_free_and_costs_nothing(self) -> None:
-        free = get_plan(DEFAULT_PLAN_ID)
+        free = SHIPPED_PLANS.get(DEFAULT_PLAN_ID)
         assert free.is_free
         assert free.price_for("month") == 0
         assert free.price_for("year") == 0
@@ -42,16 +36,16 @@ class TestCatalog:
 
     def test_plans_cannot_be_changed_at_runtime(self) -> None:
         with pytest.raises(dataclasses.FrozenInstanceError):
-            get_plan("pro").rank = 99  # type: ignore[misc]
+            SHIPPED_PLANS.get("pro").rank = 99  # type: ignore[misc]
 
 
 class TestGetPlan:
     def test_returns_the_plan(self) -> None:
-        assert get_plan("pro").name == "Pro"
+        assert SHIPPED_PLANS.get("pro").name == "Pro"
 
     def test_unknown_plan_is_a_key_error_naming_the_id(self) -> None:
         with pytest.raises(UnknownPlanError) as caught:
-            get_plan("enterprise")
+            SHIPPED_PLANS.get("enterprise")
         assert isinstance(caught.value, KeyError)
         assert caught.value.plan_id == "enterprise"
         assert "enterprise" in str(caught.value)
@@ -59,18 +53,28 @@ class TestGetPlan:
 
 class TestCheapestPlanAllowing:
     def test_names_the_first_plan_that_fits(self) -> None:
-        assert cheapest_plan_allowing("chatbots", 1) == get_plan("free")
-        assert cheapest_plan_allowing("chatbots", 2) == get_plan("starter")
-        assert cheapest_plan_allowing("chatbots", 4) == get_plan("pro")
-        assert cheapest_plan_allowing("messages_per_month", 10_001) == get_plan("business")
+        assert SHIPPED_PLANS.cheapest_allowing("chatbots", 1) == SHIPPED_PLANS.get("free")
+        assert SHIPPED_PLANS.cheapest_allowing("chatbots", 2) == SHIPPED_PLANS.get("starter")
+        assert SHIPPED_PLANS.cheapest_allowing("chatbots", 4) == SHIPPED_PLANS.get("pro")
+        assert SHIPPED_PLANS.cheapest_allowing("messages_per_month", 10_001) == SHIPPED_PLANS.get(
+            "business"
+        )
 
     def test_exact_limit_fits(self) -> None:
-        starter = get_plan("starter")
-        assert cheapest_plan_allowing("pages_per_month", starter.limits.pages_per_month) == starter
+        starter = SHIPPED_PLANS.get("starter")
+        assert (
+            SHIPPED_PLANS.cheapest_allowing("pages_per_month", starter.limits.pages_per_month)
+            == starter
+        )
 
     def test_none_when_no_plan_is_big_enough(self) -> None:
-        assert cheapest_plan_allowing("members", get_plan("business").limits.members + 1) is None
+        assert (
+            SHIPPED_PLANS.cheapest_allowing(
+                "members", SHIPPED_PLANS.get("business").limits.members + 1
+            )
+            is None
+        )
 
     def test_unknown_limit_is_rejected(self) -> None:
         with pytest.raises(ValueError, match="unknown plan limit"):
-            cheapest_plan_allowing("storage_gb", 1)
+            SHIPPED_PLANS.cheapest_allowing("storage_gb", 1)

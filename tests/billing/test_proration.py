@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sitechat.billing.plans import BillingInterval, get_plan
+from sitechat.billing.plans import BillingInterval
 from sitechat.billing.proration import (
     period_end_after,
     plan_period_line,
@@ -16,10 +16,11 @@ from sitechat.billing.proration import (
     prorate_plan_change,
     unused_time_credit,
 )
+from tests.fixtures.plans import SHIPPED_PLANS
 
-STARTER = get_plan("starter")
-PRO = get_plan("pro")
-BUSINESS = get_plan("business")
+STARTER = SHIPPED_PLANS.get("starter")
+PRO = SHIPPED_PLANS.get("pro")
+BUSINESS = SHIPPED_PLANS.get("business")
 
 _CASES = 3000
 

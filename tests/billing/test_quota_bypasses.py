@@ -11,12 +11,12 @@ from typing import Any
 import httpx
 
 from sitechat.billing.catalog import parse_catalog
-from sitechat.billing.plans import PlanCatalog, use_catalog
 from sitechat.core.clock import FrozenClock
 from sitechat.models.chat import UsageEvent
 from tests.billing import helpers
 from tests.billing.helpers import SMALL_CATALOG, new_owner, subscribe
 from tests.fixtures.accounts import Account, assert_problem, register
+from tests.fixtures.plans import provided
 
 small_catalog_fixture = helpers.small_catalog_fixture
 
@@ -53,14 +53,16 @@ class TestSeats:
         assert_problem(await invite(client, owner, "third-person@example.com"), 402)
 
     async def test_accepting_beyond_the_plans_members_is_402(
-        self, client: httpx.AsyncClient, small_catalog: PlanCatalog
+        self, client: httpx.AsyncClient, app: Any
     ) -> None:
         owner, first, second = [await register(client) for _ in range(3)]
-        use_catalog(parse_catalog(SMALL_CATALOG.replace("members = 2", "members = 3"), "bigger"))
-        tokens = [
-            (await invite(client, owner, guest.email)).json()["token"] for guest in (first, second)
-        ]
-        use_catalog(small_catalog)  # the plan shrank while the invitations were open
+        bigger = parse_catalog(SMALL_CATALOG.replace("members = 2", "members = 3"), "bigger")
+        with provided(app, bigger):
+            tokens = [
+                (await invite(client, owner, guest.email)).json()["token"]
+                for guest in (first, second)
+            ]
+        # The plan shrank (back to the small catalog) while the invitations were open.
 
         joined = await client.post(
             "/v1/invitations/accept", json={"token": tokens[0]}, headers=first.headers

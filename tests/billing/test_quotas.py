@@ -17,6 +17,7 @@ from sitechat.core.errors import PaymentRequired
 from sitechat.models.chat import UsageEvent
 from sitechat.models.chatbots import Chatbot, ChatbotStatus, Visibility
 from tests.billing.helpers import new_owner, subscribe
+from tests.fixtures.plans import SHIPPED_PLANS
 
 
 def sessions(app: Any) -> async_sessionmaker[AsyncSession]:
@@ -90,7 +91,7 @@ class TestEnsureQuota:
 
         async with sessions(app)() as session, session.begin():
             with pytest.raises(PaymentRequired) as raised:
-                await ensure_quota(session, owner.workspace_id, "chatbots")
+                await ensure_quota(session, SHIPPED_PLANS, owner.workspace_id, "chatbots")
 
         assert raised.value.status == 402
         assert raised.value.slug == "quota-exceeded"
@@ -110,9 +111,13 @@ class TestEnsureQuota:
             session.add(message_event(owner.workspace_id, frozen_clock.now(), 40))
 
         async with sessions(app)() as session, session.begin():
-            status = await ensure_quota(session, owner.workspace_id, "messages", needed=60)
+            status = await ensure_quota(
+                session, SHIPPED_PLANS, owner.workspace_id, "messages", needed=60
+            )
             with pytest.raises(PaymentRequired) as raised:
-                await ensure_quota(session, owner.workspace_id, "messages_per_month", needed=61)
+                await ensure_quota(
+                    session, SHIPPED_PLANS, owner.workspace_id, "messages_per_month", needed=61
+                )
 
         assert (status.usage, status.remaining) == (40, 60)
         assert raised.value.extra["upgrade_plan_id"] == "starter"
@@ -126,7 +131,7 @@ class TestEnsureQuota:
         async def create_one() -> bool:
             async with sessions(app)() as session, session.begin():
                 try:
-                    await ensure_quota(session, owner.workspace_id, "chatbots")
+                    await ensure_quota(session, SHIPPED_PLANS, owner.workspace_id, "chatbots")
                 except PaymentRequired:
                     return False
                 session.add(chatbot(owner.workspace_id))

@@ -8,11 +8,12 @@ from typing import Any
 import httpx
 
 from sitechat.billing import renewal
+from sitechat.billing.plans import PlanCatalog
 from sitechat.billing.renewal import DUNNING_RETRY_DELAYS, RenewalReport
 from sitechat.config import Settings
 from sitechat.core.clock import FrozenClock
+from sitechat.core.state import app_state
 from sitechat.models.billing import SubscriptionStatus
-from sitechat.worker.context import task_session
 from tests.billing.helpers import (
     Owner,
     add_card,
@@ -26,8 +27,12 @@ from tests.billing.helpers import (
 FIRST_PERIOD_END = datetime(2026, 2, 15, 12, 0, tzinfo=UTC)
 
 
-async def run_renewals(settings: Settings) -> RenewalReport:
-    return await renewal.renew_subscriptions(task_session, sandbox_gateway(settings))
+async def run_renewals(app: Any) -> RenewalReport:
+    """The renewal job as `app`'s worker runs it (with the sandbox gateway)."""
+    jobs = app_state(app).task_context
+    return await renewal.renew_subscriptions(
+        jobs.session, jobs.component(PlanCatalog), sandbox_gateway(jobs.settings)
+    )
 
 
 async def current(client: httpx.AsyncClient, owner: Owner) -> dict[str, Any]:
@@ -38,15 +43,15 @@ async def current(client: httpx.AsyncClient, owner: Owner) -> dict[str, Any]:
 
 class TestRenewal:
     async def test_an_ended_period_is_renewed_and_charged(
-        self, client: httpx.AsyncClient, settings: Settings, frozen_clock: FrozenClock
+        self, app: Any, client: httpx.AsyncClient, settings: Settings, frozen_clock: FrozenClock
     ) -> None:
         owner = await new_owner(client)
         await subscribe(client, owner, "starter")
         frozen_clock.set(FIRST_PERIOD_END - timedelta(seconds=1))
-        assert (await run_renewals(settings)).renewed == []
+        assert (await run_renewals(app)).renewed == []
 
         frozen_clock.set(FIRST_PERIOD_END + timedelta(minutes=5))
-        report = await run_renewals(settings)
+        report = await run_renewals(app)
 
         assert len(report.renewed) == 1
         subscription = await current(client, owner)
@@ -56,17 +61,17 @@ class TestRenewal:
         _, second = await invoices(client, owner)
         assert (second["number"], second["status"], second["total"]) == (2, "paid", 1900)
         assert second["reason"] == "subscription_cycle"
-        assert (await run_renewals(settings)).renewed == []  # nothing left to renew
+        assert (await run_renewals(app)).renewed == []  # nothing left to renew
 
     async def test_a_scheduled_downgrade_applies_at_the_period_end(
-        self, client: httpx.AsyncClient, settings: Settings, frozen_clock: FrozenClock
+        self, app: Any, client: httpx.AsyncClient, settings: Settings, frozen_clock: FrozenClock
     ) -> None:
         owner = await new_owner(client)
         await subscribe(client, owner, "pro")
         await subscribe(client, owner, "starter", "month")
         frozen_clock.set(FIRST_PERIOD_END)
 
-        await run_renewals(settings)
+        await run_renewals(app)
 
         subscription = await current(client, owner)
         assert (subscription["plan_id"], subscription["pending_plan_id"]) == ("starter", None)
@@ -75,14 +80,14 @@ class TestRenewal:
         assert renewal_invoice["lines"][0]["plan_id"] == "starter"
 
     async def test_cancel_at_period_end_falls_back_to_free_without_invoice(
-        self, client: httpx.AsyncClient, settings: Settings, frozen_clock: FrozenClock
+        self, app: Any, client: httpx.AsyncClient, settings: Settings, frozen_clock: FrozenClock
     ) -> None:
         owner = await new_owner(client)
         await subscribe(client, owner, "starter")
         await client.delete("/v1/billing/subscription", headers=owner.headers)
         frozen_clock.set(FIRST_PERIOD_END)
 
-        report = await run_renewals(settings)
+        report = await run_renewals(app)
 
         assert len(report.canceled) == 1
         subscription = await current(client, owner)
@@ -92,14 +97,14 @@ class TestRenewal:
 
 class TestDunning:
     async def test_failed_renewal_is_retried_then_the_workspace_falls_back_to_free(
-        self, client: httpx.AsyncClient, settings: Settings, frozen_clock: FrozenClock
+        self, app: Any, client: httpx.AsyncClient, settings: Settings, frozen_clock: FrozenClock
     ) -> None:
         owner = await new_owner(client)
         await subscribe(client, owner, "starter")
         await add_card(client, owner, "pm_card_chargeCustomerFail")  # the new default
         frozen_clock.set(FIRST_PERIOD_END)
 
-        report = await run_renewals(settings)
+        report = await run_renewals(app)
 
         assert len(report.past_due) == 1
         subscription = await current(client, owner)
@@ -107,7 +112,7 @@ class TestDunning:
         assert subscription["effective_plan_id"] == "starter"  # limits kept while dunning
         assert subscription["next_retry_at"] == "2026-02-16T12:00:00Z"
         frozen_clock.advance(timedelta(hours=23))
-        await run_renewals(settings)  # not due yet: no attempt
+        await run_renewals(app)  # not due yet: no attempt
         assert len((await invoices(client, owner))[-1]["payment_attempts"]) == 1
 
         retry_times = []
@@ -115,7 +120,7 @@ class TestDunning:
             retry_at = datetime.fromisoformat((await current(client, owner))["next_retry_at"])
             retry_times.append(retry_at)
             frozen_clock.set(retry_at)
-            await run_renewals(settings)
+            await run_renewals(app)
 
         assert retry_times == [FIRST_PERIOD_END + timedelta(days=days) for days in (1, 3, 7)]
         subscription = await current(client, owner)
@@ -136,14 +141,14 @@ class TestDunning:
         visa_id = methods.json()["items"][0]["id"]
         await add_card(client, owner, "pm_card_chargeCustomerFail")
         frozen_clock.set(FIRST_PERIOD_END)
-        await run_renewals(settings)
+        await run_renewals(app)
         made_default = await client.post(
             f"/v1/billing/payment-methods/{visa_id}/default", headers=owner.headers
         )
         assert made_default.status_code == 200
 
         frozen_clock.advance(DUNNING_RETRY_DELAYS[0])
-        report = await run_renewals(settings)
+        report = await run_renewals(app)
 
         assert len(report.recovered) == 1
         row = await subscription_row(app, owner.workspace_id)
@@ -159,7 +164,7 @@ class TestDunning:
 
 class TestInvoiceNumbers:
     async def test_numbers_are_gapless_per_workspace(
-        self, client: httpx.AsyncClient, settings: Settings, frozen_clock: FrozenClock
+        self, app: Any, client: httpx.AsyncClient, settings: Settings, frozen_clock: FrozenClock
     ) -> None:
         first = await new_owner(client)
         second = await new_owner(client)
@@ -175,7 +180,7 @@ class TestInvoiceNumbers:
         assert refused.status_code == 402  # rolled back: its number is not used
         await add_card(client, second, "pm_card_visa")
         frozen_clock.set(FIRST_PERIOD_END)
-        await run_renewals(settings)
+        await run_renewals(app)
 
         assert [invoice["number"] for invoice in await invoices(client, first)] == [1, 2, 3]
         assert [invoice["number"] for invoice in await invoices(client, second)] == [1, 2]

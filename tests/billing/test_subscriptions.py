@@ -6,17 +6,17 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from sitechat.billing.plans import get_plan
 from sitechat.billing.proration import prorate_interval_change, prorate_plan_change
 from sitechat.core.clock import FrozenClock
 from tests.billing.helpers import add_card, invoices, new_owner, subscribe
 from tests.fixtures.accounts import assert_problem
+from tests.fixtures.plans import SHIPPED_PLANS
 
 START = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 PERIOD_END = datetime(2026, 2, 15, 12, 0, tzinfo=UTC)
 
-STARTER = get_plan("starter")
-PRO = get_plan("pro")
+STARTER = SHIPPED_PLANS.get("starter")
+PRO = SHIPPED_PLANS.get("pro")
 
 
 class TestSubscribe:

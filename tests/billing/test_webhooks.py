@@ -89,7 +89,7 @@ class TestDelivery:
         async with sessions(app)() as session:
             stored = await session.scalar(select(func.count()).select_from(StripeEvent))
         assert stored == 1
-        await run_queued_jobs()
+        await run_queued_jobs(app)
         async with sessions(app)() as session:
             event = await session.scalar(select(StripeEvent))
         assert event is not None and event.processed_at is not None
@@ -125,7 +125,7 @@ class TestProcessing:
         await deliver(client, gateway.sign_event("payment_intent.payment_failed", payment_id))
         await deliver(client, gateway.sign_event("payment_intent.succeeded", payment_id))
 
-        await run_queued_jobs()
+        await run_queued_jobs(app)
 
         [invoice] = await invoices(client, owner)
         assert invoice["status"] == "paid"
@@ -143,7 +143,7 @@ class TestProcessing:
         await deliver(
             client, signer(settings).sign_event("payment_intent.payment_failed", payment_id)
         )
-        await run_queued_jobs()
+        await run_queued_jobs(app)
 
         [invoice] = await invoices(client, owner)
         assert invoice["status"] == "paid"

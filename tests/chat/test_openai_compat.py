@@ -11,7 +11,6 @@ import pytest
 from fastapi import FastAPI
 
 from sitechat.billing.grants import grant_plan
-from sitechat.billing.plans import get_plan
 from tests.fixtures.chat import (
     ChatAccount,
     add_chunk,
@@ -20,6 +19,7 @@ from tests.fixtures.chat import (
     create_chatbot,
     usage_events,
 )
+from tests.fixtures.plans import SHIPPED_PLANS
 
 VENV_TEXT = "To create a virtual environment, run python -m venv followed by a directory name."
 
@@ -35,7 +35,7 @@ async def _sdk(app: FastAPI, http: httpx.AsyncClient, account: ChatAccount) -> o
     """The SDK on the account's API key; the workspace is on Pro, whose plan lists the
     OpenAI-compatible API (tests/billing/test_quota_bypasses.py: Free gets 402)."""
     async with app.state.sessionmaker() as session, session.begin():
-        await grant_plan(session, account.workspace_id, get_plan("pro"), "month")
+        await grant_plan(session, account.workspace_id, SHIPPED_PLANS.get("pro"), "month")
     key = await create_api_key(app, account)
     return openai.AsyncOpenAI(
         base_url="http://testserver/v1", api_key=key, http_client=http, max_retries=0

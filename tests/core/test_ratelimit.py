@@ -16,6 +16,7 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from redis.asyncio import Redis
 from structlog.testing import capture_logs
 
+from sitechat.config import Environment, Settings
 from sitechat.core.errors import install_exception_handlers
 from sitechat.core.login_throttle import LoginThrottle
 from sitechat.core.middleware import MiddlewareConfig, RequestContextMiddleware
@@ -39,6 +40,7 @@ from sitechat.core.ratelimit.window import (
     weighted_count,
 )
 from sitechat.core.routing import api_router, rate_limit_class
+from sitechat.core.state import AppState, Components
 from tests.core.ratelimit_conftest_helpers import (
     SHARED_REDIS_URL,
     FakeClock,
@@ -465,9 +467,10 @@ def build_app(
     app = FastAPI()
     install_exception_handlers(app)
     app.add_middleware(RequestContextMiddleware, config=MiddlewareConfig(max_body_bytes=1024))
-    app.state.rate_limiter = limiter
-    app.state.rate_limit_subjects = subjects
-    app.state.trusted_proxies = trusted_proxies
+    state = app.state = AppState(Settings(env=Environment.test), Components())
+    state.rate_limiter = limiter
+    state.rate_limit_subjects = subjects
+    state.trusted_proxies = trusted_proxies
     router = api_router()
 
     @router.get("/read")

@@ -20,7 +20,6 @@ from sitechat.app import create_app
 from sitechat.config import Settings
 from sitechat.core.state import app_state
 from sitechat.crawling.events import StreamTiming
-from sitechat.worker.context import TaskContext, configure_task_context, task_context
 from tests.crawling.conftest import LocalSite, Reply, html_page
 from tests.fixtures.accounts import Account, register
 
@@ -29,8 +28,8 @@ WAIT_SECONDS = 10.0
 
 @pytest.fixture(scope="module", name="crawl_app")
 async def crawl_app_fixture(settings: Settings) -> AsyncIterator[Any]:
-    """The app with 127.0.0.1 allow-listed and no politeness delay; its lifespan also points
-    the job context at these settings (restored afterwards)."""
+    """The app with 127.0.0.1 allow-listed and no politeness delay; its jobs (run with
+    `run_queued_jobs(crawl_app)`) get its task context, with these settings."""
     crawl = settings.crawl.model_copy(
         update={"allowed_hosts": ["127.0.0.1"], "delay_seconds": 0, "request_timeout_seconds": 5}
     )
@@ -38,14 +37,14 @@ async def crawl_app_fixture(settings: Settings) -> AsyncIterator[Any]:
     app_state(application).provide(
         StreamTiming(poll_seconds=0.05, ping_seconds=0.2, max_seconds=10)
     )
-    try:
-        previous: TaskContext | None = task_context()
-    except RuntimeError:
-        previous = None
     async with application.router.lifespan_context(application):
         yield application
-    if previous is not None:
-        configure_task_context(previous)
+
+
+@pytest.fixture(name="target_app")
+def target_app_fixture(crawl_app: Any) -> Any:
+    """A test's component swaps (the plan catalog, dense retrieval) apply to the crawl app."""
+    return crawl_app
 
 
 @pytest.fixture(name="crawl_client")

@@ -5,6 +5,7 @@ and still counted after its chatbot is deleted (issue 13)."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 
@@ -20,6 +21,8 @@ crawl_client_fixture = crawl_site.crawl_client_fixture
 account_fixture = crawl_site.account_fixture
 # Free: 10 pages a month, at most 6 per crawl.
 small_catalog_fixture = helpers.small_catalog_fixture
+target_app_fixture = crawl_site.target_app_fixture
+
 
 FOUR_PAGES = {
     "/a": "Alpha explains the first thing.",
@@ -41,7 +44,7 @@ async def pages_used(client: httpx.AsyncClient, account: Account) -> int:
 
 class TestCrawlPageReservations:
     async def test_parallel_starts_at_the_edge_reserve_the_allowance_once(
-        self, crawl_client: httpx.AsyncClient, account: Account, site: LocalSite
+        self, crawl_app: Any, crawl_client: httpx.AsyncClient, account: Account, site: LocalSite
     ) -> None:
         docs_site(site, FOUR_PAGES)  # 4 pages: the home page and three more
         chatbots = [await new_chatbot(crawl_client, account) for _ in range(3)]
@@ -62,7 +65,7 @@ class TestCrawlPageReservations:
         assert (body["limit"], body["usage"]) == ("pages_per_month", 10)
         assert await pages_used(crawl_client, account) == 10  # reserved while they run
 
-        await run_queued_jobs()
+        await run_queued_jobs(crawl_app)
         indexed = [(await get_crawl(crawl_client, account, job["id"])) for job in accepted]
         assert [job["status"] for job in indexed] == ["completed", "completed"]
         assert sum(job["pages_indexed"] for job in indexed) == 8
@@ -94,13 +97,35 @@ class TestCrawlPageReservations:
         crawls = await crawl_client.get(f"/v1/chatbots/{first}/crawls", headers=account.headers)
         assert [crawl["status"] for crawl in crawls.json()["items"]] == ["cancelled"]
 
-    async def test_deleting_a_chatbot_keeps_the_months_page_usage(
+    async def test_a_retry_asks_for_what_the_crawl_asked_not_what_it_got(
         self, crawl_client: httpx.AsyncClient, account: Account, site: LocalSite
+    ) -> None:
+        docs_site(site, FOUR_PAGES)
+        first, second = [await new_chatbot(crawl_client, account) for _ in range(2)]
+        taken = await start_crawl(crawl_client, account, first, site.url("/"), max_pages=6)
+        shrunk = await start_crawl(crawl_client, account, second, site.url("/"), max_pages=6)
+        assert shrunk.json()["max_pages"] == 4  # 6 asked, 4 left of the month's 10
+        for job in (taken.json(), shrunk.json()):
+            cancel = await crawl_client.post(
+                f"/v1/crawls/{job['id']}/cancel", headers=account.headers
+            )
+            assert cancel.status_code == 200
+        assert await pages_used(crawl_client, account) == 0  # both reservations given back
+
+        retried = await crawl_client.post(
+            f"/v1/crawls/{shrunk.json()['id']}/retry", headers=account.headers
+        )
+
+        assert retried.status_code == 202, retried.text
+        assert retried.json()["max_pages"] == 6  # the 6 it asked for, now that there is room
+
+    async def test_deleting_a_chatbot_keeps_the_months_page_usage(
+        self, crawl_app: Any, crawl_client: httpx.AsyncClient, account: Account, site: LocalSite
     ) -> None:
         docs_site(site, FOUR_PAGES)
         chatbot = await new_chatbot(crawl_client, account)
         job = (await start_crawl(crawl_client, account, chatbot, site.url("/"), max_pages=6)).json()
-        await run_queued_jobs()
+        await run_queued_jobs(crawl_app)
         assert (await get_crawl(crawl_client, account, job["id"]))["pages_indexed"] == 4
 
         deleted = await crawl_client.delete(f"/v1/chatbots/{chatbot}", headers=account.headers)

@@ -37,6 +37,7 @@ chatbot_id_fixture = crawl_site.chatbot_id_fixture
 class TestTruncatedCrawl:
     async def test_the_crawl_says_how_many_pages_it_left_unvisited(
         self,
+        crawl_app: Any,
         crawl_client: httpx.AsyncClient,
         account: Account,
         chatbot_id: str,
@@ -48,7 +49,7 @@ class TestTruncatedCrawl:
         response = await start_crawl(crawl_client, account, chatbot_id, site.url("/"), max_pages=2)
         assert response.status_code == 202, response.text
 
-        await run_queued_jobs()
+        await run_queued_jobs(crawl_app)
 
         job = await get_crawl(crawl_client, account, response.json()["id"])
         assert (job["status"], job["stop_reason"]) == ("completed", "max-pages")
@@ -73,7 +74,7 @@ class TestCrawlHappyPath:
         assert (job["status"], job["max_pages"], job["max_depth"]) == ("queued", 500, 5)
         assert await chatbot_status(crawl_client, account, chatbot_id) == "training"
 
-        await run_queued_jobs()
+        await run_queued_jobs(crawl_app)
 
         job = await get_crawl(crawl_client, account, job["id"])
         assert job["status"] == "completed", job
@@ -108,7 +109,12 @@ class TestCrawlHappyPath:
         assert [item["id"] for item in crawls.json()["items"]] == [job["id"]]
 
     async def test_events_stream_ends_with_done(
-        self, crawl_client: httpx.AsyncClient, account: Account, chatbot_id: str, site: LocalSite
+        self,
+        crawl_app: Any,
+        crawl_client: httpx.AsyncClient,
+        account: Account,
+        chatbot_id: str,
+        site: LocalSite,
     ) -> None:
         docs_site(site, PAGES)
         job = (await start_crawl(crawl_client, account, chatbot_id, site.url("/"))).json()
@@ -126,7 +132,7 @@ class TestCrawlHappyPath:
         import asyncio
 
         follower = asyncio.create_task(follow())
-        await run_queued_jobs()
+        await run_queued_jobs(crawl_app)
         await asyncio.wait_for(follower, timeout=10)
         assert events[0] == "event: progress"
         assert events[-1] == "event: done"
@@ -211,7 +217,12 @@ class TestStartCrawlRefusals:
 
 class TestCancelAndRetry:
     async def test_cancel_a_queued_crawl_then_retry_it(
-        self, crawl_client: httpx.AsyncClient, account: Account, chatbot_id: str, site: LocalSite
+        self,
+        crawl_app: Any,
+        crawl_client: httpx.AsyncClient,
+        account: Account,
+        chatbot_id: str,
+        site: LocalSite,
     ) -> None:
         docs_site(site, PAGES)
         job = (await start_crawl(crawl_client, account, chatbot_id, site.url("/"))).json()
@@ -221,7 +232,7 @@ class TestCancelAndRetry:
         assert cancelled.status_code == 200
         assert cancelled.json()["status"] == "cancelled"
         assert await chatbot_status(crawl_client, account, chatbot_id) == "draft"
-        await run_queued_jobs()
+        await run_queued_jobs(crawl_app)
         assert site.hits["/"] == 0  # the queued job never ran
 
         again = await crawl_client.post(f"/v1/crawls/{job['id']}/cancel", headers=account.headers)
@@ -232,7 +243,7 @@ class TestCancelAndRetry:
         assert retried.status_code == 202, retried.text
         new_job = retried.json()
         assert new_job["id"] != job["id"] and new_job["start_url"] == job["start_url"]
-        await run_queued_jobs()
+        await run_queued_jobs(crawl_app)
         assert (await get_crawl(crawl_client, account, new_job["id"]))["status"] == "completed"
         assert await chatbot_status(crawl_client, account, chatbot_id) == "ready"
 
@@ -246,6 +257,7 @@ class TestCancelAndRetry:
 class TestTenancyAndRoles:
     async def test_another_workspace_gets_404_on_every_crawl_route(
         self,
+        crawl_app: Any,
         crawl_client: httpx.AsyncClient,
         account: Account,
         chatbot_id: str,
@@ -253,7 +265,7 @@ class TestTenancyAndRoles:
     ) -> None:
         docs_site(site, PAGES)
         job = (await start_crawl(crawl_client, account, chatbot_id, site.url("/"))).json()
-        await run_queued_jobs()
+        await run_queued_jobs(crawl_app)
         pages = await crawl_client.get(f"/v1/crawls/{job['id']}/pages", headers=account.headers)
         page_id = pages.json()["items"][0]["page_id"]
 
@@ -339,7 +351,7 @@ class TestJobAndDataTogether:
         # And nothing blocks the next start (the one-active-crawl index holds no orphan).
         again = await start_crawl(crawl_client, account, chatbot_id, site.url("/"))
         assert again.status_code == 202, again.text
-        await run_queued_jobs()
+        await run_queued_jobs(crawl_app)
         assert (await get_crawl(crawl_client, account, again.json()["id"]))["status"] == (
             "completed"
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from sitechat.config import CrawlSettings
+from sitechat.core.state import app_state
 from sitechat.crawling.tasks import run_crawl_job
 from tests.conftest import run_queued_jobs
 from tests.crawling import site as crawl_site
@@ -49,6 +51,7 @@ def _with_browser(crawl_app: Any, chromium: Path) -> CrawlSettings:
 
 
 async def _crawl(
+    app: Any,
     client: httpx.AsyncClient,
     account: Account,
     chatbot_id: str,
@@ -61,9 +64,11 @@ async def _crawl(
     assert response.status_code == 202, response.text
     job_id = response.json()["id"]
     if settings is None:
-        await run_queued_jobs()
+        await run_queued_jobs(app)
     else:
-        await run_crawl_job(uuid.UUID(job_id), settings)
+        jobs = app_state(app).task_context
+        configured = replace(jobs, settings=jobs.settings.model_copy(update={"crawl": settings}))
+        await run_crawl_job(configured, uuid.UUID(job_id))
     return await get_crawl(client, account, job_id)
 
 
@@ -92,7 +97,12 @@ class TestWithABrowser:
         site.page("/visiting", html_page("Visiting", f"<h1>Visiting</h1><p>{VISITING}</p>"))
 
         job = await _crawl(
-            crawl_client, account, chatbot_id, site.url("/"), _with_browser(crawl_app, chromium)
+            crawl_app,
+            crawl_client,
+            account,
+            chatbot_id,
+            site.url("/"),
+            _with_browser(crawl_app, chromium),
         )
 
         assert (job["status"], job["stop_reason"]) == ("completed", "completed")
@@ -123,7 +133,12 @@ class TestWithABrowser:
         orchard_app(site, shell_headers={"ETag": '"shell-1"'})
 
         job = await _crawl(
-            crawl_client, account, chatbot_id, site.url("/"), _with_browser(crawl_app, chromium)
+            crawl_app,
+            crawl_client,
+            account,
+            chatbot_id,
+            site.url("/"),
+            _with_browser(crawl_app, chromium),
         )
 
         assert job["pages_rendered"] == 1
@@ -156,7 +171,12 @@ class TestWithABrowser:
         site.routes["/hop"] = Reply(status=302, headers={"Location": internal.url("/secret.json")})
 
         job = await _crawl(
-            crawl_client, account, chatbot_id, site.url("/"), _with_browser(crawl_app, chromium)
+            crawl_app,
+            crawl_client,
+            account,
+            chatbot_id,
+            site.url("/"),
+            _with_browser(crawl_app, chromium),
         )
 
         assert job["pages_rendered"] == 1
@@ -181,7 +201,12 @@ class TestWithABrowser:
         )
 
         job = await _crawl(
-            crawl_client, account, chatbot_id, site.url("/"), _with_browser(crawl_app, chromium)
+            crawl_app,
+            crawl_client,
+            account,
+            chatbot_id,
+            site.url("/"),
+            _with_browser(crawl_app, chromium),
         )
 
         assert job["pages_rendered"] == 1
@@ -211,7 +236,12 @@ class TestWithABrowser:
         )
 
         job = await _crawl(
-            crawl_client, account, chatbot_id, site.url("/"), _with_browser(crawl_app, chromium)
+            crawl_app,
+            crawl_client,
+            account,
+            chatbot_id,
+            site.url("/"),
+            _with_browser(crawl_app, chromium),
         )
 
         assert (job["pages_indexed"], job["pages_rendered"]) == (1, 0)
@@ -232,7 +262,7 @@ class TestWithoutABrowser:
         orchard_app(site, shell_extra="<a href='/visiting'>Visiting</a>")  # a plain link
         site.page("/visiting", html_page("Visiting", f"<h1>Visiting</h1><p>{VISITING}</p>"))
 
-        job = await _crawl(crawl_client, account, chatbot_id, site.url("/"))
+        job = await _crawl(crawl_app, crawl_client, account, chatbot_id, site.url("/"))
 
         assert job["status"] == "completed"
         assert (job["pages_needing_browser"], job["pages_rendered"]) == (1, 0)
@@ -260,7 +290,12 @@ class TestWithoutABrowser:
         orchard_app(site)
 
         job = await _crawl(
-            crawl_client, account, chatbot_id, site.url("/"), _with_browser(crawl_app, tmp_path)
+            crawl_app,
+            crawl_client,
+            account,
+            chatbot_id,
+            site.url("/"),
+            _with_browser(crawl_app, tmp_path),
         )
 
         assert job["status"] == "completed"

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from sitechat.core.state import app_state
 from sitechat.crawling.tasks import run_crawl_job
 from tests.conftest import run_queued_jobs
 from tests.crawling import site as crawl_site
@@ -48,7 +49,7 @@ class TestCancelRunningCrawl:
         job = (
             await start_crawl(crawl_client, account, chatbot_id, site.url("/"), use_sitemap=False)
         ).json()
-        worker = asyncio.create_task(run_queued_jobs())
+        worker = asyncio.create_task(run_queued_jobs(crawl_app))
 
         async def some_page_indexed() -> bool:
             return (await get_crawl(crawl_client, account, job["id"]))["pages_indexed"] >= 2
@@ -88,7 +89,7 @@ class TestRecrawlDiff:
             },
         )
         first = (await start_crawl(crawl_client, account, chatbot_id, site.url("/"))).json()
-        await run_queued_jobs()
+        await run_queued_jobs(crawl_app)
         assert (await get_crawl(crawl_client, account, first["id"]))["pages_new"] == 4
         assert await searchable(crawl_app, chatbot_id, "bananas yellow")
 
@@ -102,7 +103,7 @@ class TestRecrawlDiff:
             },
         )
         second = (await start_crawl(crawl_client, account, chatbot_id, site.url("/"))).json()
-        await run_queued_jobs()
+        await run_queued_jobs(crawl_app)
         job = await get_crawl(crawl_client, account, second["id"])
         counts = {key: job[f"pages_{key}"] for key in ("new", "changed", "unchanged", "removed")}
         assert counts == {"new": 1, "changed": 1, "unchanged": 2, "removed": 1}
@@ -153,7 +154,7 @@ class TestResume:
                 links=str(page_links).replace("'", '"'),
             )
 
-        await run_queued_jobs()
+        await run_queued_jobs(crawl_app)
 
         assert site.hits["/"] == 0 and site.hits["/a"] == 0
         assert site.hits["/b"] == 1 and site.hits["/c"] == 1
@@ -167,7 +168,7 @@ class TestResume:
         assert sorted(count for _, count in rows) == [1, 1, 1, 1]
 
         # Running the finished job again (a duplicate delivery) changes nothing.
-        await run_crawl_job(job_id, crawl_app.state.settings.crawl)
+        await run_crawl_job(app_state(crawl_app).task_context, job_id)
         again = await get_crawl(crawl_client, account, job["id"])
         assert again == final
         assert site.hits["/b"] == 1

@@ -24,8 +24,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sitechat.knowledge import vectors
-from sitechat.knowledge.dense import DenseRetrieval, use_dense_retrieval
+from sitechat.knowledge.dense import DenseRetrieval, DenseSetup
 from sitechat.knowledge.embedders import LocalEmbedder, OpenAIEmbedder, OpenAIEmbedderConfig
+from tests.fixtures.plans import provided
 from tests.fixtures.servers import serve_in_thread
 
 DIMENSIONS = 64
@@ -133,17 +134,17 @@ def embedder_for(server: EmbeddingsServer, model: str = "fake-embed-1", **option
 
 @pytest.fixture
 async def dense_on(
-    has_pgvector: bool, embeddings_server: EmbeddingsServer
+    has_pgvector: bool, embeddings_server: EmbeddingsServer, target_app: FastAPI
 ) -> AsyncIterator[DenseRetrieval]:
-    """Dense retrieval on, with the local server's model, for one test (pgvector servers)."""
+    """Dense retrieval on, with the local server's model, for one test (pgvector servers):
+    the `target_app`'s requests and jobs use it."""
     if not has_pgvector:
         pytest.skip(NO_PGVECTOR)
     dense = DenseRetrieval(embedder_for(embeddings_server), batch_size=2)
-    previous = use_dense_retrieval(dense)
     try:
-        yield dense
+        with provided(target_app, DenseSetup(dense)):
+            yield dense
     finally:
-        use_dense_retrieval(previous)
         await dense.embedder.aclose()
 
 
@@ -155,14 +156,12 @@ def local_embedder() -> LocalEmbedder:
 
 @pytest.fixture
 async def minilm_on(
-    has_pgvector: bool, local_embedder: LocalEmbedder
+    has_pgvector: bool, local_embedder: LocalEmbedder, target_app: FastAPI
 ) -> AsyncIterator[DenseRetrieval]:
-    """Dense retrieval on with the real local model, for one test (pgvector servers)."""
+    """Dense retrieval on with the real local model, for one test (pgvector servers): the
+    `target_app`'s requests and jobs use it."""
     if not has_pgvector:
         pytest.skip(NO_PGVECTOR)
     dense = DenseRetrieval(local_embedder, batch_size=8)
-    previous = use_dense_retrieval(dense)
-    try:
+    with provided(target_app, DenseSetup(dense)):
         yield dense
-    finally:
-        use_dense_retrieval(previous)

@@ -14,19 +14,16 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from sitechat.config import EmbeddingSettings
-from sitechat.knowledge.dense import (
-    DenseRetrieval,
-    dense_retrieval,
-    start_dense_retrieval,
-    stop_dense_retrieval,
-    use_dense_retrieval,
-)
+from sitechat.config import EmbeddingSettings, Settings
+from sitechat.core.state import Components, app_state
+from sitechat.knowledge.dense import DenseRetrieval, DenseSetup, start_dense_retrieval
 from sitechat.knowledge.service import retrieve
-from sitechat.knowledge.tasks import EMBED_TASK, embed_chunks_task
+from sitechat.knowledge.tasks import EMBED_TASK, embed_chunks
 from sitechat.models import Chatbot
+from sitechat.process import provide_dense_retrieval
 from tests.conftest import run_queued_jobs
 from tests.fixtures.chat import add_chunk, create_account, create_chatbot
+from tests.fixtures.plans import provided
 from tests.knowledge.conftest import EmbeddingsServer, embedder_for
 
 CAR_REPAIR = "Our automobile workshop services engines and brakes."
@@ -49,14 +46,20 @@ async def _embedded(app: FastAPI, chatbot: Chatbot) -> dict[uuid.UUID, str]:
     return {chunk_id: model for chunk_id, model in rows}
 
 
+def _dense(app: FastAPI) -> DenseRetrieval | None:
+    return app_state(app).component(DenseSetup).dense
+
+
 async def _retrieve(app: FastAPI, chatbot: Chatbot, question: str) -> list[str]:
+    """What the app retrieves, with its dense retrieval (on or off) as a chat message would."""
     async with app.state.sessionmaker() as session:
-        return [passage.text for passage in await retrieve(session, chatbot, question)]
+        passages = await retrieve(session, chatbot, question, dense=_dense(app))
+    return [passage.text for passage in passages]
 
 
-async def _embed(chatbot: Chatbot) -> int:
-    """Run the `knowledge.embed_chunks` job's function (sessions from the app's task context)."""
-    return await embed_chunks_task(chatbot_id=str(chatbot.id))
+async def _embed(app: FastAPI, chatbot: Chatbot) -> int:
+    """Run the `knowledge.embed_chunks` job's function with the app's task context."""
+    return await embed_chunks(app_state(app).task_context, chatbot.id)
 
 
 async def _chatbot_with(app: FastAPI, *texts: str) -> Chatbot:
@@ -72,8 +75,8 @@ class TestEmbeddingJob:
     ) -> None:
         chatbot = await _chatbot_with(app, CAR_REPAIR, REFUND_POLICY, OPENING_HOURS)
 
-        assert await _embed(chatbot) == 3
-        assert await _embed(chatbot) == 0  # nothing missing: no second call
+        assert await _embed(app, chatbot) == 3
+        assert await _embed(app, chatbot) == 0  # nothing missing: no second call
 
         assert set((await _embedded(app, chatbot)).values()) == {"fake-embed-1"}
         assert len(await _embedded(app, chatbot)) == 3
@@ -83,10 +86,13 @@ class TestEmbeddingJob:
         self, app: FastAPI, dense_on: DenseRetrieval, embeddings_server: EmbeddingsServer
     ) -> None:
         chatbot = await _chatbot_with(app, CAR_REPAIR, REFUND_POLICY)
-        await _embed(chatbot)
-        use_dense_retrieval(DenseRetrieval(embedder_for(embeddings_server, "fake-embed-2")))
+        await _embed(app, chatbot)
+        # The operator switches models (restored with the rest by `dense_on`).
+        app_state(app).provide(
+            DenseSetup(DenseRetrieval(embedder_for(embeddings_server, "fake-embed-2")))
+        )
 
-        assert await _embed(chatbot) == 2
+        assert await _embed(app, chatbot) == 2
 
         assert set((await _embedded(app, chatbot)).values()) == {"fake-embed-2"}
         assert len(await _embedded(app, chatbot)) == 2
@@ -113,7 +119,7 @@ class TestEmbeddingJob:
             app, "SELECT count(*) FROM procrastinate_jobs WHERE task_name = :t", t=EMBED_TASK
         )
         assert queued == [(1,)]
-        await run_queued_jobs()
+        await run_queued_jobs(app)
 
         assert len(await _embedded(app, chatbot)) == 2
 
@@ -128,7 +134,7 @@ class TestEmbeddingJob:
             json={"kind": "text", "title": "Garage", "content": CAR_REPAIR},
             headers=account.headers,
         )
-        await _embed(chatbot)
+        await _embed(app, chatbot)
         assert len(await _embedded(app, chatbot)) == 2
 
         deleted = await client.delete(
@@ -142,11 +148,8 @@ class TestEmbeddingJob:
 
     async def test_the_job_does_nothing_when_dense_retrieval_is_off(self, app: FastAPI) -> None:
         chatbot = await _chatbot_with(app, CAR_REPAIR)
-        previous = use_dense_retrieval(None)
-        try:
-            assert await embed_chunks_task(chatbot_id=str(chatbot.id)) == 0
-        finally:
-            use_dense_retrieval(previous)
+        with provided(app, DenseSetup(None)):
+            assert await _embed(app, chatbot) == 0
 
 
 class TestHybridRetrieval:
@@ -154,10 +157,9 @@ class TestHybridRetrieval:
         self, app: FastAPI, dense_on: DenseRetrieval
     ) -> None:
         chatbot = await _chatbot_with(app, CAR_REPAIR, REFUND_POLICY, OPENING_HOURS)
-        previous = use_dense_retrieval(None)
-        lexical_only = await _retrieve(app, chatbot, "car mechanic")
-        use_dense_retrieval(previous)
-        await _embed(chatbot)
+        with provided(app, DenseSetup(None)):
+            lexical_only = await _retrieve(app, chatbot, "car mechanic")
+        await _embed(app, chatbot)
 
         hybrid = await _retrieve(app, chatbot, "car mechanic")
 
@@ -173,7 +175,7 @@ class TestHybridRetrieval:
             REFUND_POLICY,
             OPENING_HOURS,
         )
-        await _embed(chatbot)
+        await _embed(app, chatbot)
 
         texts = await _retrieve(app, chatbot, "refund money")
 
@@ -196,10 +198,10 @@ class TestHybridRetrieval:
             headers=account.headers,
         )
         assert response.status_code == 201, response.text
-        await _embed(chatbot)
+        await _embed(app, chatbot)
 
         async with app.state.sessionmaker() as session:
-            passages = await retrieve(session, chatbot, "is a refund possible")
+            passages = await retrieve(session, chatbot, "is a refund possible", dense=dense_on)
 
         assert passages[0].text == "Yes, always."
         assert passages[0].heading == "Q: Can I get a refund?"
@@ -212,7 +214,7 @@ class TestHybridRetrieval:
         sibling = await create_chatbot(app, await create_account(app))
         await add_chunk(app, sibling, "Automobile garage open late.")
         for chatbot in (mine, other_workspace, sibling):
-            await _embed(chatbot)
+            await _embed(app, chatbot)
 
         # Dense search returns the nearest chunks whatever they are: only this chatbot's.
         assert await _retrieve(app, mine, "car mechanic") == [OPENING_HOURS]
@@ -221,7 +223,7 @@ class TestHybridRetrieval:
         self, app: FastAPI, dense_on: DenseRetrieval, embeddings_server: EmbeddingsServer
     ) -> None:
         chatbot = await _chatbot_with(app, CAR_REPAIR, "Car parts are sold online.")
-        await _embed(chatbot)
+        await _embed(app, chatbot)
         embeddings_server.fail_with_status = 503
 
         texts = await _retrieve(app, chatbot, "car mechanic")
@@ -232,9 +234,9 @@ class TestHybridRetrieval:
         self, app: FastAPI, dense_on: DenseRetrieval
     ) -> None:
         chatbot = await _chatbot_with(app, CAR_REPAIR, "Car parts are sold online.")
-        await _embed(chatbot)
+        await _embed(app, chatbot)
         slow = DenseRetrieval(_StalledEmbedder(dense_on), question_timeout_seconds=0.05)
-        use_dense_retrieval(slow)
+        app_state(app).provide(DenseSetup(slow))  # restored by `dense_on`
 
         assert await _retrieve(app, chatbot, "car mechanic") == ["Car parts are sold online."]
 
@@ -258,43 +260,56 @@ class _StalledEmbedder:
 
 
 class TestStart:
-    async def test_provider_none_keeps_retrieval_lexical(self, app: FastAPI) -> None:
-        previous = dense_retrieval()
-        try:
-            settings = EmbeddingSettings(provider="none")
-            assert await start_dense_retrieval(app.state.engine, settings) is None
-            assert dense_retrieval() is None
-        finally:
-            use_dense_retrieval(previous)
+    async def test_provider_none_keeps_retrieval_lexical(
+        self, app: FastAPI, settings: Settings
+    ) -> None:
+        none = EmbeddingSettings(provider="none")
+        assert await start_dense_retrieval(app.state.engine, none) is None
+        components = Components()
+        async with provide_dense_retrieval(
+            components, app.state.engine, settings.model_copy(update={"embedding": none})
+        ):
+            assert components.get(DenseSetup) == DenseSetup(None)
 
     async def test_an_embedder_turns_dense_on_only_with_pgvector(
-        self, app: FastAPI, has_pgvector: bool, embeddings_server: EmbeddingsServer
+        self,
+        app: FastAPI,
+        settings: Settings,
+        has_pgvector: bool,
+        embeddings_server: EmbeddingsServer,
     ) -> None:
-        settings = EmbeddingSettings(provider="openai", base_url=embeddings_server.base_url)
-        previous = dense_retrieval()
-        try:
-            dense = await start_dense_retrieval(app.state.engine, settings)
+        embedding = EmbeddingSettings(provider="openai", base_url=embeddings_server.base_url)
+        components = Components()
+        async with provide_dense_retrieval(
+            components, app.state.engine, settings.model_copy(update={"embedding": embedding})
+        ):
+            dense = components.get(DenseSetup).dense
             assert (dense is not None) == has_pgvector
-            assert dense_retrieval() is dense
-            await stop_dense_retrieval(dense)
-            assert dense_retrieval() is None
-        finally:
-            use_dense_retrieval(previous)
+        if dense is not None:
+            assert dense.embedder._client.is_closed()  # stopped when the block (process) ends
 
 
 class TestWithoutPgvector:
     async def test_retrieval_is_lexical_and_works(
-        self, app: FastAPI, has_pgvector: bool, embeddings_server: EmbeddingsServer
+        self,
+        app: FastAPI,
+        settings: Settings,
+        has_pgvector: bool,
+        embeddings_server: EmbeddingsServer,
     ) -> None:
         if has_pgvector:
             pytest.skip("the server has pgvector; this checks the servers without it")
-        settings = EmbeddingSettings(provider="openai", base_url=embeddings_server.base_url)
-        previous = dense_retrieval()
-        try:
-            assert await start_dense_retrieval(app.state.engine, settings) is None
-            chatbot = await _chatbot_with(app, CAR_REPAIR, "Car parts are sold online.")
+        embedding = EmbeddingSettings(provider="openai", base_url=embeddings_server.base_url)
+        components = Components()
+        async with provide_dense_retrieval(
+            components, app.state.engine, settings.model_copy(update={"embedding": embedding})
+        ):
+            setup = components.get(DenseSetup)
+            assert setup.dense is None
+            with provided(app, setup):
+                chatbot = await _chatbot_with(app, CAR_REPAIR, "Car parts are sold online.")
 
-            assert await _retrieve(app, chatbot, "car mechanic") == ["Car parts are sold online."]
-            assert embeddings_server.batches == []  # no vectors asked for
-        finally:
-            use_dense_retrieval(previous)
+                assert await _retrieve(app, chatbot, "car mechanic") == [
+                    "Car parts are sold online."
+                ]
+        assert embeddings_server.batches == []  # no vectors asked for

@@ -22,6 +22,7 @@ crawl_app_fixture = crawl_site.crawl_app_fixture
 crawl_client_fixture = crawl_site.crawl_client_fixture
 account_fixture = crawl_site.account_fixture
 chatbot_id_fixture = crawl_site.chatbot_id_fixture
+target_app_fixture = crawl_site.target_app_fixture
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ class TestCrawlThenEmbed:
             await start_crawl(crawl_client, account, chatbot_id, site.url("/"), use_sitemap=False)
         ).json()
 
-        await run_queued_jobs()  # the crawl, then the embedding job it queued
+        await run_queued_jobs(crawl_app)  # the crawl, then the embedding job it queued
 
         assert (await get_crawl(crawl_client, account, job["id"]))["status"] == "completed"
         counts = await sql(
@@ -107,7 +108,7 @@ class TestRecrawl:
     ) -> None:
         _guide_site(site, USAGE_BEFORE)
         await start_crawl(crawl_client, account, chatbot_id, site.url("/"), use_sitemap=False)
-        await run_queued_jobs()
+        await run_queued_jobs(crawl_app)
         before = await _vectors(crawl_app, chatbot_id)
         assert {INSTALL, USAGE_BEFORE, FAQ} <= before.keys()
 
@@ -116,7 +117,7 @@ class TestRecrawl:
         second = await start_crawl(
             crawl_client, account, chatbot_id, site.url("/"), use_sitemap=False
         )
-        await run_queued_jobs()
+        await run_queued_jobs(crawl_app)
 
         job = await get_crawl(crawl_client, account, second.json()["id"])
         assert (job["pages_changed"], job["pages_unchanged"]) == (1, 2)

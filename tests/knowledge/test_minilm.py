@@ -18,20 +18,21 @@ import pytest
 from fastapi import FastAPI
 
 from sitechat.config import EmbeddingSettings
+from sitechat.core.state import app_state
 from sitechat.knowledge import minilm
 from sitechat.knowledge.dense import (
     DenseRetrieval,
-    dense_retrieval,
+    DenseSetup,
     start_dense_retrieval,
     stop_dense_retrieval,
-    use_dense_retrieval,
 )
 from sitechat.knowledge.embedders import LocalEmbedder
 from sitechat.knowledge.service import retrieve
-from sitechat.knowledge.tasks import embed_chunks_task
+from sitechat.knowledge.tasks import embed_chunks
 from sitechat.models import Chatbot
 from tests.conftest import run_queued_jobs
 from tests.fixtures.chat import add_chunk, create_account, create_chatbot
+from tests.fixtures.plans import provided
 
 REFERENCE = json.loads((Path(__file__).parents[1] / "fixtures/minilm_reference.json").read_text())
 
@@ -51,8 +52,11 @@ def _cosine(left: list[float], right: list[float]) -> float:
 
 
 async def _retrieve(app: FastAPI, chatbot: Chatbot, question: str) -> list[str]:
+    """What the app retrieves, with its dense retrieval (on or off) as a chat message would."""
+    dense = app_state(app).component(DenseSetup).dense
     async with app.state.sessionmaker() as session:
-        return [passage.text for passage in await retrieve(session, chatbot, question)]
+        passages = await retrieve(session, chatbot, question, dense=dense)
+    return [passage.text for passage in passages]
 
 
 async def _chatbot_with(app: FastAPI, *texts: str) -> Chatbot:
@@ -117,17 +121,15 @@ class TestDefault:
     async def test_the_default_settings_turn_on_the_local_model_where_pgvector_is(
         self, app: FastAPI, has_pgvector: bool
     ) -> None:
-        previous = dense_retrieval()
+        dense = await start_dense_retrieval(app.state.engine, EmbeddingSettings())
         try:
-            dense = await start_dense_retrieval(app.state.engine, EmbeddingSettings())
             if has_pgvector:
                 assert dense is not None
                 assert dense.embedder.model_name == minilm.MODEL_NAME
             else:
                 assert dense is None  # a server without pgvector answers lexically
-            await stop_dense_retrieval(dense)
         finally:
-            use_dense_retrieval(previous)
+            await stop_dense_retrieval(dense)
 
 
 class TestRetrieval:
@@ -136,11 +138,11 @@ class TestRetrieval:
     ) -> None:
         chatbot = await _chatbot_with(app, REFUNDS, *DISTRACTORS)
         question = "How quickly do I get my money back?"
-        previous = use_dense_retrieval(None)
-        lexical_only = await _retrieve(app, chatbot, question)
-        use_dense_retrieval(previous)
+        with provided(app, DenseSetup(None)):
+            lexical_only = await _retrieve(app, chatbot, question)
 
-        assert await embed_chunks_task(chatbot_id=str(chatbot.id)) == 1 + len(DISTRACTORS)
+        embedded = await embed_chunks(app_state(app).task_context, chatbot.id)
+        assert embedded == 1 + len(DISTRACTORS)
         hybrid = await _retrieve(app, chatbot, question)
 
         assert REFUNDS not in lexical_only  # no word in common
@@ -159,7 +161,7 @@ class TestRetrieval:
             )
             assert response.status_code == 201, response.text
 
-        await run_queued_jobs()  # knowledge.embed_chunks, queued by the request
+        await run_queued_jobs(app)  # knowledge.embed_chunks, queued by the request
 
         assert (await _retrieve(app, chatbot, "How long do refunds take?"))[0] == REFUNDS
         assert (await _retrieve(app, chatbot, "when will my money be returned"))[0] == REFUNDS

@@ -65,7 +65,7 @@ class TestIndexingProgress:
             "embedded": 0,
             "state": "embedding",  # answers are lexical until the vectors exist
         }
-        await run_queued_jobs()
+        await run_queued_jobs(app)
         assert await _indexing(client, account, chatbot.id) == {
             "chunks": 2,
             "embedded": 2,
@@ -74,7 +74,7 @@ class TestIndexingProgress:
 
         await _add_text(client, account, chatbot.id, TEXTS[2])
         assert (await _indexing(client, account, chatbot.id))["state"] == "embedding"
-        await run_queued_jobs()
+        await run_queued_jobs(app)
         assert await _indexing(client, account, chatbot.id) == {
             "chunks": 3,
             "embedded": 3,

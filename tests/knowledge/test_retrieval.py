@@ -22,8 +22,9 @@ from tests.fixtures.chat import add_chunk, create_account, create_chatbot
 
 
 async def _retrieve(app: FastAPI, chatbot: Chatbot, question: str) -> list[str]:
+    """Lexical retrieval, as the test apps do (tests/knowledge/test_dense.py: hybrid)."""
     async with app.state.sessionmaker() as session:
-        return [passage.text for passage in await retrieve(session, chatbot, question)]
+        return [passage.text for passage in await retrieve(session, chatbot, question, dense=None)]
 
 
 class TestRetrieve:
@@ -103,7 +104,7 @@ class TestRetrieve:
         )
 
         async with app.state.sessionmaker() as session:
-            passages = await retrieve(session, chatbot, "global interpreter lock")
+            passages = await retrieve(session, chatbot, "global interpreter lock", dense=None)
 
         assert [passage.url for passage in passages].count(long_page) == 2
         assert passages[-1].url == "https://docs.example/glossary.html"
@@ -181,7 +182,7 @@ class TestLexicalRanking:
         await add_chunk(app, chatbot, "Refunds need the order number.")
 
         async with app.state.sessionmaker() as session:
-            passages = await retrieve(session, chatbot, "refunds days")
+            passages = await retrieve(session, chatbot, "refunds days", dense=None)
 
         assert [passage.rankings for passage in passages] == [{"lexical": 1}, {"lexical": 2}]
 

@@ -9,8 +9,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from sitechat.core.state import app_state
 from sitechat.knowledge.dense import DenseRetrieval
-from sitechat.knowledge.tasks import embed_chunks_task
+from sitechat.knowledge.tasks import embed_chunks
 from sitechat.models import Chatbot
 from tests.fixtures.accounts import Account, assert_problem, register
 from tests.fixtures.chat import add_chunk
@@ -141,7 +142,7 @@ class TestSearch:
         # lexeme matches: more of them than the semantic ranking reads (4 per slot).
         for number in range(40):
             await add_chunk(app, chatbot, f"LRU{number}cache LRU{number}cache notes.")
-        await embed_chunks_task(chatbot_id=str(chatbot.id))
+        await embed_chunks(app_state(app).task_context, chatbot.id)
 
         response = await _search(client, account, chatbot.id, {"query": "lru_cache", "limit": 8})
 

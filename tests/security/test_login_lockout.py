@@ -104,7 +104,7 @@ class TestLockout:
         await _lock(harness.http, account.email)
         with capture_logs() as logs:
             await harness.http.post("/v1/auth/password-reset", json={"email": account.email})
-            await run_queued_jobs()
+            await run_queued_jobs(harness.app)
         mail = next(event for event in logs if event["event"] == "mail.sent")
         token = str(mail["body"]).split("Reset token: ")[1].split()[0]
         new_password = "a fresh and long passphrase"

@@ -7,10 +7,11 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 from sitechat.billing.grants import grant_plan
-from sitechat.billing.plans import get_plan
-from sitechat.config import Settings
+from sitechat.chat import visitor_tokens
+from sitechat.config import AuthSettings, Settings
 from sitechat.models import Visibility
 from tests.core.ratelimit_conftest_helpers import (
     SHARED_REDIS_URL,
@@ -20,6 +21,7 @@ from tests.core.ratelimit_conftest_helpers import (
 )
 from tests.fixtures.accounts import assert_problem, create_api_key, register
 from tests.fixtures.chat import create_account, create_chatbot
+from tests.fixtures.plans import SHIPPED_PLANS
 from tests.security.conftest import (
     asgi_client,
     rate_limited_settings,
@@ -162,7 +164,9 @@ class TestBucketsOfVerifiedCallers:
         async with running_app(limited) as app, asgi_client(app) as http:
             free, business = await register(http), await register(http)
             async with app.state.sessionmaker() as session, session.begin():
-                await grant_plan(session, business.workspace_id, get_plan("business"), "month")
+                await grant_plan(
+                    session, business.workspace_id, SHIPPED_PLANS.get("business"), "month"
+                )
             free_key = {"Authorization": f"Bearer {await create_api_key(http, free)}"}
             business_key = {"Authorization": f"Bearer {await create_api_key(http, business)}"}
             free_statuses = [
@@ -216,6 +220,35 @@ class TestBucketsOfVerifiedCallers:
         assert moved == 200
         assert after_moving == 429
         assert second == 200
+
+    async def test_a_widget_request_verifies_its_visitor_token_once(
+        self, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        verified: list[AuthSettings] = []
+        keys_of = visitor_tokens._verification_keys
+
+        def counting(auth: AuthSettings) -> dict[str, str]:
+            verified.append(auth)  # every verification looks its keys up once
+            return keys_of(auth)
+
+        limited = rate_limited_settings(settings, public_widget="30/minute")
+        async with running_app(limited) as app, asgi_client(app) as http:
+            chatbot = await create_chatbot(
+                app, await create_account(app), visibility=Visibility.public, allowed_origins=[SITE]
+            )
+            started = await http.post(
+                f"/v1/public/chatbots/{chatbot.id}/conversations", headers={"Origin": SITE}
+            )
+            visitor = started.json()
+            monkeypatch.setattr(visitor_tokens, "_verification_keys", counting)
+            response = await http.get(
+                f"/v1/public/conversations/{visitor['conversation_id']}/messages",
+                headers={"Origin": SITE, "Authorization": f"Bearer {visitor['visitor_token']}"},
+            )
+
+        assert response.status_code == 200, response.text
+        assert response.headers["ratelimit-limit"] == "30"  # charged to the visitor's bucket
+        assert len(verified) == 1  # by the limiter; the route reuses its claims
 
 
 class TestSeveralProcesses:

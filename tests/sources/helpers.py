@@ -47,10 +47,10 @@ async def replace(
 
 
 async def source_after_jobs(
-    client: httpx.AsyncClient, account: Account, chatbot_id: str, source_id: str
+    app: Any, client: httpx.AsyncClient, account: Account, chatbot_id: str, source_id: str
 ) -> dict[str, Any]:
-    """Run the queued jobs, then read the source."""
-    await run_queued_jobs()
+    """Run the queued jobs (as `app`'s worker), then read the source."""
+    await run_queued_jobs(app)
     response = await client.get(
         f"/v1/chatbots/{chatbot_id}/sources/{source_id}", headers=account.headers
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from tests.fixtures.accounts import assert_problem, register
@@ -26,7 +28,7 @@ HANDBOOK = [
 
 class TestUploadPdf:
     async def test_pages_are_indexed_and_cited_with_their_number(
-        self, client: httpx.AsyncClient
+        self, app: Any, client: httpx.AsyncClient
     ) -> None:
         account = await register(client)
         chatbot_id = await new_chatbot(client, account)
@@ -40,7 +42,7 @@ class TestUploadPdf:
             "handbook.pdf",
         )
 
-        source = await source_after_jobs(client, account, chatbot_id, queued["id"])
+        source = await source_after_jobs(app, client, account, chatbot_id, queued["id"])
         assert source["status"] == "ready", source
         assert (source["file_type"], source["pages"], source["error"]) == ("pdf", 5, None)
         assert source["last_run"]["pages_new"] == 5
@@ -51,28 +53,30 @@ class TestUploadPdf:
         chatbot = await client.get(f"/v1/chatbots/{chatbot_id}", headers=account.headers)
         assert chatbot.json()["status"] == "ready"
 
-    async def test_each_pdf_page_is_a_page_for_retrieval(self, client: httpx.AsyncClient) -> None:
+    async def test_each_pdf_page_is_a_page_for_retrieval(
+        self, app: Any, client: httpx.AsyncClient
+    ) -> None:
         # At most two passages per page reach an answer: each PDF page counts on its own.
         account = await register(client)
         chatbot_id = await new_chatbot(client, account)
         pages = [f"Refund rule {n}: parcels are refunded in {n} weeks." for n in range(1, 6)]
         response = await upload(client, account, chatbot_id, make_pdf(pages), "refunds.pdf")
-        await source_after_jobs(client, account, chatbot_id, response.json()["id"])
+        await source_after_jobs(app, client, account, chatbot_id, response.json()["id"])
         hits = await search(client, account, chatbot_id, "parcels refunded weeks")
         assert len({hit["title"] for hit in hits}) == 5
 
-    async def test_pages_count_against_the_plan(self, client: httpx.AsyncClient) -> None:
+    async def test_pages_count_against_the_plan(self, app: Any, client: httpx.AsyncClient) -> None:
         account = await register(client)
         chatbot_id = await new_chatbot(client, account)
         response = await upload(client, account, chatbot_id, make_pdf(HANDBOOK), "h.pdf")
-        await source_after_jobs(client, account, chatbot_id, response.json()["id"])
+        await source_after_jobs(app, client, account, chatbot_id, response.json()["id"])
         usage = await client.get("/v1/billing/usage", headers=account.headers)
         assert usage.json()["usage"]["pages"] == 5
 
 
 class TestUploadOtherTypes:
     async def test_docx_sections_become_pages_with_headings(
-        self, client: httpx.AsyncClient
+        self, app: Any, client: httpx.AsyncClient
     ) -> None:
         account = await register(client)
         chatbot_id = await new_chatbot(client, account)
@@ -85,12 +89,12 @@ class TestUploadOtherTypes:
         # Named .bin: the type comes from the content.
         response = await upload(client, account, chatbot_id, guide, "guide.bin")
         assert response.status_code == 202, response.text
-        source = await source_after_jobs(client, account, chatbot_id, response.json()["id"])
+        source = await source_after_jobs(app, client, account, chatbot_id, response.json()["id"])
         assert (source["status"], source["file_type"], source["pages"]) == ("ready", "docx", 2)
         hits = await search(client, account, chatbot_id, "parcels warehouse")
         assert (hits[0]["title"], hits[0]["heading"]) == ("Staff guide: Shipping", "Shipping")
 
-    async def test_markdown_html_and_text(self, client: httpx.AsyncClient) -> None:
+    async def test_markdown_html_and_text(self, app: Any, client: httpx.AsyncClient) -> None:
         account = await register(client)
         chatbot_id = await new_chatbot(client, account)
         files = {
@@ -105,7 +109,9 @@ class TestUploadOtherTypes:
         for name, data in files.items():
             response = await upload(client, account, chatbot_id, data, name, "text/plain")
             assert response.status_code == 202, response.text
-            source = await source_after_jobs(client, account, chatbot_id, response.json()["id"])
+            source = await source_after_jobs(
+                app, client, account, chatbot_id, response.json()["id"]
+            )
             assert source["status"] == "ready", source
             kinds[name] = (source["file_type"], source["pages"])
         assert kinds == {
@@ -121,7 +127,9 @@ class TestUploadOtherTypes:
 
 
 class TestDisplayText:
-    async def test_file_names_and_titles_carry_no_markup(self, client: httpx.AsyncClient) -> None:
+    async def test_file_names_and_titles_carry_no_markup(
+        self, app: Any, client: httpx.AsyncClient
+    ) -> None:
         account = await register(client)
         chatbot_id = await new_chatbot(client, account)
         pdf = make_pdf(["Plain text."], title="<img src=x onerror=alert(1)>Prices")
@@ -129,7 +137,7 @@ class TestDisplayText:
             client, account, chatbot_id, pdf, "../../<b>price</b><script>x</script>list.pdf"
         )
         assert response.json()["file_name"] == "pricelist.pdf"
-        source = await source_after_jobs(client, account, chatbot_id, response.json()["id"])
+        source = await source_after_jobs(app, client, account, chatbot_id, response.json()["id"])
         assert (source["title"], source["file_name"]) == ("Prices", "pricelist.pdf")
 
 
@@ -188,43 +196,45 @@ class TestRefusedUploads:
 
 
 class TestFailedFiles:
-    async def _failed(self, client: httpx.AsyncClient, data: bytes, name: str) -> dict:
+    async def _failed(self, app: Any, client: httpx.AsyncClient, data: bytes, name: str) -> dict:
         account = await register(client)
         chatbot_id = await new_chatbot(client, account)
         response = await upload(client, account, chatbot_id, data, name)
         assert response.status_code == 202, response.text
-        source = await source_after_jobs(client, account, chatbot_id, response.json()["id"])
+        source = await source_after_jobs(app, client, account, chatbot_id, response.json()["id"])
         assert (source["status"], source["pages"]) == ("failed", 0), source
         assert source["last_run"]["status"] == "failed"
         assert source["last_run"]["error"] == source["error"]
         return source
 
-    async def test_an_encrypted_pdf(self, client: httpx.AsyncClient) -> None:
-        source = await self._failed(client, encrypt_pdf(make_pdf(HANDBOOK)), "locked.pdf")
+    async def test_an_encrypted_pdf(self, app: Any, client: httpx.AsyncClient) -> None:
+        source = await self._failed(app, client, encrypt_pdf(make_pdf(HANDBOOK)), "locked.pdf")
         assert "encrypted" in source["error"]
 
-    async def test_a_zip_bomb_docx(self, client: httpx.AsyncClient) -> None:
-        source = await self._failed(client, zip_bomb_docx(), "bomb.docx")
+    async def test_a_zip_bomb_docx(self, app: Any, client: httpx.AsyncClient) -> None:
+        source = await self._failed(app, client, zip_bomb_docx(), "bomb.docx")
         assert "zip bomb" in source["error"]
 
-    async def test_a_corrupt_pdf(self, client: httpx.AsyncClient) -> None:
+    async def test_a_corrupt_pdf(self, app: Any, client: httpx.AsyncClient) -> None:
         broken = make_pdf(HANDBOOK)[:300] + b"\x00garbage" * 50
-        source = await self._failed(client, broken, "broken.pdf")
+        source = await self._failed(app, client, broken, "broken.pdf")
         assert "damaged" in source["error"] or "No text" in source["error"]
 
-    async def test_a_corrupt_docx(self, client: httpx.AsyncClient) -> None:
+    async def test_a_corrupt_docx(self, app: Any, client: httpx.AsyncClient) -> None:
         broken = make_docx([("A", ["b"])])[:200]
-        source = await self._failed(client, broken, "broken.docx")
+        source = await self._failed(app, client, broken, "broken.docx")
         assert "damaged" in source["error"]
 
 
 class TestReplaceFile:
-    async def test_only_changed_pages_are_reindexed(self, client: httpx.AsyncClient) -> None:
+    async def test_only_changed_pages_are_reindexed(
+        self, app: Any, client: httpx.AsyncClient
+    ) -> None:
         account = await register(client)
         chatbot_id = await new_chatbot(client, account)
         first = await upload(client, account, chatbot_id, make_pdf(HANDBOOK), "handbook.pdf")
         source_id = first.json()["id"]
-        await source_after_jobs(client, account, chatbot_id, source_id)
+        await source_after_jobs(app, client, account, chatbot_id, source_id)
         headers = account.headers
         runs = (
             await client.get(f"/v1/chatbots/{chatbot_id}/sources/{source_id}/runs", headers=headers)
@@ -237,7 +247,7 @@ class TestReplaceFile:
             client, account, chatbot_id, source_id, make_pdf(edited), "handbook-v2.pdf"
         )
         assert response.status_code == 202, response.text
-        source = await source_after_jobs(client, account, chatbot_id, source_id)
+        source = await source_after_jobs(app, client, account, chatbot_id, source_id)
         assert (source["status"], source["pages"], source["file_name"]) == (
             "ready",
             4,
@@ -269,15 +279,15 @@ class TestReplaceFile:
         assert usage.json()["usage"]["pages"] == 6  # 5 first, then the 1 changed page
 
     async def test_a_failed_replacement_keeps_the_old_version(
-        self, client: httpx.AsyncClient
+        self, app: Any, client: httpx.AsyncClient
     ) -> None:
         account = await register(client)
         chatbot_id = await new_chatbot(client, account)
         first = await upload(client, account, chatbot_id, make_pdf(HANDBOOK), "handbook.pdf")
         source_id = first.json()["id"]
-        await source_after_jobs(client, account, chatbot_id, source_id)
+        await source_after_jobs(app, client, account, chatbot_id, source_id)
         await replace(client, account, chatbot_id, source_id, encrypt_pdf(make_pdf(["x"])), "h.pdf")
-        source = await source_after_jobs(client, account, chatbot_id, source_id)
+        source = await source_after_jobs(app, client, account, chatbot_id, source_id)
         assert source["status"] == "failed" and "encrypted" in source["error"]
         assert source["pages"] == 5
         assert await search(client, account, chatbot_id, "planning board")
@@ -298,13 +308,15 @@ class TestReplaceFile:
 
 
 class TestTenancy:
-    async def test_another_workspaces_ids_are_404(self, client: httpx.AsyncClient) -> None:
+    async def test_another_workspaces_ids_are_404(
+        self, app: Any, client: httpx.AsyncClient
+    ) -> None:
         owner = await register(client)
         other = await register(client)
         chatbot_id = await new_chatbot(client, owner)
         response = await upload(client, owner, chatbot_id, make_pdf(HANDBOOK), "h.pdf")
         source_id = response.json()["id"]
-        await source_after_jobs(client, owner, chatbot_id, source_id)
+        await source_after_jobs(app, client, owner, chatbot_id, source_id)
         run_id = (
             await client.get(
                 f"/v1/chatbots/{chatbot_id}/sources/{source_id}", headers=owner.headers

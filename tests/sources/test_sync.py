@@ -15,7 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
+from sitechat.billing.plans import PlanCatalog
 from sitechat.core.clock import utcnow
+from sitechat.core.state import app_state
 from sitechat.sources.scheduling import schedule_due_syncs
 from tests.conftest import run_queued_jobs
 from tests.crawling import site as crawl_site
@@ -107,17 +109,34 @@ def write_page(conditional: ConditionalSite, path: str, sentence: str) -> None:
     conditional.put(path, html_page(title, f"<h1>{title}</h1><p>{sentence}</p>"))
 
 
+def plans_of(app: Any) -> PlanCatalog:
+    return app_state(app).component(PlanCatalog)
+
+
 async def scheduled_runs(app: Any, days: int) -> int:
     """One pass of the periodic scheduler, `days` from now, then the jobs it queued."""
     async with app.state.sessionmaker() as session, session.begin():
-        started = await schedule_due_syncs(session, utcnow() + timedelta(days=days), 100)
-    await run_queued_jobs()
+        started = await schedule_due_syncs(
+            session, plans_of(app), utcnow() + timedelta(days=days), 100
+        )
+    await run_queued_jobs(app)
     return started
 
 
 async def website_source(client: httpx.AsyncClient, account: Account, chatbot_id: str) -> str:
     listed = await client.get(f"/v1/chatbots/{chatbot_id}/sources", headers=account.headers)
     return str(listed.json()["items"][0]["id"])
+
+
+async def weekly_website(client: httpx.AsyncClient, account: Account, chatbot_id: str) -> None:
+    """Put the chatbot's website source on a weekly re-sync."""
+    source_id = await website_source(client, account, chatbot_id)
+    scheduled = await client.patch(
+        f"/v1/chatbots/{chatbot_id}/sources/{source_id}",
+        json={"sync_schedule": "weekly"},
+        headers=account.headers,
+    )
+    assert scheduled.status_code == 200, scheduled.text
 
 
 async def pages_used(client: httpx.AsyncClient, account: Account) -> int:
@@ -144,7 +163,7 @@ class TestWebsiteResync:
             crawl_client, account, chatbot_id, site.url("/"), use_sitemap=False
         )
         assert crawl.status_code == 202, crawl.text
-        await run_queued_jobs()
+        await run_queued_jobs(crawl_app)
         assert (await get_crawl(crawl_client, account, crawl.json()["id"]))["pages_indexed"] == 5
         source_id = await website_source(crawl_client, account, chatbot_id)
         base = f"/v1/chatbots/{chatbot_id}/sources/{source_id}"
@@ -210,6 +229,7 @@ class TestWebsiteResync:
 
     async def test_the_plan_sets_the_most_frequent_schedule(
         self,
+        crawl_app: Any,
         crawl_client: httpx.AsyncClient,
         account: Account,
         chatbot_id: str,
@@ -217,7 +237,7 @@ class TestWebsiteResync:
     ) -> None:
         docs(site)
         await start_crawl(crawl_client, account, chatbot_id, site.url("/"), use_sitemap=False)
-        await run_queued_jobs()
+        await run_queued_jobs(crawl_app)
         source_id = await website_source(crawl_client, account, chatbot_id)
         base = f"/v1/chatbots/{chatbot_id}/sources/{source_id}"
         daily = await crawl_client.patch(
@@ -237,6 +257,33 @@ class TestWebsiteResync:
             base, json={"sync_schedule": "hourly"}, headers=account.headers
         )
         assert_problem(bad, 422, "validation-error")
+
+    async def test_a_resync_asks_for_the_pages_the_crawl_asked_for(
+        self,
+        crawl_client: httpx.AsyncClient,
+        crawl_app: Any,
+        account: Account,
+        chatbot_id: str,
+        site: LocalSite,
+    ) -> None:
+        docs(site)
+        crawl = await start_crawl(
+            crawl_client, account, chatbot_id, site.url("/"), max_pages=600, use_sitemap=False
+        )
+        assert crawl.json()["max_pages"] == 500  # what Free allows one crawl
+        await run_queued_jobs(crawl_app)
+        await upgrade(crawl_client, account, "pro")  # 2,000 pages a crawl
+        await weekly_website(crawl_client, account, chatbot_id)
+
+        assert await scheduled_runs(crawl_app, days=8) == 1
+
+        crawls = await crawl_client.get(
+            f"/v1/chatbots/{chatbot_id}/crawls", headers=account.headers
+        )
+        resync, first = crawls.json()["items"]
+        assert first["id"] == crawl.json()["id"]
+        # The 600 the source's crawl asked for, not the 500 Free granted it then.
+        assert resync["max_pages"] == 600
 
     async def test_text_sources_have_no_schedule(
         self, crawl_client: httpx.AsyncClient, account: Account, chatbot_id: str
@@ -265,22 +312,18 @@ class TestNoDoubleRuns:
     ) -> None:
         docs(site)
         await start_crawl(crawl_client, account, chatbot_id, site.url("/"), use_sitemap=False)
-        await run_queued_jobs()
-        source_id = await website_source(crawl_client, account, chatbot_id)
-        await crawl_client.patch(
-            f"/v1/chatbots/{chatbot_id}/sources/{source_id}",
-            json={"sync_schedule": "weekly"},
-            headers=account.headers,
-        )
+        await run_queued_jobs(crawl_app)
+        await weekly_website(crawl_client, account, chatbot_id)
         due = utcnow() + timedelta(days=8)
+        plans = plans_of(crawl_app)
         maker = crawl_app.state.sessionmaker
         async with maker() as first, first.begin():
-            started_first = await schedule_due_syncs(first, due, 100)
+            started_first = await schedule_due_syncs(first, plans, due, 100)
             # A second worker's scan while the first holds the row: it skips the source.
             async with maker() as second, second.begin():
-                started_second = await schedule_due_syncs(second, due, 100)
+                started_second = await schedule_due_syncs(second, plans, due, 100)
         async with maker() as third, third.begin():
-            started_third = await schedule_due_syncs(third, due, 100)  # after the commit
+            started_third = await schedule_due_syncs(third, plans, due, 100)  # after the commit
         assert (started_first, started_second, started_third) == (1, 0, 0)
         queued = await sql(
             crawl_app,
@@ -312,7 +355,7 @@ class TestFileUrlSource:
         assert created.status_code == 202, created.text
         source_id = created.json()["id"]
         base = f"/v1/chatbots/{chatbot_id}/sources/{source_id}"
-        await run_queued_jobs()
+        await run_queued_jobs(crawl_app)
         source = (await crawl_client.get(base, headers=account.headers)).json()
         assert (source["status"], source["pages"], source["file_type"]) == ("ready", 4, "pdf")
         hit = (await search(crawl_client, account, chatbot_id, "rule number 33"))[0]
@@ -334,7 +377,7 @@ class TestFileUrlSource:
         conditional.put("/rules.pdf", make_pdf(pages, title="Club rules"), "application/pdf")
         synced = await crawl_client.post(f"{base}/sync", headers=account.headers)
         assert synced.status_code == 202, synced.text
-        await run_queued_jobs()
+        await run_queued_jobs(crawl_app)
         run = (await crawl_client.get(base, headers=account.headers)).json()["last_run"]
         assert (run["trigger"], run["pages_changed"], run["pages_unchanged"]) == ("manual", 1, 3)
         listed = await crawl_client.get(f"{base}/runs", headers=account.headers)
@@ -346,6 +389,7 @@ class TestFileUrlSource:
 
     async def test_an_unreachable_url_fails_clearly(
         self,
+        crawl_app: Any,
         crawl_client: httpx.AsyncClient,
         account: Account,
         chatbot_id: str,
@@ -356,7 +400,7 @@ class TestFileUrlSource:
             json={"kind": "file", "url": site.url("/missing.pdf")},
             headers=account.headers,
         )
-        await run_queued_jobs()
+        await run_queued_jobs(crawl_app)
         source = (
             await crawl_client.get(
                 f"/v1/chatbots/{chatbot_id}/sources/{created.json()['id']}", headers=account.headers

@@ -8,6 +8,7 @@ import json
 import httpx
 from fastapi import FastAPI
 
+from sitechat.core.state import app_state
 from sitechat.webhooks.tasks import deliver
 from tests.conftest import run_queued_jobs
 from tests.crawling.conftest import LocalSite
@@ -72,7 +73,9 @@ class TestEngagementEvents:
         )
         again = await crawl_client.post(f"{public}/handoff", headers=visitor)
         deliveries = await deliveries_of(crawl_app, webhook["id"])
-        outcomes = [await deliver(delivery.id) for delivery in deliveries]
+        outcomes = [
+            await deliver(app_state(crawl_app).task_context, delivery.id) for delivery in deliveries
+        ]
 
         assert lead.status_code == 201 and handoff.status_code == 200 and again.status_code == 200
         assert outcomes == ["succeeded", "succeeded"]  # asking twice sent one hand-off event
@@ -135,8 +138,10 @@ class TestSourceSynced:
         crawl = await start_crawl(crawl_client, account, chatbot_id, site.url("/"))
         assert crawl.status_code == 202, crawl.text
 
-        await run_queued_jobs()  # the crawl, then the delivery job it deferred after its commit
-        await run_queued_jobs()
+        await run_queued_jobs(
+            crawl_app
+        )  # the crawl, then the delivery job it deferred after its commit
+        await run_queued_jobs(crawl_app)
         [delivery] = await deliveries_of(crawl_app, webhook["id"])
 
         assert delivery.status.value == "succeeded" and delivery.attempts == 1

@@ -177,7 +177,7 @@ class TestDelivery:
         )
         conversation_id = await start_conversation(crawl_client, account.headers)
         [delivery] = await deliveries_of(crawl_app, webhook["id"])
-        assert await deliver(delivery.id) == "succeeded"
+        assert await deliver(app_state(crawl_app).task_context, delivery.id) == "succeeded"
 
         [received] = receiver.received
         assert verify_standard_webhook(webhook["secret"], received.headers, received.body)
@@ -219,15 +219,17 @@ class TestDelivery:
         await start_conversation(crawl_client, account.headers)
         [delivery] = await deliveries_of(crawl_app, webhook["id"])
 
-        assert await deliver(delivery.id) == "failed"
+        assert await deliver(app_state(crawl_app).task_context, delivery.id) == "failed"
         [pending] = await deliveries_of(crawl_app, webhook["id"])
         assert pending.status.value == "pending" and pending.last_status_code == 500
         assert pending.next_attempt_at == frozen_clock.now() + RETRY_DELAYS[0]
-        assert await deliver(delivery.id) == "skipped"  # not due yet
+        assert (
+            await deliver(app_state(crawl_app).task_context, delivery.id) == "skipped"
+        )  # not due yet
 
         frozen_clock.advance(RETRY_DELAYS[0])
-        assert await sweep() >= 1  # the due retry is asked for
-        assert await deliver(delivery.id) == "succeeded"
+        assert await sweep(app_state(crawl_app).task_context) >= 1  # the due retry is asked for
+        assert await deliver(app_state(crawl_app).task_context, delivery.id) == "succeeded"
         assert len(receiver.received) == 2
         assert (
             receiver.received[0].headers["webhook-id"] == receiver.received[1].headers["webhook-id"]
@@ -253,7 +255,7 @@ class TestDelivery:
 
         started = frozen_clock.now()
         for attempt in range(MAX_ATTEMPTS):
-            assert await deliver(delivery.id) == "failed"
+            assert await deliver(app_state(crawl_app).task_context, delivery.id) == "failed"
             if attempt < len(RETRY_DELAYS):
                 frozen_clock.advance(RETRY_DELAYS[attempt])
         assert timedelta(hours=18) < frozen_clock.now() - started < timedelta(hours=30)
@@ -296,13 +298,16 @@ class TestDelivery:
         webhook = await create_webhook(crawl_client, account, receiver.url())
         await start_conversation(crawl_client, account.headers)
         [delivery] = await deliveries_of(crawl_app, webhook["id"])
-        await deliver(delivery.id)
+        await deliver(app_state(crawl_app).task_context, delivery.id)
         response = await crawl_client.post(
             f"/v1/webhooks/{webhook['id']}/deliveries/{delivery.id}/redeliver",
             headers=account.headers,
         )
         assert response.status_code == 202, response.text
-        assert await deliver(uuid.UUID(response.json()["id"])) == "succeeded"
+        assert (
+            await deliver(app_state(crawl_app).task_context, uuid.UUID(response.json()["id"]))
+            == "succeeded"
+        )
         first, second = receiver.received
         assert first.headers["webhook-id"] == second.headers["webhook-id"]
         assert first.body == second.body

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -46,7 +47,7 @@ async def join(
 
 class TestInvitationFlow:
     async def test_invited_user_accepts_and_sees_the_workspace(
-        self, client: httpx.AsyncClient
+        self, app: Any, client: httpx.AsyncClient
     ) -> None:
         owner = await register(client, full_name="Olga")
         guest = await register(client)
@@ -54,7 +55,7 @@ class TestInvitationFlow:
             invited = await invite(client, owner, guest.email.upper(), "admin")
             # The mail leaves from a job, after the request has committed.
             assert not [e for e in logs if e["event"] == "mail.sent"]
-            await run_queued_jobs()
+            await run_queued_jobs(app)
         assert invited.status_code == 201, invited.text
         token = invited.json()["token"]
         assert invited.json()["email"] == guest.email
