@@ -33,6 +33,9 @@ from sitechat.knowledge.repository import QuestionTerms
 RARE_CHUNKS = 2
 RARE_FROM_CHUNKS = 1_000
 MIN_LETTERS = 3
+# The vocabulary is English: another language's ordinary words are not in it, so its
+# chatbots' questions are not judged.
+VOCABULARY_LANGUAGE = "english"
 # Two words joined ("throwaway", "birthdate"), the first this long: "pip" + "envy" is none.
 MIN_COMPOUND_HEAD = 4
 # Affixes an ordinary word takes, applied to a stemmed lexeme ("poetri" -> "poetry").
@@ -80,11 +83,13 @@ def proper_nouns(question: str) -> list[str]:
     return [word.lower() for word in _WORD.findall(question)[1:] if word[0].isupper()]
 
 
-def unfamiliar_terms(terms: QuestionTerms, question: str) -> tuple[str, ...]:
+def unfamiliar_terms(
+    terms: QuestionTerms, question: str, language: str = VOCABULARY_LANGUAGE
+) -> tuple[str, ...]:
     """The question's name-like lexemes the chatbot's sources do not know, sorted: not an
     ordinary word, or written as a proper noun ("Azure" is a word of the vocabulary)."""
     words = vocabulary()
-    if not words:
+    if not words or language != VOCABULARY_LANGUAGE:
         return ()
     rare = RARE_CHUNKS if terms.chunk_count >= RARE_FROM_CHUNKS else 0
     candidates = set(terms.unseen) | {t for t, n in terms.frequencies.items() if n <= rare}

@@ -192,9 +192,8 @@ async def retrieve_for_answer(
     depth = top_k * CANDIDATES_PER_SLOT
     ranked, terms = await rankings(session, chatbot, question, depth, dense)
     fused = reciprocal_rank_fusion(ranked, depth)
-    return Retrieved(
-        capped_per_page(fused, MAX_PASSAGES_PER_PAGE, top_k), unfamiliar_terms(terms, question)
-    )
+    unfamiliar = unfamiliar_terms(terms, question, search_language(chatbot))
+    return Retrieved(capped_per_page(fused, MAX_PASSAGES_PER_PAGE, top_k), unfamiliar)
 
 
 async def retrieve(

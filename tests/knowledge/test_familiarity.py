@@ -52,3 +52,10 @@ def test_a_word_written_as_a_proper_noun_is_a_name() -> None:
     asked = terms({"azur", "tier"})
     assert unfamiliar_terms(asked, "max connections on each Azure server tier") == ("azur",)
     assert unfamiliar_terms(asked, "Azure skies and a tier of clouds") == ()
+
+
+def test_questions_to_a_chatbot_in_another_language_are_not_judged() -> None:
+    # The vocabulary is English: "Rückerstattung" is an ordinary German word.
+    asked = terms({"ruckerstatt"})
+    assert unfamiliar_terms(asked, "wie lange dauert die Rückerstattung") == ("ruckerstatt",)
+    assert unfamiliar_terms(asked, "wie lange dauert die Rückerstattung", "german") == ()
