@@ -33,10 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sitechat.crawling.extract import is_link_list
-from sitechat.knowledge.passages import Passage
+from sitechat.knowledge.passages import LEXICAL, SEMANTIC, Passage
 
-SEMANTIC = "semantic"
-LEXICAL = "lexical"
 # Calibrated on the tune split (bench/answers prints the curve): see the ADR.
 CLOSE = 0.40
 NEAR = 0.35

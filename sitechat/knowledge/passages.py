@@ -10,6 +10,11 @@ PageKey = uuid.UUID | str
 """A page: its id; else its URL; else, for a text or Q&A source (one page), the source's id."""
 
 
+# The names of the rankings a passage can be found by (`Passage.rankings`).
+LEXICAL = "lexical"
+SEMANTIC = "semantic"
+
+
 @dataclass(frozen=True)
 class Passage:
     """One retrieved chunk; answerers receive them best-first."""

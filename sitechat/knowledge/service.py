@@ -28,7 +28,7 @@ from sitechat.knowledge.dense import DenseRetrieval, dense_ranking, embed_questi
 from sitechat.knowledge.familiarity import unfamiliar_terms
 from sitechat.knowledge.indexing import SEARCH_LANGUAGES
 from sitechat.knowledge.lexical import ranking_of_terms
-from sitechat.knowledge.passages import PageKey, Passage
+from sitechat.knowledge.passages import LEXICAL, SEMANTIC, PageKey, Passage
 from sitechat.knowledge.repository import ChunkHit, QuestionTerms
 from sitechat.models.chatbots import Chatbot
 
@@ -36,8 +36,6 @@ DEFAULT_TOP_K = 8
 MAX_TOP_K = 20
 # The usual constant of reciprocal rank fusion (Cormack et al.): damps the top ranks' lead.
 RRF_K = 60
-LEXICAL = "lexical"
-SEMANTIC = "semantic"
 # Each ranking's weight in the fusion (summing to 2, so a chunk first in both still scores
 # 2 / 61). The semantic ranking finds a visitor's paraphrase far more often than the lexical
 # one finds its words; weighted 0.7 : 0.3 the fusion's page recall@5 on the tune splits rose
