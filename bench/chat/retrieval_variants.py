@@ -18,14 +18,12 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sitechat.knowledge.lexical import lexical_ranking
 from sitechat.knowledge.passages import Passage
 from sitechat.knowledge.service import (
     CANDIDATES_PER_SLOT,
-    LEXICAL,
+    rankings,
     reciprocal_rank_fusion,
     retrieve,
-    search_language,
     top_k_for,
 )
 from sitechat.models.chatbots import Chatbot
@@ -41,10 +39,8 @@ async def _lexical_uncapped(
     session: AsyncSession, chatbot: Chatbot, question: str
 ) -> list[Passage]:
     top_k = top_k_for(chatbot)
-    hits = await lexical_ranking(
-        session, chatbot.id, search_language(chatbot), question, top_k * CANDIDATES_PER_SLOT
-    )
-    return reciprocal_rank_fusion({LEXICAL: hits}, top_k)
+    ranked, _ = await rankings(session, chatbot, question, top_k * CANDIDATES_PER_SLOT, None)
+    return reciprocal_rank_fusion(ranked, top_k)
 
 
 VARIANTS: dict[str, Ranker] = {

@@ -169,6 +169,7 @@ async def _prepare_turn(
     question: str,
     history: Sequence[Turn] | None,
 ) -> PreparedTurn:
+    asked_at = utcnow()  # an answer's latency includes its retrieval and the quota wait
     chatbot = await chatbot_repository.get_chatbot(
         session, conversation.workspace_id, conversation.chatbot_id
     )
@@ -184,6 +185,7 @@ async def _prepare_turn(
         history = [_turn_of(message) for message in earlier if not message.handoff_notice]
     if not conversation.title:
         conversation.title = title_from_question(question)
+    key = question_key(chatbot.language, question)
     user_message = Message(
         workspace_id=conversation.workspace_id,
         conversation_id=conversation.id,
@@ -191,7 +193,7 @@ async def _prepare_turn(
         role=MessageRole.user,
         content=question,
         status=MessageStatus.complete,
-        question_key=question_key(chatbot.language, question),
+        question_key=key,
     )
     user_message.id = new_id()
     answer = Message(
@@ -203,7 +205,7 @@ async def _prepare_turn(
         content="",
         status=MessageStatus.partial,
         question_id=user_message.id,
-        question_key=question_key(chatbot.language, question),
+        question_key=key,
         handoff_notice=handed_off,
     )
     session.add_all([user_message, answer])
@@ -235,7 +237,7 @@ async def _prepare_turn(
         passages=answer_sources(retrieved.passages),
         history=[] if handed_off else list(history or ()),
         settings=answer_settings(chatbot),
-        asked_at=utcnow(),
+        asked_at=asked_at,
         handoff_message=chatbot.handoff_message if handed_off else None,
         unfamiliar_terms=retrieved.unfamiliar_terms,
     )

@@ -10,7 +10,6 @@ page cannot stall a crawl.
 from __future__ import annotations
 
 import codecs
-import hashlib
 import re
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
@@ -23,6 +22,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from sitechat.crawling.html_to_markdown import is_boilerplate, render_markdown
 from sitechat.crawling.urls import canonicalize_absolute_url, canonicalize_url
+from sitechat.knowledge.chunking import content_hash
 
 log = structlog.get_logger()
 
@@ -184,10 +184,6 @@ def _sniff_charset(body: bytes) -> str | None:
         return "utf-16"
     match = _META_CHARSET.search(body[:4096])
     return match.group(1).decode("ascii", errors="ignore") if match else None
-
-
-def content_hash(markdown: str) -> str:
-    return hashlib.sha256(_WHITESPACE.sub(" ", markdown).strip().encode()).hexdigest()
 
 
 def _extract_plain_text(text: str, url: str) -> ExtractedPage:

@@ -44,11 +44,9 @@ async def store_page_result(
     """Record one URL's outcome, keep the page's chunks in step, bump the job's counters.
 
     A page whose content hash did not change keeps its chunks (`unchanged`). Returns the
-    outcome, or None when this job had already recorded the URL (a replayed result).
+    outcome, or None when this job had already recorded the URL (a replayed result). 304s
+    (`unchanged` results) are recorded in batches by `store_unchanged_results` instead.
     """
-    if result.status == "unchanged":
-        stored = await store_unchanged_results(session, crawl, [result], now)
-        return PageOutcome.unchanged if stored else None
     existing: Page | None = None
     outcome = PageOutcome.skipped if result.status == "skipped" else PageOutcome.failed
     if result.status == "indexed" and result.page is not None:
@@ -71,8 +69,7 @@ async def store_page_result(
             "bytes": result.bytes,
             "depth": result.depth,
             "links": _links_of(result, existing),
-            "etag": _validators_of(result)[0],
-            "last_modified": _validators_of(result)[1],
+            **_validators_of(result),
             "rendered": result.rendered,
             "created_at": now,
         },
@@ -124,8 +121,7 @@ async def store_unchanged_results(
             "bytes": 0,
             "depth": result.depth,
             "links": _links_of(result, None),
-            "etag": _validators_of(result)[0],
-            "last_modified": _validators_of(result)[1],
+            **_validators_of(result),
             "created_at": now,
         }
         for result in results
@@ -154,13 +150,17 @@ def _links_of(result: PageResult, existing: Page | None) -> list[str]:
     return list(existing.links or ()) if existing is not None else []
 
 
-def _validators_of(result: PageResult) -> tuple[str | None, str | None]:
-    """The response's validators; a 304 may omit them, then the ones it confirmed."""
+def _validators_of(result: PageResult) -> dict[str, str | None]:
+    """The response's validators (a crawl page's `etag` and `last_modified` columns); a 304
+    may omit them, then the ones it confirmed."""
     etag, last_modified = result.etag, result.last_modified
     if result.known is not None:
         etag = etag or result.known.validators.etag
         last_modified = last_modified or result.known.validators.last_modified
-    return (etag[:500] if etag else None, last_modified[:100] if last_modified else None)
+    return {
+        "etag": etag[:500] if etag else None,
+        "last_modified": last_modified[:100] if last_modified else None,
+    }
 
 
 async def _write_page(

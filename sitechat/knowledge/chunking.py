@@ -13,6 +13,7 @@ citation links to `url#anchor`, the nearest heading the page can be scrolled to.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -228,3 +229,9 @@ def _tail(text: str, overlap_chars: int) -> str:
         space = tail.find(" ")
         tail = tail[space + 1 :] if space != -1 else tail
     return tail.strip()
+
+
+def content_hash(markdown: str) -> str:
+    """What a page is compared by across crawls and file versions: its Markdown, whitespace
+    runs folded, so re-wrapped text is no change."""
+    return hashlib.sha256(" ".join(markdown.split()).encode()).hexdigest()

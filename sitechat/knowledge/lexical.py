@@ -54,14 +54,6 @@ def candidate_lexemes(terms: QuestionTerms, budget: int = CANDIDATE_BUDGET) -> l
     return chosen
 
 
-async def lexical_ranking(
-    session: AsyncSession, chatbot_id: uuid.UUID, language: str, question: str, limit: int
-) -> list[ChunkHit]:
-    """The chatbot's chunks by BM25 score for the question, best first."""
-    terms = await repository.question_terms(session, chatbot_id, language, question)
-    return await ranking_of_terms(session, chatbot_id, terms, limit)
-
-
 async def ranking_of_terms(
     session: AsyncSession, chatbot_id: uuid.UUID, terms: QuestionTerms, limit: int
 ) -> list[ChunkHit]:

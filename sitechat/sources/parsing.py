@@ -15,7 +15,6 @@ size: a zip bomb is refused before anything is inflated.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
 import zipfile
@@ -23,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from sitechat.knowledge.chunking import content_hash
 from sitechat.sources.filetypes import FileType
 
 # A zip entry that inflates more than this many times over is a bomb, not a document.
@@ -76,10 +76,6 @@ def parse_file(
     if sum(len(page.markdown) for page in document.pages) > limits.max_text_chars:
         raise FileRejected(f"The file holds more than {limits.max_text_chars} characters of text.")
     return document
-
-
-def content_hash(markdown: str) -> str:
-    return hashlib.sha256(" ".join(markdown.split()).encode()).hexdigest()
 
 
 # -- PDF ----------------------------------------------------------------------------------------

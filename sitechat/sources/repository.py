@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.models.chatbots import Source, SourceKind, SyncSchedule
@@ -156,7 +156,3 @@ async def claim_due_sources(session: AsyncSession, now: datetime, limit: int) ->
         .with_for_update(skip_locked=True)
     )
     return list((await session.execute(statement)).scalars())
-
-
-async def clear_file_data(session: AsyncSession, run_id: uuid.UUID) -> None:
-    await session.execute(update(SourceRun).where(SourceRun.id == run_id).values(file_data=None))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from sitechat.crawling.extract import content_hash, decode_body, extract_page, is_link_list
+from sitechat.crawling.extract import decode_body, extract_page, is_link_list
+from sitechat.knowledge.chunking import content_hash
 
 DOCS_PAGE = """<!doctype html>
 <html lang="en-GB">

@@ -194,6 +194,36 @@ class TestRefusedUploads:
         listed = await client.get(url, headers=account.headers)
         assert listed.json()["items"] == []
 
+    async def test_malformed_ids_and_bodies_on_one_source_are_clear_4xx(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        created = await upload(client, account, chatbot_id, b"Opening hours are 9 to 5.", "a.txt")
+        assert created.status_code == 202, created.text
+        sources = f"/v1/chatbots/{chatbot_id}/sources"
+        one = f"{sources}/{created.json()['id']}"
+        headers = account.headers
+
+        for response in (
+            await client.get(f"{sources}/nope", headers=headers),
+            await client.patch(f"{sources}/nope", json={"sync_schedule": "off"}, headers=headers),
+            await client.post(f"{sources}/nope/sync", headers=headers),
+            await client.get(f"{one}/runs/nope", headers=headers),
+            await client.get(f"{one}/runs?limit=0", headers=headers),
+            await client.get(f"{one}/runs?cursor=%25%25%25", headers=headers),
+        ):
+            assert_problem(response, 422)
+        as_json = await client.put(f"{one}/file", json={"file": "x"}, headers=headers)
+        assert_problem(as_json, 415)
+        no_file = await client.put(f"{one}/file", files={"other": ("a.txt", b"x")}, headers=headers)
+        assert_problem(no_file, 422, "missing-file")
+        empty = await client.put(f"{one}/file", files={"file": ("a.txt", b"")}, headers=headers)
+        assert_problem(empty, 415, "unsupported-file-type")
+        unchanged = await client.get(one, headers=headers)
+        assert unchanged.status_code == 200
+        assert unchanged.json()["file_name"] == "a.txt"
+
 
 class TestFailedFiles:
     async def _failed(self, app: Any, client: httpx.AsyncClient, data: bytes, name: str) -> dict:
