@@ -15,7 +15,7 @@ from sqlalchemy import Exists, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.models.accounts import ApiKey, Membership, RefreshToken, Role, User
-from sitechat.models.billing import Subscription, SubscriptionStatus
+from sitechat.models.billing import PLAN_IN_FORCE, Subscription
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def _plan_in_force(workspace_id: Any) -> Any:
         select(Subscription.plan_id)
         .where(
             Subscription.workspace_id == workspace_id,
-            Subscription.status.in_((SubscriptionStatus.active, SubscriptionStatus.past_due)),
+            Subscription.status.in_(PLAN_IN_FORCE),
         )
         .scalar_subquery()
     )

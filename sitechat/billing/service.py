@@ -42,6 +42,7 @@ from sitechat.billing.usage_periods import usage_period
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import InvalidStateTransition
 from sitechat.models.billing import (
+    PLAN_IN_FORCE,
     Invoice,
     InvoiceStatus,
     Subscription,
@@ -51,12 +52,10 @@ from sitechat.models.billing import (
 
 log = structlog.get_logger()
 
-_PLAN_IN_FORCE = (SubscriptionStatus.active, SubscriptionStatus.past_due)
-
 
 def effective_plan(plans: PlanCatalog, subscription: Subscription | None) -> Plan:
     """The plan whose limits apply: a paid plan only while its subscription is in force."""
-    if subscription is None or subscription.status not in _PLAN_IN_FORCE:
+    if subscription is None or subscription.status not in PLAN_IN_FORCE:
         return plans.get(DEFAULT_PLAN_ID)
     return plans.get(subscription.plan_id)
 

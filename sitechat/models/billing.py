@@ -36,6 +36,10 @@ class SubscriptionStatus(StrEnum):
     """The first payment has not succeeded yet; the workspace stays on free meanwhile."""
 
 
+# The statuses in which a subscription's plan applies (a past-due one keeps it while retried).
+PLAN_IN_FORCE = (SubscriptionStatus.active, SubscriptionStatus.past_due)
+
+
 class InvoiceStatus(StrEnum):
     draft = "draft"
     open = "open"
