@@ -141,7 +141,7 @@ def peak_rss_mb(pid: int) -> float:
 
 def register_account(http: httpx.Client) -> dict[str, str]:
     """A new user and workspace on the Business plan (so plan quotas never cut a run short);
-    returns the Authorization header."""
+    returns the Authorization header of an admin API key."""
     registered = http.post(
         "/v1/auth/register",
         json={
@@ -162,7 +162,11 @@ def register_account(http: httpx.Client) -> dict[str, str]:
         headers=headers,
     )
     plan.raise_for_status()
-    return headers
+    # An API key, not the access token: a long run (a site's vectors on a busy machine) outlives
+    # the token's 15 minutes.
+    key = http.post("/v1/api-keys", json={"name": "bench", "role": "admin"}, headers=headers)
+    key.raise_for_status()
+    return {"Authorization": f"Bearer {key.json()['key']}"}
 
 
 def create_chatbot(http: httpx.Client, headers: dict[str, str], name: str) -> str:
