@@ -74,7 +74,7 @@ async def chatbot_analytics(
     """
     return await service.chatbot_analytics(
         session,
-        caller.workspace_id,
+        caller,
         chatbot_id,
         start=start,
         end=end,
@@ -112,7 +112,7 @@ async def export_conversations(
 ) -> StreamingResponse:
     """The conversations started in a period (default: the last 30 days) with their messages,
     as CSV: transcripts, fallbacks, latencies, cited URLs and feedback."""
-    period = await service.export_period(session, caller.workspace_id, chatbot_id, start, end)
+    period = await service.export_period(session, caller, chatbot_id, start, end)
     return StreamingResponse(
         csv_stream(
             service.EXPORT_HEADER, service.export_batches(app_state(request).sessionmaker, period)

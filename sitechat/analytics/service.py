@@ -25,9 +25,10 @@ from sitechat.analytics.schemas import (
     Interval,
     QuestionGroup,
 )
-from sitechat.chatbots import repository as chatbot_repository
+from sitechat.auth.caller import Caller
+from sitechat.chatbots.service import get_chatbot
 from sitechat.core.clock import utcnow
-from sitechat.core.errors import NotFound, UnprocessableEntity
+from sitechat.core.errors import UnprocessableEntity
 
 DEFAULT_PERIOD_DAYS = 30
 # Bounds that keep every date computation in range (a `to` of 9999-12-31 has no next day).
@@ -99,16 +100,9 @@ def interval_starts(first: date, last: date, interval: Interval) -> list[date]:
     return starts
 
 
-async def _ensure_chatbot(
-    session: AsyncSession, workspace_id: uuid.UUID, chatbot_id: uuid.UUID
-) -> None:
-    if await chatbot_repository.get_chatbot(session, workspace_id, chatbot_id) is None:
-        raise NotFound("Chatbot")
-
-
 async def chatbot_analytics(
     session: AsyncSession,
-    workspace_id: uuid.UUID,
+    caller: Caller,
     chatbot_id: uuid.UUID,
     *,
     start: date | None,
@@ -116,8 +110,8 @@ async def chatbot_analytics(
     interval: Interval,
     top: int,
 ) -> AnalyticsRead:
-    await _ensure_chatbot(session, workspace_id, chatbot_id)
-    period, first, last = period_of(workspace_id, chatbot_id, start, end)
+    await get_chatbot(session, caller, chatbot_id)
+    period, first, last = period_of(caller.workspace_id, chatbot_id, start, end)
     messages = await repository.message_counts(session, period, interval)
     by_interval = messages.by_interval
     conversations = await repository.conversation_counts(session, period, interval)
@@ -163,14 +157,14 @@ def _groups(rows: list[tuple[str, int, datetime, str]]) -> list[QuestionGroup]:
 
 async def export_period(
     session: AsyncSession,
-    workspace_id: uuid.UUID,
+    caller: Caller,
     chatbot_id: uuid.UUID,
     start: date | None,
     end: date | None,
 ) -> Period:
     """Check the chatbot and the period before the export starts streaming."""
-    await _ensure_chatbot(session, workspace_id, chatbot_id)
-    period, _, _ = period_of(workspace_id, chatbot_id, start, end)
+    await get_chatbot(session, caller, chatbot_id)
+    period, _, _ = period_of(caller.workspace_id, chatbot_id, start, end)
     return period
 
 

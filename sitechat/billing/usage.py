@@ -147,6 +147,13 @@ async def ensure_quota(
     cap its pages with the returned `remaining`.
     """
     status = await quota_status(session, plans, workspace_id, limit_name)
+    ensure_room(plans, status, needed)
+    return status
+
+
+def ensure_room(plans: PlanCatalog, status: QuotaStatus, needed: int = 1) -> None:
+    """`ensure_quota` for a status already read (with `quota_status`, whose lock it took), by
+    a caller that first checks other limits of `status.plan`."""
     if status.usage + needed > status.limit_value:
         raise _quota_exceeded(
             plans,
@@ -155,7 +162,6 @@ async def ensure_quota(
             f"The {status.plan.name} plan allows {status.limit_value} {status.limit}; "
             f"{status.usage} are used.",
         )
-    return status
 
 
 async def ensure_seat(

@@ -154,18 +154,20 @@ async def get_visitor(request: Request) -> VisitorClaims:
 VisitorDep = Annotated[VisitorClaims, Depends(get_visitor)]
 
 
-async def _visitor_conversation(
+async def checked_visitor_conversation(
     request: Request,
     session: AsyncSession,
     visitor: VisitorClaims,
     conversation_id: uuid.UUID,
     origin: str | None,
-) -> Conversation:
+) -> tuple[Conversation, Chatbot]:
+    """The visitor token's own conversation (404 for any other) and its public chatbot, once
+    the request's origin is one the chatbot allows (`allow_origin`)."""
     conversation, chatbot = await service.visitor_conversation(
         session, Scope.visitor(visitor.conversation_id), conversation_id
     )
     allow_origin(request, chatbot, origin, required=False)
-    return conversation
+    return conversation, chatbot
 
 
 class PublicChatbotRead(BaseModel):
@@ -266,7 +268,9 @@ async def ask_as_visitor(
     origin: OriginHeader = None,
 ) -> Response:
     """Ask in the visitor's conversation; streams like the member route."""
-    conversation = await _visitor_conversation(request, session, visitor, conversation_id, origin)
+    conversation, _ = await checked_visitor_conversation(
+        request, session, visitor, conversation_id, origin
+    )
     run = await answering.ask(
         session, conversation, body.content, runtime, plans=plans, dense=dense
     )
@@ -285,7 +289,7 @@ async def list_visitor_messages(
     origin: OriginHeader = None,
 ) -> MessagePage:
     """The visitor's conversation, oldest first by default (how a chat window shows it)."""
-    await _visitor_conversation(request, session, visitor, conversation_id, origin)
+    await checked_visitor_conversation(request, session, visitor, conversation_id, origin)
     rows, next_cursor = await service.list_messages(
         session,
         Scope.visitor(visitor.conversation_id),
@@ -329,10 +333,9 @@ async def request_handoff_as_visitor(
     """Ask for a person: the chatbot stops answering in this conversation (it replies with its
     hand-off message), the workspace's webhooks get `handoff.requested`, and people's replies
     (role `agent`) appear in the conversation's messages."""
-    conversation, chatbot = await service.visitor_conversation(
-        session, Scope.visitor(visitor.conversation_id), conversation_id
+    conversation, chatbot = await checked_visitor_conversation(
+        request, session, visitor, conversation_id, origin
     )
-    allow_origin(request, chatbot, origin, required=False)
     conversation = await handoff.request_handoff(
         session,
         conversation,

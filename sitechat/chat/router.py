@@ -43,7 +43,14 @@ from sitechat.chat.schemas import (
     Question,
 )
 from sitechat.chat.service import Scope
-from sitechat.chat.socket import SocketAccess, ask_on_socket, open_socket, parse_conversation_id
+from sitechat.chat.socket import (
+    SocketAccess,
+    SocketCredential,
+    SocketRefused,
+    ask_on_socket,
+    open_socket,
+    parse_conversation_id,
+)
 from sitechat.chat.streaming import (
     ws_message,
 )
@@ -377,22 +384,18 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
     runtime = state.component(ChatRuntime)
     plans = state.component(PlanCatalog)
     dense = state.component(DenseSetup).dense
-    token = _bearer(websocket)
-
-    async def verified(conversation: uuid.UUID) -> SocketAccess:
-        return await open_socket(
-            runtime.sessionmaker,
-            state.component(AuthState),
-            state.settings.auth,
-            conversation,
-            token,
-            websocket.headers.get(WORKSPACE_HEADER),
-            websocket.headers.get("origin"),
-        )
 
     try:
         parsed_id = parse_conversation_id(conversation_id)
-        access = await verified(parsed_id)
+        credential = SocketCredential(
+            state.component(AuthState),
+            state.settings.auth,
+            parsed_id,
+            _bearer(websocket),
+            websocket.headers.get(WORKSPACE_HEADER),
+            websocket.headers.get("origin"),
+        )
+        access = await open_socket(runtime.sessionmaker, credential)
         limits = _socket_limits(websocket, access)
         await _charge(websocket, limits)
     except (
@@ -426,16 +429,10 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
                 )
                 continue
             try:
-                # The credential again, from the lookups revocation clears: a key revoked, a
-                # member removed or a session signed out while the socket is open ends it.
-                access = await verified(parsed_id)
-            except (Unauthorized, NotFound, OriginNotAllowed) as refused:
-                await websocket.close(code=_close_code(refused))
+                run = await ask_on_socket(runtime, plans, dense, credential, question.content)
+            except SocketRefused as refused:  # revoked or expired while the socket was open
+                await websocket.close(code=_close_code(refused.reason))
                 return
-            try:
-                run = await ask_on_socket(
-                    runtime, plans, dense, access.scope, parsed_id, question.content
-                )
             except ProblemError as error:
                 await websocket.send_json(_error(error.slug, error.detail))
                 continue

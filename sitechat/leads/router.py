@@ -10,7 +10,13 @@ from fastapi import APIRouter, Body, Request, status
 from fastapi.responses import StreamingResponse
 
 from sitechat.auth.dependencies import AdminDep
-from sitechat.chat.public import OriginHeader, VisitorDep, WidgetRoute, allow_origin
+from sitechat.chat.public import (
+    OriginHeader,
+    VisitorDep,
+    WidgetRoute,
+    checked_visitor_conversation,
+)
+from sitechat.chatbots.service import get_chatbot
 from sitechat.core.csv_export import attachment, csv_stream
 from sitechat.core.db import JobBufferDep, SessionDep
 from sitechat.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam
@@ -58,10 +64,9 @@ async def capture_lead(
     chatbot's `lead_capture` asks: the fields it lists are required (422
     `lead-fields-missing`). Sending again updates it (at most 5 times per conversation); the
     workspace's webhooks get `lead.captured`. Nothing here reads a lead back."""
-    conversation, chatbot = await service.visitor_conversation(
-        session, visitor.conversation_id, conversation_id
+    conversation, chatbot = await checked_visitor_conversation(
+        request, session, visitor, conversation_id, origin
     )
-    allow_origin(request, chatbot, origin, required=False)
     await service.capture_lead(session, conversation, chatbot, body, jobs)
     return LeadAccepted()
 
@@ -75,9 +80,7 @@ async def list_leads(
     limit: LimitParam = DEFAULT_LIMIT,
 ) -> LeadPage:
     """The contacts visitors left with this chatbot, newest first. Needs the admin role."""
-    rows, next_cursor = await service.list_leads(
-        session, caller.workspace_id, chatbot_id, cursor, limit
-    )
+    rows, next_cursor = await service.list_leads(session, caller, chatbot_id, cursor, limit)
     return LeadPage(items=[LeadRead.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 
@@ -95,7 +98,7 @@ async def export_leads(
     chatbot_id: uuid.UUID, request: Request, caller: AdminDep, session: SessionDep
 ) -> StreamingResponse:
     """Every lead of the chatbot as CSV. Needs the admin role."""
-    await service.workspace_chatbot(session, caller.workspace_id, chatbot_id)
+    await get_chatbot(session, caller, chatbot_id)  # 404 before the stream starts
     batches = service.export_batches(
         app_state(request).sessionmaker, caller.workspace_id, chatbot_id
     )

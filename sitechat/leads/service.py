@@ -14,9 +14,9 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sitechat.chat import service as chat_service
-from sitechat.chat.service import Scope
+from sitechat.auth.caller import Caller
 from sitechat.chatbots.schemas import LeadCaptureSettings
+from sitechat.chatbots.service import get_chatbot
 from sitechat.core.clock import utcnow
 from sitechat.core.pagination import decode_cursor, next_cursor_of
 from sitechat.leads import repository
@@ -38,15 +38,6 @@ EXPORT_EXAMPLE = (
     "0193f4c2-...,0193f4c1-...,Ada Lovelace,ada@example.com,"
     "2026-12-01T10:02:00+00:00,2026-12-01T10:02:00+00:00\r\n"
 )
-
-
-async def visitor_conversation(
-    session: AsyncSession, visitor_conversation_id: uuid.UUID, conversation_id: uuid.UUID
-) -> tuple[Conversation, Chatbot]:
-    """The visitor token's own conversation (404 for any other) and its public chatbot."""
-    return await chat_service.visitor_conversation(
-        session, Scope.visitor(visitor_conversation_id), conversation_id
-    )
 
 
 async def capture_lead(
@@ -88,22 +79,16 @@ async def capture_lead(
     return lead
 
 
-async def workspace_chatbot(
-    session: AsyncSession, workspace_id: uuid.UUID, chatbot_id: uuid.UUID
-) -> Chatbot:
-    return await chat_service.get_chatbot(session, Scope.workspace(workspace_id), chatbot_id)
-
-
 async def list_leads(
     session: AsyncSession,
-    workspace_id: uuid.UUID,
+    caller: Caller,
     chatbot_id: uuid.UUID,
     cursor: str | None,
     limit: int,
 ) -> tuple[list[Lead], str | None]:
-    chatbot = await workspace_chatbot(session, workspace_id, chatbot_id)
+    chatbot = await get_chatbot(session, caller, chatbot_id)
     rows = await repository.list_leads(
-        session, workspace_id, chatbot.id, decode_cursor(cursor), limit
+        session, chatbot.workspace_id, chatbot.id, decode_cursor(cursor), limit
     )
     return list(rows[:limit]), next_cursor_of([row.id for row in rows], limit)
 

@@ -43,11 +43,46 @@ def next_sync_after(schedule: SyncSchedule, now: datetime) -> datetime | None:
     return now + interval if interval is not None else None
 
 
-def ingest_job(run: SourceRun) -> PendingJob:
+def _ingest_job(run: SourceRun) -> PendingJob:
     lock = f"source:{run.source_id}"
     return PendingJob(
         INGEST_TASK, {"run_id": str(run.id)}, queueing_lock=f"{lock}:{run.id}", lock=lock
     )
+
+
+async def queue_run(
+    session: AsyncSession,
+    jobs: JobBuffer,
+    source: Source,
+    trigger: RunTrigger,
+    now: datetime,
+    file_name: str | None,
+    data: bytes | None = None,
+) -> SourceRun:
+    """A file source's `queued` run, and its `sources.ingest_file` job buffered in `jobs`:
+    the job parses `data` (an upload), or fetches the source's URL when there is none."""
+    run = SourceRun(
+        workspace_id=source.workspace_id,
+        chatbot_id=source.chatbot_id,
+        source_id=source.id,
+        trigger=trigger,
+        status=RunStatus.queued,
+        file_name=file_name,
+        file_bytes=len(data) if data is not None else None,
+        file_data=data,
+        created_at=now,
+    )
+    session.add(run)
+    await session.flush()
+    jobs.add(_ingest_job(run))
+    log.info(
+        "sources.run_queued",
+        source_id=str(source.id),
+        run_id=str(run.id),
+        trigger=trigger.value,
+        file_bytes=run.file_bytes,
+    )
+    return run
 
 
 async def schedule_due_syncs(
@@ -110,21 +145,8 @@ async def _queue_crawl(
 async def _queue_file_fetch(
     session: AsyncSession, jobs: JobBuffer, source: Source, now: datetime
 ) -> bool:
-    if source.url is None:
+    if source.url is None or await repository.has_active_run(session, source.id):
         return False
-    if await repository.has_active_run(session, source.id):
-        return False
-    run = SourceRun(
-        workspace_id=source.workspace_id,
-        chatbot_id=source.chatbot_id,
-        source_id=source.id,
-        trigger=RunTrigger.schedule,
-        status=RunStatus.queued,
-        file_name=source.file_name,
-        created_at=now,
-    )
-    session.add(run)
-    await session.flush()
-    jobs.add(ingest_job(run))
+    run = await queue_run(session, jobs, source, RunTrigger.schedule, now, source.file_name)
     log.info("sources.sync_queued", source_id=str(source.id), run_id=str(run.id))
     return True

@@ -14,8 +14,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.auth.caller import Caller
-from sitechat.billing.plans import PlanCatalog
-from sitechat.billing.usage import ensure_quota, workspace_plan
+from sitechat.billing.plans import Plan, PlanCatalog
+from sitechat.billing.usage import ensure_room, quota_status, workspace_plan
 from sitechat.chatbots.schemas import CONTENT_PREVIEW_CHARS
 from sitechat.chatbots.service import get_chatbot
 from sitechat.config import CrawlSettings
@@ -26,7 +26,7 @@ from sitechat.core.pagination import decode_cursor, next_cursor_of
 from sitechat.crawling.service import checked_start_url
 from sitechat.models.chatbots import Source, SourceKind, SourceStatus, SyncSchedule
 from sitechat.models.crawling import CrawlJob
-from sitechat.models.sources import RunStatus, RunTrigger, SourceRun
+from sitechat.models.sources import RunTrigger, SourceRun
 from sitechat.sources import repository
 from sitechat.sources.errors import (
     FileTooLarge,
@@ -39,8 +39,8 @@ from sitechat.sources.errors import (
 from sitechat.sources.filetypes import UnsupportedFile, detect_file_type
 from sitechat.sources.scheduling import (
     SYNCS_PER_WEEK,
-    ingest_job,
     next_sync_after,
+    queue_run,
     schedule_allowed,
 )
 from sitechat.sources.schemas import (
@@ -59,17 +59,9 @@ log = structlog.get_logger()
 FileReader = Callable[[], Awaitable[tuple[str | None, bytes]]]
 
 
-async def check_upload(
-    session: AsyncSession,
-    plans: PlanCatalog,
-    caller: Caller,
-    size: int,
-    head: bytes,
-    file_name: str,
-) -> str:
+def check_upload(plan: Plan, size: int, head: bytes, file_name: str) -> str:
     """413 above the plan's file cap, 415 unless the bytes are a file type we read; returns
     the type."""
-    plan = await workspace_plan(session, plans, caller.workspace_id)
     limit = plan.limit("file_max_bytes")
     if size > limit:
         raise FileTooLarge(size, limit, plan.id)
@@ -91,8 +83,10 @@ async def add_file_source(
     chatbot = await get_chatbot(session, caller, chatbot_id, for_update=True)
     file_name, data = await read_file()
     name = display_file_name(file_name)
-    file_type = await check_upload(session, plans, caller, len(data), data, name)
-    await ensure_quota(session, plans, caller.workspace_id, "pages")  # 402 once nothing is left
+    # One read of the plan: its file cap (413), then its pages (402 once nothing is left).
+    pages = await quota_status(session, plans, caller.workspace_id, "pages")
+    file_type = check_upload(pages.plan, len(data), data, name)
+    ensure_room(plans, pages)
     source = Source(
         workspace_id=chatbot.workspace_id,
         chatbot_id=chatbot.id,
@@ -105,7 +99,7 @@ async def add_file_source(
     )
     session.add(source)
     await session.flush()
-    run = await _queue_run(session, jobs, source, RunTrigger.upload, name, data)
+    run = await queue_run(session, jobs, source, RunTrigger.upload, utcnow(), name, data)
     return await _detail(session, source, run)
 
 
@@ -121,8 +115,9 @@ async def add_file_url_source(
     """A file fetched from a URL (checked like a crawl's start URL), then on its schedule."""
     chatbot = await get_chatbot(session, caller, chatbot_id, for_update=True)
     url = checked_start_url(data.url, crawl_settings)
-    await _check_schedule(session, plans, caller, data.sync_schedule)
-    await ensure_quota(session, plans, caller.workspace_id, "pages")
+    pages = await quota_status(session, plans, caller.workspace_id, "pages")
+    _check_schedule(plans, pages.plan, data.sync_schedule)
+    ensure_room(plans, pages)
     name = display_file_name(url.split("?", 1)[0])
     now = utcnow()
     source = Source(
@@ -138,7 +133,7 @@ async def add_file_url_source(
     )
     session.add(source)
     await session.flush()
-    run = await _queue_run(session, jobs, source, RunTrigger.upload, name, None)
+    run = await queue_run(session, jobs, source, RunTrigger.upload, now, name)
     return await _detail(session, source, run)
 
 
@@ -157,11 +152,11 @@ async def replace_file(
         raise NotAFileSource()
     file_name, data = await read_file()
     name = display_file_name(file_name or source.file_name)
-    await check_upload(session, plans, caller, len(data), data, name)
+    check_upload(await workspace_plan(session, plans, caller.workspace_id), len(data), data, name)
     source.status = SourceStatus.queued
     source.error = None
     source.file_name = name
-    run = await _queue_run(session, jobs, source, RunTrigger.replacement, name, data)
+    run = await queue_run(session, jobs, source, RunTrigger.replacement, utcnow(), name, data)
     return await _detail(session, source, run)
 
 
@@ -178,40 +173,8 @@ async def sync_now(
         raise NotSyncable()
     if await repository.has_active_run(session, source.id):
         raise SyncInProgress()
-    run = await _queue_run(session, jobs, source, RunTrigger.manual, source.file_name, None)
+    run = await queue_run(session, jobs, source, RunTrigger.manual, utcnow(), source.file_name)
     return await _detail(session, source, run)
-
-
-async def _queue_run(
-    session: AsyncSession,
-    jobs: JobBuffer,
-    source: Source,
-    trigger: RunTrigger,
-    file_name: str | None,
-    data: bytes | None,
-) -> SourceRun:
-    run = SourceRun(
-        workspace_id=source.workspace_id,
-        chatbot_id=source.chatbot_id,
-        source_id=source.id,
-        trigger=trigger,
-        status=RunStatus.queued,
-        file_name=file_name,
-        file_bytes=len(data) if data is not None else None,
-        file_data=data,
-        created_at=utcnow(),
-    )
-    session.add(run)
-    await session.flush()
-    jobs.add(ingest_job(run))
-    log.info(
-        "sources.run_queued",
-        source_id=str(source.id),
-        run_id=str(run.id),
-        trigger=trigger.value,
-        file_bytes=run.file_bytes,
-    )
-    return run
 
 
 async def update_source(
@@ -228,7 +191,8 @@ async def update_source(
     )
     if not syncable:
         raise NotSyncable()
-    await _check_schedule(session, plans, caller, data.sync_schedule)
+    plan = await workspace_plan(session, plans, caller.workspace_id)
+    _check_schedule(plans, plan, data.sync_schedule)
     if data.sync_schedule is not source.sync_schedule or source.next_sync_at is None:
         source.next_sync_at = next_sync_after(data.sync_schedule, utcnow())
     source.sync_schedule = data.sync_schedule
@@ -236,10 +200,7 @@ async def update_source(
     return await _detail(session, source, None)
 
 
-async def _check_schedule(
-    session: AsyncSession, plans: PlanCatalog, caller: Caller, schedule: SyncSchedule
-) -> None:
-    plan = await workspace_plan(session, plans, caller.workspace_id)
+def _check_schedule(plans: PlanCatalog, plan: Plan, schedule: SyncSchedule) -> None:
     if not schedule_allowed(plan, schedule):
         upgrade = plans.cheapest_allowing("syncs_per_week", SYNCS_PER_WEEK[schedule])
         raise ScheduleNotInPlan(schedule.value, plan.id, upgrade.id if upgrade else None)
@@ -265,7 +226,7 @@ async def read_source(
     session: AsyncSession, caller: Caller, chatbot_id: uuid.UUID, source_id: uuid.UUID
 ) -> SourceDetail:
     source = await _source(session, caller, chatbot_id, source_id)
-    runs, _ = await list_runs(session, caller, chatbot_id, source_id, cursor=None, limit=1)
+    runs, _ = await _runs_of(session, source, before=None, limit=1)
     return await _detail(session, source, runs[0] if runs else None)
 
 
@@ -339,16 +300,21 @@ async def list_runs(
 ) -> tuple[list[RunRead], str | None]:
     """A file source's runs, or a website source's crawls, newest first."""
     source = await _source(session, caller, chatbot_id, source_id)
-    before = decode_cursor(cursor)
+    return await _runs_of(session, source, before=decode_cursor(cursor), limit=limit)
+
+
+async def _runs_of(
+    session: AsyncSession, source: Source, *, before: uuid.UUID | None, limit: int
+) -> tuple[list[RunRead], str | None]:
     if source.kind is SourceKind.website:
         jobs = await repository.list_crawls_of_source(
-            session, caller.workspace_id, source.id, before_id=before, limit=limit
+            session, source.workspace_id, source.id, before_id=before, limit=limit
         )
         return [crawl_run_read(job) for job in jobs[:limit]], next_cursor_of(
             [job.id for job in jobs], limit
         )
     runs = await repository.list_runs(
-        session, caller.workspace_id, source.id, before_id=before, limit=limit
+        session, source.workspace_id, source.id, before_id=before, limit=limit
     )
     return [file_run_read(run) for run in runs[:limit]], next_cursor_of(
         [run.id for run in runs], limit

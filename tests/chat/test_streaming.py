@@ -13,10 +13,12 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import update
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from sitechat.chat.answerer import AnswerError, Usage
+from sitechat.models.chatbots import Chatbot, ChatbotStatus
 from tests.fixtures.chat import (
     ChatAccount,
     ScriptedAnswerer,
@@ -316,6 +318,40 @@ class TestWebSocket:
         # The refused question was neither stored nor counted.
         assert len(await _messages(client, account, conversation_id)) == 2
         assert len(await usage_events(app, account.workspace_id)) == 1
+
+    async def test_a_refused_question_gets_an_error_frame_and_the_socket_stays_open(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        # The credential and the question share one transaction: a refusal of the question
+        # itself (here a paused chatbot's 409) is a frame, unlike a refused credential.
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account, status=ChatbotStatus.paused)
+        await add_chunk(app, chatbot, VENV_TEXT, title="Venv", url="https://docs.example.com/venv")
+        created = await client.post(
+            f"/v1/chatbots/{chatbot.id}/conversations", json={}, headers=account.headers
+        )
+        conversation_id = created.json()["id"]
+        question = json.dumps({"type": "question", "content": "python venv"})
+
+        async with serving(app) as base:
+            url = f"{base}/v1/conversations/{conversation_id}/ws?token={account.access_token}"
+            async with connect(url) as ws:
+                await ws.send(question)
+                refused = json.loads(await asyncio.wait_for(ws.recv(), timeout=5))
+                async with app.state.sessionmaker() as session, session.begin():
+                    await session.execute(
+                        update(Chatbot)
+                        .where(Chatbot.id == chatbot.id)
+                        .values(status=ChatbotStatus.ready)
+                    )
+                await ws.send(question)
+                events = await _receive_until_done(ws)
+
+        assert refused["type"] == "error"
+        assert refused["code"] == "chatbot-not-ready"
+        assert events[-1]["type"] == "done"
+        stored = await _messages(client, account, conversation_id)
+        assert [message["role"] for message in stored] == ["user", "assistant"]
 
     async def test_a_nul_character_gets_an_error_frame_and_the_socket_stays_open(
         self, app: FastAPI, client: httpx.AsyncClient

@@ -309,7 +309,8 @@ class TestRetryAfter:
         state = WindowState(window=60, previous=0, previous_ttl=0, current=10, current_ttl=110)
 
         assert state.seconds_until_fits(limit=10, cost=1) == 50
-        assert state.seconds_until_empty() == 110
+        # The whole limit at once: after the close, once the 10 have faded below one (54 s).
+        assert state.seconds_until_fits(limit=10, cost=10) == pytest.approx(104)
 
     def test_fading_previous_window_frees_units_before_the_window_closes(self) -> None:
         # 10 last window (half faded: weight 5) + 5 now = 10; the previous window keeps fading.

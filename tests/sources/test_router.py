@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 
+from sitechat.core.clock import utcnow
+from sitechat.models.chat import UsageEvent
 from tests.fixtures.accounts import assert_problem, register
 from tests.sources.files import encrypt_pdf, make_docx, make_pdf, make_png, zip_bomb_docx
 from tests.sources.helpers import (
@@ -158,6 +160,30 @@ class TestRefusedUploads:
         response = await upload(client, account, chatbot_id, b"a" * 5_000_001, "big.txt")
         body = assert_problem(response, 413, "file-too-large")
         assert (body["limit"], body["plan_id"]) == (5_000_000, "free")
+        listed = await client.get(f"/v1/chatbots/{chatbot_id}/sources", headers=account.headers)
+        assert listed.json()["items"] == []
+
+    async def test_once_the_months_pages_are_used_an_upload_is_402_an_oversized_one_413(
+        self, app: Any, client: httpx.AsyncClient
+    ) -> None:
+        # One read of the plan serves both limits; the file's cap is still checked first.
+        account = await register(client)  # Free: 500 pages a month
+        chatbot_id = await new_chatbot(client, account)
+        async with app.state.sessionmaker() as session, session.begin():
+            session.add(
+                UsageEvent(
+                    workspace_id=account.workspace_id,
+                    kind="pages",
+                    quantity=500,
+                    event_key="seeded:pages",
+                    occurred_at=utcnow(),
+                )
+            )
+        used_up = await upload(client, account, chatbot_id, b"Open seven to three.", "hours.txt")
+        oversized = await upload(client, account, chatbot_id, b"a" * 5_000_001, "big.txt")
+        body = assert_problem(used_up, 402, "quota-exceeded")
+        assert (body["limit"], body["usage"], body["plan_id"]) == ("pages_per_month", 500, "free")
+        assert_problem(oversized, 413, "file-too-large")
         listed = await client.get(f"/v1/chatbots/{chatbot_id}/sources", headers=account.headers)
         assert listed.json()["items"] == []
 

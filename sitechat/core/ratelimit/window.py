@@ -73,11 +73,6 @@ class WindowState:
             return min(max(self.current_ttl - self.window, 0.0), float(self.window))
         return min(self.previous_ttl, float(self.window))
 
-    def seconds_until_empty(self) -> float:
-        if self.current:
-            return max(self.current_ttl, 0.0)
-        return self.previous_ttl if self.previous else 0.0
-
     def seconds_until_fits(self, limit: int, cost: int) -> float:
         """When `cost` more units fit (`floor(weighted) + cost <= limit`), with no other hits."""
         budget = limit - cost + 1  # the weighted count must fall below this
