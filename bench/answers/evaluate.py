@@ -162,8 +162,8 @@ def tally(
     return by_split
 
 
-CLOSE_GRID = [round(0.40 + 0.025 * i, 3) for i in range(13)]  # 0.40 .. 0.70
-NEAR_GRID = [round(0.25 + 0.025 * i, 3) for i in range(11)]  # 0.25 .. 0.50
+CLOSE_GRID = [round(0.25 + 0.025 * i, 3) for i in range(13)]  # 0.25 .. 0.55
+NEAR_GRID = [round(0.15 + 0.025 * i, 3) for i in range(11)]  # 0.15 .. 0.40
 
 
 def curve(answers: Sequence[Answered], split: str) -> list[dict[str, float]]:

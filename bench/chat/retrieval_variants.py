@@ -39,7 +39,7 @@ async def _lexical_uncapped(
     session: AsyncSession, chatbot: Chatbot, question: str
 ) -> list[Passage]:
     top_k = top_k_for(chatbot)
-    ranked, _ = await rankings(session, chatbot, question, top_k * CANDIDATES_PER_SLOT, None)
+    ranked = (await rankings(session, chatbot, question, top_k * CANDIDATES_PER_SLOT, None)).found
     return reciprocal_rank_fusion(ranked, top_k)
 
 

@@ -36,9 +36,9 @@ from sitechat.crawling.extract import is_link_list
 from sitechat.knowledge.passages import LEXICAL, SEMANTIC, Passage
 
 # Calibrated on the tune split (bench/answers prints the curve): see the ADR.
-CLOSE = 0.40
-NEAR = 0.35
-FAMILIAR_CLOSE = 0.65
+CLOSE = 0.35
+NEAR = 0.30
+FAMILIAR_CLOSE = 0.50
 # Agreement: a passage within this rank in both rankings, among the first passages.
 AGREEMENT_RANK = 3
 AGREEMENT_PASSAGES = 3
@@ -85,10 +85,7 @@ def answer_sources(passages: Sequence[Passage]) -> list[Passage]:
 
 
 def evidence_of(passages: Sequence[Passage], unfamiliar_terms: Sequence[str] = ()) -> Evidence:
-    closeness = max(
-        (p.ranking_scores[SEMANTIC] for p in passages if SEMANTIC in p.ranking_scores),
-        default=None,
-    )
+    closeness = max((p.closeness for p in passages if p.closeness is not None), default=None)
     agreement = any(
         p.rankings.get(SEMANTIC, AGREEMENT_RANK + 1) <= AGREEMENT_RANK
         and p.rankings.get(LEXICAL, AGREEMENT_RANK + 1) <= AGREEMENT_RANK

@@ -123,6 +123,18 @@ async def dense_ranking(
         return []
 
 
+async def semantic_baseline(
+    session: AsyncSession,
+    dense: DenseRetrieval,
+    chatbot_id: uuid.UUID,
+    question_vector: list[float],
+) -> float | None:
+    """The question's mean similarity to the chatbot's chunks, where their mean is recorded."""
+    return await vectors.semantic_baseline(
+        session, chatbot_id, dense.embedder.model_name, question_vector
+    )
+
+
 @dataclass(frozen=True)
 class IndexingProgress:
     chunks: int
@@ -147,7 +159,9 @@ async def embed_missing_chunks(
     """Embed, batch by batch, every chunk of the chatbot without a vector of the current model.
 
     No transaction is held while the embedder works: each batch is read in one short
-    transaction and stored in another. Returns how many vectors were stored.
+    transaction and stored in another. The vectors' mean (the answer rule's baseline,
+    docs/decisions/0023) is written after the first batch, so a new chatbot has one at once,
+    and when the job ends; between, only the count. Returns how many vectors were stored.
     """
     model = dense.embedder.model_name
     stored = 0
@@ -158,7 +172,7 @@ async def embed_missing_chunks(
             )
         if not batch:
             async with open_session() as session:
-                await vectors.record_progress(session, chatbot_id, model)
+                await vectors.record_progress(session, chatbot_id, model, centroid=True)
             return stored
         embeddings = await dense.embedder.embed(
             [passage_text(chunk.title, chunk.heading, chunk.content) for chunk in batch]
@@ -170,7 +184,7 @@ async def embed_missing_chunks(
                 [(chunk.chunk_id, vector) for chunk, vector in zip(batch, embeddings, strict=True)],
                 utcnow(),
             )
-            await vectors.record_progress(session, chatbot_id, model)
+            await vectors.record_progress(session, chatbot_id, model, centroid=stored == 0)
         stored += len(batch)
 
 

@@ -34,6 +34,10 @@ class Passage:
     ranking_scores: Mapping[str, float] = field(default_factory=dict)
     # The page's id of the nearest heading: `link` is `url#anchor` when there is one.
     anchor: str | None = None
+    # How much closer in meaning to the question than the chatbot's average chunk: its cosine
+    # similarity minus the question's mean similarity to all of them (docs/decisions/0023).
+    # None without a semantic ranking or before the chatbot's mean vector exists.
+    closeness: float | None = None
 
     @property
     def page_key(self) -> PageKey:

@@ -16,26 +16,32 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.auth.caller import Caller
 from sitechat.core.errors import NotFound
 from sitechat.knowledge import repository
-from sitechat.knowledge.dense import DenseRetrieval, dense_ranking, embed_question
+from sitechat.knowledge.dense import (
+    DenseRetrieval,
+    dense_ranking,
+    embed_question,
+    semantic_baseline,
+)
 from sitechat.knowledge.familiarity import unfamiliar_terms
 from sitechat.knowledge.indexing import SEARCH_LANGUAGES
 from sitechat.knowledge.lexical import ranking_of_terms
-from sitechat.knowledge.passages import LEXICAL, SEMANTIC, PageKey, Passage
+from sitechat.knowledge.passages import LEXICAL, SEMANTIC, Passage
 from sitechat.knowledge.repository import ChunkHit, QuestionTerms
 from sitechat.models.chatbots import Chatbot
 
 DEFAULT_TOP_K = 8
 MAX_TOP_K = 20
 # The usual constant of reciprocal rank fusion (Cormack et al.): damps the top ranks' lead.
-RRF_K = 60
+RRF_K = 10
 # Each ranking's weight in the fusion (summing to 2, so a chunk first in both still scores
 # 2 / 61). The semantic ranking finds a visitor's paraphrase far more often than the lexical
 # one finds its words; weighted 0.7 : 0.3 the fusion's page recall@5 on the tune splits rose
@@ -51,6 +57,7 @@ MAX_QUESTION_CHARS = 4_000
 # page that answers the question: at most this many passages per page, and the rankings are
 # read this many times deeper than top_k so there is something to fill the freed slots with.
 MAX_PASSAGES_PER_PAGE = 2
+DISTINCT_PAGES_FIRST = 5
 CANDIDATES_PER_SLOT = 4
 
 
@@ -75,15 +82,26 @@ class Retrieved:
     unfamiliar_terms: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Rankings:
+    """A question's rankings, by name, and what else retrieval learnt of it."""
+
+    found: dict[str, list[ChunkHit]]
+    # The question's lexemes as the chatbot's chunks know them.
+    terms: QuestionTerms
+    # The question's mean cosine similarity to the chatbot's chunks (None: not known).
+    semantic_baseline: float | None = None
+
+
 async def rankings(
     session: AsyncSession,
     chatbot: Chatbot,
     question: str,
     limit: int,
     dense: DenseRetrieval | None,
-) -> tuple[dict[str, list[ChunkHit]], QuestionTerms]:
-    """The lexical ranking, and the semantic one when dense retrieval is on and answers; and
-    the question's terms as the chatbot's chunks know them."""
+) -> Rankings:
+    """The lexical ranking, and the semantic one (with the question's baseline similarity)
+    when dense retrieval is on and answers."""
     language = search_language(chatbot)
     # The embedder's work overlaps the lexical queries instead of adding to them.
     embedding = None if dense is None else asyncio.create_task(embed_question(dense, question))
@@ -94,24 +112,47 @@ async def rankings(
     finally:
         if embedding is not None:
             embedding.cancel()  # a no-op once done; stops the call if a lexical query failed
-    if dense is not None and question_vector is not None:
-        nearest = await dense_ranking(session, dense, chatbot.id, question_vector, limit)
-        if nearest:
-            found[SEMANTIC] = nearest
-    return found, terms
+    if dense is None or question_vector is None:
+        return Rankings(found, terms)
+    nearest = await dense_ranking(session, dense, chatbot.id, question_vector, limit)
+    if not nearest:
+        return Rankings(found, terms)
+    found[SEMANTIC] = nearest
+    baseline = await semantic_baseline(session, dense, chatbot.id, question_vector)
+    return Rankings(found, terms, baseline)
 
 
-def capped_per_page(passages: Sequence[Passage], per_page: int, limit: int) -> list[Passage]:
-    """The first `limit` passages, skipping any beyond `per_page` from the same page."""
+def with_closeness(passages: Sequence[Passage], baseline: float | None) -> list[Passage]:
+    """The passages the semantic ranking scored, with their closeness above `baseline`."""
+    if baseline is None:
+        return list(passages)
+    return [
+        replace(passage, closeness=passage.ranking_scores[SEMANTIC] - baseline)
+        if SEMANTIC in passage.ranking_scores
+        else passage
+        for passage in passages
+    ]
+
+
+def spread_over_pages(
+    passages: Sequence[Passage], per_page: int, limit: int, distinct_first: int = 0
+) -> list[Passage]:
+    """The first `limit` passages, at most `per_page` from one page, the first `distinct_first`
+    of them from as many different pages; otherwise in the given order."""
     kept: list[Passage] = []
-    taken: dict[PageKey, int] = {}
     for passage in passages:
-        page = passage.page_key
-        if taken.get(page, 0) < per_page:
+        if len(kept) == min(distinct_first, limit):
+            break
+        if all(passage.page_key != other.page_key for other in kept):
             kept.append(passage)
-            taken[page] = taken.get(page, 0) + 1
-            if len(kept) == limit:
-                break
+    chosen = {id(passage) for passage in kept}
+    taken = Counter(passage.page_key for passage in kept)
+    for passage in passages:
+        if len(kept) == limit:
+            break
+        if id(passage) not in chosen and taken[passage.page_key] < per_page:
+            kept.append(passage)
+            taken[passage.page_key] += 1
     return kept
 
 
@@ -188,10 +229,11 @@ async def retrieve_for_answer(
         return Retrieved([])
     top_k = top_k_for(chatbot, limit)
     depth = top_k * CANDIDATES_PER_SLOT
-    ranked, terms = await rankings(session, chatbot, question, depth, dense)
-    fused = reciprocal_rank_fusion(ranked, depth)
-    unfamiliar = unfamiliar_terms(terms, question, search_language(chatbot))
-    return Retrieved(capped_per_page(fused, MAX_PASSAGES_PER_PAGE, top_k), unfamiliar)
+    ranked = await rankings(session, chatbot, question, depth, dense)
+    fused = reciprocal_rank_fusion(ranked.found, depth)
+    unfamiliar = unfamiliar_terms(ranked.terms, question, search_language(chatbot))
+    passages = spread_over_pages(fused, MAX_PASSAGES_PER_PAGE, top_k, DISTINCT_PAGES_FIRST)
+    return Retrieved(with_closeness(passages, ranked.semantic_baseline), unfamiliar)
 
 
 async def retrieve(

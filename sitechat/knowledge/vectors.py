@@ -92,6 +92,23 @@ _RECORD_PROGRESS_SQL = text(
     """
 )
 
+# The same, with the mean of the vectors (docs/decisions/0023): a second pass over them.
+_RECORD_PROGRESS_AND_CENTROID_SQL = text(
+    """
+    UPDATE chatbots
+    SET (embedded_chunks, embedding_centroid) = (
+            SELECT count(*), CAST(avg(e.embedding) AS real[]) FROM chunk_embeddings AS e
+            WHERE e.chatbot_id = :chatbot_id AND e.model = :model
+        ),
+        embedding_model = :model
+    WHERE id = :chatbot_id
+    """
+)
+
+_CENTROID_SQL = text(
+    "SELECT embedding_centroid FROM chatbots WHERE id = :chatbot_id AND embedding_model = :model"
+)
+
 _BACKLOG_SQL = text(
     """
     SELECT DISTINCT c.chatbot_id
@@ -185,6 +202,21 @@ async def copy_vectors_to_identical_chunks(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def record_progress(session: AsyncSession, chatbot_id: uuid.UUID, model: str) -> None:
-    """Count the chatbot's vectors of `model` onto its row (its indexing progress)."""
-    await session.execute(_RECORD_PROGRESS_SQL, {"chatbot_id": chatbot_id, "model": model})
+async def record_progress(
+    session: AsyncSession, chatbot_id: uuid.UUID, model: str, centroid: bool = False
+) -> None:
+    """Count the chatbot's vectors of `model` onto its row (its indexing progress), and with
+    `centroid` their mean too."""
+    statement = _RECORD_PROGRESS_AND_CENTROID_SQL if centroid else _RECORD_PROGRESS_SQL
+    await session.execute(statement, {"chatbot_id": chatbot_id, "model": model})
+
+
+async def semantic_baseline(
+    session: AsyncSession, chatbot_id: uuid.UUID, model: str, embedding: Sequence[float]
+) -> float | None:
+    """The question's mean cosine similarity to the chatbot's chunks (its vectors are unit
+    length, so that is its dot product with their mean); None before the mean exists."""
+    centroid = await session.scalar(_CENTROID_SQL, {"chatbot_id": chatbot_id, "model": model})
+    if not centroid or len(centroid) != len(embedding):
+        return None
+    return float(sum(a * b for a, b in zip(centroid, embedding, strict=True)))

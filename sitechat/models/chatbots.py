@@ -7,8 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import REAL, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sitechat.models.base import Base, IdMixin, TimestampMixin, enum_type
@@ -79,6 +79,9 @@ class Chatbot(IdMixin, TimestampMixin, Base):
     # `embedding_model` at its last step (the chunk count itself is live, in term statistics).
     embedded_chunks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     embedding_model: Mapped[str | None] = mapped_column(String(200))
+    # The mean of those vectors, the baseline a question's closeness is judged against
+    # (`knowledge.vectors.semantic_baseline`); read by its own query, never with the row.
+    embedding_centroid: Mapped[list[float] | None] = mapped_column(ARRAY(REAL), deferred=True)
     # When the widget asks visitors for their contact (`chatbots.schemas.LeadCaptureSettings`).
     lead_capture: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # What the chatbot says, instead of answering, in a conversation handed off to a person.

@@ -38,6 +38,7 @@ def make_passage(
     anchor: str | None = None,
     rankings: dict[str, int] | None = None,
     ranking_scores: dict[str, float] | None = None,
+    closeness: float | None = None,
 ) -> Passage:
     slug = title.lower().replace(" ", "-")
     return Passage(
@@ -51,6 +52,7 @@ def make_passage(
         anchor=anchor,
         rankings=rankings or {},
         ranking_scores=ranking_scores or {},
+        closeness=closeness,
     )
 
 

@@ -20,7 +20,10 @@ def ranked(closeness: float, lexical: int | None, semantic: int) -> list:  # typ
     rankings = {"semantic": semantic} | ({"lexical": lexical} if lexical else {})
     return [
         make_passage(
-            ANSWER, rankings=rankings, ranking_scores={"semantic": closeness, "lexical": 9.0}
+            ANSWER,
+            rankings=rankings,
+            ranking_scores={"semantic": 0.3 + closeness, "lexical": 9.0},
+            closeness=closeness,
         )
     ]
 
@@ -42,6 +45,15 @@ class TestAnswerable:
         lexical_only = [make_passage(ANSWER, rankings={"lexical": 1})]
         assert evidence_of(lexical_only).closeness is None
         assert answerable(evidence_of(lexical_only))
+
+    def test_a_semantic_ranking_without_the_chatbots_baseline_is_no_evidence(self) -> None:
+        # Before the embedding job records the chatbot's mean vector, a cosine similarity
+        # alone says nothing calibrated: the answerer decides.
+        unjudged = [
+            make_passage(ANSWER, rankings={"semantic": 1}, ranking_scores={"semantic": 0.1})
+        ]
+        assert evidence_of(unjudged).closeness is None
+        assert answerable(evidence_of(unjudged))
 
     def test_a_question_naming_something_the_sources_do_not_know_needs_a_very_close_passage(
         self,

@@ -432,7 +432,7 @@ class TestSameRuleAsTheExtractiveAnswerer:
         far = make_passage(
             "The Pro plan costs 29 dollars per month.",
             rankings={"semantic": 1, "lexical": 1},
-            ranking_scores={"semantic": NEAR - 0.1},
+            closeness=NEAR - 0.1,
         )
         answerer = await make_answerer()
 
@@ -450,7 +450,7 @@ class TestSameRuleAsTheExtractiveAnswerer:
                 text,
                 title=title,
                 rankings={"semantic": rank},
-                ranking_scores={"semantic": CLOSE + 0.1 - rank / 100},
+                closeness=CLOSE + 0.1 - rank / 100,
             )
             for rank, (title, text) in enumerate(
                 [

@@ -16,15 +16,21 @@ from sqlalchemy import text
 
 from sitechat.config import EmbeddingSettings, Settings
 from sitechat.core.state import Components, app_state
-from sitechat.knowledge.dense import DenseRetrieval, DenseSetup, start_dense_retrieval
-from sitechat.knowledge.service import retrieve
+from sitechat.knowledge.dense import (
+    DenseRetrieval,
+    DenseSetup,
+    passage_text,
+    start_dense_retrieval,
+)
+from sitechat.knowledge.passages import Passage
+from sitechat.knowledge.service import retrieve, retrieve_for_answer
 from sitechat.knowledge.tasks import EMBED_TASK, embed_chunks
 from sitechat.models import Chatbot
 from sitechat.process import provide_dense_retrieval
 from tests.conftest import run_queued_jobs
 from tests.fixtures.chat import add_chunk, create_account, create_chatbot
 from tests.fixtures.plans import provided
-from tests.knowledge.conftest import EmbeddingsServer, embedder_for
+from tests.knowledge.conftest import EmbeddingsServer, embedder_for, fake_vector
 
 CAR_REPAIR = "Our automobile workshop services engines and brakes."
 REFUND_POLICY = "Returned items are reimbursed within 14 days."
@@ -239,6 +245,74 @@ class TestHybridRetrieval:
         app_state(app).provide(DenseSetup(slow))  # restored by `dense_on`
 
         assert await _retrieve(app, chatbot, "car mechanic") == ["Car parts are sold online."]
+
+
+class TestCloseness:
+    async def test_is_the_similarity_above_the_questions_mean_similarity_to_the_chatbot(
+        self, app: FastAPI, dense_on: DenseRetrieval
+    ) -> None:
+        chatbot = await _chatbot_with(app, CAR_REPAIR, REFUND_POLICY, OPENING_HOURS)
+        await _embed(app, chatbot)
+        stored = await _sql(
+            app,
+            "SELECT CAST(embedding AS real[]) FROM chunk_embeddings WHERE chatbot_id = :id",
+            id=chatbot.id,
+        )
+        mean = [
+            sum(column) / len(stored) for column in zip(*(row[0] for row in stored), strict=True)
+        ]
+        question = fake_vector("car mechanic", "fake-embed-1")
+
+        (nearest, *_) = await _retrieve_for_answer(app, chatbot, "car mechanic")
+
+        baseline = sum(a * b for a, b in zip(mean, question, strict=True))
+        assert nearest.text == CAR_REPAIR
+        assert nearest.closeness == pytest.approx(
+            nearest.ranking_scores["semantic"] - baseline, abs=1e-5
+        )
+
+    async def test_is_unknown_until_the_embedding_job_records_the_mean(
+        self, app: FastAPI, dense_on: DenseRetrieval
+    ) -> None:
+        chatbot = await _chatbot_with(app, CAR_REPAIR, REFUND_POLICY)
+        await _embed(app, chatbot)
+        await _sql(
+            app, "UPDATE chatbots SET embedding_centroid = NULL WHERE id = :id", id=chatbot.id
+        )
+
+        passages = await _retrieve_for_answer(app, chatbot, "car mechanic")
+
+        assert "semantic" in passages[0].rankings
+        assert [passage.closeness for passage in passages] == [None] * len(passages)
+
+    async def test_the_mean_follows_new_chunks(
+        self, app: FastAPI, dense_on: DenseRetrieval
+    ) -> None:
+        chatbot = await _chatbot_with(app, CAR_REPAIR)
+        await _embed(app, chatbot)
+        (before,) = await _sql(
+            app, "SELECT embedding_centroid FROM chatbots WHERE id = :id", id=chatbot.id
+        )
+        await add_chunk(app, chatbot, REFUND_POLICY)
+        await _embed(app, chatbot)
+        (after,) = await _sql(
+            app, "SELECT embedding_centroid FROM chatbots WHERE id = :id", id=chatbot.id
+        )
+
+        car, refund = (
+            fake_vector(passage_text("Docs", "", text), "fake-embed-1")
+            for text in (CAR_REPAIR, REFUND_POLICY)
+        )
+        assert before[0] == pytest.approx(car, abs=1e-5)
+        assert after[0] == pytest.approx(
+            [(a + b) / 2 for a, b in zip(car, refund, strict=True)], abs=1e-5
+        )
+
+
+async def _retrieve_for_answer(app: FastAPI, chatbot: Chatbot, question: str) -> list[Passage]:
+    async with app.state.sessionmaker() as session:
+        retrieved = await retrieve_for_answer(session, chatbot, question, dense=_dense(app))
+    return retrieved.passages
 
 
 class _StalledEmbedder:
