@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -34,14 +33,14 @@ from sitechat.knowledge.dense import (
 from sitechat.knowledge.familiarity import unfamiliar_terms
 from sitechat.knowledge.indexing import SEARCH_LANGUAGES
 from sitechat.knowledge.lexical import ranking_of_terms
-from sitechat.knowledge.passages import LEXICAL, SEMANTIC, Passage
+from sitechat.knowledge.passages import LEXICAL, SEMANTIC, PageKey, Passage
 from sitechat.knowledge.repository import ChunkHit, QuestionTerms
 from sitechat.models.chatbots import Chatbot
 
 DEFAULT_TOP_K = 8
 MAX_TOP_K = 20
 # The usual constant of reciprocal rank fusion (Cormack et al.): damps the top ranks' lead.
-RRF_K = 10
+RRF_K = 60
 # Each ranking's weight in the fusion (summing to 2, so a chunk first in both still scores
 # 2 / 61). The semantic ranking finds a visitor's paraphrase far more often than the lexical
 # one finds its words; weighted 0.7 : 0.3 the fusion's page recall@5 on the tune splits rose
@@ -57,7 +56,6 @@ MAX_QUESTION_CHARS = 4_000
 # page that answers the question: at most this many passages per page, and the rankings are
 # read this many times deeper than top_k so there is something to fill the freed slots with.
 MAX_PASSAGES_PER_PAGE = 2
-DISTINCT_PAGES_FIRST = 5
 CANDIDATES_PER_SLOT = 4
 
 
@@ -134,25 +132,17 @@ def with_closeness(passages: Sequence[Passage], baseline: float | None) -> list[
     ]
 
 
-def spread_over_pages(
-    passages: Sequence[Passage], per_page: int, limit: int, distinct_first: int = 0
-) -> list[Passage]:
-    """The first `limit` passages, at most `per_page` from one page, the first `distinct_first`
-    of them from as many different pages; otherwise in the given order."""
+def capped_per_page(passages: Sequence[Passage], per_page: int, limit: int) -> list[Passage]:
+    """The first `limit` passages, skipping any beyond `per_page` from the same page."""
     kept: list[Passage] = []
+    taken: dict[PageKey, int] = {}
     for passage in passages:
-        if len(kept) == min(distinct_first, limit):
-            break
-        if all(passage.page_key != other.page_key for other in kept):
+        page = passage.page_key
+        if taken.get(page, 0) < per_page:
             kept.append(passage)
-    chosen = {id(passage) for passage in kept}
-    taken = Counter(passage.page_key for passage in kept)
-    for passage in passages:
-        if len(kept) == limit:
-            break
-        if id(passage) not in chosen and taken[passage.page_key] < per_page:
-            kept.append(passage)
-            taken[passage.page_key] += 1
+            taken[page] = taken.get(page, 0) + 1
+            if len(kept) == limit:
+                break
     return kept
 
 
@@ -232,7 +222,7 @@ async def retrieve_for_answer(
     ranked = await rankings(session, chatbot, question, depth, dense)
     fused = reciprocal_rank_fusion(ranked.found, depth)
     unfamiliar = unfamiliar_terms(ranked.terms, question, search_language(chatbot))
-    passages = spread_over_pages(fused, MAX_PASSAGES_PER_PAGE, top_k, DISTINCT_PAGES_FIRST)
+    passages = capped_per_page(fused, MAX_PASSAGES_PER_PAGE, top_k)
     return Retrieved(with_closeness(passages, ranked.semantic_baseline), unfamiliar)
 
 
