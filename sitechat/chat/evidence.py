@@ -4,9 +4,11 @@ runs: the extractive answerer and the model get the same passages and the same d
 Three signals, calibrated on the tune split of the visitor question sets (bench/answers;
 docs/decisions, "When to say I don't know"):
 
-- **closeness**: the cosine similarity of the question to its nearest passage (the semantic
-  ranking's own score). Questions the site answers sit closer to some passage than questions
-  it does not, whatever their words;
+- **closeness**: how much closer in meaning the question is to its nearest passage than to
+  the chatbot's average chunk (`Passage.closeness`: the cosine similarity minus the question's
+  mean similarity to all the chatbot's chunks, docs/decisions/0023). Questions the site
+  answers stand out from the site's average far more than questions it does not, whatever
+  their words; the raw similarity says less, since a vague question is near everything;
 - **agreement**: the lexical and semantic rankings put the same passage near their tops. Two
   rankings that fail in different ways rarely agree by chance on an unanswerable question;
 - **unfamiliar terms**: name-like words of the question the sources do not know
@@ -16,9 +18,9 @@ docs/decisions, "When to say I don't know"):
 The sources are answerable when the nearest passage is close (`CLOSE`), or closer than
 `NEAR` and the rankings agree; a question naming an unfamiliar term needs a passage closer
 than `FAMILIAR_CLOSE`, and is refused without a semantic ranking. Otherwise, without a
-semantic ranking (a server without pgvector, or before a chatbot's vectors exist) there is no
-calibrated evidence: the answerer's own rule decides (the extractive answerer's sentence
-coverage, the model's instructions).
+closeness (a server without pgvector, before a chatbot's vectors and their mean exist) there
+is no calibrated evidence: the answerer's own rule decides (the extractive answerer's
+sentence coverage, the model's instructions).
 
 Link lists (index, search and table-of-contents pages, `crawling.extract.is_link_list`, and
 chunks that are nothing but a list of short entries, as a table of contents is once its links
@@ -35,7 +37,7 @@ from dataclasses import dataclass
 from sitechat.crawling.extract import is_link_list
 from sitechat.knowledge.passages import LEXICAL, SEMANTIC, Passage
 
-# Calibrated on the tune split (bench/answers prints the curve): see the ADR.
+# Calibrated on both sets' tune splits (bench/answers prints the curve): docs/decisions/0023.
 CLOSE = 0.35
 NEAR = 0.30
 FAMILIAR_CLOSE = 0.55
