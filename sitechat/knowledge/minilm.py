@@ -226,10 +226,11 @@ class MiniLM:
         self._session = onnxruntime.InferenceSession(
             graph, options, providers=["CPUExecutionProvider"]
         )
-        # Tokenizes a bulk request and hands its runs to the workers; the tokenizer's own
-        # threads are created by it, so they inherit its priority.
+        # Tokenize bulk requests and hand their runs to the workers (the tokenizer's own threads
+        # are created here, so they inherit the priority). Two at a time: the next request is
+        # tokenized while the workers still run the previous one's runs.
         self._bulk = ThreadPoolExecutor(
-            max_workers=1,
+            max_workers=2,
             thread_name_prefix="sitechat-embed",
             initializer=_lower_this_threads_priority,
         )
