@@ -159,33 +159,82 @@ async def embed_missing_chunks(
     """Embed, batch by batch, every chunk of the chatbot without a vector of the current model.
 
     No transaction is held while the embedder works: each batch is read in one short
-    transaction and stored in another. The vectors' mean (the answer rule's baseline,
-    docs/decisions/0023) is written after the first batch, so a new chatbot has one at once,
-    and when the job ends; between, only the count. Returns how many vectors were stored.
+    transaction and stored in another. The next batch is read and handed to the embedder before
+    the previous one is stored, so the embedder never waits for the database. Batches walk the
+    chunks in id order; at the end, once every batch is stored, the walk starts again from the
+    first chunk (for chunks written behind it meanwhile), and the job ends when that finds none.
+    The vectors' mean (the answer rule's baseline, docs/decisions/0023) is written with the
+    first batch, so a new chatbot has one at once, and when the job ends; between, only the
+    count. Returns how many vectors were stored.
     """
     model = dense.embedder.model_name
     stored = 0
-    while True:
-        async with open_session() as session:
-            batch = await vectors.chunks_missing_embedding(
-                session, chatbot_id, model, dense.batch_size
-            )
-        if not batch:
+    after = vectors.FIRST_CHUNK
+    computing: _Computing | None = None
+    try:
+        while True:
             async with open_session() as session:
-                await vectors.record_progress(session, chatbot_id, model, centroid=True)
-            return stored
-        embeddings = await dense.embedder.embed(
-            [passage_text(chunk.title, chunk.heading, chunk.content) for chunk in batch]
+                batch = await vectors.chunks_missing_embedding(
+                    session, chatbot_id, model, dense.batch_size, after
+                )
+            if not batch and computing is None:
+                async with open_session() as session:
+                    await vectors.record_progress(session, chatbot_id, model, centroid=True)
+                return stored
+            previous, computing = computing, _start_embedding(dense.embedder, batch)
+            if previous is not None:
+                first = stored == 0
+                stored += await _store(open_session, model, chatbot_id, previous, centroid=first)
+            after = batch[-1].chunk_id if batch else vectors.FIRST_CHUNK
+    finally:
+        if computing is not None:
+            _abandon(computing.embeddings)
+
+
+@dataclass(frozen=True)
+class _Computing:
+    """A batch of chunks whose vectors the embedder is computing."""
+
+    chunks: list[vectors.ChunkToEmbed]
+    embeddings: asyncio.Task[list[list[float]]]
+
+
+def _start_embedding(embedder: Embedder, chunks: list[vectors.ChunkToEmbed]) -> _Computing | None:
+    if not chunks:
+        return None
+    texts = [passage_text(chunk.title, chunk.heading, chunk.content) for chunk in chunks]
+    return _Computing(chunks, asyncio.create_task(embedder.embed(texts)))
+
+
+def _abandon(task: asyncio.Task[list[list[float]]]) -> None:
+    """Drop vectors no longer wanted (the job failed): stop their computation, or read its
+    error so that asyncio does not report it as never retrieved."""
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()
+
+
+async def _store(
+    open_session: SessionFactory,
+    model: str,
+    chatbot_id: uuid.UUID,
+    computed: _Computing,
+    centroid: bool,
+) -> int:
+    embeddings = await computed.embeddings
+    async with open_session() as session:
+        await vectors.store_embeddings(
+            session,
+            model,
+            [
+                (chunk.chunk_id, vector)
+                for chunk, vector in zip(computed.chunks, embeddings, strict=True)
+            ],
+            utcnow(),
         )
-        async with open_session() as session:
-            await vectors.store_embeddings(
-                session,
-                model,
-                [(chunk.chunk_id, vector) for chunk, vector in zip(batch, embeddings, strict=True)],
-                utcnow(),
-            )
-            await vectors.record_progress(session, chatbot_id, model, centroid=stored == 0)
-        stored += len(batch)
+        await vectors.record_progress(session, chatbot_id, model, centroid=centroid)
+    return len(computed.chunks)
 
 
 async def keep_vectors_of_unchanged_chunks(

