@@ -23,7 +23,6 @@ from sitechat.config import EmbeddingSettings
 from sitechat.core.clock import utcnow
 from sitechat.knowledge import vectors
 from sitechat.knowledge.embedders import Embedder, EmbeddingError, build_embedder
-from sitechat.knowledge.repository import ChunkHit
 
 log = structlog.get_logger()
 
@@ -106,9 +105,10 @@ async def dense_ranking(
     chatbot_id: uuid.UUID,
     question_vector: list[float],
     limit: int,
-) -> list[ChunkHit]:
-    """The chatbot's nearest chunks; [] (logged) if the query fails, e.g. on vectors of another
-    size under the same model name. A savepoint keeps the caller's transaction usable."""
+) -> vectors.Nearest:
+    """The chatbot's nearest chunks and the question's baseline; none (logged) if the query
+    fails, e.g. on vectors of another size under the same model name. A savepoint keeps the
+    caller's transaction usable."""
     try:
         async with session.begin_nested():
             return await vectors.nearest_chunks(
@@ -120,19 +120,7 @@ async def dense_ranking(
             reason=type(error.orig).__name__,
             model=dense.embedder.model_name,
         )
-        return []
-
-
-async def semantic_baseline(
-    session: AsyncSession,
-    dense: DenseRetrieval,
-    chatbot_id: uuid.UUID,
-    question_vector: list[float],
-) -> float | None:
-    """The question's mean similarity to the chatbot's chunks, where their mean is recorded."""
-    return await vectors.semantic_baseline(
-        session, chatbot_id, dense.embedder.model_name, question_vector
-    )
+        return vectors.Nearest([])
 
 
 @dataclass(frozen=True)

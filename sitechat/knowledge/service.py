@@ -24,12 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sitechat.auth.caller import Caller
 from sitechat.core.errors import NotFound
 from sitechat.knowledge import repository
-from sitechat.knowledge.dense import (
-    DenseRetrieval,
-    dense_ranking,
-    embed_question,
-    semantic_baseline,
-)
+from sitechat.knowledge.dense import DenseRetrieval, dense_ranking, embed_question
 from sitechat.knowledge.familiarity import unfamiliar_terms
 from sitechat.knowledge.indexing import SEARCH_LANGUAGES
 from sitechat.knowledge.lexical import ranking_of_terms
@@ -113,11 +108,10 @@ async def rankings(
     if dense is None or question_vector is None:
         return Rankings(found, terms)
     nearest = await dense_ranking(session, dense, chatbot.id, question_vector, limit)
-    if not nearest:
+    if not nearest.hits:
         return Rankings(found, terms)
-    found[SEMANTIC] = nearest
-    baseline = await semantic_baseline(session, dense, chatbot.id, question_vector)
-    return Rankings(found, terms, baseline)
+    found[SEMANTIC] = nearest.hits
+    return Rankings(found, terms, nearest.baseline)
 
 
 def with_closeness(passages: Sequence[Passage], baseline: float | None) -> list[Passage]:

@@ -55,11 +55,20 @@ _STORE_SQL = text(
     """
 )
 
+# Beside each row, the question's baseline (docs/decisions/0023): its dot product with the
+# chatbot's mean vector, which is its mean cosine similarity to the chatbot's (unit) vectors;
+# NULL while no mean of this model and size is recorded. One statement, one round trip.
 _SEARCH_SQL = text(
     """
     SELECT c.id, c.source_id, c.url, c.title, c.heading, c.content, 1 - nearest.distance,
            c.page_id,
-           c.anchor
+           c.anchor,
+           (
+               SELECT -(CAST(b.embedding_centroid AS vector) <#> CAST(:embedding AS vector))
+               FROM chatbots AS b
+               WHERE b.id = :chatbot_id AND b.embedding_model = :model
+                 AND cardinality(b.embedding_centroid) = vector_dims(CAST(:embedding AS vector))
+           )
     FROM (
         SELECT e.chunk_id, e.embedding <=> CAST(:embedding AS vector) AS distance
         FROM chunk_embeddings AS e
@@ -113,10 +122,6 @@ _RECORD_PROGRESS_AND_CENTROID_SQL = text(
         embedding_model = :model
     WHERE id = :chatbot_id
     """
-)
-
-_CENTROID_SQL = text(
-    "SELECT embedding_centroid FROM chatbots WHERE id = :chatbot_id AND embedding_model = :model"
 )
 
 _BACKLOG_SQL = text(
@@ -185,13 +190,22 @@ async def store_embeddings(
     )
 
 
+@dataclass(frozen=True)
+class Nearest:
+    """The chunks nearest a question, and the question's mean similarity to all the chatbot's
+    chunks (None before their mean is recorded)."""
+
+    hits: list[ChunkHit]
+    baseline: float | None = None
+
+
 async def nearest_chunks(
     session: AsyncSession,
     chatbot_id: uuid.UUID,
     model: str,
     embedding: Sequence[float],
     limit: int,
-) -> list[ChunkHit]:
+) -> Nearest:
     """The chatbot's chunks closest to `embedding` (cosine), score = cosine similarity."""
     result = await session.execute(
         _SEARCH_SQL,
@@ -202,7 +216,10 @@ async def nearest_chunks(
             "limit": limit,
         },
     )
-    return [ChunkHit(*row) for row in result.all()]
+    rows = result.all()
+    hits = [ChunkHit(*row[:-1]) for row in rows]
+    baseline = rows[0][-1] if rows else None
+    return Nearest(hits, None if baseline is None else float(baseline))
 
 
 async def chatbots_with_backlog(session: AsyncSession, model: str, limit: int) -> list[uuid.UUID]:
@@ -228,14 +245,3 @@ async def record_progress(
     `centroid` their mean too."""
     statement = _RECORD_PROGRESS_AND_CENTROID_SQL if centroid else _RECORD_PROGRESS_SQL
     await session.execute(statement, {"chatbot_id": chatbot_id, "model": model})
-
-
-async def semantic_baseline(
-    session: AsyncSession, chatbot_id: uuid.UUID, model: str, embedding: Sequence[float]
-) -> float | None:
-    """The question's mean cosine similarity to the chatbot's chunks (its vectors are unit
-    length, so that is its dot product with their mean); None before the mean exists."""
-    centroid = await session.scalar(_CENTROID_SQL, {"chatbot_id": chatbot_id, "model": model})
-    if not centroid or len(centroid) != len(embedding):
-        return None
-    return float(sum(a * b for a, b in zip(centroid, embedding, strict=True)))

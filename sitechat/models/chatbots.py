@@ -80,7 +80,7 @@ class Chatbot(IdMixin, TimestampMixin, Base):
     embedded_chunks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     embedding_model: Mapped[str | None] = mapped_column(String(200))
     # The mean of those vectors, the baseline a question's closeness is judged against
-    # (`knowledge.vectors.semantic_baseline`); read by its own query, never with the row.
+    # (`knowledge.vectors.nearest_chunks` reads it in SQL); never loaded with the row.
     embedding_centroid: Mapped[list[float] | None] = mapped_column(ARRAY(REAL), deferred=True)
     # When the widget asks visitors for their contact (`chatbots.schemas.LeadCaptureSettings`).
     lead_capture: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
