@@ -44,7 +44,6 @@ BULK_NICE = 10
 _LAYERS = 6
 _HIDDEN = 384
 _HEADS = 12
-_HEAD_SIZE = _HIDDEN // _HEADS
 _LAYER_NORM_EPSILON = 1e-12
 # Added to the attention scores of padding, as BERT does (exp() of it is 0 in float32).
 _MASKED_SCORE = -10_000.0
