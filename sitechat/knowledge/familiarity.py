@@ -10,6 +10,10 @@ words). A visitor's own ordinary words that the sources happen not to use ("thro
 "subfolders", "climbing") are words of that vocabulary, with or without a common affix, or two
 of them joined; numbers and literal values ("0.30000000000000004", "5gb", "007") are not names.
 
+An identifier ("pg_partman") names something unknown when a part of it is unknown to the
+sources too; one made of words the sources use ("end_date", "updated_at") is the visitor's own
+column.
+
 A word the visitor capitalises in mid-sentence ("Azure", "Google Cloud SQL") is a name even
 when it is also a word.
 
@@ -42,6 +46,7 @@ MIN_COMPOUND_HEAD = 4
 _PREFIXES = ("un", "sub", "re", "over", "per", "pre", "non", "multi", "auto")
 _SUFFIXES = ("", "e", "s", "y", "es", "ed", "ing", "er", "ers", "able", "ly", "al")
 _NAME_LIKE = re.compile(r"[a-z][a-z0-9]+")
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 
 
@@ -98,9 +103,23 @@ def unfamiliar_terms(
         sorted(
             term
             for term in candidates
-            if _NAME_LIKE.fullmatch(term)
-            and sum(c.isalpha() for c in term) >= MIN_LETTERS
-            # A lexeme is its word's stem: "azur" for "Azure".
-            and (not ordinary_word(term, words) or any(n.startswith(term) for n in names))
+            if (
+                _NAME_LIKE.fullmatch(term)
+                and sum(c.isalpha() for c in term) >= MIN_LETTERS
+                # A lexeme is its word's stem: "azur" for "Azure".
+                and (not ordinary_word(term, words) or any(n.startswith(term) for n in names))
+            )
+            or (_IDENTIFIER.fullmatch(term) and _unknown_part(term, candidates))
         )
+    )
+
+
+def _unknown_part(identifier: str, unknown: set[str]) -> bool:
+    """Whether a part of an identifier is unknown to the sources too: "pg_partman" names an
+    extension the docs never mention; "end_date" or "updated_at" is the visitor's own column,
+    made of words the sources use."""
+    return any(
+        part in unknown
+        for part in identifier.split("_")
+        if sum(c.isalpha() for c in part) >= MIN_LETTERS
     )

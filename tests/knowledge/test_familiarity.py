@@ -59,3 +59,15 @@ def test_questions_to_a_chatbot_in_another_language_are_not_judged() -> None:
     asked = terms({"ruckerstatt"})
     assert unfamiliar_terms(asked, "wie lange dauert die Rückerstattung") == ("ruckerstatt",)
     assert unfamiliar_terms(asked, "wie lange dauert die Rückerstattung", "german") == ()
+
+
+def test_an_identifier_naming_something_unknown_is_unfamiliar() -> None:
+    # Identifiers come as wholes and parts (`sitechat_code_terms`); "partman" alone reads as
+    # "part" + "man", but neither the extension's name nor that part is in the sources.
+    asked = terms({"pg_partman", "partman"}, {"pg": 40, "partit": 30})
+    assert unfamiliar_terms(asked, "pg_partman partition setup") == ("pg_partman",)
+
+
+def test_the_visitors_own_column_made_of_known_words_is_not() -> None:
+    asked = terms({"end_date", "start_date"}, {"end": 30, "date": 20, "start": 25})
+    assert unfamiliar_terms(asked, "make sure end_date is after start_date") == ()
