@@ -177,15 +177,19 @@ def _split_code(code_block: str, max_chars: int) -> list[str]:
 
 
 def _split_text(text: str, max_chars: int) -> list[str]:
+    """Pieces of at most `max_chars`, cut between lines (a list's items), then sentences, then
+    words; a piece keeps its lines on lines of their own."""
     pieces: list[str] = []
     current = ""
-    for sentence in _SENTENCE_END.split(text):
-        for segment in _words_within(sentence, max_chars):
-            candidate = f"{current} {segment}" if current else segment
-            if len(candidate) > max_chars:
-                pieces.append(current)
-                candidate = segment
-            current = candidate
+    for line in text.split("\n"):
+        joiner = "\n"
+        for sentence in _SENTENCE_END.split(line):
+            for segment in _words_within(sentence, max_chars):
+                candidate = f"{current}{joiner}{segment}" if current else segment
+                if len(candidate) > max_chars:
+                    pieces.append(current)
+                    candidate = segment
+                current, joiner = candidate, " "
     if current:
         pieces.append(current)
     return pieces

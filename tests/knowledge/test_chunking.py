@@ -74,6 +74,18 @@ class TestChunking:
         assert all(len(chunk.text) <= 300 for chunk in chunks)
         assert all(chunk.text.rstrip().endswith(".") for chunk in chunks)
 
+    def test_a_long_list_is_split_between_items_that_stay_on_their_own_lines(self) -> None:
+        items = [f"- Item {n} says one thing. It then says a second thing." for n in range(12)]
+
+        chunks = chunk_markdown("\n".join(items), max_chars=300, overlap_chars=60)
+
+        assert len(chunks) > 2
+        for chunk in chunks:
+            lines = chunk.text.splitlines()
+            # Every item is a line of its own; none is run into the one before it.
+            assert all(line.count("- Item") <= 1 for line in lines), chunk.text
+            assert sum(line.startswith("- Item") for line in lines) >= 2, chunk.text
+
     def test_code_block_is_never_split_when_it_fits(self) -> None:
         code = "```python\n" + "\n".join(f"x{n} = {n}  # value" for n in range(15)) + "\n```"
         markdown = "# API\n\n" + sentences("Before", 6) + "\n\n" + code + "\n\nAfter."
