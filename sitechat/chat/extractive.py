@@ -7,7 +7,8 @@ high retrieval ranked its passage. The answer is
 
 1. a **lead paragraph** from the best page: the sentence that answers best, the sentence
    before it when it refers back ("This...", "It..."), the sentences after it that stay on the
-   subject, and the code example or list that goes with it, in reading order;
+   subject, and the code example or list that goes with it, in reading order (a sentence
+   referring back to one that cannot be quoted, cut by the chunk's edge, does not lead);
 2. at most two **further paragraphs**, each from another page, only when that page says
    something the lead does not (it covers more of the question) and nearly as well.
 
@@ -326,11 +327,12 @@ def _choose_paragraphs(
         by_passage.setdefault(unit.passage_index, []).append(unit)
     question_terms = frozenset(weights)
     total_weight = sum(weights.values())
-    # The best lead whose paragraph does not stop at "...looks like this:" with nothing after.
+    # The best lead whose paragraph reads on its own: it does not stop at "...looks like
+    # this:" with nothing after, nor open with "It..." about something it does not say.
     best, lead = leads[0], _lead_paragraph(leads[0].unit, by_passage, question_terms)
     for candidate in leads[: MAX_LEAD_TRIES + 1]:
         paragraph = _lead_paragraph(candidate.unit, by_passage, question_terms)
-        if not _dangles(paragraph):
+        if not _dangles(paragraph) and not _leans_back(paragraph.units[0]):
             best, lead = candidate, paragraph
             break
     paragraphs = [lead]
@@ -352,7 +354,7 @@ def _choose_paragraphs(
         if id(candidate.unit) in chosen or (page not in pages and len(pages) >= MAX_PAGES):
             continue
         paragraph = _further_paragraph(candidate.unit, by_passage[candidate.unit.passage_index])
-        if _dangles(paragraph):
+        if _dangles(paragraph) or _leans_back(paragraph.units[0]):
             continue
         paragraph.units = [
             u for u in paragraph.units if id(u) not in chosen and not _repeats(u, paragraphs)

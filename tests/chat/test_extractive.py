@@ -316,6 +316,26 @@ class TestReadability:
             "\n```"
         )
 
+    async def test_a_sentence_leaning_on_one_that_cannot_be_quoted_does_not_lead(
+        self,
+    ) -> None:
+        # The first passage opens mid-sentence (cut by the chunk's edge), so its "It..." has
+        # nothing to lean on; the second answers in a sentence that reads on its own.
+        cut = make_passage(
+            "initialized from the environment when the interpreter starts. "
+            "It lists the directories Python searches for modules, in order.",
+            title="sys",
+        )
+        whole = make_passage(
+            "The variable sys.path is a list of strings that determines the search path "
+            "for modules.",
+            title="The Module Search Path",
+        )
+
+        answer = await ask("which directories does python search for modules", [cut, whole])
+
+        assert answer.text.startswith("The variable sys.path is a list"), answer.text
+
     async def test_the_citation_links_to_the_section_of_the_page(self) -> None:
         passage = make_passage(
             "To create a virtual environment, run the venv module as a script.",
