@@ -99,6 +99,9 @@ _DELTA_WORD = re.compile(r"\s*\S+")
 _FIRST_WORD = re.compile(r"[A-Za-z]+")
 # An API entry's signature line: `[kind] name.path(arguments) [-> result]` or a dotted name.
 _SIGNATURE = re.compile(r"(?:[a-z]+ )?[A-Za-z_][\w.]*(?:\(.{0,160}\)(?: ?-> ?\S.{0,60})?|\.\w+)")
+# A section heading that names an entry in code: "`work_mem` (`integer`)", "`-c` `--command`".
+_CODE_TERM = re.compile(r"`[^`]+`(?:[ ,]+`[^`]+`)*(?: \([^()]{1,60}\))?")
+HEADING_SEPARATOR = " > "  # between a passage's headings (`knowledge.writer`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +233,11 @@ def _split_passages(passages: Sequence[Passage]) -> list[_Unit]:
     units: list[_Unit] = []
     seen: list[tuple[str, ...]] = []
     for passage_index, passage in enumerate(passages):
+        entry = _entry_term(passage.heading)
+        if entry is not None:
+            units.append(
+                _Unit(passage_index, -1, "code", entry, content_terms(entry), (), fragment=False)
+            )
         pieces = split_text(passage.text)
         for position, (kind, text) in enumerate(pieces):
             words = normalized_words(text)
@@ -248,6 +256,16 @@ def _split_passages(passages: Sequence[Passage]) -> list[_Unit]:
 
 
 _ENDS = (".", "!", "?", ":")
+
+
+def _entry_term(heading: str) -> str | None:
+    """The entry a passage's section describes, when its heading names one (a definition term
+    the page links to: `shutil.copytree(src, dst, ...)`, `work_mem` (`integer`)): quoted as
+    code before what the answer quotes of it, since the description rarely names it."""
+    term = heading.rsplit(HEADING_SEPARATOR, 1)[-1].strip()
+    if _SIGNATURE.fullmatch(term) or _CODE_TERM.fullmatch(term):
+        return term.replace("`", "")
+    return None
 
 
 def _starts_mid_sentence(text: str) -> bool:
@@ -379,9 +397,9 @@ def _can_lead(unit: _Unit) -> bool:
 
 
 def _repeats(unit: _Unit, paragraphs: Sequence[_Paragraph]) -> bool:
-    return unit.kind != "code" and any(
-        near_duplicate(unit.words, other.words) for p in paragraphs for other in p.units
-    )
+    if unit.kind == "code":
+        return any(unit.text == other.text for p in paragraphs for other in p.units)
+    return any(near_duplicate(unit.words, other.words) for p in paragraphs for other in p.units)
 
 
 def _dangles(paragraph: _Paragraph) -> bool:
@@ -459,13 +477,13 @@ def _lead_paragraph(
 
 def _signature_before(passage_units: Sequence[_Unit], index: int) -> _Unit | None:
     """The API entry a description belongs to (`class collections.Counter([iterable])` before
-    "A Counter is a dict subclass..."), as code: the description rarely names it."""
-    if index == 0:
-        return None
-    previous = passage_units[index - 1]
-    if previous.kind != "prose" or not _SIGNATURE.fullmatch(previous.text):
-        return None
-    return replace(previous, kind="code")
+    "A Counter is a dict subclass..."), as code: the description rarely names it. Either the
+    line before it, or the entry the passage's section is about (`_entry_term`)."""
+    previous = passage_units[index - 1] if index > 0 else None
+    if previous is not None and previous.kind == "prose" and _SIGNATURE.fullmatch(previous.text):
+        return replace(previous, kind="code")
+    entry = passage_units[0]
+    return entry if entry.position < 0 and index > 0 else None
 
 
 def _further_paragraph(unit: _Unit, passage_units: Sequence[_Unit]) -> _Paragraph:

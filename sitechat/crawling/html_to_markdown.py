@@ -113,6 +113,12 @@ _LIST_MARKER = re.compile(r"(?:- |\d+\. )")
 _CODE_LANGUAGE = re.compile(r"(?:^|\s)(?:language|lang|highlight)-([\w+#.-]+)")
 # An id that can be written as `{#id}` and linked as `#id` without escaping.
 _ANCHOR = re.compile(r"[A-Za-z][\w.:-]{0,199}")
+# A definition list's term the page links to (an API entry `<dt id="shutil.copytree">`, a
+# setting `<dt id="GUC-WORK-MEM">`, a glossary term) opens a section of its own, below any
+# heading: its description is chunked, found and cited (`url#id`) as that entry's. A term of
+# fewer letters is a footnote's label ("[1]"), not an entry.
+TERM_LEVEL = 6
+MIN_TERM_LETTERS = 3
 # How far up a heading's section may be: Sphinx's <section id> is the parent, DocBook's
 # <div class="sect1" id> is four levels up (div.titlepage > div > div > h2).
 MAX_ANCHOR_ANCESTORS = 4
@@ -189,6 +195,10 @@ def _render_block(node: LexborNode, context: _Context) -> list[str]:
         anchor = heading_anchor(node)
         suffix = f" {{#{anchor}}}" if anchor else ""
         return [f"{'#' * HEADING_LEVELS[tag]} {text}{suffix}"]
+    if tag == "dt":
+        term = _term_heading(node, context)
+        if term is not None:
+            return [term]
     if tag == "pre":
         return [_render_code_block(node)]
     if tag in ("ul", "ol"):
@@ -203,6 +213,17 @@ def _render_block(node: LexborNode, context: _Context) -> list[str]:
     if tag in CONTENT_LANDMARK_TAGS and not context.inside_content:
         return _render_blocks(node, _Context(inside_content=True))
     return _render_blocks(node, context)
+
+
+def _term_heading(term: LexborNode, context: _Context) -> str | None:
+    """A linkable definition term as a heading (`TERM_LEVEL`), or None for any other term."""
+    anchor = heading_anchor(term)
+    if anchor is None:
+        return None
+    text = _tidy_inline(_render_inline(term, context)).replace("\n", " ")
+    if sum(c.isalpha() for c in text) < MIN_TERM_LETTERS:
+        return None
+    return f"{'#' * TERM_LEVEL} {text} {{#{anchor}}}"
 
 
 def heading_anchor(heading: LexborNode) -> str | None:

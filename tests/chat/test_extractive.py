@@ -336,6 +336,36 @@ class TestReadability:
 
         assert answer.text.startswith("The variable sys.path is a list"), answer.text
 
+    async def test_a_description_of_an_entry_is_quoted_under_the_entry_it_describes(
+        self,
+    ) -> None:
+        # The section is a setting's entry (a definition term the crawler made a heading);
+        # its description never names the setting, so the answer shows it first.
+        setting = make_passage(
+            "Sets the maximum number of workers that can be started by a single Gather "
+            "node. The default value is 2.",
+            title="Resource Consumption",
+            heading="20.4. Resource Consumption > `max_parallel_workers_per_gather` (`integer`)",
+        )
+        function = make_passage(
+            "Recursively copy an entire directory tree rooted at src to a directory named dst.",
+            title="shutil",
+            heading="`shutil` — High-level file operations > shutil.copytree(src, dst)",
+        )
+
+        workers = await ask("how many workers can a gather node start", [setting])
+        copy = await ask("recursively copy a directory tree", [function])
+        plain = await ask(
+            "how many workers can a gather node start",
+            [make_passage(setting.text, heading="20.4. Resource Consumption")],
+        )
+
+        assert workers.text.startswith(
+            "```\nmax_parallel_workers_per_gather (integer)\n```\nSets the maximum number"
+        ), workers.text
+        assert copy.text.startswith("```\nshutil.copytree(src, dst)\n```\nRecursively copy")
+        assert plain.text.startswith("Sets the maximum number")  # an ordinary section
+
     async def test_the_citation_links_to_the_section_of_the_page(self) -> None:
         passage = make_passage(
             "To create a virtual environment, run the venv module as a script.",

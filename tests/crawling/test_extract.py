@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from sitechat.crawling.extract import decode_body, extract_page, is_link_list
-from sitechat.knowledge.chunking import content_hash
+from sitechat.knowledge.chunking import chunk_markdown, content_hash
 
 DOCS_PAGE = """<!doctype html>
 <html lang="en-GB">
@@ -259,3 +259,31 @@ class TestHeadingAnchors:
         assert "## 8.1. Numeric Types {#DATATYPE-NUMERIC}" in markdown
         assert "### Note\n" in markdown  # the note's box is not the section
         assert "Integer Types" not in markdown  # the in-page table of contents is dropped
+
+    def test_a_linkable_definition_term_opens_a_section_of_its_own(self) -> None:
+        # Sphinx's API entries and DocBook's settings are definition lists whose terms the
+        # page links to: each description is chunked and cited as that entry's.
+        html = """<html><body><main>
+          <h2>Directory operations</h2>
+          <dl class="py function"><dt class="sig sig-object py" id="shutil.copytree">
+            <span class="sig-prename">shutil.</span><span class="sig-name">copytree</span>(src,
+            dst)<a class="headerlink" href="#shutil.copytree">¶</a></dt>
+            <dd><p>Recursively copy an entire directory tree.</p></dd></dl>
+          <dl class="variablelist"><dt id="GUC-WORK-MEM"><span class="term">
+            <code class="varname">work_mem</code> (<code class="type">integer</code>)</span></dt>
+            <dd><p>Sets the base maximum amount of memory.</p></dd>
+            <dt>no-id term</dt><dd><p>Plain.</p></dd></dl>
+          <dl class="footnote"><dt class="label" id="id3">[1]</dt><dd><p>A note.</p></dd></dl>
+          </main></body></html>"""
+
+        markdown = extract_page(html, "https://docs.example.com/shutil.html").markdown
+        chunks = chunk_markdown(markdown)
+
+        assert "###### shutil.copytree(src, dst) {#shutil.copytree}" in markdown
+        assert "###### `work_mem` (`integer`) {#GUC-WORK-MEM}" in markdown
+        assert "no-id term" in markdown and "###### no-id term" not in markdown
+        assert "###### [1]" not in markdown  # a footnote's label is not an entry
+        copytree = next(c for c in chunks if "Recursively copy" in c.text)
+        assert copytree.heading_path[-1] == "shutil.copytree(src, dst)"
+        assert copytree.anchor == "shutil.copytree"
+        assert "Recursively copy" not in next(c.text for c in chunks if "base maximum" in c.text)
