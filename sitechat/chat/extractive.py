@@ -48,6 +48,7 @@ from sitechat.chat.sentences import (
     split_text,
     stems,
 )
+from sitechat.knowledge.chunking import HEADING_SEPARATOR
 from sitechat.knowledge.passages import PageKey, Passage
 
 # The lead sentence must cover at least this share of the question's (rarity-weighted) terms;
@@ -101,7 +102,6 @@ _FIRST_WORD = re.compile(r"[A-Za-z]+")
 _SIGNATURE = re.compile(r"(?:[a-z]+ )?[A-Za-z_][\w.]*(?:\(.{0,160}\)(?: ?-> ?\S.{0,60})?|\.\w+)")
 # A section heading that names an entry in code: "`work_mem` (`integer`)", "`-c` `--command`".
 _CODE_TERM = re.compile(r"`[^`]+`(?:[ ,]+`[^`]+`)*(?: \([^()]{1,60}\))?")
-HEADING_SEPARATOR = " > "  # between a passage's headings (`knowledge.writer`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,7 +483,7 @@ def _signature_before(passage_units: Sequence[_Unit], index: int) -> _Unit | Non
     if previous is not None and previous.kind == "prose" and _SIGNATURE.fullmatch(previous.text):
         return replace(previous, kind="code")
     entry = passage_units[0]
-    return entry if entry.position < 0 and index > 0 else None
+    return entry if entry.position < 0 else None
 
 
 def _further_paragraph(unit: _Unit, passage_units: Sequence[_Unit]) -> _Paragraph:

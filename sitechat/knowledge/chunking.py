@@ -18,6 +18,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+# A chunk's heading path is stored as one string, its headings joined by this.
+HEADING_SEPARATOR = " > "
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^(`{3,}|~{3,})")
 _SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+")

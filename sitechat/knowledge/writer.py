@@ -16,13 +16,12 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sitechat.knowledge.chunking import chunk_markdown
+from sitechat.knowledge.chunking import HEADING_SEPARATOR, chunk_markdown
 from sitechat.knowledge.dense import DenseRetrieval, keep_vectors_of_unchanged_chunks
 from sitechat.knowledge.indexing import search_vector
 from sitechat.models.base import new_id
 from sitechat.models.knowledge import Chunk, Page
 
-HEADING_SEPARATOR = " > "
 # Each row binds ~12 parameters; stay far below PostgreSQL's 32767 per statement.
 
 
