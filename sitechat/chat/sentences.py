@@ -29,6 +29,11 @@ _WORD = re.compile(r"\w+")
 NEAR_DUPLICATE_OVERLAP = 0.8
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s+(?=[\"'(\[`*]?[A-Z0-9])")
 _LIST_ITEM = re.compile(r"^(?:[-*+•]|\d{1,3}[.)])\s+")
+# An admonition's label that the page renders as a word before the text ("Note It may..."),
+# or as a paragraph of its own: a label, not a sentence to quote.
+_LABELS = "Note|Warning|Tip|Hint|Important|Caution|Attention|Danger|See also|Seealso"
+_ADMONITION = re.compile(rf"^(?:{_LABELS})\s+(?=[A-Z`])")
+_ADMONITION_LABEL = re.compile(rf"(?:{_LABELS}):?")
 
 
 @lru_cache(maxsize=65_536)
@@ -83,9 +88,10 @@ def split_text(text: str) -> list[tuple[UnitKind, str]]:
     previous_blank = True
 
     def flush_prose() -> None:
-        if prose:
-            units.extend(("prose", s) for s in split_sentences(" ".join(prose)))
-            prose.clear()
+        paragraph = " ".join(prose)
+        if paragraph and not _ADMONITION_LABEL.fullmatch(paragraph):
+            units.extend(("prose", s) for s in split_sentences(paragraph))
+        prose.clear()
 
     def flush_code() -> None:
         block = textwrap.dedent("\n".join(code)).strip("\n")
@@ -123,12 +129,6 @@ def split_text(text: str) -> list[tuple[UnitKind, str]]:
     flush_prose()
     flush_code()
     return units
-
-
-# An admonition's label that the page renders as a word before the text ("Note It may...").
-_ADMONITION = re.compile(
-    r"^(?:Note|Warning|Tip|Hint|Important|Caution|Attention|See also|Seealso)\s+(?=[A-Z`])"
-)
 
 
 def split_sentences(paragraph: str) -> Iterable[str]:

@@ -366,6 +366,21 @@ class TestReadability:
         assert copy.text.startswith("```\nshutil.copytree(src, dst)\n```\nRecursively copy")
         assert plain.text.startswith("Sets the maximum number")  # an ordinary section
 
+    async def test_an_admonitions_label_is_not_quoted_as_a_sentence(self) -> None:
+        # Sphinx renders a note's label as a paragraph of its own ("Note"); quoted, it read as
+        # "... caught and handled. Note The timeout() context manager ...".
+        passage = make_passage(
+            "If the task takes too long, the timeout context manager cancels it, and the "
+            "resulting error can be caught and handled.\n\nNote\n\nThe timeout context "
+            "manager is what transforms the cancellation into a timeout error.",
+            title="Coroutines and Tasks",
+        )
+
+        answer = await ask("cancel a task that takes too long with a timeout", [passage])
+
+        assert "caught and handled. The timeout context manager is what" in answer.text
+        assert "Note" not in answer.text
+
     async def test_the_citation_links_to_the_section_of_the_page(self) -> None:
         passage = make_passage(
             "To create a virtual environment, run the venv module as a script.",
