@@ -347,9 +347,18 @@ def _choose_paragraphs(
     total_weight = sum(weights.values())
     # The best lead whose paragraph reads on its own: it does not stop at "...looks like
     # this:" with nothing after, nor open with "It..." about something it does not say.
-    best, lead = leads[0], _lead_paragraph(leads[0].unit, by_passage, question_terms)
+    # Passages whose own heading names every term of the question.
+    named = {
+        i
+        for i, p in enumerate(passages)
+        if question_terms <= content_terms(p.heading.rsplit(HEADING_SEPARATOR, 1)[-1])
+    }
+    best = leads[0]
+    lead = _lead_paragraph(best.unit, by_passage, question_terms, best.unit.passage_index in named)
     for candidate in leads[: MAX_LEAD_TRIES + 1]:
-        paragraph = _lead_paragraph(candidate.unit, by_passage, question_terms)
+        paragraph = _lead_paragraph(
+            candidate.unit, by_passage, question_terms, candidate.unit.passage_index in named
+        )
         if not _dangles(paragraph) and not _leans_back(paragraph.units[0]):
             best, lead = candidate, paragraph
             break
@@ -422,14 +431,17 @@ def _quotable_before(passage_units: Sequence[_Unit], index: int) -> bool:
 
 
 def _lead_paragraph(
-    lead: _Unit, by_passage: dict[int, list[_Unit]], question_terms: frozenset[str]
+    lead: _Unit,
+    by_passage: dict[int, list[_Unit]],
+    question_terms: frozenset[str],
+    names_it: bool = False,
 ) -> _Paragraph:
     """The lead sentence in its context: the sentence it leans on, what it introduces, the
     sentences after it that stay on the subject, and the code example that follows."""
     passage_units = by_passage[lead.passage_index]
     index = passage_units.index(lead)
-    start = index
-    if _leans_back(lead) and _quotable_before(passage_units, index):
+    start = _section_opening(passage_units, index, names_it)
+    if start == index and _leans_back(lead) and _quotable_before(passage_units, index):
         start = index - 1
     chosen = list(passage_units[start : index + 1])
     signature = _signature_before(passage_units, start)
@@ -473,6 +485,22 @@ def _lead_paragraph(
     while len(chosen) > 1 and chosen[-1] is not lead and chosen[-1].text.endswith(":"):
         chosen.pop()  # "...the following:" with nothing following reads as cut off
     return _Paragraph(lead.passage_index, chosen)
+
+
+def _section_opening(passage_units: Sequence[_Unit], index: int, names_it: bool) -> int:
+    """Where a lead paragraph starts when its passage is about what was asked (an entry, or a
+    section whose heading names every term of the question): at the passage's first sentence,
+    which says what the subject is ("A function returning another function..."), when the lead
+    follows it closely; else at the lead."""
+    first = 1 if passage_units[0].position < 0 else 0  # after the entry's term
+    if not (first or names_it) or not first < index <= first + MAX_LEAD_SENTENCES - 1:
+        return index
+    opening = passage_units[first:index]
+    if opening[0].fragment or any(u.kind != "prose" for u in opening):
+        return index
+    if sum(len(u.text) for u in opening) > MAX_PARAGRAPH_CHARS // 2:
+        return index
+    return first
 
 
 def _signature_before(passage_units: Sequence[_Unit], index: int) -> _Unit | None:

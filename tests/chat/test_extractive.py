@@ -366,6 +366,26 @@ class TestReadability:
         assert copy.text.startswith("```\nshutil.copytree(src, dst)\n```\nRecursively copy")
         assert plain.text.startswith("Sets the maximum number")  # an ordinary section
 
+    async def test_a_section_named_by_the_question_is_quoted_from_its_first_sentence(
+        self,
+    ) -> None:
+        # The sentence naming the question's word comes second; the section's first sentence,
+        # which never names it, is the definition the visitor asked for.
+        text = (
+            "A function returning another function, usually applied as a function "
+            "transformation using the @wrapper syntax. Common examples for decorators are "
+            "classmethod() and staticmethod()."
+        )
+        glossary = make_passage(text, title="Glossary", heading="Glossary > decorator")
+        elsewhere = make_passage(text, title="Glossary", heading="Glossary > function")
+
+        named = await ask("what is a decorator", [glossary])
+        unnamed = await ask("what is a decorator", [elsewhere])
+
+        assert named.text.startswith("A function returning another function"), named.text
+        assert "Common examples for decorators" in named.text
+        assert unnamed.text.startswith("Common examples for decorators"), unnamed.text
+
     async def test_an_admonitions_label_is_not_quoted_as_a_sentence(self) -> None:
         # Sphinx renders a note's label as a paragraph of its own ("Note"); quoted, it read as
         # "... caught and handled. Note The timeout() context manager ...".
