@@ -43,6 +43,7 @@ async def public_bot(
     *,
     text: str = VENV_TEXT,
     title: str = "Virtual environments",
+    heading: str = "",
 ) -> PublicBot:
     """A ready public chatbot allowing `allowed_origin`, its widget settings set through the
     API, with one indexed text chunk whose page lives on the host site."""
@@ -55,7 +56,7 @@ async def public_bot(
     )
     assert response.status_code == 200, response.text
     source_url = f"{allowed_origin}/docs/venv"
-    await add_chunk(app, chatbot, text, title=title, url=source_url)
+    await add_chunk(app, chatbot, text, title=title, heading=heading, url=source_url)
     return PublicBot(account=account, chatbot=chatbot, source_url=source_url)
 
 

@@ -60,6 +60,30 @@ class TestAskingOnACustomersSite:
         await expect(answer.locator(".typing")).to_have_count(0)
         await screenshot(page, "widget-desktop", tmp_path)
 
+    async def test_a_source_names_the_section_the_answer_quotes(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        host_site: HostSite,
+        llm_server: ChatCompletionsServer,
+        page: Page,
+    ) -> None:
+        bot = await public_bot(
+            app,
+            client,
+            host_site.origin,
+            title="venv — Creation of virtual environments",
+            heading="`venv` — Creation of virtual environments > `venv.create(env_dir)`",
+        )
+        llm_server.behaviour.reply_chunks = ["Call venv.create(env_dir) [1]."]
+        await open_widget(page, host_site.page_url(bot.chatbot.id))
+
+        answer = await ask(page, "create an environment from code")
+
+        await expect(answer.locator('[data-sitechat="citation"]')).to_have_text(
+            "venv — Creation of virtual environments › venv.create(env_dir)"
+        )
+
     async def test_keyboard_escape_closes_and_focus_returns_to_the_launcher(
         self, app: FastAPI, client: httpx.AsyncClient, host_site: HostSite, page: Page
     ) -> None:

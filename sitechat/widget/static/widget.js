@@ -733,6 +733,16 @@ textarea:disabled { background: #f1f5f9; }
       scrollDown(true);
     }
 
+    // The page's title, and the section the answer quotes when the title does not say it
+    // ("os — Miscellaneous ... › os.rmdir(path)"): several sections of one page stay apart.
+    function sourceLabel(citation, href) {
+      const title = decodeEntities(citation.title || '');
+      const headings = decodeEntities(citation.heading || '').split(' > ');
+      const section = headings[headings.length - 1].replace(/`/g, '').trim();
+      if (title && section && !title.includes(section)) return title + ' › ' + section;
+      return title || section || (href ? new URL(href).hostname : 'Source');
+    }
+
     function renderCitations(container, citations) {
       while (container.firstChild) container.removeChild(container.firstChild);
       const seen = new Set();
@@ -742,7 +752,7 @@ textarea:disabled { background: #f1f5f9; }
         const key = href || citation.title;
         if (seen.has(key)) continue;
         seen.add(key);
-        const label = decodeEntities(citation.title) || (href ? new URL(href).hostname : 'Source');
+        const label = sourceLabel(citation, href);
         const entry = href
           ? el('a', { href: href, target: '_blank', rel: 'noopener noreferrer nofollow', 'data-sitechat': 'citation', text: label })
           : el('span', { 'data-sitechat': 'citation', text: label });
