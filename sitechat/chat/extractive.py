@@ -345,20 +345,22 @@ def _choose_paragraphs(
         by_passage.setdefault(unit.passage_index, []).append(unit)
     question_terms = frozenset(weights)
     total_weight = sum(weights.values())
-    # The best lead whose paragraph reads on its own: it does not stop at "...looks like
-    # this:" with nothing after, nor open with "It..." about something it does not say.
     # Passages whose own heading names every term of the question.
     named = {
         i
         for i, p in enumerate(passages)
         if question_terms <= content_terms(p.heading.rsplit(HEADING_SEPARATOR, 1)[-1])
     }
-    best = leads[0]
-    lead = _lead_paragraph(best.unit, by_passage, question_terms, best.unit.passage_index in named)
+
+    def lead_paragraph(candidate: _Scored) -> _Paragraph:
+        unit = candidate.unit
+        return _lead_paragraph(unit, by_passage, question_terms, unit.passage_index in named)
+
+    # The best lead whose paragraph reads on its own: it does not stop at "...looks like
+    # this:" with nothing after, nor open with "It..." about something it does not say.
+    best, lead = leads[0], lead_paragraph(leads[0])
     for candidate in leads[: MAX_LEAD_TRIES + 1]:
-        paragraph = _lead_paragraph(
-            candidate.unit, by_passage, question_terms, candidate.unit.passage_index in named
-        )
+        paragraph = lead_paragraph(candidate)
         if not _dangles(paragraph) and not _leans_back(paragraph.units[0]):
             best, lead = candidate, paragraph
             break
@@ -492,7 +494,7 @@ def _section_opening(passage_units: Sequence[_Unit], index: int, names_it: bool)
     section whose heading names every term of the question): at the passage's first sentence,
     which says what the subject is ("A function returning another function..."), when the lead
     follows it closely; else at the lead."""
-    first = 1 if passage_units[0].position < 0 else 0  # after the entry's term
+    first = 1 if _entry_of(passage_units) else 0  # after the entry's term
     if not (first or names_it) or not first < index <= first + MAX_LEAD_SENTENCES - 1:
         return index
     opening = passage_units[first:index]
@@ -510,8 +512,12 @@ def _signature_before(passage_units: Sequence[_Unit], index: int) -> _Unit | Non
     previous = passage_units[index - 1] if index > 0 else None
     if previous is not None and previous.kind == "prose" and _SIGNATURE.fullmatch(previous.text):
         return replace(previous, kind="code")
-    entry = passage_units[0]
-    return entry if entry.position < 0 else None
+    return _entry_of(passage_units)
+
+
+def _entry_of(passage_units: Sequence[_Unit]) -> _Unit | None:
+    """The entry the passage describes (`_entry_term`), the first of its units when it has one."""
+    return passage_units[0] if passage_units[0].position < 0 else None
 
 
 def _further_paragraph(unit: _Unit, passage_units: Sequence[_Unit]) -> _Paragraph:
