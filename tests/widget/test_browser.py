@@ -81,7 +81,7 @@ class TestAskingOnACustomersSite:
         answer = await ask(page, "create an environment from code")
 
         await expect(answer.locator('[data-sitechat="citation"]')).to_have_text(
-            "venv — Creation of virtual environments › venv.create(env_dir)"
+            "venv — Creation of virtual environments \u203a venv.create(env_dir)"
         )
 
     async def test_keyboard_escape_closes_and_focus_returns_to_the_launcher(
