@@ -40,16 +40,25 @@ from sitechat.chat.answerer import (
     shorten,
 )
 from sitechat.chat.evidence import answerable, evidence_of
+from sitechat.chat.quotes import (
+    SENTENCE_ENDS,
+    SIGNATURE,
+    Paragraph,
+    Unit,
+    compose_text,
+    entry_of,
+    render,
+    split_passages,
+    starts_mid_sentence,
+)
 from sitechat.chat.sentences import (
-    UnitKind,
     content_terms,
     near_duplicate,
-    normalized_words,
     split_text,
     stems,
 )
 from sitechat.knowledge.chunking import HEADING_SEPARATOR
-from sitechat.knowledge.passages import PageKey, Passage
+from sitechat.knowledge.passages import Passage
 
 # The lead sentence must cover at least this share of the question's (rarity-weighted) terms;
 # below it nothing in the passages is about the question.
@@ -98,37 +107,14 @@ BACK_REFERENCES = frozenset(_BACK_REFERENCES_TEXT.split())
 
 _DELTA_WORD = re.compile(r"\s*\S+")
 _FIRST_WORD = re.compile(r"[A-Za-z]+")
-# An API entry's signature line: `[kind] name.path(arguments) [-> result]` or a dotted name.
-_SIGNATURE = re.compile(r"(?:[a-z]+ )?[A-Za-z_][\w.]*(?:\(.{0,160}\)(?: ?-> ?\S.{0,60})?|\.\w+)")
-# A section heading that names an entry in code: "`work_mem` (`integer`)", "`-c` `--command`".
-_CODE_TERM = re.compile(r"`[^`]+`(?:[ ,]+`[^`]+`)*(?: \([^()]{1,60}\))?")
-
-
-@dataclass(frozen=True, slots=True)
-class _Unit:
-    """A quotable piece of a passage: a sentence, a list item or a whole code block."""
-
-    passage_index: int
-    position: int
-    kind: UnitKind
-    text: str
-    terms: frozenset[str]
-    words: tuple[str, ...]
-    fragment: bool  # cut by the chunk's edge: never quoted
 
 
 @dataclass(frozen=True, slots=True)
 class _Scored:
-    unit: _Unit
+    unit: Unit
     matched: frozenset[str]
     coverage: float
     score: float
-
-
-@dataclass
-class _Paragraph:
-    passage_index: int
-    units: list[_Unit]
 
 
 class ExtractiveAnswerer:
@@ -166,7 +152,7 @@ class ExtractiveAnswerer:
             return f"{answer} [1]", [citation_for(1, qa, qa.text)]
 
         query_terms = content_terms(question)
-        units = _split_passages(passages)
+        units = split_passages(passages)
         if not query_terms or not units:
             return settings.fallback_message, []
         weights = term_weights(units, query_terms)
@@ -181,7 +167,7 @@ class ExtractiveAnswerer:
         if not leads:
             return settings.fallback_message, []
         paragraphs = _choose_paragraphs(leads, units, weights, passages, budget)
-        return _render(paragraphs, passages, budget)
+        return render(paragraphs, passages, budget)
 
 
 def _semantically_close(passages: Sequence[Passage]) -> bool:
@@ -189,7 +175,7 @@ def _semantically_close(passages: Sequence[Passage]) -> bool:
     return evidence.closeness is not None and answerable(evidence)
 
 
-def _opening_of_best_passage(units: Sequence[_Unit]) -> list[_Scored]:
+def _opening_of_best_passage(units: Sequence[Unit]) -> list[_Scored]:
     """The first sentence of the best passage that can lead, when no sentence shares a word
     with the question."""
     for unit in units:
@@ -225,58 +211,10 @@ def _matching_qa_passage(question: str, passages: Sequence[Passage]) -> int | No
     return best_index if best_similarity >= QA_MATCH_THRESHOLD else None
 
 
-# --- reading the passages ----------------------------------------------------------------
-
-
-def _split_passages(passages: Sequence[Passage]) -> list[_Unit]:
-    """All units of all passages in order, each said once (overlapping chunks repeat text)."""
-    units: list[_Unit] = []
-    seen: list[tuple[str, ...]] = []
-    for passage_index, passage in enumerate(passages):
-        entry = _entry_term(passage.heading)
-        if entry is not None:
-            units.append(
-                _Unit(passage_index, -1, "code", entry, content_terms(entry), (), fragment=False)
-            )
-        pieces = split_text(passage.text)
-        for position, (kind, text) in enumerate(pieces):
-            words = normalized_words(text)
-            if kind != "code" and any(near_duplicate(words, other) for other in seen):
-                continue
-            if kind != "code":
-                seen.append(words)
-            fragment = kind == "prose" and (
-                (position == 0 and _starts_mid_sentence(text))
-                or (position == len(pieces) - 1 and not text.rstrip("`*)\"'").endswith(_ENDS))
-            )
-            units.append(
-                _Unit(passage_index, position, kind, text, content_terms(text), words, fragment)
-            )
-    return units
-
-
-_ENDS = (".", "!", "?", ":")
-
-
-def _entry_term(heading: str) -> str | None:
-    """The entry a passage's section describes, when its heading names one (a definition term
-    the page links to: `shutil.copytree(src, dst, ...)`, `work_mem` (`integer`)): quoted as
-    code before what the answer quotes of it, since the description rarely names it."""
-    term = heading.rsplit(HEADING_SEPARATOR, 1)[-1].strip()
-    if _SIGNATURE.fullmatch(term) or _CODE_TERM.fullmatch(term):
-        return term.replace("`", "")
-    return None
-
-
-def _starts_mid_sentence(text: str) -> bool:
-    first = text.lstrip("*_\"'(")[:1]
-    return not first or first.islower() or first in ",;)]"
-
-
 # --- scoring -----------------------------------------------------------------------------
 
 
-def term_weights(units: Sequence[_Unit], query_terms: frozenset[str]) -> dict[str, float]:
+def term_weights(units: Sequence[Unit], query_terms: frozenset[str]) -> dict[str, float]:
     """Weigh each query term by its rarity among the units, between 0.5 and 1.
 
     The rarity is BM25's idf, scaled so that a term no unit contains weighs 1: a question
@@ -296,7 +234,7 @@ def term_weights(units: Sequence[_Unit], query_terms: frozenset[str]) -> dict[st
 
 
 def _score_units(
-    units: Sequence[_Unit], weights: dict[str, float], passages: Sequence[Passage]
+    units: Sequence[Unit], weights: dict[str, float], passages: Sequence[Passage]
 ) -> list[_Scored]:
     """Score every unit that shares a term with the question, best first."""
     query_terms = frozenset(weights)
@@ -318,7 +256,7 @@ def _score_units(
     return scored
 
 
-def _kind_factor(unit: _Unit) -> float:
+def _kind_factor(unit: Unit) -> float:
     """Prefer explanatory sentences of ordinary length over fragments, items and walls."""
     if unit.kind == "code":
         return 0.85
@@ -334,13 +272,13 @@ def _kind_factor(unit: _Unit) -> float:
 
 def _choose_paragraphs(
     leads: Sequence[_Scored],
-    units: Sequence[_Unit],
+    units: Sequence[Unit],
     weights: dict[str, float],
     passages: Sequence[Passage],
     budget: int,
-) -> list[_Paragraph]:
+) -> list[Paragraph]:
     """The lead paragraph, then a paragraph per further page that adds to it."""
-    by_passage: dict[int, list[_Unit]] = {}
+    by_passage: dict[int, list[Unit]] = {}
     for unit in units:
         by_passage.setdefault(unit.passage_index, []).append(unit)
     question_terms = frozenset(weights)
@@ -352,7 +290,7 @@ def _choose_paragraphs(
         if question_terms <= content_terms(p.heading.rsplit(HEADING_SEPARATOR, 1)[-1])
     }
 
-    def lead_paragraph(candidate: _Scored) -> _Paragraph:
+    def lead_paragraph(candidate: _Scored) -> Paragraph:
         unit = candidate.unit
         return _lead_paragraph(unit, by_passage, question_terms, unit.passage_index in named)
 
@@ -388,7 +326,7 @@ def _choose_paragraphs(
         paragraph.units = [
             u for u in paragraph.units if id(u) not in chosen and not _repeats(u, paragraphs)
         ]
-        if not paragraph.units or len(_compose_text([*paragraphs, paragraph], passages)) > budget:
+        if not paragraph.units or len(compose_text([*paragraphs, paragraph], passages)) > budget:
             continue
         paragraphs.append(paragraph)
         pages.add(page)
@@ -397,30 +335,30 @@ def _choose_paragraphs(
     return paragraphs
 
 
-def _can_lead(unit: _Unit) -> bool:
+def _can_lead(unit: Unit) -> bool:
     """A unit that reads as an answer on its own: a whole sentence of readable length, or a
     short list item that is a sentence (not a table row, not a bare entry)."""
     if unit.fragment or unit.kind == "code" or len(unit.text) > MAX_LEAD_CHARS:
         return False
     if unit.kind == "item":
         return not unit.text.startswith("|") and len(unit.words) >= MIN_ITEM_LEAD_WORDS
-    return unit.text.rstrip("`*)\"'").endswith(_ENDS) and not _starts_mid_sentence(unit.text)
+    return unit.text.rstrip("`*)\"'").endswith(SENTENCE_ENDS) and not starts_mid_sentence(unit.text)
 
 
-def _repeats(unit: _Unit, paragraphs: Sequence[_Paragraph]) -> bool:
+def _repeats(unit: Unit, paragraphs: Sequence[Paragraph]) -> bool:
     if unit.kind == "code":
         return any(unit.text == other.text for p in paragraphs for other in p.units)
     return any(near_duplicate(unit.words, other.words) for p in paragraphs for other in p.units)
 
 
-def _dangles(paragraph: _Paragraph) -> bool:
+def _dangles(paragraph: Paragraph) -> bool:
     """Ends with a sentence announcing something ("The output looks like this:") that the
     paragraph does not hold."""
     last = paragraph.units[-1]
     return last.kind == "prose" and last.text.endswith(":")
 
 
-def _quotable_before(passage_units: Sequence[_Unit], index: int) -> bool:
+def _quotable_before(passage_units: Sequence[Unit], index: int) -> bool:
     """Whether the unit before `index` is a whole sentence a back-reference can lean on."""
     if index == 0:
         return False
@@ -428,16 +366,16 @@ def _quotable_before(passage_units: Sequence[_Unit], index: int) -> bool:
     return (
         previous.kind == "prose"
         and not previous.fragment
-        and not _SIGNATURE.fullmatch(previous.text)
+        and not SIGNATURE.fullmatch(previous.text)
     )
 
 
 def _lead_paragraph(
-    lead: _Unit,
-    by_passage: dict[int, list[_Unit]],
+    lead: Unit,
+    by_passage: dict[int, list[Unit]],
     question_terms: frozenset[str],
     names_it: bool = False,
-) -> _Paragraph:
+) -> Paragraph:
     """The lead sentence in its context: the sentence it leans on, what it introduces, the
     sentences after it that stay on the subject, and the code example that follows."""
     passage_units = by_passage[lead.passage_index]
@@ -486,15 +424,15 @@ def _lead_paragraph(
         prose_chars += len(unit.text)
     while len(chosen) > 1 and chosen[-1] is not lead and chosen[-1].text.endswith(":"):
         chosen.pop()  # "...the following:" with nothing following reads as cut off
-    return _Paragraph(lead.passage_index, chosen)
+    return Paragraph(lead.passage_index, chosen)
 
 
-def _section_opening(passage_units: Sequence[_Unit], index: int, names_it: bool) -> int:
+def _section_opening(passage_units: Sequence[Unit], index: int, names_it: bool) -> int:
     """Where a lead paragraph starts when its passage is about what was asked (an entry, or a
     section whose heading names every term of the question): at the passage's first sentence,
     which says what the subject is ("A function returning another function..."), when the lead
     follows it closely; else at the lead."""
-    first = 1 if _entry_of(passage_units) else 0  # after the entry's term
+    first = 1 if entry_of(passage_units) else 0  # after the entry's term
     if not (first or names_it) or not first < index <= first + MAX_LEAD_SENTENCES - 1:
         return index
     opening = passage_units[first:index]
@@ -505,22 +443,17 @@ def _section_opening(passage_units: Sequence[_Unit], index: int, names_it: bool)
     return first
 
 
-def _signature_before(passage_units: Sequence[_Unit], index: int) -> _Unit | None:
+def _signature_before(passage_units: Sequence[Unit], index: int) -> Unit | None:
     """The API entry a description belongs to (`class collections.Counter([iterable])` before
     "A Counter is a dict subclass..."), as code: the description rarely names it. Either the
     line before it, or the entry the passage's section is about (`_entry_term`)."""
     previous = passage_units[index - 1] if index > 0 else None
-    if previous is not None and previous.kind == "prose" and _SIGNATURE.fullmatch(previous.text):
+    if previous is not None and previous.kind == "prose" and SIGNATURE.fullmatch(previous.text):
         return replace(previous, kind="code")
-    return _entry_of(passage_units)
+    return entry_of(passage_units)
 
 
-def _entry_of(passage_units: Sequence[_Unit]) -> _Unit | None:
-    """The entry the passage describes (`_entry_term`), the first of its units when it has one."""
-    return passage_units[0] if passage_units[0].position < 0 else None
-
-
-def _further_paragraph(unit: _Unit, passage_units: Sequence[_Unit]) -> _Paragraph:
+def _further_paragraph(unit: Unit, passage_units: Sequence[Unit]) -> Paragraph:
     """One sentence from another page, with what it leans on or introduces."""
     index = passage_units.index(unit)
     chosen = [unit]
@@ -538,70 +471,12 @@ def _further_paragraph(unit: _Unit, passage_units: Sequence[_Unit]) -> _Paragrap
             chosen.append(following)
             if following.kind == "code":
                 break
-    return _Paragraph(unit.passage_index, chosen)
+    return Paragraph(unit.passage_index, chosen)
 
 
-def _leans_back(unit: _Unit) -> bool:
+def _leans_back(unit: Unit) -> bool:
     first = _FIRST_WORD.match(unit.text)
     return unit.kind == "prose" and first is not None and first.group().lower() in BACK_REFERENCES
-
-
-# --- rendering ---------------------------------------------------------------------------
-
-
-def _numbers(paragraphs: Sequence[_Paragraph], passages: Sequence[Passage]) -> list[int]:
-    """Each paragraph's citation number: one per page, in reading order."""
-    numbers: dict[PageKey, int] = {}
-    return [
-        numbers.setdefault(passages[p.passage_index].page_key, len(numbers) + 1) for p in paragraphs
-    ]
-
-
-def _compose_text(paragraphs: Sequence[_Paragraph], passages: Sequence[Passage]) -> str:
-    numbers = _numbers(paragraphs, passages)
-    rendered = (_render_paragraph(p.units, n) for p, n in zip(paragraphs, numbers, strict=True))
-    return "\n\n".join(rendered)
-
-
-def _render_paragraph(units: Sequence[_Unit], number: int) -> str:
-    lines: list[str] = []
-    line_kinds: list[UnitKind] = []
-    for unit in units:
-        if unit.kind == "prose" and line_kinds and line_kinds[-1] == "prose":
-            lines[-1] += " " + unit.text
-            continue
-        lines.append(f"```\n{unit.text}\n```" if unit.kind == "code" else unit.text)
-        line_kinds.append(unit.kind)
-    marker = f"[{number}]"
-    text_lines = [i for i, kind in enumerate(line_kinds) if kind != "code"]
-    if text_lines:
-        lines[text_lines[-1]] += " " + marker
-    else:
-        lines.append(marker)
-    return "\n".join(lines)
-
-
-def _render(
-    paragraphs: list[_Paragraph], passages: Sequence[Passage], budget: int
-) -> tuple[str, list[Citation]]:
-    while len(paragraphs) > 1 and len(_compose_text(paragraphs, passages)) > budget:
-        paragraphs = paragraphs[:-1]
-    lead = paragraphs[0]
-    while len(lead.units) > 1 and len(_compose_text(paragraphs, passages)) > budget:
-        lead.units = lead.units[:-1]  # the lead sentence stays; what follows it goes
-    text = _compose_text(paragraphs, passages)
-    citations: list[Citation] = []
-    for number, paragraph in zip(_numbers(paragraphs, passages), paragraphs, strict=True):
-        if number <= len(citations):
-            continue  # the page is cited already, from its first paragraph
-        snippet = " ".join(u.text for u in paragraph.units if u.kind != "code")
-        citations.append(
-            citation_for(number, passages[paragraph.passage_index], snippet or lead.units[0].text)
-        )
-    if len(text) > budget:  # only a single over-long unit gets here
-        text = shorten(text, budget - len(" [1]")) + " [1]"
-        citations = citations[:1]
-    return text, citations
 
 
 def _deltas(text: str) -> list[str]:

@@ -1,0 +1,155 @@
+"""The pieces an extractive answer quotes, and the answer they make.
+
+A passage is read as units a reader sees whole (`sentences.split_text`): sentences, list
+items, code blocks; a unit cut by the chunk's edge is a fragment, never quoted, and a unit an
+earlier passage already said (overlapping chunks) is left out. A passage from an entry's
+section (a definition term the page links to, ADR 0024) starts with the entry itself, as code.
+Chosen units make paragraphs, one citation number per page, in reading order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sitechat.chat.answerer import Citation, citation_for, shorten
+from sitechat.chat.sentences import (
+    UnitKind,
+    content_terms,
+    near_duplicate,
+    normalized_words,
+    split_text,
+)
+from sitechat.knowledge.chunking import HEADING_SEPARATOR
+from sitechat.knowledge.passages import PageKey, Passage
+
+# An API entry's signature line: `[kind] name.path(arguments) [-> result]` or a dotted name.
+SIGNATURE = re.compile(r"(?:[a-z]+ )?[A-Za-z_][\w.]*(?:\(.{0,160}\)(?: ?-> ?\S.{0,60})?|\.\w+)")
+# A section heading that names an entry in code: "`work_mem` (`integer`)", "`-c` `--command`".
+_CODE_TERM = re.compile(r"`[^`]+`(?:[ ,]+`[^`]+`)*(?: \([^()]{1,60}\))?")
+SENTENCE_ENDS = (".", "!", "?", ":")
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A quotable piece of a passage: a sentence, a list item or a whole code block."""
+
+    passage_index: int
+    position: int
+    kind: UnitKind
+    text: str
+    terms: frozenset[str]
+    words: tuple[str, ...]
+    fragment: bool  # cut by the chunk's edge: never quoted
+
+
+@dataclass
+class Paragraph:
+    passage_index: int
+    units: list[Unit]
+
+
+def split_passages(passages: Sequence[Passage]) -> list[Unit]:
+    """All units of all passages in order, each said once (overlapping chunks repeat text)."""
+    units: list[Unit] = []
+    seen: list[tuple[str, ...]] = []
+    for passage_index, passage in enumerate(passages):
+        entry = entry_term(passage.heading)
+        if entry is not None:
+            units.append(
+                Unit(passage_index, -1, "code", entry, content_terms(entry), (), fragment=False)
+            )
+        pieces = split_text(passage.text)
+        for position, (kind, text) in enumerate(pieces):
+            words = normalized_words(text)
+            if kind != "code" and any(near_duplicate(words, other) for other in seen):
+                continue
+            if kind != "code":
+                seen.append(words)
+            fragment = kind == "prose" and (
+                (position == 0 and starts_mid_sentence(text))
+                or (
+                    position == len(pieces) - 1
+                    and not text.rstrip("`*)\"'").endswith(SENTENCE_ENDS)
+                )
+            )
+            units.append(
+                Unit(passage_index, position, kind, text, content_terms(text), words, fragment)
+            )
+    return units
+
+
+def entry_term(heading: str) -> str | None:
+    """The entry a passage's section describes, when its heading names one (a definition term
+    the page links to: `shutil.copytree(src, dst, ...)`, `work_mem` (`integer`)): quoted as
+    code before what the answer quotes of it, since the description rarely names it."""
+    term = heading.rsplit(HEADING_SEPARATOR, 1)[-1].strip()
+    if SIGNATURE.fullmatch(term) or _CODE_TERM.fullmatch(term):
+        return term.replace("`", "")
+    return None
+
+
+def starts_mid_sentence(text: str) -> bool:
+    first = text.lstrip("*_\"'(")[:1]
+    return not first or first.islower() or first in ",;)]"
+
+
+def entry_of(passage_units: Sequence[Unit]) -> Unit | None:
+    """The entry the passage describes (`entry_term`), the first of its units when it has one."""
+    return passage_units[0] if passage_units[0].position < 0 else None
+
+
+def _numbers(paragraphs: Sequence[Paragraph], passages: Sequence[Passage]) -> list[int]:
+    """Each paragraph's citation number: one per page, in reading order."""
+    numbers: dict[PageKey, int] = {}
+    return [
+        numbers.setdefault(passages[p.passage_index].page_key, len(numbers) + 1) for p in paragraphs
+    ]
+
+
+def compose_text(paragraphs: Sequence[Paragraph], passages: Sequence[Passage]) -> str:
+    numbers = _numbers(paragraphs, passages)
+    rendered = (_render_paragraph(p.units, n) for p, n in zip(paragraphs, numbers, strict=True))
+    return "\n\n".join(rendered)
+
+
+def _render_paragraph(units: Sequence[Unit], number: int) -> str:
+    lines: list[str] = []
+    line_kinds: list[UnitKind] = []
+    for unit in units:
+        if unit.kind == "prose" and line_kinds and line_kinds[-1] == "prose":
+            lines[-1] += " " + unit.text
+            continue
+        lines.append(f"```\n{unit.text}\n```" if unit.kind == "code" else unit.text)
+        line_kinds.append(unit.kind)
+    marker = f"[{number}]"
+    text_lines = [i for i, kind in enumerate(line_kinds) if kind != "code"]
+    if text_lines:
+        lines[text_lines[-1]] += " " + marker
+    else:
+        lines.append(marker)
+    return "\n".join(lines)
+
+
+def render(
+    paragraphs: list[Paragraph], passages: Sequence[Passage], budget: int
+) -> tuple[str, list[Citation]]:
+    while len(paragraphs) > 1 and len(compose_text(paragraphs, passages)) > budget:
+        paragraphs = paragraphs[:-1]
+    lead = paragraphs[0]
+    while len(lead.units) > 1 and len(compose_text(paragraphs, passages)) > budget:
+        lead.units = lead.units[:-1]  # the lead sentence stays; what follows it goes
+    text = compose_text(paragraphs, passages)
+    citations: list[Citation] = []
+    for number, paragraph in zip(_numbers(paragraphs, passages), paragraphs, strict=True):
+        if number <= len(citations):
+            continue  # the page is cited already, from its first paragraph
+        snippet = " ".join(u.text for u in paragraph.units if u.kind != "code")
+        citations.append(
+            citation_for(number, passages[paragraph.passage_index], snippet or lead.units[0].text)
+        )
+    if len(text) > budget:  # only a single over-long unit gets here
+        text = shorten(text, budget - len(" [1]")) + " [1]"
+        citations = citations[:1]
+    return text, citations
