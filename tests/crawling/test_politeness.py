@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -148,8 +149,9 @@ class TestAgainstLocalServers:
 
         assert all(result.ok for result in results)
         assert tracker.max_in_flight == 4  # it tried the cap first...
-        # ...then held back to what the host can take once its answers slowed down.
-        assert max(tracker.in_flight_at_arrival[18:]) < 4
+        # ...then held back to what the host can take once its answers slowed down: at a fixed
+        # cap every later request would arrive with 4 in flight (it takes a freed slot).
+        assert statistics.mean(tracker.in_flight_at_arrival[18:]) < 3.5
 
     async def test_429_pauses_every_request_to_the_host(self, site: LocalSite) -> None:
         tracker = Tracker()
