@@ -216,8 +216,9 @@ def _render_block(node: LexborNode, context: _Context) -> list[str]:
 
 
 def _term_heading(term: LexborNode, context: _Context) -> str | None:
-    """A linkable definition term as a heading (`TERM_LEVEL`), or None for any other term."""
-    anchor = heading_anchor(term)
+    """A linkable definition term as a heading (`TERM_LEVEL`), or None for any other term. A
+    term opens no section of the page's, so only its own anchor counts."""
+    anchor = _own_anchor(term)
     if anchor is None:
         return None
     text = _tidy_inline(_render_inline(term, context)).replace("\n", " ")
@@ -230,15 +231,9 @@ def heading_anchor(heading: LexborNode) -> str | None:
     """The fragment that links to this heading: its own id, its permalink (`a.headerlink`'s
     `#...`), an empty `<a id|name>` inside it, or the id of the section it opens (an ancestor
     whose first heading it is). None when the page gives it none."""
-    candidates = [heading.attributes.get("id")]
-    for link in heading.css("a"):
-        href = link.attributes.get("href") or ""
-        if href.startswith("#") and _is_permalink(link):
-            candidates.append(href[1:])
-        candidates += [link.attributes.get("id"), link.attributes.get("name")]
-    for candidate in candidates:
-        if candidate and _ANCHOR.fullmatch(candidate):
-            return candidate
+    own = _own_anchor(heading)
+    if own is not None:
+        return own
     ancestor = heading.parent
     for _ in range(MAX_ANCHOR_ANCESTORS):
         if ancestor is None or (ancestor.tag or "") in ("body", "html", "main", "article"):
@@ -250,6 +245,20 @@ def heading_anchor(heading: LexborNode) -> str | None:
         if candidate and _ANCHOR.fullmatch(candidate):
             return candidate
         ancestor = ancestor.parent
+    return None
+
+
+def _own_anchor(node: LexborNode) -> str | None:
+    """The element's own id, its permalink's target, or the id or name of a link inside it."""
+    candidates = [node.attributes.get("id")]
+    for link in node.css("a"):
+        href = link.attributes.get("href") or ""
+        if href.startswith("#") and _is_permalink(link):
+            candidates.append(href[1:])
+        candidates += [link.attributes.get("id"), link.attributes.get("name")]
+    for candidate in candidates:
+        if candidate and _ANCHOR.fullmatch(candidate):
+            return candidate
     return None
 
 
