@@ -432,8 +432,9 @@ def _section_opening(passage_units: Sequence[Unit], index: int, names_it: bool) 
     section whose heading names every term of the question): at the passage's first sentence,
     which says what the subject is ("A function returning another function..."), when the lead
     follows it closely; else at the lead."""
-    first = 1 if entry_of(passage_units) else 0  # after the entry's term
-    if not (first or names_it) or not first < index <= first + MAX_LEAD_SENTENCES - 1:
+    entry = entry_of(passage_units) is not None
+    first = 1 if entry else 0  # the first sentence comes after the entry's term
+    if not (entry or names_it) or not first < index <= first + MAX_LEAD_SENTENCES - 1:
         return index
     opening = passage_units[first:index]
     if opening[0].fragment or any(u.kind != "prose" for u in opening):
@@ -446,7 +447,7 @@ def _section_opening(passage_units: Sequence[Unit], index: int, names_it: bool) 
 def _signature_before(passage_units: Sequence[Unit], index: int) -> Unit | None:
     """The API entry a description belongs to (`class collections.Counter([iterable])` before
     "A Counter is a dict subclass..."), as code: the description rarely names it. Either the
-    line before it, or the entry the passage's section is about (`_entry_term`)."""
+    line before it, or the entry the passage's section is about (`quotes.entry_term`)."""
     previous = passage_units[index - 1] if index > 0 else None
     if previous is not None and previous.kind == "prose" and SIGNATURE.fullmatch(previous.text):
         return replace(previous, kind="code")

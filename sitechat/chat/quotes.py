@@ -36,7 +36,7 @@ class Unit:
     """A quotable piece of a passage: a sentence, a list item or a whole code block."""
 
     passage_index: int
-    position: int
+    position: int  # in the passage; -1 for the entry its section names (`entry_of`)
     kind: UnitKind
     text: str
     terms: frozenset[str]
