@@ -6,7 +6,8 @@ docs/decisions, "When to say I don't know"):
 
 - **closeness**: how much closer in meaning the question is to its nearest passage than to
   the chatbot's average chunk (`Passage.closeness`: the cosine similarity minus the question's
-  mean similarity to all the chatbot's chunks, docs/decisions/0023). Questions the site
+  mean similarity to all the chatbot's chunks, docs/decisions/0023, shrunk toward 0 for a
+  chatbot of few chunks, 0025). Questions the site
   answers stand out from the site's average far more than questions it does not, whatever
   their words; the raw similarity says less, since a vague question is near everything;
 - **agreement**: the lexical and semantic rankings put the same passage near their tops. Two

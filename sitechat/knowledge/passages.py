@@ -35,7 +35,8 @@ class Passage:
     # The page's id of the nearest heading: `link` is `url#anchor` when there is one.
     anchor: str | None = None
     # How much closer in meaning to the question than the chatbot's average chunk: its cosine
-    # similarity minus the question's mean similarity to all of them (docs/decisions/0023).
+    # similarity minus the question's mean similarity to all of them (docs/decisions/0023),
+    # shrunk toward 0 for a chatbot of few chunks (0025).
     # None without a semantic ranking or before the chatbot's mean vector exists.
     closeness: float | None = None
 

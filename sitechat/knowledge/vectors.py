@@ -55,9 +55,10 @@ _STORE_SQL = text(
     """
 )
 
-# Beside each row, the question's baseline (docs/decisions/0023): its dot product with the
-# chatbot's mean vector, which is its mean cosine similarity to the chatbot's (unit) vectors;
-# NULL while no mean of this model and size is recorded. One statement, one round trip.
+# Beside each row, what the question's baseline is made of (docs/decisions/0023, 0025): its dot
+# product with the chatbot's mean vector, which is its mean cosine similarity to the chatbot's
+# (unit) vectors, NULL while no mean of this model and size is recorded; and how many vectors
+# the chatbot has. One statement, one round trip.
 _SEARCH_SQL = text(
     """
     SELECT c.id, c.source_id, c.url, c.title, c.heading, c.content, 1 - nearest.distance,
@@ -68,7 +69,8 @@ _SEARCH_SQL = text(
                FROM chatbots AS b
                WHERE b.id = :chatbot_id AND b.embedding_model = :model
                  AND cardinality(b.embedding_centroid) = vector_dims(CAST(:embedding AS vector))
-           )
+           ),
+           (SELECT b.embedded_chunks FROM chatbots AS b WHERE b.id = :chatbot_id)
     FROM (
         SELECT e.chunk_id, e.embedding <=> CAST(:embedding AS vector) AS distance
         FROM chunk_embeddings AS e
@@ -190,10 +192,24 @@ async def store_embeddings(
     )
 
 
+# A few chunks are no background to stand out from: their mean is mostly the chunks a question
+# is about (one chunk's mean is that chunk, and every question's closeness would be 0, so a
+# chatbot of one text source refused its own question). The baseline is the mean similarity
+# shrunk toward 0, the similarity of unrelated text, as if this many unrelated chunks were
+# added: n / (n + BACKGROUND_PRIOR_CHUNKS) of it. At 10,000 chunks that is 0.995 of the mean,
+# at 10 chunks 0.17 (docs/decisions/0025).
+BACKGROUND_PRIOR_CHUNKS = 50
+
+
+def baseline(mean_similarity: float, vectors: int) -> float:
+    """The question's similarity to the chatbot's background (`BACKGROUND_PRIOR_CHUNKS`)."""
+    return mean_similarity * max(vectors, 0) / (max(vectors, 0) + BACKGROUND_PRIOR_CHUNKS)
+
+
 @dataclass(frozen=True)
 class Nearest:
-    """The chunks nearest a question, and the question's mean similarity to all the chatbot's
-    chunks (None before their mean is recorded)."""
+    """The chunks nearest a question, and the question's similarity to the chatbot's
+    background (`baseline`; None before the chatbot's mean vector is recorded)."""
 
     hits: list[ChunkHit]
     baseline: float | None = None
@@ -217,9 +233,11 @@ async def nearest_chunks(
         },
     )
     rows = result.all()
-    hits = [ChunkHit(*row[:-1]) for row in rows]
-    baseline = rows[0][-1] if rows else None
-    return Nearest(hits, None if baseline is None else float(baseline))
+    hits = [ChunkHit(*row[:-2]) for row in rows]
+    mean_similarity, vectors = rows[0][-2:] if rows else (None, 0)
+    if mean_similarity is None:
+        return Nearest(hits)
+    return Nearest(hits, baseline(float(mean_similarity), vectors or 0))
 
 
 async def chatbots_with_backlog(session: AsyncSession, model: str, limit: int) -> list[uuid.UUID]:

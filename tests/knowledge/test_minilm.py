@@ -165,3 +165,42 @@ class TestRetrieval:
 
         assert (await _retrieve(app, chatbot, "How long do refunds take?"))[0] == REFUNDS
         assert (await _retrieve(app, chatbot, "when will my money be returned"))[0] == REFUNDS
+
+
+class TestSmallChatbots:
+    """A chatbot of a source or two has no site-wide background for a question to stand out
+    from: its own chunk must not be the background that refuses its question (ADR 0025)."""
+
+    async def _ask(self, client: Any, headers: dict[str, str], chatbot_id: Any, q: str) -> Any:
+        conversation = await client.post(
+            f"/v1/chatbots/{chatbot_id}/conversations", json={}, headers=headers
+        )
+        assert conversation.status_code == 201, conversation.text
+        answer = await client.post(
+            f"/v1/conversations/{conversation.json()['id']}/messages",
+            json={"content": q},
+            headers=headers,
+        )
+        assert answer.status_code == 201, answer.text
+        return answer.json()
+
+    async def test_the_readmes_one_text_chatbot_answers_its_question(
+        self, app: FastAPI, client: Any, minilm_on: DenseRetrieval
+    ) -> None:
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        response = await client.post(
+            f"/v1/chatbots/{chatbot.id}/sources",
+            json={"kind": "text", "title": "Refund policy", "content": f"# Refunds\n\n{REFUNDS}"},
+            headers=account.headers,
+        )
+        assert response.status_code == 201, response.text
+        await run_queued_jobs(app)  # its vector and the chatbot's mean
+
+        answer = await self._ask(client, account.headers, chatbot.id, "How long do refunds take?")
+        off_topic = await self._ask(client, account.headers, chatbot.id, "Who won the world cup?")
+
+        assert answer["fallback"] is False
+        assert REFUNDS in answer["content"]
+        assert answer["citations"][0]["title"] == "Refund policy"
+        assert off_topic["fallback"] is True
