@@ -269,6 +269,9 @@ _CONNECTION_LOST = (
     OSError,
 )
 _DATABASE_DRIVER_MODULES = ("asyncpg", "sqlalchemy", "psycopg")
+# A statement that ran out of time (`statement_timeout`, usually waiting for a lock another
+# transaction holds) or could not take a lock at once: the request may well succeed if retried.
+_DATABASE_BUSY = (asyncpg.QueryCanceledError, asyncpg.LockNotAvailableError)
 
 
 def _caused_by(error: DBAPIError, kinds: tuple[type[BaseException], ...]) -> bool:
@@ -283,11 +286,21 @@ def _caused_by(error: DBAPIError, kinds: tuple[type[BaseException], ...]) -> boo
 
 async def _handle_dbapi_error(request: Request, exc: Exception) -> Response:
     """A driver error that is no more specific SQLAlchemy class (asyncpg's errors arrive as a
-    bare `DBAPIError`): 503 if the connection was lost, 422 for a value PostgreSQL refuses
-    (SQLSTATE class 22, e.g. a NUL character in text), else a real 500."""
+    bare `DBAPIError`): 503 if the connection was lost or the statement ran out of time, 422
+    for a value PostgreSQL refuses (SQLSTATE class 22, e.g. a NUL character in text), else a
+    real 500."""
     assert isinstance(exc, DBAPIError)
     if exc.connection_invalidated or _caused_by(exc, _CONNECTION_LOST):
         return _database_unavailable(request, exc)
+    if _caused_by(exc, _DATABASE_BUSY):
+        log.warning("db.busy", error=type(exc.orig).__name__)
+        return problem_response(
+            status=503,
+            slug="database-busy",
+            detail="The database did not answer in time; please retry shortly.",
+            request_id=request_id_of(request),
+            headers={"Retry-After": "2"},
+        )
     if _caused_by(exc, (asyncpg.DataError,)):
         return await _handle_data_error(request, exc)
     raise exc

@@ -64,7 +64,12 @@ async def apply_document(
     content_type: str,
     now: datetime,
 ) -> IngestDiff:
-    """Write the document's pages into `source`; `FileRejected` if the plan has no room."""
+    """Write the document's pages into `source`; `FileRejected` if the plan has no room.
+
+    The room is checked after the pages are written, under the workspace's quota lock that the
+    caller's transaction then holds until it records the pages: taken before, the lock would
+    stop the workspace's chat messages for as long as a large file takes to write (a 12 MB
+    text: a minute). A rejected file's writes roll back with the transaction."""
     existing = await repository.pages_of_source(session, source.id)
     diff = IngestDiff()
     to_write: list[tuple[ParsedPage, str, bool]] = []
@@ -76,7 +81,6 @@ async def apply_document(
             diff.entries.append(_entry(page.locator, page.title, page.page_number, "unchanged"))
         else:
             to_write.append((page, digest, known is not None))
-    await _ensure_room(session, plans, source, len(to_write))
     target = PageTarget(
         workspace_id=source.workspace_id,
         chatbot_id=source.chatbot_id,
@@ -104,6 +108,7 @@ async def apply_document(
             diff.changed += 1
         else:
             diff.new += 1
+    await _ensure_room(session, plans, source, len(to_write))
     kept = {page.locator for page in document.pages}
     gone = [stored for url, stored in existing.items() if url not in kept]
     await repository.delete_pages(session, [stored.id for stored in gone])

@@ -170,9 +170,9 @@ async def _process(context: TaskContext, work: _Work) -> IngestDiff:
     async with context.session() as session:
         run = await repository.get_run_unscoped(session, work.run_id, for_update=True)
         source = await repository.get_source_unscoped(session, work.source_id, for_update=True)
-        chatbot = await chatbot_repository.get_chatbot_unscoped(
-            session, work.chatbot_id, for_update=True
-        )
+        # Not locked while the pages are written: a lock on the chatbot's row would stop every
+        # new conversation of it (their foreign key reads it) until the file is written.
+        chatbot = await chatbot_repository.get_chatbot_unscoped(session, work.chatbot_id)
         if run is None or source is None or chatbot is None:
             return IngestDiff()  # deleted meanwhile
         now = utcnow()
@@ -208,6 +208,8 @@ async def _process(context: TaskContext, work: _Work) -> IngestDiff:
             source.title = title or source.title if source.url is None else source.title
         if fetched is not None:
             source.etag, source.last_modified = fetched.etag, fetched.last_modified
+        # Its current status, locked against other changes but not against references to it.
+        await session.refresh(chatbot, ["status"], with_for_update={"key_share": True})
         if diff.indexed and chatbot.status in (ChatbotStatus.draft, ChatbotStatus.training):
             transition(chatbot, ChatbotStatus.ready, Actor.system)
     return diff

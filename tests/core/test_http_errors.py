@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 import structlog
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.app import create_app
+from sitechat.chat import service
 from sitechat.config import Settings
 from sitechat.core.errors import Conflict
+from tests.fixtures.accounts import register
 
 
 class Echo(BaseModel):
@@ -153,3 +159,34 @@ class TestValuesTheDatabaseRefuses:
             "/v1/auth/login", json={"email": "a\x00@example.com", "password": "x" * 12}
         )
         assert_problem(response, 422, "invalid-value")
+
+
+class TestDatabaseOutOfTime:
+    async def test_a_statement_out_of_time_is_a_503_to_retry(
+        self, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A statement that waits past `statement_timeout` (a lock another transaction holds)
+        is the service being busy, not a bug: 503 with Retry-After, and nothing stored."""
+        account = await register(client)
+        created = await client.post("/v1/chatbots", json={"name": "Bot"}, headers=account.headers)
+        chatbot_id = created.json()["id"]
+        start_conversation = service.start_conversation
+
+        async def out_of_time(session: AsyncSession, *args: Any, **kwargs: Any) -> Any:
+            conversation = await start_conversation(session, *args, **kwargs)
+            await session.execute(text("SET LOCAL statement_timeout = 20"))
+            await session.execute(text("SELECT pg_sleep(1)"))  # canceled by PostgreSQL
+            return conversation
+
+        monkeypatch.setattr(service, "start_conversation", out_of_time)
+        response = await client.post(
+            f"/v1/chatbots/{chatbot_id}/conversations", json={}, headers=account.headers
+        )
+        monkeypatch.undo()
+
+        assert_problem(response, 503, "database-busy")
+        assert response.headers["Retry-After"] == "2"
+        listed = await client.get(
+            f"/v1/chatbots/{chatbot_id}/conversations", headers=account.headers
+        )
+        assert listed.json()["items"] == []

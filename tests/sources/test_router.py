@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from sitechat.core.clock import utcnow
 from sitechat.models.chat import UsageEvent
+from sitechat.sources import ingest
+from tests.conftest import run_queued_jobs
 from tests.fixtures.accounts import assert_problem, register
 from tests.sources.files import encrypt_pdf, make_docx, make_pdf, make_png, zip_bomb_docx
 from tests.sources.helpers import (
@@ -394,3 +398,52 @@ class TestTenancy:
             assert_problem(attempt, 404)
         source = await client.get(f"{base}/{source_id}", headers=owner.headers)
         assert (source.json()["status"], source.json()["pages"]) == ("ready", 5)
+
+
+class TestWhileAFileIsIndexed:
+    async def test_the_chatbot_keeps_answering(
+        self, app: Any, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A large file takes its job a minute to write; meanwhile the chatbot's visitors still
+        start conversations and get answers (the job held its row and the workspace's quota
+        lock for the whole write: both waited, then failed with 500)."""
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        first = await upload(client, account, chatbot_id, "\n\n".join(HANDBOOK).encode(), "a.txt")
+        await source_after_jobs(app, client, account, chatbot_id, first.json()["id"])
+        writing, release = asyncio.Event(), asyncio.Event()
+        write_page = ingest.write_page
+
+        async def held_after_the_first_page(*args: Any, **kwargs: Any) -> None:
+            await write_page(*args, **kwargs)
+            writing.set()
+            await release.wait()
+
+        monkeypatch.setattr(ingest, "write_page", held_after_the_first_page)
+        pdf = make_pdf(["Bread is baked at four every morning.", "Cakes are made to order."])
+        second = await upload(client, account, chatbot_id, pdf, "bakery.pdf")
+        job = asyncio.create_task(run_queued_jobs(app))
+        await asyncio.wait_for(writing.wait(), 30)
+        try:
+            conversation = await asyncio.wait_for(
+                client.post(
+                    f"/v1/chatbots/{chatbot_id}/conversations", json={}, headers=account.headers
+                ),
+                10,
+            )
+            assert conversation.status_code == 201, conversation.text
+            answer = await asyncio.wait_for(
+                client.post(
+                    f"/v1/conversations/{conversation.json()['id']}/messages",
+                    json={"content": "When are refunds paid back?"},
+                    headers=account.headers,
+                ),
+                10,
+            )
+        finally:
+            release.set()
+            await job
+        assert answer.status_code == 201, answer.text
+        assert "fourteen days" in answer.json()["content"]
+        source = await source_after_jobs(app, client, account, chatbot_id, second.json()["id"])
+        assert (source["status"], source["pages"]) == ("ready", 2)
