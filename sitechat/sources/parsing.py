@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from sitechat.knowledge.chunking import content_hash
-from sitechat.sources.filetypes import FileType
+from sitechat.sources.filetypes import FileType, decode_text
 
 # A zip entry that inflates more than this many times over is a bomb, not a document.
 MAX_COMPRESSION_RATIO = 200
@@ -262,7 +262,7 @@ def _parse_text(
         page = extract_page(data, "https://file.invalid/", content_type="text/html")
         markdown, title = page.markdown, page.title
     else:
-        markdown = data.decode("utf-8", errors="replace").lstrip("\ufeff").replace("\x00", "")
+        markdown = decode_text(data)
         title = _first_heading(markdown) if file_type is FileType.markdown else ""
     title = " ".join(title.split())[:300] or fallback_title
     return ParsedDocument(title=title, pages=split_sections(markdown, title, limits))

@@ -147,7 +147,39 @@ class TestDisplayText:
         assert (source["title"], source["file_name"]) == ("Prices", "pricelist.pdf")
 
 
+class TestTextEncodings:
+    async def test_text_saved_by_windows_editors(self, app: Any, client: httpx.AsyncClient) -> None:
+        """Notepad's "ANSI" (Windows-1252) and "Unicode" (UTF-16 with a byte-order mark)."""
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        files = {
+            "ansi.txt": "Our café in München opens at eight \u2013 every day.".encode("cp1252"),
+            "unicode.txt": "The Zürich workshop services bikes on Wednesdays.".encode("utf-16"),
+        }
+        for name, data in files.items():
+            response = await upload(client, account, chatbot_id, data, name, "text/plain")
+            assert response.status_code == 202, response.text
+            source = await source_after_jobs(
+                app, client, account, chatbot_id, response.json()["id"]
+            )
+            assert (source["status"], source["file_type"]) == ("ready", "text"), source
+
+        (cafe,) = await search(client, account, chatbot_id, "café München")
+        (workshop,) = await search(client, account, chatbot_id, "Zürich workshop")
+        assert "Our café in München opens at eight \u2013 every day." in cafe["snippet"]
+        assert "The Zürich workshop services bikes" in workshop["snippet"]
+
+
 class TestRefusedUploads:
+    async def test_a_blank_text_file_is_415(self, client: httpx.AsyncClient) -> None:
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        response = await upload(client, account, chatbot_id, b"  \n\t\r\n ", "notes.txt")
+        problem = assert_problem(response, 415, "unsupported-file-type")
+        assert "blank" in str(problem["detail"])
+        listed = await client.get(f"/v1/chatbots/{chatbot_id}/sources", headers=account.headers)
+        assert listed.json()["items"] == []
+
     async def test_a_png_named_pdf_is_415(self, client: httpx.AsyncClient) -> None:
         account = await register(client)
         chatbot_id = await new_chatbot(client, account)
