@@ -19,6 +19,7 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
+import asyncpg
 from pydantic import ValidationError
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,13 +65,23 @@ async def _in_transaction(
         async with create_sessionmaker(engine)() as session, session.begin():
             return await work(session)
     except ProgrammingError as error:
-        if "UndefinedTable" in type(error.orig).__name__:
+        if _caused_by_undefined_table(error):
             raise AdminError(
                 "the database has no SiteChat tables yet: run `sitechat migrate`"
             ) from None
         raise
     finally:
         await engine.dispose()
+
+
+def _caused_by_undefined_table(error: ProgrammingError) -> bool:
+    # SQLAlchemy wraps its adapter's error, raised `from` asyncpg's own.
+    cause: BaseException | None = error.orig
+    while cause is not None:
+        if isinstance(cause, asyncpg.UndefinedTableError):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def _password(args: argparse.Namespace) -> tuple[str, bool]:
@@ -209,16 +220,23 @@ _COMMANDS: dict[
 
 
 def run_admin(settings: Settings, args: argparse.Namespace) -> int:
-    from sitechat.core.embedded_db import configured_database
+    from sitechat.core.embedded_db import NoDatabase, configured_database
     from sitechat.core.logging import configure_logging
 
     configure_logging("WARNING")  # the command's own lines are its output
     plans: PlanCatalog | None = None
     try:
         plans = load_catalog(settings.billing.plans_file)
-        with configured_database(settings) as url:
+        with configured_database(settings, existing=True) as url:
             asyncio.run(_COMMANDS[args.admin_command](settings, plans, url, args))
-    except (AdminError, PlanCatalogError, ProblemError, ValidationError, UnknownPlanError) as error:
+    except (
+        AdminError,
+        NoDatabase,
+        PlanCatalogError,
+        ProblemError,
+        ValidationError,
+        UnknownPlanError,
+    ) as error:
         print(f"sitechat admin: {_problem_line(error, plans)}", file=sys.stderr)
         return 1
     return 0

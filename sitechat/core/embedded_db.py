@@ -23,6 +23,10 @@ log = structlog.get_logger()
 DATABASE_NAME = "sitechat"
 
 
+class NoDatabase(Exception):
+    """No database is configured and the data folder has no embedded one."""
+
+
 class EmbeddedPostgres:
     def __init__(self, data_dir: Path) -> None:
         self.pgdata = (data_dir / "postgres").resolve()
@@ -96,11 +100,19 @@ async def ensure_database(admin_url: str, name: str) -> None:
 
 
 @contextlib.contextmanager
-def configured_database(settings: Settings) -> Iterator[str]:
-    """The configured database, or the embedded one for as long as the command runs."""
+def configured_database(settings: Settings, *, existing: bool = False) -> Iterator[str]:
+    """The configured database, or the embedded one for as long as the command runs; with
+    `existing`, `NoDatabase` instead of creating an embedded one where there is none."""
     if settings.db.url:
         yield settings.db.url
         return
+    pgdata = settings.data_dir / "postgres"
+    if existing and not pgdata.exists():
+        raise NoDatabase(
+            f"there is no SiteChat database in {settings.data_dir.resolve()}: run the command "
+            "in the folder `make run` runs in (its data folder, SITECHAT_DATA_DIR, defaults to "
+            "`.sitechat` there), or set SITECHAT_DATA_DIR or DATABASE_URL"
+        )
     embedded = EmbeddedPostgres(settings.data_dir)
     url = embedded.start()
     try:

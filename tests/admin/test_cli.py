@@ -11,9 +11,12 @@ import sys
 import uuid
 from pathlib import Path
 
+import asyncpg
 import httpx
+from sqlalchemy.engine import make_url
 
 from sitechat.config import Settings
+from sitechat.core.embedded_db import ensure_database
 from sitechat.core.login_throttle import LoginThrottle
 from sitechat.core.ratelimit import create_storage
 from tests.core.ratelimit_conftest_helpers import SHARED_REDIS_URL, delete_keys_with_prefix
@@ -241,3 +244,36 @@ class TestUnlock:
         account = await register(client)
         line = failed_with(admin(settings, tmp_path, "unlock", account.email))
         assert "REDIS_URL is not set" in line and "restarting `sitechat serve`" in line
+
+
+class TestWhereTheDatabaseIs:
+    def test_a_folder_without_a_database_says_where_to_run_it(
+        self, settings: Settings, tmp_path: Path
+    ) -> None:
+        """Run from another folder, a command found no `.sitechat` there: it created a new
+        empty embedded database and printed a traceback."""
+        line = failed_with(admin(settings, tmp_path, "list-workspaces", DATABASE_URL=""))
+
+        assert "there is no SiteChat database in" in line and "SITECHAT_DATA_DIR" in line
+        assert not (tmp_path / "data" / "postgres").exists()
+
+    async def test_a_database_without_tables_says_to_migrate(
+        self, settings: Settings, tmp_path: Path
+    ) -> None:
+        name = f"sitechat_empty_{uuid.uuid4().hex[:12]}"
+        server = make_url(str(settings.db.url)).set(database="postgres")
+        await ensure_database(server.render_as_string(hide_password=False), name)
+        empty = server.set(database=name).render_as_string(hide_password=False)
+        try:
+            line = failed_with(admin(settings, tmp_path, "list-workspaces", DATABASE_URL=empty))
+        finally:
+            connection = await asyncpg.connect(
+                user=server.username or "postgres",
+                host=server.query.get("host") or server.host,
+                port=server.port,
+                database="postgres",
+            )
+            await connection.execute(f'DROP DATABASE "{name}"')
+            await connection.close()
+
+        assert "run `sitechat migrate`" in line
