@@ -1,7 +1,8 @@
 """Files -> Markdown pages with titles and headings (run in a child process: `parse_process`).
 
 - **PDF** (pypdf): one page per PDF page, numbered, so citations can say "page 4"; the
-  document outline (bookmarks) gives each page its heading. A PDF locked with a user password
+  document outline (bookmarks) gives each page its heading, and a short line set larger than
+  the document's body text is a heading within the page. A PDF locked with a user password
   fails as `encrypted`; one locked only against editing (an empty user password) is read.
 - **DOCX** (python-docx): Word's heading styles become Markdown headings, lists and tables
   are kept; the document is cut into one page per top-level section.
@@ -16,15 +17,21 @@ size: a zip bomb is refused before anything is inflated.
 from __future__ import annotations
 
 import io
+import math
 import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
 
 from sitechat.knowledge.chunking import content_hash
 from sitechat.sources.filetypes import FileType, decode_text
 
+# A PDF line set at least this many times larger than the body text is a heading (when short
+# and not a sentence): PDFs made from documents keep no heading structure but their look.
+HEADING_SIZE = 1.15
+MAX_PDF_HEADING_CHARS = 120
 # A zip entry that inflates more than this many times over is a bomb, not a document.
 MAX_COMPRESSION_RATIO = 200
 MAX_ZIP_ENTRIES = 5_000
@@ -100,15 +107,14 @@ def _parse_pdf(data: bytes, fallback_title: str, limits: ParseLimits) -> ParsedD
         raise FileRejected(f"The PDF has {page_count} pages; at most {limits.max_pages} are read.")
     title = _pdf_title(reader) or fallback_title
     headings = _pdf_outline_headings(reader)
+    texts = [_pdf_page_text(reader.pages[index]) for index in range(page_count)]
+    body_size = _body_font_size(texts)
     pages: list[ParsedPage] = []
     heading = ""
-    for index in range(page_count):
+    for index, (text, line_sizes) in enumerate(texts):
         heading = headings.get(index, heading)
-        try:
-            text = reader.pages[index].extract_text() or ""
-        except Exception:
-            text = ""
-        text = _tidy_pdf_text(text)
+        large = {line for line, size in line_sizes.items() if size >= body_size * HEADING_SIZE}
+        text = _tidy_pdf_text(text, large)
         if not text:
             continue
         number = index + 1
@@ -150,12 +156,74 @@ def _pdf_outline_headings(reader: object) -> dict[int, str]:
     return headings
 
 
-def _tidy_pdf_text(text: str) -> str:
+def _pdf_page_text(page: Any) -> tuple[str, dict[str, float]]:
+    """The page's text, and each of its lines (whitespace collapsed) with the largest font size
+    it is set in."""
+    sizes: dict[str, float] = {}
+    line: list[str] = []
+    size = 0.0
+
+    def visit(text: str, cm: Any, tm: Any, font: Any, font_size: float) -> None:
+        nonlocal size
+        # The font size as drawn: scaled by the text's and the page's matrices.
+        drawn = font_size * math.hypot(tm[2], tm[3]) * math.hypot(cm[2], cm[3])
+        *ended, rest = text.split("\n")
+        for piece in ended:
+            line.append(piece)
+            if piece.strip():
+                size = max(size, drawn)
+            _end_line(sizes, line, size)
+            size = 0.0
+        if rest.strip():
+            line.append(rest)
+            size = max(size, drawn)
+
+    try:
+        text = page.extract_text(visitor_text=visit) or ""
+    except Exception:
+        return "", {}
+    _end_line(sizes, line, size)
+    return text, sizes
+
+
+def _end_line(sizes: dict[str, float], line: list[str], size: float) -> None:
+    text = " ".join("".join(line).split())
+    line.clear()
+    if text:
+        sizes[text] = max(size, sizes.get(text, 0.0))
+
+
+def _body_font_size(texts: list[tuple[str, dict[str, float]]]) -> float:
+    """The font size most of the document's characters are set in."""
+    characters: dict[float, int] = {}
+    for _, sizes in texts:
+        for line, size in sizes.items():
+            characters[round(size, 1)] = characters.get(round(size, 1), 0) + len(line)
+    return max(characters, key=lambda size: characters[size]) if characters else 0.0
+
+
+def _is_heading(line: str, large: set[str]) -> bool:
+    return (
+        line in large
+        and len(line) <= MAX_PDF_HEADING_CHARS
+        and not line.endswith((".", ",", ";"))
+        and any(char.isalpha() for char in line)
+    )
+
+
+def _tidy_pdf_text(text: str, large: set[str]) -> str:
+    """Paragraphs as the page sets them; a heading line (`large`, short, no sentence) becomes
+    a Markdown heading instead of running into the paragraph under it."""
     lines = [" ".join(line.split()) for line in text.replace("\x00", "").splitlines()]
     paragraphs: list[str] = []
     current: list[str] = []
     for line in lines:
-        if line:
+        if _is_heading(line, large):
+            if current:
+                paragraphs.append("\n".join(current))
+                current = []
+            paragraphs.append(f"### {line}")
+        elif line:
             current.append(line)
         elif current:
             paragraphs.append(" ".join(current))

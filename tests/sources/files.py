@@ -30,6 +30,22 @@ def make_pdf(
     return buffer.getvalue()
 
 
+def make_pdf_with_headings(sections: list[tuple[str, list[str]]]) -> bytes:
+    """A PDF as a word processor exports one: per page a heading set larger than the text
+    lines under it, and no outline."""
+    buffer = io.BytesIO()
+    document = canvas.Canvas(buffer)
+    for heading, lines in sections:
+        document.setFont("Helvetica-Bold", 18)
+        document.drawString(72, 740, heading)
+        document.setFont("Helvetica", 10)
+        for number, line in enumerate(lines):
+            document.drawString(72, 712 - 14 * number, line)
+        document.showPage()
+    document.save()
+    return buffer.getvalue()
+
+
 USER_PASSWORD = "s3cret"
 
 

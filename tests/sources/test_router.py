@@ -13,7 +13,14 @@ from sitechat.models.chat import UsageEvent
 from sitechat.sources import ingest
 from tests.conftest import run_queued_jobs
 from tests.fixtures.accounts import assert_problem, register
-from tests.sources.files import encrypt_pdf, make_docx, make_pdf, make_png, zip_bomb_docx
+from tests.sources.files import (
+    encrypt_pdf,
+    make_docx,
+    make_pdf,
+    make_pdf_with_headings,
+    make_png,
+    zip_bomb_docx,
+)
 from tests.sources.helpers import (
     new_chatbot,
     replace,
@@ -58,6 +65,33 @@ class TestUploadPdf:
         assert hits[0]["url"] is None  # an uploaded file has nothing to link to
         chatbot = await client.get(f"/v1/chatbots/{chatbot_id}", headers=account.headers)
         assert chatbot.json()["status"] == "ready"
+
+    async def test_a_heading_set_larger_heads_its_section(
+        self, app: Any, client: httpx.AsyncClient
+    ) -> None:
+        """A PDF without bookmarks: its larger lines are headings, not the start of the
+        paragraph under them ("Battery warranty The e-bike battery is...")."""
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        pdf = make_pdf_with_headings(
+            [
+                ("Frame warranty", ["Every frame is covered for ten years.", "Not transferable."]),
+                (
+                    "Battery warranty",
+                    [
+                        "The e-bike battery is guaranteed for two years",
+                        "or 500 full charge cycles.",
+                    ],
+                ),
+            ]
+        )
+        response = await upload(client, account, chatbot_id, pdf, "warranty.pdf")
+        source = await source_after_jobs(app, client, account, chatbot_id, response.json()["id"])
+        assert source["status"] == "ready", source
+
+        (hit, *_) = await search(client, account, chatbot_id, "battery guaranteed charge cycles")
+        assert hit["heading"] == "Battery warranty"
+        assert hit["snippet"].startswith("The e-bike battery is guaranteed for two years or 500")
 
     async def test_each_pdf_page_is_a_page_for_retrieval(
         self, app: Any, client: httpx.AsyncClient
