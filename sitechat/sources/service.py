@@ -155,7 +155,7 @@ async def replace_file(
     check_upload(await workspace_plan(session, plans, caller.workspace_id), len(data), data, name)
     source.status = SourceStatus.queued
     source.error = None
-    source.file_name = name
+    # The source keeps the name of the version it answers from until the new one is indexed.
     run = await queue_run(session, jobs, source, RunTrigger.replacement, utcnow(), name, data)
     return await _detail(session, source, run)
 

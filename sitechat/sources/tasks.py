@@ -206,6 +206,7 @@ async def _process(context: TaskContext, work: _Work) -> IngestDiff:
             # The document's own title, shown in source lists: the display-text rule applies.
             title = sanitize_display_text(document.title)[:500]
             source.title = title or source.title if source.url is None else source.title
+        source.file_name = work.file_name  # the version now answered from
         if fetched is not None:
             source.etag, source.last_modified = fetched.etag, fetched.last_modified
         # Its current status, locked against other changes but not against references to it.
@@ -266,7 +267,8 @@ async def _fail(context: TaskContext, work: _Work, message: str) -> None:
             run.file_data = None
             run.finished_at = utcnow()
         if source is not None:
-            # A failed replacement leaves the previous version searchable; the error says why
-            # the new one is not.
-            source.status = SourceStatus.failed
-            source.error = message
+            # A failed replacement (or re-fetch) leaves the previous version answered from: the
+            # source stays ready, and its error says why the new one is not in use.
+            served = source.file_hash is not None
+            source.status = SourceStatus.ready if served else SourceStatus.failed
+            source.error = f"{message} The previous version is still in use." if served else message

@@ -414,8 +414,15 @@ class TestReplaceFile:
         await source_after_jobs(app, client, account, chatbot_id, source_id)
         await replace(client, account, chatbot_id, source_id, encrypt_pdf(make_pdf(["x"])), "h.pdf")
         source = await source_after_jobs(app, client, account, chatbot_id, source_id)
-        assert source["status"] == "failed" and "encrypted" in source["error"]
-        assert source["pages"] == 5
+        # Ready: it is still answered from, as it was; the error says the new file is not.
+        assert source["status"] == "ready"
+        assert "encrypted" in source["error"] and "previous version" in source["error"]
+        assert (source["file_name"], source["file_type"], source["pages"]) == (
+            "handbook.pdf",
+            "pdf",
+            5,
+        )
+        assert source["last_run"]["status"] == "failed"
         assert await search(client, account, chatbot_id, "planning board")
 
     async def test_only_file_sources_take_a_file(self, client: httpx.AsyncClient) -> None:
