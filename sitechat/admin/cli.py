@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sitechat.accounts.errors import EmailTaken
 from sitechat.admin import service
 from sitechat.auth.capabilities import role_can, role_cannot
 from sitechat.billing.catalog import PlanCatalogError, load_catalog
@@ -47,6 +48,9 @@ def _problem_line(error: Exception, plans: PlanCatalog | None) -> str:
             + str(item["msg"]).removeprefix("Value error, ")
             for item in error.errors()
         )
+    if isinstance(error, EmailTaken):
+        # The operator may know what a visitor may not (the API's wording hides it).
+        return "a user with this email address exists already"
     if isinstance(error, ProblemError):
         return error.detail
     if isinstance(error, UnknownPlanError) and plans is not None:

@@ -114,6 +114,8 @@ class TestCreateUser:
             "/v1/auth/login", json={"email": "bob@example.com", "password": passphrase}
         )
         assert login.status_code == 200
+        again = admin(settings, tmp_path, "create-user", "BOB@example.com")
+        assert failed_with(again) == "sitechat admin: a user with this email address exists already"
 
 
 class TestWorkspacesAndPlans:
