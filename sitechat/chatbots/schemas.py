@@ -345,6 +345,10 @@ class ChatbotRead(BaseModel):
     indexing: IndexingRead | None = None
 
 
+TextContent = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_SOURCE_CHARS)]
+QaAnswer = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+
+
 class TextSourceCreate(BaseModel):
     """Raw text (Markdown headings help citations); searchable as soon as it is saved."""
 
@@ -352,7 +356,7 @@ class TextSourceCreate(BaseModel):
 
     kind: Literal["text"]
     title: SourceTitle
-    content: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_SOURCE_CHARS)]
+    content: TextContent
 
 
 class QaSourceCreate(BaseModel):
@@ -362,7 +366,7 @@ class QaSourceCreate(BaseModel):
 
     kind: Literal["qa"]
     question: QaQuestion
-    answer: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+    answer: QaAnswer
 
 
 SourceCreate = Annotated[TextSourceCreate | QaSourceCreate, Field(discriminator="kind")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +29,12 @@ from sitechat.core.errors import NotFound
 from sitechat.core.pagination import decode_cursor, next_cursor_of
 from sitechat.knowledge.dense import DenseRetrieval, indexing_progress
 from sitechat.knowledge.tasks import request_embedding
-from sitechat.knowledge.writer import ChunkTarget, index_markdown, index_question_answer
+from sitechat.knowledge.writer import (
+    ChunkTarget,
+    delete_source_chunks,
+    index_markdown,
+    index_question_answer,
+)
 from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind, SourceStatus
 from sitechat.worker.buffer import JobBuffer
 
@@ -188,6 +194,45 @@ async def add_source(
         )
     session.add(source)
     await session.flush()
+    chunk_count = await _index_text_or_qa(session, jobs, dense, chatbot, source)
+    if chunk_count and chatbot.status in (ChatbotStatus.draft, ChatbotStatus.training):
+        transition(chatbot, ChatbotStatus.ready, Actor.system)
+    await session.flush()
+    content = source.content or ""
+    return SourceRead.of(source, content[:CONTENT_PREVIEW_CHARS], len(content))
+
+
+async def edit_text_or_qa(
+    session: AsyncSession,
+    jobs: JobBuffer,
+    dense: DenseRetrieval | None,
+    caller: Caller,
+    source: Source,
+    changes: Mapping[str, str],
+) -> None:
+    """Change a text source's title or content, or a Q&A source's question or answer, and
+    index it again in this transaction: once the request returns, answers quote the new text
+    and never the old."""
+    chatbot = await get_chatbot(session, caller, source.chatbot_id)
+    if source.kind is SourceKind.text:
+        source.title = changes.get("title", source.title)
+        source.content = changes.get("content", source.content)
+    else:
+        source.question = changes.get("question", source.question)
+        source.title = (source.question or "")[:500]
+        source.content = changes.get("answer", source.content)
+    await delete_source_chunks(session, source.id)
+    await _index_text_or_qa(session, jobs, dense, chatbot, source)
+    await session.flush()
+
+
+async def _index_text_or_qa(
+    session: AsyncSession,
+    jobs: JobBuffer,
+    dense: DenseRetrieval | None,
+    chatbot: Chatbot,
+    source: Source,
+) -> int:
     target = ChunkTarget(
         workspace_id=chatbot.workspace_id,
         chatbot_id=chatbot.id,
@@ -195,15 +240,14 @@ async def add_source(
         language=chatbot.language,
         title=source.title if source.question is None else source.question,
     )
-    if isinstance(data, TextSourceCreate):
-        chunk_count = await index_markdown(session, target, data.content)
+    if source.kind is SourceKind.text:
+        chunk_count = await index_markdown(session, target, source.content or "")
     else:
-        chunk_count = await index_question_answer(session, target, data.question, data.answer)
-    if chunk_count and chatbot.status in (ChatbotStatus.draft, ChatbotStatus.training):
-        transition(chatbot, ChatbotStatus.ready, Actor.system)
+        chunk_count = await index_question_answer(
+            session, target, source.question or "", source.content or ""
+        )
     if chunk_count:
         request_embedding(jobs, dense, chatbot.id)  # dense retrieval (when on), after the commit
-    await session.flush()
     log.info(
         "chatbot.source_indexed",
         chatbot_id=str(chatbot.id),
@@ -211,8 +255,7 @@ async def add_source(
         kind=source.kind.value,
         chunks=chunk_count,
     )
-    content = source.content or ""
-    return SourceRead.of(source, content[:CONTENT_PREVIEW_CHARS], len(content))
+    return chunk_count
 
 
 async def delete_source(

@@ -116,6 +116,11 @@ async def delete_page_chunks(session: AsyncSession, page_id: uuid.UUID) -> None:
     await session.execute(delete(Chunk).where(Chunk.page_id == page_id))
 
 
+async def delete_source_chunks(session: AsyncSession, source_id: uuid.UUID) -> None:
+    """Every chunk of a source (a text or Q&A source's, before it is indexed again)."""
+    await session.execute(delete(Chunk).where(Chunk.source_id == source_id))
+
+
 # -- pages -------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sitechat.core.errors import Conflict, PaymentRequired, ProblemError, UnprocessableEntity
 
 
@@ -48,8 +50,19 @@ class NotSyncable(UnprocessableEntity):
 
     def __init__(self) -> None:
         super().__init__(
-            "Only website sources and files fetched from a URL can re-sync; an uploaded file "
-            "is replaced by uploading it again."
+            "Only website sources and files fetched from a URL re-sync. A text source's title "
+            "and content and a Q&A source's question and answer are changed with PATCH; an "
+            "uploaded file is replaced with PUT .../file."
+        )
+
+
+class NotEditable(UnprocessableEntity):
+    slug = "not-editable"
+
+    def __init__(self, kind: str, fields: Iterable[str]) -> None:
+        super().__init__(
+            f"A {kind} source has no {', '.join(sorted(fields))} to change: a text source "
+            "takes title and content, a Q&A source question and answer."
         )
 
 

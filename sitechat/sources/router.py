@@ -218,22 +218,34 @@ async def get_source(
     responses={
         **SOURCE_NOT_FOUND,
         402: {"description": "`schedule-not-in-plan` (with `upgrade_plan_id`)."},
-        422: {"description": "`not-syncable`: text, Q&A and uploaded files have no schedule."},
+        422: {
+            "description": "`not-syncable`: text, Q&A and uploaded files have no schedule; "
+            "`not-editable`: a field another kind of source has."
+        },
     },
 )
 async def update_source(
     session: SessionDep,
+    jobs: JobBufferDep,
+    dense: DenseDep,
     plans: PlansDep,
     caller: AdminDep,
     chatbot_id: uuid.UUID,
     source_id: uuid.UUID,
     body: SourceUpdate,
 ) -> object:
-    """Set the re-sync schedule of a website or a file fetched from a URL: `off`, `daily`
-    or `weekly` (the plan's `syncs_per_week` sets the most frequent). A re-sync sends each
-    stored page's `ETag` / `Last-Modified` back, so an unchanged page costs one request and
-    no re-indexing. Needs the admin role."""
-    return await service.update_source(session, plans, caller, chatbot_id, source_id, body)
+    """Change a source:
+
+    - a website's or a file fetched from a URL's re-sync schedule: `off`, `daily` or `weekly`
+      (the plan's `syncs_per_week` sets the most frequent). A re-sync sends each stored page's
+      `ETag` / `Last-Modified` back, so an unchanged page costs one request and no re-indexing;
+    - a text source's `title` and `content`, a Q&A source's `question` and `answer`: indexed
+      again in the request, so the next answer quotes the new text and never the old.
+
+    An uploaded file is replaced with `PUT .../file`. Needs the admin role."""
+    return await service.update_source(
+        session, jobs, dense, plans, caller, chatbot_id, source_id, body
+    )
 
 
 @router.put(

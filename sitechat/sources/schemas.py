@@ -7,10 +7,23 @@ from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
-from sitechat.chatbots.schemas import QaSourceCreate, SourceRead, TextSourceCreate
-from sitechat.core.fields import SourceTitle
+from sitechat.chatbots.schemas import (
+    QaAnswer,
+    QaSourceCreate,
+    SourceRead,
+    TextContent,
+    TextSourceCreate,
+)
+from sitechat.core.fields import QaQuestion, SourceTitle
 from sitechat.models.chatbots import SyncSchedule
 
 
@@ -44,14 +57,40 @@ SourceCreate = Annotated[
 
 
 class SourceUpdate(BaseModel):
+    """What can change on a source, by its kind: a website's or a fetched file's schedule, a
+    text source's title and content, a Q&A source's question and answer. An uploaded file is
+    replaced with `PUT .../file`."""
+
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"sync_schedule": "weekly"}]}
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"sync_schedule": "weekly"},
+                {"content": "# Refunds\n\nRefunds are issued within 30 days of purchase."},
+                {"answer": "Yes: every order ships with a prepaid return label."},
+            ]
+        },
     )
 
-    sync_schedule: SyncSchedule = Field(
+    sync_schedule: SyncSchedule | None = Field(
+        default=None,
         description="Re-sync a website or a file fetched from a URL: `off`, `daily` or "
-        "`weekly` (the plan's `syncs_per_week` allows daily or only weekly)."
+        "`weekly` (the plan's `syncs_per_week` allows daily or only weekly).",
     )
+    title: SourceTitle | None = Field(default=None, description="A text source's title.")
+    content: TextContent | None = Field(default=None, description="A text source's text.")
+    question: QaQuestion | None = Field(default=None, description="A Q&A source's question.")
+    answer: QaAnswer | None = Field(default=None, description="A Q&A source's answer.")
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> SourceUpdate:
+        if not self.changed():
+            raise ValueError("name at least one field to change")
+        return self
+
+    def changed(self) -> set[str]:
+        """The fields the request sets (null is not a value for any of them)."""
+        return {name for name in self.model_fields_set if getattr(self, name) is not None}
 
 
 RunKind = Literal["file", "crawl"]

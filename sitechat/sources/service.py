@@ -17,13 +17,14 @@ from sitechat.auth.caller import Caller
 from sitechat.billing.plans import Plan, PlanCatalog
 from sitechat.billing.usage import ensure_room, quota_status, workspace_plan
 from sitechat.chatbots.schemas import CONTENT_PREVIEW_CHARS
-from sitechat.chatbots.service import get_chatbot
+from sitechat.chatbots.service import edit_text_or_qa, get_chatbot
 from sitechat.config import CrawlSettings
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound
 from sitechat.core.fields import display_file_name
 from sitechat.core.pagination import decode_cursor, next_cursor_of
 from sitechat.crawling.service import checked_start_url
+from sitechat.knowledge.dense import DenseRetrieval
 from sitechat.models.chatbots import Source, SourceKind, SourceStatus, SyncSchedule
 from sitechat.models.crawling import CrawlJob
 from sitechat.models.sources import RunTrigger, SourceRun
@@ -31,6 +32,7 @@ from sitechat.sources import repository
 from sitechat.sources.errors import (
     FileTooLarge,
     NotAFileSource,
+    NotEditable,
     NotSyncable,
     ScheduleNotInPlan,
     SyncInProgress,
@@ -177,27 +179,47 @@ async def sync_now(
     return await _detail(session, source, run)
 
 
+# What a PATCH may change on each kind of source (the schedule: `_syncable`).
+_CONTENT_FIELDS = {SourceKind.text: {"title", "content"}, SourceKind.qa: {"question", "answer"}}
+
+
 async def update_source(
     session: AsyncSession,
+    jobs: JobBuffer,
+    dense: DenseRetrieval | None,
     plans: PlanCatalog,
     caller: Caller,
     chatbot_id: uuid.UUID,
     source_id: uuid.UUID,
     data: SourceUpdate,
 ) -> SourceDetail:
+    """A website's or fetched file's schedule, or a text or Q&A source's content (indexed
+    again at once); every change is checked before any is made."""
     source = await _source(session, caller, chatbot_id, source_id, for_update=True)
-    syncable = source.kind is SourceKind.website or (
-        source.kind is SourceKind.file and source.url is not None
-    )
-    if not syncable:
-        raise NotSyncable()
-    plan = await workspace_plan(session, plans, caller.workspace_id)
-    _check_schedule(plans, plan, data.sync_schedule)
-    if data.sync_schedule is not source.sync_schedule or source.next_sync_at is None:
-        source.next_sync_at = next_sync_after(data.sync_schedule, utcnow())
-    source.sync_schedule = data.sync_schedule
+    changed = data.changed()
+    content_fields = changed - {"sync_schedule"}
+    if content_fields - _CONTENT_FIELDS.get(source.kind, set()):
+        raise NotEditable(source.kind.value, content_fields)
+    if "sync_schedule" in changed:
+        if not _syncable(source):
+            raise NotSyncable()
+        assert data.sync_schedule is not None
+        plan = await workspace_plan(session, plans, caller.workspace_id)
+        _check_schedule(plans, plan, data.sync_schedule)
+        if data.sync_schedule is not source.sync_schedule or source.next_sync_at is None:
+            source.next_sync_at = next_sync_after(data.sync_schedule, utcnow())
+        source.sync_schedule = data.sync_schedule
+    if content_fields:
+        changes = {name: str(getattr(data, name)) for name in content_fields}
+        await edit_text_or_qa(session, jobs, dense, caller, source, changes)
     await session.flush()
     return await _detail(session, source, None)
+
+
+def _syncable(source: Source) -> bool:
+    return source.kind is SourceKind.website or (
+        source.kind is SourceKind.file and source.url is not None
+    )
 
 
 def _check_schedule(plans: PlanCatalog, plan: Plan, schedule: SyncSchedule) -> None:

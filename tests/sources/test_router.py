@@ -520,3 +520,143 @@ class TestWhileAFileIsIndexed:
         assert "fourteen days" in answer.json()["content"]
         source = await source_after_jobs(app, client, account, chatbot_id, second.json()["id"])
         assert (source["status"], source["pages"]) == ("ready", 2)
+
+
+class TestEditingTextAndQa:
+    async def _add(
+        self, client: httpx.AsyncClient, account: Any, chatbot_id: str, body: dict[str, str]
+    ) -> str:
+        response = await client.post(
+            f"/v1/chatbots/{chatbot_id}/sources", json=body, headers=account.headers
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    async def _ask(
+        self, client: httpx.AsyncClient, account: Any, chatbot_id: str, question: str
+    ) -> dict[str, Any]:
+        conversation = await client.post(
+            f"/v1/chatbots/{chatbot_id}/conversations", json={}, headers=account.headers
+        )
+        answer = await client.post(
+            f"/v1/conversations/{conversation.json()['id']}/messages",
+            json={"content": question},
+            headers=account.headers,
+        )
+        assert answer.status_code == 201, answer.text
+        return answer.json()  # type: ignore[no-any-return]
+
+    async def test_a_text_sources_new_content_is_answered_and_the_old_never(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        old = "Refunds are issued within 14 days of purchase."
+        source_id = await self._add(
+            client,
+            account,
+            chatbot_id,
+            {"kind": "text", "title": "Refund policy", "content": f"# Refunds\n\n{old}"},
+        )
+        new = "Refunds are issued within 30 days of purchase."
+        response = await client.patch(
+            f"/v1/chatbots/{chatbot_id}/sources/{source_id}",
+            json={"title": "Refunds and returns", "content": f"# Refunds\n\n{new}"},
+            headers=account.headers,
+        )
+
+        assert response.status_code == 200, response.text
+        edited = response.json()
+        assert (edited["id"], edited["title"], edited["status"]) == (
+            source_id,
+            "Refunds and returns",
+            "ready",
+        )
+        assert edited["content_preview"] == f"# Refunds\n\n{new}"
+        answer = await self._ask(client, account, chatbot_id, "How many days do refunds take?")
+        assert new in answer["content"] and old not in answer["content"]
+        assert answer["citations"][0]["title"] == "Refunds and returns"
+        hits = await search(client, account, chatbot_id, "refunds days purchase")
+        assert [hit["snippet"] for hit in hits] == [new]
+
+    async def test_a_qa_sources_answer_and_question(self, client: httpx.AsyncClient) -> None:
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        source_id = await self._add(
+            client,
+            account,
+            chatbot_id,
+            {"kind": "qa", "question": "Do you ship abroad?", "answer": "Only within Germany."},
+        )
+        response = await client.patch(
+            f"/v1/chatbots/{chatbot_id}/sources/{source_id}",
+            json={"question": "Do you ship to Austria?", "answer": "Yes, in 3 to 5 days."},
+            headers=account.headers,
+        )
+
+        assert response.status_code == 200, response.text
+        assert (response.json()["title"], response.json()["question"]) == (
+            "Do you ship to Austria?",
+            "Do you ship to Austria?",
+        )
+        answer = await self._ask(client, account, chatbot_id, "Do you ship to Austria?")
+        assert answer["content"].startswith("Yes, in 3 to 5 days.")
+        assert "Germany" not in answer["content"]
+
+    async def test_fields_of_another_kind_change_nothing(self, client: httpx.AsyncClient) -> None:
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        text_id = await self._add(
+            client, account, chatbot_id, {"kind": "text", "title": "Hours", "content": "At 9."}
+        )
+        qa_id = await self._add(
+            client, account, chatbot_id, {"kind": "qa", "question": "Parking?", "answer": "Yes."}
+        )
+        base = f"/v1/chatbots/{chatbot_id}/sources"
+        refused = {
+            "not-editable": [
+                (qa_id, {"content": "Changed."}),
+                (text_id, {"answer": "Changed.", "content": "Changed."}),
+            ],
+            "not-syncable": [(text_id, {"sync_schedule": "daily", "content": "Changed."})],
+            "validation-error": [
+                (text_id, {}),
+                (text_id, {"content": None}),
+                (text_id, {"content": ""}),
+                (text_id, {"title": "x" * 501}),
+                (text_id, {"content": "Changed.", "colour": "red"}),
+            ],
+        }
+        for slug, attempts in refused.items():
+            for source_id, body in attempts:
+                response = await client.patch(
+                    f"{base}/{source_id}", json=body, headers=account.headers
+                )
+                assert_problem(response, 422, slug)
+        problem = (
+            await client.patch(f"{base}/{qa_id}", json={"content": "x"}, headers=account.headers)
+        ).json()
+        assert "a Q&A source question and answer" in problem["detail"]
+
+        text = (await client.get(f"{base}/{text_id}", headers=account.headers)).json()
+        qa = (await client.get(f"{base}/{qa_id}", headers=account.headers)).json()
+        assert (text["title"], text["content_preview"]) == ("Hours", "At 9.")
+        assert (qa["question"], qa["content_preview"]) == ("Parking?", "Yes.")
+
+    async def test_another_workspaces_source_is_404(self, client: httpx.AsyncClient) -> None:
+        owner, other = await register(client), await register(client)
+        chatbot_id = await new_chatbot(client, owner)
+        source_id = await self._add(
+            client, owner, chatbot_id, {"kind": "text", "title": "Hours", "content": "At 9."}
+        )
+        response = await client.patch(
+            f"/v1/chatbots/{chatbot_id}/sources/{source_id}",
+            json={"content": "Closed."},
+            headers=other.headers,
+        )
+
+        assert_problem(response, 404)
+        kept = await client.get(
+            f"/v1/chatbots/{chatbot_id}/sources/{source_id}", headers=owner.headers
+        )
+        assert kept.json()["content_preview"] == "At 9."
