@@ -8,7 +8,9 @@ high retrieval ranked its passage. The answer is
 1. a **lead paragraph** from the best page: the sentence that answers best, the sentence
    before it when it refers back ("This...", "It..."), the sentences after it that stay on the
    subject, and the code example or list that goes with it, in reading order (a sentence
-   referring back to one that cannot be quoted, cut by the chunk's edge, does not lead);
+   referring back to one that cannot be quoted, cut by the chunk's edge, does not lead); a
+   short section of a few sentences (a help page's "Delivery times and costs") is quoted
+   whole, but for its version notes and pointers elsewhere;
 2. at most two **further paragraphs**, each from another page, only when that page says
    something the lead does not (it covers more of the question) and nearly as well.
 
@@ -105,6 +107,13 @@ _BACK_REFERENCES_TEXT = """
 """
 BACK_REFERENCES = frozenset(_BACK_REFERENCES_TEXT.split())
 
+# Sentences beside the point of a section: version and platform notes, and pointers to text
+# elsewhere ("...are listed below.").
+_ASIDE = re.compile(
+    r"^(?:(?:changed|new) in version|deprecated since|availability:|see also)"
+    r"|\b(?:below|above|following)[.:]$",
+    re.IGNORECASE,
+)
 _DELTA_WORD = re.compile(r"\s*\S+")
 _FIRST_WORD = re.compile(r"[A-Za-z]+")
 
@@ -379,6 +388,12 @@ def _lead_paragraph(
     """The lead sentence in its context: the sentence it leans on, what it introduces, the
     sentences after it that stay on the subject, and the code example that follows."""
     passage_units = by_passage[lead.passage_index]
+    if _short_and_whole(passage_units):
+        # A short section said whole (a help page's "Delivery times and costs"): its other
+        # sentences are the context a visitor needs, however few words they share; not its
+        # notes on versions and platforms, nor pointers to what the passage does not hold.
+        kept = [u for u in passage_units if u is lead or not _ASIDE.search(u.text)]
+        return Paragraph(lead.passage_index, kept)
     index = passage_units.index(lead)
     start = _section_opening(passage_units, index, names_it)
     if start == index and _leans_back(lead) and _quotable_before(passage_units, index):
@@ -425,6 +440,20 @@ def _lead_paragraph(
     while len(chosen) > 1 and chosen[-1] is not lead and chosen[-1].text.endswith(":"):
         chosen.pop()  # "...the following:" with nothing following reads as cut off
     return Paragraph(lead.passage_index, chosen)
+
+
+def _short_and_whole(passage_units: Sequence[Unit]) -> bool:
+    """A passage of a few whole sentences (and the code or list they introduce) that fits a
+    lead paragraph: no unit cut by the chunk's edge, so it is its section's whole text."""
+    prose = [u for u in passage_units if u.kind != "code"]
+    code = [u for u in passage_units if u.kind == "code" and u.position >= 0]
+    return (
+        not any(u.fragment for u in passage_units)
+        and sum(u.kind == "prose" for u in prose) <= MAX_LEAD_SENTENCES + 1
+        and sum(len(u.text) for u in prose) <= MAX_PARAGRAPH_CHARS
+        and sum(len(u.text) for u in code) <= MAX_CODE_CHARS
+        and not passage_units[-1].text.endswith(":")
+    )
 
 
 def _section_opening(passage_units: Sequence[Unit], index: int, names_it: bool) -> int:

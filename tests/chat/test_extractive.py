@@ -70,6 +70,45 @@ class TestGroundedAnswers:
         assert answer_words <= source_words
 
 
+class TestShortSections:
+    async def test_a_short_section_is_quoted_whole(self) -> None:
+        """A help page's section of a few sentences: the one sharing the question's word
+        ("ship") is not the answer alone; the section is ("How long does shipping take?"
+        quoted only the accessories' delivery time)."""
+        delivery = make_passage(
+            "Bikes are delivered by a specialist courier within 5 to 8 working days. Delivery "
+            "is free for orders above 1,500 euros; below that, a flat fee of 49 euros applies. "
+            "Accessories ship separately by parcel post in 2 to 3 working days.",
+            title="Shipping policy",
+            heading="Delivery times and costs",
+            closeness=0.5,  # what retrieval measures of it (no word but "ship" in common)
+        )
+        countries = make_passage(
+            "Nimbus Bikes ships to Germany, Austria, France, the Netherlands and Belgium.",
+            title="Shipping policy",
+            heading="Where we ship",
+        )
+
+        answer = await ask("How long does shipping take?", [delivery, countries])
+
+        assert answer.text.startswith(
+            "Bikes are delivered by a specialist courier within 5 to 8 working days."
+        )
+        assert "Accessories ship separately by parcel post in 2 to 3 working days." in answer.text
+
+    async def test_a_long_section_is_quoted_from_its_answer(self) -> None:
+        filler = " ".join(f"Paragraph {n} says something about frames and paint." for n in range(9))
+        passage = make_passage(
+            f"{filler} Accessories ship separately by parcel post in 2 to 3 working days.",
+            title="Shipping policy",
+            closeness=0.5,
+        )
+
+        answer = await ask("How long does shipping take?", [passage])
+
+        assert answer.text.startswith("Accessories ship separately")
+
+
 class TestCitations:
     async def test_citations_are_numbered_in_the_order_the_text_cites_them(self) -> None:
         passages = [
@@ -371,10 +410,15 @@ class TestReadability:
     ) -> None:
         # The sentence naming the question's word comes second; the section's first sentence,
         # which never names it, is the definition the visitor asked for.
+        # A long section (a short one is quoted whole, from its start, either way).
         text = (
             "A function returning another function, usually applied as a function "
             "transformation using the @wrapper syntax. Common examples for decorators are "
-            "classmethod() and staticmethod()."
+            "classmethod() and staticmethod(). The decorator syntax is merely syntactic "
+            "sugar, the following two function definitions are semantically equivalent. The "
+            "same concept exists for classes, but is less commonly used there. See the "
+            "documentation for function definitions and class definitions for more about "
+            "decorators and how the syntax is evaluated when the definition runs."
         )
         glossary = make_passage(text, title="Glossary", heading="Glossary > decorator")
         elsewhere = make_passage(text, title="Glossary", heading="Glossary > function")
