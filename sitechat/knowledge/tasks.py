@@ -17,7 +17,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from sitechat.core.state import TaskContext, task_context
 from sitechat.knowledge import vectors
 from sitechat.knowledge.dense import DenseRetrieval, DenseSetup, embed_missing_chunks
-from sitechat.worker.buffer import JobBuffer
+from sitechat.worker.buffer import JobBuffer, job_waiting
 from sitechat.worker.queue import queue
 
 log = structlog.get_logger()
@@ -38,7 +38,22 @@ def embedding_lock_of(chatbot_id: uuid.UUID | str) -> str:
     retry=RetryStrategy(max_attempts=3, exponential_wait=10),
 )
 async def embed_chunks_task(job: JobContext, chatbot_id: str) -> int:
-    return await embed_chunks(task_context(job), uuid.UUID(chatbot_id))
+    context = task_context(job)
+    try:
+        return await embed_chunks(context, uuid.UUID(chatbot_id))
+    except Exception as error:
+        # A job asked for since this one started waits in the queue and will embed what this
+        # one did not. Retried, this one would wait beside it, which the queueing lock forbids:
+        # procrastinate's retry then fails inside its worker.
+        async with context.session() as session:
+            if await job_waiting(session, embedding_lock_of(chatbot_id)):
+                log.warning(
+                    "knowledge.embed_failed_next_job_waits",
+                    chatbot_id=chatbot_id,
+                    error=type(error).__name__,
+                )
+                return 0
+        raise
 
 
 async def embed_chunks(context: TaskContext, chatbot_id: uuid.UUID) -> int:

@@ -111,3 +111,15 @@ async def send_job(job: PendingJob) -> int:
     job_id = await deferrer.defer_async(**job.kwargs)
     log.info("job.deferred", task=job.task_name, job_id=job_id)
     return job_id
+
+
+async def job_waiting(session: AsyncSession, queueing_lock: str) -> bool:
+    """Whether a job of this queueing lock waits in the queue (at most one can)."""
+    result = await session.execute(
+        text(
+            "SELECT EXISTS (SELECT 1 FROM procrastinate_jobs "
+            "WHERE queueing_lock = :lock AND status = 'todo')"
+        ),
+        {"lock": queueing_lock},
+    )
+    return bool(result.scalar_one())

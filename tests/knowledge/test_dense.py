@@ -25,7 +25,7 @@ from sitechat.knowledge.dense import (
 from sitechat.knowledge.embedders import Embedder, EmbeddingError
 from sitechat.knowledge.passages import Passage
 from sitechat.knowledge.service import retrieve, retrieve_for_answer
-from sitechat.knowledge.tasks import EMBED_TASK, embed_chunks
+from sitechat.knowledge.tasks import EMBED_TASK, defer_embedding, embed_chunks
 from sitechat.models import Chatbot
 from sitechat.process import provide_dense_retrieval
 from tests.conftest import run_queued_jobs
@@ -106,7 +106,55 @@ class _WritesAChunkFirst:
         await self._embedder.aclose()
 
 
+class _FailsOnceAfterANewJob:
+    """An embedder that fails its first call, after a request asked for the chatbot's
+    embedding again (so that job waits in the queue while this one fails)."""
+
+    def __init__(self, dense: DenseRetrieval, chatbot: Chatbot) -> None:
+        self._dense, self._embedder, self._chatbot = dense, dense.embedder, chatbot
+        self.failed = False
+
+    @property
+    def model_name(self) -> str:
+        return self._embedder.model_name
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        if not self.failed:
+            self.failed = True
+            await defer_embedding(self._dense, self._chatbot.id)
+            raise EmbeddingError("server_error", "the model is overloaded")
+        return await self._embedder.embed(texts)
+
+    async def embed_query(self, text: str) -> list[float]:
+        return await self._embedder.embed_query(text)
+
+    async def aclose(self) -> None:
+        await self._embedder.aclose()
+
+
 class TestEmbeddingJob:
+    async def test_a_failed_job_with_another_queued_leaves_the_work_to_it(
+        self, app: FastAPI, dense_on: DenseRetrieval
+    ) -> None:
+        """Retried, the failed job would wait in the queue beside the new one, which the queue
+        forbids (one waiting embedding job per chatbot): the worker's retry crashed on it."""
+        chatbot = await _chatbot_with(app, CAR_REPAIR, REFUND_POLICY)
+        embedder = _FailsOnceAfterANewJob(dense_on, chatbot)
+        with provided(app, DenseSetup(DenseRetrieval(embedder, batch_size=2))):
+            await defer_embedding(dense_on, chatbot.id)
+            await run_queued_jobs(app)
+
+        assert embedder.failed
+        assert len(await _embedded(app, chatbot)) == 2  # by the job queued meanwhile
+        statuses = await _sql(
+            app,
+            "SELECT status::text, count(*) FROM procrastinate_jobs WHERE task_name = :task "
+            "AND args->>'chatbot_id' = :id GROUP BY status ORDER BY 1",
+            task=EMBED_TASK,
+            id=str(chatbot.id),
+        )
+        assert [tuple(row) for row in statuses] == [("succeeded", 2)]
+
     async def test_embeds_every_chunk_in_batches_once(
         self, app: FastAPI, dense_on: DenseRetrieval, embeddings_server: EmbeddingsServer
     ) -> None:
