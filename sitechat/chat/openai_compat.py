@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import orjson
 from fastapi import Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.responses import Response
 
 from sitechat.auth.dependencies import CallerDep
@@ -80,8 +80,10 @@ class ChatCompletionCreate(BaseModel):
 
     model: str = Field(max_length=100, examples=["chatbot:01936f0e-8c1b-7d6a-9f3e-2b4c5d6e7f80"])
     messages: list[ChatMessageIn] = Field(min_length=1, max_length=MAX_MESSAGES)
-    stream: bool = False
+    stream: StrictBool = False
     stream_options: dict[str, Any] | None = None
+    # One answer per question: a request for more choices is refused, not answered with one.
+    n: int = Field(1, ge=1, le=1, description="How many choices: only 1 is generated.")
 
 
 def _chatbot_id(model: str) -> uuid.UUID:

@@ -77,6 +77,29 @@ class TestOpenAIErrorEnvelope:
         assert error["param"] == "messages"
         assert int(response.headers["content-length"]) == len(response.content)
 
+    @pytest.mark.parametrize(
+        ("param", "value"), [("n", 2), ("n", 0), ("stream", "yes"), ("stream", 1)]
+    )
+    async def test_what_cannot_be_honoured_is_refused_not_ignored(
+        self, app: FastAPI, http: httpx.AsyncClient, param: str, value: object
+    ) -> None:
+        """Two choices were answered with one, and "yes" was taken for `stream: true`."""
+        account = await create_account(app)
+        key = await create_api_key(app, account)
+
+        response = await http.post(
+            "/v1/chat/completions",
+            json={
+                "model": f"chatbot:{uuid.uuid4()}",
+                "messages": [{"role": "user", "content": "Hi"}],
+                param: value,
+            },
+            headers={"Authorization": f"Bearer {key}"},
+        )
+
+        assert response.status_code == 422
+        assert response.json()["error"]["param"] == param
+
     async def test_a_body_refused_by_the_middleware_is_an_openai_error_too(
         self, http: httpx.AsyncClient
     ) -> None:
