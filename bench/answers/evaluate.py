@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.questions import ALL_SETS, Question, QuestionSet
+from bench.retrieval import ingest
 from bench.retrieval.evaluate import page_key, percentile
 from sitechat.chat.answerer import AnswerSettings, Citation
 from sitechat.chat.evidence import Evidence, answer_sources, answerable, evidence_of
@@ -43,7 +44,7 @@ _SPACE = re.compile(r"\s+")
 
 
 def site_of(question_set: QuestionSet) -> str:
-    return "python" if "python" in question_set.site_root else "postgres"
+    return ingest.site_of(question_set.site_root)
 
 
 def plain(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Visitor-phrased evaluation questions for two documentation sites.
+"""Visitor-phrased evaluation questions for two documentation sites and a small help center.
 
 Each set is written the way a stranger with a problem types into a site's chat box: everyday
 words, the goal or the symptom rather than the docs' own vocabulary, sometimes a typo or a
@@ -18,8 +18,12 @@ have been looked at, though, so a third split, `"fresh"` (`python311_fresh.py`,
 the other two touch little: nobody tunes on it or reads its answers or misses; the benches
 print it beside tune and holdout as the honest figure.
 
+The help center (`bench/sites/helpcenter`, a meal-kit company's 13 pages, `helpcenter.py`) is
+how a small customer site fares; site and questions were written blind, in one go, with tune
+and holdout splits. The issue's targets are the documentation sites'.
+
 `python -m bench.questions.check` verifies the sets against the installed Debian packages
-(python3.11-doc, postgresql-doc-15).
+(python3.11-doc, postgresql-doc-15) and the help center's pages.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ class Question:
 @dataclass(frozen=True)
 class QuestionSet:
     name: str
-    site_root: str  # the site's HTML directory (a Debian package path)
+    site_root: str  # the site's HTML directory (a Debian package's, or under the repository)
     questions: tuple[Question, ...]
 
     @property
@@ -106,10 +110,11 @@ def split_rank(split: str) -> int:
 
 
 def _all_sets() -> tuple[QuestionSet, ...]:
+    from bench.questions.helpcenter import HELPCENTER
     from bench.questions.postgres15 import POSTGRES15
     from bench.questions.python311 import PYTHON311
 
-    return (PYTHON311, POSTGRES15)
+    return (PYTHON311, POSTGRES15, HELPCENTER)
 
 
 ALL_SETS: tuple[QuestionSet, ...] = _all_sets()

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.chat.eval_questions import ANSWERABLE as OLD_ANSWERABLE
 from bench.questions import ALL_SETS
+from bench.retrieval.ingest import site_of
 from sitechat.knowledge.passages import Passage
 from sitechat.models.chatbots import Chatbot
 
@@ -52,7 +53,7 @@ def page_key(path: str) -> str:
 def probe_sets() -> list[ProbeSet]:
     sets = []
     for question_set in ALL_SETS:
-        site = "python" if "python" in question_set.site_root else "postgres"
+        site = site_of(question_set.site_root)
         probes = tuple(
             Probe(q.text, frozenset(page_key(p) for p in q.pages), q.split)
             for q in question_set.answerable

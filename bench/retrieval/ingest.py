@@ -44,9 +44,20 @@ class Site:
     max_pages: int
 
 
+REPOSITORY = Path(__file__).resolve().parents[2]
 PYTHON = Site("python", Path("/usr/share/doc/python3.11/html"), "/index.html", 2000)
 POSTGRES = Site("postgres", Path("/usr/share/doc/postgresql-doc-15/html"), "/index.html", 2000)
-SITES = (PYTHON, POSTGRES)
+# A small help center (bench/sites/helpcenter): how the product does on a site of a few pages.
+HELPCENTER = Site("helpcenter", REPOSITORY / "bench/sites/helpcenter", "/index.html", 200)
+SITES = (PYTHON, POSTGRES, HELPCENTER)
+
+
+def site_of(site_root: str) -> str:
+    """The name of the site whose pages a question set names (its root, absolute or relative
+    to the repository)."""
+    root = Path(site_root)
+    root = root if root.is_absolute() else REPOSITORY / root
+    return next(site.name for site in SITES if site.root == root)
 
 
 @dataclass(frozen=True)
@@ -128,12 +139,12 @@ def ingest_site(
 
 @contextlib.contextmanager
 def served_sites() -> Iterator[dict[str, str]]:
-    with docs_site(PYTHON.root) as python, docs_site(POSTGRES.root) as postgres:
-        yield {PYTHON.name: python, POSTGRES.name: postgres}
+    with contextlib.ExitStack() as stack:
+        yield {site.name: stack.enter_context(docs_site(site.root)) for site in SITES}
 
 
 def ingest_all(database_url: str, dense: bool = True) -> list[Ingested]:
-    """Both sites, one after the other (a site's vectors complete before the next crawl)."""
+    """Every site, one after the other (a site's vectors complete before the next crawl)."""
     migrate(database_url)
     results = []
     with (
