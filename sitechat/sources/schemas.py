@@ -64,11 +64,12 @@ class SourceUpdate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            "minProperties": 1,
             "examples": [
                 {"sync_schedule": "weekly"},
                 {"content": "# Refunds\n\nRefunds are issued within 30 days of purchase."},
                 {"answer": "Yes: every order ships with a prepaid return label."},
-            ]
+            ],
         },
     )
 

@@ -96,10 +96,12 @@ def sample_value(schema: dict[str, Any], root: dict[str, Any]) -> Any:
     kind = schema.get("type", "object")
     if kind == "object":
         properties = schema.get("properties", {})
+        names = [name for name in schema.get("required", []) if name in properties]
+        # A body that must change something (`minProperties`) gets its first optional fields.
+        optional = [name for name in properties if name not in names]
+        names += optional[: max(0, schema.get("minProperties", 0) - len(names))]
         return {
-            name: _NAMED_SAMPLES.get(name) or sample_value(properties[name], root)
-            for name in schema.get("required", [])
-            if name in properties
+            name: _NAMED_SAMPLES.get(name) or sample_value(properties[name], root) for name in names
         }
     if kind == "array":
         return [sample_value(schema["items"], root)] * schema.get("minItems", 0)
