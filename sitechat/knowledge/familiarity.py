@@ -10,6 +10,13 @@ words). A visitor's own ordinary words that the sources happen not to use ("thro
 "subfolders", "climbing") are words of that vocabulary, with or without a common affix, or two
 of them joined; numbers and literal values ("0.30000000000000004", "5gb", "007") are not names.
 
+A small site's sources use few of the language's words, so a visitor's everyday word is often
+absent from them while not common enough for the embedder's vocabulary ("voucher", "login",
+"mouldy"): below `RARE_FROM_CHUNKS` chunks a word of an English dictionary (GCIDE, from the
+`english-words` package) is ordinary too, and so is a contraction typed without its
+apostrophe ("dont"). Large sources keep the stricter test: a dictionary word they never use is
+often another product's name there ("flask", "selenium" on the Python docs).
+
 An identifier ("pg_partman") names something unknown when a part of it is unknown to the
 sources too; one made of words the sources use ("end_date", "updated_at") is the visitor's own
 column.
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Container
 from functools import cache
 
 from sitechat.knowledge.minilm import ModelUnavailable, model_dir
@@ -45,6 +53,11 @@ MIN_COMPOUND_HEAD = 4
 # Affixes an ordinary word takes, applied to a stemmed lexeme ("poetri" -> "poetry").
 _PREFIXES = ("un", "sub", "re", "over", "per", "pre", "non", "multi", "auto")
 _SUFFIXES = ("", "e", "s", "y", "es", "ed", "ing", "er", "ers", "able", "ly", "al")
+_CONTRACTIONS_TEXT = """
+    dont cant wont didnt doesnt isnt arent wasnt werent havent hasnt hadnt couldnt wouldnt
+    shouldnt mustnt ive youre youve youll theyre theyve weve whats thats theres heres lets
+"""
+CONTRACTIONS = frozenset(_CONTRACTIONS_TEXT.split())
 _NAME_LIKE = re.compile(r"[a-z][a-z0-9]+")
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
@@ -62,14 +75,36 @@ def vocabulary() -> frozenset[str]:
     return frozenset(w for w in words if w.isalpha() and len(w) >= MIN_LETTERS)
 
 
-def _is_word(lexeme: str, words: frozenset[str]) -> bool:
+@cache
+def dictionary() -> frozenset[str]:
+    """An English dictionary's words (lower-case letters only) and the contractions typed
+    without an apostrophe; only the contractions when the dictionary is not installed.
+    GCIDE: 114,000 words, ~19 MB (Webster's 1934 list beside it would take 90 MB more)."""
+    try:
+        from english_words import get_english_words_set
+    except ImportError:
+        return CONTRACTIONS
+    return frozenset(get_english_words_set(["gcide"], lower=True, alpha=True)) | CONTRACTIONS
+
+
+class _Lexicon:
+    """Words of any of a few word lists (without building their union)."""
+
+    def __init__(self, *lists: frozenset[str]) -> None:
+        self._lists = lists
+
+    def __contains__(self, word: object) -> bool:
+        return any(word in words for words in self._lists)
+
+
+def _is_word(lexeme: str, words: Container[str]) -> bool:
     # The stemmer turns a final "y" into "i" ("poetry" -> "poetri") and drops a doubled
     # consonant ("install" -> "instal").
     stems = (lexeme, lexeme + lexeme[-1:], lexeme[:-1] + "y" if lexeme.endswith("i") else "")
     return any(stem + suffix in words for stem in stems if stem for suffix in _SUFFIXES)
 
 
-def ordinary_word(lexeme: str, words: frozenset[str]) -> bool:
+def ordinary_word(lexeme: str, words: Container[str]) -> bool:
     """A word of the vocabulary, maybe with a common affix, or two words joined."""
     if _is_word(lexeme, words):
         return True
@@ -93,10 +128,12 @@ def unfamiliar_terms(
 ) -> tuple[str, ...]:
     """The question's name-like lexemes the chatbot's sources do not know, sorted: not an
     ordinary word, or written as a proper noun ("Azure" is a word of the vocabulary)."""
-    words = vocabulary()
-    if not words or language != VOCABULARY_LANGUAGE:
+    vocabulary_words = vocabulary()
+    if not vocabulary_words or language != VOCABULARY_LANGUAGE:
         return ()
-    rare = RARE_CHUNKS if terms.chunk_count >= RARE_FROM_CHUNKS else 0
+    large = terms.chunk_count >= RARE_FROM_CHUNKS
+    rare = RARE_CHUNKS if large else 0
+    words = vocabulary_words if large else _Lexicon(vocabulary_words, dictionary())
     candidates = set(terms.unseen) | {t for t, n in terms.frequencies.items() if n <= rare}
     names = proper_nouns(question)
     return tuple(

@@ -71,3 +71,18 @@ def test_an_identifier_naming_something_unknown_is_unfamiliar() -> None:
 def test_the_visitors_own_column_made_of_known_words_is_not() -> None:
     asked = terms({"end_date", "start_date"}, {"end": 30, "date": 20, "start": 25})
     assert unfamiliar_terms(asked, "make sure end_date is after start_date") == ()
+
+
+@pytest.mark.parametrize("word", ["voucher", "login", "mouldi", "dont"])
+def test_a_small_sites_visitor_uses_dictionary_words_the_site_does_not(word: str) -> None:
+    # A help center of 50 chunks never says "voucher" (it says "gift card"); the embedder's
+    # vocabulary lacks the word, an English dictionary has it ("mouldi": "mouldy", stemmed;
+    # "dont": "don't" typed without its apostrophe).
+    assert unfamiliar_terms(terms({word}), f"what about my {word}") == ()
+
+
+def test_large_sources_keep_dictionary_words_that_name_products() -> None:
+    # On the Python docs, a word they never use names another product: Flask, the framework.
+    asked = "flask or fastapi for a small REST API"
+    assert unfamiliar_terms(terms({"flask"}, chunks=RARE_FROM_CHUNKS), asked) == ("flask",)
+    assert unfamiliar_terms(terms({"flask"}), asked) == ()
