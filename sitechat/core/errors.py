@@ -241,14 +241,25 @@ async def _handle_rate_limit_unavailable(request: Request, exc: Exception) -> Re
     )
 
 
-def _database_unavailable(request: Request, error: BaseException) -> Response:
-    log.warning("db.unavailable", error=type(error).__name__)
+def _retry_shortly(request: Request, event: str, error: object, slug: str, detail: str) -> Response:
+    """A 503 the client may retry in a moment (logged as `event`, with the error's class)."""
+    log.warning(event, error=type(error).__name__)
     return problem_response(
         status=503,
-        slug="database-unavailable",
-        detail="The database is unreachable; please retry shortly.",
+        slug=slug,
+        detail=detail,
         request_id=request_id_of(request),
         headers={"Retry-After": "2"},
+    )
+
+
+def _database_unavailable(request: Request, error: BaseException) -> Response:
+    return _retry_shortly(
+        request,
+        "db.unavailable",
+        error,
+        "database-unavailable",
+        "The database is unreachable; please retry shortly.",
     )
 
 
@@ -293,13 +304,12 @@ async def _handle_dbapi_error(request: Request, exc: Exception) -> Response:
     if exc.connection_invalidated or _caused_by(exc, _CONNECTION_LOST):
         return _database_unavailable(request, exc)
     if _caused_by(exc, _DATABASE_BUSY):
-        log.warning("db.busy", error=type(exc.orig).__name__)
-        return problem_response(
-            status=503,
-            slug="database-busy",
-            detail="The database did not answer in time; please retry shortly.",
-            request_id=request_id_of(request),
-            headers={"Retry-After": "2"},
+        return _retry_shortly(
+            request,
+            "db.busy",
+            exc.orig,
+            "database-busy",
+            "The database did not answer in time; please retry shortly.",
         )
     if _caused_by(exc, (asyncpg.DataError,)):
         return await _handle_data_error(request, exc)
@@ -322,13 +332,12 @@ async def _handle_os_error(request: Request, exc: Exception) -> Response:
     if _raised_in(exc.__traceback__, _DATABASE_DRIVER_MODULES):
         return _database_unavailable(request, exc)
     if isinstance(exc, ConnectionError):
-        log.warning("dependency.unavailable", error=type(exc).__name__)
-        return problem_response(
-            status=503,
-            slug="service-unavailable",
-            detail="A service this request needs is unreachable; please retry shortly.",
-            request_id=request_id_of(request),
-            headers={"Retry-After": "2"},
+        return _retry_shortly(
+            request,
+            "dependency.unavailable",
+            exc,
+            "service-unavailable",
+            "A service this request needs is unreachable; please retry shortly.",
         )
     raise exc
 

@@ -76,16 +76,33 @@ async def _chatbot_with(app: FastAPI, *texts: str) -> Chatbot:
     return chatbot
 
 
-class _WritesAChunkFirst:
-    """An embedder that, when first asked, adds a chunk to the chatbot with the given id."""
+class _Wrapping:
+    """An embedder doing what another does; subclasses add to `embed`."""
 
-    def __init__(self, embedder: Embedder, app: FastAPI, chatbot: Chatbot, chunk_id: uuid.UUID):
-        self._embedder, self._app, self._chatbot, self._chunk_id = embedder, app, chatbot, chunk_id
-        self._written = False
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
 
     @property
     def model_name(self) -> str:
         return self._embedder.model_name
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        return await self._embedder.embed(texts)
+
+    async def embed_query(self, text: str) -> list[float]:
+        return await self._embedder.embed_query(text)
+
+    async def aclose(self) -> None:
+        await self._embedder.aclose()
+
+
+class _WritesAChunkFirst(_Wrapping):
+    """An embedder that, when first asked, adds a chunk to the chatbot with the given id."""
+
+    def __init__(self, embedder: Embedder, app: FastAPI, chatbot: Chatbot, chunk_id: uuid.UUID):
+        super().__init__(embedder)
+        self._app, self._chatbot, self._chunk_id = app, chatbot, chunk_id
+        self._written = False
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         if not self._written:
@@ -99,24 +116,15 @@ class _WritesAChunkFirst:
             )
         return await self._embedder.embed(texts)
 
-    async def embed_query(self, text: str) -> list[float]:
-        return await self._embedder.embed_query(text)
 
-    async def aclose(self) -> None:
-        await self._embedder.aclose()
-
-
-class _FailsOnceAfterANewJob:
+class _FailsOnceAfterANewJob(_Wrapping):
     """An embedder that fails its first call, after a request asked for the chatbot's
     embedding again (so that job waits in the queue while this one fails)."""
 
     def __init__(self, dense: DenseRetrieval, chatbot: Chatbot) -> None:
-        self._dense, self._embedder, self._chatbot = dense, dense.embedder, chatbot
+        super().__init__(dense.embedder)
+        self._dense, self._chatbot = dense, chatbot
         self.failed = False
-
-    @property
-    def model_name(self) -> str:
-        return self._embedder.model_name
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         if not self.failed:
@@ -124,12 +132,6 @@ class _FailsOnceAfterANewJob:
             await defer_embedding(self._dense, self._chatbot.id)
             raise EmbeddingError("server_error", "the model is overloaded")
         return await self._embedder.embed(texts)
-
-    async def embed_query(self, text: str) -> list[float]:
-        return await self._embedder.embed_query(text)
-
-    async def aclose(self) -> None:
-        await self._embedder.aclose()
 
 
 class TestEmbeddingJob:
