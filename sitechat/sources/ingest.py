@@ -108,13 +108,13 @@ async def apply_document(
             diff.changed += 1
         else:
             diff.new += 1
-    await _ensure_room(session, plans, source, len(to_write))
     kept = {page.locator for page in document.pages}
     gone = [stored for url, stored in existing.items() if url not in kept]
     await repository.delete_pages(session, [stored.id for stored in gone])
     for stored in gone:
         diff.entries.append(_entry(stored.url, stored.title, stored.page_number, "removed"))
     diff.removed = len(gone)
+    await _ensure_room(session, plans, source, len(to_write))  # last: the lock is held to commit
     return diff
 
 
