@@ -1,5 +1,7 @@
 import re
 
+import pytest
+
 from sitechat.chat.answerer import (
     AnswerMeta,
     AnswerSettings,
@@ -475,6 +477,32 @@ class TestReadability:
         answer = await ask("fast queue that adds and removes items at both ends", passages)
 
         assert len(answer.citations) == 1  # the second page says nothing new
+
+    @pytest.mark.parametrize(("closeness", "joins"), [(0.2, False), (0.45, True)])
+    async def test_a_further_page_far_in_meaning_does_not_join(
+        self, closeness: float, joins: bool
+    ) -> None:
+        """It shares the question's word ("safe") but is about something else: a safe place
+        for the box, under a question about a nut allergy."""
+        allergens = make_passage(
+            "Every recipe lists the 14 major allergens it contains. We don't recommend our "
+            "boxes for anyone with a severe nut allergy: ingredients are packed in a kitchen "
+            "that handles nuts.",
+            title="Allergens",
+            closeness=0.5,
+        )
+        delivery = make_passage(
+            "Before you order, add a safe place for your box in Settings, for example behind "
+            "the side gate.",
+            title="Delivery",
+            closeness=closeness,
+        )
+        question = "I have a bad nut allergy, is it safe to order a box?"
+
+        answer = await ask(question, [allergens, delivery])
+
+        assert answer.text.startswith("Every recipe lists the 14 major allergens")
+        assert ("safe place" in answer.text) is joins
 
     async def test_an_api_entry_is_quoted_with_its_name(self) -> None:
         passage = make_passage(
