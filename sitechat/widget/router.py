@@ -65,7 +65,7 @@ def _script_response(request: Request, asset: ScriptAsset, cache_control: str) -
     )
 
 
-@router.get(SCRIPT_PATH)
+@router.api_route(SCRIPT_PATH, methods=["GET", "HEAD"])  # HEAD: link checkers, `curl -I`
 async def widget_script_latest(request: Request) -> Response:
     """The widget script; paste `<script src=".../widget.js" data-chatbot-id="..." async>`."""
     return _script_response(request, widget_script(), SHORT_CACHE)

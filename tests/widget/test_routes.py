@@ -42,6 +42,14 @@ class TestScript:
         assert response.content == widget_script().body
         assert b"sitechat-widget" in response.content
 
+    async def test_a_head_request_answers_like_get(self, client: httpx.AsyncClient) -> None:
+        # Link checkers and `curl -I` ask with HEAD; it was a 405.
+        response = await client.head("/widget.js", headers={"Accept-Encoding": "identity"})
+
+        assert response.status_code == 200
+        assert response.headers["content-type"] == JS_TYPE
+        assert int(response.headers["content-length"]) == len(widget_script().body)
+
     async def test_gzip_when_accepted_and_under_30_kb(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/widget.js", headers={"Accept-Encoding": "br, gzip"})
         raw = await client.get("/widget.js", headers={"Accept-Encoding": "gzip;q=0"})
