@@ -464,8 +464,12 @@ def _short_and_whole(passage_units: Sequence[Unit]) -> bool:
     lead paragraph: no unit cut by the chunk's edge, so it is its section's whole text."""
     prose = [u for u in passage_units if u.kind != "code"]
     code = [u for u in passage_units if u.kind == "code" and u.position >= 0]
+    opening = next((u for u in passage_units if u.position >= 0), None)
     return (
-        not any(u.fragment for u in passage_units)
+        # A passage opening with a list's items is the tail of a list cut by the chunk's edge.
+        opening is not None
+        and opening.kind == "prose"
+        and not any(u.fragment for u in passage_units)
         and sum(u.kind == "prose" for u in prose) <= MAX_LEAD_SENTENCES + 1
         and sum(len(u.text) for u in prose) <= MAX_PARAGRAPH_CHARS
         and sum(len(u.text) for u in code) <= MAX_CODE_CHARS

@@ -98,6 +98,20 @@ class TestShortSections:
         )
         assert "Accessories ship separately by parcel post in 2 to 3 working days." in answer.text
 
+    async def test_the_tail_of_a_list_cut_by_the_chunks_edge_is_not_quoted_whole(self) -> None:
+        # The list's introduction ("We don't refund:") is in the chunk before.
+        tail = make_passage(
+            "- A box that was charged because the week wasn't skipped in time.\n"
+            "- Ingredients kept past their use-by date.\n\n"
+            "A damaged box is refunded in full, including the delivery fee.",
+            title="Problems with a box",
+            closeness=0.5,
+        )
+
+        answer = await ask("my box was damaged, do I get a refund", [tail])
+
+        assert answer.text.startswith("A damaged box is refunded in full"), answer.text
+
     async def test_a_long_section_is_quoted_from_its_answer(self) -> None:
         filler = " ".join(f"Paragraph {n} says something about frames and paint." for n in range(9))
         passage = make_passage(
