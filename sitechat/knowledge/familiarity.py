@@ -13,9 +13,9 @@ of them joined; numbers and literal values ("0.30000000000000004", "5gb", "007")
 A small site's sources use few of the language's words, so a visitor's everyday word is often
 absent from them while not common enough for the embedder's vocabulary ("voucher", "login",
 "mouldy"): below `RARE_FROM_CHUNKS` chunks a word of an English dictionary (GCIDE, from the
-`english-words` package) is ordinary too, and so is a contraction typed without its
-apostrophe ("dont"). Large sources keep the stricter test: a dictionary word they never use is
-often another product's name there ("flask", "selenium" on the Python docs).
+`english-words` package) is ordinary too. Large sources keep the stricter test: a dictionary
+word they never use is often another product's name there ("flask", "selenium" on the Python
+docs). A contraction typed without its apostrophe ("dont") is a word everywhere.
 
 An identifier ("pg_partman") names something unknown when a part of it is unknown to the
 sources too; one made of words the sources use ("end_date", "updated_at") is the visitor's own
@@ -133,7 +133,8 @@ def unfamiliar_terms(
         return ()
     large = terms.chunk_count >= RARE_FROM_CHUNKS
     rare = RARE_CHUNKS if large else 0
-    words = vocabulary_words if large else _Lexicon(vocabulary_words, dictionary())
+    # A contraction typed without its apostrophe is a word on any site.
+    words = _Lexicon(vocabulary_words, CONTRACTIONS if large else dictionary())
     candidates = set(terms.unseen) | {t for t, n in terms.frequencies.items() if n <= rare}
     names = proper_nouns(question)
     return tuple(

@@ -81,6 +81,11 @@ def test_a_small_sites_visitor_uses_dictionary_words_the_site_does_not(word: str
     assert unfamiliar_terms(terms({word}), f"what about my {word}") == ()
 
 
+def test_a_contraction_without_its_apostrophe_is_a_word_on_any_site() -> None:
+    large = terms({"dont"}, chunks=RARE_FROM_CHUNKS)
+    assert unfamiliar_terms(large, "i dont get why my loop never ends") == ()
+
+
 def test_large_sources_keep_dictionary_words_that_name_products() -> None:
     # On the Python docs, a word they never use names another product: Flask, the framework.
     asked = "flask or fastapi for a small REST API"
