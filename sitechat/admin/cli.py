@@ -30,7 +30,7 @@ from sitechat.auth.capabilities import role_can, role_cannot
 from sitechat.billing.catalog import PlanCatalogError, load_catalog
 from sitechat.billing.plans import PlanCatalog, UnknownPlanError
 from sitechat.config import Settings
-from sitechat.core.errors import ProblemError
+from sitechat.core.errors import ProblemError, caused_by
 from sitechat.core.security import ApiKeyHasher
 from sitechat.models.accounts import Role
 
@@ -69,23 +69,13 @@ async def _in_transaction(
         async with create_sessionmaker(engine)() as session, session.begin():
             return await work(session)
     except ProgrammingError as error:
-        if _caused_by_undefined_table(error):
+        if caused_by(error, (asyncpg.UndefinedTableError,)):
             raise AdminError(
                 "the database has no SiteChat tables yet: run `sitechat migrate`"
             ) from None
         raise
     finally:
         await engine.dispose()
-
-
-def _caused_by_undefined_table(error: ProgrammingError) -> bool:
-    # SQLAlchemy wraps its adapter's error, raised `from` asyncpg's own.
-    cause: BaseException | None = error.orig
-    while cause is not None:
-        if isinstance(cause, asyncpg.UndefinedTableError):
-            return True
-        cause = cause.__cause__
-    return False
 
 
 def _password(args: argparse.Namespace) -> tuple[str, bool]:

@@ -285,7 +285,8 @@ _DATABASE_DRIVER_MODULES = ("asyncpg", "sqlalchemy", "psycopg")
 _DATABASE_BUSY = (asyncpg.QueryCanceledError, asyncpg.LockNotAvailableError)
 
 
-def _caused_by(error: DBAPIError, kinds: tuple[type[BaseException], ...]) -> bool:
+def caused_by(error: DBAPIError, kinds: tuple[type[BaseException], ...]) -> bool:
+    """Whether the driver's own error under SQLAlchemy's is one of `kinds`."""
     # SQLAlchemy wraps its adapter's error, which is raised `from` asyncpg's own.
     cause: BaseException | None = error.orig
     while cause is not None:
@@ -301,9 +302,9 @@ async def _handle_dbapi_error(request: Request, exc: Exception) -> Response:
     for a value PostgreSQL refuses (SQLSTATE class 22, e.g. a NUL character in text), else a
     real 500."""
     assert isinstance(exc, DBAPIError)
-    if exc.connection_invalidated or _caused_by(exc, _CONNECTION_LOST):
+    if exc.connection_invalidated or caused_by(exc, _CONNECTION_LOST):
         return _database_unavailable(request, exc)
-    if _caused_by(exc, _DATABASE_BUSY):
+    if caused_by(exc, _DATABASE_BUSY):
         return _retry_shortly(
             request,
             "db.busy",
@@ -311,7 +312,7 @@ async def _handle_dbapi_error(request: Request, exc: Exception) -> Response:
             "database-busy",
             "The database did not answer in time; please retry shortly.",
         )
-    if _caused_by(exc, (asyncpg.DataError,)):
+    if caused_by(exc, (asyncpg.DataError,)):
         return await _handle_data_error(request, exc)
     raise exc
 
