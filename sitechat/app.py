@@ -40,6 +40,7 @@ from sitechat.core.ratelimit import RateLimiter, RateLimitPolicy, RouteClass
 from sitechat.core.routing import API_PREFIX, index_routes
 from sitechat.core.state import AppState, app_state, worker_context
 from sitechat.crawling.events import StreamTiming
+from sitechat.knowledge.familiarity import load_word_lists
 from sitechat.ops.docs import API_DESCRIPTION, add_docs_routes
 from sitechat.ops.router import router as ops_router
 from sitechat.process import provide_dense_retrieval, start_components, start_task_context
@@ -214,6 +215,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # The catalog, the gateway (and, in the lifespan, dense retrieval): shared with the jobs.
     components = start_components(settings)
+    load_word_lists()  # the unfamiliar-terms rule's, for the questions this process answers
     state = app.state = AppState(settings, components)
     state.provide(build_auth_state(settings))
     subjects = rate_limit_subjects(components.get(PlanCatalog))

@@ -21,16 +21,12 @@ from sitechat.config import Settings
 from sitechat.core.mail import build_mailer
 from sitechat.core.state import Components, TaskContext
 from sitechat.knowledge.dense import DenseSetup, start_dense_retrieval, stop_dense_retrieval
-from sitechat.knowledge.familiarity import dictionary, vocabulary
 
 
 def start_components(settings: Settings) -> Components:
     """The plan catalog (the operator's file, else the shipped one; a bad file refuses to
     start) and the payment gateway the settings name."""
     components = Components()
-    # The unfamiliar-terms rule's word lists: read at start, not on a first question.
-    vocabulary()
-    dictionary()
     components.provide(load_catalog(settings.billing.plans_file))
     components.provide(build_gateway(settings.billing))
     return components

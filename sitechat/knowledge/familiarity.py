@@ -87,6 +87,13 @@ def dictionary() -> frozenset[str]:
     return frozenset(get_english_words_set(["gcide"], lower=True, alpha=True)) | CONTRACTIONS
 
 
+def load_word_lists() -> None:
+    """Read both word lists now (an API process, at start), not on a first question; a job
+    worker, which answers no question, never reads them."""
+    vocabulary()
+    dictionary()
+
+
 class _Lexicon:
     """Words of any of a few word lists (without building their union)."""
 
