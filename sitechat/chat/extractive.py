@@ -462,16 +462,16 @@ def _lead_paragraph(
 def _short_and_whole(passage_units: Sequence[Unit]) -> bool:
     """A passage of a few whole sentences (and the code or list they introduce) that fits a
     lead paragraph: no unit cut by the chunk's edge, so it is its section's whole text."""
-    prose = [u for u in passage_units if u.kind != "code"]
     code = [u for u in passage_units if u.kind == "code" and u.position >= 0]
+    text = [u for u in passage_units if u.kind != "code"]  # sentences and list items
     opening = next((u for u in passage_units if u.position >= 0), None)
     return (
         # A passage opening with a list's items is the tail of a list cut by the chunk's edge.
         opening is not None
         and opening.kind == "prose"
         and not any(u.fragment for u in passage_units)
-        and sum(u.kind == "prose" for u in prose) <= MAX_LEAD_SENTENCES + 1
-        and sum(len(u.text) for u in prose) <= MAX_PARAGRAPH_CHARS
+        and sum(u.kind == "prose" for u in text) <= MAX_LEAD_SENTENCES + 1
+        and sum(len(u.text) for u in text) <= MAX_PARAGRAPH_CHARS
         and sum(len(u.text) for u in code) <= MAX_CODE_CHARS
         and not passage_units[-1].text.endswith(":")
     )
