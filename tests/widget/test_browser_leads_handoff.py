@@ -265,11 +265,12 @@ class TestHandoff:
         await expect(talk).to_be_hidden()
         second = await client.post(
             f"{base}/messages",
-            json={"role": "agent", "content": "I've sent you the link by email."},
+            json={"role": "agent", "content": "Parts & labour are quoted apart <3"},
             headers=bot.account.headers,
         )
         assert second.status_code == 201, second.text
-        await expect(hook(page, "message-agent").last).to_contain_text(
-            "I've sent you the link by email.", timeout=AGENT_REPLY_TIMEOUT_MS
+        # Stored escaped (display text), shown as the person typed it.
+        await expect(hook(page, "message-agent").last.locator(".bubble")).to_have_text(
+            "Parts & labour are quoted apart <3", timeout=AGENT_REPLY_TIMEOUT_MS
         )
         await expect(hook(page, "message-agent")).to_have_count(2)

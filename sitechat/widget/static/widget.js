@@ -838,8 +838,10 @@ textarea:disabled { background: #f1f5f9; }
         addUserMessage(message.content);
         return;
       }
-      const answer = addAnswer(message.role === 'agent' ? 'agent' : 'assistant');
-      answer.text = message.content || '';
+      const agent = message.role === 'agent';
+      const answer = addAnswer(agent ? 'agent' : 'assistant');
+      // A person's reply is display text, stored HTML-escaped like the chatbot's settings.
+      answer.text = agent ? decodeEntities(message.content) : message.content || '';
       answer.citations = message.citations || [];
       let note = null;
       if (message.status === 'failed') note = answer.text ? TEXT.interrupted : TEXT.failedStored;
