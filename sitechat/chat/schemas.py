@@ -11,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     model_validator,
 )
@@ -92,7 +93,7 @@ class MessageCreate(BaseModel):
     )
 
     content: Question = Field(examples=["How do I reset my password?"])
-    stream: bool = Field(False, description="Stream the answer as server-sent events.")
+    stream: StrictBool = Field(False, description="Stream the answer as server-sent events.")
 
 
 class MemberMessageCreate(MessageCreate):

@@ -11,7 +11,8 @@ class UnsafeWebhookUrl(UnprocessableEntity):
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(
-            f"{detail} Webhook URLs must reach a public address; an operator can allow a host "
+            f"{detail[:1].upper()}{detail[1:]}. Webhook URLs must reach a public address; an "
+            "operator can allow a host "
             "with SITECHAT_CRAWL_ALLOWED_HOSTS.",
             extra={"reason": reason},
         )

@@ -154,6 +154,8 @@ class TestAsking:
             {"content": "x" * 4001},
             {"content": 12},
             {"content": "ok", "extra": 1},
+            {"content": "ok", "stream": "yes"},
+            {"content": "ok", "stream": 1},
             {},
         ):
             response = await client.post(url, json=body, headers=account.headers)

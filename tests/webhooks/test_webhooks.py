@@ -136,6 +136,9 @@ class TestEndpoints:
         )
         assert private.status_code == 422
         assert private.json()["type"].endswith("/unsafe-url")
+        assert private.json()["detail"].startswith(
+            "The address is not on the public internet. Webhook URLs must reach a public address"
+        )
         assert "SITECHAT_CRAWL_ALLOWED_HOSTS" in private.json()["detail"]
         listed = await crawl_client.get("/v1/webhooks", headers=account.headers)
         assert listed.json()["items"] == []
