@@ -241,7 +241,9 @@ def main(argv: Sequence[str] = ()) -> dict[str, object]:
     parser.add_argument("--show-all", action="store_true", help="print every answer")
     parser.add_argument("--lexical", action="store_true", help="without dense retrieval")
     parser.add_argument(
-        "--site", action="append", help="only this site's sets (python, postgres, helpcenter)"
+        "--site",
+        action="append",
+        help="only this site's sets (python, postgres, helpcenter, bikeshop, clinic)",
     )
     args = parser.parse_args(list(argv))
     latency = None

@@ -110,11 +110,13 @@ def split_rank(split: str) -> int:
 
 
 def _all_sets() -> tuple[QuestionSet, ...]:
+    from bench.questions.bikeshop import BIKESHOP
+    from bench.questions.clinic import CLINIC
     from bench.questions.helpcenter import HELPCENTER
     from bench.questions.postgres15 import POSTGRES15
     from bench.questions.python311 import PYTHON311
 
-    return (PYTHON311, POSTGRES15, HELPCENTER)
+    return (PYTHON311, POSTGRES15, HELPCENTER, BIKESHOP, CLINIC)
 
 
 ALL_SETS: tuple[QuestionSet, ...] = _all_sets()
