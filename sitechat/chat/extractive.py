@@ -103,6 +103,12 @@ MAX_LEAD_CHARS = 500
 # Leads tried, best first, for one whose paragraph does not dangle.
 MAX_LEAD_TRIES = 3
 MIN_ITEM_LEAD_WORDS = 8
+# A question asking for a price, a time or a phone number is answered by a unit that holds
+# one (a price table's row, an opening-hours list): such a unit's score gains this much.
+VALUE_WEIGHT = 1.0
+# A table row that leads brings the rows beside it that match the question as well, up to this
+# many rows in all ("how much is a service": the three services' prices).
+MAX_TABLE_ROWS = 4
 QA_MATCH_THRESHOLD = 0.7
 QA_HEADING_PREFIX = "Q: "
 WORDS_PER_DELTA = 8
@@ -120,6 +126,31 @@ _ASIDE = re.compile(
     r"|\b(?:below|above|following)[.:]$",
     re.IGNORECASE,
 )
+# What a question asks for, and what a unit holding it looks like (English visitors' words).
+_VALUE_KINDS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (
+        re.compile(r"\bhow much\b|\b(?:cost|costs|price|prices|fee|fees|charge|charges)\b", re.I),
+        # "$1" is a placeholder in SQL and shell docs, not a price.
+        re.compile(
+            r"[£€]\s?\d|\$(?:\d{2,}|\d+\.\d\d)|\d\s?(?:€|eur|euros?|dollars?|pounds?)\b"
+            r"|\bfree of charge\b",
+            re.I,
+        ),
+    ),
+    (
+        re.compile(r"\b(?:when|what time|open|opening|close|closing|hours)\b", re.I),
+        re.compile(
+            r"\b\d{1,2}(?::\d{2})?\s?(?:am|pm)\b|\b\d{1,2}:\d{2}\b|"
+            r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b",
+            re.I,
+        ),
+    ),
+    (
+        re.compile(r"\b(?:phone|telephone|call|ring|number)\b", re.I),
+        re.compile(r"(?:\+|\b0)\d[\d ]{7,}\d\b"),
+    ),
+)
+_TABLE_SEPARATOR = re.compile(r"^\|(?:\s*:?-{3,}:?\s*\|)+$")
 _DELTA_WORD = re.compile(r"\s*\S+")
 _FIRST_WORD = re.compile(r"[A-Za-z]+")
 
@@ -171,8 +202,10 @@ class ExtractiveAnswerer:
         if not query_terms or not units:
             return settings.fallback_message, []
         weights = term_weights(units, query_terms)
-        scored = _score_units(units, weights, passages)
-        leads = [s for s in scored if _can_lead(s.unit)]
+        wanted = _wanted_value(question)
+        scored = _score_units(units, weights, passages, wanted)
+        whole = _whole_sections(units)
+        leads = [s for s in scored if _can_lead(s.unit, whole, wanted)]
         if _semantically_close(passages):
             # Retrieval found a passage close in meaning: a paraphrased question may share no
             # word with it, so the word coverage that decides otherwise does not apply.
@@ -183,6 +216,23 @@ class ExtractiveAnswerer:
             return settings.fallback_message, []
         paragraphs = _choose_paragraphs(leads, units, weights, passages, budget)
         return render(paragraphs, passages, budget)
+
+
+def _wanted_value(question: str) -> re.Pattern[str] | None:
+    """What a unit holding the asked-for value looks like: a price for "how much", a time
+    for "when are you open", a phone number; None for other questions."""
+    for asked, value in _VALUE_KINDS:
+        if asked.search(question):
+            return value
+    return None
+
+
+def _whole_sections(units: Sequence[Unit]) -> frozenset[int]:
+    """The passages (by index) that are a short section's whole text, lists included."""
+    by_passage: dict[int, list[Unit]] = {}
+    for unit in units:
+        by_passage.setdefault(unit.passage_index, []).append(unit)
+    return frozenset(i for i, found in by_passage.items() if _short_and_whole(found, lists=True))
 
 
 def _semantically_close(passages: Sequence[Passage]) -> bool:
@@ -249,24 +299,33 @@ def term_weights(units: Sequence[Unit], query_terms: frozenset[str]) -> dict[str
 
 
 def _score_units(
-    units: Sequence[Unit], weights: dict[str, float], passages: Sequence[Passage]
+    units: Sequence[Unit],
+    weights: dict[str, float],
+    passages: Sequence[Passage],
+    wanted: re.Pattern[str] | None = None,
 ) -> list[_Scored]:
-    """Score every unit that shares a term with the question, best first."""
+    """Score every unit that shares a term with the question, best first; one that holds the
+    kind of value the question asks for (`wanted`) gains `VALUE_WEIGHT`."""
     query_terms = frozenset(weights)
     total_weight = sum(weights.values())
     heading_terms = [content_terms(f"{p.title} {p.heading}") & query_terms for p in passages]
     scored: list[_Scored] = []
     for unit in units:
         matched = unit.terms & query_terms
-        if not matched:
-            continue
+        holds_value = wanted is not None and unit.kind != "code" and bool(wanted.search(unit.text))
         supporting = heading_terms[unit.passage_index] - matched
+        # A unit sharing no word with the question counts only when it holds the value asked
+        # for under a heading that names the question's subject ("Saturday: 9am to 5pm" under
+        # "Opening hours" for "when are you open").
+        if not matched and not (holds_value and supporting):
+            continue
         covered = sum(weights[t] for t in matched) + HEADING_WEIGHT * sum(
             weights[t] for t in supporting
         )
         coverage = covered / total_weight
         rank_prior = RANK_WEIGHT / (1 + unit.passage_index)
-        scored.append(_Scored(unit, matched, coverage, coverage * _kind_factor(unit) + rank_prior))
+        score = coverage * _kind_factor(unit) + rank_prior + VALUE_WEIGHT * holds_value
+        scored.append(_Scored(unit, matched, coverage, score))
     scored.sort(key=lambda s: s.score, reverse=True)
     return scored
 
@@ -361,13 +420,20 @@ def _far_in_meaning(passage: Passage, lead: Passage) -> bool:
     return passage.closeness < lead.closeness - FURTHER_CLOSENESS_GAP
 
 
-def _can_lead(unit: Unit) -> bool:
-    """A unit that reads as an answer on its own: a whole sentence of readable length, or a
-    short list item that is a sentence (not a table row, not a bare entry)."""
+def _can_lead(
+    unit: Unit, whole: frozenset[int] = frozenset(), wanted: re.Pattern[str] | None = None
+) -> bool:
+    """A unit that reads as an answer on its own: a whole sentence of readable length, a
+    short list item that is a sentence (not a bare entry), any item of a short section
+    (`whole`), which is then quoted whole, or a table's row holding the value asked for
+    (`wanted`), quoted under the table's header. Other rows are not answers: a reference
+    table's walls of text, a page's "Prev | Up | Next"."""
     if unit.fragment or unit.kind == "code" or len(unit.text) > MAX_LEAD_CHARS:
         return False
     if unit.kind == "item":
-        return not unit.text.startswith("|") and len(unit.words) >= MIN_ITEM_LEAD_WORDS
+        if unit.text.startswith("|"):
+            return wanted is not None and bool(wanted.search(unit.text))
+        return unit.passage_index in whole or len(unit.words) >= MIN_ITEM_LEAD_WORDS
     return unit.text.rstrip("`*)\"'").endswith(SENTENCE_ENDS) and not starts_mid_sentence(unit.text)
 
 
@@ -405,13 +471,15 @@ def _lead_paragraph(
     """The lead sentence in its context: the sentence it leans on, what it introduces, the
     sentences after it that stay on the subject, and the code example that follows."""
     passage_units = by_passage[lead.passage_index]
-    if _short_and_whole(passage_units):
+    index = passage_units.index(lead)
+    if lead.text.startswith("|"):
+        return Paragraph(lead.passage_index, _table_rows(passage_units, index, question_terms))
+    if _short_and_whole(passage_units, lists=lead.kind == "item"):
         # A short section said whole (a help page's "Delivery times and costs"): its other
         # sentences are the context a visitor needs, however few words they share; not its
         # notes on versions and platforms, nor pointers to what the passage does not hold.
         kept = [u for u in passage_units if u is lead or not _ASIDE.search(u.text)]
         return Paragraph(lead.passage_index, kept)
-    index = passage_units.index(lead)
     start = _section_opening(passage_units, index, names_it)
     if start == index and _leans_back(lead) and _quotable_before(passage_units, index):
         start = index - 1
@@ -459,22 +527,52 @@ def _lead_paragraph(
     return Paragraph(lead.passage_index, chosen)
 
 
-def _short_and_whole(passage_units: Sequence[Unit]) -> bool:
+def _short_and_whole(passage_units: Sequence[Unit], lists: bool = False) -> bool:
     """A passage of a few whole sentences (and the code or list they introduce) that fits a
     lead paragraph: no unit cut by the chunk's edge, so it is its section's whole text."""
     code = [u for u in passage_units if u.kind == "code" and u.position >= 0]
     text = [u for u in passage_units if u.kind != "code"]  # sentences and list items
     opening = next((u for u in passage_units if u.position >= 0), None)
     return (
-        # A passage opening with a list's items is the tail of a list cut by the chunk's edge.
+        # A passage opening with a list's items may be the tail of a list cut by the chunk's
+        # edge: quoted whole only for an item that answers (`lists`: "Monday: closed").
         opening is not None
-        and opening.kind == "prose"
+        and (opening.kind == "prose" or lists)
         and not any(u.fragment for u in passage_units)
         and sum(u.kind == "prose" for u in text) <= MAX_LEAD_SENTENCES + 1
         and sum(len(u.text) for u in text) <= MAX_PARAGRAPH_CHARS
         and sum(len(u.text) for u in code) <= MAX_CODE_CHARS
         and not passage_units[-1].text.endswith(":")
     )
+
+
+def _table_rows(
+    passage_units: Sequence[Unit], index: int, question_terms: frozenset[str]
+) -> list[Unit]:
+    """A table row that answers, under its table's header (when the passage holds it), with
+    the rows beside it that match the same terms of the question."""
+    lead = passage_units[index]
+    asked = lead.terms & question_terms
+    rows = [lead]
+    for step in (1, -1):
+        other = index + step
+        while 0 <= other < len(passage_units) and len(rows) < MAX_TABLE_ROWS:
+            unit = passage_units[other]
+            if not unit.text.startswith("|") or _TABLE_SEPARATOR.match(unit.text):
+                break
+            if asked and unit.terms & question_terms == asked:
+                rows.append(unit)
+            other += step
+    rows.sort(key=lambda unit: unit.position)
+    first = passage_units.index(rows[0])
+    separator = first - 1
+    while separator >= 0 and passage_units[separator].text.startswith("|"):
+        if _TABLE_SEPARATOR.match(passage_units[separator].text):
+            if separator > 0 and passage_units[separator - 1].text.startswith("|"):
+                return [passage_units[separator - 1], passage_units[separator], *rows]
+            break
+        separator -= 1
+    return rows
 
 
 def _section_opening(passage_units: Sequence[Unit], index: int, names_it: bool) -> int:

@@ -121,11 +121,15 @@ def _render_paragraph(units: Sequence[Unit], number: int) -> str:
         if unit.kind == "prose" and line_kinds and line_kinds[-1] == "prose":
             lines[-1] += " " + unit.text
             continue
+        if unit.kind == "prose" and line_kinds and line_kinds[-1] == "item":
+            lines[-1] += "\n"  # a sentence after a list is not the last item's continuation
         lines.append(f"```\n{unit.text}\n```" if unit.kind == "code" else unit.text)
         line_kinds.append(unit.kind)
     marker = f"[{number}]"
     text_lines = [i for i, kind in enumerate(line_kinds) if kind != "code"]
-    if text_lines:
+    if text_lines and lines[text_lines[-1]].startswith("|"):
+        lines[text_lines[-1]] += "\n\n" + marker  # a table's last row: not a cell of it
+    elif text_lines:
         lines[text_lines[-1]] += " " + marker
     else:
         lines.append(marker)

@@ -20,6 +20,7 @@ _STOP_WORDS_TEXT = """
     tell than that the their theirs them then there these they this those through to too
     under until up very want was we were what when where which while who whom why will with
     would you your yours yourself
+    u ur r ya pls plz whats whens wheres whos hows thats theres im ive id youre
 """
 STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 _ABBREVIATIONS = frozenset({"e.g.", "i.e.", "etc.", "vs.", "mr.", "mrs.", "dr.", "no.", "cf."})

@@ -58,6 +58,9 @@ _CONTRACTIONS_TEXT = """
     shouldnt mustnt ive youre youve youll theyre theyve weve whats thats theres heres lets
 """
 CONTRACTIONS = frozenset(_CONTRACTIONS_TEXT.split())
+# "e-bike", "x-ray", "e-mail" and "check-up", "log-in", "drop-off": the hyphen is often left out.
+_LETTER_PREFIXES = ("e", "x")
+_PARTICLES = ("up", "in", "out", "on", "off")
 _NAME_LIKE = re.compile(r"[a-z][a-z0-9]+")
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
@@ -112,9 +115,16 @@ def _is_word(lexeme: str, words: Container[str]) -> bool:
 
 
 def ordinary_word(lexeme: str, words: Container[str]) -> bool:
-    """A word of the vocabulary, maybe with a common affix, or two words joined."""
+    """A word of the vocabulary, maybe with a common affix, or two words joined; a word
+    typed without its hyphen too ("ebike" for "e-bike", "checkup" for "check-up")."""
     if _is_word(lexeme, words):
         return True
+    if lexeme[:1] in _LETTER_PREFIXES and len(lexeme) > MIN_LETTERS and _is_word(lexeme[1:], words):
+        return True
+    for particle in _PARTICLES:
+        head = lexeme.removesuffix(particle)
+        if head != lexeme and len(head) >= MIN_COMPOUND_HEAD and _is_word(head, words):
+            return True
     for prefix in _PREFIXES:
         rest = lexeme.removeprefix(prefix)
         if rest != lexeme and len(rest) >= MIN_LETTERS and _is_word(rest, words):

@@ -125,6 +125,88 @@ class TestShortSections:
         assert answer.text.startswith("Accessories ship separately")
 
 
+SERVICES = make_passage(
+    "Our Bronze Service covers gear and brake adjustment and a safety check. The Silver "
+    "Service adds a full drivetrain clean. The Gold Service is a complete strip-down: every "
+    "bearing is cleaned and regreased.",
+    title="Our services",
+    heading="Servicing",
+    closeness=0.45,
+)
+PRICES = make_passage(
+    "All prices include VAT.\n\n"
+    "| Job | Price |\n| --- | --- |\n| Bronze Service | £45 |\n| Silver Service | £85 |\n"
+    "| Gold Service | £150 |\n| Puncture repair | £12 |\n\n"
+    "Students get 10% off labour.",
+    title="Price list",
+    closeness=0.4,
+)
+DROP_OFF = make_passage(
+    "Drop your bike off any time during opening hours. We text you when it is ready.",
+    title="Book a repair",
+    heading="Drop-off and collection",
+    closeness=0.5,
+)
+HOURS = make_passage(
+    "- Monday: closed\n- Tuesday to Friday: 8:30am to 6pm\n- Saturday: 9am to 5pm\n\n"
+    "We close on bank holidays.",
+    title="Opening hours and how to find us",
+    heading="Opening hours",
+    closeness=0.45,
+)
+
+
+class TestValuesAsked:
+    """A small business's site answers "how much" from its price table and "when" from its
+    opening hours: the units holding a price or a time, not a sentence sharing a word."""
+
+    async def test_a_price_comes_from_the_tables_row_under_its_header(self) -> None:
+        answer = await ask("how much does the gold service cost", [SERVICES, PRICES])
+
+        assert answer.text.startswith("| Job | Price |\n| --- | --- |\n| Gold Service | £150 |")
+        assert "Bronze" not in answer.text
+        assert answer.citations[0].title == "Price list"
+        # The citation marker is not read as a cell of the table's last row.
+        assert "| £150 |\n\n[1]" in answer.text
+
+    async def test_rows_matching_the_question_as_well_come_together(self) -> None:
+        answer = await ask("How much is a service?", [SERVICES, PRICES])
+
+        for row in ("| Bronze Service | £45 |", "| Silver Service | £85 |", "| Gold Service"):
+            assert row in answer.text
+        assert "Puncture" not in answer.text
+
+    async def test_opening_hours_are_the_list_under_the_opening_hours_heading(self) -> None:
+        for question in ("when r u open", "opening hours", "are you open on saturdays"):
+            answer = await ask(question, [DROP_OFF, HOURS])
+
+            assert answer.text.startswith("- Monday: closed\n"), (question, answer.text)
+            assert "- Saturday: 9am to 5pm\n\nWe close on bank holidays. [1]" in answer.text
+            assert answer.citations[0].heading == "Opening hours"
+
+    async def test_a_phone_number_asked_in_chat_shorthand(self) -> None:
+        privacy = make_passage(
+            "We keep your name, phone number and email address to manage your repairs.",
+            title="Privacy policy",
+            closeness=0.3,
+        )
+        contact = make_passage(
+            "Phone: 01632 960 418 (during opening hours). We reply to emails within a day.",
+            title="Contact us",
+            closeness=0.3,
+        )
+
+        answer = await ask("whats ur phone number", [privacy, contact])
+
+        assert answer.text.startswith("Phone: 01632 960 418"), answer.text
+        assert answer.citations[0].title == "Contact us"
+
+    async def test_without_a_value_asked_the_sentence_answers(self) -> None:
+        answer = await ask("where do I drop off my bike", [DROP_OFF, HOURS])
+
+        assert answer.text.startswith("Drop your bike off any time during opening hours.")
+
+
 class TestCitations:
     async def test_citations_are_numbered_in_the_order_the_text_cites_them(self) -> None:
         passages = [

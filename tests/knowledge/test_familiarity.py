@@ -91,3 +91,11 @@ def test_large_sources_keep_dictionary_words_that_name_products() -> None:
     asked = "flask or fastapi for a small REST API"
     assert unfamiliar_terms(terms({"flask"}, chunks=RARE_FROM_CHUNKS), asked) == ("flask",)
     assert unfamiliar_terms(terms({"flask"}), asked) == ()
+
+
+@pytest.mark.parametrize("word", ["ebik", "xray", "checkup", "pickup"])
+def test_a_word_typed_without_its_hyphen_is_a_word(word: str) -> None:
+    # "ebike" for the shop's "e-bike", "checkup" for the clinic's "check-up": the visitor's
+    # spelling, on sources of any size.
+    large = terms({word}, chunks=RARE_FROM_CHUNKS)
+    assert unfamiliar_terms(large, f"do you do {word}") == ()

@@ -16,7 +16,8 @@ from tests.widget.helpers import ask, hook, open_widget, public_bot, screenshot
 ANSWER_CHUNKS = [
     "To create a virtual environment, run `python -m venv tutorial-env` [1].\n\n",
     "```\npython -m venv tutorial-env\n```\n\n",
-    "- Activate it\n- Install **packages** with pip",
+    "- Activate it\n- Install **packages** with pip\n\n",
+    "| Plan | Price |\n| --- | ---: |\n| Team | £29 |\n| Pro | £99 |\n\n[1]",
 ]
 
 
@@ -54,6 +55,10 @@ class TestAskingOnACustomersSite:
             ["Activate it", "Install packages with pip"]
         )
         await expect(answer.locator("strong")).to_have_text("packages")
+        # A price table quoted from a page is a table, not lines of pipes.
+        await expect(answer.locator("table th")).to_have_text(["Plan", "Price"])
+        await expect(answer.locator("table td")).to_have_text(["Team", "£29", "Pro", "£99"])
+        await expect(answer.locator(".bubble")).not_to_contain_text("|")
         citation = answer.locator('[data-sitechat="citation"]')
         await expect(citation).to_have_text("Virtual environments")
         await expect(citation).to_have_attribute("href", bot.source_url)

@@ -149,6 +149,9 @@
   const LIST_ITEM = /^(\s*)([-*+]|\d{1,9}[.)])\s+(.*)$/;
   const QUOTE = /^\s{0,3}>\s?(.*)$/;
   const RULE = /^\s{0,3}([-*_])(?:\s*\1){2,}\s*$/;
+  // A table: a header row, a separator row ("| --- | ---: |"), then its rows.
+  const TABLE_ROW = /^\s{0,3}\|.*\|\s*$/;
+  const TABLE_SEPARATOR = /^\s{0,3}\|(?:\s*:?-{3,}:?\s*\|)+\s*$/;
 
   // A closing fence: the opening's character, at least as many, nothing else on the line.
   function closesFence(line, fence) {
@@ -158,7 +161,11 @@
 
   function isBlockStart(line) {
     return FENCE.test(line) || HEADING.test(line) || LIST_ITEM.test(line) || QUOTE.test(line) ||
-      RULE.test(line);
+      RULE.test(line) || TABLE_ROW.test(line);
+  }
+
+  function tableCells(line) {
+    return line.trim().slice(1, -1).split('|').map((cell) => cell.trim());
   }
 
   function renderMarkdown(text, citations) {
@@ -187,6 +194,17 @@
         heading.appendChild(inline(match[2], citations));
         fragment.appendChild(heading);
         i += 1;
+      } else if (TABLE_ROW.test(line) && i + 1 < lines.length && TABLE_SEPARATOR.test(lines[i + 1])) {
+        const header = el('tr', null, tableCells(line).map((cell) => el('th', { scope: 'col' }, [inline(cell, citations)])));
+        const body = [];
+        i += 2;
+        while (i < lines.length && TABLE_ROW.test(lines[i])) {
+          body.push(el('tr', null, tableCells(lines[i]).map((cell) => el('td', null, [inline(cell, citations)]))));
+          i += 1;
+        }
+        fragment.appendChild(el('div', { className: 'md-table' }, [
+          el('table', null, [el('thead', null, [header]), el('tbody', null, body)]),
+        ]));
       } else if (RULE.test(line)) {
         fragment.appendChild(el('hr'));
         i += 1;
@@ -532,6 +550,10 @@ button:focus-visible, textarea:focus-visible, a:focus-visible, input:focus-visib
 .bubble > :last-child { margin-bottom: 0; }
 .bubble .md-heading { font-weight: 700; }
 .bubble ul, .bubble ol { padding-left: 22px; }
+.bubble .md-table { overflow-x: auto; margin: 0 0 8px; }
+.bubble table { border-collapse: collapse; font-size: 13px; }
+.bubble th, .bubble td { border: 1px solid #e2e8f0; padding: 4px 8px; text-align: left; vertical-align: top; }
+.bubble th { background: #f8fafc; font-weight: 600; }
 .bubble li.md-nested { margin-left: 18px; }
 .bubble blockquote { padding-left: 10px; border-left: 3px solid #cbd5e1; color: #475569; }
 .bubble hr { border: 0; border-top: 1px solid #e5e7eb; margin: 8px 0; }
