@@ -11,6 +11,9 @@ high retrieval ranked its passage. The answer is
    referring back to one that cannot be quoted, cut by the chunk's edge, does not lead); a
    short section of a few sentences (a help page's "Delivery times and costs") is quoted
    whole, but for its version notes and pointers elsewhere;
+   A question asking for a value (a price, an opening time, a phone number: `values.py`)
+   leads with the unit holding one: a price table's row under its header, the opening-hours
+   list of a short section, quoted whole;
 2. at most two **further paragraphs**, each from another page, only when that page says
    something the lead does not (it covers more of the question) and nearly as well, and is
    about the question in meaning, not only in a shared word.
@@ -60,6 +63,7 @@ from sitechat.chat.sentences import (
     split_text,
     stems,
 )
+from sitechat.chat.values import table_rows, wanted_value
 from sitechat.knowledge.chunking import HEADING_SEPARATOR
 from sitechat.knowledge.passages import Passage
 
@@ -106,9 +110,6 @@ MIN_ITEM_LEAD_WORDS = 8
 # A question asking for a price, a time or a phone number is answered by a unit that holds
 # one (a price table's row, an opening-hours list): such a unit's score gains this much.
 VALUE_WEIGHT = 1.0
-# A table row that leads brings the rows beside it that match the question as well, up to this
-# many rows in all ("how much is a service": the three services' prices).
-MAX_TABLE_ROWS = 4
 QA_MATCH_THRESHOLD = 0.7
 QA_HEADING_PREFIX = "Q: "
 WORDS_PER_DELTA = 8
@@ -126,31 +127,6 @@ _ASIDE = re.compile(
     r"|\b(?:below|above|following)[.:]$",
     re.IGNORECASE,
 )
-# What a question asks for, and what a unit holding it looks like (English visitors' words).
-_VALUE_KINDS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
-    (
-        re.compile(r"\bhow much\b|\b(?:cost|costs|price|prices|fee|fees|charge|charges)\b", re.I),
-        # "$1" is a placeholder in SQL and shell docs, not a price.
-        re.compile(
-            r"[£€]\s?\d|\$(?:\d{2,}|\d+\.\d\d)|\d\s?(?:€|eur|euros?|dollars?|pounds?)\b"
-            r"|\bfree of charge\b",
-            re.I,
-        ),
-    ),
-    (
-        re.compile(r"\b(?:when|what time|open|opening|close|closing|hours)\b", re.I),
-        re.compile(
-            r"\b\d{1,2}(?::\d{2})?\s?(?:am|pm)\b|\b\d{1,2}:\d{2}\b|"
-            r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b",
-            re.I,
-        ),
-    ),
-    (
-        re.compile(r"\b(?:phone|telephone|call|ring|number)\b", re.I),
-        re.compile(r"(?:\+|\b0)\d[\d ]{7,}\d\b"),
-    ),
-)
-_TABLE_SEPARATOR = re.compile(r"^\|(?:\s*:?-{3,}:?\s*\|)+$")
 _DELTA_WORD = re.compile(r"\s*\S+")
 _FIRST_WORD = re.compile(r"[A-Za-z]+")
 
@@ -202,7 +178,7 @@ class ExtractiveAnswerer:
         if not query_terms or not units:
             return settings.fallback_message, []
         weights = term_weights(units, query_terms)
-        wanted = _wanted_value(question)
+        wanted = wanted_value(question)
         scored = _score_units(units, weights, passages, wanted)
         whole = _whole_sections(units)
         leads = [s for s in scored if _can_lead(s.unit, whole, wanted)]
@@ -216,15 +192,6 @@ class ExtractiveAnswerer:
             return settings.fallback_message, []
         paragraphs = _choose_paragraphs(leads, units, weights, passages, budget)
         return render(paragraphs, passages, budget)
-
-
-def _wanted_value(question: str) -> re.Pattern[str] | None:
-    """What a unit holding the asked-for value looks like: a price for "how much", a time
-    for "when are you open", a phone number; None for other questions."""
-    for asked, value in _VALUE_KINDS:
-        if asked.search(question):
-            return value
-    return None
 
 
 def _whole_sections(units: Sequence[Unit]) -> frozenset[int]:
@@ -473,7 +440,7 @@ def _lead_paragraph(
     passage_units = by_passage[lead.passage_index]
     index = passage_units.index(lead)
     if lead.text.startswith("|"):
-        return Paragraph(lead.passage_index, _table_rows(passage_units, index, question_terms))
+        return Paragraph(lead.passage_index, table_rows(passage_units, index, question_terms))
     if _short_and_whole(passage_units, lists=lead.kind == "item"):
         # A short section said whole (a help page's "Delivery times and costs"): its other
         # sentences are the context a visitor needs, however few words they share; not its
@@ -544,35 +511,6 @@ def _short_and_whole(passage_units: Sequence[Unit], lists: bool = False) -> bool
         and sum(len(u.text) for u in code) <= MAX_CODE_CHARS
         and not passage_units[-1].text.endswith(":")
     )
-
-
-def _table_rows(
-    passage_units: Sequence[Unit], index: int, question_terms: frozenset[str]
-) -> list[Unit]:
-    """A table row that answers, under its table's header (when the passage holds it), with
-    the rows beside it that match the same terms of the question."""
-    lead = passage_units[index]
-    asked = lead.terms & question_terms
-    rows = [lead]
-    for step in (1, -1):
-        other = index + step
-        while 0 <= other < len(passage_units) and len(rows) < MAX_TABLE_ROWS:
-            unit = passage_units[other]
-            if not unit.text.startswith("|") or _TABLE_SEPARATOR.match(unit.text):
-                break
-            if asked and unit.terms & question_terms == asked:
-                rows.append(unit)
-            other += step
-    rows.sort(key=lambda unit: unit.position)
-    first = passage_units.index(rows[0])
-    separator = first - 1
-    while separator >= 0 and passage_units[separator].text.startswith("|"):
-        if _TABLE_SEPARATOR.match(passage_units[separator].text):
-            if separator > 0 and passage_units[separator - 1].text.startswith("|"):
-                return [passage_units[separator - 1], passage_units[separator], *rows]
-            break
-        separator -= 1
-    return rows
 
 
 def _section_opening(passage_units: Sequence[Unit], index: int, names_it: bool) -> int:

@@ -1,0 +1,85 @@
+"""What a visitor's question asks for when it wants a value, and where a page states it.
+
+A small business's visitors ask "how much", "when are you open", "what's your phone number":
+the answer is a value the site writes in a price table's row, an opening-hours list or a
+contact line, rarely in a sentence sharing the question's words ("Drop your bike off any time
+during opening hours." shares "open" but says no hour). `wanted_value` names what a unit
+holding the value looks like, so the extractive answerer can prefer it (`VALUE_WEIGHT` in
+`extractive.py`), and `table_rows` quotes a row that answers under its table's header. The
+words are English, like the rest of the extractive answerer's rules (docs/decisions/0026).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sitechat.chat.quotes import Unit
+
+# A table row that answers brings the rows beside it that match the question as well, up to
+# this many rows in all ("how much is a service": the three services' prices).
+MAX_TABLE_ROWS = 4
+
+# What a question asks for, and what a unit holding it looks like (English visitors' words).
+VALUE_KINDS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (
+        re.compile(r"\bhow much\b|\b(?:cost|costs|price|prices|fee|fees|charge|charges)\b", re.I),
+        # "$1" is a placeholder in SQL and shell docs, not a price.
+        re.compile(
+            r"[£€]\s?\d|\$(?:\d{2,}|\d+\.\d\d)|\d\s?(?:€|eur|euros?|dollars?|pounds?)\b"
+            r"|\bfree of charge\b",
+            re.I,
+        ),
+    ),
+    (
+        re.compile(r"\b(?:when|what time|open|opening|close|closing|hours)\b", re.I),
+        re.compile(
+            r"\b\d{1,2}(?::\d{2})?\s?(?:am|pm)\b|\b\d{1,2}:\d{2}\b|"
+            r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b",
+            re.I,
+        ),
+    ),
+    (
+        re.compile(r"\b(?:phone|telephone|call|ring|number)\b", re.I),
+        re.compile(r"(?:\+|\b0)\d[\d ]{7,}\d\b"),
+    ),
+)
+TABLE_SEPARATOR = re.compile(r"^\|(?:\s*:?-{3,}:?\s*\|)+$")
+
+
+def wanted_value(question: str) -> re.Pattern[str] | None:
+    """What a unit holding the asked-for value looks like: a price for "how much", a time
+    for "when are you open", a phone number; None for other questions."""
+    for asked, value in VALUE_KINDS:
+        if asked.search(question):
+            return value
+    return None
+
+
+def table_rows(
+    passage_units: Sequence[Unit], index: int, question_terms: frozenset[str]
+) -> list[Unit]:
+    """A table row that answers, under its table's header (when the passage holds it), with
+    the rows beside it that match the same terms of the question."""
+    lead = passage_units[index]
+    asked = lead.terms & question_terms
+    rows = [lead]
+    for step in (1, -1):
+        other = index + step
+        while 0 <= other < len(passage_units) and len(rows) < MAX_TABLE_ROWS:
+            unit = passage_units[other]
+            if not unit.text.startswith("|") or TABLE_SEPARATOR.match(unit.text):
+                break
+            if asked and unit.terms & question_terms == asked:
+                rows.append(unit)
+            other += step
+    rows.sort(key=lambda unit: unit.position)
+    first = passage_units.index(rows[0])
+    separator = first - 1
+    while separator >= 0 and passage_units[separator].text.startswith("|"):
+        if TABLE_SEPARATOR.match(passage_units[separator].text):
+            if separator > 0 and passage_units[separator - 1].text.startswith("|"):
+                return [passage_units[separator - 1], passage_units[separator], *rows]
+            break
+        separator -= 1
+    return rows
