@@ -29,9 +29,11 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.questions import ALL_SETS, Question, QuestionSet
+from bench.questions.followups import FOLLOW_UPS, FollowUp
 from bench.retrieval import ingest
 from bench.retrieval.evaluate import page_key, percentile
-from sitechat.chat.answerer import AnswerSettings, Citation
+from sitechat.chat.answerer import AnswerSettings, Citation, Turn
+from sitechat.chat.context import read_in_context
 from sitechat.chat.evidence import Evidence, answer_sources, answerable, evidence_of
 from sitechat.chat.extractive import ExtractiveAnswerer
 from sitechat.knowledge.dense import DenseRetrieval
@@ -85,6 +87,45 @@ async def answer_question(
     text, citations = ExtractiveAnswerer().compose(question.text, passages, SETTINGS)
     milliseconds = (time.perf_counter() - started) * 1000
     return Answered(question, text, tuple(citations), evidence, not citations, milliseconds)
+
+
+async def answer_follow_up(
+    session: AsyncSession,
+    chatbot: Chatbot,
+    item: FollowUp,
+    dense: DenseRetrieval | None,
+    in_context: bool,
+) -> Answered:
+    """The conversation's next message answered as the chat flow does (`in_context`: read with
+    the visitor's first question, `chat/context.py`), or on its own, as before."""
+    question = Question(item.text, item.pages, item.phrases, item.split)
+    started = time.perf_counter()
+    history = [Turn("user", item.first)] if in_context else []
+    reading = await read_in_context(session, chatbot, item.text, history, dense=dense)
+    evidence = evidence_of(reading.passages, reading.unfamiliar_terms)
+    text, citations = ExtractiveAnswerer().compose(reading.query, reading.passages, SETTINGS)
+    milliseconds = (time.perf_counter() - started) * 1000
+    return Answered(question, text, tuple(citations), evidence, not citations, milliseconds)
+
+
+async def answer_follow_ups(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    bots: dict[str, uuid.UUID],
+    dense: DenseRetrieval | None,
+) -> dict[str, list[Answered]]:
+    """Every follow-up of the ingested sites, in context and alone, by row name."""
+    answered: dict[str, list[Answered]] = {}
+    for item in FOLLOW_UPS:
+        if item.site not in bots:
+            continue
+        for in_context in (True, False):
+            async with sessionmaker() as session:
+                chatbot = await session.get(Chatbot, bots[item.site])
+                assert chatbot is not None
+                answer = await answer_follow_up(session, chatbot, item, dense, in_context)
+            name = f"{item.site} follow-ups, {'in context' if in_context else 'alone'}"
+            answered.setdefault(name, []).append(answer)
+    return answered
 
 
 async def answer_set(

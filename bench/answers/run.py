@@ -67,9 +67,13 @@ async def _chatbot_ids(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[s
         return {name.split()[0]: chatbot_id for name, chatbot_id in rows.all()}
 
 
+Answers = dict[str, list[Answered]]
+
+
 async def answer_all(
     database_url: str, lexical: bool = False, sites: Sequence[str] | None = None
-) -> dict[str, list[Answered]]:
+) -> tuple[Answers, Answers]:
+    """The question sets' answers, and the small sites' follow-ups in context and alone."""
     engine = create_async_engine(async_url(database_url), pool_size=2)
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
     dense = None if lexical else await start_dense_retrieval(engine, Settings().embedding)
@@ -87,7 +91,9 @@ async def answer_all(
             answers[question_set.name] = await evaluate.answer_set(
                 sessionmaker, bot, question_set, dense
             )
-        return answers
+        wanted = {site: bot for site, bot in bots.items() if sites is None or site in sites}
+        follow_ups = await evaluate.answer_follow_ups(sessionmaker, wanted, dense)
+        return answers, follow_ups
     finally:
         await stop_dense_retrieval(dense)
         await engine.dispose()
@@ -123,7 +129,7 @@ def http_latencies(
     return latencies
 
 
-def ingest_and_ask(database_url: str) -> tuple[dict[str, list[Answered]], dict[str, Any]]:
+def ingest_and_ask(database_url: str) -> tuple[Answers, Answers, dict[str, Any]]:
     """The full run: crawl both sites through a server, answer in process, then through it."""
     migrate(database_url)
     with (
@@ -137,10 +143,10 @@ def ingest_and_ask(database_url: str) -> tuple[dict[str, list[Answered]], dict[s
             ingested = ingest_site(http, headers, site, bases[site.name], database_url, True)
             print(f"  {ingested}", flush=True)
             bots[site.name] = ingested.chatbot_id
-        answers = asyncio.run(answer_all(database_url))
+        answers, follow_ups = asyncio.run(answer_all(database_url))
         http_latencies(server.base_url, headers, bots)  # a warm-up round
         latency = http_latencies(server.base_url, headers, bots)
-    return answers, latency
+    return answers, follow_ups, latency
 
 
 def _figure(value: float, target: float | None, lower_is_better: bool = False) -> str:
@@ -217,6 +223,28 @@ def report(answers: dict[str, list[Answered]], latency: dict[str, Any] | None) -
     return "\n".join(lines)
 
 
+def report_follow_ups(follow_ups: Answers) -> str:
+    """The small sites' two-turn conversations (bench/questions/followups.py): the next
+    message read with the first question, as the chat flow does, and alone, as before."""
+    lines = [
+        "Follow-ups (a first question, then the next message): in context vs alone",
+        "",
+        "| conversations | split | answerable / unanswerable | cited@1 | cited@5 | answered | "
+        "key phrases (all) | fallback on unanswerable |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, items in follow_ups.items():
+        for split, t in sorted(evaluate.tally(items).items(), key=lambda kv: split_rank(kv[0])):
+            row = t.row()
+            lines.append(
+                f"| {name} | {split} | {row['answerable']} / {row['unanswerable']} | "
+                f"{row['cited_recall_at_1']:.2f} | {row['cited_recall_at_5']:.2f} | "
+                f"{row['answered']:.2f} | {row['key_phrases_all']:.2f} | "
+                f"{row['fallback_on_unanswerable']:.2f} |"
+            )
+    return "\n".join(lines)
+
+
 def show(answers: dict[str, list[Answered]], count: int | None) -> None:
     for name, everything in answers.items():
         items = [item for item in everything if item.question.split != "fresh"]
@@ -248,7 +276,7 @@ def main(argv: Sequence[str] = ()) -> dict[str, object]:
     args = parser.parse_args(list(argv))
     latency = None
     if args.database:
-        answers = asyncio.run(answer_all(args.database, args.lexical, args.site))
+        answers, follow_ups = asyncio.run(answer_all(args.database, args.lexical, args.site))
     else:
         for site in SITES:
             if not site.root.is_dir():
@@ -257,14 +285,14 @@ def main(argv: Sequence[str] = ()) -> dict[str, object]:
             tempfile.TemporaryDirectory(prefix="sitechat-bench-") as scratch,
             bench_database(Path(scratch), "sitechat_bench_answers") as database_url,
         ):
-            answers, latency = ingest_and_ask(database_url)
+            answers, follow_ups, latency = ingest_and_ask(database_url)
     if args.show or args.show_all:
         show(answers, None if args.show_all else args.show)
-    table = report(answers, latency)
+    table = report(answers, latency) + "\n\n" + report_follow_ups(follow_ups)
     print(table)
     rows = {
         name: {split: t.row() for split, t in evaluate.tally(items).items()}
-        for name, items in answers.items()
+        for name, items in {**answers, **follow_ups}.items()
     }
     return {"table": table, "results": {"answers": rows, "latency": latency}}
 

@@ -47,8 +47,9 @@ from sitechat.chat.answerer import (
     fallback_answer,
     shorten,
 )
+from sitechat.chat.context import Reading, read_in_context
 from sitechat.chat.errors import ChatbotNotReady
-from sitechat.chat.evidence import answer_sources, answerable, evidence_of
+from sitechat.chat.evidence import answerable, evidence_of
 from sitechat.chat.handoff import HandoffNotice
 from sitechat.chat.schemas import MAX_TITLE_CHARS, UsageRead, public_citation
 from sitechat.chat.streaming import PING, ChatEvent, with_keepalive
@@ -59,7 +60,6 @@ from sitechat.core.fields import sanitize_display_text
 from sitechat.knowledge.dense import DenseRetrieval
 from sitechat.knowledge.indexing import question_key
 from sitechat.knowledge.passages import Passage
-from sitechat.knowledge.service import Retrieved, retrieve_for_answer
 from sitechat.models.base import new_id
 from sitechat.models.chat import (
     Conversation,
@@ -110,6 +110,9 @@ class PreparedTurn:
     user_message_id: uuid.UUID
     assistant_message_id: uuid.UUID
     question: str
+    # What retrieval and the answerer read: the question, or for a follow-up the previous
+    # question and this one (`chat/context.py`).
+    query: str
     passages: list[Passage]
     history: list[Turn]
     settings: AnswerSettings
@@ -209,11 +212,11 @@ async def _prepare_turn(
         handoff_notice=handed_off,
     )
     session.add_all([user_message, answer])
-    retrieved = Retrieved([])
+    reading = Reading(question, [])
     if not handed_off:
         # Retrieval (and the question's embedding) first: the quota lock taken next is held
         # until the request commits, and should not wait on them.
-        retrieved = await retrieve_for_answer(session, chatbot, question, dense=dense)
+        reading = await read_in_context(session, chatbot, question, history or [], dense=dense)
         # The message is counted when it is asked, under the workspace's quota lock, so
         # parallel questions cannot overshoot the plan; a failed answer gives its slot back.
         await ensure_quota(session, plans, conversation.workspace_id, "messages")
@@ -234,12 +237,13 @@ async def _prepare_turn(
         user_message_id=user_message.id,
         assistant_message_id=answer.id,
         question=question,
-        passages=answer_sources(retrieved.passages),
+        query=reading.query,
+        passages=reading.passages,
         history=[] if handed_off else list(history or ()),
         settings=answer_settings(chatbot),
         asked_at=asked_at,
         handoff_message=chatbot.handoff_message if handed_off else None,
-        unfamiliar_terms=retrieved.unfamiliar_terms,
+        unfamiliar_terms=reading.unfamiliar_terms,
     )
 
 
@@ -426,7 +430,7 @@ class AnswerRun:
             if turn.handoff_message is None:
                 events = answer_events(
                     runtime.answerer,
-                    turn.question,
+                    turn.query,
                     turn.passages,
                     turn.history,
                     turn.settings,

@@ -204,3 +204,82 @@ class TestSmallChatbots:
         assert REFUNDS in answer["content"]
         assert answer["citations"][0]["title"] == "Refund policy"
         assert off_topic["fallback"] is True
+
+
+HIRE = (
+    "# Bike hire\n\nExplore the canal towpath and the hills on one of our hire bikes.\n\n"
+    "- City hybrid: £20 per day, £80 per week\n- Electric hybrid: £40 per day, £160 per week\n\n"
+    "A helmet and lock are included with every hire."
+)
+SHOP_TEXTS = {
+    "Bike hire": HIRE,
+    "Opening hours": "# Opening hours\n\n- Monday: closed\n- Tuesday to Friday: 8:30am to 6pm",
+    "Repairs": "# Puncture repair\n\nWe fix flat tyres while you wait, in about 20 minutes.",
+    "Workshops": "# Workshops\n\nLearn to adjust brakes and clean a chain in small groups.",
+}
+
+
+class TestFollowUps:
+    """A visitor's next question leans on the one before: "and for a whole week?" after "do
+    you hire out bikes?" is answered from the hire page (chat/context.py)."""
+
+    async def _shop(self, app: FastAPI, client: Any) -> tuple[Any, Any]:
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        for title, content in SHOP_TEXTS.items():
+            response = await client.post(
+                f"/v1/chatbots/{chatbot.id}/sources",
+                json={"kind": "text", "title": title, "content": content},
+                headers=account.headers,
+            )
+            assert response.status_code == 201, response.text
+        await run_queued_jobs(app)
+        return account, chatbot
+
+    async def _say(self, client: Any, headers: dict[str, str], conversation: str, q: str) -> Any:
+        answer = await client.post(
+            f"/v1/conversations/{conversation}/messages", json={"content": q}, headers=headers
+        )
+        assert answer.status_code == 201, answer.text
+        return answer.json()
+
+    async def _conversation(self, client: Any, headers: dict[str, str], chatbot: Any) -> str:
+        created = await client.post(
+            f"/v1/chatbots/{chatbot.id}/conversations", json={}, headers=headers
+        )
+        assert created.status_code == 201, created.text
+        return str(created.json()["id"])
+
+    async def test_a_follow_up_is_read_with_the_question_before_it(
+        self, app: FastAPI, client: Any, minilm_on: DenseRetrieval
+    ) -> None:
+        account, chatbot = await self._shop(app, client)
+        chat = await self._conversation(client, account.headers, chatbot)
+        alone = await self._conversation(client, account.headers, chatbot)
+
+        first = await self._say(client, account.headers, chat, "do you hire out bikes?")
+        follow_up = await self._say(client, account.headers, chat, "and for a whole week?")
+        out_of_context = await self._say(client, account.headers, alone, "and for a whole week?")
+
+        assert first["fallback"] is False
+        assert follow_up["fallback"] is False, follow_up["content"]
+        assert "£80 per week" in follow_up["content"]
+        assert follow_up["citations"][0]["title"] == "Bike hire"
+        assert out_of_context["fallback"] is True  # alone, it names nothing the shop has
+        # What the visitor typed is what is stored.
+        history = await client.get(f"/v1/conversations/{chat}/messages", headers=account.headers)
+        asked = [m["content"] for m in history.json()["items"] if m["role"] == "user"]
+        assert set(asked) == {"do you hire out bikes?", "and for a whole week?"}
+
+    async def test_a_new_subject_is_answered_on_its_own(
+        self, app: FastAPI, client: Any, minilm_on: DenseRetrieval
+    ) -> None:
+        account, chatbot = await self._shop(app, client)
+        chat = await self._conversation(client, account.headers, chatbot)
+
+        await self._say(client, account.headers, chat, "do you hire out bikes?")
+        answer = await self._say(client, account.headers, chat, "ok and when are you open?")
+
+        assert answer["fallback"] is False
+        assert "8:30am to 6pm" in answer["content"]
+        assert [c["title"] for c in answer["citations"]] == ["Opening hours"]
