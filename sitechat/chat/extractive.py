@@ -63,7 +63,13 @@ from sitechat.chat.sentences import (
     split_text,
     stems,
 )
-from sitechat.chat.values import table_rows, wanted_value
+from sitechat.chat.values import (
+    ValueKind,
+    answers_with_value,
+    header_terms,
+    table_rows,
+    wanted_value,
+)
 from sitechat.knowledge.chunking import HEADING_SEPARATOR
 from sitechat.knowledge.passages import Passage
 
@@ -269,18 +275,24 @@ def _score_units(
     units: Sequence[Unit],
     weights: dict[str, float],
     passages: Sequence[Passage],
-    wanted: re.Pattern[str] | None = None,
+    wanted: ValueKind | None = None,
 ) -> list[_Scored]:
     """Score every unit that shares a term with the question, best first; one that holds the
-    kind of value the question asks for (`wanted`) gains `VALUE_WEIGHT`."""
+    kind of value the question asks for (`wanted`) and is about its subject gains
+    `VALUE_WEIGHT`."""
     query_terms = frozenset(weights)
     total_weight = sum(weights.values())
     heading_terms = [content_terms(f"{p.title} {p.heading}") & query_terms for p in passages]
+    held = frozenset().union(*(unit.terms for unit in units)) & query_terms
+    headers = header_terms(units)
     scored: list[_Scored] = []
     for unit in units:
         matched = unit.terms & query_terms
-        holds_value = wanted is not None and unit.kind != "code" and bool(wanted.search(unit.text))
-        supporting = heading_terms[unit.passage_index] - matched
+        context = heading_terms[unit.passage_index] | headers.get(id(unit), frozenset())
+        supporting = (context & query_terms) - matched
+        holds_value = unit.kind != "code" and answers_with_value(
+            wanted, unit.text, matched | supporting, weights, held
+        )
         # A unit sharing no word with the question counts only when it holds the value asked
         # for under a heading that names the question's subject ("Saturday: 9am to 5pm" under
         # "Opening hours" for "when are you open").
@@ -388,20 +400,24 @@ def _far_in_meaning(passage: Passage, lead: Passage) -> bool:
 
 
 def _can_lead(
-    unit: Unit, whole: frozenset[int] = frozenset(), wanted: re.Pattern[str] | None = None
+    unit: Unit, whole: frozenset[int] = frozenset(), wanted: ValueKind | None = None
 ) -> bool:
     """A unit that reads as an answer on its own: a whole sentence of readable length, a
     short list item that is a sentence (not a bare entry), any item of a short section
     (`whole`), which is then quoted whole, or a table's row holding the value asked for
     (`wanted`), quoted under the table's header. Other rows are not answers: a reference
-    table's walls of text, a page's "Prev | Up | Next"."""
+    table's walls of text, a page's "Prev | Up | Next". A line holding the value is an answer
+    without a full stop ("Phone: 01632 960 418")."""
     if unit.fragment or unit.kind == "code" or len(unit.text) > MAX_LEAD_CHARS:
         return False
+    holds_value = wanted is not None and bool(wanted.holds.search(unit.text))
     if unit.kind == "item":
         if unit.text.startswith("|"):
-            return wanted is not None and bool(wanted.search(unit.text))
+            return holds_value
         return unit.passage_index in whole or len(unit.words) >= MIN_ITEM_LEAD_WORDS
-    return unit.text.rstrip("`*)\"'").endswith(SENTENCE_ENDS) and not starts_mid_sentence(unit.text)
+    if starts_mid_sentence(unit.text):
+        return False
+    return holds_value or unit.text.rstrip("`*)\"'").endswith(SENTENCE_ENDS)
 
 
 def _repeats(unit: Unit, paragraphs: Sequence[Paragraph]) -> bool:

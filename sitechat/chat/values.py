@@ -12,18 +12,37 @@ words are English, like the rest of the extractive answerer's rules (docs/decisi
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from sitechat.chat.quotes import Unit
+from sitechat.chat.sentences import content_terms
 
 # A table row that answers brings the rows beside it that match the question as well, up to
 # this many rows in all ("how much is a service": the three services' prices).
 MAX_TABLE_ROWS = 4
 
-# What a question asks for, and what a unit holding it looks like (English visitors' words).
-VALUE_KINDS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
-    (
+# A value unit counts as the answer when it covers at least this share of the question's
+# subject (its terms the passages hold, but the words asking for the value): a hire page's
+# "£100 deposit" holds a price but is not about "bike fitting".
+MIN_SUBJECT_COVERAGE = 0.45
+
+
+@dataclass(frozen=True)
+class ValueKind:
+    """A kind of value a question asks for: the words asking for it (`asked`, and their stems
+    `asking`), and what a unit holding it looks like (`holds`)."""
+
+    asked: re.Pattern[str]
+    asking: frozenset[str]
+    holds: re.Pattern[str]
+
+
+# English visitors' words.
+VALUE_KINDS = (
+    ValueKind(
         re.compile(r"\bhow much\b|\b(?:cost|costs|price|prices|fee|fees|charge|charges)\b", re.I),
+        content_terms("cost price fee charge"),
         # "$1" is a placeholder in SQL and shell docs, not a price.
         re.compile(
             r"[£€]\s?\d|\$(?:\d{2,}|\d+\.\d\d)|\d\s?(?:€|eur|euros?|dollars?|pounds?)\b"
@@ -31,29 +50,64 @@ VALUE_KINDS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
             re.I,
         ),
     ),
-    (
+    ValueKind(
         re.compile(r"\b(?:when|what time|open|opening|close|closing|hours)\b", re.I),
+        content_terms("time open opening close closing hours"),
         re.compile(
             r"\b\d{1,2}(?::\d{2})?\s?(?:am|pm)\b|\b\d{1,2}:\d{2}\b|"
             r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b",
             re.I,
         ),
     ),
-    (
+    ValueKind(
         re.compile(r"\b(?:phone|telephone|call|ring|number)\b", re.I),
+        content_terms("phone telephone call ring number"),
         re.compile(r"(?:\+|\b0)\d[\d ]{7,}\d\b"),
     ),
 )
 TABLE_SEPARATOR = re.compile(r"^\|(?:\s*:?-{3,}:?\s*\|)+$")
 
 
-def wanted_value(question: str) -> re.Pattern[str] | None:
-    """What a unit holding the asked-for value looks like: a price for "how much", a time
-    for "when are you open", a phone number; None for other questions."""
-    for asked, value in VALUE_KINDS:
-        if asked.search(question):
-            return value
-    return None
+def wanted_value(question: str) -> ValueKind | None:
+    """The kind of value the question asks for: a price for "how much", a time for "when are
+    you open", a phone number; None for other questions."""
+    return next((kind for kind in VALUE_KINDS if kind.asked.search(question)), None)
+
+
+def answers_with_value(
+    kind: ValueKind | None,
+    text: str,
+    covered: frozenset[str],
+    weights: Mapping[str, float],
+    held: frozenset[str],
+) -> bool:
+    """Whether a unit's `text` holds the value asked for and is about the question's subject:
+    it (or its heading) covers `covered` of the question's terms weighted by `weights`, the
+    subject being the terms the passages hold (`held`) but the ones asking for the value."""
+    if kind is None or not kind.holds.search(text):
+        return False
+    subject = {term for term in weights if term in held and term not in kind.asking}
+    total = sum(weights[term] for term in subject)
+    return total == 0 or sum(weights[t] for t in subject & covered) >= MIN_SUBJECT_COVERAGE * total
+
+
+def header_terms(units: Sequence[Unit]) -> dict[int, frozenset[str]]:
+    """Each table row's header terms (by the row's `id`): a row means what its columns are
+    called too ("| Essential | £14.95 |" under "| Plan | Monthly fee |")."""
+    headers: dict[int, frozenset[str]] = {}
+    header: frozenset[str] = frozenset()
+    for previous, unit in zip([None, *units], units, strict=False):
+        if not unit.text.startswith("|"):
+            header = frozenset()
+        elif TABLE_SEPARATOR.match(unit.text):
+            header = (
+                previous.terms
+                if previous is not None and previous.text.startswith("|")
+                else frozenset()
+            )
+        else:
+            headers[id(unit)] = header
+    return headers
 
 
 def table_rows(

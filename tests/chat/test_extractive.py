@@ -201,6 +201,42 @@ class TestValuesAsked:
         assert answer.text.startswith("Phone: 01632 960 418"), answer.text
         assert answer.citations[0].title == "Contact us"
 
+    async def test_a_price_about_something_else_does_not_answer(self) -> None:
+        fitting = make_passage(
+            "A professional bike fit takes 90 minutes and includes saddle height and reach.",
+            title="Our services",
+            heading="Bike fitting",
+            closeness=0.45,
+        )
+        hire = make_passage(
+            "Explore the towpath on one of our hire bikes. You leave a £100 deposit, which is "
+            "refunded when the bike comes back undamaged. Bikes must be back by 5pm.",
+            title="Bike hire",
+            closeness=0.3,
+        )
+
+        answer = await ask("do you do bike fitting and how much", [fitting, hire])
+
+        assert answer.text.startswith("A professional bike fit takes 90 minutes"), answer.text
+        assert "£100" not in answer.text
+
+    async def test_a_rows_column_names_are_part_of_what_it_says(self) -> None:
+        plans = make_passage(
+            "| Plan | Monthly fee |\n| --- | --- |\n| Essential | £14.95 |\n| Complete | £22.50 |",
+            title="Membership",
+            closeness=0.4,
+        )
+        finance = make_passage(
+            "A treatment costing £2,600 can be spread over 12 months at 0% APR.",
+            title="Paying",
+            closeness=0.4,
+        )
+
+        answer = await ask("how much is the monthly fee for the plan", [finance, plans])
+
+        assert "| Essential | £14.95 |" in answer.text, answer.text
+        assert answer.citations[0].title == "Membership"
+
     async def test_without_a_value_asked_the_sentence_answers(self) -> None:
         answer = await ask("where do I drop off my bike", [DROP_OFF, HOURS])
 
