@@ -2,13 +2,15 @@
 
 Visitors chat: "do you hire out bikes?", then "how much for an electric one?". Alone, the
 second names nothing the site can be searched for ("electric one"), so retrieval finds nothing
-close and the visitor gets the fallback. When a question's own passages do not hold an answer
-(the evidence rule of `evidence.py`) and the visitor asked something before in this
-conversation, the two are read together, the earlier first: retrieval searches for both and the
-answerer quotes for both. That reading is used only when its passages do hold an answer; a new
-subject ("ok, where do i park?") is answered on its own, since its own passages already do.
-The visitor's own words are what is stored and shown; only retrieval and the answerer read
-the joined question (docs/decisions/0027).
+close and the visitor gets the fallback; or it finds something of its own that is not what was
+meant ("how long will that take" after a dead e-bike battery finds the FAQ's usual repair
+times). A short message (at most `MAX_FOLLOW_UP_TERMS` terms) after an earlier question is also
+retrieved together with that question (joined by a line break, the earlier first), and that
+reading is used when its passages hold an answer (the evidence rule of `evidence.py`) and the
+message's own do not, or come `CLOSER_BY` less close. A longer message says what it is about
+("if something you fixed goes wrong again do i have to pay") and is read on its own. The
+visitor's own words are what is stored and shown; only retrieval and the answerer read the
+joined question (docs/decisions/0027).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.chat.answerer import Turn
 from sitechat.chat.evidence import answer_sources, answerable, evidence_of
+from sitechat.chat.sentences import content_terms
 from sitechat.knowledge.dense import DenseRetrieval
 from sitechat.knowledge.passages import Passage
 from sitechat.knowledge.service import retrieve_for_answer
@@ -52,6 +55,18 @@ def previous_question(history: Sequence[Turn]) -> str | None:
     return next((turn.content for turn in reversed(history) if turn.role == "user"), None)
 
 
+# A message of more terms than this says what it is about: it is read on its own.
+MAX_FOLLOW_UP_TERMS = 4
+# Read together, the passages must come this much closer than the message's own to be used
+# when the message alone has an answer too ("how long will that take" has one of its own).
+CLOSER_BY = 0.05
+
+
+def _closeness(reading: Reading) -> float:
+    closeness = evidence_of(reading.passages, reading.unfamiliar_terms).closeness
+    return -1.0 if closeness is None else closeness
+
+
 async def read_in_context(
     session: AsyncSession,
     chatbot: Chatbot,
@@ -60,11 +75,16 @@ async def read_in_context(
     *,
     dense: DenseRetrieval | None,
 ) -> Reading:
-    """The question's passages; for a follow-up its own passages cannot answer, those of the
-    previous question and this one read together, when they can."""
+    """The question's passages, or for a short follow-up those of the previous question and
+    this one read together, when those hold an answer and the message's own do not (or are
+    much further from it)."""
     alone = await _read(session, chatbot, question, dense)
     previous = previous_question(history)
-    if alone.answerable or previous is None:
+    if previous is None or len(content_terms(question)) > MAX_FOLLOW_UP_TERMS:
         return alone
     together = await _read(session, chatbot, f"{previous.strip()}\n{question}", dense)
-    return together if together.answerable else alone
+    if not together.answerable:
+        return alone
+    if not alone.answerable or _closeness(together) >= _closeness(alone) + CLOSER_BY:
+        return together
+    return alone

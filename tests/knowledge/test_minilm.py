@@ -216,6 +216,14 @@ SHOP_TEXTS = {
     "Opening hours": "# Opening hours\n\n- Monday: closed\n- Tuesday to Friday: 8:30am to 6pm",
     "Repairs": "# Puncture repair\n\nWe fix flat tyres while you wait, in about 20 minutes.",
     "Workshops": "# Workshops\n\nLearn to adjust brakes and clean a chain in small groups.",
+    "FAQ": (
+        "# How long will my repair take?\n\nHow long a repair takes depends on the job: most "
+        "take a day, and we tell you how long yours will take when you drop it off."
+    ),
+    "E-bikes": (
+        "# E-bike repairs\n\nWe do not repair batteries ourselves: a faulty battery goes back to "
+        "its maker, which takes three to four weeks."
+    ),
 }
 
 
@@ -283,3 +291,31 @@ class TestFollowUps:
         assert answer["fallback"] is False
         assert "8:30am to 6pm" in answer["content"]
         assert [c["title"] for c in answer["citations"]] == ["Opening hours"]
+
+    async def test_a_follow_up_with_an_answer_of_its_own_is_read_with_its_subject(
+        self, app: FastAPI, client: Any, minilm_on: DenseRetrieval
+    ) -> None:
+        # "how long will that take" alone finds the FAQ's repair times; after the battery
+        # question the e-bike section is much closer.
+        account, chatbot = await self._shop(app, client)
+        chat = await self._conversation(client, account.headers, chatbot)
+
+        await self._say(client, account.headers, chat, "my ebike battery is dead can you fix it")
+        answer = await self._say(client, account.headers, chat, "how long will that take")
+
+        assert "three to four weeks" in answer["content"], answer["content"]
+        assert answer["citations"][0]["title"] == "E-bikes"
+
+    async def test_a_long_new_question_is_not_mixed_with_the_last_subject(
+        self, app: FastAPI, client: Any, minilm_on: DenseRetrieval
+    ) -> None:
+        # Read with "do you hire out bikes?", the question would be answered from the hire page.
+        account, chatbot = await self._shop(app, client)
+        chat = await self._conversation(client, account.headers, chatbot)
+
+        await self._say(client, account.headers, chat, "do you hire out bikes?")
+        answer = await self._say(
+            client, account.headers, chat, "if something you fixed goes wrong again do i pay"
+        )
+
+        assert "Bike hire" not in [c["title"] for c in answer["citations"]], answer["content"]
