@@ -186,6 +186,30 @@ async def link_crawl_page(
 # -- pages (the latest content of one URL of a website source) ------------------------------
 
 
+async def indexed_any(session: AsyncSession, job_id: uuid.UUID) -> bool:
+    """Whether the crawl indexed a page (new, changed or unchanged)."""
+    found = await session.scalar(
+        select(CrawlPage.id)
+        .where(
+            CrawlPage.crawl_job_id == job_id,
+            CrawlPage.outcome.in_((PageOutcome.indexed, PageOutcome.unchanged)),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def first_reason(session: AsyncSession, job_id: uuid.UUID) -> str | None:
+    """Why the crawl's first URL (its start page) was skipped or failed (`http-404`)."""
+    reason: str | None = await session.scalar(
+        select(CrawlPage.reason)
+        .where(CrawlPage.crawl_job_id == job_id)
+        .order_by(CrawlPage.depth, CrawlPage.created_at)
+        .limit(1)
+    )
+    return reason
+
+
 async def remove_unseen_pages(
     session: AsyncSession, job_id: uuid.UUID, source_id: uuid.UUID
 ) -> int:

@@ -94,7 +94,10 @@ class CrawlRead(BaseModel):
     )
     bytes_fetched: int
     stop_reason: str | None = Field(
-        description="completed, max-pages, time-budget, byte-budget, cancelled or error."
+        description=(
+            "completed, max-pages, time-budget, byte-budget, cancelled, error, or "
+            "nothing-indexed (the crawl failed: `error` says why its start page was not indexed)."
+        )
     )
     error: str | None
     attempts: int

@@ -98,13 +98,34 @@ async def run_crawl_job(context: TaskContext, job_id: uuid.UUID) -> None:
         await _finish(context, job_id, CrawlStatus.failed, "error", SAFE_ERROR_MESSAGE)
         await defer_embedding(dense, start.target.chatbot_id)  # the pages stored so far
         return
+    nothing = await _nothing_indexed(context, job_id)
     if outcome.stop_reason == "cancelled":
         await _finish(context, job_id, CrawlStatus.cancelled, "cancelled", None)
+    elif nothing is not None:
+        # A crawl that indexed no page failed (its start page is gone, or robots.txt keeps
+        # it out); what earlier crawls indexed stays, since only a completed crawl removes.
+        await _finish(context, job_id, CrawlStatus.failed, "nothing-indexed", nothing)
     else:
         await _finish(context, job_id, CrawlStatus.completed, outcome.stop_reason, None)
     bound.info("crawl.job_finished", stop_reason=outcome.stop_reason)
     # Dense retrieval (when on): vectors for the pages this crawl stored, in a job of its own.
     await defer_embedding(dense, start.target.chatbot_id)
+
+
+async def _nothing_indexed(context: TaskContext, job_id: uuid.UUID) -> str | None:
+    """The crawl's error when it indexed no page, saying why; None when it indexed one."""
+    async with context.session() as session:
+        if await repository.indexed_any(session, job_id):
+            return None
+        reason = await repository.first_reason(session, job_id)
+    kept = "Nothing was indexed; the pages indexed before are kept."
+    if reason is not None and reason.startswith("http-"):
+        return f"The start page answered HTTP {reason.removeprefix('http-')}. {kept}"
+    if reason == "robots-disallowed":
+        return f"The site's robots.txt does not allow the start page. {kept}"
+    if reason is not None:
+        return f"The start page could not be indexed ({reason}). {kept}"
+    return f"No page could be fetched from the start URL. {kept}"
 
 
 async def _mark_running(

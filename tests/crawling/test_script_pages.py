@@ -298,7 +298,9 @@ class TestWithoutABrowser:
             _with_browser(crawl_app, tmp_path),
         )
 
-        assert job["status"] == "completed"
+        # The site's only page could not be indexed: the crawl failed, and says why.
+        assert job["status"] == "failed"
+        assert "(browser-unavailable)" in job["error"]
         assert (job["pages_needing_browser"], job["pages_failed"]) == (1, 1)
         pages = await _crawl_pages(crawl_client, account, job["id"])
         assert pages[site.url("/")]["reason"] == "browser-unavailable"

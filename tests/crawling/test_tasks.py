@@ -13,7 +13,7 @@ from sitechat.core.state import app_state
 from sitechat.crawling.tasks import run_crawl_job
 from tests.conftest import run_queued_jobs
 from tests.crawling import site as crawl_site
-from tests.crawling.conftest import LocalSite, html_page
+from tests.crawling.conftest import LocalSite, Reply, html_page
 from tests.crawling.site import (
     chatbot_status,
     docs_site,
@@ -172,3 +172,46 @@ class TestResume:
         again = await get_crawl(crawl_client, account, job["id"])
         assert again == final
         assert site.hits["/b"] == 1
+
+
+class TestNothingIndexed:
+    async def test_a_crawl_whose_start_page_is_gone_fails_and_keeps_the_index(
+        self,
+        crawl_client: httpx.AsyncClient,
+        crawl_app: Any,
+        account: Account,
+        chatbot_id: str,
+        site: LocalSite,
+    ) -> None:
+        site.page("/", html_page("Home", '<p>Our <a href="/apples">apples</a>.</p>'))
+        site.page("/apples", html_page("Apples", "<p>Apples grow on trees.</p>"))
+        first = (await start_crawl(crawl_client, account, chatbot_id, site.url("/"))).json()
+        await run_queued_jobs(crawl_app)
+        assert (await get_crawl(crawl_client, account, first["id"]))["status"] == "completed"
+
+        del site.routes["/"]  # the site moved, or is misconfigured for a while
+        second = (await start_crawl(crawl_client, account, chatbot_id, site.url("/"))).json()
+        await run_queued_jobs(crawl_app)
+
+        job = await get_crawl(crawl_client, account, second["id"])
+        assert job["status"] == "failed"
+        assert job["error"].startswith("The start page answered HTTP 404."), job["error"]
+        assert job["pages_removed"] == 0
+        assert await searchable(crawl_app, chatbot_id, "apples trees") == [site.url("/apples")]
+
+    async def test_a_first_crawl_that_finds_nothing_says_why(
+        self,
+        crawl_client: httpx.AsyncClient,
+        crawl_app: Any,
+        account: Account,
+        chatbot_id: str,
+        site: LocalSite,
+    ) -> None:
+        site.routes["/robots.txt"] = Reply(body="User-agent: *\nDisallow: /\n")
+
+        crawl = (await start_crawl(crawl_client, account, chatbot_id, site.url("/"))).json()
+        await run_queued_jobs(crawl_app)
+
+        job = await get_crawl(crawl_client, account, crawl["id"])
+        assert job["status"] == "failed"
+        assert "robots.txt does not allow the start page" in job["error"]
