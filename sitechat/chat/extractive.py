@@ -293,6 +293,8 @@ def _score_units(
         holds_value = unit.kind != "code" and answers_with_value(
             wanted, unit.text, matched | supporting, weights, held
         )
+        if holds_value and wanted is not None and wanted.names_itself:
+            matched |= wanted.asking & query_terms  # "hello@school.example" is the e-mail
         # A unit sharing no word with the question counts only when it holds the value asked
         # for under a heading that names the question's subject ("Saturday: 9am to 5pm" under
         # "Opening hours" for "when are you open").

@@ -36,6 +36,9 @@ class ValueKind:
     asked: re.Pattern[str]
     asking: frozenset[str]
     holds: re.Pattern[str]
+    # The value says what the asking words ask for by itself: an e-mail address is the
+    # "email" asked for, wherever it stands; a time is not "open" (a hire's return time).
+    names_itself: bool = False
 
 
 # English visitors' words.
@@ -46,7 +49,7 @@ VALUE_KINDS = (
         # "$1" is a placeholder in SQL and shell docs, not a price.
         re.compile(
             r"[£€]\s?\d|\$(?:\d{2,}|\d+\.\d\d)|\d\s?(?:€|eur|euros?|dollars?|pounds?)\b"
-            r"|\bfree of charge\b",
+            r"|\b(?:eur|gbp|usd|chf)\s?\d|\bfree of charge\b",
             re.I,
         ),
     ),
@@ -60,9 +63,16 @@ VALUE_KINDS = (
         ),
     ),
     ValueKind(
+        re.compile(r"\be-?mail\b", re.I),
+        content_terms("email mail address"),
+        re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+        names_itself=True,
+    ),
+    ValueKind(
         re.compile(r"\b(?:phone|telephone|call|ring|number)\b", re.I),
         content_terms("phone telephone call ring number"),
         re.compile(r"(?:\+|\b0)\d[\d ]{7,}\d\b"),
+        names_itself=True,
     ),
 )
 TABLE_SEPARATOR = re.compile(r"^\|(?:\s*:?-{3,}:?\s*\|)+$")

@@ -237,6 +237,38 @@ class TestValuesAsked:
         assert "| Essential | £14.95 |" in answer.text, answer.text
         assert answer.citations[0].title == "Membership"
 
+    async def test_a_price_written_with_its_currency_code_first(self) -> None:
+        courses = make_passage(
+            "The intensive course runs Monday to Friday, four lessons a morning.",
+            title="Courses",
+            heading="Intensive course",
+            closeness=0.45,
+        )
+        prices = make_passage(
+            "| Course | Length | Price |\n| --- | --- | --- |\n"
+            "| Intensive course | 4 weeks | EUR 390 |\n| Evening course | 10 weeks | EUR 290 |",
+            title="Prices",
+            closeness=0.35,
+        )
+
+        answer = await ask("how much is the intensive course", [courses, prices])
+
+        assert "| Intensive course | 4 weeks | EUR 390 |" in answer.text, answer.text
+        assert "Evening" not in answer.text
+
+    async def test_an_email_address_asked_for(self) -> None:
+        privacy = make_passage(
+            "We keep your email address only to answer you.", title="Privacy", closeness=0.35
+        )
+        contact = make_passage(
+            "- Phone: 030 1234 5678\n- E-mail: hello@school.example", title="Contact", closeness=0.3
+        )
+
+        answer = await ask("whats ur email", [privacy, contact])
+
+        assert "hello@school.example" in answer.text, answer.text
+        assert answer.citations[0].title == "Contact"
+
     async def test_without_a_value_asked_the_sentence_answers(self) -> None:
         answer = await ask("where do I drop off my bike", [DROP_OFF, HOURS])
 
