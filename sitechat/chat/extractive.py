@@ -143,6 +143,7 @@ class _Scored:
     matched: frozenset[str]
     coverage: float
     score: float
+    holds_value: bool = False  # the value the question asks for, about its subject
 
 
 class ExtractiveAnswerer:
@@ -187,7 +188,7 @@ class ExtractiveAnswerer:
         wanted = wanted_value(question)
         scored = _score_units(units, weights, passages, wanted)
         whole = _whole_sections(units)
-        leads = [s for s in scored if _can_lead(s.unit, whole, wanted)]
+        leads = [s for s in scored if _can_lead(s.unit, whole, s.holds_value)]
         if _semantically_close(passages):
             # Retrieval found a passage close in meaning: a paraphrased question may share no
             # word with it, so the word coverage that decides otherwise does not apply.
@@ -288,13 +289,14 @@ def _score_units(
     scored: list[_Scored] = []
     for unit in units:
         matched = unit.terms & query_terms
-        context = heading_terms[unit.passage_index] | headers.get(id(unit), frozenset())
-        supporting = (context & query_terms) - matched
+        row_header = headers.get((unit.passage_index, unit.position), frozenset())
+        context = (heading_terms[unit.passage_index] | row_header) & query_terms
         holds_value = unit.kind != "code" and answers_with_value(
-            wanted, unit.text, matched | supporting, weights, held
+            wanted, unit.text, matched | context, weights, held
         )
         if holds_value and wanted is not None and wanted.names_itself:
             matched |= wanted.asking & query_terms  # "hello@school.example" is the e-mail
+        supporting = context - matched
         # A unit sharing no word with the question counts only when it holds the value asked
         # for under a heading that names the question's subject ("Saturday: 9am to 5pm" under
         # "Opening hours" for "when are you open").
@@ -306,7 +308,7 @@ def _score_units(
         coverage = covered / total_weight
         rank_prior = RANK_WEIGHT / (1 + unit.passage_index)
         score = coverage * _kind_factor(unit) + rank_prior + VALUE_WEIGHT * holds_value
-        scored.append(_Scored(unit, matched, coverage, score))
+        scored.append(_Scored(unit, matched, coverage, score, holds_value))
     scored.sort(key=lambda s: s.score, reverse=True)
     return scored
 
@@ -401,18 +403,15 @@ def _far_in_meaning(passage: Passage, lead: Passage) -> bool:
     return passage.closeness < lead.closeness - FURTHER_CLOSENESS_GAP
 
 
-def _can_lead(
-    unit: Unit, whole: frozenset[int] = frozenset(), wanted: ValueKind | None = None
-) -> bool:
+def _can_lead(unit: Unit, whole: frozenset[int] = frozenset(), holds_value: bool = False) -> bool:
     """A unit that reads as an answer on its own: a whole sentence of readable length, a
     short list item that is a sentence (not a bare entry), any item of a short section
     (`whole`), which is then quoted whole, or a table's row holding the value asked for
-    (`wanted`), quoted under the table's header. Other rows are not answers: a reference
+    (`holds_value`), quoted under the table's header. Other rows are not answers: a reference
     table's walls of text, a page's "Prev | Up | Next". A line holding the value is an answer
     without a full stop ("Phone: 01632 960 418")."""
     if unit.fragment or unit.kind == "code" or len(unit.text) > MAX_LEAD_CHARS:
         return False
-    holds_value = wanted is not None and bool(wanted.holds.search(unit.text))
     if unit.kind == "item":
         if unit.text.startswith("|"):
             return holds_value
@@ -458,13 +457,14 @@ def _lead_paragraph(
     passage_units = by_passage[lead.passage_index]
     index = passage_units.index(lead)
     if lead.text.startswith("|"):
-        return Paragraph(lead.passage_index, table_rows(passage_units, index, question_terms))
+        rows = table_rows(passage_units, index, question_terms)
+        return Paragraph(lead.passage_index, rows, lead)
     if _short_and_whole(passage_units, lists=lead.kind == "item"):
         # A short section said whole (a help page's "Delivery times and costs"): its other
         # sentences are the context a visitor needs, however few words they share; not its
         # notes on versions and platforms, nor pointers to what the passage does not hold.
         kept = [u for u in passage_units if u is lead or not _ASIDE.search(u.text)]
-        return Paragraph(lead.passage_index, kept)
+        return Paragraph(lead.passage_index, kept, lead)
     start = _section_opening(passage_units, index, names_it)
     if start == index and _leans_back(lead) and _quotable_before(passage_units, index):
         start = index - 1
@@ -509,7 +509,7 @@ def _lead_paragraph(
         prose_chars += len(unit.text)
     while len(chosen) > 1 and chosen[-1] is not lead and chosen[-1].text.endswith(":"):
         chosen.pop()  # "...the following:" with nothing following reads as cut off
-    return Paragraph(lead.passage_index, chosen)
+    return Paragraph(lead.passage_index, chosen, lead)
 
 
 def _short_and_whole(passage_units: Sequence[Unit], lists: bool = False) -> bool:

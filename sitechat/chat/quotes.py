@@ -29,6 +29,8 @@ SIGNATURE = re.compile(r"(?:[a-z]+ )?[A-Za-z_][\w.]*(?:\(.{0,160}\)(?: ?-> ?\S.{
 # A section heading that names an entry in code: "`work_mem` (`integer`)", "`-c` `--command`".
 _CODE_TERM = re.compile(r"`[^`]+`(?:[ ,]+`[^`]+`)*(?: \([^()]{1,60}\))?")
 SENTENCE_ENDS = (".", "!", "?", ":")
+# A Markdown table's line between its header and its rows: "| --- | ---: |".
+TABLE_SEPARATOR = re.compile(r"^\|(?:\s*:?-{3,}:?\s*\|)+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,13 @@ class Unit:
 class Paragraph:
     passage_index: int
     units: list[Unit]
+    # The unit that answers: an answer cut to its length keeps it, and what comes before it
+    # (the sentence it leans on, a table's header).
+    lead: Unit | None = None
+
+    def kept_when_cut(self) -> int:
+        """How many of the units, from the first, a cut answer keeps."""
+        return next((i + 1 for i, unit in enumerate(self.units) if unit is self.lead), 1)
 
 
 def split_passages(passages: Sequence[Passage]) -> list[Unit]:
@@ -142,14 +151,20 @@ def render(
     while len(paragraphs) > 1 and len(compose_text(paragraphs, passages)) > budget:
         paragraphs = paragraphs[:-1]
     lead = paragraphs[0]
-    while len(lead.units) > 1 and len(compose_text(paragraphs, passages)) > budget:
-        lead.units = lead.units[:-1]  # the lead sentence stays; what follows it goes
+    while (
+        len(lead.units) > lead.kept_when_cut() and len(compose_text(paragraphs, passages)) > budget
+    ):
+        lead.units = lead.units[:-1]  # the lead stays; what follows it goes
     text = compose_text(paragraphs, passages)
     citations: list[Citation] = []
     for number, paragraph in zip(_numbers(paragraphs, passages), paragraphs, strict=True):
         if number <= len(citations):
             continue  # the page is cited already, from its first paragraph
-        snippet = " ".join(u.text for u in paragraph.units if u.kind != "code")
+        snippet = " ".join(
+            u.text
+            for u in paragraph.units
+            if u.kind != "code" and not TABLE_SEPARATOR.match(u.text)
+        )
         citations.append(
             citation_for(number, passages[paragraph.passage_index], snippet or lead.units[0].text)
         )

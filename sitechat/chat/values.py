@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sitechat.chat.quotes import Unit
+from sitechat.chat.quotes import TABLE_SEPARATOR, Unit
 from sitechat.chat.sentences import content_terms
 
 # A table row that answers brings the rows beside it that match the question as well, up to
@@ -44,17 +44,27 @@ class ValueKind:
 # English visitors' words.
 VALUE_KINDS = (
     ValueKind(
-        re.compile(r"\bhow much\b|\b(?:cost|costs|price|prices|fee|fees|charge|charges)\b", re.I),
+        re.compile(
+            r"\bhow much\b|\b(?:cost|costs|price|prices|pricing|fee|fees|charges)\b"
+            r"|\bcharge (?:for|of)\b",
+            re.I,
+        ),
         content_terms("cost price fee charge"),
         # "$1" is a placeholder in SQL and shell docs, not a price.
         re.compile(
-            r"[£€]\s?\d|\$(?:\d{2,}|\d+\.\d\d)|\d\s?(?:€|eur|euros?|dollars?|pounds?)\b"
+            r"[£€]\s?\d|\$(?:\d{2,}|\d+\.\d\d)|\d\s?€|\d\s?(?:eur|euros?|dollars?|pounds?|chf)\b"
             r"|\b(?:eur|gbp|usd|chf)\s?\d|\bfree of charge\b",
             re.I,
         ),
     ),
     ValueKind(
-        re.compile(r"\b(?:when|what time|open|opening|close|closing|hours)\b", re.I),
+        # "when are you open", "opening hours", "r u open on sundays"; not "can I open an
+        # account" or "what happens when I cancel".
+        re.compile(
+            r"\b(?:opening|closing|hours|what time|(?:are|r) (?:you|u|they) (?:open|closed)"
+            r"|open (?:on|at|today|tomorrow)|when\b.{0,30}\b(?:open|close)s?)\b",
+            re.I,
+        ),
         content_terms("time open opening close closing hours"),
         re.compile(
             r"\b\d{1,2}(?::\d{2})?\s?(?:am|pm)\b|\b\d{1,2}:\d{2}\b|"
@@ -69,13 +79,13 @@ VALUE_KINDS = (
         names_itself=True,
     ),
     ValueKind(
-        re.compile(r"\b(?:phone|telephone|call|ring|number)\b", re.I),
+        # Not a bare "number" ("whats my order number").
+        re.compile(r"\b(?:phone|telephone|call (?:you|u)|ring (?:you|u))\b", re.I),
         content_terms("phone telephone call ring number"),
         re.compile(r"(?:\+|\b0)\d[\d ]{7,}\d\b"),
         names_itself=True,
     ),
 )
-TABLE_SEPARATOR = re.compile(r"^\|(?:\s*:?-{3,}:?\s*\|)+$")
 
 
 def wanted_value(question: str) -> ValueKind | None:
@@ -101,22 +111,24 @@ def answers_with_value(
     return total == 0 or sum(weights[t] for t in subject & covered) >= MIN_SUBJECT_COVERAGE * total
 
 
-def header_terms(units: Sequence[Unit]) -> dict[int, frozenset[str]]:
-    """Each table row's header terms (by the row's `id`): a row means what its columns are
-    called too ("| Essential | £14.95 |" under "| Plan | Monthly fee |")."""
-    headers: dict[int, frozenset[str]] = {}
+def header_terms(units: Sequence[Unit]) -> dict[tuple[int, int], frozenset[str]]:
+    """Each table row's header terms, by the row's (passage, position): a row means what its
+    columns are called too ("| Essential | £14.95 |" under "| Plan | Monthly fee |")."""
+    headers: dict[tuple[int, int], frozenset[str]] = {}
     header: frozenset[str] = frozenset()
-    for previous, unit in zip([None, *units], units, strict=False):
+    previous: Unit | None = None
+    for unit in units:
+        if previous is not None and previous.passage_index != unit.passage_index:
+            header = frozenset()  # a table does not run on into another passage
         if not unit.text.startswith("|"):
             header = frozenset()
         elif TABLE_SEPARATOR.match(unit.text):
-            header = (
-                previous.terms
-                if previous is not None and previous.text.startswith("|")
-                else frozenset()
-            )
+            header = frozenset()
+            if previous is not None and previous.passage_index == unit.passage_index:
+                header = previous.terms if previous.text.startswith("|") else frozenset()
         else:
-            headers[id(unit)] = header
+            headers[(unit.passage_index, unit.position)] = header
+        previous = unit
     return headers
 
 

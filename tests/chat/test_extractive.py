@@ -269,6 +269,42 @@ class TestValuesAsked:
         assert "hello@school.example" in answer.text, answer.text
         assert answer.citations[0].title == "Contact"
 
+    async def test_a_tables_header_names_only_its_own_rows(self) -> None:
+        # The deposit row of another passage is not "the monthly fee for the plan".
+        plans = make_passage(
+            "| Plan | Monthly fee |\n| --- | --- |\n| Essential | ask at reception |",
+            title="Membership",
+            closeness=0.3,
+        )
+        hire = make_passage(
+            "| Bike hire deposit | £100 |\n| Helmet | free |", title="Hire", closeness=0.4
+        )
+
+        answer = await ask("how much is the monthly fee for the plan", [plans, hire])
+
+        assert "£100" not in answer.text, answer.text
+
+    @pytest.mark.parametrize(
+        "question", ["how do I charge my e-bike battery", "what happens when I cancel"]
+    )
+    async def test_a_question_not_asking_a_value(self, question: str) -> None:
+        howto = make_passage(
+            "Plug the charger into the battery and wait until the light is green. When you "
+            "cancel, the battery charge plan stops at the end of the month.",
+            title="Battery care",
+            closeness=0.45,
+        )
+        prices = make_passage(
+            "| Battery | Price |\n| --- | --- |\n| E-bike battery replacement | £350 |\n"
+            "| Battery charge plan | £5 |",
+            title="Prices",
+            closeness=0.3,
+        )
+
+        answer = await ask(question, [howto, prices])
+
+        assert not answer.text.startswith("|"), answer.text
+
     async def test_without_a_value_asked_the_sentence_answers(self) -> None:
         answer = await ask("where do I drop off my bike", [DROP_OFF, HOURS])
 
