@@ -159,6 +159,10 @@ class AnswerError(Exception):
 
 
 class Answerer(Protocol):
+    # Whether it reads the conversation's history itself (a model does); one that does not is
+    # asked a follow-up joined to the visitor's previous question (`chat/context.py`).
+    reads_history: bool
+
     def stream(
         self,
         question: str,

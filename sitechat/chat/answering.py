@@ -20,6 +20,7 @@ The JSON, SSE, WebSocket, widget and OpenAI-compatible routes only render these 
 from __future__ import annotations
 
 import contextlib
+import html
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -122,9 +123,11 @@ class PreparedTurn:
 
 
 def answer_settings(chatbot: Chatbot) -> AnswerSettings:
+    # The chatbot's texts are stored as display text (HTML-escaped, `core/fields.py`); an
+    # answer is text: "help &amp; support" is said as "help & support".
     return AnswerSettings(
-        instructions=chatbot.instructions,
-        fallback_message=chatbot.fallback_message,
+        instructions=html.unescape(chatbot.instructions),
+        fallback_message=html.unescape(chatbot.fallback_message),
         max_answer_chars=chatbot.max_answer_chars,
         temperature=chatbot.temperature,
         model=chatbot.model,
@@ -242,7 +245,7 @@ async def _prepare_turn(
         history=[] if handed_off else list(history or ()),
         settings=answer_settings(chatbot),
         asked_at=asked_at,
-        handoff_message=chatbot.handoff_message if handed_off else None,
+        handoff_message=html.unescape(chatbot.handoff_message) if handed_off else None,
         unfamiliar_terms=reading.unfamiliar_terms,
     )
 
@@ -428,9 +431,10 @@ class AnswerRun:
         try:
             yield _start_event(turn)
             if turn.handoff_message is None:
+                answerer = runtime.answerer
                 events = answer_events(
-                    runtime.answerer,
-                    turn.query,
+                    answerer,
+                    turn.question if answerer.reads_history else turn.query,
                     turn.passages,
                     turn.history,
                     turn.settings,

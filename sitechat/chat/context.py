@@ -9,8 +9,8 @@ retrieved together with that question (joined by a line break, the earlier first
 reading is used when its passages hold an answer (the evidence rule of `evidence.py`) and the
 message's own do not, or come `CLOSER_BY` less close. A longer message says what it is about
 ("if something you fixed goes wrong again do i have to pay") and is read on its own. The
-visitor's own words are what is stored and shown; only retrieval and the answerer read the
-joined question (docs/decisions/0027).
+visitor's own words are what is stored and shown; only retrieval and the extractive answerer
+read the joined question (a model answerer reads the conversation itself; docs/decisions/0027).
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ def previous_question(history: Sequence[Turn]) -> str | None:
 
 # A message of more terms than this says what it is about: it is read on its own.
 MAX_FOLLOW_UP_TERMS = 4
+MAX_PREVIOUS_CHARS = 500
 # Read together, the passages must come this much closer than the message's own to be used
 # when the message alone has an answer too ("how long will that take" has one of its own).
 CLOSER_BY = 0.05
@@ -82,7 +83,9 @@ async def read_in_context(
     previous = previous_question(history)
     if previous is None or len(content_terms(question)) > MAX_FOLLOW_UP_TERMS:
         return alone
-    together = await _read(session, chatbot, f"{previous.strip()}\n{question}", dense)
+    # The previous question's start: a long one must not push this message out of the query.
+    joined = f"{previous.strip()[:MAX_PREVIOUS_CHARS]}\n{question}"
+    together = await _read(session, chatbot, joined, dense)
     if not together.answerable:
         return alone
     if not alone.answerable or _closeness(together) >= _closeness(alone) + CLOSER_BY:

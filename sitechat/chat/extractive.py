@@ -149,6 +149,8 @@ class _Scored:
 class ExtractiveAnswerer:
     """Answers by quoting the best-matching sentences of the passages, with citations."""
 
+    reads_history = False  # a follow-up comes joined to the previous question
+
     def __init__(self, min_coverage: float = MIN_COVERAGE) -> None:
         self._min_coverage = min_coverage
 

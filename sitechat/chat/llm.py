@@ -223,6 +223,8 @@ def _error_for(exc: BaseException) -> AnswerError:
 class OpenAIAnswerer:
     """Answers with a model behind an OpenAI-compatible `/chat/completions` endpoint."""
 
+    reads_history = True  # the model is shown the conversation
+
     def __init__(self, config: LLMConfig) -> None:
         self._config = config
         self._client = AsyncOpenAI(

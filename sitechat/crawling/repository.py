@@ -199,12 +199,13 @@ async def indexed_any(session: AsyncSession, job_id: uuid.UUID) -> bool:
     return found is not None
 
 
-async def first_reason(session: AsyncSession, job_id: uuid.UUID) -> str | None:
-    """Why the crawl's first URL (its start page) was skipped or failed (`http-404`)."""
+async def start_reason(session: AsyncSession, job_id: uuid.UUID, start_url: str) -> str | None:
+    """Why the crawl's start page was skipped or failed (`http-404`); the first URL's reason
+    when the start page has no record (a redirect recorded under its target)."""
     reason: str | None = await session.scalar(
         select(CrawlPage.reason)
         .where(CrawlPage.crawl_job_id == job_id)
-        .order_by(CrawlPage.depth, CrawlPage.created_at)
+        .order_by((CrawlPage.url != start_url), CrawlPage.depth, CrawlPage.created_at)
         .limit(1)
     )
     return reason

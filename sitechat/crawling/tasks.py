@@ -98,26 +98,29 @@ async def run_crawl_job(context: TaskContext, job_id: uuid.UUID) -> None:
         await _finish(context, job_id, CrawlStatus.failed, "error", SAFE_ERROR_MESSAGE)
         await defer_embedding(dense, start.target.chatbot_id)  # the pages stored so far
         return
-    nothing = await _nothing_indexed(context, job_id)
-    if outcome.stop_reason == "cancelled":
+    stop_reason: str = outcome.stop_reason
+    if stop_reason == "cancelled":
         await _finish(context, job_id, CrawlStatus.cancelled, "cancelled", None)
-    elif nothing is not None:
+    elif (error := await _nothing_indexed_error(context, job_id, start.plan.start_url)) is not None:
         # A crawl that indexed no page failed (its start page is gone, or robots.txt keeps
         # it out); what earlier crawls indexed stays, since only a completed crawl removes.
-        await _finish(context, job_id, CrawlStatus.failed, "nothing-indexed", nothing)
+        stop_reason = "nothing-indexed"
+        await _finish(context, job_id, CrawlStatus.failed, stop_reason, error)
     else:
-        await _finish(context, job_id, CrawlStatus.completed, outcome.stop_reason, None)
-    bound.info("crawl.job_finished", stop_reason=outcome.stop_reason)
+        await _finish(context, job_id, CrawlStatus.completed, stop_reason, None)
+    bound.info("crawl.job_finished", stop_reason=stop_reason)
     # Dense retrieval (when on): vectors for the pages this crawl stored, in a job of its own.
     await defer_embedding(dense, start.target.chatbot_id)
 
 
-async def _nothing_indexed(context: TaskContext, job_id: uuid.UUID) -> str | None:
+async def _nothing_indexed_error(
+    context: TaskContext, job_id: uuid.UUID, start_url: str
+) -> str | None:
     """The crawl's error when it indexed no page, saying why; None when it indexed one."""
     async with context.session() as session:
         if await repository.indexed_any(session, job_id):
             return None
-        reason = await repository.first_reason(session, job_id)
+        reason = await repository.start_reason(session, job_id, start_url)
     kept = "Nothing was indexed; the pages indexed before are kept."
     if reason is not None and reason.startswith("http-"):
         return f"The start page answered HTTP {reason.removeprefix('http-')}. {kept}"

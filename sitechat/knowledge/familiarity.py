@@ -58,7 +58,8 @@ _CONTRACTIONS_TEXT = """
     shouldnt mustnt ive youre youve youll theyre theyve weve whats thats theres heres lets
 """
 CONTRACTIONS = frozenset(_CONTRACTIONS_TEXT.split())
-# "e-bike", "x-ray", "e-mail" and "check-up", "log-in", "drop-off": the hyphen is often left out.
+# "e-bike", "x-ray" and "check-up", "pick-up": on a small site the visitor often leaves the
+# hyphen out. Large sources keep these as names ("xcode", "ebay", "linkedin", "xpath").
 _LETTER_PREFIXES = ("e", "x")
 _PARTICLES = ("up", "in", "out", "on", "off")
 _NAME_LIKE = re.compile(r"[a-z][a-z0-9]+")
@@ -114,17 +115,13 @@ def _is_word(lexeme: str, words: Container[str]) -> bool:
     return any(stem + suffix in words for stem in stems if stem for suffix in _SUFFIXES)
 
 
-def ordinary_word(lexeme: str, words: Container[str]) -> bool:
-    """A word of the vocabulary, maybe with a common affix, or two words joined; a word
-    typed without its hyphen too ("ebike" for "e-bike", "checkup" for "check-up")."""
+def ordinary_word(lexeme: str, words: Container[str], hyphenless: bool = False) -> bool:
+    """A word of the vocabulary, maybe with a common affix, or two words joined; with
+    `hyphenless`, a word typed without its hyphen too ("ebike" for "e-bike", "checkup")."""
     if _is_word(lexeme, words):
         return True
-    if lexeme[:1] in _LETTER_PREFIXES and len(lexeme) > MIN_LETTERS and _is_word(lexeme[1:], words):
+    if hyphenless and _without_hyphen(lexeme, words):
         return True
-    for particle in _PARTICLES:
-        head = lexeme.removesuffix(particle)
-        if head != lexeme and len(head) >= MIN_COMPOUND_HEAD and _is_word(head, words):
-            return True
     for prefix in _PREFIXES:
         rest = lexeme.removeprefix(prefix)
         if rest != lexeme and len(rest) >= MIN_LETTERS and _is_word(rest, words):
@@ -132,6 +129,17 @@ def ordinary_word(lexeme: str, words: Container[str]) -> bool:
     return any(
         lexeme[:cut] in words and _is_word(lexeme[cut:], words)
         for cut in range(MIN_COMPOUND_HEAD, len(lexeme) - MIN_LETTERS + 1)
+    )
+
+
+def _without_hyphen(lexeme: str, words: Container[str]) -> bool:
+    if lexeme[:1] in _LETTER_PREFIXES and len(lexeme) > MIN_LETTERS and _is_word(lexeme[1:], words):
+        return True
+    return any(
+        len(head := lexeme.removesuffix(particle)) >= MIN_COMPOUND_HEAD
+        and head != lexeme
+        and _is_word(head, words)
+        for particle in _PARTICLES
     )
 
 
@@ -162,7 +170,10 @@ def unfamiliar_terms(
                 _NAME_LIKE.fullmatch(term)
                 and sum(c.isalpha() for c in term) >= MIN_LETTERS
                 # A lexeme is its word's stem: "azur" for "Azure".
-                and (not ordinary_word(term, words) or any(n.startswith(term) for n in names))
+                and (
+                    not ordinary_word(term, words, hyphenless=not large)
+                    or any(n.startswith(term) for n in names)
+                )
             )
             or (_IDENTIFIER.fullmatch(term) and _unknown_part(term, candidates))
         )

@@ -43,6 +43,7 @@ class TimedAnswerer:
         self.inner = inner
         self.clock = clock
         self.latency_ms = latency_ms
+        self.reads_history = inner.reads_history
 
     async def aclose(self) -> None:
         """The wrapped answerer belongs to the app."""

@@ -98,6 +98,26 @@ class TestAsking:
         assert response.json()["fallback"] is True
         assert response.json()["citations"] == []
 
+    async def test_the_fallback_message_reads_as_the_customer_wrote_it(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        # Stored as display text ("help &amp; support"); an answer is text, not HTML.
+        account = await create_account(app)
+        chatbot, _ = await _bot_with_docs(app, account)
+        changed = await client.patch(
+            f"/v1/chatbots/{chatbot.id}",
+            json={"fallback_message": "Ask our help & support <b>desk</b>."},
+            headers=account.headers,
+        )
+        assert changed.status_code == 200, changed.text
+        conversation_id = await _conversation(client, account, chatbot)
+
+        response = await _ask(
+            client, account, conversation_id, "When does the bakery open on Sundays?"
+        )
+
+        assert response.json()["content"] == "Ask our help & support desk."
+
     async def test_a_question_about_a_product_the_docs_never_name_gets_the_fallback(
         self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:
