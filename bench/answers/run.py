@@ -156,6 +156,12 @@ def _figure(value: float, target: float | None, lower_is_better: bool = False) -
     return f"{value:.2f}{'' if met else ' (!)'}"
 
 
+def _rows_by_split(items: list[Answered]) -> list[tuple[str, dict[str, Any]]]:
+    """One set's figures per split, in report order (tune, holdout, fresh)."""
+    tallies = sorted(evaluate.tally(items).items(), key=lambda kv: split_rank(kv[0]))
+    return [(split, dict(tally.row())) for split, tally in tallies]
+
+
 def report(answers: dict[str, list[Answered]], latency: dict[str, Any] | None) -> str:
     lines = [
         f"I-don't-know rule: close >= {CLOSE}, or near >= {NEAR} with agreement.",
@@ -165,9 +171,8 @@ def report(answers: dict[str, list[Answered]], latency: dict[str, Any] | None) -
         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, items in answers.items():
-        targets = TARGETS.get(SET_SITES[name], {})
-        for split, t in sorted(evaluate.tally(items).items(), key=lambda kv: split_rank(kv[0])):
-            row = t.row()
+        targets = TARGETS.get(SET_SITES.get(name, ""), {})
+        for split, row in _rows_by_split(items):
             lines.append(
                 f"| {name} | {split} | {row['answerable']} / {row['unanswerable']} | "
                 f"{row['cited_recall_at_1']:.2f} | "
@@ -234,8 +239,7 @@ def report_follow_ups(follow_ups: Answers) -> str:
         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, items in follow_ups.items():
-        for split, t in sorted(evaluate.tally(items).items(), key=lambda kv: split_rank(kv[0])):
-            row = t.row()
+        for split, row in _rows_by_split(items):
             lines.append(
                 f"| {name} | {split} | {row['answerable']} / {row['unanswerable']} | "
                 f"{row['cited_recall_at_1']:.2f} | {row['cited_recall_at_5']:.2f} | "
