@@ -266,7 +266,7 @@ def answer_events(
 ) -> AsyncIterator[AnswerEvent]:
     """The answer's events: the fallback when the retrieval evidence says the sources hold no
     answer (the answerer is not asked), else the answerer's own; the same rule for all."""
-    if answerable(evidence_of(passages, unfamiliar_terms)):
+    if answerable(evidence_of(passages, unfamiliar_terms, question)):
         return answerer.stream(question, passages, history, settings)
     return fallback_answer(question, settings)
 

@@ -40,7 +40,7 @@ class Reading:
 
     @property
     def answerable(self) -> bool:
-        return answerable(evidence_of(self.passages, self.unfamiliar_terms))
+        return answerable(evidence_of(self.passages, self.unfamiliar_terms, self.query))
 
 
 async def _read(

@@ -16,6 +16,10 @@ docs/decisions, "When to say I don't know"):
   (`knowledge.familiarity`): "pytorch" on a Python docs bot, "Patroni" on PostgreSQL's. The
   question is about something else, however near its other words come to a passage.
 
+A question asking for the site's e-mail address or phone number (`chat/values.py`) is
+answerable when one of the first passages states one: a contact list resembles "email
+address?" too little in meaning for closeness to say so.
+
 The sources are answerable when the nearest passage is close (`CLOSE`), or closer than
 `NEAR` and the rankings agree; a question naming an unfamiliar term needs a passage closer
 than `FAMILIAR_CLOSE`, and is refused without a semantic ranking. Otherwise, without a
@@ -35,6 +39,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sitechat.chat.values import wanted_value
 from sitechat.crawling.extract import is_link_list
 from sitechat.knowledge.passages import LEXICAL, SEMANTIC, Passage
 
@@ -46,6 +51,8 @@ FAMILIAR_CLOSE = 0.55
 # Agreement: a passage within this rank in both rankings, among the first passages.
 AGREEMENT_RANK = 3
 AGREEMENT_PASSAGES = 3
+# Passages searched for the e-mail address or phone number a question asks for.
+CONTACT_PASSAGES = 5
 
 
 # A chunk of at least this many list entries, this short on median, and no prose at all is a
@@ -76,6 +83,9 @@ class Evidence:
     agreement: bool
     passages: int
     unfamiliar_terms: tuple[str, ...] = ()
+    # The question asks for the site's e-mail address or phone number and a first passage
+    # states one: "email address?" is answered however little it resembles a contact list.
+    contact_stated: bool = False
 
 
 def answer_sources(passages: Sequence[Passage]) -> list[Passage]:
@@ -88,14 +98,22 @@ def answer_sources(passages: Sequence[Passage]) -> list[Passage]:
     ]
 
 
-def evidence_of(passages: Sequence[Passage], unfamiliar_terms: Sequence[str] = ()) -> Evidence:
+def evidence_of(
+    passages: Sequence[Passage], unfamiliar_terms: Sequence[str] = (), question: str = ""
+) -> Evidence:
     closeness = max((p.closeness for p in passages if p.closeness is not None), default=None)
     agreement = any(
         p.rankings.get(SEMANTIC, AGREEMENT_RANK + 1) <= AGREEMENT_RANK
         and p.rankings.get(LEXICAL, AGREEMENT_RANK + 1) <= AGREEMENT_RANK
         for p in passages[:AGREEMENT_PASSAGES]
     )
-    return Evidence(closeness, agreement, len(passages), tuple(unfamiliar_terms))
+    asked = wanted_value(question) if question else None
+    contact_stated = (
+        asked is not None
+        and asked.names_itself
+        and any(asked.holds.search(p.text) for p in passages[:CONTACT_PASSAGES])
+    )
+    return Evidence(closeness, agreement, len(passages), tuple(unfamiliar_terms), contact_stated)
 
 
 def answerable(
@@ -110,6 +128,6 @@ def answerable(
         return False
     if evidence.unfamiliar_terms:
         return evidence.closeness is not None and evidence.closeness >= familiar_close
-    if evidence.closeness is None:
+    if evidence.closeness is None or evidence.contact_stated:
         return True
     return evidence.closeness >= close or (evidence.agreement and evidence.closeness >= near)

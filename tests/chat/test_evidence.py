@@ -70,6 +70,20 @@ class TestAnswerable:
     def test_no_passages_is_no_answer(self) -> None:
         assert not answerable(evidence_of([]))
 
+    def test_the_sites_email_address_asked_for_is_an_answer_however_far(self) -> None:
+        # A contact list resembles "email address?" little in meaning (closeness 0.15).
+        contact = [
+            make_passage(
+                "- Phone: 01632 960418\n- E-mail: reception@dental.example",
+                rankings={"semantic": 2},
+                closeness=0.15,
+            )
+        ]
+        assert answerable(evidence_of(contact, question="email address?"))
+        assert answerable(evidence_of(contact, question="whats ur phone number"))
+        assert not answerable(evidence_of(contact, question="do you whiten teeth"))
+        assert not answerable(evidence_of(ranked(0.15, None, 1), question="email address?"))
+
 
 class TestAnswerSources:
     def test_index_search_and_contents_pages_are_not_sources(self) -> None:
