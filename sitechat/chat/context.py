@@ -28,6 +28,14 @@ from sitechat.knowledge.passages import Passage
 from sitechat.knowledge.service import retrieve_for_answer
 from sitechat.models.chatbots import Chatbot
 
+# A message of more terms than this says what it is about: it is read on its own.
+MAX_FOLLOW_UP_TERMS = 4
+# The previous question's start: a long one must not push this message out of the query.
+MAX_PREVIOUS_CHARS = 500
+# Read together, the passages must come this much closer than the message's own to be used
+# when the message alone has an answer too ("how long will that take" has one of its own).
+CLOSER_BY = 0.05
+
 
 @dataclass(frozen=True)
 class Reading:
@@ -55,14 +63,6 @@ def previous_question(history: Sequence[Turn]) -> str | None:
     return next((turn.content for turn in reversed(history) if turn.role == "user"), None)
 
 
-# A message of more terms than this says what it is about: it is read on its own.
-MAX_FOLLOW_UP_TERMS = 4
-MAX_PREVIOUS_CHARS = 500
-# Read together, the passages must come this much closer than the message's own to be used
-# when the message alone has an answer too ("how long will that take" has one of its own).
-CLOSER_BY = 0.05
-
-
 def _closeness(reading: Reading) -> float:
     closeness = evidence_of(reading.passages, reading.unfamiliar_terms).closeness
     return -1.0 if closeness is None else closeness
@@ -83,7 +83,6 @@ async def read_in_context(
     previous = previous_question(history)
     if previous is None or len(content_terms(question)) > MAX_FOLLOW_UP_TERMS:
         return alone
-    # The previous question's start: a long one must not push this message out of the query.
     joined = f"{previous.strip()[:MAX_PREVIOUS_CHARS]}\n{question}"
     together = await _read(session, chatbot, joined, dense)
     if not together.answerable:

@@ -1,6 +1,6 @@
 """What a visitor's question asks for when it wants a value, and where a page states it.
 
-A small business's visitors ask "how much", "when are you open", "what's your phone number":
+A small business's visitors ask "how much", "when are you open", "what's your email":
 the answer is a value the site writes in a price table's row, an opening-hours list or a
 contact line, rarely in a sentence sharing the question's words ("Drop your bike off any time
 during opening hours." shares "open" but says no hour). `wanted_value` names what a unit
@@ -90,7 +90,7 @@ VALUE_KINDS = (
 
 def wanted_value(question: str) -> ValueKind | None:
     """The kind of value the question asks for: a price for "how much", a time for "when are
-    you open", a phone number; None for other questions."""
+    you open", an e-mail address, a phone number; None for other questions."""
     return next((kind for kind in VALUE_KINDS if kind.asked.search(question)), None)
 
 
