@@ -60,10 +60,10 @@ from sitechat.chat.quotes import (
 from sitechat.chat.sentences import (
     content_terms,
     near_duplicate,
-    split_text,
     stems,
 )
 from sitechat.chat.values import (
+    VALUE_WEIGHT,
     ValueKind,
     answers_with_value,
     header_terms,
@@ -113,9 +113,6 @@ MAX_LEAD_CHARS = 500
 # Leads tried, best first, for one whose paragraph does not dangle.
 MAX_LEAD_TRIES = 3
 MIN_ITEM_LEAD_WORDS = 8
-# A question asking for a price, a time or a phone number is answered by a unit that holds
-# one (a price table's row, an opening-hours list): such a unit's score gains this much.
-VALUE_WEIGHT = 1.0
 QA_MATCH_THRESHOLD = 0.7
 QA_HEADING_PREFIX = "Q: "
 WORDS_PER_DELTA = 8
@@ -199,16 +196,24 @@ class ExtractiveAnswerer:
             return settings.fallback_message, []
         if not leads:
             return settings.fallback_message, []
-        paragraphs = _choose_paragraphs(leads, units, weights, passages, budget)
+        # A follow-up read with the question before it (`chat/context.py`) is about its own
+        # words: a further paragraph must add some of those, not of the earlier question.
+        focus = content_terms(question.splitlines()[-1]) if "\n" in question else query_terms
+        paragraphs = _choose_paragraphs(leads, units, weights, passages, budget, focus)
         return render(paragraphs, passages, budget)
+
+
+def _by_passage(units: Sequence[Unit]) -> dict[int, list[Unit]]:
+    by_passage: dict[int, list[Unit]] = {}
+    for unit in units:
+        by_passage.setdefault(unit.passage_index, []).append(unit)
+    return by_passage
 
 
 def _whole_sections(units: Sequence[Unit]) -> frozenset[int]:
     """The passages (by index) that are a short section's whole text, lists included."""
-    by_passage: dict[int, list[Unit]] = {}
-    for unit in units:
-        by_passage.setdefault(unit.passage_index, []).append(unit)
-    return frozenset(i for i, found in by_passage.items() if _short_and_whole(found, lists=True))
+    found = _by_passage(units).items()
+    return frozenset(i for i, own in found if _short_and_whole(own, lists=True))
 
 
 def _semantically_close(passages: Sequence[Passage]) -> bool:
@@ -223,17 +228,6 @@ def _opening_of_best_passage(units: Sequence[Unit]) -> list[_Scored]:
         if unit.passage_index == 0 and _can_lead(unit):
             return [_Scored(unit, frozenset(), 0.0, 0.0)]
     return []
-
-
-def best_snippet(text: str, reference: str) -> str:
-    """The sentence of `text` that shares most terms with `reference` (e.g. an answer)."""
-    reference_terms = content_terms(reference)
-    best_sentence, best_overlap = "", -1
-    for kind, unit in split_text(text):
-        overlap = len(content_terms(unit) & reference_terms) if kind != "code" else -1
-        if overlap > best_overlap:
-            best_sentence, best_overlap = unit, overlap
-    return best_sentence or text
 
 
 def _matching_qa_passage(question: str, passages: Sequence[Passage]) -> int | None:
@@ -335,11 +329,11 @@ def _choose_paragraphs(
     weights: dict[str, float],
     passages: Sequence[Passage],
     budget: int,
+    focus: frozenset[str],
 ) -> list[Paragraph]:
-    """The lead paragraph, then a paragraph per further page that adds to it."""
-    by_passage: dict[int, list[Unit]] = {}
-    for unit in units:
-        by_passage.setdefault(unit.passage_index, []).append(unit)
+    """The lead paragraph, then a paragraph per further page that adds to it some of the
+    `focus` terms (the question's, or a follow-up's own)."""
+    by_passage = _by_passage(units)
     question_terms = frozenset(weights)
     total_weight = sum(weights.values())
     # Passages whose own heading names every term of the question.
@@ -370,7 +364,7 @@ def _choose_paragraphs(
         if len(paragraphs) >= MAX_PARAGRAPHS:
             break
         page = passages[candidate.unit.passage_index].page_key
-        new_terms = {t for t in candidate.matched - covered if not t.isdigit()}
+        new_terms = {t for t in (candidate.matched - covered) & focus if not t.isdigit()}
         new_coverage = sum(weights[t] for t in new_terms) / total_weight
         if (
             new_coverage < MIN_NEW_COVERAGE

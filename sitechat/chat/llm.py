@@ -41,7 +41,7 @@ from sitechat.chat.answerer import (
     estimated_usage,
 )
 from sitechat.chat.citations import CitationRewriter
-from sitechat.chat.extractive import best_snippet
+from sitechat.chat.quotes import best_snippet
 from sitechat.knowledge.passages import Passage
 
 log = structlog.get_logger()

@@ -89,6 +89,17 @@ def split_passages(passages: Sequence[Passage]) -> list[Unit]:
     return units
 
 
+def best_snippet(text: str, reference: str) -> str:
+    """The sentence of `text` that shares most terms with `reference` (e.g. an answer)."""
+    reference_terms = content_terms(reference)
+    best_sentence, best_overlap = "", -1
+    for kind, unit in split_text(text):
+        overlap = len(content_terms(unit) & reference_terms) if kind != "code" else -1
+        if overlap > best_overlap:
+            best_sentence, best_overlap = unit, overlap
+    return best_sentence or text
+
+
 def entry_term(heading: str) -> str | None:
     """The entry a passage's section describes, when its heading names one (a definition term
     the page links to: `shutil.copytree(src, dst, ...)`, `work_mem` (`integer`)): quoted as

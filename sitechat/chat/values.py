@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from sitechat.chat.quotes import TABLE_SEPARATOR, Unit
 from sitechat.chat.sentences import content_terms
 
+# A unit holding the value asked for, about the question's subject, gains this much score in
+# the extractive answerer: more than retrieval's rank between two passages (0.7 at most).
+VALUE_WEIGHT = 1.0
 # A table row that answers brings the rows beside it that match the question as well, up to
 # this many rows in all ("how much is a service": the three services' prices).
 MAX_TABLE_ROWS = 4

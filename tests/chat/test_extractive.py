@@ -311,6 +311,18 @@ class TestValuesAsked:
         assert answer.text.startswith("Drop your bike off any time during opening hours.")
 
 
+class TestFollowUps:
+    async def test_a_further_paragraph_adds_the_follow_ups_own_words(self) -> None:
+        # "who is the french teacher", then "and italian?": read together (chat/context.py),
+        # the French teacher's page adds nothing the visitor now asks.
+        italian = make_passage("Paolo is our Italian teacher.", title="Paolo", closeness=0.5)
+        french = make_passage("Claire is our French teacher.", title="Claire", closeness=0.45)
+
+        answer = await ask("who is the french teacher\nand italian?", [italian, french])
+
+        assert answer.text == "Paolo is our Italian teacher. [1]"
+
+
 class TestCitations:
     async def test_citations_are_numbered_in_the_order_the_text_cites_them(self) -> None:
         passages = [
