@@ -29,6 +29,8 @@ SIGNATURE = re.compile(r"(?:[a-z]+ )?[A-Za-z_][\w.]*(?:\(.{0,160}\)(?: ?-> ?\S.{
 # A section heading that names an entry in code: "`work_mem` (`integer`)", "`-c` `--command`".
 _CODE_TERM = re.compile(r"`[^`]+`(?:[ ,]+`[^`]+`)*(?: \([^()]{1,60}\))?")
 SENTENCE_ENDS = (".", "!", "?", ":")
+# A short line of a label and its value ("Phone: 01632 960 418") is whole without a full stop.
+_LABELLED_LINE = re.compile(r"[A-Z][\w' -]{0,30}: \S.{0,80}")
 # A Markdown table's line between its header and its rows: "| --- | ---: |".
 TABLE_SEPARATOR = re.compile(r"^\|(?:\s*:?-{3,}:?\s*\|)+$")
 
@@ -81,6 +83,7 @@ def split_passages(passages: Sequence[Passage]) -> list[Unit]:
                 or (
                     position == len(pieces) - 1
                     and not text.rstrip("`*)\"'").endswith(SENTENCE_ENDS)
+                    and not _LABELLED_LINE.fullmatch(text)
                 )
             )
             units.append(

@@ -305,6 +305,15 @@ class TestValuesAsked:
 
         assert not answer.text.startswith("|"), answer.text
 
+    async def test_a_labelled_line_ending_a_passage_is_whole(self) -> None:
+        contact = make_passage(
+            "Call us any time we are open.\n\nPhone: 01632 960 418", title="Contact", closeness=0.4
+        )
+
+        answer = await ask("what's your phone number?", [contact])
+
+        assert "Phone: 01632 960 418" in answer.text, answer.text
+
     async def test_without_a_value_asked_the_sentence_answers(self) -> None:
         answer = await ask("where do I drop off my bike", [DROP_OFF, HOURS])
 
