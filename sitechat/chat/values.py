@@ -82,6 +82,17 @@ VALUE_KINDS = (
         names_itself=True,
     ),
     ValueKind(
+        # After the e-mail kind: "email address" asks for that.
+        re.compile(r"\b(?:address|located|location|where (?:are|r) (?:you|u)|find you)\b", re.I),
+        content_terms("address located location where find"),
+        # A postcode: British ("TQ7 4HD"), five digits and a town ("10435 Berlin"), a US
+        # state and ZIP code ("IL 62701").
+        re.compile(
+            r"\b[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b|\b\d{5} [A-Z][a-zäöüß]+|\b[A-Z]{2} \d{5}\b"
+        ),
+        names_itself=True,
+    ),
+    ValueKind(
         # Not a bare "number" ("whats my order number").
         re.compile(r"\b(?:phone|telephone|call (?:you|u)|ring (?:you|u))\b", re.I),
         content_terms("phone telephone call ring number"),
@@ -93,7 +104,7 @@ VALUE_KINDS = (
 
 def wanted_value(question: str) -> ValueKind | None:
     """The kind of value the question asks for: a price for "how much", a time for "when are
-    you open", an e-mail address, a phone number; None for other questions."""
+    you open", an e-mail address, a postal address, a phone number; None for others."""
     return next((kind for kind in VALUE_KINDS if kind.asked.search(question)), None)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sitechat.chat.evidence import (
     CLOSE,
     FAMILIAR_CLOSE,
@@ -83,6 +85,22 @@ class TestAnswerable:
         assert answerable(evidence_of(contact, question="whats ur phone number"))
         assert not answerable(evidence_of(contact, question="do you whiten teeth"))
         assert not answerable(evidence_of(ranked(0.15, None, 1), question="email address?"))
+
+    @pytest.mark.parametrize(
+        "address",
+        [
+            "7 Quay Parade, Saltmouth TQ7 4HD",
+            "Kastanienallee 42, 10435 Berlin",
+            "Springfield, IL 62701",
+        ],
+    )
+    def test_the_sites_address_asked_for_is_an_answer_however_far(self, address: str) -> None:
+        location = [
+            make_passage(f"You find us at {address}.", rankings={"semantic": 3}, closeness=0.19)
+        ]
+        assert answerable(evidence_of(location, question="where are you located"))
+        assert answerable(evidence_of(location, question="whats the address"))
+        assert not answerable(evidence_of(location, question="do you open on sundays"))
 
 
 class TestAnswerSources:
