@@ -15,6 +15,7 @@ read the joined question (a model answerer reads the conversation itself; docs/d
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sitechat.chat.answerer import Turn
 from sitechat.chat.evidence import answer_sources, answerable, evidence_of
 from sitechat.chat.sentences import content_terms
+from sitechat.chat.values import wanted_value
 from sitechat.knowledge.dense import DenseRetrieval
 from sitechat.knowledge.passages import Passage
 from sitechat.knowledge.service import retrieve_for_answer
@@ -30,6 +32,17 @@ from sitechat.models.chatbots import Chatbot
 
 # A message of more terms than this says what it is about: it is read on its own.
 MAX_FOLLOW_UP_TERMS = 4
+# A message leans on the one before when it refers back ("how long does that take", "do they
+# expire") or goes on from it ("and for 4 people?", "what about saturdays"); "do you ship to
+# mars" after a price question is a question of its own, however short (English words).
+_REFERRING_TEXT = "it its that this these those they them their then one ones he she him her"
+_REFERRING = frozenset(_REFERRING_TEXT.split())
+_GOING_ON = re.compile(
+    r"^\W*(?:ok\W+|okay\W+|thanks\W+)?(?:and|or|also|but|plus|what about|how about)\b"
+)
+_WORD = re.compile(r"[a-z]+")
+# Passages of the joined reading looked at for the message's own words.
+SPEAKS_TO_PASSAGES = 3
 # The previous question's start: a long one must not push this message out of the query.
 MAX_PREVIOUS_CHARS = 500
 # Read together, the passages must come this much closer than the message's own to be used
@@ -63,6 +76,28 @@ def previous_question(history: Sequence[Turn]) -> str | None:
     return next((turn.content for turn in reversed(history) if turn.role == "user"), None)
 
 
+def leans_on_previous(message: str) -> bool:
+    """Whether a message refers back ("does it hurt") or goes on from what was asked before
+    ("and for 4 people?")."""
+    lowered = message.lower()
+    return bool(_GOING_ON.match(lowered)) or not _REFERRING.isdisjoint(_WORD.findall(lowered))
+
+
+def _speaks_to(reading: Reading, message: str, previous: str) -> bool:
+    """Whether the joined reading's first passages say something of the message's own: one of
+    its words the previous question does not have ("the link" after "reset my password"), or
+    the value it asks for ("how much roughly"). A new subject ("do you ship to mars" after a
+    price question) finds only the previous question's passages."""
+    own = content_terms(message) - content_terms(previous)
+    kind = wanted_value(message)
+    for passage in reading.passages[:SPEAKS_TO_PASSAGES]:
+        if own & content_terms(f"{passage.title} {passage.heading} {passage.text}"):
+            return True
+        if kind is not None and kind.holds.search(passage.text):
+            return True
+    return False
+
+
 def _closeness(reading: Reading) -> float:
     closeness = evidence_of(reading.passages, reading.unfamiliar_terms).closeness
     return -1.0 if closeness is None else closeness
@@ -85,7 +120,9 @@ async def read_in_context(
         return alone
     joined = f"{previous.strip()[:MAX_PREVIOUS_CHARS]}\n{question}"
     together = await _read(session, chatbot, joined, dense)
-    if not together.answerable:
+    if not together.answerable or not (
+        leans_on_previous(question) or _speaks_to(together, question, previous)
+    ):
         return alone
     if not alone.answerable or _closeness(together) >= _closeness(alone) + CLOSER_BY:
         return together

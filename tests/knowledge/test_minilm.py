@@ -319,3 +319,15 @@ class TestFollowUps:
         )
 
         assert "Bike hire" not in [c["title"] for c in answer["citations"]], answer["content"]
+
+    async def test_a_short_new_subject_is_not_answered_from_the_last_one(
+        self, app: FastAPI, client: Any, minilm_on: DenseRetrieval
+    ) -> None:
+        # Read with "do you hire out bikes?", the hire page would answer it.
+        account, chatbot = await self._shop(app, client)
+        chat = await self._conversation(client, account.headers, chatbot)
+
+        await self._say(client, account.headers, chat, "do you hire out bikes?")
+        answer = await self._say(client, account.headers, chat, "do you sell pizza")
+
+        assert answer["fallback"] is True, answer["content"]
