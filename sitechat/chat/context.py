@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.chat.answerer import Turn
-from sitechat.chat.evidence import answer_sources, answerable, evidence_of
+from sitechat.chat.evidence import Evidence, answer_sources, answerable, evidence_of
 from sitechat.chat.sentences import content_terms
 from sitechat.chat.values import wanted_value
 from sitechat.knowledge.dense import DenseRetrieval
@@ -45,6 +45,7 @@ _WORD = re.compile(r"[a-z]+")
 SPEAKS_TO_PASSAGES = 3
 # The previous question's start: a long one must not push this message out of the query.
 MAX_PREVIOUS_CHARS = 500
+_JOIN = "\n"  # between the previous question and the message, in a joined query
 # Read together, the passages must come this much closer than the message's own to be used
 # when the message alone has an answer too ("how long will that take" has one of its own).
 CLOSER_BY = 0.05
@@ -58,17 +59,31 @@ class Reading:
     query: str
     passages: list[Passage]
     unfamiliar_terms: tuple[str, ...] = ()
+    # What the evidence rule says of these passages (judged once, when they are read).
+    evidence: Evidence = field(default_factory=lambda: evidence_of([]))
 
     @property
     def answerable(self) -> bool:
-        return answerable(evidence_of(self.passages, self.unfamiliar_terms, self.query))
+        return answerable(self.evidence)
 
 
 async def _read(
     session: AsyncSession, chatbot: Chatbot, query: str, dense: DenseRetrieval | None
 ) -> Reading:
     retrieved = await retrieve_for_answer(session, chatbot, query, dense=dense)
-    return Reading(query, answer_sources(retrieved.passages), retrieved.unfamiliar_terms)
+    passages = answer_sources(retrieved.passages)
+    unfamiliar = retrieved.unfamiliar_terms
+    return Reading(query, passages, unfamiliar, evidence_of(passages, unfamiliar, query))
+
+
+def joined(previous: str, message: str) -> str:
+    """The text a follow-up is read as: the previous question's start, then the message."""
+    return f"{previous.strip()[:MAX_PREVIOUS_CHARS]}{_JOIN}{message}"
+
+
+def own_words(query: str) -> str:
+    """The visitor's message of a reading's query (all of it, when nothing was joined)."""
+    return query.rsplit(_JOIN, 1)[-1]
 
 
 def previous_question(history: Sequence[Turn]) -> str | None:
@@ -99,7 +114,7 @@ def _speaks_to(reading: Reading, message: str, previous: str) -> bool:
 
 
 def _closeness(reading: Reading) -> float:
-    closeness = evidence_of(reading.passages, reading.unfamiliar_terms).closeness
+    closeness = reading.evidence.closeness
     return -1.0 if closeness is None else closeness
 
 
@@ -118,8 +133,7 @@ async def read_in_context(
     previous = previous_question(history)
     if previous is None or len(content_terms(question)) > MAX_FOLLOW_UP_TERMS:
         return alone
-    joined = f"{previous.strip()[:MAX_PREVIOUS_CHARS]}\n{question}"
-    together = await _read(session, chatbot, joined, dense)
+    together = await _read(session, chatbot, joined(previous, question), dense)
     if not together.answerable or not (
         leans_on_previous(question) or _speaks_to(together, question, previous)
     ):

@@ -16,9 +16,9 @@ docs/decisions, "When to say I don't know"):
   (`knowledge.familiarity`): "pytorch" on a Python docs bot, "Patroni" on PostgreSQL's. The
   question is about something else, however near its other words come to a passage.
 
-A question asking for the site's e-mail address or phone number (`chat/values.py`) is
-answerable when one of the first passages states one: a contact list resembles "email
-address?" too little in meaning for closeness to say so.
+A question asking for the site's e-mail address, postal address or phone number
+(`chat/values.py`) is answerable when one of the first passages states one: a contact list
+resembles "email address?" too little in meaning for closeness to say so.
 
 The sources are answerable when the nearest passage is close (`CLOSE`), or closer than
 `NEAR` and the rankings agree; a question naming an unfamiliar term needs a passage closer
@@ -51,7 +51,7 @@ FAMILIAR_CLOSE = 0.55
 # Agreement: a passage within this rank in both rankings, among the first passages.
 AGREEMENT_RANK = 3
 AGREEMENT_PASSAGES = 3
-# Passages searched for the e-mail address or phone number a question asks for.
+# Passages searched for the e-mail address, postal address or phone number asked for.
 CONTACT_PASSAGES = 5
 
 
@@ -83,8 +83,9 @@ class Evidence:
     agreement: bool
     passages: int
     unfamiliar_terms: tuple[str, ...] = ()
-    # The question asks for the site's e-mail address or phone number and a first passage
-    # states one: "email address?" is answered however little it resembles a contact list.
+    # The question asks for the site's e-mail address, postal address or phone number and a
+    # first passage states one: "email address?" is answered however little it resembles a
+    # contact list.
     contact_stated: bool = False
 
 

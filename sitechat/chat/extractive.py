@@ -45,6 +45,7 @@ from sitechat.chat.answerer import (
     estimated_usage,
     shorten,
 )
+from sitechat.chat.context import own_words
 from sitechat.chat.evidence import answerable, evidence_of
 from sitechat.chat.quotes import (
     SENTENCE_ENDS,
@@ -68,6 +69,7 @@ from sitechat.chat.values import (
     answers_with_value,
     header_terms,
     table_rows,
+    value_subject,
     wanted_value,
 )
 from sitechat.knowledge.chunking import HEADING_SEPARATOR
@@ -186,7 +188,8 @@ class ExtractiveAnswerer:
         weights = term_weights(units, query_terms)
         wanted = wanted_value(question)
         scored = _score_units(units, weights, passages, wanted)
-        whole = _whole_sections(units)
+        by_passage = _by_passage(units)
+        whole = _whole_sections(by_passage)
         leads = [s for s in scored if _can_lead(s.unit, whole, s.holds_value)]
         if _semantically_close(passages):
             # Retrieval found a passage close in meaning: a paraphrased question may share no
@@ -198,8 +201,8 @@ class ExtractiveAnswerer:
             return settings.fallback_message, []
         # A follow-up read with the question before it (`chat/context.py`) is about its own
         # words: a further paragraph must add some of those, not of the earlier question.
-        focus = content_terms(question.splitlines()[-1]) if "\n" in question else query_terms
-        paragraphs = _choose_paragraphs(leads, units, weights, passages, budget, focus)
+        focus = content_terms(own_words(question))
+        paragraphs = _choose_paragraphs(leads, by_passage, weights, passages, budget, focus)
         return render(paragraphs, passages, budget)
 
 
@@ -210,10 +213,9 @@ def _by_passage(units: Sequence[Unit]) -> dict[int, list[Unit]]:
     return by_passage
 
 
-def _whole_sections(units: Sequence[Unit]) -> frozenset[int]:
+def _whole_sections(by_passage: dict[int, list[Unit]]) -> frozenset[int]:
     """The passages (by index) that are a short section's whole text, lists included."""
-    found = _by_passage(units).items()
-    return frozenset(i for i, own in found if _short_and_whole(own, lists=True))
+    return frozenset(i for i, own in by_passage.items() if _short_and_whole(own, lists=True))
 
 
 def _semantically_close(passages: Sequence[Passage]) -> bool:
@@ -281,6 +283,7 @@ def _score_units(
     total_weight = sum(weights.values())
     heading_terms = [content_terms(f"{p.title} {p.heading}") & query_terms for p in passages]
     held = frozenset().union(*(unit.terms for unit in units)) & query_terms
+    subject = value_subject(wanted, weights, held)
     headers = header_terms(units)
     scored: list[_Scored] = []
     for unit in units:
@@ -288,7 +291,7 @@ def _score_units(
         row_header = headers.get((unit.passage_index, unit.position), frozenset())
         context = (heading_terms[unit.passage_index] | row_header) & query_terms
         holds_value = unit.kind != "code" and answers_with_value(
-            wanted, unit.text, matched | context, weights, held
+            wanted, unit.text, matched | context, subject
         )
         if holds_value and wanted is not None and wanted.names_itself:
             matched |= wanted.asking & query_terms  # "hello@school.example" is the e-mail
@@ -325,7 +328,7 @@ def _kind_factor(unit: Unit) -> float:
 
 def _choose_paragraphs(
     leads: Sequence[_Scored],
-    units: Sequence[Unit],
+    by_passage: dict[int, list[Unit]],
     weights: dict[str, float],
     passages: Sequence[Passage],
     budget: int,
@@ -333,7 +336,6 @@ def _choose_paragraphs(
 ) -> list[Paragraph]:
     """The lead paragraph, then a paragraph per further page that adds to it some of the
     `focus` terms (the question's, or a follow-up's own)."""
-    by_passage = _by_passage(units)
     question_terms = frozenset(weights)
     total_weight = sum(weights.values())
     # Passages whose own heading names every term of the question.

@@ -108,21 +108,26 @@ def wanted_value(question: str) -> ValueKind | None:
     return next((kind for kind in VALUE_KINDS if kind.asked.search(question)), None)
 
 
+def value_subject(
+    kind: ValueKind | None, weights: Mapping[str, float], held: frozenset[str]
+) -> dict[str, float]:
+    """The question's subject, weighted: its terms the passages hold (`held`) but the ones
+    asking for the value ("bike fitting" of "do you do bike fitting and how much")."""
+    asking = kind.asking if kind is not None else frozenset()
+    return {term: weight for term, weight in weights.items() if term in held and term not in asking}
+
+
 def answers_with_value(
-    kind: ValueKind | None,
-    text: str,
-    covered: frozenset[str],
-    weights: Mapping[str, float],
-    held: frozenset[str],
+    kind: ValueKind | None, text: str, covered: frozenset[str], subject: Mapping[str, float]
 ) -> bool:
     """Whether a unit's `text` holds the value asked for and is about the question's subject:
-    it (or its heading) covers `covered` of the question's terms weighted by `weights`, the
-    subject being the terms the passages hold (`held`) but the ones asking for the value."""
+    it (or its heading) covers `covered` of the question's terms, at least
+    `MIN_SUBJECT_COVERAGE` of the `subject`'s weight (`value_subject`)."""
     if kind is None or not kind.holds.search(text):
         return False
-    subject = {term for term in weights if term in held and term not in kind.asking}
-    total = sum(weights[term] for term in subject)
-    return total == 0 or sum(weights[t] for t in subject & covered) >= MIN_SUBJECT_COVERAGE * total
+    total = sum(subject.values())
+    found = sum(weight for term, weight in subject.items() if term in covered)
+    return total == 0 or found >= MIN_SUBJECT_COVERAGE * total
 
 
 def header_terms(units: Sequence[Unit]) -> dict[tuple[int, int], frozenset[str]]:
