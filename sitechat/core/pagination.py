@@ -51,9 +51,13 @@ def decode_cursor(cursor: str | None) -> uuid.UUID | None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return uuid.UUID(bytes=raw)
+        last_id = uuid.UUID(bytes=raw)
     except (binascii.Error, ValueError):
         raise InvalidCursor() from None
+    # Every listed id is UUIDv7-shaped (models.base.new_id): sixteen made-up bytes are not.
+    if last_id.version != 7 or last_id.variant != uuid.RFC_4122:
+        raise InvalidCursor()
+    return last_id
 
 
 def next_cursor_of(ids: list[uuid.UUID], limit: int) -> str | None:

@@ -114,7 +114,8 @@ class TestList:
 
     async def test_bad_cursor_and_status_are_422(self, client: httpx.AsyncClient) -> None:
         account = await register(client)
-        for query in ("cursor=not-a-cursor!", "status=flying", "limit=0"):
+        made_up = "AAAAAAAAAAAAAAAAAAAAAA"  # base64 of sixteen bytes, but no id ever listed
+        for query in ("cursor=not-a-cursor!", f"cursor={made_up}", "status=flying", "limit=0"):
             response = await client.get(f"/v1/chatbots?{query}", headers=account.headers)
             assert response.status_code == 422, query
 
