@@ -315,3 +315,32 @@ class TestPhone:
         await screenshot(page, "widget-phone", tmp_path)
         await close.click()
         await expect(hook(page, "launcher")).to_be_visible()
+
+    async def test_a_price_in_a_wide_table_stays_on_one_line(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        host_site: HostSite,
+        llm_server: ChatCompletionsServer,
+        page: Page,
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+        llm_server.behaviour.reply_chunks = [
+            "| Course | When | Price |\n| --- | --- | --- |\n"
+            "| Intensive German A1, morning group | Monday to Friday, 9:00 to 12:30 | EUR 390 |"
+            "\n\n[1]"
+        ]
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await open_widget(page, host_site.page_url(bot.chatbot.id))
+
+        answer = await ask(page, "How do I create a virtual environment?")
+
+        price = answer.locator("table td").nth(2)
+        await expect(price).to_have_text("EUR 390")
+        # Squeezed by its neighbours, a cell must neither break "EUR" from "390" nor a word.
+        for cell in (price, answer.locator("table th").nth(2)):
+            lines = await cell.evaluate(
+                "cell => { const range = document.createRange(); range.selectNodeContents(cell);"
+                " return new Set([...range.getClientRects()].map((rect) => rect.top)).size; }"
+            )
+            assert lines == 1, await cell.inner_text()

@@ -164,8 +164,12 @@
       RULE.test(line) || TABLE_ROW.test(line);
   }
 
+  // A currency and its amount ("EUR 390", "25 €") never part at a narrow cell's edge.
+  const VALUE_SPACE = /([£€$]|\b[A-Z]{3}) (?=\d)|(\d) (?=[£€$]|[A-Z]{3}\b)/g;
+
   function tableCells(line) {
-    return line.trim().slice(1, -1).split('|').map((cell) => cell.trim());
+    return line.trim().slice(1, -1).split('|')
+      .map((cell) => cell.trim().replace(VALUE_SPACE, '$1$2\u00a0'));
   }
 
   function renderMarkdown(text, citations) {
@@ -552,7 +556,8 @@ button:focus-visible, textarea:focus-visible, a:focus-visible, input:focus-visib
 .bubble ul, .bubble ol { padding-left: 22px; }
 .bubble .md-table { overflow-x: auto; margin: 0 0 8px; }
 .bubble table { border-collapse: collapse; font-size: 13px; }
-.bubble th, .bubble td { border: 1px solid #e2e8f0; padding: 4px 8px; text-align: left; vertical-align: top; }
+.bubble th, .bubble td { border: 1px solid #e2e8f0; padding: 4px 8px; text-align: left; vertical-align: top;
+  overflow-wrap: break-word; }
 .bubble th { background: #f8fafc; font-weight: 600; }
 .bubble li.md-nested { margin-left: 18px; }
 .bubble blockquote { padding-left: 10px; border-left: 3px solid #cbd5e1; color: #475569; }
