@@ -10,6 +10,14 @@ PageKey = uuid.UUID | str
 """A page: its id; else its URL; else, for a text or Q&A source (one page), the source's id."""
 
 
+def page_key_of(page_id: uuid.UUID | None, url: str | None, source_id: uuid.UUID) -> PageKey:
+    """The page a chunk was cut from. A file's pages share the file's URL (or have none): their
+    page ids tell them apart."""
+    if page_id is not None:
+        return page_id
+    return url if url is not None else source_id
+
+
 # The names of the rankings a passage can be found by (`Passage.rankings`).
 LEXICAL = "lexical"
 SEMANTIC = "semantic"
@@ -42,11 +50,8 @@ class Passage:
 
     @property
     def page_key(self) -> PageKey:
-        """The page it was cut from: two passages of one page share it. A file's pages share
-        the file's URL (or have none): their page ids tell them apart."""
-        if self.page_id is not None:
-            return self.page_id
-        return self.url if self.url is not None else self.source_id
+        """The page it was cut from: two passages of one page share it."""
+        return page_key_of(self.page_id, self.url, self.source_id)
 
     @property
     def link(self) -> str | None:

@@ -7,7 +7,8 @@ Two rankings, fused:
 - **semantic** (when dense retrieval is on: pgvector and an embedder, see `dense`): the
   question's nearest chunks by embedding, which finds paraphrases.
 
-`reciprocal_rank_fusion` merges them; with one ranking its order and scores are kept. Then at
+`reciprocal_rank_fusion` merges them, the first passage from the page both rank highest; with
+one ranking its order and scores are kept. Then at
 most `MAX_PASSAGES_PER_PAGE` passages per page are kept, so one long page cannot fill every
 slot.
 """
@@ -28,7 +29,7 @@ from sitechat.knowledge.dense import DenseRetrieval, dense_ranking, embed_questi
 from sitechat.knowledge.familiarity import unfamiliar_terms
 from sitechat.knowledge.indexing import SEARCH_LANGUAGES
 from sitechat.knowledge.lexical import ranking_of_terms
-from sitechat.knowledge.passages import LEXICAL, SEMANTIC, PageKey, Passage
+from sitechat.knowledge.passages import LEXICAL, SEMANTIC, PageKey, Passage, page_key_of
 from sitechat.knowledge.repository import ChunkHit, QuestionTerms
 from sitechat.models.chatbots import Chatbot
 
@@ -46,6 +47,12 @@ RANKING_WEIGHTS = {LEXICAL: 0.6, SEMANTIC: 1.4}
 # word matched exactly (`lru_cache`, `pg_stat_activity`) is evidence the embedder cannot see.
 # Page recall@5 with it: Python tune 0.86, PostgreSQL tune 0.70 (holdout 0.85, 0.82).
 LEXICAL_FIRST_WITHIN = 5
+# The first passage comes from the page the two rankings put highest, each ranking a page by
+# its best chunk: they often find different chunks of the page that answers ("the lexical
+# ranking's table row, the semantic ranking's introduction"), which chunk-level fusion scores
+# apart. Ranks of pages are few, so the constant is smaller than RRF_K: page recall@1 on the
+# tune splits 0.61 -> 0.66 (Python docs), 0.45 -> 0.50 (PostgreSQL docs), docs/decisions/0028.
+PAGE_RRF_K = 10
 MAX_QUESTION_CHARS = 4_000
 # One long page (a C-API section, the glossary) can otherwise fill every slot and crowd out the
 # page that answers the question: at most this many passages per page, and the rankings are
@@ -158,10 +165,25 @@ def _passage(
     )
 
 
+def _page_of(hit: ChunkHit) -> PageKey:
+    return page_key_of(hit.page_id, hit.url, hit.source_id)
+
+
+def page_fusion(ranked: Mapping[str, Sequence[ChunkHit]]) -> dict[PageKey, float]:
+    """Every page the rankings found, scored by reciprocal rank fusion of the pages' ranks
+    (a page ranks where its best chunk does), `PAGE_RRF_K`."""
+    scores: dict[PageKey, float] = {}
+    for name, hits in ranked.items():
+        weight = RANKING_WEIGHTS.get(name, 1.0)
+        for rank, page in enumerate(dict.fromkeys(map(_page_of, hits)), start=1):
+            scores[page] = scores.get(page, 0.0) + weight / (PAGE_RRF_K + rank)
+    return scores
+
+
 def reciprocal_rank_fusion(ranked: Mapping[str, Sequence[ChunkHit]], limit: int) -> list[Passage]:
     """Merge ranked lists by summing weight / (RRF_K + rank) (`RANKING_WEIGHTS`, 1 for another
-    list), the lexical ranking's first within the first `LEXICAL_FIRST_WITHIN`; one list keeps
-    its order and scores.
+    list), the best page's (`page_fusion`) best chunk first, the lexical ranking's first within
+    the first `LEXICAL_FIRST_WITHIN`; one list keeps its order and scores.
     Every passage records its rank in each list that holds it."""
     ranks: dict[object, dict[str, int]] = {}
     scores: dict[object, dict[str, float]] = {}
@@ -184,6 +206,11 @@ def reciprocal_rank_fusion(ranked: Mapping[str, Sequence[ChunkHit]], limit: int)
         for chunk_id, by_name in ranks.items()
     }
     ordered = sorted(fused, key=lambda chunk_id: fused[chunk_id], reverse=True)
+    # The best page's best chunk first (`PAGE_RRF_K`); `max` keeps the first of equals.
+    pages = page_fusion(ranked)
+    lead = max(ordered, key=lambda chunk_id: pages[_page_of(first_hit[chunk_id])])
+    ordered.remove(lead)
+    ordered.insert(0, lead)
     if ranked.get(LEXICAL):
         # Weighted, the lexical first would fall behind dozens of semantic neighbours.
         first = ranked[LEXICAL][0].chunk_id

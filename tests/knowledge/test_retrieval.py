@@ -222,8 +222,10 @@ class TestPageCap:
         assert [passage.source_id for passage in kept] == [first, second]
 
 
-def _hit(name: str, score: float) -> ChunkHit:
-    return ChunkHit(uuid.uuid5(uuid.NAMESPACE_URL, name), uuid.uuid4(), None, name, "", name, score)
+def _hit(name: str, score: float, url: str | None = None) -> ChunkHit:
+    """Chunk `name`, from its own text source unless it has a page `url`."""
+    chunk_id = uuid.uuid5(uuid.NAMESPACE_URL, name)
+    return ChunkHit(chunk_id, chunk_id, url, name, "", name, score)
 
 
 class TestFusion:
@@ -244,6 +246,22 @@ class TestFusion:
         fused = reciprocal_rank_fusion({"lexical": lexical, "semantic": dense}, limit=3)
 
         assert [passage.title for passage in fused] == ["meaning", "z", "words"]
+
+    def test_the_page_both_rankings_find_leads_though_they_found_different_chunks(self) -> None:
+        # The lexical ranking finds the page's table row, the semantic one its introduction:
+        # chunk by chunk, another page's chunk found by meaning alone would come first.
+        page = "https://docs.example/sorting.html"
+        lexical = [_hit("key= row", 7.0, page), _hit("x", 3.0)]
+        dense = [_hit("elsewhere", 0.62), _hit("sorting intro", 0.61, page)]
+
+        fused = reciprocal_rank_fusion({"lexical": lexical, "semantic": dense}, limit=4)
+
+        assert [passage.title for passage in fused] == [
+            "sorting intro",  # the page's passage the fusion ranks best
+            "elsewhere",
+            "key= row",
+            "x",
+        ]
 
     def test_the_lexical_first_stays_among_the_first_passages(self) -> None:
         # Weighted, an exact identifier match found by no other ranking would fall behind
