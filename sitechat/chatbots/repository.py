@@ -35,6 +35,12 @@ _CHATBOT_COLUMNS = PreparedSelect.of(
 )
 
 
+# A chatbot's row is locked FOR NO KEY UPDATE to change it (`for_update`): against other
+# changes, not against rows referencing it. A file's or a crawl's pages, written in one long
+# transaction, hold the FOR KEY SHARE lock of their foreign keys on it until they commit; FOR
+# UPDATE would make every change of the chatbot (its settings, a new source) wait for them.
+
+
 async def get_chatbot(
     session: AsyncSession,
     workspace_id: uuid.UUID,
@@ -46,7 +52,7 @@ async def get_chatbot(
         Chatbot.id == chatbot_id, Chatbot.workspace_id == workspace_id
     )
     if for_update:
-        statement = statement.with_for_update()
+        statement = statement.with_for_update(key_share=True)
     return (await session.execute(statement)).scalar_one_or_none()
 
 
@@ -66,7 +72,7 @@ async def get_chatbot_unscoped(
     """For jobs, which act on the workspace recorded in the row they were given."""
     statement = select(Chatbot).where(Chatbot.id == chatbot_id)
     if for_update:
-        statement = statement.with_for_update()
+        statement = statement.with_for_update(key_share=True)
     return (await session.execute(statement)).scalar_one_or_none()
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
 
 from tests.fixtures.accounts import Account, create_api_key, register
 from tests.fixtures.billing import upgrade
@@ -173,6 +176,36 @@ class TestLifecycle:
             f"/v1/chatbots/{chatbot['id']}", json={"name": None}, headers=account.headers
         )
         assert nulled.status_code == 422
+
+
+class TestWhileSourcesAreWritten:
+    async def test_changes_do_not_wait_for_a_file_being_indexed(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        # A file's pages are written in one transaction (a minute for a large one), and every
+        # chunk it inserts locks the chatbot's row the way a foreign key does (FOR KEY SHARE).
+        account = await register(client)
+        chatbot = await create_chatbot(client, account)
+        url = f"/v1/chatbots/{chatbot['id']}"
+        async with app.state.sessionmaker() as indexing, indexing.begin():
+            await indexing.execute(
+                text("SELECT 1 FROM chatbots WHERE id = :id FOR KEY SHARE"), {"id": chatbot["id"]}
+            )
+            renamed = await asyncio.wait_for(
+                client.patch(url, json={"name": "Renamed"}, headers=account.headers), timeout=10
+            )
+            text_source = await asyncio.wait_for(
+                client.post(
+                    f"{url}/sources",
+                    json={"kind": "text", "title": "Vans", "content": "Our vans carry parts."},
+                    headers=account.headers,
+                ),
+                timeout=10,
+            )
+
+        assert renamed.status_code == 200, renamed.text
+        assert renamed.json()["name"] == "Renamed"
+        assert text_source.status_code == 201, text_source.text
 
 
 class TestDelete:
