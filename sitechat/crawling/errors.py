@@ -22,6 +22,7 @@ class UnsafeCrawlUrl(UnprocessableEntity):
         super().__init__(detail, extra={"reason": reason})
 
 
+# The crawl's own status goes by `crawl_status`: a problem's `status` is its HTTP status code.
 class CrawlNotActive(Conflict):
     slug = "crawl-not-active"
 
@@ -29,7 +30,7 @@ class CrawlNotActive(Conflict):
         super().__init__(
             f"The crawl is already {status.value}; only a queued or running crawl can be "
             "cancelled.",
-            extra={"status": status.value},
+            extra={"crawl_status": status.value},
         )
 
 
@@ -39,7 +40,7 @@ class CrawlNotRetryable(Conflict):
     def __init__(self, status: CrawlStatus) -> None:
         super().__init__(
             f"The crawl is {status.value}; only a failed or cancelled crawl can be retried.",
-            extra={"status": status.value},
+            extra={"crawl_status": status.value},
         )
 
 

@@ -238,6 +238,7 @@ class TestCancelAndRetry:
         again = await crawl_client.post(f"/v1/crawls/{job['id']}/cancel", headers=account.headers)
         assert again.status_code == 409
         assert again.json()["type"].endswith("/crawl-not-active")
+        assert (again.json()["status"], again.json()["crawl_status"]) == (409, "cancelled")
 
         retried = await crawl_client.post(f"/v1/crawls/{job['id']}/retry", headers=account.headers)
         assert retried.status_code == 202, retried.text
@@ -252,6 +253,7 @@ class TestCancelAndRetry:
         )
         assert finished.status_code == 409
         assert finished.json()["type"].endswith("/crawl-not-retryable")
+        assert (finished.json()["status"], finished.json()["crawl_status"]) == (409, "completed")
 
 
 class TestTenancyAndRoles:
