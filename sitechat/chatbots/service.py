@@ -27,7 +27,7 @@ from sitechat.chatbots.schemas import (
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound
 from sitechat.core.pagination import decode_cursor, next_cursor_of
-from sitechat.knowledge.dense import DenseRetrieval, indexing_progress
+from sitechat.knowledge.dense import DenseRetrieval, embed_source_now, indexing_progress
 from sitechat.knowledge.tasks import request_embedding
 from sitechat.knowledge.writer import (
     ChunkTarget,
@@ -246,8 +246,13 @@ async def _index_text_or_qa(
         chunk_count = await index_question_answer(
             session, target, source.question or "", source.content or ""
         )
-    if chunk_count:
-        request_embedding(jobs, dense, chatbot.id)  # dense retrieval (when on), after the commit
+    # Vectors for a small source at once; else by the embedding job, after the commit.
+    if (
+        chunk_count
+        and dense is not None
+        and not await embed_source_now(session, dense, chatbot.id, source.id)
+    ):
+        request_embedding(jobs, dense, chatbot.id)
     log.info(
         "chatbot.source_indexed",
         chatbot_id=str(chatbot.id),

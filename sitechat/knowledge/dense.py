@@ -78,6 +78,38 @@ async def stop_dense_retrieval(dense: DenseRetrieval | None) -> None:
         await dense.embedder.aclose()
 
 
+# A text or Q&A source of at most this many chunks gets its vectors in the request that writes
+# it: it answers at once, and the embedding job, which walks a chatbot's chunks in order, may
+# be minutes into a crawl's (docs/decisions/0009).
+INLINE_SOURCE_CHUNKS = 8
+
+
+async def embed_source_now(
+    session: AsyncSession, dense: DenseRetrieval, chatbot_id: uuid.UUID, source_id: uuid.UUID
+) -> bool:
+    """Embed a small source's chunks in the caller's transaction, at the question's priority,
+    and record the chatbot's progress and mean vector; False (the job will) for a larger
+    source or when the embedder fails."""
+    chunks = await vectors.chunks_of_source(session, source_id, INLINE_SOURCE_CHUNKS + 1)
+    if not chunks or len(chunks) > INLINE_SOURCE_CHUNKS:
+        return False
+    try:
+        async with asyncio.timeout(dense.question_timeout_seconds):
+            embedded = [
+                await dense.embedder.embed_query(passage_text(c.title, c.heading, c.content))
+                for c in chunks
+            ]
+    except (EmbeddingError, TimeoutError, ValueError) as error:
+        reason = error.reason if isinstance(error, EmbeddingError) else type(error).__name__
+        log.warning("knowledge.inline_embedding_skipped", reason=reason, source_id=str(source_id))
+        return False
+    model = dense.embedder.model_name
+    vectors_of = [(chunk.chunk_id, vector) for chunk, vector in zip(chunks, embedded, strict=True)]
+    await vectors.store_embeddings(session, model, vectors_of, utcnow())
+    await vectors.record_progress(session, chatbot_id, model, centroid=True)
+    return True
+
+
 def passage_text(title: str, heading: str, content: str) -> str:
     """What a chunk's vector is computed from: its text with the context a reader sees."""
     context = [part for part in (title.strip(), heading.strip()) if part]

@@ -154,6 +154,25 @@ async def table_exists(connection: AsyncConnection | AsyncSession) -> bool:
     return bool(await connection.scalar(_TABLE_EXISTS_SQL))
 
 
+_SOURCE_CHUNKS_SQL = text(
+    """
+    SELECT c.id, c.title, c.heading, c.content
+    FROM chunks AS c
+    WHERE c.source_id = :source_id
+    ORDER BY c.id
+    LIMIT :limit
+    """
+)
+
+
+async def chunks_of_source(
+    session: AsyncSession, source_id: uuid.UUID, limit: int
+) -> list[ChunkToEmbed]:
+    """The source's first `limit` chunks, in id order."""
+    result = await session.execute(_SOURCE_CHUNKS_SQL, {"source_id": source_id, "limit": limit})
+    return [ChunkToEmbed(*row) for row in result.all()]
+
+
 async def chunks_missing_embedding(
     session: AsyncSession,
     chatbot_id: uuid.UUID,

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sitechat.config import EmbeddingSettings, Settings
 from sitechat.core.state import Components, app_state
 from sitechat.knowledge.dense import (
+    INLINE_SOURCE_CHUNKS,
     DenseRetrieval,
     DenseSetup,
     passage_text,
@@ -214,7 +215,7 @@ class TestEmbeddingJob:
         assert set((await _embedded(app, chatbot)).values()) == {"fake-embed-2"}
         assert len(await _embedded(app, chatbot)) == 2
 
-    async def test_adding_a_text_source_queues_the_job(
+    async def test_a_small_source_is_embedded_at_once_a_large_one_by_the_job(
         self, app: FastAPI, client: Any, dense_on: DenseRetrieval
     ) -> None:
         account = await create_account(app)
@@ -230,15 +231,27 @@ class TestEmbeddingJob:
             json={"kind": "qa", "question": "Do you refund?", "answer": REFUND_POLICY},
             headers=account.headers,
         )
-        assert second.status_code == 201, second.text  # one job waits already: not an error
+        assert second.status_code == 201, second.text
+        assert len(await _embedded(app, chatbot)) == 2  # in their own requests, no job
+
+        sections = INLINE_SOURCE_CHUNKS + 1
+        long_text = "\n\n".join(f"# Bay {n}\n\nBay {n} takes vans." for n in range(sections))
+        for title in ("Bays", "More bays"):
+            response = await client.post(
+                f"/v1/chatbots/{chatbot.id}/sources",
+                json={"kind": "text", "title": title, "content": long_text},
+                headers=account.headers,
+            )
+            assert response.status_code == 201, response.text  # one job waits already: fine
 
         queued = await _sql(
             app, "SELECT count(*) FROM procrastinate_jobs WHERE task_name = :t", t=EMBED_TASK
         )
         assert queued == [(1,)]
+        assert len(await _embedded(app, chatbot)) == 2
         await run_queued_jobs(app)
 
-        assert len(await _embedded(app, chatbot)) == 2
+        assert len(await _embedded(app, chatbot)) == 2 + 2 * sections
 
     async def test_deleting_a_source_removes_its_vectors(
         self, app: FastAPI, client: Any, dense_on: DenseRetrieval

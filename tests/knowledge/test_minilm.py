@@ -205,6 +205,30 @@ class TestSmallChatbots:
         assert answer["citations"][0]["title"] == "Refund policy"
         assert off_topic["fallback"] is True
 
+    async def test_a_text_added_while_the_site_is_being_embedded_answers_at_once(
+        self, app: FastAPI, client: Any, minilm_on: DenseRetrieval
+    ) -> None:
+        # The README's quick start at script speed, on a chatbot whose crawled pages still
+        # wait for their vectors: no job runs between adding the text and asking.
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        for content in DISTRACTORS:
+            await add_chunk(app, chatbot, content, title="Shop")  # no vector yet
+        response = await client.post(
+            f"/v1/chatbots/{chatbot.id}/sources",
+            json={"kind": "text", "title": "Refund policy", "content": f"# Refunds\n\n{REFUNDS}"},
+            headers=account.headers,
+        )
+        assert response.status_code == 201, response.text
+
+        answer = await self._ask(client, account.headers, chatbot.id, "How long do refunds take?")
+
+        assert answer["fallback"] is False
+        assert REFUNDS in answer["content"]
+        assert answer["citations"][0]["title"] == "Refund policy"
+        indexing = (await client.get(f"/v1/chatbots/{chatbot.id}", headers=account.headers)).json()
+        assert indexing["indexing"]["embedded"] == 1  # the rest is the job's
+
 
 HIRE = (
     "# Bike hire\n\nExplore the canal towpath and the hills on one of our hire bikes.\n\n"

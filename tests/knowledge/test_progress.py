@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from sitechat.knowledge.dense import DenseRetrieval
+from sitechat.knowledge.dense import INLINE_SOURCE_CHUNKS, DenseRetrieval
 from tests.conftest import run_queued_jobs
 from tests.fixtures.chat import ChatAccount, create_account, create_chatbot
 
@@ -14,6 +14,11 @@ TEXTS = (
     "Refunds are issued within 14 days of purchase.",
     "The shop opens at nine on weekdays.",
     "Shipping to Europe costs five euros.",
+)
+# A text of more sections than a request embeds (`INLINE_SOURCE_CHUNKS`): one chunk each.
+LONG_TEXT_CHUNKS = INLINE_SOURCE_CHUNKS + 2
+LONG_TEXT = "\n\n".join(
+    f"# Branch {n}\n\nOur branch number {n} opens at nine." for n in range(LONG_TEXT_CHUNKS)
 )
 
 
@@ -60,24 +65,23 @@ class TestIndexingProgress:
         for content in TEXTS[:2]:
             await _add_text(client, account, chatbot.id, content)
 
-        assert await _indexing(client, account, chatbot.id) == {
-            "chunks": 2,
-            "embedded": 0,
-            "state": "embedding",  # answers are lexical until the vectors exist
-        }
-        await run_queued_jobs(app)
+        # A short text gets its vector in its own request.
         assert await _indexing(client, account, chatbot.id) == {
             "chunks": 2,
             "embedded": 2,
             "state": "complete",
         }
 
-        await _add_text(client, account, chatbot.id, TEXTS[2])
-        assert (await _indexing(client, account, chatbot.id))["state"] == "embedding"
+        await _add_text(client, account, chatbot.id, LONG_TEXT)
+        assert await _indexing(client, account, chatbot.id) == {
+            "chunks": 2 + LONG_TEXT_CHUNKS,
+            "embedded": 2,
+            "state": "embedding",  # answers are lexical for its chunks until the job runs
+        }
         await run_queued_jobs(app)
         assert await _indexing(client, account, chatbot.id) == {
-            "chunks": 3,
-            "embedded": 3,
+            "chunks": 2 + LONG_TEXT_CHUNKS,
+            "embedded": 2 + LONG_TEXT_CHUNKS,
             "state": "complete",
         }
 
