@@ -206,11 +206,12 @@ def reciprocal_rank_fusion(ranked: Mapping[str, Sequence[ChunkHit]], limit: int)
         for chunk_id, by_name in ranks.items()
     }
     ordered = sorted(fused, key=lambda chunk_id: fused[chunk_id], reverse=True)
-    # The best page's best chunk first (`PAGE_RRF_K`); `max` keeps the first of equals.
-    pages = page_fusion(ranked)
-    lead = max(ordered, key=lambda chunk_id: pages[_page_of(first_hit[chunk_id])])
-    ordered.remove(lead)
-    ordered.insert(0, lead)
+    if ordered:
+        # The best page's best chunk first (`PAGE_RRF_K`); `max` keeps the first of equals.
+        pages = page_fusion(ranked)
+        lead = max(ordered, key=lambda chunk_id: pages[_page_of(first_hit[chunk_id])])
+        ordered.remove(lead)
+        ordered.insert(0, lead)
     if ranked.get(LEXICAL):
         # Weighted, the lexical first would fall behind dozens of semantic neighbours.
         first = ranked[LEXICAL][0].chunk_id

@@ -263,6 +263,9 @@ class TestFusion:
             "x",
         ]
 
+    def test_two_rankings_that_found_nothing_give_no_passage(self) -> None:
+        assert reciprocal_rank_fusion({"lexical": [], "semantic": []}, limit=8) == []
+
     def test_the_lexical_first_stays_among_the_first_passages(self) -> None:
         # Weighted, an exact identifier match found by no other ranking would fall behind
         # every semantic neighbour; it keeps a place among the first five.
