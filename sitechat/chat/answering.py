@@ -50,7 +50,7 @@ from sitechat.chat.answerer import (
 )
 from sitechat.chat.context import Reading, read_in_context
 from sitechat.chat.errors import ChatbotNotReady
-from sitechat.chat.evidence import answerable, evidence_of
+from sitechat.chat.evidence import Evidence, answerable, evidence_of
 from sitechat.chat.handoff import HandoffNotice
 from sitechat.chat.schemas import MAX_TITLE_CHARS, UsageRead, public_citation
 from sitechat.chat.streaming import PING, ChatEvent, with_keepalive
@@ -119,7 +119,8 @@ class PreparedTurn:
     settings: AnswerSettings
     asked_at: datetime
     handoff_message: str | None = None  # set: the conversation is with a person
-    unfamiliar_terms: tuple[str, ...] = ()  # of the question, for the evidence rule
+    # What the evidence rule said of the passages, judged once when they were read.
+    evidence: Evidence = field(default_factory=lambda: evidence_of([]))
 
 
 def answer_settings(chatbot: Chatbot) -> AnswerSettings:
@@ -246,7 +247,7 @@ async def _prepare_turn(
         settings=answer_settings(chatbot),
         asked_at=asked_at,
         handoff_message=html.unescape(chatbot.handoff_message) if handed_off else None,
-        unfamiliar_terms=reading.unfamiliar_terms,
+        evidence=reading.evidence,
     )
 
 
@@ -262,11 +263,11 @@ def answer_events(
     passages: Sequence[Passage],
     history: Sequence[Turn],
     settings: AnswerSettings,
-    unfamiliar_terms: Sequence[str] = (),
+    evidence: Evidence,
 ) -> AsyncIterator[AnswerEvent]:
     """The answer's events: the fallback when the retrieval evidence says the sources hold no
     answer (the answerer is not asked), else the answerer's own; the same rule for all."""
-    if answerable(evidence_of(passages, unfamiliar_terms, question)):
+    if answerable(evidence):
         return answerer.stream(question, passages, history, settings)
     return fallback_answer(question, settings)
 
@@ -438,7 +439,7 @@ class AnswerRun:
                     turn.passages,
                     turn.history,
                     turn.settings,
-                    turn.unfamiliar_terms,
+                    turn.evidence,
                 )
             else:
                 events = HandoffNotice(turn.handoff_message).stream(

@@ -17,7 +17,7 @@ from sitechat.chat.answerer import (
     collect_answer,
 )
 from sitechat.chat.answering import answer_events
-from sitechat.chat.evidence import CLOSE, NEAR
+from sitechat.chat.evidence import CLOSE, NEAR, evidence_of
 from sitechat.chat.llm import OpenAIAnswerer, build_prompt
 from tests.chat.conftest import AnswererFactory, ChatCompletionsServer, make_passage
 
@@ -436,7 +436,8 @@ class TestSameRuleAsTheExtractiveAnswerer:
         )
         answerer = await make_answerer()
 
-        events = [e async for e in answer_events(answerer, QUESTION, [far], [], SETTINGS)]
+        evidence = evidence_of([far])
+        events = [e async for e in answer_events(answerer, QUESTION, [far], [], SETTINGS, evidence)]
 
         assert llm_server.requests == []
         assert TextDelta(SETTINGS.fallback_message) in events
@@ -463,7 +464,8 @@ class TestSameRuleAsTheExtractiveAnswerer:
         llm_server.behaviour.reply_chunks = ["Run python -m venv [1]."]
         answerer = await make_answerer()
 
-        events = [e async for e in answer_events(answerer, QUESTION, close, [], SETTINGS)]
+        evidence = evidence_of(close)
+        events = [e async for e in answer_events(answerer, QUESTION, close, [], SETTINGS, evidence)]
 
         sent = prompt_text(llm_server.requests[0])
         assert sent.index("[1] Title: Venv") < sent.index("[2] Title: Pip")
