@@ -102,7 +102,7 @@ async def answer_follow_up(
     started = time.perf_counter()
     history = [Turn("user", item.first)] if in_context else []
     reading = await read_in_context(session, chatbot, item.text, history, dense=dense)
-    evidence = evidence_of(reading.passages, reading.unfamiliar_terms, reading.query)
+    evidence = reading.evidence
     text, citations = ExtractiveAnswerer().compose(reading.query, reading.passages, SETTINGS)
     milliseconds = (time.perf_counter() - started) * 1000
     return Answered(question, text, tuple(citations), evidence, not citations, milliseconds)

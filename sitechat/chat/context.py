@@ -34,11 +34,13 @@ from sitechat.models.chatbots import Chatbot
 MAX_FOLLOW_UP_TERMS = 4
 # A message leans on the one before when it refers back ("how long does that take", "do they
 # expire") or goes on from it ("and for 4 people?", "what about saturdays"); "do you ship to
-# mars" after a price question is a question of its own, however short (English words).
+# mars" after a price question is a question of its own, however short, and so is "and do you
+# sell pizza" (English words).
 _REFERRING_TEXT = "it its that this these those they them their then one ones he she him her"
 _REFERRING = frozenset(_REFERRING_TEXT.split())
 _GOING_ON = re.compile(
     r"^\W*(?:ok\W+|okay\W+|thanks\W+)?(?:and|or|also|but|plus|what about|how about)\b"
+    r"(?!\W+(?:do|does|can|could|will|would|is|are)\W+(?:you|u|ya|they)\b)"
 )
 _WORD = re.compile(r"[a-z]+")
 # Passages of the joined reading looked at for the message's own words.
@@ -54,12 +56,11 @@ CLOSER_BY = 0.05
 @dataclass(frozen=True)
 class Reading:
     """How a question is read: the text retrieval searched for (the question, or the previous
-    question and this one), the passages an answer may quote, and the unfamiliar terms."""
+    question and this one), the passages an answer may quote, and what the evidence rule says
+    of them (judged once, when they are read)."""
 
     query: str
     passages: list[Passage]
-    unfamiliar_terms: tuple[str, ...] = ()
-    # What the evidence rule says of these passages (judged once, when they are read).
     evidence: Evidence = field(default_factory=lambda: evidence_of([]))
 
     @property
@@ -68,17 +69,29 @@ class Reading:
 
 
 async def _read(
-    session: AsyncSession, chatbot: Chatbot, query: str, dense: DenseRetrieval | None
+    session: AsyncSession,
+    chatbot: Chatbot,
+    query: str,
+    message: str,
+    dense: DenseRetrieval | None,
 ) -> Reading:
+    """The query's passages, judged for what the visitor's `message` asks: a joined reading
+    must not answer "and do you sell pizza" because the previous question asked a phone
+    number its passages state."""
     retrieved = await retrieve_for_answer(session, chatbot, query, dense=dense)
     passages = answer_sources(retrieved.passages)
-    unfamiliar = retrieved.unfamiliar_terms
-    return Reading(query, passages, unfamiliar, evidence_of(passages, unfamiliar, query))
+    return Reading(query, passages, evidence_of(passages, retrieved.unfamiliar_terms, message))
+
+
+def one_line(text: str) -> str:
+    """A question as it is read: its words on one line. Retrieval and the extractive answerer
+    take line breaks for spaces, and a joined query's only line break is its seam."""
+    return " ".join(text.split())
 
 
 def joined(previous: str, message: str) -> str:
     """The text a follow-up is read as: the previous question's start, then the message."""
-    return f"{previous.strip()[:MAX_PREVIOUS_CHARS]}{_JOIN}{message}"
+    return f"{one_line(previous)[:MAX_PREVIOUS_CHARS]}{_JOIN}{one_line(message)}"
 
 
 def own_words(query: str) -> str:
@@ -129,11 +142,12 @@ async def read_in_context(
     """The question's passages, or for a short follow-up those of the previous question and
     this one read together, when those hold an answer and the message's own do not (or are
     much further from it)."""
-    alone = await _read(session, chatbot, question, dense)
+    question = one_line(question)
+    alone = await _read(session, chatbot, question, question, dense)
     previous = previous_question(history)
     if previous is None or len(content_terms(question)) > MAX_FOLLOW_UP_TERMS:
         return alone
-    together = await _read(session, chatbot, joined(previous, question), dense)
+    together = await _read(session, chatbot, joined(previous, question), question, dense)
     if not together.answerable or not (
         leans_on_previous(question) or _speaks_to(together, question, previous)
     ):

@@ -355,3 +355,40 @@ class TestFollowUps:
         answer = await self._say(client, account.headers, chat, "do you sell pizza")
 
         assert answer["fallback"] is True, answer["content"]
+
+    async def test_a_contact_question_before_does_not_make_a_new_subject_answerable(
+        self, app: FastAPI, client: Any, minilm_on: DenseRetrieval
+    ) -> None:
+        # The phone number asked for before is stated in the passages the joined reading
+        # finds; the visitor's new message asks no phone number.
+        account, chatbot = await self._shop(app, client)
+        response = await client.post(
+            f"/v1/chatbots/{chatbot.id}/sources",
+            json={
+                "kind": "text",
+                "title": "Contact",
+                "content": "# Contact\n\nPhone: 01632 960 418",
+            },
+            headers=account.headers,
+        )
+        assert response.status_code == 201, response.text
+        chat = await self._conversation(client, account.headers, chatbot)
+
+        phone = await self._say(client, account.headers, chat, "whats your phone number")
+        answer = await self._say(client, account.headers, chat, "and do you sell pizza")
+
+        assert "01632 960 418" in phone["content"]
+        assert answer["fallback"] is True, answer["content"]
+
+    async def test_a_question_on_two_lines_keeps_all_its_words(
+        self, app: FastAPI, client: Any, minilm_on: DenseRetrieval
+    ) -> None:
+        # A line break is no follow-up's seam: the first line's words stay the question's.
+        account, chatbot = await self._shop(app, client)
+        chat = await self._conversation(client, account.headers, chatbot)
+
+        answer = await self._say(
+            client, account.headers, chat, "my battery is dead.\nhow long will that take"
+        )
+
+        assert "three to four weeks" in answer["content"], answer["content"]
