@@ -20,7 +20,6 @@ The JSON, SSE, WebSocket, widget and OpenAI-compatible routes only render these 
 from __future__ import annotations
 
 import contextlib
-import html
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -57,7 +56,7 @@ from sitechat.chat.streaming import PING, ChatEvent, with_keepalive
 from sitechat.chatbots import repository as chatbot_repository
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound
-from sitechat.core.fields import sanitize_display_text
+from sitechat.core.fields import display_text_as_written, sanitize_display_text
 from sitechat.knowledge.dense import DenseRetrieval
 from sitechat.knowledge.indexing import question_key
 from sitechat.knowledge.passages import Passage
@@ -124,11 +123,12 @@ class PreparedTurn:
 
 
 def answer_settings(chatbot: Chatbot) -> AnswerSettings:
-    # The chatbot's texts are stored as display text (HTML-escaped, `core/fields.py`); an
-    # answer is text: "help &amp; support" is said as "help & support".
+    # The fallback is stored as display text (HTML-escaped, `core/fields.py`); an answer is
+    # text: "help &amp; support" is said as "help & support". Instructions are stored as
+    # written (a system prompt, never shown as HTML).
     return AnswerSettings(
-        instructions=html.unescape(chatbot.instructions),
-        fallback_message=html.unescape(chatbot.fallback_message),
+        instructions=chatbot.instructions,
+        fallback_message=display_text_as_written(chatbot.fallback_message),
         max_answer_chars=chatbot.max_answer_chars,
         temperature=chatbot.temperature,
         model=chatbot.model,
@@ -246,7 +246,7 @@ async def _prepare_turn(
         history=[] if handed_off else list(history or ()),
         settings=answer_settings(chatbot),
         asked_at=asked_at,
-        handoff_message=html.unescape(chatbot.handoff_message) if handed_off else None,
+        handoff_message=display_text_as_written(chatbot.handoff_message) if handed_off else None,
         evidence=reading.evidence,
     )
 

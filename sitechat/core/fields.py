@@ -15,6 +15,7 @@ from what a visitor typed (a conversation's title from its first question) calls
 
 from __future__ import annotations
 
+import html
 from typing import Annotated
 
 import nh3
@@ -52,6 +53,12 @@ def sanitize_display_text(value: str) -> str:
     """The one sanitizing rule of user-stored display text: no markup survives, the rest is
     HTML-escaped (`<b>Hi</b> & bye` -> `Hi &amp; bye`), surrounding whitespace removed."""
     return nh3.clean(value, tags=set()).strip()
+
+
+def display_text_as_written(stored: str) -> str:
+    """Stored display text as plain text, for uses that are not HTML (an answer said in the
+    chat): `Hi &amp; bye` -> `Hi & bye`."""
+    return html.unescape(stored)
 
 
 class Sanitized:
