@@ -250,7 +250,7 @@ async def _index_text_or_qa(
     if (
         chunk_count
         and dense is not None
-        and not await embed_source_now(session, dense, chatbot.id, source.id)
+        and not await embed_source_now(session, dense, chatbot, source.id)
     ):
         request_embedding(jobs, dense, chatbot.id)
     log.info(

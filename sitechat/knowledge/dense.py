@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Literal
@@ -23,6 +23,7 @@ from sitechat.config import EmbeddingSettings
 from sitechat.core.clock import utcnow
 from sitechat.knowledge import vectors
 from sitechat.knowledge.embedders import Embedder, EmbeddingError, build_embedder
+from sitechat.models.chatbots import Chatbot
 
 log = structlog.get_logger()
 
@@ -82,31 +83,32 @@ async def stop_dense_retrieval(dense: DenseRetrieval | None) -> None:
 # it: it answers at once, and the embedding job, which walks a chatbot's chunks in order, may
 # be minutes into a crawl's (docs/decisions/0009).
 INLINE_SOURCE_CHUNKS = 8
+# Below this many vectors the request records the chatbot's mean vector too (one short pass;
+# a new chatbot needs it for the answer rule's baseline); above, one text barely moves it.
+INLINE_MEAN_MAX_VECTORS = 1_000
 
 
 async def embed_source_now(
-    session: AsyncSession, dense: DenseRetrieval, chatbot_id: uuid.UUID, source_id: uuid.UUID
+    session: AsyncSession, dense: DenseRetrieval, chatbot: Chatbot, source_id: uuid.UUID
 ) -> bool:
-    """Embed a small source's chunks in the caller's transaction, at the question's priority,
-    and record the chatbot's progress and mean vector; False (the job will) for a larger
-    source or when the embedder fails."""
+    """Embed a small source's chunks in the caller's transaction, at the question's priority
+    (`embed_question`, all at once), and record the chatbot's progress; False (the job will)
+    for a larger source or when the embedder fails."""
     chunks = await vectors.chunks_of_source(session, source_id, INLINE_SOURCE_CHUNKS + 1)
     if not chunks or len(chunks) > INLINE_SOURCE_CHUNKS:
         return False
-    try:
-        async with asyncio.timeout(dense.question_timeout_seconds):
-            embedded = [
-                await dense.embedder.embed_query(passage_text(c.title, c.heading, c.content))
-                for c in chunks
-            ]
-    except (EmbeddingError, TimeoutError, ValueError) as error:
-        reason = error.reason if isinstance(error, EmbeddingError) else type(error).__name__
-        log.warning("knowledge.inline_embedding_skipped", reason=reason, source_id=str(source_id))
-        return False
+    texts = [passage_text(chunk.title, chunk.heading, chunk.content) for chunk in chunks]
+    embedded = await asyncio.gather(*(embed_question(dense, text) for text in texts))
+    pairs = [
+        (chunk.chunk_id, vector)
+        for chunk, vector in zip(chunks, embedded, strict=True)
+        if vector is not None
+    ]
+    if len(pairs) < len(chunks):
+        return False  # the embedder failed (logged): the job will try again
     model = dense.embedder.model_name
-    vectors_of = [(chunk.chunk_id, vector) for chunk, vector in zip(chunks, embedded, strict=True)]
-    await vectors.store_embeddings(session, model, vectors_of, utcnow())
-    await vectors.record_progress(session, chatbot_id, model, centroid=True)
+    mean = chatbot.embedding_model != model or chatbot.embedded_chunks < INLINE_MEAN_MAX_VECTORS
+    await _store_vectors(session, model, chatbot.id, pairs, centroid=mean)
     return True
 
 
@@ -244,17 +246,25 @@ async def _store(
 ) -> int:
     embeddings = await computed.embeddings
     async with open_session() as session:
-        await vectors.store_embeddings(
-            session,
-            model,
-            [
-                (chunk.chunk_id, vector)
-                for chunk, vector in zip(computed.chunks, embeddings, strict=True)
-            ],
-            utcnow(),
-        )
-        await vectors.record_progress(session, chatbot_id, model, centroid=centroid)
+        pairs = [
+            (chunk.chunk_id, vector)
+            for chunk, vector in zip(computed.chunks, embeddings, strict=True)
+        ]
+        await _store_vectors(session, model, chatbot_id, pairs, centroid)
     return len(computed.chunks)
+
+
+async def _store_vectors(
+    session: AsyncSession,
+    model: str,
+    chatbot_id: uuid.UUID,
+    pairs: Sequence[tuple[uuid.UUID, Sequence[float]]],
+    centroid: bool,
+) -> None:
+    """Store the chunks' vectors and count them onto the chatbot (with their mean when
+    `centroid`)."""
+    await vectors.store_embeddings(session, model, pairs, utcnow())
+    await vectors.record_progress(session, chatbot_id, model, centroid=centroid)
 
 
 async def keep_vectors_of_unchanged_chunks(

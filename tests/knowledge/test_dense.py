@@ -200,6 +200,29 @@ class TestEmbeddingJob:
         assert await _embed(app, chatbot) == 3  # the retry (or the backlog run) finishes it
         assert len(await _embedded(app, chatbot)) == 3
 
+    async def test_a_small_source_the_embedder_fails_on_is_left_to_the_job(
+        self,
+        app: FastAPI,
+        client: Any,
+        dense_on: DenseRetrieval,
+        embeddings_server: EmbeddingsServer,
+    ) -> None:
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        embeddings_server.fail_with_status = 503
+
+        response = await client.post(
+            f"/v1/chatbots/{chatbot.id}/sources",
+            json={"kind": "text", "title": "Garage", "content": CAR_REPAIR},
+            headers=account.headers,
+        )
+
+        assert response.status_code == 201, response.text  # the text is stored and searchable
+        assert await _embedded(app, chatbot) == {}
+        embeddings_server.fail_with_status = None
+        await run_queued_jobs(app)
+        assert len(await _embedded(app, chatbot)) == 1
+
     async def test_a_new_model_replaces_the_old_vectors(
         self, app: FastAPI, dense_on: DenseRetrieval, embeddings_server: EmbeddingsServer
     ) -> None:
