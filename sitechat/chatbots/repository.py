@@ -35,12 +35,6 @@ _CHATBOT_COLUMNS = PreparedSelect.of(
 )
 
 
-# A chatbot's row is locked FOR NO KEY UPDATE to change it (`for_update`): against other
-# changes, not against rows referencing it. A file's or a crawl's pages, written in one long
-# transaction, hold the FOR KEY SHARE lock of their foreign keys on it until they commit; FOR
-# UPDATE would make every change of the chatbot (its settings, a new source) wait for them.
-
-
 async def get_chatbot(
     session: AsyncSession,
     workspace_id: uuid.UUID,
@@ -48,6 +42,10 @@ async def get_chatbot(
     *,
     for_update: bool = False,
 ) -> Chatbot | None:
+    """The workspace's chatbot; `for_update` locks its row FOR NO KEY UPDATE, against other
+    changes but not against rows referencing it: a file's or a crawl's pages, written in one
+    long transaction, hold their foreign keys' FOR KEY SHARE lock on it until they commit, and
+    FOR UPDATE would make every change of the chatbot (its settings, a new source) wait."""
     statement = select(Chatbot).where(
         Chatbot.id == chatbot_id, Chatbot.workspace_id == workspace_id
     )
@@ -69,7 +67,8 @@ async def read_chatbot(
 async def get_chatbot_unscoped(
     session: AsyncSession, chatbot_id: uuid.UUID, *, for_update: bool = False
 ) -> Chatbot | None:
-    """For jobs, which act on the workspace recorded in the row they were given."""
+    """For jobs, which act on the workspace recorded in the row they were given; locked as
+    `get_chatbot` locks."""
     statement = select(Chatbot).where(Chatbot.id == chatbot_id)
     if for_update:
         statement = statement.with_for_update(key_share=True)
