@@ -60,6 +60,7 @@ from sitechat.chat.quotes import (
 )
 from sitechat.chat.sentences import (
     content_terms,
+    is_table_line,
     near_duplicate,
     stems,
 )
@@ -411,7 +412,7 @@ def _can_lead(unit: Unit, whole: frozenset[int] = frozenset(), holds_value: bool
     if unit.fragment or unit.kind == "code" or len(unit.text) > MAX_LEAD_CHARS:
         return False
     if unit.kind == "item":
-        if unit.text.startswith("|"):
+        if is_table_line(unit.text):
             return holds_value
         return unit.passage_index in whole or len(unit.words) >= MIN_ITEM_LEAD_WORDS
     if starts_mid_sentence(unit.text):
@@ -454,7 +455,7 @@ def _lead_paragraph(
     sentences after it that stay on the subject, and the code example that follows."""
     passage_units = by_passage[lead.passage_index]
     index = passage_units.index(lead)
-    if lead.text.startswith("|"):
+    if is_table_line(lead.text):
         rows = table_rows(passage_units, index, question_terms)
         return Paragraph(lead.passage_index, rows, lead)
     if _short_and_whole(passage_units, lists=lead.kind == "item"):

@@ -17,6 +17,7 @@ from sitechat.chat.answerer import Citation, citation_for, shorten
 from sitechat.chat.sentences import (
     UnitKind,
     content_terms,
+    is_table_line,
     near_duplicate,
     normalized_words,
     split_text,
@@ -150,7 +151,7 @@ def _render_paragraph(units: Sequence[Unit], number: int) -> str:
         line_kinds.append(unit.kind)
     marker = f"[{number}]"
     text_lines = [i for i, kind in enumerate(line_kinds) if kind != "code"]
-    if text_lines and lines[text_lines[-1]].startswith("|"):
+    if text_lines and is_table_line(lines[text_lines[-1]]):
         lines[text_lines[-1]] += "\n\n" + marker  # a table's last row: not a cell of it
     elif text_lines:
         lines[text_lines[-1]] += " " + marker

@@ -38,6 +38,11 @@ _ADMONITION_LABEL = re.compile(rf"(?:{_LABELS}):?")
 
 
 @lru_cache(maxsize=65_536)
+def is_table_line(text: str) -> bool:
+    """A line of a Markdown table as the chunker writes it: its header, separator or a row."""
+    return text.startswith("|")
+
+
 def stem(word: str) -> str:
     """A light suffix stripper: enough for "installs/installing/installed" to meet."""
     if len(word) <= 3 or not word.isalpha():
@@ -121,7 +126,7 @@ def split_text(text: str) -> list[tuple[UnitKind, str]]:
             flush_code()
             if stripped.startswith("#"):  # a Markdown heading line: the passage heading says it
                 flush_prose()
-            elif _LIST_ITEM.match(stripped) or stripped.startswith("|"):
+            elif _LIST_ITEM.match(stripped) or is_table_line(stripped):
                 flush_prose()
                 units.append(("item", stripped.replace("¶", "").rstrip()))
             else:

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sitechat.chat.quotes import TABLE_SEPARATOR, Unit
-from sitechat.chat.sentences import content_terms
+from sitechat.chat.sentences import content_terms, is_table_line
 
 # A unit holding the value asked for, about the question's subject, gains this much score in
 # the extractive answerer: more than retrieval's rank between two passages (0.7 at most).
@@ -139,12 +139,12 @@ def header_terms(units: Sequence[Unit]) -> dict[tuple[int, int], frozenset[str]]
     for unit in units:
         if previous is not None and previous.passage_index != unit.passage_index:
             header = frozenset()  # a table does not run on into another passage
-        if not unit.text.startswith("|"):
+        if not is_table_line(unit.text):
             header = frozenset()
         elif TABLE_SEPARATOR.match(unit.text):
             header = frozenset()
             if previous is not None and previous.passage_index == unit.passage_index:
-                header = previous.terms if previous.text.startswith("|") else frozenset()
+                header = previous.terms if is_table_line(previous.text) else frozenset()
         else:
             headers[(unit.passage_index, unit.position)] = header
         previous = unit
@@ -163,7 +163,7 @@ def table_rows(
         other = index + step
         while 0 <= other < len(passage_units) and len(rows) < MAX_TABLE_ROWS:
             unit = passage_units[other]
-            if not unit.text.startswith("|") or TABLE_SEPARATOR.match(unit.text):
+            if not is_table_line(unit.text) or TABLE_SEPARATOR.match(unit.text):
                 break
             if asked and unit.terms & question_terms == asked:
                 rows.append(unit)
@@ -171,9 +171,9 @@ def table_rows(
     rows.sort(key=lambda unit: unit.position)
     first = passage_units.index(rows[0])
     separator = first - 1
-    while separator >= 0 and passage_units[separator].text.startswith("|"):
+    while separator >= 0 and is_table_line(passage_units[separator].text):
         if TABLE_SEPARATOR.match(passage_units[separator].text):
-            if separator > 0 and passage_units[separator - 1].text.startswith("|"):
+            if separator > 0 and is_table_line(passage_units[separator - 1].text):
                 return [passage_units[separator - 1], passage_units[separator], *rows]
             break
         separator -= 1
