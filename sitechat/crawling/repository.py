@@ -186,6 +186,19 @@ async def link_crawl_page(
 # -- pages (the latest content of one URL of a website source) ------------------------------
 
 
+async def indexed_any(session: AsyncSession, job_id: uuid.UUID) -> bool:
+    """Whether the crawl indexed a page (new, changed or unchanged)."""
+    found = await session.scalar(
+        select(CrawlPage.id)
+        .where(
+            CrawlPage.crawl_job_id == job_id,
+            CrawlPage.outcome.in_((PageOutcome.indexed, PageOutcome.unchanged)),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 async def start_reason(session: AsyncSession, job_id: uuid.UUID, start_url: str) -> str | None:
     """Why the crawl's start page was skipped or failed (`http-404`); the first URL's reason
     when the start page has no record (a redirect recorded under its target)."""

@@ -98,26 +98,36 @@ async def run_crawl_job(context: TaskContext, job_id: uuid.UUID) -> None:
         await _finish(context, job_id, CrawlStatus.failed, "error", SAFE_ERROR_MESSAGE)
         await defer_embedding(dense, start.target.chatbot_id)  # the pages stored so far
         return
-    if outcome.stop_reason == "cancelled":
-        stop_reason = await _finish(context, job_id, CrawlStatus.cancelled, "cancelled", None)
+    stop_reason: str = outcome.stop_reason
+    if stop_reason == "cancelled":
+        await _finish(context, job_id, CrawlStatus.cancelled, "cancelled", None)
+    elif (error := await _nothing_indexed_error(context, job_id, start.plan.start_url)) is not None:
+        # A crawl that indexed no page failed (its start page is gone, or robots.txt keeps
+        # it out); what earlier crawls indexed stays, since only a completed crawl removes.
+        stop_reason = "nothing-indexed"
+        await _finish(context, job_id, CrawlStatus.failed, stop_reason, error)
     else:
-        stop_reason = await _finish(
-            context, job_id, CrawlStatus.completed, outcome.stop_reason, None, start.plan.start_url
-        )
+        await _finish(context, job_id, CrawlStatus.completed, stop_reason, None)
     bound.info("crawl.job_finished", stop_reason=stop_reason)
     # Dense retrieval (when on): vectors for the pages this crawl stored, in a job of its own.
     await defer_embedding(dense, start.target.chatbot_id)
 
 
-def _nothing_indexed_error(start_reason: str | None) -> str:
-    """Why a crawl indexed no page, from its start page's reason (`http-404`)."""
+async def _nothing_indexed_error(
+    context: TaskContext, job_id: uuid.UUID, start_url: str
+) -> str | None:
+    """The crawl's error when it indexed no page, saying why; None when it indexed one."""
+    async with context.session() as session:
+        if await repository.indexed_any(session, job_id):
+            return None
+        reason = await repository.start_reason(session, job_id, start_url)
     kept = "Nothing was indexed; the pages indexed before are kept."
-    if start_reason is not None and start_reason.startswith("http-"):
-        return f"The start page answered HTTP {start_reason.removeprefix('http-')}. {kept}"
-    if start_reason == "robots-disallowed":
+    if reason is not None and reason.startswith("http-"):
+        return f"The start page answered HTTP {reason.removeprefix('http-')}. {kept}"
+    if reason == "robots-disallowed":
         return f"The site's robots.txt does not allow the start page. {kept}"
-    if start_reason is not None:
-        return f"The start page could not be indexed ({start_reason}). {kept}"
+    if reason is not None:
+        return f"The start page could not be indexed ({reason}). {kept}"
     return f"No page could be fetched from the start URL. {kept}"
 
 
@@ -179,21 +189,12 @@ async def _finish(
     status: CrawlStatus,
     stop_reason: str,
     error: str | None,
-    start_url: str | None = None,
-) -> str:
-    """End the job; returns its stop reason. A crawl to complete that indexed no page (new,
-    changed or unchanged: `pages_indexed`) fails instead, `nothing-indexed`, with its start
-    page's (`start_url`) reason: its start page is gone or robots.txt keeps it out, and what
-    earlier crawls indexed stays, since only a completed crawl removes pages."""
+) -> None:
     deliveries: list[uuid.UUID] = []
     async with context.session() as session:
         job = await repository.get_job_unscoped(session, job_id, for_update=True)
         if job is None:  # the chatbot or source was deleted meanwhile
-            return stop_reason
-        if status is CrawlStatus.completed and job.pages_indexed == 0:
-            status, stop_reason = CrawlStatus.failed, "nothing-indexed"
-            reason = await repository.start_reason(session, job.id, start_url or job.start_url)
-            error = _nothing_indexed_error(reason)
+            return
         if status is CrawlStatus.completed and stop_reason == "completed":
             # Only a crawl that walked the whole site knows which pages are gone.
             job.pages_removed = await repository.remove_unseen_pages(session, job.id, job.source_id)
@@ -214,7 +215,6 @@ async def _finish(
                 session, job.workspace_id, "source.synced", _synced_event(job)
             )
     await defer_deliveries(deliveries)
-    return stop_reason
 
 
 def _crawl_event(job: CrawlJob) -> dict[str, Any]:
