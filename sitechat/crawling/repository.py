@@ -187,7 +187,8 @@ async def link_crawl_page(
 
 
 async def indexed_any(session: AsyncSession, job_id: uuid.UUID) -> bool:
-    """Whether the crawl indexed a page (new, changed or unchanged)."""
+    """Whether the crawl indexed a page (new, changed or unchanged). Not the job's
+    `pages_indexed`: a page answering 304 Not Modified is unchanged but not counted there."""
     found = await session.scalar(
         select(CrawlPage.id)
         .where(
