@@ -98,7 +98,7 @@ MAX_FOLLOWING_UNITS = 8
 # of the question as the lead (`OTHER_PAGE_RATIO`), at least `MIN_NEW_COVERAGE` of it that the
 # answer does not yet (numbers aside), and comes from one of the first `FURTHER_PASSAGES`
 # passages; at most this many paragraphs, from at most this many pages (a paragraph from a
-# page already cited shares its number). Read on the tune split, looser rules mostly added
+# section already cited shares its number). Read on the tune split, looser rules mostly added
 # off-subject sentences that happened to share a word.
 OTHER_PAGE_RATIO = 0.7
 MIN_NEW_COVERAGE = 0.15

@@ -125,11 +125,17 @@ def entry_of(passage_units: Sequence[Unit]) -> Unit | None:
 
 
 def _numbers(paragraphs: Sequence[Paragraph], passages: Sequence[Passage]) -> list[int]:
-    """Each paragraph's citation number: one per page, in reading order."""
-    numbers: dict[PageKey, int] = {}
+    """Each paragraph's citation number: one per section a citation links to (a page's
+    `url#anchor`), in reading order; paragraphs of one section share it."""
+    numbers: dict[tuple[PageKey, str | None], int] = {}
     return [
-        numbers.setdefault(passages[p.passage_index].page_key, len(numbers) + 1) for p in paragraphs
+        numbers.setdefault(_cited_section(passages[p.passage_index]), len(numbers) + 1)
+        for p in paragraphs
     ]
+
+
+def _cited_section(passage: Passage) -> tuple[PageKey, str | None]:
+    return passage.page_key, passage.anchor
 
 
 def compose_text(paragraphs: Sequence[Paragraph], passages: Sequence[Passage]) -> str:

@@ -374,6 +374,37 @@ class TestCitations:
         assert "signed with your endpoint secret" in answer.text
         assert "Verify the webhooks signature" in answer.text
 
+    async def test_two_sections_of_one_page_are_cited_each_where_its_text_is(self) -> None:
+        # Each citation links to the section it quotes: text of `subprocess.call` cited as
+        # `#subprocess.getstatusoutput` sends the visitor to the wrong entry.
+        page = "https://docs.example.com/library/subprocess.html"
+        status = make_passage(
+            "Return the exit code and the output of executing cmd in a shell, as a pair.",
+            title="subprocess",
+            heading="subprocess.getstatusoutput",
+            anchor="subprocess.getstatusoutput",
+            url=page,
+        )
+        call = make_passage(
+            "Run the command described by args. Wait for the command to complete, then "
+            "return the returncode attribute.",
+            title="subprocess",
+            heading="subprocess.call",
+            anchor="subprocess.call",
+            url=page,
+        )
+
+        answer = await ask(
+            "run a command and wait for it to complete and get the exit code", [status, call]
+        )
+
+        assert [c.url for c in answer.citations] == [
+            f"{page}#subprocess.getstatusoutput",
+            f"{page}#subprocess.call",
+        ]
+        assert "as a pair. [1]" in answer.text
+        assert "then return the returncode attribute. [2]" in answer.text
+
     async def test_snippets_are_short(self) -> None:
         long_sentence = "The cache stores " + "rendered page fragments and " * 15 + "expires."
         passages = [make_passage(long_sentence, title="Cache")]
