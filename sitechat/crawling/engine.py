@@ -12,6 +12,11 @@ own canonical URL, or the redirect target / ``rel=canonical`` it was recorded un
 URLs found but never visited because the crawl stopped first (its page budget, time, bytes or
 a cancel) are counted as ``unvisited``, so a truncated crawl says how much it left.
 
+``include_paths`` / ``exclude_paths`` choose the pages indexed. The start URL is where the walk
+begins whatever they say: outside them (unless it redirects inside them), it is fetched for its
+links only and skipped as ``outside-path-filters``, so a crawl whose rules match no page
+indexes nothing.
+
 A page that only scripts can write (`extract.needs_browser`) is rendered by the crawl's
 ``PageRenderer`` when it has one (``browser.py``) and extracted again from the rendered DOM;
 without one it is skipped as ``needs-browser``, never stored empty.
@@ -55,6 +60,8 @@ SKIP_FETCH_ERRORS = frozenset({"content-type-not-allowed", "too-large"})
 # A page only a browser can read, and the crawl has none (or it would not start).
 NEEDS_BROWSER = "needs-browser"
 BROWSER_UNAVAILABLE = "browser-unavailable"
+# The start page outside include_paths / exclude_paths: a seed, followed for its links only.
+OUTSIDE_PATH_FILTERS = "outside-path-filters"
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,7 @@ class _Visit:
     key: str = field(compare=False)
     url: str = field(compare=False)
     links_only: bool = field(default=False, compare=False)  # an already-done page, for links
+    seed_only: bool = field(default=False, compare=False)  # a start page outside the filters
 
 
 @dataclass(frozen=True)
@@ -332,10 +340,11 @@ class _Crawl:
         key = canonicalize_absolute_url(url)
         if key is None or key in self.claimed:
             return
+        wanted = matches_path_filters(key, self.include, self.exclude)
         if tier != START_TIER:
             if not same_site(key, self.plan.start_url) or depth > self.plan.max_depth:
                 return
-            if not matches_path_filters(key, self.include, self.exclude):
+            if not wanted:
                 return
         if len(self.claimed) >= self.frontier_cap:
             self.counters.unvisited += 1  # may count a URL twice: the set is what is capped
@@ -358,7 +367,8 @@ class _Crawl:
                 )
             )
             return
-        self.queue.put_nowait(_Visit(tier, depth, next(self.sequence), key, fetch_url))
+        visit = _Visit(tier, depth, next(self.sequence), key, fetch_url, seed_only=not wanted)
+        self.queue.put_nowait(visit)
 
     async def _revisit_done(self, key: str, url: str, depth: int, tier: int) -> None:
         known_links = self.plan.already_done_links.get(key)
@@ -394,8 +404,10 @@ class _Crawl:
         )
         self._account(fetched)
         if known is not None and fetched.not_modified:
-            if known.skip_reason is not None:  # still the link list it was: its links only
-                result = self._result(visit, fetched, "skipped", known.skip_reason)
+            # Still the link list it was, or a seed: its links only.
+            skip_reason = OUTSIDE_PATH_FILTERS if visit.seed_only else known.skip_reason
+            if skip_reason is not None:
+                result = self._result(visit, fetched, "skipped", skip_reason)
             else:
                 result = self._result(visit, fetched, "unchanged", "not-modified")
             return replace(result, known=known), known.links
@@ -432,8 +444,11 @@ class _Crawl:
                 ), page.links
             record_url = canonical
 
-        if page.noindex:
-            reason: str | None = "noindex"
+        if visit.seed_only and not matches_path_filters(record_url, self.include, self.exclude):
+            # A seed, unless it redirected (or names its canonical URL) inside the filters.
+            reason: str | None = OUTSIDE_PATH_FILTERS
+        elif page.noindex:
+            reason = "noindex"
         elif not page.markdown.strip():
             reason = "empty-content"
         elif is_link_list(page.markdown, url=record_url, link_density=page.link_density):

@@ -212,6 +212,12 @@ async def start_reason(session: AsyncSession, job_id: uuid.UUID, start_url: str)
     return reason
 
 
+async def count_crawl_pages(session: AsyncSession, job_id: uuid.UUID) -> int:
+    """The URLs the crawl recorded an outcome for."""
+    statement = select(func.count()).where(CrawlPage.crawl_job_id == job_id)
+    return int(await session.scalar(statement) or 0)
+
+
 async def remove_unseen_pages(
     session: AsyncSession, job_id: uuid.UUID, source_id: uuid.UUID
 ) -> int:

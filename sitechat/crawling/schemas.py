@@ -42,9 +42,17 @@ class CrawlCreate(BaseModel):
     include_paths: list[PathPattern] = Field(
         default_factory=list,
         max_length=MAX_PATH_PATTERNS,
-        description="Glob patterns on the URL path (`/docs/*`); when set, only matches are kept.",
+        description="Glob patterns on the URL path (`/docs/*`, or `/docs` for it and below); "
+        "when set, only matching pages are indexed. The start URL is always fetched for its "
+        "links, but indexed only if it matches too; a crawl that finds no matching page fails "
+        "and keeps the pages indexed before.",
     )
-    exclude_paths: list[PathPattern] = Field(default_factory=list, max_length=MAX_PATH_PATTERNS)
+    exclude_paths: list[PathPattern] = Field(
+        default_factory=list,
+        max_length=MAX_PATH_PATTERNS,
+        description="Glob patterns of paths never indexed nor followed; they win over "
+        "`include_paths` (the start URL is still followed for its links).",
+    )
     use_sitemap: bool = Field(
         default=True, description="Also start from robots.txt `Sitemap:` lines and /sitemap.xml."
     )
@@ -96,7 +104,8 @@ class CrawlRead(BaseModel):
     stop_reason: str | None = Field(
         description=(
             "completed, max-pages, time-budget, byte-budget, cancelled, error, or "
-            "nothing-indexed (the crawl failed: `error` says why its start page was not indexed)."
+            "nothing-indexed (the crawl failed: `error` says why no page was indexed, such as "
+            "its start page's HTTP status or no page matching `include_paths`)."
         )
     )
     error: str | None
@@ -115,7 +124,10 @@ class CrawlPageRead(BaseModel):
     id: uuid.UUID
     url: str
     outcome: PageOutcome
-    reason: str | None = Field(description="Why it was skipped or failed (`robots-disallowed`).")
+    reason: str | None = Field(
+        description="Why it was skipped or failed (`robots-disallowed`; `outside-path-filters`: "
+        "the start page, outside `include_paths` / `exclude_paths`, followed for its links only)."
+    )
     title: str | None
     status_code: int | None
     bytes: int

@@ -25,7 +25,13 @@ from sitechat.core.clock import utcnow
 from sitechat.core.state import TaskContext, task_context
 from sitechat.crawling import repository
 from sitechat.crawling.browser import BrowserConfig, PageRenderer
-from sitechat.crawling.engine import CrawlCounts, CrawlPlan, PageResult, run_crawl
+from sitechat.crawling.engine import (
+    OUTSIDE_PATH_FILTERS,
+    CrawlCounts,
+    CrawlPlan,
+    PageResult,
+    run_crawl,
+)
 from sitechat.crawling.fetcher import Fetcher, FetcherConfig
 from sitechat.crawling.indexer import CrawlTarget, store_page_result, store_unchanged_results
 from sitechat.knowledge.dense import DenseSetup
@@ -102,8 +108,9 @@ async def run_crawl_job(context: TaskContext, job_id: uuid.UUID) -> None:
     if stop_reason == "cancelled":
         await _finish(context, job_id, CrawlStatus.cancelled, "cancelled", None)
     elif (error := await _nothing_indexed_error(context, job_id, start.plan.start_url)) is not None:
-        # A crawl that indexed no page failed (its start page is gone, or robots.txt keeps
-        # it out); what earlier crawls indexed stays, since only a completed crawl removes.
+        # A crawl that indexed no page failed (its start page is gone, robots.txt keeps it
+        # out, no page matches its include_paths); what earlier crawls indexed stays, since
+        # only a completed crawl removes.
         stop_reason = "nothing-indexed"
         await _finish(context, job_id, CrawlStatus.failed, stop_reason, error)
     else:
@@ -121,7 +128,20 @@ async def _nothing_indexed_error(
         if await repository.indexed_any(session, job_id):
             return None
         reason = await repository.start_reason(session, job_id, start_url)
+        recorded = await repository.count_crawl_pages(session, job_id)
     kept = "Nothing was indexed; the pages indexed before are kept."
+    if reason == OUTSIDE_PATH_FILTERS:
+        # Only URLs inside the filters are recorded, besides the start page.
+        if recorded <= 1:
+            return (
+                "No page matched the include_paths / exclude_paths rules: the start page is "
+                "outside them (followed for its links only) and no page it leads to is inside "
+                f"them. {kept}"
+            )
+        return (
+            f"None of the {recorded - 1} pages matching the include_paths / exclude_paths "
+            f"rules could be indexed; the crawl's pages say why. {kept}"
+        )
     if reason is not None and reason.startswith("http-"):
         return f"The start page answered HTTP {reason.removeprefix('http-')}. {kept}"
     if reason == "robots-disallowed":

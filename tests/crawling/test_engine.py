@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from sitechat.crawling.engine import CrawlCounts, CrawlPlan, PageResult, run_crawl
-from sitechat.crawling.fetcher import Fetcher
+from sitechat.crawling.engine import CrawlCounts, CrawlPlan, KnownPage, PageResult, run_crawl
+from sitechat.crawling.fetcher import Fetcher, Validators
 from tests.crawling.conftest import LocalSite, Reply, html_page, loopback_config
 
 
@@ -211,6 +211,37 @@ class TestLimits:
         await run_crawl(plan, crawl_fetcher, sink)
 
         assert sink.paths() == {"/", "/a", "/docs/intro", "/docs/guide"}
+        # The start page is only where the walk begins: outside the filters, not indexed.
+        assert sink.paths("indexed") == {"/a", "/docs/intro", "/docs/guide"}
+        assert sink.reason_for("/") == "outside-path-filters"
+
+    async def test_a_start_url_redirected_inside_the_include_paths_is_indexed(
+        self, site: LocalSite, crawl_fetcher: Fetcher
+    ) -> None:
+        site.routes["/"] = Reply(status=301, headers={"Location": "/docs/"})
+        site.page("/docs/", html_page("Docs", long_text("docs") + "<a href='/docs/a'>a</a>"))
+        site.page("/docs/a", html_page("A", long_text("a")))
+        sink = RecordingSink()
+
+        await run_crawl(plan_for(site, include_paths=("/docs",)), crawl_fetcher, sink)
+
+        assert sink.paths("indexed") == {"/docs", "/docs/a"}
+
+    async def test_a_start_page_outside_the_filters_stays_a_seed_when_not_modified(
+        self, site: LocalSite, crawl_fetcher: Fetcher
+    ) -> None:
+        # A re-sync whose start page was indexed by an earlier crawl without filters: its 304
+        # must not keep it as an indexed page of this crawl.
+        site.routes["/"] = Reply(body=b"", status=304, content_type=None)
+        site.page("/docs/a", html_page("A", long_text("a")))
+        known = KnownPage(Validators(etag='"v1"'), (site.url("/docs/a"),))
+        plan = plan_for(site, include_paths=("/docs",), known_pages={site.url("/"): known})
+        sink = RecordingSink()
+
+        await run_crawl(plan, crawl_fetcher, sink)
+
+        assert sink.paths("indexed") == {"/docs/a"}
+        assert sink.reason_for("/") == "outside-path-filters"
 
     async def test_byte_budget_stops_the_crawl(
         self, site: LocalSite, crawl_fetcher: Fetcher

@@ -215,3 +215,62 @@ class TestNothingIndexed:
         job = await get_crawl(crawl_client, account, crawl["id"])
         assert job["status"] == "failed"
         assert "robots.txt does not allow the start page" in job["error"]
+
+    async def test_a_recrawl_whose_include_paths_match_no_page_keeps_every_page(
+        self,
+        crawl_client: httpx.AsyncClient,
+        crawl_app: Any,
+        account: Account,
+        chatbot_id: str,
+        site: LocalSite,
+    ) -> None:
+        docs_site(site, {"/apples": "Apples grow on trees.", "/pears": "Pears are sweet."})
+        first = (await start_crawl(crawl_client, account, chatbot_id, site.url("/"))).json()
+        await run_queued_jobs(crawl_app)
+        assert (await get_crawl(crawl_client, account, first["id"]))["pages_indexed"] == 3
+
+        # A scope narrowed by mistake: the start page is only where the walk begins.
+        second = (
+            await start_crawl(
+                crawl_client, account, chatbot_id, site.url("/"), include_paths=["/blog"]
+            )
+        ).json()
+        await run_queued_jobs(crawl_app)
+
+        job = await get_crawl(crawl_client, account, second["id"])
+        assert (job["status"], job["stop_reason"]) == ("failed", "nothing-indexed")
+        assert job["error"].startswith("No page matched the include_paths"), job["error"]
+        assert (job["pages_indexed"], job["pages_removed"]) == (0, 0)
+        pages = await crawl_client.get(f"/v1/crawls/{job['id']}/pages", headers=account.headers)
+        [start] = pages.json()["items"]
+        assert (start["outcome"], start["reason"]) == ("skipped", "outside-path-filters")
+        assert await searchable(crawl_app, chatbot_id, "start here") == [site.url("/")]
+        assert await searchable(crawl_app, chatbot_id, "apples trees") == [site.url("/apples")]
+        assert await searchable(crawl_app, chatbot_id, "pears sweet") == [site.url("/pears")]
+        assert await chatbot_status(crawl_client, account, chatbot_id) == "ready"
+
+    async def test_a_recrawl_whose_include_paths_match_some_pages_replaces_the_rest(
+        self,
+        crawl_client: httpx.AsyncClient,
+        crawl_app: Any,
+        account: Account,
+        chatbot_id: str,
+        site: LocalSite,
+    ) -> None:
+        docs_site(site, {"/apples": "Apples grow on trees.", "/pears": "Pears are sweet."})
+        await start_crawl(crawl_client, account, chatbot_id, site.url("/"))
+        await run_queued_jobs(crawl_app)
+
+        second = (
+            await start_crawl(
+                crawl_client, account, chatbot_id, site.url("/"), include_paths=["/apples"]
+            )
+        ).json()
+        await run_queued_jobs(crawl_app)
+
+        job = await get_crawl(crawl_client, account, second["id"])
+        assert (job["status"], job["pages_indexed"], job["pages_removed"]) == ("completed", 1, 2)
+        assert await searchable(crawl_app, chatbot_id, "apples trees") == [site.url("/apples")]
+        # The start page is outside include_paths: followed for its links, not indexed.
+        assert await searchable(crawl_app, chatbot_id, "start here") == []
+        assert await searchable(crawl_app, chatbot_id, "pears sweet") == []
