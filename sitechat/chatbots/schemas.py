@@ -386,10 +386,14 @@ class SourceRead(BaseModel):
     )
     content_chars: int
     status: SourceStatus = Field(
-        description="`ready` once searchable; a file goes `queued`, `processing`, then `ready` "
-        "or `failed` (see `error`)."
+        description="`ready` once searchable; a file (each version) and a website (each crawl) "
+        "go `queued`, `processing`, then `ready` or `failed` (see `error`). A failed run or "
+        "crawl leaves a source that still has pages `ready` on them, with `error` saying why."
     )
-    error: str | None = Field(default=None, description="Why the last file run failed.")
+    error: str | None = Field(
+        default=None,
+        description="Why the last file run or crawl failed (null once one succeeds).",
+    )
     file_name: str | None = Field(default=None, description="The file of a file source.")
     sync_schedule: SyncSchedule = SyncSchedule.off
     created_at: datetime

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.crawling.engine import KnownPage
 from sitechat.crawling.fetcher import Validators
+from sitechat.models.chatbots import Source
 from sitechat.models.crawling import CrawlJob, CrawlPage, CrawlStatus, PageOutcome
 from sitechat.models.knowledge import Page
 
@@ -120,6 +121,20 @@ async def cancel_requested_at(
 
 def workspace_lock_of(workspace_id: uuid.UUID) -> str:
     return f"crawl-workspace:{workspace_id}"
+
+
+# -- the website source a crawl fills ------------------------------------------------------
+
+
+async def get_source_unscoped(session: AsyncSession, source_id: uuid.UUID) -> Source | None:
+    """For the crawl's own bookkeeping, from a job already checked."""
+    statement = select(Source).where(Source.id == source_id)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def source_has_pages(session: AsyncSession, source_id: uuid.UUID) -> bool:
+    found = await session.scalar(select(Page.id).where(Page.source_id == source_id).limit(1))
+    return found is not None
 
 
 # -- crawl pages (what one crawl did with one URL) -------------------------------------------

@@ -38,7 +38,7 @@ from sitechat.crawling.schemas import CrawlCreate
 from sitechat.crawling.urls import canonicalize_url
 from sitechat.knowledge import repository as knowledge_repository
 from sitechat.models.base import new_id
-from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind
+from sitechat.models.chatbots import Chatbot, ChatbotStatus, Source, SourceKind, SourceStatus
 from sitechat.models.crawling import CrawlJob, CrawlPage, CrawlStatus, CrawlTrigger, PageOutcome
 from sitechat.models.knowledge import Page
 from sitechat.worker.buffer import JobBuffer
@@ -216,6 +216,7 @@ async def start_crawl(
             kind=SourceKind.website,
             title=canonical_url[:500],
             url=canonical_url,
+            status=SourceStatus.queued,
         )
         session.add(source)
         await session.flush()  # the source's id
@@ -260,7 +261,32 @@ async def _train(
         idempotency_key=idempotency_key,
     )
     transition(chatbot, ChatbotStatus.training, Actor.system)
+    # Like a file's new version: queued, its pages (if any) answered from meanwhile.
+    source.status = SourceStatus.queued
+    source.error = None
     return job
+
+
+CANCELLED_BEFORE_ANY_PAGE = "The crawl was cancelled before it indexed a page."
+
+
+async def settle_source(session: AsyncSession, job: CrawlJob) -> None:
+    """The website source once its crawl ended, told the way a file source's run is: `ready`
+    while it has pages to answer from (a failed crawl's `error` saying why they are the old
+    ones), `failed` with the crawl's error when it has none."""
+    source = await repository.get_source_unscoped(session, job.source_id)
+    if source is None:
+        return
+    if job.status is CrawlStatus.completed:
+        source.status, source.error = SourceStatus.ready, None
+        source.last_synced_at = job.finished_at
+        return
+    served = await repository.source_has_pages(session, source.id)
+    source.status = SourceStatus.ready if served else SourceStatus.failed
+    if job.status is CrawlStatus.failed:
+        source.error = job.error
+    else:  # cancelled
+        source.error = None if served else CANCELLED_BEFORE_ANY_PAGE
 
 
 async def retry_crawl(
@@ -300,6 +326,7 @@ async def cancel_crawl(session: AsyncSession, caller: Caller, job_id: uuid.UUID)
         if chatbot is not None:
             has_chunks = await chatbot_repository.has_chunks(session, chatbot.id)
             settle_after_training(chatbot, has_chunks=has_chunks)
+        await settle_source(session, job)
     await session.flush()
     log.info("crawl.cancel_requested", crawl_job_id=str(job.id), status=job.status.value)
     return job

@@ -34,8 +34,10 @@ from sitechat.crawling.engine import (
 )
 from sitechat.crawling.fetcher import Fetcher, FetcherConfig
 from sitechat.crawling.indexer import CrawlTarget, store_page_result, store_unchanged_results
+from sitechat.crawling.service import settle_source
 from sitechat.knowledge.dense import DenseSetup
 from sitechat.knowledge.tasks import defer_embedding
+from sitechat.models.chatbots import SourceStatus
 from sitechat.models.crawling import CrawlJob, CrawlStatus, CrawlTrigger
 from sitechat.webhooks.service import emit as emit_webhook
 from sitechat.webhooks.tasks import defer_deliveries
@@ -107,7 +109,7 @@ async def run_crawl_job(context: TaskContext, job_id: uuid.UUID) -> None:
     stop_reason: str = outcome.stop_reason
     if stop_reason == "cancelled":
         await _finish(context, job_id, CrawlStatus.cancelled, "cancelled", None)
-    elif (error := await _nothing_indexed_error(context, job_id, start.plan.start_url)) is not None:
+    elif (error := await _nothing_indexed_error(context, start)) is not None:
         # A crawl that indexed no page failed (its start page is gone, robots.txt keeps it
         # out, no page matches its include_paths); what earlier crawls indexed stays, since
         # only a completed crawl removes.
@@ -120,16 +122,16 @@ async def run_crawl_job(context: TaskContext, job_id: uuid.UUID) -> None:
     await defer_embedding(dense, start.target.chatbot_id)
 
 
-async def _nothing_indexed_error(
-    context: TaskContext, job_id: uuid.UUID, start_url: str
-) -> str | None:
+async def _nothing_indexed_error(context: TaskContext, start: _Start) -> str | None:
     """The crawl's error when it indexed no page, saying why; None when it indexed one."""
+    job_id = start.target.job_id
     async with context.session() as session:
         if await repository.indexed_any(session, job_id):
             return None
-        reason = await repository.start_reason(session, job_id, start_url)
+        reason = await repository.start_reason(session, job_id, start.plan.start_url)
         recorded = await repository.count_crawl_pages(session, job_id)
-    kept = "Nothing was indexed; the pages indexed before are kept."
+        served = await repository.source_has_pages(session, start.target.source_id)
+    kept = "Nothing was indexed" + ("; the pages indexed before are kept." if served else ".")
     if reason == OUTSIDE_PATH_FILTERS:
         # Only URLs inside the filters are recorded, besides the start page.
         if recorded <= 1:
@@ -169,10 +171,13 @@ async def _mark_running(
             job.finished_at = now
             await settle_crawl_pages(session, job.id, job.pages_indexed)
             await _settle_chatbot(session, job.chatbot_id)
+            await settle_source(session, job)
             return None
         job.status = CrawlStatus.running
         job.attempts += 1
         job.started_at = job.started_at or now
+        if (source := await repository.get_source_unscoped(session, job.source_id)) is not None:
+            source.status = SourceStatus.processing
         done = await repository.done_urls(session, job.id)
         known_pages = {}
         if job.trigger is CrawlTrigger.schedule:
@@ -225,6 +230,7 @@ async def _finish(
         # The pages it did not index go back to the plan's allowance.
         await settle_crawl_pages(session, job.id, job.pages_indexed)
         await _settle_chatbot(session, job.chatbot_id)
+        await settle_source(session, job)
         if status in (CrawlStatus.completed, CrawlStatus.failed):
             deliveries = await emit_webhook(
                 session, job.workspace_id, f"crawl.{status.value}", _crawl_event(job)

@@ -274,3 +274,70 @@ class TestNothingIndexed:
         # The start page is outside include_paths: followed for its links, not indexed.
         assert await searchable(crawl_app, chatbot_id, "start here") == []
         assert await searchable(crawl_app, chatbot_id, "pears sweet") == []
+
+
+async def website_source(
+    client: httpx.AsyncClient, account: Account, chatbot_id: str
+) -> dict[str, Any]:
+    listed = await client.get(
+        f"/v1/chatbots/{chatbot_id}/sources?kind=website", headers=account.headers
+    )
+    [source] = listed.json()["items"]
+    detail = await client.get(
+        f"/v1/chatbots/{chatbot_id}/sources/{source['id']}", headers=account.headers
+    )
+    return detail.json()  # type: ignore[no-any-return]
+
+
+class TestWebsiteSourceStatus:
+    async def test_a_failed_crawl_shows_on_its_source(
+        self,
+        crawl_client: httpx.AsyncClient,
+        crawl_app: Any,
+        account: Account,
+        chatbot_id: str,
+        site: LocalSite,
+    ) -> None:
+        hook = await crawl_client.post(
+            "/v1/webhooks",
+            json={"url": site.url("/hooks"), "event_types": ["crawl.failed"]},
+            headers=account.headers,
+        )
+        assert hook.status_code == 201, hook.text
+        # A first crawl of a site that is not there yet: nothing to answer from.
+        first = (await start_crawl(crawl_client, account, chatbot_id, site.url("/"))).json()
+        assert (await website_source(crawl_client, account, chatbot_id))["status"] == "queued"
+        await run_queued_jobs(crawl_app)
+
+        failed = await get_crawl(crawl_client, account, first["id"])
+        source = await website_source(crawl_client, account, chatbot_id)
+        assert failed["status"] == "failed"
+        assert (source["status"], source["error"]) == ("failed", failed["error"])
+        assert source["error"] == "The start page answered HTTP 404. Nothing was indexed."
+        assert (source["pages"], source["last_run"]["status"]) == (0, "failed")
+        events = await sql(
+            crawl_app,
+            "SELECT payload FROM webhook_deliveries WHERE endpoint_id = :id",
+            id=uuid.UUID(hook.json()["id"]),
+        )
+        assert [payload["data"]["crawl_id"] for (payload,) in events] == [first["id"]]
+
+        # The site is up: the retry completes and the source is ready, its error gone.
+        docs_site(site, {"/apples": "Apples grow on trees."})
+        retry = f"/v1/crawls/{first['id']}/retry"
+        retried = await crawl_client.post(retry, headers=account.headers)
+        assert retried.status_code == 202, retried.text
+        await run_queued_jobs(crawl_app)
+        source = await website_source(crawl_client, account, chatbot_id)
+        assert (source["status"], source["error"], source["pages"]) == ("ready", None, 2)
+        assert source["last_synced_at"] is not None
+
+        # It breaks again: the source keeps answering from its pages, and says why it is stale.
+        del site.routes["/"]
+        third = (await start_crawl(crawl_client, account, chatbot_id, site.url("/"))).json()
+        await run_queued_jobs(crawl_app)
+        failed = await get_crawl(crawl_client, account, third["id"])
+        source = await website_source(crawl_client, account, chatbot_id)
+        assert (source["status"], source["error"], source["pages"]) == ("ready", failed["error"], 2)
+        assert source["error"].endswith("the pages indexed before are kept."), source["error"]
+        assert await searchable(crawl_app, chatbot_id, "apples trees") == [site.url("/apples")]
