@@ -207,6 +207,38 @@ async def reserve_crawl_pages(
     return pages
 
 
+async def ensure_crawl_size(
+    session: AsyncSession, plans: PlanCatalog, workspace_id: uuid.UUID, pages: int
+) -> None:
+    """402 `quota-exceeded` when a crawl asks for more pages than the plan crawls at once
+    (`crawl_max_pages`): refused with the cap and the plan above it, never cut to it behind
+    the customer's back. (`reserve_crawl_pages` still caps a retry or a re-sync, which asks
+    again for what a crawl asked under the plan of its day.)"""
+    plan = await workspace_plan(session, plans, workspace_id)
+    cap = plan.limits.crawl_max_pages
+    if pages <= cap:
+        return
+    upgrade = plans.cheapest_allowing("crawl_max_pages", pages)
+    detail = f"The {plan.name} plan crawls at most {cap} pages per crawl; {pages} were asked for."
+    if upgrade is not None:
+        detail += f" The {upgrade.name} plan crawls up to {upgrade.limits.crawl_max_pages}."
+    raise PaymentRequired(
+        detail,
+        extra={
+            "limit": "crawl_max_pages",
+            "limit_value": cap,
+            "plan_id": plan.id,
+            "upgrade_plan_id": upgrade.id if upgrade else None,
+            "errors": [
+                {
+                    "loc": ["body", "max_pages"],
+                    "msg": f"at most {cap} pages per crawl on the {plan.name} plan",
+                }
+            ],
+        },
+    )
+
+
 async def settle_crawl_pages(
     session: AsyncSession, crawl_job_id: uuid.UUID, pages_indexed: int
 ) -> None:

@@ -39,6 +39,12 @@ def _settings(request: Request) -> Settings:
     openapi_extra=rate_limit_class(RouteClass.CRAWL_START),
     responses={
         200: {"description": "The crawl an earlier request with this idempotency key started."},
+        402: {
+            "description": "`quota-exceeded`: the month's pages are spent (`limit: "
+            "pages_per_month`), or `max_pages` is above the plan's `crawl_max_pages` (`limit: "
+            "crawl_max_pages`, the field in `errors`); `upgrade_plan_id` names a plan that "
+            "allows it."
+        },
         404: {"description": "No such chatbot in this workspace."},
         409: {
             "description": "`crawl-in-progress` (with `running_crawl_id`), or "
@@ -146,6 +152,7 @@ async def cancel_crawl(session: SessionDep, caller: AdminDep, crawl_id: uuid.UUI
     response_model=CrawlRead,
     responses={
         **CRAWL_NOT_FOUND,
+        402: {"description": "`quota-exceeded`: the month's pages are spent."},
         409: {"description": "`crawl-not-retryable` or `crawl-in-progress`."},
     },
 )

@@ -36,7 +36,11 @@ class CrawlCreate(BaseModel):
         Field(description="Start URL; the crawl stays on its site (scheme, host and port).")
     )
     max_pages: int | None = Field(
-        default=None, ge=1, description="Pages to store at most; the server default when null."
+        default=None,
+        ge=1,
+        description="Pages to index at most; above the plan's `crawl_max_pages` it is 402 "
+        "`quota-exceeded` (with `limit_value`), above the server's cap 422. Null: the server "
+        "default, within the plan's cap.",
     )
     max_depth: int = Field(default=DEFAULT_MAX_DEPTH, ge=0, le=MAX_DEPTH)
     include_paths: list[PathPattern] = Field(
@@ -72,7 +76,13 @@ class CrawlRead(BaseModel):
     source_id: uuid.UUID
     status: CrawlStatus
     start_url: str
-    max_pages: int
+    requested_pages: int = Field(
+        description="The pages asked for (`max_pages` of the request, or the server default)."
+    )
+    max_pages: int = Field(
+        description="The pages this crawl may index: `requested_pages`, less when less is left "
+        "of the plan's month (or, for a retry or a scheduled re-sync, above the plan's cap)."
+    )
     max_depth: int
     include_paths: list[str]
     exclude_paths: list[str]

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.auth.caller import Caller
 from sitechat.billing.plans import PlanCatalog
-from sitechat.billing.usage import reserve_crawl_pages, settle_crawl_pages
+from sitechat.billing.usage import ensure_crawl_size, reserve_crawl_pages, settle_crawl_pages
 from sitechat.chatbots import repository as chatbot_repository
 from sitechat.chatbots.errors import CrawlInProgress
 from sitechat.chatbots.lifecycle import Actor, settle_after_training, transition
@@ -79,11 +79,20 @@ def checked_start_url(url: str, settings: CrawlSettings) -> str:
     return canonical
 
 
-def _max_pages(requested: int | None, settings: CrawlSettings) -> int:
+async def _requested_pages(
+    session: AsyncSession,
+    plans: PlanCatalog,
+    caller: Caller,
+    requested: int | None,
+    settings: CrawlSettings,
+) -> int:
+    """The pages a start asks for: the server's default when it names none (the plan and the
+    month cap it when reserved); a number above the server's cap is 422, above the plan's 402."""
     if requested is None:
         return min(settings.default_max_pages, settings.max_pages_cap)
     if requested > settings.max_pages_cap:
         raise CrawlFieldInvalid("max_pages", f"at most {settings.max_pages_cap} pages per crawl")
+    await ensure_crawl_size(session, plans, caller.workspace_id, requested)
     return requested
 
 
@@ -208,6 +217,7 @@ async def start_crawl(
             return earlier, False
     canonical_url = checked_start_url(request.url, settings)
     await _refuse_second_crawl(session, chatbot)  # 409 before any page is reserved
+    requested_pages = await _requested_pages(session, plans, caller, request.max_pages, settings)
     source = await chatbot_repository.find_website_source(session, chatbot.id, canonical_url)
     if source is None:
         source = Source(
@@ -222,7 +232,7 @@ async def start_crawl(
         await session.flush()  # the source's id
     parameters = CrawlParameters(
         start_url=request.url,
-        requested_pages=_max_pages(request.max_pages, settings),
+        requested_pages=requested_pages,
         max_depth=request.max_depth,
         include_paths=tuple(request.include_paths),
         exclude_paths=tuple(request.exclude_paths),

@@ -75,14 +75,21 @@ class TestMessageQuota:
 
 
 class TestPageQuota:
-    async def test_crawl_is_capped_at_the_plan_allowance(self, client: httpx.AsyncClient) -> None:
+    async def test_a_crawl_above_the_plans_cap_is_refused_not_cut(
+        self, client: httpx.AsyncClient
+    ) -> None:
         account = await register(client)
         chatbot = await client.post("/v1/chatbots", json={"name": "Bot"}, headers=account.headers)
+        crawls, url = f"/v1/chatbots/{chatbot.json()['id']}/crawls", "https://docs.example.com/"
         # The URL is never fetched here: the cap is decided when the crawl is accepted.
         response = await client.post(
-            f"/v1/chatbots/{chatbot.json()['id']}/crawls",
-            json={"url": "https://docs.example.com/", "max_pages": 900},
-            headers=account.headers,
+            crawls, json={"url": url, "max_pages": 900}, headers=account.headers
+        )
+        body = assert_problem(response, 402, "quota-exceeded")
+        assert (body["limit"], body["limit_value"]) == ("crawl_max_pages", 500)
+
+        response = await client.post(
+            crawls, json={"url": url, "max_pages": 500}, headers=account.headers
         )
         assert response.status_code == 202, response.text
-        assert response.json()["max_pages"] == 500  # the free plan's pages per month
+        assert response.json()["max_pages"] == 500  # the free plan's pages per crawl and month

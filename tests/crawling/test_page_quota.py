@@ -42,6 +42,46 @@ async def pages_used(client: httpx.AsyncClient, account: Account) -> int:
     return int(usage["usage"]["pages"])
 
 
+class TestPlanCrawlCap:
+    async def test_max_pages_above_the_plans_cap_is_refused_not_cut(
+        self, crawl_client: httpx.AsyncClient, account: Account, site: LocalSite
+    ) -> None:
+        chatbot = await new_chatbot(crawl_client, account)
+
+        refused = await start_crawl(crawl_client, account, chatbot, site.url("/"), max_pages=7)
+
+        body = assert_problem(refused, 402, "quota-exceeded")
+        assert (body["limit"], body["limit_value"], body["plan_id"]) == (
+            "crawl_max_pages",
+            6,
+            "free",
+        )
+        assert body["upgrade_plan_id"] is None  # no plan of this catalog crawls 7 at a time
+        assert "at most 6 pages per crawl" in str(body["detail"])
+        assert body["errors"] == [
+            {"loc": ["body", "max_pages"], "msg": "at most 6 pages per crawl on the Free plan"}
+        ]
+        assert await pages_used(crawl_client, account) == 0  # nothing reserved
+        crawls = await crawl_client.get(f"/v1/chatbots/{chatbot}/crawls", headers=account.headers)
+        assert crawls.json()["items"] == []
+
+        # The cap itself is accepted; with no max_pages the server's default is capped by it.
+        capped = await start_crawl(crawl_client, account, chatbot, site.url("/"), max_pages=6)
+        assert (capped.status_code, capped.json()["max_pages"]) == (202, 6)
+
+    async def test_the_pages_granted_show_beside_the_pages_asked_for(
+        self, crawl_client: httpx.AsyncClient, account: Account, site: LocalSite
+    ) -> None:
+        first, second = [await new_chatbot(crawl_client, account) for _ in range(2)]
+        await start_crawl(crawl_client, account, first, site.url("/"), max_pages=6)
+
+        shrunk = await start_crawl(crawl_client, account, second, site.url("/"), max_pages=6)
+
+        assert shrunk.status_code == 202, shrunk.text
+        # 4 pages left of the month's 10: the crawl starts with those, and says so.
+        assert (shrunk.json()["requested_pages"], shrunk.json()["max_pages"]) == (6, 4)
+
+
 class TestCrawlPageReservations:
     async def test_parallel_starts_at_the_edge_reserve_the_allowance_once(
         self, crawl_app: Any, crawl_client: httpx.AsyncClient, account: Account, site: LocalSite

@@ -20,7 +20,7 @@ from tests.crawling.site import (
     searchable,
     start_crawl,
 )
-from tests.fixtures.accounts import Account, create_api_key, register
+from tests.fixtures.accounts import Account, assert_problem, create_api_key, register
 
 PAGES = {
     "/install": "Install the tool with pip on any platform.",
@@ -176,6 +176,23 @@ class TestStartCrawlRefusals:
             crawl_client, account, chatbot_id, "https://example.com/", **fields
         )
         assert response.status_code == 422, response.text
+
+    async def test_max_pages_above_the_plan_is_402_naming_the_plan_that_allows_it(
+        self, crawl_client: httpx.AsyncClient, account: Account, chatbot_id: str
+    ) -> None:
+        response = await start_crawl(
+            crawl_client, account, chatbot_id, "https://example.com/", max_pages=1000
+        )
+
+        body = assert_problem(response, 402, "quota-exceeded")
+        assert (body["limit"], body["limit_value"]) == ("crawl_max_pages", 500)
+        assert (body["plan_id"], body["upgrade_plan_id"]) == ("free", "pro")
+        assert body["detail"] == (
+            "The Free plan crawls at most 500 pages per crawl; 1000 were asked for. "
+            "The Pro plan crawls up to 2000."
+        )
+        assert [error["loc"] for error in body["errors"]] == [["body", "max_pages"]]
+        assert await chatbot_status(crawl_client, account, chatbot_id) == "draft"
 
     async def test_second_crawl_is_409_naming_the_running_one(
         self, crawl_client: httpx.AsyncClient, account: Account, chatbot_id: str

@@ -267,12 +267,16 @@ class TestWebsiteResync:
         site: LocalSite,
     ) -> None:
         docs(site)
-        crawl = await start_crawl(
-            crawl_client, account, chatbot_id, site.url("/"), max_pages=600, use_sitemap=False
+        await start_crawl(
+            crawl_client, account, chatbot_id, site.url("/"), max_pages=500, use_sitemap=False
         )
-        assert crawl.json()["max_pages"] == 500  # what Free allows one crawl
+        await run_queued_jobs(crawl_app)  # 5 pages of Free's 500 a month
+        crawl = await start_crawl(
+            crawl_client, account, chatbot_id, site.url("/"), max_pages=500, use_sitemap=False
+        )
+        assert (crawl.json()["requested_pages"], crawl.json()["max_pages"]) == (500, 495)
         await run_queued_jobs(crawl_app)
-        await upgrade(crawl_client, account, "pro")  # 2,000 pages a crawl
+        await upgrade(crawl_client, account, "pro")  # 10,000 pages a month
         await weekly_website(crawl_client, account, chatbot_id)
 
         assert await scheduled_runs(crawl_app, days=8) == 1
@@ -280,10 +284,10 @@ class TestWebsiteResync:
         crawls = await crawl_client.get(
             f"/v1/chatbots/{chatbot_id}/crawls", headers=account.headers
         )
-        resync, first = crawls.json()["items"]
-        assert first["id"] == crawl.json()["id"]
-        # The 600 the source's crawl asked for, not the 500 Free granted it then.
-        assert resync["max_pages"] == 600
+        resync, last, _ = crawls.json()["items"]
+        assert last["id"] == crawl.json()["id"]
+        # The 500 the source's last crawl asked for, not the 495 the month had left then.
+        assert resync["max_pages"] == 500
 
     async def test_text_sources_have_no_schedule(
         self, crawl_client: httpx.AsyncClient, account: Account, chatbot_id: str
