@@ -106,7 +106,7 @@ class CrawlSettings(BaseSettings):
 
     allowed_hosts: CommaList = Field(default_factory=list)
     user_agent: str = "SiteChatBot/0.1 (+https://sitechat.invalid/bot)"
-    max_pages_cap: int = 5_000
+    max_pages_cap: int = 10_000  # the largest plan's crawl_max_pages (plans.toml)
     default_max_pages: int = 500
     # Politeness adapts to each host (crawling/politeness.py): up to this many connections
     # while it answers quickly, fewer and spaced out when it slows down or answers 429/503.

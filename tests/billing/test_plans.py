@@ -6,6 +6,7 @@ import itertools
 import pytest
 
 from sitechat.billing.plans import DEFAULT_PLAN_ID, LIMIT_NAMES, UnknownPlanError
+from sitechat.config import CrawlSettings
 from tests.fixtures.plans import SHIPPED_PLANS
 
 PLANS = SHIPPED_PLANS.plans
@@ -21,6 +22,12 @@ class TestCatalog:
         assert free.is_free
         assert free.price_for("month") == 0
         assert free.price_for("year") == 0
+
+    def test_a_default_server_crawls_as_many_pages_as_every_plan_sells(self) -> None:
+        # A Business customer asking for its plan's 10,000 pages got the server's 422 when the
+        # default cap was 5,000.
+        server_cap = CrawlSettings.model_fields["max_pages_cap"].default
+        assert all(plan.limits.crawl_max_pages <= server_cap for plan in PLANS)
 
     def test_each_upgrade_costs_more_and_allows_at_least_as_much(self) -> None:
         for lower, higher in itertools.pairwise(PLANS):
