@@ -4,8 +4,9 @@ and the display texts users store for others to see.
 **Display text** (names, titles, messages a person types and someone else reads: user full
 names, workspace names, API key names, conversation titles, feedback comments, chatbot names,
 descriptions, model names, welcome and fallback messages, suggested questions, source titles)
-goes through one rule, `sanitize_display_text`: markup is removed (tags dropped, `script` and
-`style` with their content) and what is left is stored HTML-escaped, so a dashboard or widget
+goes through one rule, `sanitize_display_text`: markup is removed (tags of HTML, SVG and MathML
+elements dropped, `script` and `style` with their content; words in angle brackets that name no
+element are text) and what is left is stored HTML-escaped, so a dashboard or widget
 may put it into a page as it is. The length limit applies to the stored (escaped) text, so it
 always fits its column. Schemas declare it with the `Annotated` types below (validator
 `Sanitized`); text made on the server
@@ -16,6 +17,7 @@ from what a visitor typed (a conversation's title from its first question) calls
 from __future__ import annotations
 
 import html
+import re
 from typing import Annotated
 
 import nh3
@@ -49,10 +51,41 @@ def refuse_control_characters_but_line_breaks(value: str) -> str:
     return refuse_control_characters("".join(c for c in value if c not in _LINE_BREAKS_AND_TABS))
 
 
+# The elements of HTML, SVG and MathML a browser would parse: only these are markup. Text that
+# merely sits in angle brackets ("<Emergency> call 112", "<your order number>") is words the
+# owner wants shown, escaped like any other "<".
+_ELEMENT_NAMES_TEXT = """
+    a abbr acronym address annotation annotation-xml applet area article aside audio b base
+    basefont bdi bdo bgsound big blink blockquote body br button canvas caption center circle
+    cite clippath code col colgroup data datalist dd defs del desc details dfn dialog dir div dl
+    dt ellipse em embed feimage fieldset figcaption figure filter font footer foreignobject form
+    frame frameset g h1 h2 h3 h4 h5 h6 head header hgroup hr html i iframe image img input ins
+    isindex kbd keygen label legend li line lineargradient link listing main map mark marquee
+    mask math menu menuitem meta meter mi mn mo ms mtext multicol nav nextid nobr noembed
+    noframes noscript object ol optgroup option output p param path pattern picture plaintext
+    polygon polyline pre progress q radialgradient rb rect rp rt rtc ruby s samp script search
+    section select semantics slot small source spacer span stop strike strong style sub summary
+    sup svg switch symbol table tbody td template text textarea textpath tfoot th thead time
+    title tr track tspan tt u ul use var video view wbr xmp
+"""
+_ELEMENT_NAMES = frozenset(_ELEMENT_NAMES_TEXT.split())
+# "<" opening a tag (`<name`, `</name`) whose name is not an element's; custom elements (a
+# hyphen in the name) are markup too.
+_NOT_A_TAG = re.compile(r"<(?=/?([A-Za-z][^\s/>]*))(?!/?[A-Za-z][^\s/>]*-)")
+
+
+def _escape_non_element_brackets(value: str) -> str:
+    def escaped(match: re.Match[str]) -> str:
+        return match.group(0) if match.group(1).lower() in _ELEMENT_NAMES else "&lt;"
+
+    return _NOT_A_TAG.sub(escaped, value)
+
+
 def sanitize_display_text(value: str) -> str:
     """The one sanitizing rule of user-stored display text: no markup survives, the rest is
-    HTML-escaped (`<b>Hi</b> & bye` -> `Hi &amp; bye`), surrounding whitespace removed."""
-    return nh3.clean(value, tags=set()).strip()
+    HTML-escaped (`<b>Hi</b> & bye` -> `Hi &amp; bye`, `<Emergency> line` -> `&lt;Emergency&gt;
+    line`), surrounding whitespace removed."""
+    return nh3.clean(_escape_non_element_brackets(value), tags=set()).strip()
 
 
 def display_text_as_written(stored: str) -> str:

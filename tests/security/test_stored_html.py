@@ -122,6 +122,19 @@ class TestChatbots:
         assert_clean(created[field])
         assert updated.json()[field] == f"Again {CLEANED}"
 
+    async def test_words_in_angle_brackets_are_kept_as_written(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # "<Emergency>" is no HTML element: the owner meant it to be read, not removed.
+        account = await register(client)
+        welcome = "<Emergency> call 112 <b>now</b>, or write <your order number> to us"
+
+        chatbot = await _chatbot(client, account, welcome_message=welcome)
+
+        assert chatbot["welcome_message"] == (
+            "&lt;Emergency&gt; call 112 now, or write &lt;your order number&gt; to us"
+        )
+
     async def test_suggested_questions(self, client: httpx.AsyncClient) -> None:
         account = await register(client)
         chatbot = await _chatbot(client, account, suggested_questions=[ATTACK])
