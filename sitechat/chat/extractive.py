@@ -33,6 +33,7 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 
+from sitechat.chat.answer_text import append_marker, shorten_markdown
 from sitechat.chat.answerer import (
     AnswerEvent,
     AnswerMeta,
@@ -43,7 +44,6 @@ from sitechat.chat.answerer import (
     Turn,
     citation_for,
     estimated_usage,
-    shorten,
 )
 from sitechat.chat.context import own_words
 from sitechat.chat.evidence import answerable, evidence_of
@@ -179,8 +179,8 @@ class ExtractiveAnswerer:
         qa_index = _matching_qa_passage(question, passages)
         if qa_index is not None:
             qa = passages[qa_index]
-            answer = shorten(qa.text.strip(), budget - len(" [1]"))
-            return f"{answer} [1]", [citation_for(1, qa, qa.text)]
+            answer = shorten_markdown(qa.text.strip(), budget - len("\n\n[1]"))
+            return append_marker(answer, "[1]"), [citation_for(1, qa, qa.text)]
 
         query_terms = content_terms(question)
         units = split_passages(passages)

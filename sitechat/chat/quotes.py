@@ -13,7 +13,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sitechat.chat.answerer import Citation, citation_for, shorten
+from sitechat.chat.answer_text import append_marker, shorten_markdown
+from sitechat.chat.answerer import Citation, citation_for
 from sitechat.chat.sentences import (
     UnitKind,
     content_terms,
@@ -145,6 +146,20 @@ def compose_text(paragraphs: Sequence[Paragraph], passages: Sequence[Passage]) -
 
 
 def _render_paragraph(units: Sequence[Unit], number: int) -> str:
+    lines, line_kinds = _rendered_lines(units)
+    marker = f"[{number}]"
+    text_lines = [i for i, kind in enumerate(line_kinds) if kind != "code"]
+    if text_lines and is_table_line(lines[text_lines[-1]]):
+        lines[text_lines[-1]] += "\n\n" + marker  # a table's last row: not a cell of it
+    elif text_lines:
+        lines[text_lines[-1]] += " " + marker
+    else:
+        lines.append(marker)
+    return "\n".join(lines)
+
+
+def _rendered_lines(units: Sequence[Unit]) -> tuple[list[str], list[UnitKind]]:
+    """The units as Markdown lines (consecutive sentences on one), each with its kind."""
     lines: list[str] = []
     line_kinds: list[UnitKind] = []
     for unit in units:
@@ -155,15 +170,7 @@ def _render_paragraph(units: Sequence[Unit], number: int) -> str:
             lines[-1] += "\n"  # a sentence after a list is not the last item's continuation
         lines.append(f"```\n{unit.text}\n```" if unit.kind == "code" else unit.text)
         line_kinds.append(unit.kind)
-    marker = f"[{number}]"
-    text_lines = [i for i, kind in enumerate(line_kinds) if kind != "code"]
-    if text_lines and is_table_line(lines[text_lines[-1]]):
-        lines[text_lines[-1]] += "\n\n" + marker  # a table's last row: not a cell of it
-    elif text_lines:
-        lines[text_lines[-1]] += " " + marker
-    else:
-        lines.append(marker)
-    return "\n".join(lines)
+    return lines, line_kinds
 
 
 def render(
@@ -176,6 +183,10 @@ def render(
         len(lead.units) > lead.kept_when_cut() and len(compose_text(paragraphs, passages)) > budget
     ):
         lead.units = lead.units[:-1]  # the lead stays; what follows it goes
+    if len(compose_text(paragraphs, passages)) > budget:
+        # Still too long: the sentence that answers is kept over the code before it (the
+        # signature of the API entry it describes).
+        lead.units = [u for u in lead.units if u.kind != "code"] or lead.units
     text = compose_text(paragraphs, passages)
     citations: list[Citation] = []
     for number, paragraph in zip(_numbers(paragraphs, passages), paragraphs, strict=True):
@@ -190,6 +201,7 @@ def render(
             citation_for(number, passages[paragraph.passage_index], snippet or lead.units[0].text)
         )
     if len(text) > budget:  # only a single over-long unit gets here
-        text = shorten(text, budget - len(" [1]")) + " [1]"
+        body = "\n".join(_rendered_lines(lead.units)[0])
+        text = append_marker(shorten_markdown(body, budget - len(" [1]")), "[1]")
         citations = citations[:1]
     return text, citations

@@ -496,6 +496,76 @@ class TestLength:
         assert len(answer.text) <= 100
         assert answer.text.startswith("Yes. Our support team")
 
+    async def test_a_cut_never_leaves_a_code_block_open(self) -> None:
+        """A cut inside a fenced block left it open: the widget showed the rest of the
+        answer, its citation mark included, as code."""
+        stored = make_passage(
+            "Run this in the project's folder:\n\n"
+            "```\npython -m venv .venv\n"
+            "python -m venv .venv --upgrade-deps --prompt my-project-name\n```\n\n"
+            "Then activate the environment before installing anything.",
+            heading="Q: How do I create a virtual environment?",
+        )
+        for limit in range(50, 160, 5):
+            settings = AnswerSettings(max_answer_chars=limit)
+
+            answer = await ask("How do I create a virtual environment?", [stored], settings)
+
+            assert len(answer.text) <= limit
+            assert not _code_block_open_at_end(answer.text), (limit, answer.text)
+            assert answer.text.endswith(" [1]") and len(answer.citations) == 1
+        answer = await ask("How do I create a virtual environment?", [stored], SETTINGS)
+        assert answer.text.endswith("before installing anything. [1]")
+
+    async def test_a_cut_code_block_keeps_its_whole_lines_and_is_closed(self) -> None:
+        stored = make_passage(
+            "Run this in the project's folder:\n\n"
+            "```\npython -m venv .venv\n"
+            "python -m venv .venv --upgrade-deps --prompt my-project-name\n```",
+            heading="Q: How do I create a virtual environment?",
+        )
+        settings = AnswerSettings(max_answer_chars=80)
+
+        answer = await ask("How do I create a virtual environment?", [stored], settings)
+
+        assert answer.text == (
+            "Run this in the project's folder:\n\n```\npython -m venv .venv\n```\n… [1]"
+        )
+
+    async def test_a_cut_keeps_the_sentence_that_answers_over_the_entrys_signature(
+        self,
+    ) -> None:
+        entry = make_passage(
+            "Recursively copy an entire directory tree rooted at src to a directory named "
+            "dst and return the destination directory.",
+            title="shutil",
+            heading="shutil > shutil.copytree(src, dst, symlinks=False, ignore=None, "
+            "copy_function=copy2, ignore_dangling_symlinks=False, dirs_exist_ok=False)",
+        )
+        settings = AnswerSettings(max_answer_chars=150)
+
+        answer = await ask("What does copytree return?", [entry], settings)
+
+        assert answer.text == (
+            "Recursively copy an entire directory tree rooted at src to a directory named "
+            "dst and return the destination directory. [1]"
+        )
+
+
+def _code_block_open_at_end(text: str) -> bool:
+    """Whether a fenced code block of the Markdown text is left open (CommonMark's rule: a
+    closing fence is the opening's character, at least as many, alone on its line)."""
+    fence: str | None = None
+    for line in text.split("\n"):
+        marks = re.fullmatch(r" {0,3}(`{3,}|~{3,})(.*)", line)
+        if marks is None:
+            continue
+        if fence is None:
+            fence = marks[1]
+        elif marks[1][0] == fence[0] and len(marks[1]) >= len(fence) and not marks[2].strip():
+            fence = None
+    return fence is not None
+
 
 class TestUntrustedText:
     async def test_injection_looking_passage_is_quoted_as_text_only_when_relevant(
