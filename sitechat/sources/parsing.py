@@ -1,8 +1,9 @@
 """Files -> Markdown pages with titles and headings (run in a child process: `parse_process`).
 
 - **PDF** (pypdf): one page per PDF page, numbered, so citations can say "page 4"; the
-  document outline (bookmarks) gives each page its heading, and a short line set larger than
-  the document's body text is a heading within the page. A PDF locked with a user password
+  document outline (bookmarks) gives each page its heading, a short line set larger than
+  the document's body text is a heading within the page, and text set in aligned columns is
+  a Markdown table (`tables.py`). A PDF locked with a user password
   fails as `encrypted`; one locked only against editing (an empty user password) is read.
 - **DOCX** (python-docx): Word's heading styles become Markdown headings, lists and tables
   are kept; the document is cut into one page per top-level section.
@@ -20,18 +21,29 @@ import io
 import math
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
 from sitechat.knowledge.chunking import content_hash
 from sitechat.sources.filetypes import FileType, decode_text
+from sitechat.sources.tables import (
+    ColumnStarts,
+    FoundTable,
+    layout_tables,
+    markdown_table,
+    table_lines,
+)
 
 # A PDF line set at least this many times larger than the body text is a heading (when short
 # and not a sentence): PDFs made from documents keep no heading structure but their look.
 HEADING_SIZE = 1.15
 MAX_PDF_HEADING_CHARS = 120
+# Pages read a second time, in layout mode, for their tables (costing about as much as the
+# first reading): at most this many per file, so that a long file of tables stays within the
+# parsing child's time.
+MAX_TABLE_PAGES = 300
 # A zip entry that inflates more than this many times over is a bomb, not a document.
 MAX_COMPRESSION_RATIO = 200
 MAX_ZIP_ENTRIES = 5_000
@@ -108,13 +120,15 @@ def _parse_pdf(data: bytes, fallback_title: str, limits: ParseLimits) -> ParsedD
     title = _pdf_title(reader) or fallback_title
     headings = _pdf_outline_headings(reader)
     texts = [_pdf_page_text(reader.pages[index]) for index in range(page_count)]
-    body_size = _body_font_size(texts)
+    body_size = _body_font_size([(text, sizes) for text, sizes, _ in texts])
+    in_columns = [index for index, (_, _, columns) in enumerate(texts) if columns]
+    tables = {index: _pdf_tables(reader.pages[index]) for index in in_columns[:MAX_TABLE_PAGES]}
     pages: list[ParsedPage] = []
     heading = ""
-    for index, (text, line_sizes) in enumerate(texts):
+    for index, (text, line_sizes, _) in enumerate(texts):
         heading = headings.get(index, heading)
         large = {line for line, size in line_sizes.items() if size >= body_size * HEADING_SIZE}
-        text = _tidy_pdf_text(text, large)
+        text = _tidy_pdf_text(text, large, tables.get(index, []))
         if not text:
             continue
         number = index + 1
@@ -156,10 +170,11 @@ def _pdf_outline_headings(reader: object) -> dict[int, str]:
     return headings
 
 
-def _pdf_page_text(page: Any) -> tuple[str, dict[str, float]]:
-    """The page's text, and each of its lines (whitespace collapsed) with the largest font size
-    it is set in."""
+def _pdf_page_text(page: Any) -> tuple[str, dict[str, float], bool]:
+    """The page's text, each of its lines (whitespace collapsed) with the largest font size
+    it is set in, and whether it sets some text in columns (a table, maybe)."""
     sizes: dict[str, float] = {}
+    starts = ColumnStarts()
     line: list[str] = []
     size = 0.0
 
@@ -179,11 +194,20 @@ def _pdf_page_text(page: Any) -> tuple[str, dict[str, float]]:
             size = max(size, drawn)
 
     try:
-        text = page.extract_text(visitor_text=visit) or ""
+        text = page.extract_text(visitor_text=visit, visitor_operand_before=starts.visit) or ""
     except Exception:
-        return "", {}
+        return "", {}, False
     _end_line(sizes, line, size)
-    return text, sizes
+    return text, sizes, starts.in_columns()
+
+
+def _pdf_tables(page: Any) -> list[FoundTable]:
+    """The tables of a page that sets text in columns, read from its layout."""
+    try:
+        layout = page.extract_text(extraction_mode="layout", layout_mode_space_vertically=False)
+    except Exception:
+        return []
+    return layout_tables(layout or "")
 
 
 def _end_line(sizes: dict[str, float], line: list[str], size: float) -> None:
@@ -211,13 +235,25 @@ def _is_heading(line: str, large: set[str]) -> bool:
     )
 
 
-def _tidy_pdf_text(text: str, large: set[str]) -> str:
+def _tidy_pdf_text(text: str, large: set[str], tables: Sequence[FoundTable] = ()) -> str:
     """Paragraphs as the page sets them; a heading line (`large`, short, no sentence) becomes
-    a Markdown heading instead of running into the paragraph under it."""
+    a Markdown heading instead of running into the paragraph under it, and a table's lines a
+    Markdown table."""
     lines = [" ".join(line.split()) for line in text.replace("\x00", "").splitlines()]
+    placed = table_lines(lines, tables)
     paragraphs: list[str] = []
     current: list[str] = []
-    for line in lines:
+    index = 0
+    while index < len(lines):
+        if index in placed:
+            if current:
+                paragraphs.append("\n".join(current))
+                current = []
+            index, table = placed[index]
+            paragraphs.append(table)
+            continue
+        line = lines[index]
+        index += 1
         if _is_heading(line, large):
             if current:
                 paragraphs.append("\n".join(current))
@@ -307,13 +343,8 @@ def _heading_level(style: str) -> int:
 
 
 def _docx_table(table: object) -> str:
-    rows = []
-    for row in table.rows:  # type: ignore[attr-defined]
-        cells = [" ".join(cell.text.split()).replace("|", "\\|") for cell in row.cells]
-        rows.append("| " + " | ".join(cells) + " |")
-    if len(rows) > 1:
-        rows.insert(1, "|" + " --- |" * rows[0].count(" | ") + " --- |")
-    return "\n".join(rows)
+    rows = table.rows  # type: ignore[attr-defined]
+    return markdown_table([[" ".join(cell.text.split()) for cell in row.cells] for row in rows])
 
 
 # -- HTML, Markdown, text -----------------------------------------------------------------------

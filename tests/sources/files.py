@@ -46,6 +46,61 @@ def make_pdf_with_headings(sections: list[tuple[str, list[str]]]) -> bytes:
     return buffer.getvalue()
 
 
+def make_pdf_with_table(
+    before: list[str],
+    rows: list[tuple[str, ...]],
+    after: list[str],
+    *,
+    one_text_object: bool = False,
+) -> bytes:
+    """A PDF page of text lines, a table whose cells are set in aligned columns (no ruling, as
+    most PDF tables are), and more lines. Each cell is drawn on its own, as a browser's "Save
+    as PDF" does, or, `one_text_object`, all moved to in one text object, as reports do."""
+    buffer = io.BytesIO()
+    document = canvas.Canvas(buffer)
+    document.setTitle("Price list")
+    document.setFont("Helvetica-Bold", 18)
+    document.drawString(72, 760, "Plans and prices")
+    document.setFont("Helvetica", 10)
+    y = 730.0
+    for line in before:
+        document.drawString(72, y, line)
+        y -= 14
+    y -= 10
+    columns = [72 + 130 * index for index in range(len(rows[0]))]
+    text = document.beginText()
+    for row in rows:
+        for x, cell in zip(columns, row, strict=True):
+            if one_text_object:
+                text.setTextOrigin(x, y)
+                text.textOut(cell)
+            else:
+                document.drawString(x, y, cell)
+        y -= 16
+    if one_text_object:
+        document.drawText(text)
+    y -= 10
+    for line in after:
+        document.drawString(72, y, line)
+        y -= 14
+    document.showPage()
+    document.save()
+    return buffer.getvalue()
+
+
+def make_pdf_in_two_columns(left: list[str], right: list[str]) -> bytes:
+    """A page of prose set in two columns, as newsletters are: not a table."""
+    buffer = io.BytesIO()
+    document = canvas.Canvas(buffer)
+    document.setFont("Helvetica", 10)
+    for x, lines in ((72, left), (310, right)):
+        for number, line in enumerate(lines):
+            document.drawString(x, 720 - 14 * number, line)
+    document.showPage()
+    document.save()
+    return buffer.getvalue()
+
+
 USER_PASSWORD = "s3cret"
 
 

@@ -76,3 +76,20 @@ async def run_diff(
     )
     assert response.status_code == 200, response.text
     return {entry["page"]: entry["change"] for entry in response.json()["diff"]}
+
+
+async def ask(
+    client: httpx.AsyncClient, account: Account, chatbot_id: str, question: str
+) -> dict[str, Any]:
+    """Ask the chatbot in a new conversation; the answer message."""
+    conversation = await client.post(
+        f"/v1/chatbots/{chatbot_id}/conversations", json={}, headers=account.headers
+    )
+    assert conversation.status_code == 201, conversation.text
+    answer = await client.post(
+        f"/v1/conversations/{conversation.json()['id']}/messages",
+        json={"content": question},
+        headers=account.headers,
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()  # type: ignore[no-any-return]

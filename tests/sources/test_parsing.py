@@ -7,7 +7,14 @@ import pytest
 from sitechat.sources.filetypes import FileType, UnsupportedFile, detect_file_type
 from sitechat.sources.parse_process import TOO_COSTLY, ProcessLimits, parse_in_child
 from sitechat.sources.parsing import FileRejected, ParseLimits, parse_file, split_sections
-from tests.sources.files import make_docx, make_pdf, make_png, zip_bomb_docx
+from tests.sources.files import (
+    make_docx,
+    make_pdf,
+    make_pdf_in_two_columns,
+    make_pdf_with_table,
+    make_png,
+    zip_bomb_docx,
+)
 
 
 class TestDetectFileType:
@@ -63,6 +70,54 @@ class TestSections:
         markdown = "\n\n".join(f"## S{n}\n\ntext {n}" for n in range(5))
         with pytest.raises(FileRejected, match="at most 3"):
             split_sections(markdown, "Doc", ParseLimits(max_pages=3))
+
+
+class TestPdfTables:
+    @pytest.mark.parametrize("one_text_object", [False, True])
+    def test_a_table_set_in_columns_keeps_its_rows(self, one_text_object: bool) -> None:
+        """Its cells came one per line, or its rows run together, inside the page's
+        paragraph: "...include VAT. Plan Monthly price Messages Starter EUR 19 1,000..."."""
+        pdf = make_pdf_with_table(
+            ["Choose the plan that fits your team. All prices include VAT."],
+            [
+                ("Plan", "Monthly price", "Messages"),
+                ("Starter", "EUR 19", "1,000"),
+                ("Growth", "EUR 49", "5,000"),
+            ],
+            ["Annual billing saves two months on every plan."],
+            one_text_object=one_text_object,
+        )
+
+        (page,) = parse_file(pdf, FileType.pdf, "prices.pdf", ParseLimits()).pages
+
+        assert page.markdown == (
+            "### Plans and prices\n\n"
+            "Choose the plan that fits your team. All prices include VAT.\n\n"
+            "| Plan | Monthly price | Messages |\n"
+            "| --- | --- | --- |\n"
+            "| Starter | EUR 19 | 1,000 |\n"
+            "| Growth | EUR 49 | 5,000 |\n\n"
+            "Annual billing saves two months on every plan."
+        )
+
+    def test_prose_set_in_two_columns_is_no_table(self) -> None:
+        left = [
+            "Our bakery opened its doors in the spring",
+            "of 1998 on a quiet corner of the old town",
+            "and has baked bread every morning since.",
+        ]
+        right = [
+            "Each loaf is shaped by hand and rests",
+            "overnight before it meets the stone oven",
+            "that our founder built with his brother.",
+        ]
+
+        (page,) = parse_file(
+            make_pdf_in_two_columns(left, right), FileType.pdf, "news.pdf", ParseLimits()
+        ).pages
+
+        assert "|" not in page.markdown
+        assert all(line in page.markdown for line in left + right)
 
 
 class TestLimits:

@@ -18,10 +18,12 @@ from tests.sources.files import (
     make_docx,
     make_pdf,
     make_pdf_with_headings,
+    make_pdf_with_table,
     make_png,
     zip_bomb_docx,
 )
 from tests.sources.helpers import (
+    ask,
     new_chatbot,
     replace,
     run_diff,
@@ -112,6 +114,41 @@ class TestUploadPdf:
         await source_after_jobs(app, client, account, chatbot_id, response.json()["id"])
         usage = await client.get("/v1/billing/usage", headers=account.headers)
         assert usage.json()["usage"]["pages"] == 5
+
+    async def test_a_price_tables_row_answers_a_question_about_it(
+        self, app: Any, client: httpx.AsyncClient
+    ) -> None:
+        """A PDF's price table was read as one run-on paragraph: "how much is the Growth
+        plan" led with "All prices include VAT." and no row."""
+        account = await register(client)
+        chatbot_id = await new_chatbot(client, account)
+        pdf = make_pdf_with_table(
+            [
+                "Choose the plan that fits your team. All prices include VAT.",
+                "Every plan can be cancelled at the end of any month.",
+            ],
+            PRICE_TABLE,
+            ["Annual billing saves two months on every plan."],
+        )
+        response = await upload(client, account, chatbot_id, pdf, "prices.pdf")
+        source = await source_after_jobs(app, client, account, chatbot_id, response.json()["id"])
+        assert source["status"] == "ready", source
+
+        answer = await ask(client, account, chatbot_id, "How much is the Growth plan?")
+
+        assert "| Growth | EUR 49 | 5,000 |" in answer["content"], answer["content"]
+        assert "| Business" not in answer["content"]
+        assert not answer["content"].startswith("Choose the plan")
+        assert answer["citations"][0]["title"] == "Price list, page 1"
+
+
+PRICE_TABLE = [
+    ("Plan", "Monthly price", "Messages"),
+    ("Starter", "EUR 19", "1,000"),
+    ("Growth", "EUR 49", "5,000"),
+    ("Business", "EUR 199", "25,000"),
+    ("Enterprise", "On request", "Unlimited"),
+]
 
 
 class TestUploadOtherTypes:
