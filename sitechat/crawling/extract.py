@@ -55,14 +55,21 @@ WORDS_PER_SENTENCE_STOP = 60
 # ...and a page with this many sentence words making up this share of its words is content.
 MIN_PROSE_WORDS = 80
 LINK_LIST_MAX_PROSE_SHARE = 0.5
-# A page with this many sentence words has something to say, however many links it holds.
+# A page with this many sentence words has something to say, however many links it holds,
+# unless they are a sliver of it, less than this share: the long entries of a big table of
+# contents ("Why must 'self' be used explicitly in method definitions and calls?", "PEP 655:
+# Marking individual TypedDict items as required or not-required"; Python's contents.html:
+# 351 of its 23,175 words).
 ENOUGH_PROSE_WORDS = 250
+ENOUGH_PROSE_MIN_SHARE = 0.1
 # Otherwise, a page whose main text is mostly link text is a list of links.
 LINK_LIST_MIN_DENSITY = 0.6
 # Paths that are generated link lists whatever their markup: Sphinx's genindex-*, module
-# indexes, search pages, tag and category listings, book indexes.
+# indexes and master table of contents (contents.html), search pages, tag and category
+# listings, book indexes.
 _LINK_LIST_PATH = re.compile(
-    r"(?:^|/)(?:genindex(?:-[^/]*)?|[a-z]*-?modindex|search|bookindex|sitemap)(?:\.html?)?$"
+    r"(?:^|/)(?:genindex(?:-[^/]*)?|[a-z]*-?modindex|contents|search|bookindex|sitemap)"
+    r"(?:\.html?)?$"
     r"|(?:^|/)(?:tags?|categor(?:y|ies))(?:/[^/]*)?/?$"
 )
 _INLINE_ITEM = re.compile(r"(?:^|\s)[-*+]\s+")
@@ -124,7 +131,7 @@ def is_link_list(
     if stats.words == 0:
         return False
     prose_share = stats.prose_words / stats.words
-    if stats.prose_words >= ENOUGH_PROSE_WORDS or (
+    if (stats.prose_words >= ENOUGH_PROSE_WORDS and prose_share >= ENOUGH_PROSE_MIN_SHARE) or (
         stats.prose_words >= MIN_PROSE_WORDS and prose_share >= LINK_LIST_MAX_PROSE_SHARE
     ):
         return False

@@ -182,6 +182,37 @@ def _sphinx_index(letter: str, entries: int) -> str:
     )
 
 
+def _sphinx_contents(chapters: int, questions: int) -> str:
+    """A Sphinx master table of contents (Python's contents.html): nested lists of links to
+    every section of every chapter, and a FAQ chapter whose entries are whole questions."""
+
+    def entries(level: int, chapter: int, title: str, count: int, inner: str = "") -> str:
+        return "".join(
+            f"<li class='toctree-l{level}'><a class='reference internal' "
+            f"href='ch{chapter}.html#{title}-{n}'>The {title} {n}</a>{inner}</li>"
+            for n in range(count)
+        )
+
+    chapter_items = "".join(
+        f"<li class='toctree-l1'><a href='ch{c}.html'>Chapter {c}</a><ul>"
+        + entries(2, c, "section", 8, "<ul>" + entries(3, c, "subsection", 3) + "</ul>")
+        + "</ul></li>"
+        for c in range(chapters)
+    )
+    faq_items = "".join(
+        f"<li class='toctree-l2'><a href='faq/design.html#q{n}'>Why must the interpreter "
+        f"number {n} be told explicitly about every module it loads?</a></li>"
+        for n in range(questions)
+    )
+    return (
+        "<html><head><title>Python Documentation contents</title></head><body>"
+        "<div class='body' role='main'><section id='python-documentation-contents'>"
+        "<h1>Python Documentation contents</h1><div class='toctree-wrapper compound'><ul>"
+        f"{chapter_items}<li class='toctree-l1'><a href='faq/index.html'>FAQ</a>"
+        f"<ul>{faq_items}</ul></li></ul></div></section></div></body></html>"
+    )
+
+
 def _tag_cloud(tags: int) -> str:
     links = " ".join(f"<a href='/tag/t{n}/'>topic {n}</a>" for n in range(tags))
     return f"<html><body><main><h1>All tags</h1><p>{links}</p></main></body></html>"
@@ -212,6 +243,16 @@ class TestLinkLists:
         url = "https://blog.example.com/topics.html"
         page = extract_page(_tag_cloud(80), url)
         assert is_link_list(page.markdown, url=url, link_density=page.link_density)
+
+    def test_a_big_table_of_contents_with_long_entries_is_a_link_list(self) -> None:
+        """Its entries that read as sentences ("Why must...?", "PEP 655: Marking...") add up
+        to more sentence words than a page with something to say has, though they are a
+        sliver of its words: Python's contents.html was indexed and cited."""
+        page = extract_page(_sphinx_contents(chapters=60, questions=24), "https://e.com/")
+        for url in ("https://docs.example.com/contents.html", "https://e.com/overview.html"):
+            assert is_link_list(page.markdown, url=url, link_density=page.link_density)
+        # Sphinx's master table of contents is found from its stored Markdown too.
+        assert is_link_list(page.markdown, url="https://docs.example.com/contents.html")
 
     def test_prose_with_links_is_content(self) -> None:
         url = "https://docs.example.com/search.html"  # a page about search, with real text
