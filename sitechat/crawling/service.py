@@ -100,7 +100,8 @@ async def _requested_pages(
 class CrawlParameters:
     """What a crawl of a website source asks for. A retry and a scheduled re-sync ask for what
     the crawl they follow asked for (`requested_pages`, not the `max_pages` it was granted,
-    which the month's allowance may have shrunk)."""
+    which the month's allowance may have shrunk); a re-sync follows the source's latest
+    completed crawl (`sources.repository.crawl_to_repeat`)."""
 
     start_url: str
     requested_pages: int

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.models.chatbots import Source, SourceKind, SyncSchedule
-from sitechat.models.crawling import CrawlJob
+from sitechat.models.crawling import CrawlJob, CrawlStatus
 from sitechat.models.knowledge import Page
 from sitechat.models.sources import RunStatus, SourceRun
 
@@ -127,11 +127,13 @@ async def has_active_run(session: AsyncSession, source_id: uuid.UUID) -> bool:
     return bool((await session.execute(statement)).scalar())
 
 
-async def latest_crawl(session: AsyncSession, source_id: uuid.UUID) -> CrawlJob | None:
+async def crawl_to_repeat(session: AsyncSession, source_id: uuid.UUID) -> CrawlJob | None:
+    """The crawl a scheduled re-sync repeats: the source's latest completed crawl, else its
+    latest. A failed crawl's settings (include_paths matching no page) would fail again."""
     statement = (
         select(CrawlJob)
         .where(CrawlJob.source_id == source_id)
-        .order_by(CrawlJob.id.desc())
+        .order_by((CrawlJob.status != CrawlStatus.completed), CrawlJob.id.desc())
         .limit(1)
     )
     return (await session.execute(statement)).scalar_one_or_none()

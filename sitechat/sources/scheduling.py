@@ -113,15 +113,15 @@ async def schedule_due_syncs(
 async def _queue_crawl(
     session: AsyncSession, jobs: JobBuffer, plans: PlanCatalog, source: Source, now: datetime
 ) -> bool:
-    previous = await repository.latest_crawl(session, source.id)
+    previous = await repository.crawl_to_repeat(session, source.id)
     if previous is None:
         return False
     if await chatbot_repository.find_active_crawl(session, source.chatbot_id) is not None:
         log.info("sources.sync_postponed", source_id=str(source.id), reason="crawl running")
         return False
     try:
-        # Like a crawl started by hand, asking for what the source's last crawl asked for; a
-        # refusal undoes this source's reservation only.
+        # Like a crawl started by hand, asking for what the source's last completed crawl
+        # asked for; a refusal undoes this source's reservation only.
         async with session.begin_nested():
             job = await queue_crawl(
                 session,

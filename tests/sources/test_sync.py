@@ -289,6 +289,69 @@ class TestWebsiteResync:
         # The 500 the source's last crawl asked for, not the 495 the month had left then.
         assert resync["max_pages"] == 500
 
+    async def test_a_resync_repeats_the_last_completed_crawl_not_a_failed_one(
+        self,
+        crawl_client: httpx.AsyncClient,
+        crawl_app: Any,
+        account: Account,
+        chatbot_id: str,
+        site: LocalSite,
+    ) -> None:
+        docs(site)
+        await start_crawl(crawl_client, account, chatbot_id, site.url("/"), use_sitemap=False)
+        await run_queued_jobs(crawl_app)
+        # A scope narrowed by mistake: the crawl fails and keeps the pages (ADR 0029).
+        mistaken = await start_crawl(
+            crawl_client,
+            account,
+            chatbot_id,
+            site.url("/"),
+            include_paths=["/blog"],
+            use_sitemap=False,
+        )
+        await run_queued_jobs(crawl_app)
+        assert (await get_crawl(crawl_client, account, mistaken.json()["id"]))["status"] == "failed"
+        await weekly_website(crawl_client, account, chatbot_id)
+
+        assert await scheduled_runs(crawl_app, days=8) == 1
+
+        crawls = await crawl_client.get(
+            f"/v1/chatbots/{chatbot_id}/crawls", headers=account.headers
+        )
+        resync = crawls.json()["items"][0]
+        assert (resync["include_paths"], resync["status"]) == ([], "completed")
+        assert resync["pages_unchanged"] == 5
+        source_id = await website_source(crawl_client, account, chatbot_id)
+        source = await crawl_client.get(
+            f"/v1/chatbots/{chatbot_id}/sources/{source_id}", headers=account.headers
+        )
+        assert (source.json()["status"], source.json()["error"]) == ("ready", None)
+        assert source.json()["last_run"]["trigger"] == "schedule"
+
+    async def test_with_no_completed_crawl_a_resync_repeats_the_latest(
+        self,
+        crawl_client: httpx.AsyncClient,
+        crawl_app: Any,
+        account: Account,
+        chatbot_id: str,
+        site: LocalSite,
+    ) -> None:
+        # The site is not up yet: both crawls fail, the second asking for more pages.
+        for max_pages in (100, 200):
+            await start_crawl(crawl_client, account, chatbot_id, site.url("/"), max_pages=max_pages)
+            await run_queued_jobs(crawl_app)
+        docs(site)
+        await weekly_website(crawl_client, account, chatbot_id)
+
+        assert await scheduled_runs(crawl_app, days=8) == 1
+
+        crawls = await crawl_client.get(
+            f"/v1/chatbots/{chatbot_id}/crawls", headers=account.headers
+        )
+        resync, latest, _ = crawls.json()["items"]
+        assert latest["status"] == "failed"
+        assert (resync["requested_pages"], resync["status"]) == (200, "completed")
+
     async def test_text_sources_have_no_schedule(
         self, crawl_client: httpx.AsyncClient, account: Account, chatbot_id: str
     ) -> None:
