@@ -341,3 +341,59 @@ class TestWebsiteSourceStatus:
         assert (source["status"], source["error"], source["pages"]) == ("ready", failed["error"], 2)
         assert source["error"].endswith("the pages indexed before are kept."), source["error"]
         assert await searchable(crawl_app, chatbot_id, "apples trees") == [site.url("/apples")]
+
+    async def test_a_crawl_cancelled_after_it_indexed_pages_leaves_its_source_ready(
+        self,
+        crawl_client: httpx.AsyncClient,
+        crawl_app: Any,
+        account: Account,
+        chatbot_id: str,
+        site: LocalSite,
+    ) -> None:
+        slow = {f"/slow-{n}": f"Slow page number {n} about turtles." for n in range(8)}
+        docs_site(site, slow)
+        for path in slow:
+            site.page(path, html_page("Slow", f"<h1>Slow</h1><p>{slow[path]}</p>"), delay_seconds=1)
+        job = (
+            await start_crawl(crawl_client, account, chatbot_id, site.url("/"), use_sitemap=False)
+        ).json()
+        worker = asyncio.create_task(run_queued_jobs(crawl_app))
+
+        async def home_page_indexed() -> bool:
+            return (await get_crawl(crawl_client, account, job["id"]))["pages_indexed"] >= 1
+
+        await wait_until(home_page_indexed)
+        cancelled = await crawl_client.post(
+            f"/v1/crawls/{job['id']}/cancel", headers=account.headers
+        )
+        assert cancelled.status_code == 200, cancelled.text
+        await asyncio.wait_for(worker, timeout=10)
+
+        final = await get_crawl(crawl_client, account, job["id"])
+        source = await website_source(crawl_client, account, chatbot_id)
+        assert final["status"] == "cancelled"
+        assert (source["status"], source["error"]) == ("ready", None)
+        assert source["pages"] == final["pages_indexed"] >= 1
+        assert source["last_run"]["status"] == "cancelled"
+
+    async def test_a_crawl_cancelled_before_it_indexed_a_page_fails_its_source(
+        self,
+        crawl_client: httpx.AsyncClient,
+        crawl_app: Any,
+        account: Account,
+        chatbot_id: str,
+        site: LocalSite,
+    ) -> None:
+        docs_site(site, {"/apples": "Apples grow on trees."})
+        job = (await start_crawl(crawl_client, account, chatbot_id, site.url("/"))).json()
+
+        cancelled = await crawl_client.post(
+            f"/v1/crawls/{job['id']}/cancel", headers=account.headers
+        )
+        assert cancelled.json()["status"] == "cancelled", cancelled.text
+        await run_queued_jobs(crawl_app)  # the queued job never runs
+
+        source = await website_source(crawl_client, account, chatbot_id)
+        assert (source["status"], source["pages"]) == ("failed", 0)
+        assert source["error"] == "The crawl was cancelled before it indexed a page."
+        assert site.hits["/"] == 0
