@@ -12,10 +12,11 @@ own canonical URL, or the redirect target / ``rel=canonical`` it was recorded un
 URLs found but never visited because the crawl stopped first (its page budget, time, bytes or
 a cancel) are counted as ``unvisited``, so a truncated crawl says how much it left.
 
-``include_paths`` / ``exclude_paths`` choose the pages indexed. The start URL is where the walk
-begins whatever they say: outside them (unless it redirects inside them), it is fetched for its
-links only and skipped as ``outside-path-filters``, so a crawl whose rules match no page
-indexes nothing.
+``include_paths`` / ``exclude_paths`` choose the pages indexed, by the URL each is recorded
+under: a link inside them that redirects (or names its canonical URL) outside them is skipped
+as ``outside-path-filters``. The start URL is where the walk begins whatever they say: outside
+them (unless it redirects inside them), it is fetched for its links only and skipped the same
+way, so a crawl whose rules match no page indexes nothing.
 
 A page that only scripts can write (`extract.needs_browser`) is rendered by the crawl's
 ``PageRenderer`` when it has one (``browser.py``) and extracted again from the rendered DOM;
@@ -444,8 +445,10 @@ class _Crawl:
                 ), page.links
             record_url = canonical
 
-        if visit.seed_only and not matches_path_filters(record_url, self.include, self.exclude):
-            # A seed, unless it redirected (or names its canonical URL) inside the filters.
+        if not matches_path_filters(record_url, self.include, self.exclude):
+            # Judged by the URL it would be recorded under, so a redirect or a canonical URL
+            # decides: a link inside the filters that leads outside them is not indexed, a
+            # start page outside them that leads inside is.
             reason: str | None = OUTSIDE_PATH_FILTERS
         elif page.noindex:
             reason = "noindex"

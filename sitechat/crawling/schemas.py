@@ -136,7 +136,8 @@ class CrawlPageRead(BaseModel):
     outcome: PageOutcome
     reason: str | None = Field(
         description="Why it was skipped or failed (`robots-disallowed`; `outside-path-filters`: "
-        "the start page, outside `include_paths` / `exclude_paths`, followed for its links only)."
+        "the start page, outside `include_paths` / `exclude_paths`, followed for its links only, "
+        "or a page that a link inside them redirected to, or named as canonical, outside them)."
     )
     title: str | None
     status_code: int | None

@@ -133,7 +133,8 @@ async def _nothing_indexed_error(context: TaskContext, start: _Start) -> str | N
         served = await repository.source_has_pages(session, start.target.source_id)
     kept = "Nothing was indexed" + ("; the pages indexed before are kept." if served else ".")
     if reason == OUTSIDE_PATH_FILTERS:
-        # Only URLs inside the filters are recorded, besides the start page.
+        # Only URLs inside the filters are recorded, besides the start page (a link inside
+        # them that redirects outside is recorded under its target, skipped the same way).
         if recorded <= 1:
             return (
                 "No page matched the include_paths / exclude_paths rules: the start page is "

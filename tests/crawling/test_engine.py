@@ -227,6 +227,36 @@ class TestLimits:
 
         assert sink.paths("indexed") == {"/docs", "/docs/a"}
 
+    async def test_a_link_redirected_outside_the_filters_is_not_indexed(
+        self, site: LocalSite, crawl_fetcher: Fetcher
+    ) -> None:
+        links = "".join(
+            f"<a href='{path}'>{path}</a> "
+            for path in ["/docs/a", "/docs/old", "/docs/moved", "/docs/hidden", "/docs/alias"]
+        )
+        site.page("/", html_page("Home", long_text("home") + links))
+        site.page("/docs/a", html_page("A", long_text("a")))
+        site.routes["/docs/old"] = Reply(status=301, headers={"Location": "/docs/new"})
+        site.page("/docs/new", html_page("New", long_text("new")))
+        site.routes["/docs/moved"] = Reply(status=301, headers={"Location": "/blog/moved"})
+        site.page("/blog/moved", html_page("Moved", long_text("moved")))
+        site.routes["/docs/hidden"] = Reply(status=302, headers={"Location": "/docs/private/x"})
+        site.page("/docs/private/x", html_page("Private", long_text("private")))
+        canonical = "<link rel='canonical' href='/blog/alias'>"
+        site.page("/docs/alias", html_page("Alias", long_text("alias"), head=canonical))
+        sink = RecordingSink()
+        plan = plan_for(
+            site, include_paths=("/docs",), exclude_paths=("/docs/private",), use_sitemap=False
+        )
+
+        await run_crawl(plan, crawl_fetcher, sink)
+
+        # Judged by the URL a page would be recorded under: a redirect inside stays indexed.
+        assert sink.paths("indexed") == {"/docs/a", "/docs/new"}
+        for path in ("/blog/moved", "/docs/private/x", "/blog/alias"):
+            assert sink.reason_for(path) == "outside-path-filters"
+        assert site.hits["/blog/moved"] == 1  # fetched only as the redirect's target
+
     async def test_a_start_page_outside_the_filters_stays_a_seed_when_not_modified(
         self, site: LocalSite, crawl_fetcher: Fetcher
     ) -> None:
