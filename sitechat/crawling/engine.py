@@ -12,11 +12,11 @@ own canonical URL, or the redirect target / ``rel=canonical`` it was recorded un
 URLs found but never visited because the crawl stopped first (its page budget, time, bytes or
 a cancel) are counted as ``unvisited``, so a truncated crawl says how much it left.
 
-``include_paths`` / ``exclude_paths`` choose the pages indexed, by the URL each is recorded
-under: a link inside them that redirects (or names its canonical URL) outside them is skipped
-as ``outside-path-filters``. The start URL is where the walk begins whatever they say: outside
-them (unless it redirects inside them), it is fetched for its links only and skipped the same
-way, so a crawl whose rules match no page indexes nothing.
+``include_paths`` / ``exclude_paths`` choose the pages indexed, by the URL each was fetched at
+after its redirects or the canonical URL it names: a link inside them that redirects outside
+them is skipped as ``outside-path-filters``. The start URL is where the walk begins whatever
+they say: outside them (unless it leads inside them), it is fetched for its links only and
+skipped the same way, so a crawl whose rules match no page indexes nothing.
 
 A page that only scripts can write (`extract.needs_browser`) is rendered by the crawl's
 ``PageRenderer`` when it has one (``browser.py``) and extracted again from the rendered DOM;
@@ -437,6 +437,7 @@ class _Crawl:
             if isinstance(outcome, PageResult):
                 return outcome, page.links
             rendered, fetched, page = outcome, outcome.document, outcome.page
+        fetched_url = record_url  # where the redirects ended
         canonical = page.canonical_url
         if canonical and canonical != record_url and same_site(canonical, self.plan.start_url):
             if not self._claim(canonical):
@@ -445,10 +446,14 @@ class _Crawl:
                 ), page.links
             record_url = canonical
 
-        if not matches_path_filters(record_url, self.include, self.exclude):
-            # Judged by the URL it would be recorded under, so a redirect or a canonical URL
-            # decides: a link inside the filters that leads outside them is not indexed, a
-            # start page outside them that leads inside is.
+        if not any(
+            matches_path_filters(url, self.include, self.exclude)
+            for url in (fetched_url, record_url)
+        ):
+            # Judged where the redirects ended: a link inside the filters that redirects
+            # outside them is not indexed, a start page outside them that leads inside is. A
+            # canonical URL only lets a page in: versioned docs (`/docs/3.11/x` naming
+            # `/docs/3/x`) stay indexed under `include_paths: ["/docs/3.11"]`.
             reason: str | None = OUTSIDE_PATH_FILTERS
         elif page.noindex:
             reason = "noindex"

@@ -242,7 +242,8 @@ class TestLimits:
         site.page("/blog/moved", html_page("Moved", long_text("moved")))
         site.routes["/docs/hidden"] = Reply(status=302, headers={"Location": "/docs/private/x"})
         site.page("/docs/private/x", html_page("Private", long_text("private")))
-        canonical = "<link rel='canonical' href='/blog/alias'>"
+        # Versioned docs name their latest version's URL: fetched inside, they stay in.
+        canonical = "<link rel='canonical' href='/latest/alias'>"
         site.page("/docs/alias", html_page("Alias", long_text("alias"), head=canonical))
         sink = RecordingSink()
         plan = plan_for(
@@ -251,9 +252,9 @@ class TestLimits:
 
         await run_crawl(plan, crawl_fetcher, sink)
 
-        # Judged by the URL a page would be recorded under: a redirect inside stays indexed.
-        assert sink.paths("indexed") == {"/docs/a", "/docs/new"}
-        for path in ("/blog/moved", "/docs/private/x", "/blog/alias"):
+        # Judged where the redirects end: a redirect inside stays indexed, one outside not.
+        assert sink.paths("indexed") == {"/docs/a", "/docs/new", "/latest/alias"}
+        for path in ("/blog/moved", "/docs/private/x"):
             assert sink.reason_for(path) == "outside-path-filters"
         assert site.hits["/blog/moved"] == 1  # fetched only as the redirect's target
 
