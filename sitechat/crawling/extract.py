@@ -67,6 +67,10 @@ LINK_LIST_MIN_DENSITY = 0.6
 # Paths that are generated link lists whatever their markup: Sphinx's genindex-*, module
 # indexes and master table of contents (contents.html), search pages, tag and category
 # listings, book indexes.
+# Of those, the ones only a generator writes (whatever prose their entries hold).
+_GENERATED_INDEX_PATH = re.compile(
+    r"(?:^|/)(?:genindex(?:-[^/]*)?|[a-z]*-?modindex|bookindex)(?:\.html?)?$"
+)
 _LINK_LIST_PATH = re.compile(
     r"(?:^|/)(?:genindex(?:-[^/]*)?|[a-z]*-?modindex|contents|search|bookindex|sitemap)"
     r"(?:\.html?)?$"
@@ -130,12 +134,15 @@ def is_link_list(
     stats = _prose_stats(markdown)
     if stats.words == 0:
         return False
+    path = urlsplit(url).path.lower() if url is not None else ""
+    if _GENERATED_INDEX_PATH.search(path):
+        return True  # a module index's one-line descriptions read as prose, yet it only links
     prose_share = stats.prose_words / stats.words
     if (stats.prose_words >= ENOUGH_PROSE_WORDS and prose_share >= ENOUGH_PROSE_MIN_SHARE) or (
         stats.prose_words >= MIN_PROSE_WORDS and prose_share >= LINK_LIST_MAX_PROSE_SHARE
     ):
         return False
-    if url is not None and _LINK_LIST_PATH.search(urlsplit(url).path.lower()):
+    if url is not None and _LINK_LIST_PATH.search(path):
         return True
     # From the Markdown alone only the path decides: short items without links (a changelog,
     # a feature matrix) look just like an index's once the links are gone.

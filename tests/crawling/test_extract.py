@@ -254,6 +254,24 @@ class TestLinkLists:
         # Sphinx's master table of contents is found from its stored Markdown too.
         assert is_link_list(page.markdown, url="https://docs.example.com/contents.html")
 
+    def test_a_module_index_whose_descriptions_read_as_prose_is_a_link_list(self) -> None:
+        # Python's py-modindex.html: each module's one-line description ("Read and write
+        # tabular data to and from delimited files.") adds up to pages of sentence words.
+        rows = "".join(
+            f"<tr><td><a href='library/mod{n}.html'><code>mod{n}</code></a></td>"
+            f"<td><em>Read and write the records of kind {n} to and from delimited files "
+            "on any platform you run on.</em></td></tr>"
+            for n in range(40)
+        )
+        html = (
+            "<html><body><div role='main'><h1>Python Module Index</h1>"
+            f"<table>{rows}</table></div></body></html>"
+        )
+        url = "https://docs.example.com/py-modindex.html"
+        page = extract_page(html, url)
+
+        assert is_link_list(page.markdown, url=url, link_density=page.link_density)
+
     def test_prose_with_links_is_content(self) -> None:
         url = "https://docs.example.com/search.html"  # a page about search, with real text
         page = extract_page(ARTICLE_WITH_LINKS, url)
