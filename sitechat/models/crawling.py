@@ -55,6 +55,7 @@ class CrawlJob(IdMixin, Base):
             postgresql_where=text("idempotency_key IS NOT NULL"),
         ),
         Index("ix_crawl_jobs_chatbot", "chatbot_id", "id"),
+        Index("ix_crawl_jobs_source", "source_id", "id"),
     )
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(
