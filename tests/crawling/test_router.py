@@ -167,7 +167,7 @@ class TestStartCrawlRefusals:
         assert await chatbot_status(crawl_client, account, chatbot_id) == "draft"
 
     @pytest.mark.parametrize(
-        "fields", [{"max_pages": 5001}, {"max_depth": 21}, {"include_paths": ["/x"] * 51}]
+        "fields", [{"max_pages": 10_001}, {"max_depth": 21}, {"include_paths": ["/x"] * 51}]
     )
     async def test_limits_are_422(
         self, crawl_client: httpx.AsyncClient, account: Account, chatbot_id: str, fields: dict
