@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.questions import ALL_SETS, Question, QuestionSet
-from bench.questions.followups import FOLLOW_UPS, FollowUp
+from bench.questions.followups import FOLLOW_UPS, TOPIC_SWITCHES, FollowUp
 from bench.retrieval import ingest
 from bench.retrieval.evaluate import page_key, percentile
 from sitechat.chat.answerer import AnswerSettings, Citation, Turn
@@ -113,9 +113,12 @@ async def answer_follow_ups(
     bots: dict[str, uuid.UUID],
     dense: DenseRetrieval | None,
 ) -> dict[str, list[Answered]]:
-    """Every follow-up of the ingested sites, in context and alone, by row name."""
+    """Every follow-up and topic switch of the ingested sites, in context and alone, by row
+    name."""
     answered: dict[str, list[Answered]] = {}
-    for item in FOLLOW_UPS:
+    kinds = [("follow-ups", item) for item in FOLLOW_UPS]
+    kinds += [("topic switches", item) for item in TOPIC_SWITCHES]
+    for kind, item in kinds:
         if item.site not in bots:
             continue
         for in_context in (True, False):
@@ -123,7 +126,7 @@ async def answer_follow_ups(
                 chatbot = await session.get(Chatbot, bots[item.site])
                 assert chatbot is not None
                 answer = await answer_follow_up(session, chatbot, item, dense, in_context)
-            name = f"{item.site} follow-ups, {'in context' if in_context else 'alone'}"
+            name = f"{item.site} {kind}, {'in context' if in_context else 'alone'}"
             answered.setdefault(name, []).append(answer)
     return answered
 

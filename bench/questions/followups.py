@@ -34,7 +34,7 @@ class FollowUp:
     text: str  # the visitor's next message, as typed
     pages: tuple[str, ...]  # pages answering `text` in context; () if the site cannot answer it
     phrases: tuple[str, ...]  # 1-2 key phrases verbatim from an answering page; () if unanswerable
-    split: str  # "tune" or "holdout"
+    split: str  # "tune" or "holdout"; "fresh" for TOPIC_SWITCHES (written blind, never tuned on)
 
 
 FOLLOW_UPS: tuple[FollowUp, ...] = (
@@ -406,5 +406,263 @@ FOLLOW_UPS: tuple[FollowUp, ...] = (
         (),
         (),
         "tune",
+    ),
+)
+
+
+# Topic switches: two-turn conversations where the visitor's second message is a complete new
+# question on a different subject from the first, typed bare the way visitors switch topic in a
+# chat box (no "ok thanks", "different question" or "btw" to mark the switch), often short and
+# informal. Per site: 6 where `text` is answerable by the site on its own (`pages`, `phrases` as
+# above) and 4 where the site cannot answer `text` at all (`pages=()`, `phrases=()`; the right
+# reply is the chatbot's fallback). Every `first` is answerable by the site on its own. Written
+# blind by a helper session from the sites' HTML only, after a stranger found topic switches
+# answered from the previous subject (session 12); split "fresh": not for tuning.
+TOPIC_SWITCHES: tuple[FollowUp, ...] = (
+    # --- helpcenter (meal kits): answerable switches ---
+    FollowUp(
+        "helpcenter",
+        "how do i change the email address on my account",
+        "what days do you deliver, do u do sundays",
+        ("delivery.html",),
+        ("between Tuesday and Saturday",),
+        "fresh",
+    ),
+    FollowUp(
+        "helpcenter",
+        "I forgot my password, how do I reset it?",
+        "are the portions big enough for a grown man",
+        ("faq.html",),
+        ("550 to 800 kcal", "main meal for one adult"),
+        "fresh",
+    ),
+    FollowUp(
+        "helpcenter",
+        "whats the cut off for changing my box",
+        "can i just come and collect it from your warehouse",
+        ("contact.html",),
+        ("there is no shop", "can't offer collection of boxes"),
+        "fresh",
+    ),
+    FollowUp(
+        "helpcenter",
+        "how much is delivery",
+        "is there anything gluten free my son has coeliac",
+        ("allergens.html",),
+        ("not certified gluten-free", "coeliac disease"),
+        "fresh",
+    ),
+    FollowUp(
+        "helpcenter",
+        "do you have vegetarian recipes",
+        "how do i get rid of the ice packs",
+        ("storage.html",),
+        ("cut a corner", "general waste"),
+        "fresh",
+    ),
+    FollowUp(
+        "helpcenter",
+        "how do I cancel my plan",
+        "do i get anything if my sister signs up",
+        ("payments.html",),
+        ("£20 credit", "£30 off"),
+        "fresh",
+    ),
+    # --- helpcenter: unanswerable switches ---
+    FollowUp(
+        "helpcenter",
+        "how much is the breakfast bundle",
+        "do you do wine pairings with the meals",
+        (),
+        (),
+        "fresh",
+    ),
+    FollowUp(
+        "helpcenter",
+        "can I swap the chicken for tofu",
+        "are ur eggs free range",
+        (),
+        (),
+        "fresh",
+    ),
+    FollowUp(
+        "helpcenter",
+        "whats your customer service phone number",
+        "is there a student discount",
+        (),
+        (),
+        "fresh",
+    ),
+    FollowUp(
+        "helpcenter",
+        "how long does the fish keep in the fridge",
+        "do u have an app for iphone",
+        (),
+        (),
+        "fresh",
+    ),
+    # --- bikeshop (bicycle repair): answerable switches ---
+    FollowUp(
+        "bikeshop",
+        "how much is a puncture repair",
+        "can I bring my dog",
+        ("faq.html",),
+        ("on a lead",),
+        "fresh",
+    ),
+    FollowUp(
+        "bikeshop",
+        "do you service ebikes",
+        "r u open sundays",
+        ("hours.html",),
+        ("10am to 2pm", "no repairs"),
+        "fresh",
+    ),
+    FollowUp(
+        "bikeshop",
+        "how much to hire a city bike for a week",
+        "any discount for nhs staff?",
+        ("prices.html",),
+        ("10% off labour",),
+        "fresh",
+    ),
+    FollowUp(
+        "bikeshop",
+        "what do you do in a bronze service",
+        "are you hiring at the moment",
+        ("careers.html",),
+        ("part-time workshop assistant", "£13.50 per hour"),
+        "fresh",
+    ),
+    FollowUp(
+        "bikeshop",
+        "when r the maintenance classes on",
+        "how far are you from the train station",
+        ("hours.html",),
+        ("7 minute walk",),
+        "fresh",
+    ),
+    FollowUp(
+        "bikeshop",
+        "can you build me a custom wheel",
+        "do you buy old bikes",
+        ("faq.html",),
+        ("do not buy bikes for cash", "part-exchanges"),
+        "fresh",
+    ),
+    # --- bikeshop: unanswerable switches ---
+    FollowUp(
+        "bikeshop",
+        "how much is brake pad replacement",
+        "do u fix electric scooters",
+        (),
+        (),
+        "fresh",
+    ),
+    FollowUp(
+        "bikeshop",
+        "do you do cycle to work",
+        "have you got tandems to hire",
+        (),
+        (),
+        "fresh",
+    ),
+    FollowUp(
+        "bikeshop",
+        "whats your whatsapp number",
+        "do you sell gift vouchers",
+        (),
+        (),
+        "fresh",
+    ),
+    FollowUp(
+        "bikeshop",
+        "how long does a bike fit take",
+        "do you run any group rides",
+        (),
+        (),
+        "fresh",
+    ),
+    # --- clinic (dental practice): answerable switches ---
+    FollowUp(
+        "clinic",
+        "how much is a check up",
+        "do you do botox",
+        ("faq.html",),
+        ("don't offer facial aesthetics",),
+        "fresh",
+    ),
+    FollowUp(
+        "clinic",
+        "are you taking on nhs patients",
+        "whats the nearest train station",
+        ("find-us.html",),
+        ("Saltmouth railway station", "12-minute walk"),
+        "fresh",
+    ),
+    FollowUp(
+        "clinic",
+        "do you do root canals",
+        "can you bill my insurance company directly",
+        ("care-plan.html",),
+        ("can't bill insurance companies directly", "claim form"),
+        "fresh",
+    ),
+    FollowUp(
+        "clinic",
+        "how much is teeth whitening",
+        "im terrified of dentists can i be put to sleep",
+        ("faq.html",),
+        ("Community Dental Service", "don't offer sedation"),
+        "fresh",
+    ),
+    FollowUp(
+        "clinic",
+        "what's your email address?",
+        "when should my baby first see a dentist",
+        ("children.html",),
+        ("first birthday", "first teeth appear"),
+        "fresh",
+    ),
+    FollowUp(
+        "clinic",
+        "are you open late any evenings",
+        "is there step free access my dad is in a wheelchair",
+        ("find-us.html",),
+        ("step-free entrance", "ramp"),
+        "fresh",
+    ),
+    # --- clinic: unanswerable switches ---
+    FollowUp(
+        "clinic",
+        "how much is a hygienist appointment",
+        "do you do a student discount",
+        (),
+        (),
+        "fresh",
+    ),
+    FollowUp(
+        "clinic",
+        "whats the emergency number when ur closed",
+        "can u make me something to stop snoring",
+        (),
+        (),
+        "fresh",
+    ),
+    FollowUp(
+        "clinic",
+        "do you do composite bonding",
+        "do you sell gift vouchers",
+        (),
+        (),
+        "fresh",
+    ),
+    FollowUp(
+        "clinic",
+        "how long does a new patient exam take",
+        "do u do tooth gems",
+        (),
+        (),
+        "fresh",
     ),
 )

@@ -7,7 +7,9 @@ meant ("how long will that take" after a dead e-bike battery finds the FAQ's usu
 times). A short message (at most `MAX_FOLLOW_UP_TERMS` terms) after an earlier question is also
 retrieved together with that question (joined by a line break, the earlier first), and that
 reading is used when its passages hold an answer (the evidence rule of `evidence.py`) and the
-message's own do not, or come `CLOSER_BY` less close. A longer message says what it is about
+message's own do not, or come `CLOSER_BY` less close; a message that neither refers back nor
+goes on from the previous one is read alone when it has an answer of its own or is shaped as a
+question of its own ("do you sell pizza"). A longer message says what it is about
 ("if something you fixed goes wrong again do i have to pay") and is read on its own. The
 visitor's own words are what is stored and shown; only retrieval and the extractive answerer
 read the joined question (a model answerer reads the conversation itself; docs/decisions/0027).
@@ -41,6 +43,13 @@ _REFERRING = frozenset(_REFERRING_TEXT.split())
 _GOING_ON = re.compile(
     r"^\W*(?:ok\W+|okay\W+|thanks\W+)?(?:and|or|also|but|plus|what about|how about)\b"
     r"(?!\W+(?:do|does|can|could|will|would|is|are)\W+(?:you|u|ya|they)\b)"
+)
+# A question put to the business or about the visitor ("do you sell pizza", "can i bring my
+# dog", "is there wifi") names its own subject: with no word referring back, it is a question
+# of its own even when short, and even when the site has no answer to it.
+_OWN_QUESTION = re.compile(
+    r"^\W*(?:(?:ok|okay|thanks|thank you|cool|great)\W+)*"
+    r"(?:do|does|did|can|could|will|would|is|are|may|should)\W+(?:you|u|ya|i|we|there)\b"
 )
 _WORD = re.compile(r"[a-z]+")
 # Passages of the joined reading looked at for the message's own words.
@@ -111,6 +120,12 @@ def leans_on_previous(message: str) -> bool:
     return bool(_GOING_ON.match(lowered)) or not _REFERRING.isdisjoint(_WORD.findall(lowered))
 
 
+def asks_on_its_own(message: str) -> bool:
+    """Whether a message is a question of its own by its shape ("do you sell pizza", "is there
+    wifi"), whatever the site holds; `leans_on_previous` is asked first."""
+    return bool(_OWN_QUESTION.match(message.lower()))
+
+
 def _speaks_to(reading: Reading, message: str, previous: str) -> bool:
     """Whether the joined reading's first passages say something of the message's own: one of
     its words the previous question does not have ("the link" after "reset my password"), or
@@ -147,10 +162,13 @@ async def read_in_context(
     previous = previous_question(history)
     if previous is None or len(content_terms(question)) > MAX_FOLLOW_UP_TERMS:
         return alone
+    leans = leans_on_previous(question)
+    if not leans and (alone.answerable or asks_on_its_own(question)):
+        # A new subject, answered or not: "when r u open on saturday" after a bread price
+        # must not get the delivery days the two questions' words find together.
+        return alone
     together = await _read(session, chatbot, joined(previous, question), question, dense)
-    if not together.answerable or not (
-        leans_on_previous(question) or _speaks_to(together, question, previous)
-    ):
+    if not together.answerable or not (leans or _speaks_to(together, question, previous)):
         return alone
     if not alone.answerable or _closeness(together) >= _closeness(alone) + CLOSER_BY:
         return together

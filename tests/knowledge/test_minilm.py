@@ -356,6 +356,35 @@ class TestFollowUps:
 
         assert answer["fallback"] is True, answer["content"]
 
+    @pytest.mark.parametrize(
+        ("first", "then"),
+        [
+            ("my ebike battery is dead can you fix it", "do you do workshops"),
+            ("how much is an electric bike for a week", "do you sell scooters"),
+            ("is a helmet included when I hire a bike", "can I bring my dog on a hire bike"),
+            ("when are you open on friday", "do you do gift cards for hire"),
+            ("how long does a puncture repair take", "can i hire a tandem"),
+        ],
+    )
+    async def test_a_new_question_gets_the_answer_it_gets_asked_first(
+        self, app: FastAPI, client: Any, minilm_on: DenseRetrieval, first: str, then: str
+    ) -> None:
+        # Visitors change the subject without saying so; read with the question before, the
+        # two questions' words found the last subject's page ("when r u open on saturday"
+        # after a bread price got the delivery days).
+        account, chatbot = await self._shop(app, client)
+        chat = await self._conversation(client, account.headers, chatbot)
+        fresh = await self._conversation(client, account.headers, chatbot)
+
+        await self._say(client, account.headers, chat, first)
+        answer = await self._say(client, account.headers, chat, then)
+        asked_first = await self._say(client, account.headers, fresh, then)
+
+        assert (answer["content"], answer["fallback"]) == (
+            asked_first["content"],
+            asked_first["fallback"],
+        )
+
     async def test_a_contact_question_before_does_not_make_a_new_subject_answerable(
         self, app: FastAPI, client: Any, minilm_on: DenseRetrieval
     ) -> None:
