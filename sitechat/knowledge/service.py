@@ -31,6 +31,7 @@ from sitechat.knowledge.indexing import SEARCH_LANGUAGES
 from sitechat.knowledge.lexical import ranking_of_terms
 from sitechat.knowledge.passages import LEXICAL, SEMANTIC, PageKey, Passage, page_key_of
 from sitechat.knowledge.repository import ChunkHit, QuestionTerms
+from sitechat.knowledge.vectors import Nearest
 from sitechat.models.chatbots import Chatbot
 
 DEFAULT_TOP_K = 8
@@ -54,6 +55,17 @@ LEXICAL_FIRST_WITHIN = 5
 # tune splits 0.61 -> 0.66 (Python docs), 0.45 -> 0.50 (PostgreSQL docs), docs/decisions/0028.
 PAGE_RRF_K = 10
 MAX_QUESTION_CHARS = 4_000
+# The semantic ranking ranks only chunks that have a vector: while the embedding job is far from
+# done (a fresh crawl of 500 pages takes minutes), its nearest chunks are the nearest of the
+# few embedded so far, which crowded the lexical ranking's answer out of the fused list and
+# left the answer rule judging a far passage (every question got the fallback for minutes
+# after a crawl). Below this share of the chatbot's chunks, the semantic ranking is used only
+# when its nearest chunk is as close as the answer rule's `CLOSE` (chat/evidence.py) above the
+# question's baseline: a text source added meanwhile, embedded in its request, still answers a
+# paraphrase; otherwise retrieval is lexical, as before any vector exists. A re-crawl adding a
+# few pages keeps the semantic ranking.
+SEMANTIC_MIN_COVERAGE = 0.8
+PARTIAL_SEMANTIC_MIN_CLOSENESS = 0.35
 # One long page (a C-API section, the glossary) can otherwise fill every slot and crowd out the
 # page that answers the question: at most this many passages per page, and the rankings are
 # read this many times deeper than top_k so there is something to fill the freed slots with.
@@ -115,10 +127,21 @@ async def rankings(
     if dense is None or question_vector is None:
         return Rankings(found, terms)
     nearest = await dense_ranking(session, dense, chatbot.id, question_vector, limit)
-    if not nearest.hits:
+    if not nearest.hits or not _complete_or_close(nearest, terms.chunk_count):
         return Rankings(found, terms)
     found[SEMANTIC] = nearest.hits
     return Rankings(found, terms, nearest.baseline)
+
+
+def _complete_or_close(nearest: Nearest, chunk_count: int) -> bool:
+    """Whether the semantic ranking is worth fusing: the chatbot's chunks are nearly all
+    embedded, or its nearest chunk is close (`SEMANTIC_MIN_COVERAGE`)."""
+    if nearest.vectors >= SEMANTIC_MIN_COVERAGE * chunk_count:
+        return True
+    best = nearest.hits[0].score
+    return nearest.baseline is not None and best - nearest.baseline >= (
+        PARTIAL_SEMANTIC_MIN_CLOSENESS
+    )
 
 
 def with_closeness(passages: Sequence[Passage], baseline: float | None) -> list[Passage]:

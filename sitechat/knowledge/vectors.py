@@ -232,6 +232,8 @@ class Nearest:
 
     hits: list[ChunkHit]
     baseline: float | None = None
+    # The chatbot's vectors, as the embedding job last counted them.
+    vectors: int = 0
 
 
 async def nearest_chunks(
@@ -255,8 +257,8 @@ async def nearest_chunks(
     hits = [ChunkHit(*row[:-2]) for row in rows]
     mean_similarity, vectors = rows[0][-2:] if rows else (None, 0)
     if mean_similarity is None:
-        return Nearest(hits)
-    return Nearest(hits, baseline(float(mean_similarity), vectors or 0))
+        return Nearest(hits, vectors=vectors or 0)
+    return Nearest(hits, baseline(float(mean_similarity), vectors or 0), vectors or 0)
 
 
 async def chatbots_with_backlog(session: AsyncSession, model: str, limit: int) -> list[uuid.UUID]:

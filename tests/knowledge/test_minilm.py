@@ -229,6 +229,34 @@ class TestSmallChatbots:
         indexing = (await client.get(f"/v1/chatbots/{chatbot.id}", headers=account.headers)).json()
         assert indexing["indexing"]["embedded"] == 1  # the rest is the job's
 
+    async def test_a_site_still_being_embedded_answers_from_its_words(
+        self, app: FastAPI, client: Any, minilm_on: DenseRetrieval
+    ) -> None:
+        # Right after a crawl only the first chunks have vectors: the semantic ranking's
+        # nearest were those few, far from the question, and every question got the fallback
+        # until the embedding job was done. Lexically the page is there.
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        for content in DISTRACTORS[:2]:
+            await add_chunk(app, chatbot, content, title="Shop")
+        await embed_chunks(app_state(app).task_context, chatbot.id)  # these two; the rest not yet
+        router = "To reset your router, hold its reset button down for ten seconds."
+        for content in (*DISTRACTORS[2:], router, *[f"Opening note {n}." for n in range(6)]):
+            await add_chunk(app, chatbot, content, title="Help")
+
+        searched = await client.post(
+            f"/v1/chatbots/{chatbot.id}/search",
+            json={"query": "how do I reset my router", "limit": 3},
+            headers=account.headers,
+        )
+        answer = await self._ask(client, account.headers, chatbot.id, "how do I reset my router")
+
+        assert searched.status_code == 200, searched.text
+        first = searched.json()["items"][0]
+        assert (first["snippet"], first["rankings"]) == (router, {"lexical": 1})
+        assert answer["fallback"] is False, answer["content"]
+        assert router in answer["content"]
+
 
 HIRE = (
     "# Bike hire\n\nExplore the canal towpath and the hills on one of our hire bikes.\n\n"
