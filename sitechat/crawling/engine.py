@@ -77,10 +77,11 @@ class CrawlPlan:
     max_seconds: float = 3600.0
     max_total_bytes: int = 500_000_000
     concurrency: int = 8
-    # Canonical URLs an earlier attempt of this job already committed: counted, never
-    # re-reported. Their outgoing links are taken from ``already_done_links`` when known;
-    # otherwise the page is fetched once more for its links only.
-    already_done: frozenset[str] = frozenset()
+    # Canonical URLs an earlier attempt of this job already committed, with the status it
+    # recorded: counted as that attempt counted them (only an indexed or unchanged page spends
+    # the budget), never re-reported. Their outgoing links are taken from
+    # ``already_done_links`` when known; otherwise the page is fetched once more for its links.
+    already_done: Mapping[str, PageStatus] = field(default_factory=dict)
     already_done_links: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # A re-sync: the stored pages' validators and links. Their fetches are conditional, and a
     # 304 keeps the page (no body, no extraction, no re-indexing) and follows its stored links.
@@ -353,8 +354,8 @@ class _Crawl:
         self.claimed.add(key)
         self.counters.discovered += 1
         fetch_url = strip_fragment(url)
-        if key in self.plan.already_done:
-            self.counters.indexed += 1
+        if (done := self.plan.already_done.get(key)) is not None:
+            self._count(done)
             await self._revisit_done(key, fetch_url, depth, tier)
             return
         if self.plan.respect_robots and not await self.robots.allows(fetch_url):
@@ -501,9 +502,10 @@ class _Crawl:
         if key in self.claimed:
             return False
         self.claimed.add(key)
-        if key in self.plan.already_done:  # committed by an earlier attempt: count, don't redo
+        if (done := self.plan.already_done.get(key)) is not None:
+            # Committed by an earlier attempt: count it as that attempt did, don't redo it.
             self.counters.discovered += 1
-            self.counters.indexed += 1
+            self._count(done)
             return False
         return True
 
@@ -563,17 +565,21 @@ class _Crawl:
     # -- reporting -------------------------------------------------------------------------
 
     async def _record(self, result: PageResult) -> None:
-        if result.status in ("indexed", "unchanged"):
-            self.counters.indexed += 1
-        elif result.status == "skipped":
-            self.counters.skipped += 1
-        else:
-            self.counters.failed += 1
+        self._count(result.status)
         log.debug(
             "crawl.page_processed", url=result.url, status=result.status, reason=result.reason
         )
         async with self.sink_lock:
             await self.sink.page_processed(result)
+
+    def _count(self, status: PageStatus) -> None:
+        """One outcome in the counters; only an indexed (or unchanged) page spends the budget."""
+        if status in ("indexed", "unchanged"):
+            self.counters.indexed += 1
+        elif status == "skipped":
+            self.counters.skipped += 1
+        else:
+            self.counters.failed += 1
 
     async def _ask_should_stop(self) -> bool:
         async with self.sink_lock:

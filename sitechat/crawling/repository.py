@@ -160,10 +160,16 @@ async def list_crawl_pages(
     return list((await session.execute(statement)).scalars())
 
 
-async def done_urls(session: AsyncSession, job_id: uuid.UUID) -> dict[str, list[str]]:
-    """URLs this job already recorded (an earlier attempt), with their outgoing links."""
-    statement = select(CrawlPage.url, CrawlPage.links).where(CrawlPage.crawl_job_id == job_id)
-    return {url: list(links or ()) for url, links in (await session.execute(statement)).all()}
+async def done_urls(
+    session: AsyncSession, job_id: uuid.UUID
+) -> dict[str, tuple[PageOutcome, list[str]]]:
+    """URLs this job already recorded (an earlier attempt), with their outcome and outgoing
+    links."""
+    statement = select(CrawlPage.url, CrawlPage.outcome, CrawlPage.links).where(
+        CrawlPage.crawl_job_id == job_id
+    )
+    rows = (await session.execute(statement)).all()
+    return {url: (outcome, list(links or ())) for url, outcome, links in rows}
 
 
 async def insert_crawl_page(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:

@@ -2,7 +2,8 @@
 
 Each page is committed in its own short transaction, so a worker killed mid-crawl loses
 nothing already stored; when the queue runs the job again, URLs this job already recorded are
-handed to the engine as done (with their links) and are neither fetched nor stored twice.
+handed to the engine as done (with their outcomes and links) and are neither fetched nor stored
+twice; only those indexed count against the page budget again.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sitechat.crawling.engine import (
     CrawlCounts,
     CrawlPlan,
     PageResult,
+    PageStatus,
     run_crawl,
 )
 from sitechat.crawling.fetcher import Fetcher, FetcherConfig
@@ -38,7 +40,7 @@ from sitechat.crawling.service import settle_source
 from sitechat.knowledge.dense import DenseSetup
 from sitechat.knowledge.tasks import defer_embedding
 from sitechat.models.chatbots import SourceStatus
-from sitechat.models.crawling import CrawlJob, CrawlStatus, CrawlTrigger
+from sitechat.models.crawling import CrawlJob, CrawlStatus, CrawlTrigger, PageOutcome
 from sitechat.webhooks.service import emit as emit_webhook
 from sitechat.webhooks.tasks import defer_deliveries
 from sitechat.worker.queue import queue
@@ -48,6 +50,14 @@ log = structlog.get_logger()
 CANCEL_CHECK_SECONDS = 0.5
 UNCHANGED_BATCH = 100
 SAFE_ERROR_MESSAGE = "The crawl stopped on an internal error; retry it, or contact support."
+# A recorded outcome as the engine reports it, so a resumed attempt counts what the earlier
+# one did the way that one counted it (a skipped or failed page spends no page budget).
+_STATUS_OF: dict[PageOutcome, PageStatus] = {
+    PageOutcome.indexed: "indexed",
+    PageOutcome.unchanged: "unchanged",
+    PageOutcome.skipped: "skipped",
+    PageOutcome.failed: "failed",
+}
 
 
 @queue.task(name="crawling.run", pass_context=True)
@@ -194,8 +204,8 @@ async def _mark_running(
             max_seconds=float(settings.max_job_seconds),
             max_total_bytes=settings.max_job_bytes,
             concurrency=max(1, settings.per_host_concurrency),
-            already_done=frozenset(done),
-            already_done_links={url: tuple(links) for url, links in done.items()},
+            already_done={url: _STATUS_OF[outcome] for url, (outcome, _) in done.items()},
+            already_done_links={url: tuple(links) for url, (_, links) in done.items()},
             known_pages=known_pages,
         )
         target = CrawlTarget(

@@ -319,7 +319,7 @@ class TestResumption:
         self, site: LocalSite, crawl_fetcher: Fetcher
     ) -> None:
         build_site(site)
-        done = frozenset({site.url("/"), site.url("/a")})
+        done = {site.url("/"): "indexed", site.url("/a"): "indexed"}
         sink = RecordingSink()
 
         outcome = await run_crawl(plan_for(site, already_done=done), crawl_fetcher, sink)
@@ -334,6 +334,29 @@ class TestResumption:
             outcome.counts.indexed + outcome.counts.skipped + outcome.counts.failed
         )
 
+    async def test_done_pages_that_were_not_indexed_leave_the_budget_to_others(
+        self, site: LocalSite, crawl_fetcher: Fetcher
+    ) -> None:
+        build_site(site)
+        plan = plan_for(
+            site,
+            use_sitemap=False,
+            max_pages=3,
+            already_done={
+                site.url("/"): "indexed",
+                site.url("/b"): "skipped",
+                site.url("/missing"): "failed",
+            },
+        )
+        sink = RecordingSink()
+
+        outcome = await run_crawl(plan, crawl_fetcher, sink)
+
+        assert outcome.stop_reason == "max-pages"
+        assert outcome.counts.indexed == 3
+        assert len(sink.paths("indexed")) == 2
+        assert (outcome.counts.skipped, outcome.counts.failed) >= (1, 1)
+
     async def test_known_links_of_done_pages_avoid_refetching(
         self, site: LocalSite, crawl_fetcher: Fetcher
     ) -> None:
@@ -341,7 +364,7 @@ class TestResumption:
         plan = plan_for(
             site,
             use_sitemap=False,
-            already_done=frozenset({site.url("/")}),
+            already_done={site.url("/"): "indexed"},
             already_done_links={site.url("/"): (site.url("/docs/intro"),)},
         )
         sink = RecordingSink()

@@ -173,6 +173,63 @@ class TestResume:
         assert again == final
         assert site.hits["/b"] == 1
 
+    async def test_pages_skipped_before_a_resume_do_not_spend_its_page_budget(
+        self,
+        crawl_client: httpx.AsyncClient,
+        crawl_app: Any,
+        account: Account,
+        chatbot_id: str,
+        site: LocalSite,
+    ) -> None:
+        pages = {f"/p{n}": f"Page number {n} explains a setting." for n in range(6)}
+        docs_site(site, pages)
+        job = (
+            await start_crawl(
+                crawl_client, account, chatbot_id, site.url("/"), use_sitemap=False, max_pages=4
+            )
+        ).json()
+        job_id = uuid.UUID(job["id"])
+        # A worker died after recording "/" (indexed), a link list and a failed page: one
+        # page of the budget of 4 spent, as an uninterrupted crawl would have counted it.
+        await sql(
+            crawl_app,
+            "UPDATE crawl_jobs SET status = 'running', attempts = 1, pages_indexed = 1, "
+            "pages_skipped = 1, pages_failed = 1 WHERE id = :id",
+            id=job_id,
+        )
+        recorded = [
+            ("/", "indexed", None, [site.url(path) for path in pages]),
+            ("/p0", "skipped", "link-list", []),
+            ("/p1", "failed", "http-500", []),
+        ]
+        for path, outcome, reason, links in recorded:
+            await sql(
+                crawl_app,
+                "INSERT INTO crawl_pages (id, crawl_job_id, workspace_id, url, outcome, reason, "
+                "bytes, depth, links, created_at) VALUES (:id, :job, :ws, :url, "
+                "CAST(:outcome AS page_outcome), :reason, 10, 0, CAST(:links AS jsonb), now())",
+                id=uuid.uuid4(),
+                job=job_id,
+                ws=account.workspace_id,
+                url=site.url(path),
+                outcome=outcome,
+                reason=reason,
+                links=str(links).replace("'", '"'),
+            )
+
+        await run_queued_jobs(crawl_app)
+
+        final = await get_crawl(crawl_client, account, job["id"])
+        assert (final["status"], final["stop_reason"]) == ("completed", "max-pages")
+        assert final["pages_indexed"] == 4
+        assert site.hits["/"] == site.hits["/p0"] == site.hits["/p1"] == 0
+        indexed = await sql(
+            crawl_app,
+            "SELECT count(*) FROM crawl_pages WHERE crawl_job_id = :id AND outcome = 'indexed'",
+            id=job_id,
+        )
+        assert indexed == [(4,)]
+
 
 class TestNothingIndexed:
     async def test_a_crawl_whose_start_page_is_gone_fails_and_keeps_the_index(
