@@ -147,26 +147,35 @@ ORDER BY g.asked DESC, g.question_key
 """
 )
 
-# Counted from the citations' own index; each page's title is the one it had when it was
-# last cited (an index lookup on that exact time).
+
+def _cited_page(alias: str) -> str:
+    """The page a citation cites, as `knowledge.passages.page_key_of` tells pages apart: its
+    page; else its URL; else its source (a text or Q&A source is one page). Many cited pages
+    have no URL (text and Q&A sources, a file's pages), so the URL alone would merge them."""
+    return f"coalesce({alias}.page_id::text, {alias}.url, {alias}.source_id::text)"
+
+
+# Counted from the citations' own index; each page's title and URL are the ones it had when
+# it was last cited (an index lookup on that exact time).
 _TOP_CITED = text(
     f"""
 WITH counted AS (
-    SELECT url, count(*) AS citations, max(created_at) AS last_cited_at
-    FROM message_citations WHERE {_IN_PERIOD}
-    GROUP BY url
-    ORDER BY citations DESC, url
+    SELECT {_cited_page("mc")} AS cited_page, count(*) AS citations,
+           max(created_at) AS last_cited_at
+    FROM message_citations mc WHERE {_in_period("mc")}
+    GROUP BY 1
+    ORDER BY citations DESC, cited_page
     LIMIT :limit
 )
-SELECT c.url, named.title, c.citations
+SELECT named.url, named.title, named.source_id, c.citations
 FROM counted c
 CROSS JOIN LATERAL (
-    SELECT title FROM message_citations x
+    SELECT url, title, source_id FROM message_citations x
     WHERE x.chatbot_id = :chatbot_id AND x.created_at = c.last_cited_at
-      AND x.url IS NOT DISTINCT FROM c.url
+      AND {_cited_page("x")} = c.cited_page
     LIMIT 1
 ) AS named
-ORDER BY c.citations DESC, c.url
+ORDER BY c.citations DESC, c.cited_page
 """
 )
 
@@ -220,11 +229,22 @@ async def unanswered_questions(
     return [(key, asked, last, content) for key, asked, last, content in rows]
 
 
+@dataclass(frozen=True)
+class CitedPageCount:
+    url: str | None
+    title: str
+    source_id: uuid.UUID | None
+    citations: int
+
+
 async def top_cited_pages(
     session: AsyncSession, period: Period, limit: int
-) -> list[tuple[str | None, str, int]]:
+) -> list[CitedPageCount]:
     rows = await session.execute(_TOP_CITED, period.params(limit=limit))
-    return [(url, title or "", citations) for url, title, citations in rows]
+    return [
+        CitedPageCount(url, title or "", source_id, citations)
+        for url, title, source_id, citations in rows
+    ]
 
 
 # The conversation export: the period's conversations with every message, in order, a batch

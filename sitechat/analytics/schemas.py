@@ -51,8 +51,17 @@ class QuestionGroup(BaseModel):
 
 
 class CitedPage(BaseModel):
-    url: str | None
-    title: str
+    """One cited page: a crawled page, a file's page, or a text or Q&A source."""
+
+    url: str | None = Field(
+        description="Where the page was last cited (its section `#anchor`, a PDF's `#page=`); "
+        "null for text and Q&A sources and uploaded files."
+    )
+    title: str = Field(description="The page's title when it was last cited.")
+    source_id: uuid.UUID | None = Field(
+        description="The source the page belongs to; null for citations stored before it was "
+        "recorded."
+    )
     citations: int
 
 

@@ -142,8 +142,10 @@ async def chatbot_analytics(
         top_questions=_groups(await repository.top_questions(session, period, top)),
         unanswered_questions=_groups(await repository.unanswered_questions(session, period, top)),
         top_cited_pages=[
-            CitedPage(url=url, title=title, citations=count)
-            for url, title, count in await repository.top_cited_pages(session, period, top)
+            CitedPage(
+                url=page.url, title=page.title, source_id=page.source_id, citations=page.citations
+            )
+            for page in await repository.top_cited_pages(session, period, top)
         ],
     )
 

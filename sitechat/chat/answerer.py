@@ -61,6 +61,9 @@ class Citation:
     title: str
     heading: str
     snippet: str
+    # The page the passage was cut from (None for text and Q&A sources): with `source_id`,
+    # what tells apart cited pages without a URL, such as a file's pages.
+    page_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -244,4 +247,5 @@ def citation_for(number: int, passage: Passage, snippet: str) -> Citation:
         title=passage.title,
         heading=passage.heading,
         snippet=make_snippet(snippet),
+        page_id=passage.page_id,
     )

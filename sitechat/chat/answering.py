@@ -306,6 +306,7 @@ def stored_citation(citation: Citation) -> dict[str, Any]:
         "snippet": citation.snippet,
         "chunk_id": str(citation.chunk_id),
         "source_id": str(citation.source_id),
+        "page_id": str(citation.page_id) if citation.page_id is not None else None,
     }
 
 

@@ -135,11 +135,17 @@ async def save_citations(session: AsyncSession, answer: Message) -> None:
             "created_at": answer.created_at,
             "url": citation.get("url"),
             "title": str(citation.get("title") or "")[:500],
+            "source_id": _uuid_or_none(citation.get("source_id")),
+            "page_id": _uuid_or_none(citation.get("page_id")),
         }
         for citation in answer.citations
     ]
     if rows:
         await session.execute(insert(MessageCitation).on_conflict_do_nothing(), rows)
+
+
+def _uuid_or_none(value: Any) -> uuid.UUID | None:
+    return uuid.UUID(str(value)) if value else None
 
 
 async def upsert_feedback(

@@ -147,7 +147,7 @@ class MessageCitation(Base):
             "ix_message_citations_chatbot_created",
             "chatbot_id",
             "created_at",
-            postgresql_include=["url"],
+            postgresql_include=["url", "source_id", "page_id"],
         ),
     )
 
@@ -159,6 +159,10 @@ class MessageCitation(Base):
     created_at: Mapped[datetime]
     url: Mapped[str | None] = mapped_column(String(2048))
     title: Mapped[str] = mapped_column(String(500))
+    # The cited page and its source, which analytics groups by: many cited pages have no URL
+    # (text and Q&A sources, a file's pages). No foreign keys: the count outlives the page.
+    source_id: Mapped[uuid.UUID | None]
+    page_id: Mapped[uuid.UUID | None]
 
 
 class Feedback(IdMixin, TimestampMixin, Base):

@@ -13,12 +13,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from sitechat.chat.answerer import AnswerEvent, AnswerSettings, Passage, Turn
 from sitechat.chat.answering import ChatRuntime
 from sitechat.core.clock import FrozenClock
 from sitechat.core.state import app_state
-from sitechat.models import Chatbot, Visibility
+from sitechat.models import Chatbot, Chunk, Page, Source, SourceKind, Visibility
 from tests.fixtures.accounts import assert_problem
 from tests.fixtures.chat import (
     ChatAccount,
@@ -128,6 +129,40 @@ async def analytics(
     return response.json()  # type: ignore[no-any-return]
 
 
+async def without_urls(
+    app: FastAPI, chunk_ids: list[uuid.UUID], *, file_pages: list[uuid.UUID]
+) -> None:
+    """The chunks as text sources store them (no URL), and `file_pages` as the pages of one
+    uploaded file (no URL, a page row each, one file source)."""
+    async with app.state.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Chunk).where(Chunk.id.in_([*chunk_ids, *file_pages])).values(url=None)
+        )
+        first = await session.get(Chunk, file_pages[0])
+        assert first is not None
+        file = await session.get(Source, first.source_id)
+        assert file is not None
+        file.kind = SourceKind.file
+        for number, chunk_id in enumerate(file_pages, start=1):
+            chunk = await session.get(Chunk, chunk_id)
+            assert chunk is not None
+            page = Page(
+                id=uuid.uuid4(),
+                workspace_id=chunk.workspace_id,
+                chatbot_id=chunk.chatbot_id,
+                source_id=file.id,
+                url=f"page/{number}",
+                title=chunk.title,
+                content=chunk.content,
+                content_hash=f"hash-{number}",
+                fetched_at=datetime.now(UTC),
+                page_number=number,
+            )
+            session.add(page)
+            await session.flush()
+            chunk.source_id, chunk.page_id = file.id, page.id
+
+
 class TestAnalytics:
     async def test_the_numbers_of_a_known_period(
         self, client: httpx.AsyncClient, known_chatbot: Any
@@ -200,6 +235,67 @@ class TestAnalytics:
 
         cited = [(page["url"], page["citations"]) for page in body["top_cited_pages"]]
         assert cited == [(VENV_URL, 3), (PRICING_URL, 1)]
+
+    async def test_cited_pages_without_a_url_are_each_their_own_row(
+        self, app: FastAPI, client: httpx.AsyncClient, frozen_clock: FrozenClock
+    ) -> None:
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        support = await add_chunk(
+            app,
+            chatbot,
+            "Our support team answers every email within two business days.",
+            title="Support",
+        )
+        refunds = await add_chunk(
+            app,
+            chatbot,
+            "Refunds are paid back to the original card within ten days.",
+            title="Refunds",
+        )
+        # A PDF's two pages: one file source, the same title, no URL.
+        warranty = await add_chunk(
+            app,
+            chatbot,
+            "The warranty covers the blender motor for five years.",
+            title="Manual.pdf",
+        )
+        filter_ = await add_chunk(
+            app,
+            chatbot,
+            "Rinse the blender filter with warm water every month.",
+            title="Manual.pdf",
+        )
+        await without_urls(app, [support, refunds], file_pages=[warranty, filter_])
+        for question in (
+            "How fast does support answer an email?",
+            "How long does the motor warranty last?",
+            "How many years does the warranty cover the motor?",
+            "How do I rinse the filter?",
+            "How are refunds paid back?",
+        ):
+            conversation = await client.post(
+                f"/v1/chatbots/{chatbot.id}/conversations", json={}, headers=account.headers
+            )
+            answer = await client.post(
+                f"/v1/conversations/{conversation.json()['id']}/messages",
+                json={"content": question},
+                headers=account.headers,
+            )
+            assert answer.status_code == 201, answer.text
+            assert [c["title"] for c in answer.json()["citations"]], question
+
+        body = await analytics(client, account, chatbot.id)
+
+        cited = [(p["url"], p["title"], p["citations"]) for p in body["top_cited_pages"]]
+        assert cited[0] == (None, "Manual.pdf", 2)
+        assert sorted(cited[1:]) == [
+            (None, "Manual.pdf", 1),
+            (None, "Refunds", 1),
+            (None, "Support", 1),
+        ]
+        file_rows = [p for p in body["top_cited_pages"] if p["title"] == "Manual.pdf"]
+        assert file_rows[0]["source_id"] == file_rows[1]["source_id"] is not None
 
     async def test_a_week_and_the_day_before(
         self, client: httpx.AsyncClient, known_chatbot: Any
