@@ -2,7 +2,7 @@
 
 Revision ID: a1c4f0000001
 Revises: e6f2b0000001
-Create Date: 2026-12-08 09:00:00
+Create Date: 2026-12-07 09:00:00
 
 The most cited pages were grouped by URL, so every citation without one (text and Q&A
 sources, a file's pages) fell into one row. Each citation now records the source and page it
