@@ -47,6 +47,7 @@ class AnswerSettings:
     max_answer_chars: int = 1200
     temperature: float = 0.2
     model: str | None = None
+    welcome_message: str = ""  # as written: the reply to a visitor's greeting
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ from sitechat.chat.errors import ChatbotNotReady
 from sitechat.chat.evidence import Evidence, answerable, evidence_of
 from sitechat.chat.handoff import HandoffNotice
 from sitechat.chat.schemas import MAX_TITLE_CHARS, UsageRead, public_citation
+from sitechat.chat.small_talk import small_talk_answer, small_talk_reply
 from sitechat.chat.streaming import PING, ChatEvent, with_keepalive
 from sitechat.chatbots import repository as chatbot_repository
 from sitechat.core.clock import utcnow
@@ -132,6 +133,7 @@ def answer_settings(chatbot: Chatbot) -> AnswerSettings:
         max_answer_chars=chatbot.max_answer_chars,
         temperature=chatbot.temperature,
         model=chatbot.model,
+        welcome_message=display_text_as_written(chatbot.welcome_message or ""),
     )
 
 
@@ -432,7 +434,15 @@ class AnswerRun:
         stored = False
         try:
             yield _start_event(turn)
-            if turn.handoff_message is None:
+            courtesy = small_talk_reply(turn.question, turn.settings.welcome_message)
+            events: AsyncIterator[AnswerEvent]
+            if turn.handoff_message is not None:
+                events = HandoffNotice(turn.handoff_message).stream(
+                    turn.question, turn.passages, turn.history, turn.settings
+                )
+            elif courtesy is not None:
+                events = small_talk_answer(turn.question, courtesy, turn.settings)
+            else:
                 answerer = runtime.answerer
                 events = answer_events(
                     answerer,
@@ -441,10 +451,6 @@ class AnswerRun:
                     turn.history,
                     turn.settings,
                     turn.evidence,
-                )
-            else:
-                events = HandoffNotice(turn.handoff_message).stream(
-                    turn.question, turn.passages, turn.history, turn.settings
                 )
             interval = runtime.keepalive_seconds if keepalive else None
             async for event in with_keepalive(events, interval):

@@ -118,6 +118,38 @@ class TestAsking:
 
         assert response.json()["content"] == "Ask our help & support desk."
 
+    async def test_greetings_and_thanks_get_a_courtesy_not_the_fallback(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        # "hi" searched the docs, got "I couldn't find that on this site" and was listed
+        # among the unanswered questions.
+        account = await create_account(app)
+        chatbot, _ = await _bot_with_docs(app, account)
+        changed = await client.patch(
+            f"/v1/chatbots/{chatbot.id}",
+            json={"welcome_message": "Hi! Ask me about Python & venv."},
+            headers=account.headers,
+        )
+        assert changed.status_code == 200, changed.text
+        conversation_id = await _conversation(client, account, chatbot)
+
+        hello = (await _ask(client, account, conversation_id, "hi!")).json()
+        thanks = (await _ask(client, account, conversation_id, "ok, thanks")).json()
+        question = (await _ask(client, account, conversation_id, "hi, whats venv?")).json()
+
+        assert (hello["content"], hello["fallback"], hello["citations"]) == (
+            "Hi! Ask me about Python & venv.",
+            False,
+            [],
+        )
+        assert (thanks["fallback"], thanks["citations"]) == (False, [])
+        assert thanks["content"].startswith("You're welcome")
+        assert "python -m venv" in question["content"]  # a greeting before a question
+        analytics = await client.get(
+            f"/v1/chatbots/{chatbot.id}/analytics", headers=account.headers
+        )
+        assert analytics.json()["unanswered_questions"] == []
+
     async def test_a_question_about_a_product_the_docs_never_name_gets_the_fallback(
         self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:
