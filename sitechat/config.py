@@ -231,6 +231,9 @@ class MailSettings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr = SecretStr("")
     sender: str = "SiteChat <no-reply@sitechat.invalid>"
+    # Production refuses to start without an SMTP host (no reset or invitation mail would
+    # leave) unless set; its mails are then dropped, logged without their body.
+    allow_no_smtp_in_production: bool = False
 
 
 class Settings(BaseSettings):

@@ -53,6 +53,6 @@ def start_task_context(
     return TaskContext(
         settings=settings,
         sessionmaker=sessionmaker,
-        mailer=build_mailer(settings.mail),
+        mailer=build_mailer(settings.mail, settings.env),
         components=components,
     )

@@ -1,8 +1,11 @@
 """Outgoing mail behind one small interface: SMTP when configured, else the log.
 
-The log mailer is the delivery channel of a fresh install: the message, reset link included,
-goes to the log as `mail.sent`. The body is logged under `body`, a field name the redaction
-processor leaves alone, because reading that link is the whole point of this mailer.
+Outside production the log mailer is the delivery channel of a fresh install: the message,
+reset link included, goes to the log as `mail.sent`. The body is logged under `body`, a field
+name the redaction processor leaves alone, because reading that link is the whole point of
+this mailer. Production without SMTP sends nothing and logs only that a mail was not sent
+(`mail.not_sent`, recipient and subject): there, whoever reads the logs must not be able to
+take over an account with its reset link.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Protocol
 
 import structlog
 
-from sitechat.config import MailSettings
+from sitechat.config import Environment, MailSettings
 
 log = structlog.get_logger()
 
@@ -39,6 +42,18 @@ class LogMailer:
 
     async def send(self, message: MailMessage) -> None:
         log.info("mail.sent", to=message.to, subject=message.subject, body=message.body)
+
+
+class UnsentMailer:
+    """Production without an SMTP host: the message is dropped, and the log says so."""
+
+    async def send(self, message: MailMessage) -> None:
+        log.warning(
+            "mail.not_sent",
+            to=message.to,
+            subject=message.subject,
+            reason="SITECHAT_MAIL_SMTP_HOST is not set",
+        )
 
 
 class SmtpMailer:
@@ -70,5 +85,7 @@ class SmtpMailer:
             smtp.send_message(email, from_addr=parseaddr(self._sender)[1])
 
 
-def build_mailer(settings: MailSettings) -> Mailer:
-    return SmtpMailer(settings) if settings.smtp_host else LogMailer()
+def build_mailer(settings: MailSettings, env: Environment) -> Mailer:
+    if settings.smtp_host:
+        return SmtpMailer(settings)
+    return UnsentMailer() if env is Environment.production else LogMailer()

@@ -3,8 +3,8 @@
 `sitechat check-config` prints these problems and `serve` / `worker` refuse to start on any of
 them: one plain line per problem, naming the environment variable to change, never a
 traceback. Production also refuses the parts meant for a laptop (the sandbox gateway, the
-embedded database, a loopback public URL) unless an explicit `..._IN_PRODUCTION` setting says
-the operator means it.
+embedded database, a loopback public URL, no SMTP host) unless an explicit `..._IN_PRODUCTION`
+setting says the operator means it.
 """
 
 from __future__ import annotations
@@ -215,6 +215,11 @@ def _check_production(settings: Settings) -> Iterable[str | None]:
             f"SITECHAT_HTTP_PUBLIC_BASE_URL={base_url} is a loopback address that mail links "
             "would point to: set the public URL, or set "
             "SITECHAT_HTTP_ALLOW_LOOPBACK_BASE_URL_IN_PRODUCTION=true"
+        )
+    if not settings.mail.smtp_host and not settings.mail.allow_no_smtp_in_production:
+        yield (
+            "SITECHAT_MAIL_SMTP_HOST is not set: production would send no password-reset or "
+            "invitation mail; set it, or set SITECHAT_MAIL_ALLOW_NO_SMTP_IN_PRODUCTION=true"
         )
 
 

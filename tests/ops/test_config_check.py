@@ -21,6 +21,7 @@ PRODUCTION_ALLOWING_EVERYTHING = {
     "SITECHAT_BILLING_ALLOW_SANDBOX_IN_PRODUCTION": "true",
     "SITECHAT_DB_ALLOW_EMBEDDED_IN_PRODUCTION": "true",
     "SITECHAT_HTTP_ALLOW_LOOPBACK_BASE_URL_IN_PRODUCTION": "true",
+    "SITECHAT_MAIL_ALLOW_NO_SMTP_IN_PRODUCTION": "true",
 }
 
 
@@ -68,7 +69,11 @@ class TestProductionRefusals:
         assert "loopback" in the_line_naming(
             lines, "SITECHAT_HTTP_ALLOW_LOOPBACK_BASE_URL_IN_PRODUCTION"
         )
-        assert len(lines) == 5
+        # Without SMTP, no reset or invitation mail would leave (and none is logged).
+        assert "password-reset" in the_line_naming(
+            lines, "SITECHAT_MAIL_ALLOW_NO_SMTP_IN_PRODUCTION"
+        )
+        assert len(lines) == 6
         # Refused before anything started: no embedded database, no generated secrets.
         assert not (tmp_path / ".sitechat").exists()
 
@@ -87,6 +92,7 @@ class TestProductionRefusals:
             DATABASE_URL="postgresql://sitechat@db.internal:5432/sitechat",
             SITECHAT_BILLING_GATEWAY="none",
             SITECHAT_HTTP_PUBLIC_BASE_URL="https://chat.example.com",
+            SITECHAT_MAIL_SMTP_HOST="smtp.example.com",
         )
         assert result.returncode == 0, result.stderr
 

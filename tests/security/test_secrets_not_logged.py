@@ -1,7 +1,8 @@
 """Passwords, tokens and API keys never reach a log line, in a real server's JSON stdout.
 
-The one allowed exception is the password-reset link in the log mailer's `mail.sent` event:
-delivering it through the log is that mailer's purpose.
+The one allowed exception, outside production, is the password-reset link in the log mailer's
+`mail.sent` event: delivering it through the log is that mailer's purpose. Production without
+SMTP logs only that a mail was not sent.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from structlog.testing import capture_logs
 
+from sitechat.config import Environment, MailSettings
+from sitechat.core.mail import MailMessage, build_mailer
 from sitechat.core.security import split_api_key
 from tests.fixtures.accounts import register
 from tests.security.conftest import server_environment, uvicorn_server
@@ -124,3 +128,31 @@ class TestServerLogs:
         # Lines that are not JSON (a library writing around structlog) leak nothing either.
         raw_lines = [line for line in log_text.splitlines() if not line.startswith("{")]
         assert not [s for s in secrets for line in raw_lines if s in line]
+
+
+class TestMailWithoutSmtp:
+    RESET_MAIL = MailMessage(
+        to="ada@example.com",
+        subject="Reset your SiteChat password",
+        body="https://chat.example.com/reset-password?token=tok123\nReset token: tok123\n",
+    )
+
+    async def test_production_logs_that_the_mail_was_not_sent_without_its_body(self) -> None:
+        """It logged the whole mail, reset token included, as `mail.sent` at info level."""
+        mailer = build_mailer(MailSettings(smtp_host=None), Environment.production)
+        with capture_logs() as logs:
+            await mailer.send(self.RESET_MAIL)
+
+        assert [e["event"] for e in logs] == ["mail.not_sent"]
+        (event,) = logs
+        assert event["log_level"] == "warning"
+        assert (event["to"], event["subject"]) == (self.RESET_MAIL.to, self.RESET_MAIL.subject)
+        assert "SITECHAT_MAIL_SMTP_HOST" in event["reason"]
+        assert "tok123" not in json.dumps(event)
+
+    async def test_development_writes_the_mail_to_the_log(self) -> None:
+        mailer = build_mailer(MailSettings(smtp_host=None), Environment.development)
+        with capture_logs() as logs:
+            await mailer.send(self.RESET_MAIL)
+
+        assert [(e["event"], e["body"]) for e in logs] == [("mail.sent", self.RESET_MAIL.body)]
