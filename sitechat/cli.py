@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 from types import FrameType
@@ -13,7 +14,7 @@ import structlog
 from sitechat.config import Settings
 from sitechat.core.embedded_db import configured_database
 from sitechat.core.logging import configure_logging
-from sitechat.ops.config_check import ConfigInvalid, checked_settings, load_settings
+from sitechat.ops.config_check import ConfigInvalid, checked_settings, load_settings, summary
 
 log = structlog.get_logger()
 
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "make-migration":
         make_migration(settings, args.message)
     elif args.command == "check-config":
-        print(settings.model_dump_json(indent=2))
+        print(json.dumps(summary(settings), indent=2))
         print("sitechat: configuration OK", file=sys.stderr)
     elif args.command == "admin":
         from sitechat.admin.cli import run_admin

@@ -23,6 +23,8 @@ from sitechat import config
 from sitechat.config import Environment, Settings, is_weak_secret
 
 OPENAI_HOST = "api.openai.com"
+# How pydantic shows a `SecretStr`; a URL's password is shown the same way.
+SECRET_MASK = "**********"  # noqa: S105 - the mask, not a secret
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
@@ -247,6 +249,40 @@ def checked_settings() -> Settings:
     return settings
 
 
+def _masked_parameter(item: str) -> str:
+    name = item.partition("=")[0]
+    return f"{name}={SECRET_MASK}" if name.lower() == "password" else item
+
+
+def masked_url(url: str) -> str:
+    """`url` with its password hidden, in the authority (`user:password@`) or a `password=`
+    query parameter (libpq and redis read both); anything else is kept to check by eye."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # not parseable as a URL: nothing to keep apart
+        return url
+    if password is not None:
+        userinfo, _, host = parts.netloc.rpartition("@")
+        user = userinfo.partition(":")[0]
+        url = url.replace(parts.netloc, f"{user}:{SECRET_MASK}@{host}", 1)
+    if parts.query:
+        query = "&".join(_masked_parameter(item) for item in parts.query.split("&"))
+        url = url.replace(f"?{parts.query}", f"?{query}", 1)
+    return url
+
+
+def _masked_urls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _masked_urls(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked_urls(item) for item in value]
+    if isinstance(value, str) and "://" in value:
+        return masked_url(value)
+    return value
+
+
 def summary(settings: Settings) -> dict[str, Any]:
-    """What `check-config` prints when all is well: the effective settings, secrets hidden."""
-    return settings.model_dump(mode="json")
+    """What `check-config` prints when all is well: the effective settings, secrets hidden
+    (`SecretStr` values, and the passwords inside URLs such as `DATABASE_URL`)."""
+    return dict(_masked_urls(settings.model_dump(mode="json")))

@@ -4,6 +4,7 @@ traceback, nothing started."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -95,6 +96,25 @@ class TestProductionRefusals:
             SITECHAT_MAIL_SMTP_HOST="smtp.example.com",
         )
         assert result.returncode == 0, result.stderr
+
+    def test_passwords_in_urls_are_not_printed(self, tmp_path: Path) -> None:
+        """DATABASE_URL and REDIS_URL were printed with their passwords, other secrets masked."""
+        result = run_sitechat(
+            tmp_path,
+            "check-config",
+            **PRODUCTION_ALLOWING_EVERYTHING,
+            DATABASE_URL="postgresql://sitechat:db-pass-1234@db.internal:5432/sitechat",
+            REDIS_URL="redis://default:redis-pass-5678@cache.internal:6379/0?password=q-pass-90",
+        )
+        assert result.returncode == 0, result.stderr
+        for password in ("db-pass-1234", "redis-pass-5678", "q-pass-90"):
+            assert password not in result.stdout
+        shown = json.loads(result.stdout)
+        assert shown["db"]["url"] == "postgresql://sitechat:**********@db.internal:5432/sitechat"
+        assert shown["redis"]["url"] == (
+            "redis://default:**********@cache.internal:6379/0?password=**********"
+        )
+        assert shown["auth"]["api_key_pepper"] == "**********"
 
     def test_a_short_secret_is_refused(self, tmp_path: Path) -> None:
         env = {**PRODUCTION_ALLOWING_EVERYTHING, "SITECHAT_AUTH_JWT_SECRET": "short"}
