@@ -125,8 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # What these commands need is checked in full first (`ops/config_check.py`); the others only
-# need settings that parse.
-_FULLY_CHECKED = frozenset({"serve", "worker", "check-config"})
+# need settings that parse. `admin` is checked like `serve`: an API key it created with
+# production's unset pepper, for instance, would print fine and never work.
+_FULLY_CHECKED = frozenset({"serve", "worker", "check-config", "admin"})
 
 
 def _settings_for(command: str) -> Settings:

@@ -40,6 +40,10 @@ def _split_commas(value: Any) -> Any:
 CommaList = Annotated[list[str], NoDecode]
 
 
+def _blank_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 class DatabaseSettings(BaseSettings):
     model_config = _config("SITECHAT_DB_")
 
@@ -56,11 +60,16 @@ class DatabaseSettings(BaseSettings):
     # Production refuses the embedded database unless this says the operator means it.
     allow_embedded_in_production: bool = False
 
+    # `DATABASE_URL=` (blank) means the embedded database, as it always did at run time.
+    _blank_url = field_validator("url", mode="before")(_blank_is_none)
+
 
 class RedisSettings(BaseSettings):
     model_config = _config("SITECHAT_REDIS_")
 
     url: str | None = Field(default=None, validation_alias="REDIS_URL")
+
+    _blank_url = field_validator("url", mode="before")(_blank_is_none)
 
 
 class AuthSettings(BaseSettings):
@@ -125,10 +134,7 @@ class CrawlSettings(BaseSettings):
 
     _split = field_validator("allowed_hosts", mode="before")(_split_commas)
 
-    @field_validator("browser", mode="before")
-    @classmethod
-    def _blank_browser_is_none(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
+    _blank_browser = field_validator("browser", mode="before")(_blank_is_none)
 
 
 class SourceSettings(BaseSettings):

@@ -6,7 +6,8 @@
     sitechat admin create-api-key WORKSPACE_ID [--name NAME] [--role member|admin|owner]
     sitechat admin unlock EMAIL
 
-Problems are printed as one line on stderr with exit status 1; nothing is changed then.
+Problems are printed as one line on stderr with exit status 1; nothing is changed then. A
+configuration `serve` would refuse never gets here (`cli.py` refuses it first, exit status 2).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 from sqlalchemy.engine import make_url
 
 from sitechat.config import Settings
@@ -214,6 +215,34 @@ class TestApiKeys:
         headers = {"Authorization": f"Bearer {field(output, 'key')}"}
         created = await client.post("/v1/chatbots", json={"name": "Docs"}, headers=headers)
         assert created.status_code == 201, created.text
+
+
+class TestProductionChecks:
+    @pytest.mark.parametrize("command", ["create-api-key", "list-workspaces"])
+    async def test_admin_refuses_what_serve_refuses(
+        self, settings: Settings, tmp_path: Path, client: httpx.AsyncClient, command: str
+    ) -> None:
+        """Without the production pepper, create-api-key printed a key that never worked."""
+        account = await register(client)
+        args = [str(account.workspace_id)] if command == "create-api-key" else []
+        result = admin(
+            settings,
+            tmp_path,
+            command,
+            *args,
+            SITECHAT_ENV="production",
+            SITECHAT_AUTH_API_KEY_PEPPER="",
+            SITECHAT_BILLING_ALLOW_SANDBOX_IN_PRODUCTION="true",
+            SITECHAT_HTTP_ALLOW_LOOPBACK_BASE_URL_IN_PRODUCTION="true",
+            SITECHAT_MAIL_ALLOW_NO_SMTP_IN_PRODUCTION="true",
+        )
+
+        assert (result.returncode, result.stdout) == (2, "")
+        assert result.stderr.splitlines() == [
+            "sitechat: SITECHAT_AUTH_API_KEY_PEPPER is not set: "
+            "production needs a random secret of at least 32 characters"
+        ]
+        assert not (tmp_path / "data").exists()  # no secrets.json, no database
 
 
 class TestUnlock:
