@@ -417,6 +417,27 @@ class TestCitations:
         assert len(answer.citations[0].snippet) <= 240
 
 
+class TestRepliesToOtherQuestions:
+    FAQ = make_passage(
+        "Yes. Our country sourdough, baguette and seeded rye are vegan. The brioche contains "
+        "egg and butter.",
+        title="FAQ",
+        heading="FAQ > Are your breads vegan?",
+    )
+
+    async def test_a_yes_to_the_faqs_question_is_not_said_to_another(self) -> None:
+        # "Yes." answered "Are your breads vegan?"; said to this visitor it is wrong.
+        answer = await ask("is the brioche vegan?", [self.FAQ])
+
+        assert answer.text.startswith("Our country sourdough"), answer.text
+        assert "The brioche contains egg and butter." in answer.text
+
+    async def test_it_is_said_to_the_question_it_answers(self) -> None:
+        answer = await ask("are your breads vegan", [self.FAQ])
+
+        assert answer.text.startswith("Yes. Our country sourdough"), answer.text
+
+
 class TestFallback:
     async def test_unrelated_question_gets_the_fallback_and_no_citations(
         self, docs_passages: list[Passage]
