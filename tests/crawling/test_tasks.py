@@ -33,6 +33,37 @@ account_fixture = crawl_site.account_fixture
 chatbot_id_fixture = crawl_site.chatbot_id_fixture
 
 
+async def _slow_crawl_cancelled(
+    crawl_client: httpx.AsyncClient,
+    crawl_app: Any,
+    account: Account,
+    chatbot_id: str,
+    site: LocalSite,
+    *,
+    pages: int,
+    once_indexed: int,
+) -> tuple[dict[str, Any], asyncio.Task[Any]]:
+    """A crawl of `pages` slow pages, cancelled through the API once it has indexed
+    `once_indexed`; its job, and the worker still running it."""
+    slow = {f"/slow-{n}": f"Slow page number {n} about turtles." for n in range(pages)}
+    docs_site(site, slow)
+    for path in slow:
+        site.page(path, html_page("Slow", f"<h1>Slow</h1><p>{slow[path]}</p>"), delay_seconds=1)
+    job = (
+        await start_crawl(crawl_client, account, chatbot_id, site.url("/"), use_sitemap=False)
+    ).json()
+    worker = asyncio.create_task(run_queued_jobs(crawl_app))
+
+    async def indexed_enough() -> bool:
+        crawl = await get_crawl(crawl_client, account, job["id"])
+        return bool(crawl["pages_indexed"] >= once_indexed)
+
+    await wait_until(indexed_enough)
+    cancelled = await crawl_client.post(f"/v1/crawls/{job['id']}/cancel", headers=account.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    return job, worker
+
+
 class TestCancelRunningCrawl:
     async def test_stops_within_seconds_and_keeps_indexed_pages(
         self,
@@ -42,23 +73,9 @@ class TestCancelRunningCrawl:
         chatbot_id: str,
         site: LocalSite,
     ) -> None:
-        slow = {f"/slow-{n}": f"Slow page number {n} about turtles." for n in range(12)}
-        docs_site(site, slow)
-        for path in slow:
-            site.page(path, html_page("Slow", f"<h1>Slow</h1><p>{slow[path]}</p>"), delay_seconds=1)
-        job = (
-            await start_crawl(crawl_client, account, chatbot_id, site.url("/"), use_sitemap=False)
-        ).json()
-        worker = asyncio.create_task(run_queued_jobs(crawl_app))
-
-        async def some_page_indexed() -> bool:
-            return (await get_crawl(crawl_client, account, job["id"]))["pages_indexed"] >= 2
-
-        await wait_until(some_page_indexed)
-        response = await crawl_client.post(
-            f"/v1/crawls/{job['id']}/cancel", headers=account.headers
+        job, worker = await _slow_crawl_cancelled(
+            crawl_client, crawl_app, account, chatbot_id, site, pages=12, once_indexed=2
         )
-        assert response.status_code == 200
         asked = time.monotonic()
         await asyncio.wait_for(worker, timeout=10)
         assert time.monotonic() - asked < 4
@@ -407,23 +424,9 @@ class TestWebsiteSourceStatus:
         chatbot_id: str,
         site: LocalSite,
     ) -> None:
-        slow = {f"/slow-{n}": f"Slow page number {n} about turtles." for n in range(8)}
-        docs_site(site, slow)
-        for path in slow:
-            site.page(path, html_page("Slow", f"<h1>Slow</h1><p>{slow[path]}</p>"), delay_seconds=1)
-        job = (
-            await start_crawl(crawl_client, account, chatbot_id, site.url("/"), use_sitemap=False)
-        ).json()
-        worker = asyncio.create_task(run_queued_jobs(crawl_app))
-
-        async def home_page_indexed() -> bool:
-            return (await get_crawl(crawl_client, account, job["id"]))["pages_indexed"] >= 1
-
-        await wait_until(home_page_indexed)
-        cancelled = await crawl_client.post(
-            f"/v1/crawls/{job['id']}/cancel", headers=account.headers
+        job, worker = await _slow_crawl_cancelled(
+            crawl_client, crawl_app, account, chatbot_id, site, pages=8, once_indexed=1
         )
-        assert cancelled.status_code == 200, cancelled.text
         await asyncio.wait_for(worker, timeout=10)
 
         final = await get_crawl(crawl_client, account, job["id"])
