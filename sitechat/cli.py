@@ -117,7 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply database migrations")
     revision_parser = commands.add_parser("make-migration", help="(developers) autogenerate")
     revision_parser.add_argument("-m", "--message", required=True)
-    commands.add_parser("check-config", help="validate settings and print the effective ones")
+    check_parser = commands.add_parser(
+        "check-config", help="validate settings and print the effective ones"
+    )
+    # What `serve --workers N` will be checked for (several API processes need shared limits).
+    check_parser.add_argument("--workers", type=int, default=1)
     from sitechat.admin.parser import add_admin_parser
 
     add_admin_parser(commands)
@@ -130,15 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
 _FULLY_CHECKED = frozenset({"serve", "worker", "check-config", "admin"})
 
 
-def _settings_for(command: str) -> Settings:
-    settings = checked_settings() if command in _FULLY_CHECKED else load_settings()
-    return settings
+def _settings_for(args: argparse.Namespace) -> Settings:
+    if args.command not in _FULLY_CHECKED:
+        return load_settings()
+    return checked_settings(api_processes=getattr(args, "workers", 1))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = _settings_for(args.command)
+        settings = _settings_for(args)
     except ConfigInvalid as error:
         for problem in error.problems:
             print(f"sitechat: {problem}", file=sys.stderr)

@@ -68,6 +68,9 @@ class RedisSettings(BaseSettings):
     model_config = _config("SITECHAT_REDIS_")
 
     url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    # Production refuses `serve --workers N` (N > 1) without Redis, where each API process
+    # would keep its own rate limits and login lockouts, unless set.
+    allow_per_process_limits_in_production: bool = False
 
     _blank_url = field_validator("url", mode="before")(_blank_is_none)
 

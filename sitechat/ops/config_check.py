@@ -3,8 +3,8 @@
 `sitechat check-config` prints these problems and `serve` / `worker` refuse to start on any of
 them: one plain line per problem, naming the environment variable to change, never a
 traceback. Production also refuses the parts meant for a laptop (the sandbox gateway, the
-embedded database, a loopback public URL, no SMTP host) unless an explicit `..._IN_PRODUCTION`
-setting says the operator means it.
+embedded database, a loopback public URL, no SMTP host, several API processes without Redis)
+unless an explicit `..._IN_PRODUCTION` setting says the operator means it.
 """
 
 from __future__ import annotations
@@ -225,6 +225,24 @@ def _check_production(settings: Settings) -> Iterable[str | None]:
         )
 
 
+def _check_shared_limits(settings: Settings, api_processes: int) -> Iterable[str | None]:
+    """N API processes without Redis each keep their own rate limits and login lockouts:
+    N times the requests, and N times the password guesses before an account locks."""
+    if (
+        settings.env is not Environment.production
+        or api_processes <= 1
+        or settings.redis.url is not None
+        or not settings.ratelimit.enabled
+        or settings.redis.allow_per_process_limits_in_production
+    ):
+        return
+    yield (
+        f"REDIS_URL is not set: with --workers {api_processes} each API process would keep its "
+        f"own rate limits and login lockouts ({api_processes} times the requests and failed "
+        "logins); set it, or set SITECHAT_REDIS_ALLOW_PER_PROCESS_LIMITS_IN_PRODUCTION=true"
+    )
+
+
 _CHECKS: tuple[Callable[[Settings], Iterable[str | None]], ...] = (
     _check_production,
     _check_urls,
@@ -235,15 +253,17 @@ _CHECKS: tuple[Callable[[Settings], Iterable[str | None]], ...] = (
 )
 
 
-def config_problems(settings: Settings) -> list[str]:
-    """One plain line per problem; empty when `serve` can start."""
-    return [problem for check in _CHECKS for problem in check(settings) if problem is not None]
+def config_problems(settings: Settings, *, api_processes: int = 1) -> list[str]:
+    """One plain line per problem; empty when `serve --workers api_processes` can start."""
+    problems = [problem for check in _CHECKS for problem in check(settings)]
+    problems.extend(_check_shared_limits(settings, api_processes))
+    return [problem for problem in problems if problem is not None]
 
 
-def checked_settings() -> Settings:
+def checked_settings(*, api_processes: int = 1) -> Settings:
     """The settings, or `ConfigInvalid` with every problem found (what `serve` runs first)."""
     settings = load_settings()
-    problems = config_problems(settings)
+    problems = config_problems(settings, api_processes=api_processes)
     if problems:
         raise ConfigInvalid(problems)
     return settings

@@ -123,6 +123,43 @@ class TestProductionRefusals:
         assert "short" not in "".join(lines)
 
 
+class TestSeveralApiProcesses:
+    """`serve --workers N` without Redis kept rate limits and lockouts per process: 5 failed
+    logins became 5 x N, and production started silently."""
+
+    # Unreachable: if the check let it through, `serve` would fail connecting, not start.
+    NO_DATABASE = "postgresql://sitechat@127.0.0.1:1/sitechat"
+
+    def test_production_serve_with_workers_needs_redis(self, tmp_path: Path) -> None:
+        env = {**PRODUCTION_ALLOWING_EVERYTHING, "DATABASE_URL": self.NO_DATABASE}
+        lines = problem_lines(run_sitechat(tmp_path, "serve", "--workers", "3", **env))
+        line = the_line_naming(lines, "SITECHAT_REDIS_ALLOW_PER_PROCESS_LIMITS_IN_PRODUCTION")
+        assert line.startswith("sitechat: REDIS_URL is not set") and "--workers 3" in line
+        assert len(lines) == 1
+
+    def test_check_config_checks_what_serve_will_run(self, tmp_path: Path) -> None:
+        result = run_sitechat(
+            tmp_path, "check-config", "--workers", "2", **PRODUCTION_ALLOWING_EVERYTHING
+        )
+        the_line_naming(problem_lines(result), "REDIS_URL")
+
+    @pytest.mark.parametrize(
+        "allowed",
+        [
+            {"REDIS_URL": "redis://cache.internal:6379/0"},
+            {"SITECHAT_REDIS_ALLOW_PER_PROCESS_LIMITS_IN_PRODUCTION": "true"},
+            {"SITECHAT_RATELIMIT_ENABLED": "false"},
+            {"SITECHAT_ENV": "development"},
+        ],
+    )
+    def test_shared_or_explicitly_per_process_limits_pass(
+        self, tmp_path: Path, allowed: dict[str, str]
+    ) -> None:
+        env = {**PRODUCTION_ALLOWING_EVERYTHING, **allowed}
+        result = run_sitechat(tmp_path, "check-config", "--workers", "4", **env)
+        assert result.returncode == 0, result.stderr
+
+
 class TestWhatServeWillNeed:
     def test_a_rate_limit_that_is_not_one(self, tmp_path: Path) -> None:
         lines = problem_lines(
