@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The placeholder older versions shipped as a default; refused in production like any weak value.
@@ -48,13 +48,13 @@ class DatabaseSettings(BaseSettings):
     model_config = _config("SITECHAT_DB_")
 
     url: str | None = Field(default=None, validation_alias="DATABASE_URL")
-    pool_size: int = 10
+    pool_size: int = Field(default=10, ge=1)
     # Overflow connections are opened and closed per burst; under load that churn costs more
     # than waiting for a pooled connection (bench/api).
-    max_overflow: int = 0
+    max_overflow: int = Field(default=0, ge=0)
     # The lean primary-key reads' own pool (`sitechat/core/db.py: create_read_pool`); a read
     # holds a connection for one round trip, so a few serve thousands of reads a second.
-    read_pool_size: int = 5
+    read_pool_size: int = Field(default=5, ge=1)
     statement_timeout_ms: int = 30_000
     echo: bool = False
     # Production refuses the embedded database unless this says the operator means it.
@@ -85,11 +85,11 @@ class AuthSettings(BaseSettings):
     jwt_previous_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
     jwt_issuer: str = "sitechat"
     jwt_audience: str = "sitechat-api"
-    access_token_ttl_seconds: int = 900
-    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    access_token_ttl_seconds: int = Field(default=900, gt=0)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0)
     api_key_pepper: SecretStr = UNSET_SECRET
-    password_reset_ttl_seconds: int = 3600
-    invitation_ttl_seconds: int = 7 * 24 * 3600
+    password_reset_ttl_seconds: int = Field(default=3600, gt=0)
+    invitation_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
 
     @field_validator("jwt_previous_keys", mode="before")
     @classmethod
@@ -118,8 +118,8 @@ class CrawlSettings(BaseSettings):
 
     allowed_hosts: CommaList = Field(default_factory=list)
     user_agent: str = "SiteChatBot/0.1 (+https://sitechat.invalid/bot)"
-    max_pages_cap: int = 10_000  # the largest plan's crawl_max_pages (plans.toml)
-    default_max_pages: int = 500
+    max_pages_cap: int = Field(default=10_000, ge=1)  # the largest plan's crawl_max_pages
+    default_max_pages: int = Field(default=500, ge=1)  # at most `max_pages_cap`
     # Politeness adapts to each host (crawling/politeness.py): up to this many connections
     # while it answers quickly, fewer and spaced out when it slows down or answers 429/503.
     per_host_concurrency: int = 4
@@ -138,6 +138,14 @@ class CrawlSettings(BaseSettings):
     _split = field_validator("allowed_hosts", mode="before")(_split_commas)
 
     _blank_browser = field_validator("browser", mode="before")(_blank_is_none)
+
+    @field_validator("default_max_pages")
+    @classmethod
+    def _default_within_cap(cls, value: int, info: ValidationInfo) -> int:
+        cap = info.data.get("max_pages_cap")
+        if cap is not None and value > cap:
+            raise ValueError(f"must be at most SITECHAT_CRAWL_MAX_PAGES_CAP ({cap})")
+        return value
 
 
 class SourceSettings(BaseSettings):
@@ -227,7 +235,7 @@ class WorkerSettings(BaseSettings):
     model_config = _config("SITECHAT_WORKER_")
 
     in_process: bool = True
-    concurrency: int = 4
+    concurrency: int = Field(default=4, ge=1)
     # On shutdown, running jobs get this long to finish; the rest go back to the queue.
     shutdown_grace_seconds: float = 10.0
 

@@ -77,14 +77,19 @@ def load_settings() -> Settings:
 
 
 def _is_loopback_host(host: str | None) -> bool:
+    """A host that only this machine can reach: a loopback name or address in any notation
+    (`127.1`, `0x7f.0.0.1`, `::ffff:127.0.0.1`), or the unspecified `0.0.0.0` / `::`, which a
+    browser elsewhere reads as itself."""
     if not host:
         return False
     if host.lower() in _LOOPBACK_NAMES or host.lower().endswith(".localhost"):
         return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    from sitechat.core.ssrf import parse_ip_literal
+
+    address = parse_ip_literal(host)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address is not None and (address.is_loopback or address.is_unspecified)
 
 
 def _http_url_problem(setting: str, url: str) -> str | None:
@@ -214,8 +219,8 @@ def _check_production(settings: Settings) -> Iterable[str | None]:
         and not settings.http.allow_loopback_base_url_in_production
     ):
         yield (
-            f"SITECHAT_HTTP_PUBLIC_BASE_URL={base_url} is a loopback address that mail links "
-            "would point to: set the public URL, or set "
+            f"SITECHAT_HTTP_PUBLIC_BASE_URL={base_url} is a loopback (or unspecified) address "
+            "that mail links would point to: set the public URL, or set "
             "SITECHAT_HTTP_ALLOW_LOOPBACK_BASE_URL_IN_PRODUCTION=true"
         )
     if not settings.mail.smtp_host and not settings.mail.allow_no_smtp_in_production:

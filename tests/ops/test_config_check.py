@@ -221,6 +221,20 @@ class TestWhatServeWillNeed:
         line = the_line_naming(problem_lines(result), "SITECHAT_DB_POOL_SIZE")
         assert "'many'" in line
 
+    def test_a_number_nothing_could_run_with(self, tmp_path: Path) -> None:
+        result = run_sitechat(tmp_path, "check-config", SITECHAT_WORKER_CONCURRENCY="0")
+        line = the_line_naming(problem_lines(result), "SITECHAT_WORKER_CONCURRENCY")
+        assert "greater than or equal to 1" in line
+
+    def test_an_unspecified_public_address_is_no_public_url(self, tmp_path: Path) -> None:
+        env = {
+            **PRODUCTION_ALLOWING_EVERYTHING,
+            "SITECHAT_HTTP_PUBLIC_BASE_URL": "http://0.0.0.0:8655",
+        }
+        del env["SITECHAT_HTTP_ALLOW_LOOPBACK_BASE_URL_IN_PRODUCTION"]
+        lines = problem_lines(run_sitechat(tmp_path, "check-config", **env))
+        assert "http://0.0.0.0:8655" in the_line_naming(lines, "SITECHAT_HTTP_PUBLIC_BASE_URL")
+
     def test_an_unknown_gateway(self, tmp_path: Path) -> None:
         result = run_sitechat(tmp_path, "check-config", SITECHAT_BILLING_GATEWAY="paypal")
         the_line_naming(problem_lines(result), "SITECHAT_BILLING_GATEWAY")
