@@ -75,6 +75,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
 def worker(settings: Settings, concurrency: int) -> None:
     from sitechat.core.db import create_engine, create_sessionmaker, libpq_url
     from sitechat.core.state import worker_context
+    from sitechat.knowledge.dense import DenseSetup
     from sitechat.process import provide_dense_retrieval, start_components, start_task_context
     from sitechat.worker.queue import connected_queue
     from sitechat.worker.runner import run_worker
@@ -88,6 +89,13 @@ def worker(settings: Settings, concurrency: int) -> None:
                 provide_dense_retrieval(components, engine, settings),
                 connected_queue(libpq_url(url)) as queue,
             ):
+                log.info(
+                    "worker.started",
+                    name="standalone",
+                    concurrency=concurrency,
+                    queues="all",
+                    dense_retrieval=components.get(DenseSetup).dense is not None,
+                )
                 # SIGTERM/SIGINT: stop fetching, let running jobs finish for a bounded time,
                 # then put the unfinished ones back in the queue.
                 await run_worker(
@@ -98,6 +106,7 @@ def worker(settings: Settings, concurrency: int) -> None:
                     install_signal_handlers=True,
                     shutdown_grace_seconds=settings.worker.shutdown_grace_seconds,
                 )
+                log.info("worker.stopped", name="standalone")
         finally:
             await engine.dispose()
 

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -16,6 +25,7 @@ from sitechat.core.errors import Conflict
 from sitechat.core.routing import api_router
 from sitechat.ops.tasks import retry_stalled_jobs
 from sitechat.worker.queue import queue
+from tests.fixtures.database import connect_kwargs
 
 PROBE_TASK = "ops.purge_finished_jobs"
 
@@ -108,3 +118,57 @@ class TestStalledJobs:
         assert await retry_stalled_jobs(seconds_since_heartbeat=0) == 1
         status = await manager.get_job_status_async(job_id)
         assert status.value == "todo"
+
+
+async def _last_worker_id(database_url: str) -> int:
+    connection = await asyncpg.connect(**connect_kwargs(database_url))
+    try:
+        query = "SELECT coalesce(max(id), 0) FROM procrastinate_workers"
+        return int(await connection.fetchval(query))
+    finally:
+        await connection.close()
+
+
+class TestStandaloneWorkerLog:
+    def test_says_when_it_starts_with_what_and_when_it_stops(
+        self, database_url: str, tmp_path: Path
+    ) -> None:
+        """`sitechat worker` logged nothing of its own between start and exit."""
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path),
+            "LANG": "C.UTF-8",
+            "SITECHAT_ENV": "test",
+            "DATABASE_URL": database_url,
+            "SITECHAT_EMBEDDING_PROVIDER": "none",
+        }
+        log_path = tmp_path / "worker.log"
+        registered_before = asyncio.run(_last_worker_id(database_url))
+        with log_path.open("wb") as log_file:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "sitechat.cli", "worker", "--concurrency", "3"],
+                cwd=tmp_path,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                deadline = time.monotonic() + 60
+                # Registered in the database: procrastinate handles SIGTERM from here on.
+                while asyncio.run(_last_worker_id(database_url)) == registered_before:
+                    assert worker.poll() is None, log_path.read_text()
+                    assert time.monotonic() < deadline, log_path.read_text()
+                    time.sleep(0.1)
+                time.sleep(0.5)
+                worker.send_signal(signal.SIGTERM)
+                assert worker.wait(timeout=30) == 0, log_path.read_text()
+            finally:
+                if worker.poll() is None:
+                    worker.kill()
+                    worker.wait()
+        lines = [json.loads(line) for line in log_path.read_text().splitlines()]
+        events = {line["event"]: line for line in lines}
+        started = events["worker.started"]
+        assert (started["concurrency"], started["queues"]) == (3, "all")
+        assert started["dense_retrieval"] is False
+        assert "worker.stopped" in events
