@@ -96,12 +96,20 @@ class _Start:
 
 async def run_crawl_job(context: TaskContext, job_id: uuid.UUID) -> None:
     """Run (or resume) one crawl job to a final status. Safe to call again for the same job."""
+    # Every line the crawl logs, down to the fetcher, sitemap and robots.txt, names its job,
+    # so crawls running at once in one worker can be told apart.
+    with structlog.contextvars.bound_contextvars(crawl_job_id=str(job_id)):
+        start = await _mark_running(context, job_id, context.settings.crawl)
+        if start is None:
+            return
+        with structlog.contextvars.bound_contextvars(chatbot_id=str(start.target.chatbot_id)):
+            await _crawl_to_the_end(context, start)
+
+
+async def _crawl_to_the_end(context: TaskContext, start: _Start) -> None:
     settings = context.settings.crawl
     dense = context.component(DenseSetup).dense
-    start = await _mark_running(context, job_id, settings)
-    if start is None:
-        return
-    bound = log.bind(crawl_job_id=str(job_id), chatbot_id=str(start.target.chatbot_id))
+    job_id = start.target.job_id
     sink = JobSink(context, start.target)
     try:
         async with contextlib.AsyncExitStack() as stack:
@@ -112,7 +120,7 @@ async def run_crawl_job(context: TaskContext, job_id: uuid.UUID) -> None:
             outcome = await run_crawl(start.plan, fetcher, sink, renderer=renderer)
         await sink.flush()
     except Exception:
-        bound.exception("crawl.job_failed")
+        log.exception("crawl.job_failed")
         await _finish(context, job_id, CrawlStatus.failed, "error", SAFE_ERROR_MESSAGE)
         await defer_embedding(dense, start.target.chatbot_id)  # the pages stored so far
         return
@@ -127,7 +135,7 @@ async def run_crawl_job(context: TaskContext, job_id: uuid.UUID) -> None:
         await _finish(context, job_id, CrawlStatus.failed, stop_reason, error)
     else:
         await _finish(context, job_id, CrawlStatus.completed, stop_reason, None)
-    bound.info("crawl.job_finished", stop_reason=stop_reason)
+    log.info("crawl.job_finished", stop_reason=stop_reason)
     # Dense retrieval (when on): vectors for the pages this crawl stored, in a job of its own.
     await defer_embedding(dense, start.target.chatbot_id)
 
@@ -170,7 +178,7 @@ async def _mark_running(
     async with context.session() as session:
         job = await repository.get_job_unscoped(session, job_id, for_update=True)
         if job is None or not job.status.is_active:
-            log.info("crawl.job_skipped", crawl_job_id=str(job_id), reason="not active")
+            log.info("crawl.job_skipped", reason="not active")
             return None
         chatbot = await chatbot_repository.get_chatbot_unscoped(session, job.chatbot_id)
         if chatbot is None:
@@ -215,7 +223,7 @@ async def _mark_running(
             source_id=job.source_id,
             language=chatbot.language,
         )
-        log.info("crawl.job_started", crawl_job_id=str(job.id), attempt=job.attempts)
+        log.info("crawl.job_started", attempt=job.attempts)
         return _Start(target=target, plan=plan)
 
 

@@ -8,6 +8,8 @@ import uuid
 from typing import Any
 
 import httpx
+import structlog
+from structlog.testing import capture_logs
 
 from sitechat.core.state import app_state
 from sitechat.crawling.tasks import run_crawl_job
@@ -457,3 +459,26 @@ class TestWebsiteSourceStatus:
         assert (source["status"], source["pages"]) == ("failed", 0)
         assert source["error"] == "The crawl was cancelled before it indexed a page."
         assert site.hits["/"] == 0
+
+
+class TestCrawlLogLines:
+    async def test_every_line_of_a_crawl_names_its_job(
+        self,
+        crawl_client: httpx.AsyncClient,
+        crawl_app: Any,
+        account: Account,
+        chatbot_id: str,
+        site: LocalSite,
+    ) -> None:
+        """`crawl.finished` and `crawl.sitemap_unavailable` named no job: two crawls running
+        in one worker could not be told apart."""
+        docs_site(site, {"/apples": "Apples grow on trees."})  # and no /sitemap.xml
+        job = (await start_crawl(crawl_client, account, chatbot_id, site.url("/"))).json()
+        with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+            await run_queued_jobs(crawl_app)
+        crawl_lines = [line for line in logs if line["event"].startswith("crawl.")]
+        events = {line["event"] for line in crawl_lines}
+        assert {"crawl.sitemap_unavailable", "crawl.finished", "crawl.job_finished"} <= events
+        assert all(line.get("crawl_job_id") == job["id"] for line in crawl_lines), crawl_lines
+        assert all(line.get("chatbot_id") == chatbot_id for line in crawl_lines[1:])
+        assert structlog.contextvars.get_contextvars() == {}  # nothing left bound
