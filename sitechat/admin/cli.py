@@ -199,8 +199,13 @@ async def _unlock(
         key_prefix=settings.ratelimit.key_prefix,
         timeout_seconds=settings.ratelimit.storage_timeout_seconds,
     )
-    await LoginThrottle(storage).unlock(args.email)
-    print(f"{args.email} can sign in again")
+    throttle = LoginThrottle(storage)
+    was_locked = await throttle.is_locked(args.email)
+    await throttle.unlock(args.email)  # its failed attempts so far are forgotten either way
+    if was_locked:
+        print(f"{args.email} can sign in again")
+    else:
+        print(f"{args.email} was not locked out: nothing to lift")
 
 
 _COMMANDS: dict[

@@ -92,6 +92,14 @@ class LoginThrottle:
         """A correct password clears the account's failures (not the IP's)."""
         await self._guarded(self.storage.clear(self._failures_key(_account_digest(email))))
 
+    async def is_locked(self, email: str) -> bool:
+        """Is this account locked out now (whatever the IP)? For operators, never for a login
+        answer, which must not tell a lockout from a wrong password."""
+        retry_after = await self._guarded(
+            self._account_retry_after(_account_digest(email), self._clock())
+        )
+        return retry_after > 0
+
     async def unlock(self, email: str) -> None:
         """Lift a lockout at once, e.g. after a completed password reset."""
         await self._guarded(self.storage.clear(self._failures_key(_account_digest(email))))

@@ -269,6 +269,29 @@ class TestUnlock:
         finally:
             await delete_keys_with_prefix(SHARED_REDIS_URL, prefix)
 
+    async def test_an_account_that_was_not_locked_is_said_to_be_so(
+        self, settings: Settings, tmp_path: Path, client: httpx.AsyncClient
+    ) -> None:
+        """It printed "<email> can sign in again" for an account nothing had locked."""
+        account = await register(client)
+        prefix = f"test-unlock-{secrets.token_hex(4)}"
+        throttle = LoginThrottle(create_storage(SHARED_REDIS_URL, key_prefix=prefix))
+        try:
+            await throttle.record_failure(account.email, "203.0.113.9")  # one, not a lockout
+            result = admin(
+                settings,
+                tmp_path,
+                "unlock",
+                account.email,
+                REDIS_URL=SHARED_REDIS_URL,
+                SITECHAT_RATELIMIT_KEY_PREFIX=prefix,
+            )
+            output = succeeded(result)
+            assert output.strip() == f"{account.email} was not locked out: nothing to lift"
+            assert "can sign in again" not in output
+        finally:
+            await delete_keys_with_prefix(SHARED_REDIS_URL, prefix)
+
     async def test_without_redis_it_says_where_lockouts_are(
         self, settings: Settings, tmp_path: Path, client: httpx.AsyncClient
     ) -> None:

@@ -95,6 +95,17 @@ class TestAccountLockout:
         await fail(throttle, "alice@example.com", 2)  # a fresh allowance, not one more guess
         assert (await throttle.check("alice@example.com", IP)).allowed
 
+    async def test_is_locked_only_while_a_lockout_runs(
+        self, throttle: LoginThrottle, clock: FakeClock
+    ) -> None:
+        assert not await throttle.is_locked("alice@example.com")
+        await fail(throttle, "alice@example.com", 2)
+        assert not await throttle.is_locked("alice@example.com")  # failures, no lockout
+        await fail(throttle, "alice@example.com", 1)
+        assert await throttle.is_locked("Alice@example.com")
+        clock.advance(60)
+        assert not await throttle.is_locked("alice@example.com")
+
     async def test_success_clears_earlier_failures(self, throttle: LoginThrottle) -> None:
         await fail(throttle, "alice@example.com", 2)
         await throttle.record_success("alice@example.com", IP)
