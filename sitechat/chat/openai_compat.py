@@ -1,4 +1,5 @@
-"""`POST /v1/chat/completions` and `GET /v1/models` in OpenAI's wire format.
+"""`POST /v1/chat/completions`, `GET /v1/models` and `GET /v1/models/{model}` in OpenAI's wire
+format.
 
 `model` is `"chatbot:<id>"`. The last user message is the question, earlier user/assistant
 messages are the history; system messages are ignored (the chatbot's own instructions apply).
@@ -267,3 +268,14 @@ async def list_models(caller: CallerDep, session: SessionDep) -> dict[str, Any]:
     """The workspace's chatbots as OpenAI models (`id` is what `model` takes)."""
     chatbots = await service.list_chatbots(session, Scope.workspace(caller.workspace_id))
     return {"object": "list", "data": [_model(chatbot) for chatbot in chatbots]}
+
+
+@router.get("/models/{model}")
+async def retrieve_model(model: str, caller: CallerDep, session: SessionDep) -> dict[str, Any]:
+    """One of the workspace's chatbots as an OpenAI model, as `GET /v1/models` lists it
+    (`model` is `chatbot:<id>`); another workspace's chatbot is not found, like an unknown one.
+    """
+    chatbot = await service.get_model_chatbot(
+        session, Scope.workspace(caller.workspace_id), _chatbot_id(model)
+    )
+    return _model(chatbot)

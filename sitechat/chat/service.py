@@ -28,7 +28,7 @@ from sitechat.models.chat import (
     Message,
     MessageRole,
 )
-from sitechat.models.chatbots import Chatbot, Visibility
+from sitechat.models.chatbots import Chatbot, ChatbotStatus, Visibility
 from sitechat.webhooks.service import emit as emit_webhook
 from sitechat.worker.buffer import JobBuffer
 
@@ -109,6 +109,16 @@ async def list_chatbots(session: AsyncSession, scope: Scope) -> list[Chatbot]:
     if scope.workspace_id is None:
         return []
     return await chatbot_repository.list_unarchived_chatbots(session, scope.workspace_id)
+
+
+async def get_model_chatbot(session: AsyncSession, scope: Scope, chatbot_id: uuid.UUID) -> Chatbot:
+    """A chatbot the model list shows: the scope's, not archived."""
+    chatbot = None
+    if scope.workspace_id is not None:
+        chatbot = await chatbot_repository.get_chatbot(session, scope.workspace_id, chatbot_id)
+    if chatbot is None or chatbot.status is ChatbotStatus.archived:
+        raise NotFound("Model")
+    return chatbot
 
 
 async def public_chatbot(session: AsyncSession, chatbot_id: uuid.UUID) -> Chatbot:

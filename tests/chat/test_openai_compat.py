@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from sitechat.billing.grants import grant_plan
+from sitechat.models.chatbots import ChatbotStatus
 from tests.fixtures.chat import (
     ChatAccount,
     add_chunk,
@@ -127,6 +128,50 @@ class TestModels:
 
         assert [model.id for model in models] == [f"chatbot:{mine.id}"]
         assert models[0].owned_by == "sitechat"
+
+    async def test_retrieves_a_chatbot_as_the_list_shows_it(
+        self, app: FastAPI, http: httpx.AsyncClient
+    ) -> None:
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        sdk = await _sdk(app, http, account)
+
+        model = await sdk.models.retrieve(f"chatbot:{chatbot.id}")
+        listed = [model async for model in sdk.models.list()]
+
+        assert model == listed[0]
+        assert model.model_dump(exclude_unset=True) == {
+            "id": f"chatbot:{chatbot.id}",
+            "object": "model",
+            "created": int(chatbot.created_at.timestamp()),
+            "owned_by": "sitechat",
+        }
+
+    @pytest.mark.parametrize("kind", ["foreign", "unknown", "archived", "gpt-4o", "bare", "bad"])
+    async def test_a_model_not_in_the_list_is_404(
+        self, app: FastAPI, http: httpx.AsyncClient, kind: str
+    ) -> None:
+        account = await create_account(app)
+        stranger_bot = await create_chatbot(app, await create_account(app))
+        archived = await create_chatbot(app, account, status=ChatbotStatus.archived)
+        model = {
+            "foreign": f"chatbot:{stranger_bot.id}",
+            "unknown": f"chatbot:{uuid.uuid4()}",
+            "archived": f"chatbot:{archived.id}",
+            "gpt-4o": "gpt-4o",
+            "bare": str(stranger_bot.id),
+            "bad": "chatbot:not-a-uuid",
+        }[kind]
+        sdk = await _sdk(app, http, account)
+
+        with pytest.raises(openai.NotFoundError) as raised:
+            await sdk.models.retrieve(model)
+
+        assert raised.value.response.headers["content-type"] == "application/json"
+        error = raised.value.body
+        assert isinstance(error, dict)
+        assert (error["type"], error["code"]) == ("not_found_error", "not-found")
+        assert error["message"].startswith("Model not found.")
 
 
 class TestOneAnswerEverywhere:

@@ -112,6 +112,7 @@ async def build_world(client: httpx.AsyncClient, app: FastAPI) -> World:
     ids["webhooks"] = str(_created(webhook)["id"])
 
     ids["chatbots"] = await _chatbot(client, owner)
+    ids["models"] = f"chatbot:{ids['chatbots']}"  # the chatbot as an OpenAI-compatible model
     source = await client.post(
         f"/v1/chatbots/{ids['chatbots']}/sources",
         json={"kind": "text", "title": "Returns", "content": "Thirty days, no questions asked."},
