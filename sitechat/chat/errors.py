@@ -6,6 +6,7 @@ from sitechat.core.errors import (
     Conflict,
     Forbidden,
     InvalidStateTransition,
+    NotFound,
     UnprocessableEntity,
 )
 
@@ -42,4 +43,16 @@ class ConversationNotHandedOff(InvalidStateTransition):
             "Agent replies go to a conversation handed off to a person: request the hand-off "
             "first (POST /v1/conversations/{id}/handoff).",
             extra={"conversation_status": "active"},
+        )
+
+
+class ModelNotFound(NotFound):
+    """An OpenAI-compatible `model` that names none of the workspace's chatbots: says how to
+    name one, since SDK users arrive with `gpt-4o` or a bare chatbot id."""
+
+    def __init__(self) -> None:
+        # Past NotFound's "<what> not found.", to a detail of its own.
+        super(NotFound, self).__init__(
+            "Model not found. A model is named `chatbot:<id>` with the id of one of this "
+            "workspace's chatbots; GET /v1/models lists them.",
         )

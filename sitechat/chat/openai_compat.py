@@ -33,11 +33,12 @@ from sitechat.chat import answering, service
 from sitechat.chat.answerer import AnswerError, Turn
 from sitechat.chat.answering import AnswerRun
 from sitechat.chat.dependencies import ChatRuntimeDep
+from sitechat.chat.errors import ModelNotFound
 from sitechat.chat.schemas import MAX_QUESTION_CHARS, public_citation
 from sitechat.chat.service import Scope
 from sitechat.chat.streaming import DeferredResponse, EventStreamResponse
 from sitechat.core.db import JobBufferDep, SessionDep
-from sitechat.core.errors import NotFound, UnprocessableEntity, problem_response, request_id_of
+from sitechat.core.errors import UnprocessableEntity, problem_response, request_id_of
 from sitechat.core.ratelimit import RouteClass
 from sitechat.core.routing import api_router, rate_limit_class
 from sitechat.knowledge.dependencies import DenseDep
@@ -89,11 +90,11 @@ class ChatCompletionCreate(BaseModel):
 
 def _chatbot_id(model: str) -> uuid.UUID:
     if not model.startswith(MODEL_PREFIX):
-        raise NotFound("Model")
+        raise ModelNotFound()
     try:
         return uuid.UUID(model.removeprefix(MODEL_PREFIX))
     except ValueError:
-        raise NotFound("Model") from None
+        raise ModelNotFound() from None
 
 
 def _question_and_history(messages: list[ChatMessageIn]) -> tuple[str, list[Turn]]:
@@ -203,8 +204,8 @@ async def create_chat_completion(
     On plans with the `openai_compatible_api` feature; others get 402 `quota-exceeded`.
     """
     await ensure_feature(session, plans, caller.workspace_id, "openai_compatible_api")
-    chatbot = await service.get_chatbot(
-        session, Scope.workspace(caller.workspace_id), _chatbot_id(body.model)
+    chatbot = await service.get_model_chatbot(
+        session, Scope.workspace(caller.workspace_id), _chatbot_id(body.model), archived=True
     )
     question, history = _question_and_history(body.messages)
     conversation = await service.start_conversation(

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sitechat.billing.plans import PlanCatalog
 from sitechat.billing.usage import ensure_feature
 from sitechat.chat import repository
-from sitechat.chat.errors import FeedbackNeedsAnswer
+from sitechat.chat.errors import FeedbackNeedsAnswer, ModelNotFound
 from sitechat.chatbots import repository as chatbot_repository
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound
@@ -111,13 +111,16 @@ async def list_chatbots(session: AsyncSession, scope: Scope) -> list[Chatbot]:
     return await chatbot_repository.list_unarchived_chatbots(session, scope.workspace_id)
 
 
-async def get_model_chatbot(session: AsyncSession, scope: Scope, chatbot_id: uuid.UUID) -> Chatbot:
-    """A chatbot the model list shows: the scope's, not archived."""
+async def get_model_chatbot(
+    session: AsyncSession, scope: Scope, chatbot_id: uuid.UUID, *, archived: bool = False
+) -> Chatbot:
+    """The scope's chatbot named by an OpenAI-compatible `model`; an archived one only with
+    `archived` (the model list leaves them out; a completion says the chatbot is archived)."""
     chatbot = None
     if scope.workspace_id is not None:
         chatbot = await chatbot_repository.get_chatbot(session, scope.workspace_id, chatbot_id)
-    if chatbot is None or chatbot.status is ChatbotStatus.archived:
-        raise NotFound("Model")
+    if chatbot is None or (chatbot.status is ChatbotStatus.archived and not archived):
+        raise ModelNotFound()
     return chatbot
 
 

@@ -22,6 +22,10 @@ from tests.fixtures.chat import (
 )
 from tests.fixtures.plans import SHIPPED_PLANS
 
+MODEL_NOT_FOUND = (
+    "Model not found. A model is named `chatbot:<id>` with the id of one of this workspace's "
+    "chatbots; GET /v1/models lists them."
+)
 VENV_TEXT = "To create a virtual environment, run python -m venv followed by a directory name."
 
 
@@ -96,11 +100,19 @@ class TestChatCompletions:
         stranger_bot = await create_chatbot(app, await create_account(app))
         sdk = await _sdk(app, http, await create_account(app))
 
-        for model in (f"chatbot:{stranger_bot.id}", f"chatbot:{uuid.uuid4()}", "gpt-4o"):
-            with pytest.raises(openai.NotFoundError):
+        for model in (
+            f"chatbot:{stranger_bot.id}",
+            f"chatbot:{uuid.uuid4()}",
+            "gpt-4o",
+            str(stranger_bot.id),
+            "chatbot:not-a-uuid",
+        ):
+            with pytest.raises(openai.NotFoundError) as raised:
                 await sdk.chat.completions.create(
                     model=model, messages=[{"role": "user", "content": "hi"}]
                 )
+            # "Model not found." alone left SDK users guessing how to name a chatbot.
+            assert raised.value.body["message"] == MODEL_NOT_FOUND  # type: ignore[index]
 
     async def test_last_message_must_be_a_user_question(
         self, app: FastAPI, http: httpx.AsyncClient
@@ -171,7 +183,7 @@ class TestModels:
         error = raised.value.body
         assert isinstance(error, dict)
         assert (error["type"], error["code"]) == ("not_found_error", "not-found")
-        assert error["message"].startswith("Model not found.")
+        assert error["message"] == MODEL_NOT_FOUND
 
 
 class TestOneAnswerEverywhere:
