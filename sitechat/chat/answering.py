@@ -54,6 +54,7 @@ from sitechat.chat.handoff import HandoffNotice
 from sitechat.chat.schemas import MAX_TITLE_CHARS, UsageRead, public_citation
 from sitechat.chat.small_talk import small_talk_answer, small_talk_reply
 from sitechat.chat.streaming import PING, ChatEvent, with_keepalive
+from sitechat.chat.token_limit import TokenLimit
 from sitechat.chatbots import repository as chatbot_repository
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import NotFound
@@ -159,15 +160,16 @@ async def ask(
     plans: PlanCatalog,
     dense: DenseRetrieval | None,
     history: Sequence[Turn] | None = None,
+    max_tokens: int | None = None,
 ) -> AnswerRun:
     """Store the question and an answer placeholder; `history` replaces the stored history.
     The passages are retrieved with `dense` (None: lexical only) and the message is counted
-    against the workspace's plan of `plans`.
+    against the workspace's plan of `plans`; `max_tokens` cuts the answer (`TokenLimit`).
 
     The returned run produces the answer once the caller's transaction has committed.
     """
     turn = await _prepare_turn(session, plans, dense, conversation, question, history)
-    return AnswerRun(turn, runtime)
+    return AnswerRun(turn, runtime, max_tokens)
 
 
 async def _prepare_turn(
@@ -391,7 +393,7 @@ def _start_event(turn: PreparedTurn) -> ChatEvent:
     )
 
 
-def _done_event(message: Message) -> ChatEvent:
+def _done_event(message: Message, *, cut: bool) -> ChatEvent:
     usage = UsageRead.of(message.prompt_tokens, message.completion_tokens)
     return ChatEvent(
         "done",
@@ -401,6 +403,7 @@ def _done_event(message: Message) -> ChatEvent:
             "fallback": message.fallback,
         },
         message=message,
+        cut=cut,
     )
 
 
@@ -414,17 +417,24 @@ class AnswerRun:
 
     turn: PreparedTurn
     runtime: ChatRuntime
+    max_tokens: int | None = None  # the answer is cut after as many (estimated) tokens
 
     async def outcome(self) -> Message:
         """Run the answer to its end: the stored answer, or the `AnswerError` that stopped it
         (for renderers that send one body rather than a stream)."""
+        message, _ = await self.finished()
+        return message
+
+    async def finished(self) -> tuple[Message, bool]:
+        """Run the answer to its end: the stored answer and whether `max_tokens` cut it, or the
+        `AnswerError` that stopped it."""
         events = self.events(keepalive=False)
         async with contextlib.aclosing(events):
             async for event in events:
                 if event.error is not None:
                     raise event.error
                 if event.message is not None:
-                    return event.message
+                    return event.message, event.cut
         raise RuntimeError("an answer run ended without `done` or `error`")
 
     async def events(self, *, keepalive: bool = True) -> AsyncGenerator[ChatEvent]:
@@ -452,6 +462,9 @@ class AnswerRun:
                     turn.settings,
                     turn.evidence,
                 )
+            limit = TokenLimit(self.max_tokens) if self.max_tokens is not None else None
+            if limit is not None:
+                events = limit.apply(events)
             interval = runtime.keepalive_seconds if keepalive else None
             async for event in with_keepalive(events, interval):
                 if event is None:
@@ -467,7 +480,7 @@ class AnswerRun:
                 runtime.sessionmaker, turn, progress, MessageStatus.complete
             )
             stored = True
-            yield _done_event(message)
+            yield _done_event(message, cut=limit is not None and limit.cut)
         except AnswerError as error:
             await _store_answer(
                 runtime.sessionmaker, turn, progress, MessageStatus.failed, error.code

@@ -6,11 +6,13 @@ messages are the history; system messages are ignored (the chatbot's own instruc
 Every completion is stored as a conversation of its own, so it appears in the chatbot's
 history and counts as a message. Citations ride along in the extension field `sitechat`
 (`{"citations": [...], "conversation_id": ...}`), which the official SDKs keep on the object.
-`usage` counts tokens: the model's own counts, or, for the extractive answerer (which has no
-tokenizer) and for a model that reports none, an estimate of what was read (question and
-passages, or the prompt) and written. Errors leave in OpenAI's envelope (`{"error":
-{"message", "type", "code"}}`, made from the problem by `chat/openai_errors.py`), so the SDKs
-show the message.
+`max_tokens` (or `max_completion_tokens`) cuts the answer between words after that many tokens
+as `usage` counts them (`chat/token_limit.py`; `finish_reason: "length"`, the citations whose
+markers were cut dropped, `usage` of what was returned). `usage` counts tokens: the model's own
+counts, or, for the extractive answerer (which has no tokenizer) and for a model that reports
+none, an estimate of what was read (question and passages, or the prompt) and written.
+Errors leave in OpenAI's envelope (`{"error": {"message", "type", "code"}}`, made from the
+problem by `chat/openai_errors.py`), so the SDKs show the message.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, Literal
 
 import orjson
 from fastapi import Request, status
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from starlette.responses import Response
 
 from sitechat.auth.dependencies import CallerDep
@@ -86,6 +88,20 @@ class ChatCompletionCreate(BaseModel):
     stream_options: dict[str, Any] | None = None
     # One answer per question: a request for more choices is refused, not answered with one.
     n: int = Field(1, ge=1, le=1, description="How many choices: only 1 is generated.")
+    # Strict: "3" is refused, as OpenAI refuses it, rather than read as 3.
+    max_tokens: StrictInt | None = Field(
+        None,
+        ge=1,
+        description="Cut the answer after this many tokens, between words "
+        '(`finish_reason: "length"`). Tokens are counted as `usage` counts them.',
+    )
+    max_completion_tokens: StrictInt | None = Field(
+        None, ge=1, description="The same as `max_tokens` (the smaller applies when both are set)."
+    )
+
+    def token_limit(self) -> int | None:
+        limits = [v for v in (self.max_tokens, self.max_completion_tokens) if v is not None]
+        return min(limits, default=None)
 
 
 def _chatbot_id(model: str) -> uuid.UUID:
@@ -170,7 +186,11 @@ async def _completion_chunks(
             elif event.type == "done":
                 extension = {"citations": citations, "conversation_id": str(turn.conversation_id)}
                 yield _chunk(
-                    completion_id, model, created, choices=choice({}, "stop"), sitechat=extension
+                    completion_id,
+                    model,
+                    created,
+                    choices=choice({}, _finish_reason(cut=event.cut)),
+                    sitechat=extension,
                 )
                 if include_usage:
                     usage = event.data["usage"]
@@ -212,7 +232,14 @@ async def create_chat_completion(
         session, chatbot, channel=ConversationChannel.openai, user_id=caller.user_id, jobs=jobs
     )
     run = await answering.ask(
-        session, conversation, question, runtime, plans=plans, dense=dense, history=history
+        session,
+        conversation,
+        question,
+        runtime,
+        plans=plans,
+        dense=dense,
+        history=history,
+        max_tokens=body.token_limit(),
     )
     if body.stream:
         include_usage = bool((body.stream_options or {}).get("include_usage"))
@@ -223,7 +250,7 @@ async def create_chat_completion(
 async def _completion(request: Request, run: AnswerRun, model: str) -> Response:
     """The whole answer as one `chat.completion` (or the problem that stopped it)."""
     try:
-        message = await run.outcome()
+        message, cut = await run.finished()
     except AnswerError as error:
         return problem_response(
             status=error.http_status,
@@ -231,10 +258,14 @@ async def _completion(request: Request, run: AnswerRun, model: str) -> Response:
             detail=error.message,
             request_id=request_id_of(request),
         )
-    return _json(_completion_body(message, run, model))
+    return _json(_completion_body(message, run, model, cut=cut))
 
 
-def _completion_body(message: Message, run: AnswerRun, model: str) -> dict[str, Any]:
+def _finish_reason(*, cut: bool) -> str:
+    return "length" if cut else "stop"
+
+
+def _completion_body(message: Message, run: AnswerRun, model: str, *, cut: bool) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-{message.id.hex}",
         "object": "chat.completion",
@@ -244,7 +275,7 @@ def _completion_body(message: Message, run: AnswerRun, model: str) -> dict[str, 
             {
                 "index": 0,
                 "message": {"role": "assistant", "content": message.content},
-                "finish_reason": "stop",
+                "finish_reason": _finish_reason(cut=cut),
             }
         ],
         "usage": _usage(message.prompt_tokens, message.completion_tokens),

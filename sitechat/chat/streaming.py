@@ -36,12 +36,14 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 @dataclass(frozen=True)
 class ChatEvent:
     """One event of an answer in flight. `data` is what goes on the wire; the final `done` also
-    carries the stored answer, and `error` the failure, for renderers that need more."""
+    carries the stored answer and whether a token limit cut it (`cut`), and `error` the
+    failure, for renderers that need more."""
 
     type: ChatEventType
     data: dict[str, Any] = field(default_factory=dict)
     message: Message | None = field(default=None, compare=False, repr=False)
     error: AnswerError | None = field(default=None, compare=False, repr=False)
+    cut: bool = field(default=False, compare=False, repr=False)
 
 
 PING = ChatEvent("ping")

@@ -11,6 +11,15 @@ import pytest
 from fastapi import FastAPI
 
 from sitechat.billing.grants import grant_plan
+from sitechat.chat.answerer import (
+    AnswerEvent,
+    Citation,
+    CitationsReady,
+    TextDelta,
+    Usage,
+    estimate_tokens,
+)
+from sitechat.chat.token_limit import TokenLimit
 from sitechat.models.chatbots import ChatbotStatus
 from tests.fixtures.chat import (
     ChatAccount,
@@ -125,6 +134,108 @@ class TestChatCompletions:
             await sdk.chat.completions.create(
                 model=f"chatbot:{chatbot.id}", messages=[{"role": "assistant", "content": "x"}]
             )
+
+
+class TestMaxTokens:
+    async def test_the_answer_is_cut_between_words(
+        self, app: FastAPI, http: httpx.AsyncClient
+    ) -> None:
+        """`max_tokens: 3` returned the whole answer, 53 tokens, with `finish_reason: "stop"`."""
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        await add_chunk(app, chatbot, VENV_TEXT, title="Venv", url="https://docs.example.com/venv")
+        sdk = await _sdk(app, http, account)
+
+        completion = await sdk.chat.completions.create(
+            model=f"chatbot:{chatbot.id}",
+            messages=[{"role": "user", "content": "How do I create a virtual environment?"}],
+            max_tokens=3,
+        )
+
+        choice = completion.choices[0]
+        assert (choice.message.content, choice.finish_reason) == ("To create a", "length")
+        assert completion.usage is not None
+        assert completion.usage.completion_tokens == 3
+        extension = completion.model_extra["sitechat"]  # type: ignore[index]
+        assert extension["citations"] == []  # its marker was cut
+        history = await http.get(
+            f"/v1/conversations/{extension['conversation_id']}/messages?order=asc",
+            headers=account.headers,
+        )
+        stored = history.json()["items"][1]
+        assert (stored["content"], stored["citations"]) == ("To create a", [])
+        assert stored["usage"]["completion_tokens"] == 3
+
+    async def test_a_stream_is_cut_the_same_way(
+        self, app: FastAPI, http: httpx.AsyncClient
+    ) -> None:
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        await add_chunk(app, chatbot, VENV_TEXT, title="Venv", url="https://docs.example.com/venv")
+        sdk = await _sdk(app, http, account)
+
+        stream = await sdk.chat.completions.create(
+            model=f"chatbot:{chatbot.id}",
+            messages=[{"role": "user", "content": "How do I create a virtual environment?"}],
+            max_completion_tokens=3,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        chunks = [chunk async for chunk in stream]
+
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        finish = next(c for c in chunks if c.choices and c.choices[0].finish_reason)
+        assert (text, finish.choices[0].finish_reason) == ("To create a", "length")
+        assert finish.model_extra["sitechat"]["citations"] == []  # type: ignore[index]
+        assert chunks[-1].usage is not None
+        assert chunks[-1].usage.completion_tokens == 3
+
+    async def test_an_answer_within_the_limit_is_whole(
+        self, app: FastAPI, http: httpx.AsyncClient
+    ) -> None:
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        await add_chunk(app, chatbot, VENV_TEXT, title="Venv", url="https://docs.example.com/venv")
+        sdk = await _sdk(app, http, account)
+        question = [{"role": "user", "content": "How do I create a virtual environment?"}]
+
+        whole = await sdk.chat.completions.create(
+            model=f"chatbot:{chatbot.id}",
+            messages=question,  # type: ignore[arg-type]
+        )
+        assert whole.usage is not None
+        limited = await sdk.chat.completions.create(
+            model=f"chatbot:{chatbot.id}",
+            messages=question,  # type: ignore[arg-type]
+            max_tokens=whole.usage.completion_tokens,
+        )
+
+        assert limited.choices[0].message.content == whole.choices[0].message.content
+        assert limited.choices[0].finish_reason == "stop"
+        assert limited.usage == whole.usage
+
+    async def test_only_the_citations_still_in_the_text_are_kept(self) -> None:
+        first, second = (
+            Citation(number, uuid.uuid4(), uuid.uuid4(), None, f"Page {number}", "", "")
+            for number in (1, 2)
+        )
+
+        async def answer() -> AsyncIterator[AnswerEvent]:
+            # Words split across deltas are held back until they end.
+            for text in ("Refunds take 14 da", "ys [1]. Shipping is fr", "ee [2]."):
+                yield TextDelta(text)
+            yield CitationsReady([first, second])
+            yield Usage(prompt_tokens=40, completion_tokens=12, estimated=True)
+
+        kept = "Refunds take 14 days [1]. Shipping"
+        limit = TokenLimit(estimate_tokens(kept))
+        events = [event async for event in limit.apply(answer())]
+
+        text = "".join(event.text for event in events if isinstance(event, TextDelta))
+        assert text == kept
+        assert limit.cut
+        assert CitationsReady([first]) in events
+        assert events[-1] == Usage(40, estimate_tokens(kept), estimated=True)
 
 
 class TestModels:

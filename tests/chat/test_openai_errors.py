@@ -78,12 +78,25 @@ class TestOpenAIErrorEnvelope:
         assert int(response.headers["content-length"]) == len(response.content)
 
     @pytest.mark.parametrize(
-        ("param", "value"), [("n", 2), ("n", 0), ("stream", "yes"), ("stream", 1)]
+        ("param", "value"),
+        [
+            ("n", 2),
+            ("n", 0),
+            ("stream", "yes"),
+            ("stream", 1),
+            ("max_tokens", 0),
+            ("max_tokens", -5),
+            ("max_tokens", "3"),
+            ("max_tokens", 2.5),
+            ("max_completion_tokens", 0),
+            ("max_completion_tokens", "many"),
+        ],
     )
     async def test_what_cannot_be_honoured_is_refused_not_ignored(
         self, app: FastAPI, http: httpx.AsyncClient, param: str, value: object
     ) -> None:
-        """Two choices were answered with one, and "yes" was taken for `stream: true`."""
+        """Two choices were answered with one, "yes" was taken for `stream: true`, and any
+        `max_tokens` was ignored."""
         account = await create_account(app)
         key = await create_api_key(app, account)
 
