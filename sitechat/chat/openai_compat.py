@@ -36,6 +36,12 @@ from sitechat.chat.answerer import AnswerError, Turn
 from sitechat.chat.answering import AnswerRun
 from sitechat.chat.dependencies import ChatRuntimeDep
 from sitechat.chat.errors import ModelNotFound
+from sitechat.chat.openai_schemas import (
+    COMPLETION_RESPONSES,
+    OpenAIModel,
+    OpenAIModelList,
+    error_responses,
+)
 from sitechat.chat.schemas import MAX_QUESTION_CHARS, public_citation
 from sitechat.chat.service import Scope
 from sitechat.chat.streaming import DeferredResponse, EventStreamResponse
@@ -206,7 +212,7 @@ async def _completion_chunks(
 
 @router.post(
     "/chat/completions",
-    responses={200: {"description": "A `chat.completion`, or `chat.completion.chunk` events."}},
+    responses=COMPLETION_RESPONSES,
     openapi_extra=rate_limit_class(RouteClass.CHAT),
 )
 async def create_chat_completion(
@@ -222,6 +228,11 @@ async def create_chat_completion(
     """OpenAI-compatible chat completion answered by a chatbot (`model: "chatbot:<id>"`).
 
     On plans with the `openai_compatible_api` feature; others get 402 `quota-exceeded`.
+    `max_tokens` / `max_completion_tokens` cut the answer (`finish_reason: "length"`); `n` must
+    be 1. Other OpenAI parameters the SDKs send (`temperature`, `top_p`, `tools`,
+    `tool_choice`, `response_format`, `user`...) are accepted and ignored: the chatbot's own
+    settings apply, and it answers in text only. Errors are OpenAI's envelope
+    (`{"error": {...}}`, `application/json`).
     """
     await ensure_feature(session, plans, caller.workspace_id, "openai_compatible_api")
     chatbot = await service.get_model_chatbot(
@@ -295,14 +306,14 @@ def _model(chatbot: Chatbot) -> dict[str, Any]:
     }
 
 
-@router.get("/models")
+@router.get("/models", response_model=OpenAIModelList, responses=error_responses())
 async def list_models(caller: CallerDep, session: SessionDep) -> dict[str, Any]:
     """The workspace's chatbots as OpenAI models (`id` is what `model` takes)."""
     chatbots = await service.list_chatbots(session, Scope.workspace(caller.workspace_id))
     return {"object": "list", "data": [_model(chatbot) for chatbot in chatbots]}
 
 
-@router.get("/models/{model}")
+@router.get("/models/{model}", response_model=OpenAIModel, responses=error_responses())
 async def retrieve_model(model: str, caller: CallerDep, session: SessionDep) -> dict[str, Any]:
     """One of the workspace's chatbots as an OpenAI model, as `GET /v1/models` lists it
     (`model` is `chatbot:<id>`); another workspace's chatbot is not found, like an unknown one.

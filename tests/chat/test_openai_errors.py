@@ -129,3 +129,40 @@ class TestOpenAIErrorEnvelope:
         assert response.status_code == 401
         assert response.headers["content-type"] == "application/problem+json"
         assert "error" not in response.json()
+
+
+class TestOpenAPIDocument:
+    @pytest.mark.parametrize(
+        ("path", "method", "schema"),
+        [
+            ("/v1/chat/completions", "post", "ChatCompletion"),
+            ("/v1/models", "get", "OpenAIModelList"),
+            ("/v1/models/{model}", "get", "OpenAIModel"),
+        ],
+    )
+    async def test_describes_the_openai_bodies_the_route_returns(
+        self, http: httpx.AsyncClient, path: str, method: str, schema: str
+    ) -> None:
+        """Errors were declared as problem+json and the completion as an empty `{}`."""
+        document = (await http.get("/openapi.json")).json()
+        responses = document["paths"][path][method]["responses"]
+
+        ok = responses.pop("200")["content"]["application/json"]["schema"]
+        assert ok == {"$ref": f"#/components/schemas/{schema}"}
+        assert {"401", "404", "422", "429"} <= set(responses)
+        for response in responses.values():
+            assert response["content"] == {
+                "application/json": {"schema": {"$ref": "#/components/schemas/OpenAIErrorResponse"}}
+            }
+        envelope = document["components"]["schemas"]["OpenAIError"]
+        assert {"message", "type", "code"} <= set(envelope["required"])
+
+    async def test_the_completion_says_which_parameters_are_ignored(
+        self, http: httpx.AsyncClient
+    ) -> None:
+        document = (await http.get("/openapi.json")).json()
+        operation = document["paths"]["/v1/chat/completions"]["post"]
+
+        assert "`temperature`" in operation["description"]
+        assert "`tools`" in operation["description"]
+        assert "text/event-stream" in operation["responses"]["200"]["content"]
