@@ -38,7 +38,10 @@ MAX_FOLLOW_UP_TERMS = 4
 # expire") or goes on from it ("and for 4 people?", "what about saturdays"); "do you ship to
 # mars" after a price question is a question of its own, however short, and so is "and do you
 # sell pizza" (English words).
-_REFERRING_TEXT = "it its that this these those they them their then one ones he she him her"
+# ... or sets itself against it ("what time tho" after "what days do you deliver").
+_REFERRING_TEXT = """
+    it its that this these those they them their then one ones he she him her tho though instead
+"""
 _REFERRING = frozenset(_REFERRING_TEXT.split())
 _GOING_ON = re.compile(
     r"^\W*(?:ok\W+|okay\W+|thanks\W+)?(?:and|or|also|but|plus|what about|how about)\b"
