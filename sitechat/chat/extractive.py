@@ -53,6 +53,7 @@ from sitechat.chat.quotes import (
     Paragraph,
     Unit,
     compose_text,
+    drop_a_reply_to_another_question,
     entry_of,
     render,
     split_passages,
@@ -133,11 +134,6 @@ _ASIDE = re.compile(
     r"|\b(?:below|above|following)[.:]$",
     re.IGNORECASE,
 )
-# A whole sentence that only says yes or no.
-_BARE_REPLY = re.compile(
-    r"^\W*(?:yes|no|yep|nope|sure|absolutely|of course|not yet|not at the moment)\W*$",
-    re.IGNORECASE,
-)
 _DELTA_WORD = re.compile(r"\s*\S+")
 _FIRST_WORD = re.compile(r"[A-Za-z]+")
 
@@ -210,20 +206,8 @@ class ExtractiveAnswerer:
         focus = content_terms(own_words(question))
         paragraphs = _choose_paragraphs(leads, by_passage, weights, passages, budget, focus)
         for paragraph in paragraphs:
-            _drop_a_reply_to_another_question(paragraph, passages, query_terms)
+            drop_a_reply_to_another_question(paragraph, passages, query_terms)
         return render(paragraphs, passages, budget)
-
-
-def _drop_a_reply_to_another_question(
-    paragraph: Paragraph, passages: Sequence[Passage], question_terms: frozenset[str]
-) -> None:
-    """A section's opening "Yes." answers its own heading's question: quoted for another
-    ("is the gluten-free loaf vegan?" under "Are your breads vegan?") it says yes to what the
-    visitor did not ask. It stays when the heading asks all the visitor asks."""
-    first, rest = paragraph.units[0], paragraph.units[1:]
-    heading = passages[paragraph.passage_index].heading
-    if rest and _BARE_REPLY.match(first.text) and not question_terms <= content_terms(heading):
-        paragraph.units = rest
 
 
 def _by_passage(units: Sequence[Unit]) -> dict[int, list[Unit]]:

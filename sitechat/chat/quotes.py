@@ -37,6 +37,13 @@ _LABELLED_LINE = re.compile(r"[A-Z][\w' -]{0,30}: \S.{0,80}")
 TABLE_SEPARATOR = re.compile(r"^\|(?:\s*:?-{3,}:?\s*\|)+$")
 
 
+# A whole sentence that only says yes or no.
+_BARE_REPLY = re.compile(
+    r"^\W*(?:yes|no|yep|nope|sure|absolutely|of course|not yet|not at the moment)\W*$",
+    re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Unit:
     """A quotable piece of a passage: a sentence, a list item or a whole code block."""
@@ -205,3 +212,15 @@ def render(
         text = append_marker(shorten_markdown(body, budget - len(" [1]")), "[1]")
         citations = citations[:1]
     return text, citations
+
+
+def drop_a_reply_to_another_question(
+    paragraph: Paragraph, passages: Sequence[Passage], question_terms: frozenset[str]
+) -> None:
+    """A section's opening "Yes." answers its own heading's question: quoted for another
+    ("is the gluten-free loaf vegan?" under "Are your breads vegan?") it says yes to what the
+    visitor did not ask. It stays when the heading asks all the visitor asks."""
+    first, rest = paragraph.units[0], paragraph.units[1:]
+    heading = passages[paragraph.passage_index].heading
+    if rest and _BARE_REPLY.match(first.text) and not question_terms <= content_terms(heading):
+        paragraph.units = rest
