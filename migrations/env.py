@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import sitechat.models  # noqa: F401 - registers every table on the metadata
 from sitechat.core.db import async_url
-from sitechat.core.migrate import include_name, include_object
+from sitechat.core.migrate import MIGRATION_LOCK, include_name, include_object
 from sitechat.models.base import Base
 
 config = context.config
@@ -27,6 +27,9 @@ def run_with_connection(connection: Connection) -> None:
         compare_server_default=True,
     )
     with context.begin_transaction():
+        # Hosts starting a new version at once: one migrates, the others wait and then find
+        # the schema at head (the lock ends with the transaction).
+        connection.execute(MIGRATION_LOCK)
         context.run_migrations()
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -69,3 +71,18 @@ class TestMigrations:
         command.downgrade(config, "base")
         command.upgrade(config, "head")
         assert asyncio.run(_autogenerate_diff(scratch_database_url)) == []
+
+
+def test_two_processes_migrating_at_once_both_succeed(server_url: str) -> None:
+    # Hosts starting a new version together each run the migrations at start; unserialized,
+    # the second one's CREATE TYPE / CREATE TABLE failed on the first one's.
+    name = f"sitechat_migrations_{secrets.token_hex(4)}"
+    asyncio.run(ensure_database(server_url, name))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    code = "import sys; from sitechat.core.migrate import upgrade_database as u; u(sys.argv[1])"
+    try:
+        runs = [subprocess.Popen([sys.executable, "-c", code, url]) for _ in range(2)]
+        assert [run.wait(timeout=300) for run in runs] == [0, 0]
+        assert asyncio.run(_autogenerate_diff(url)) == []
+    finally:
+        asyncio.run(drop_database(server_url, name))

@@ -18,6 +18,9 @@ log = structlog.get_logger()
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 QUEUE_TABLES_PREFIX = "procrastinate_"
+# Taken for the transaction that changes the schema (ours, then the queue's), so that processes
+# migrating one database at once do it one after the other. The key is arbitrary and constant.
+MIGRATION_LOCK = text("SELECT pg_advisory_xact_lock(7384019246)")
 # Tables that exist only on some servers (pgvector), so they cannot be in the models' metadata.
 OPTIONAL_TABLES = frozenset({"chunk_embeddings"})
 
@@ -57,6 +60,7 @@ async def ensure_queue_schema(database_url: str) -> None:
     engine = create_async_engine(async_url(database_url))
     try:
         async with engine.begin() as connection:
+            await connection.execute(MIGRATION_LOCK)
             present = await connection.scalar(text("SELECT to_regclass('procrastinate_jobs')"))
             if present:
                 return
