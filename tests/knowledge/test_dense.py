@@ -179,7 +179,9 @@ class TestEmbeddingJob:
         embedder = _WritesAChunkFirst(dense_on.embedder, app, chatbot, uuid.UUID(int=1))
 
         with provided(app, DenseSetup(DenseRetrieval(embedder, batch_size=2))):
-            assert await _embed(app, chatbot) == 4
+            # At least the four: when the walk starts over while the chunk's batch is still
+            # being embedded, the chunk is read (and stored) a second time.
+            assert await _embed(app, chatbot) >= 4
 
         assert uuid.UUID(int=1) in await _embedded(app, chatbot)
         assert len(await _embedded(app, chatbot)) == 4
