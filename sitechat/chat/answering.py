@@ -120,6 +120,7 @@ class PreparedTurn:
     settings: AnswerSettings
     asked_at: datetime
     handoff_message: str | None = None  # set: the conversation is with a person
+    courtesy: str | None = None  # set: the message is only a greeting or thanks (its reply)
     # What the evidence rule said of the passages, judged once when they were read.
     evidence: Evidence = field(default_factory=lambda: evidence_of([]))
 
@@ -220,11 +221,14 @@ async def _prepare_turn(
         handoff_notice=handed_off,
     )
     session.add_all([user_message, answer])
+    settings = answer_settings(chatbot)
+    courtesy = None if handed_off else small_talk_reply(question, settings.welcome_message)
     reading = Reading(question, [])
     if not handed_off:
         # Retrieval (and the question's embedding) first: the quota lock taken next is held
-        # until the request commits, and should not wait on them.
-        reading = await read_in_context(session, chatbot, question, history or [], dense=dense)
+        # until the request commits, and should not wait on them. "hi" searches nothing.
+        if courtesy is None:
+            reading = await read_in_context(session, chatbot, question, history or [], dense=dense)
         # The message is counted when it is asked, under the workspace's quota lock, so
         # parallel questions cannot overshoot the plan; a failed answer gives its slot back.
         await ensure_quota(session, plans, conversation.workspace_id, "messages")
@@ -248,9 +252,10 @@ async def _prepare_turn(
         query=reading.query,
         passages=reading.passages,
         history=[] if handed_off else list(history or ()),
-        settings=answer_settings(chatbot),
+        settings=settings,
         asked_at=asked_at,
         handoff_message=display_text_as_written(chatbot.handoff_message) if handed_off else None,
+        courtesy=courtesy,
         evidence=reading.evidence,
     )
 
@@ -444,14 +449,13 @@ class AnswerRun:
         stored = False
         try:
             yield _start_event(turn)
-            courtesy = small_talk_reply(turn.question, turn.settings.welcome_message)
             events: AsyncIterator[AnswerEvent]
             if turn.handoff_message is not None:
                 events = HandoffNotice(turn.handoff_message).stream(
                     turn.question, turn.passages, turn.history, turn.settings
                 )
-            elif courtesy is not None:
-                events = small_talk_answer(turn.question, courtesy, turn.settings)
+            elif turn.courtesy is not None:
+                events = small_talk_answer(turn.question, turn.courtesy, turn.settings)
             else:
                 answerer = runtime.answerer
                 events = answer_events(
