@@ -20,7 +20,7 @@ from sitechat.chat.answerer import (
     estimate_tokens,
 )
 from sitechat.chat.token_limit import TokenLimit
-from sitechat.models.chatbots import ChatbotStatus
+from sitechat.models.chatbots import Chatbot, ChatbotStatus
 from tests.fixtures.chat import (
     ChatAccount,
     add_chunk,
@@ -56,14 +56,21 @@ async def _sdk(app: FastAPI, http: httpx.AsyncClient, account: ChatAccount) -> o
     )
 
 
+async def _venv_bot(
+    app: FastAPI, http: httpx.AsyncClient
+) -> tuple[ChatAccount, Chatbot, openai.AsyncOpenAI]:
+    """An account whose chatbot knows how to create a virtual environment, and its SDK."""
+    account = await create_account(app)
+    chatbot = await create_chatbot(app, account)
+    await add_chunk(app, chatbot, VENV_TEXT, title="Venv", url="https://docs.example.com/venv")
+    return account, chatbot, await _sdk(app, http, account)
+
+
 class TestChatCompletions:
     async def test_non_streaming_completion_with_citations(
         self, app: FastAPI, http: httpx.AsyncClient
     ) -> None:
-        account = await create_account(app)
-        chatbot = await create_chatbot(app, account)
-        await add_chunk(app, chatbot, VENV_TEXT, title="Venv", url="https://docs.example.com/venv")
-        sdk = await _sdk(app, http, account)
+        account, chatbot, sdk = await _venv_bot(app, http)
 
         completion = await sdk.chat.completions.create(
             model=f"chatbot:{chatbot.id}",
@@ -84,10 +91,7 @@ class TestChatCompletions:
         assert len(await usage_events(app, account.workspace_id)) == 1
 
     async def test_streaming_completion(self, app: FastAPI, http: httpx.AsyncClient) -> None:
-        account = await create_account(app)
-        chatbot = await create_chatbot(app, account)
-        await add_chunk(app, chatbot, VENV_TEXT, title="Venv", url="https://docs.example.com/venv")
-        sdk = await _sdk(app, http, account)
+        _, chatbot, sdk = await _venv_bot(app, http)
 
         stream = await sdk.chat.completions.create(
             model=f"chatbot:{chatbot.id}",
@@ -141,10 +145,7 @@ class TestMaxTokens:
         self, app: FastAPI, http: httpx.AsyncClient
     ) -> None:
         """`max_tokens: 3` returned the whole answer, 53 tokens, with `finish_reason: "stop"`."""
-        account = await create_account(app)
-        chatbot = await create_chatbot(app, account)
-        await add_chunk(app, chatbot, VENV_TEXT, title="Venv", url="https://docs.example.com/venv")
-        sdk = await _sdk(app, http, account)
+        account, chatbot, sdk = await _venv_bot(app, http)
 
         completion = await sdk.chat.completions.create(
             model=f"chatbot:{chatbot.id}",
@@ -169,10 +170,7 @@ class TestMaxTokens:
     async def test_a_stream_is_cut_the_same_way(
         self, app: FastAPI, http: httpx.AsyncClient
     ) -> None:
-        account = await create_account(app)
-        chatbot = await create_chatbot(app, account)
-        await add_chunk(app, chatbot, VENV_TEXT, title="Venv", url="https://docs.example.com/venv")
-        sdk = await _sdk(app, http, account)
+        _, chatbot, sdk = await _venv_bot(app, http)
 
         stream = await sdk.chat.completions.create(
             model=f"chatbot:{chatbot.id}",
@@ -193,10 +191,7 @@ class TestMaxTokens:
     async def test_an_answer_within_the_limit_is_whole(
         self, app: FastAPI, http: httpx.AsyncClient
     ) -> None:
-        account = await create_account(app)
-        chatbot = await create_chatbot(app, account)
-        await add_chunk(app, chatbot, VENV_TEXT, title="Venv", url="https://docs.example.com/venv")
-        sdk = await _sdk(app, http, account)
+        _, chatbot, sdk = await _venv_bot(app, http)
         question = [{"role": "user", "content": "How do I create a virtual environment?"}]
 
         whole = await sdk.chat.completions.create(

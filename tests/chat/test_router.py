@@ -40,6 +40,13 @@ async def _conversation(client: httpx.AsyncClient, account: ChatAccount, chatbot
     return str(response.json()["id"])
 
 
+async def _change(
+    client: httpx.AsyncClient, account: ChatAccount, chatbot: Chatbot, **fields: str
+) -> None:
+    changed = await client.patch(f"/v1/chatbots/{chatbot.id}", json=fields, headers=account.headers)
+    assert changed.status_code == 200, changed.text
+
+
 async def _ask(
     client: httpx.AsyncClient, account: ChatAccount, conversation_id: str, question: str
 ) -> httpx.Response:
@@ -104,12 +111,9 @@ class TestAsking:
         # Stored as display text ("help &amp; support"); an answer is text, not HTML.
         account = await create_account(app)
         chatbot, _ = await _bot_with_docs(app, account)
-        changed = await client.patch(
-            f"/v1/chatbots/{chatbot.id}",
-            json={"fallback_message": "Ask our help & support <b>desk</b>."},
-            headers=account.headers,
+        await _change(
+            client, account, chatbot, fallback_message="Ask our help & support <b>desk</b>."
         )
-        assert changed.status_code == 200, changed.text
         conversation_id = await _conversation(client, account, chatbot)
 
         response = await _ask(
@@ -125,12 +129,7 @@ class TestAsking:
         # among the unanswered questions.
         account = await create_account(app)
         chatbot, _ = await _bot_with_docs(app, account)
-        changed = await client.patch(
-            f"/v1/chatbots/{chatbot.id}",
-            json={"welcome_message": "Hi! Ask me about Python & venv."},
-            headers=account.headers,
-        )
-        assert changed.status_code == 200, changed.text
+        await _change(client, account, chatbot, welcome_message="Hi! Ask me about Python & venv.")
         conversation_id = await _conversation(client, account, chatbot)
 
         hello = (await _ask(client, account, conversation_id, "hi!")).json()
