@@ -35,6 +35,27 @@ account_fixture = crawl_site.account_fixture
 chatbot_id_fixture = crawl_site.chatbot_id_fixture
 
 
+async def _crawled_again(
+    crawl_client: httpx.AsyncClient,
+    crawl_app: Any,
+    account: Account,
+    chatbot_id: str,
+    site: LocalSite,
+    *,
+    include_paths: list[str],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A site of three pages crawled whole, then again with `include_paths`: both crawls."""
+    docs_site(site, {"/apples": "Apples grow on trees.", "/pears": "Pears are sweet."})
+    jobs = []
+    for paths in ([], include_paths):
+        started = await start_crawl(
+            crawl_client, account, chatbot_id, site.url("/"), include_paths=paths
+        )
+        await run_queued_jobs(crawl_app)
+        jobs.append(await get_crawl(crawl_client, account, started.json()["id"]))
+    return jobs[0], jobs[1]
+
+
 async def _slow_crawl_cancelled(
     crawl_client: httpx.AsyncClient,
     crawl_app: Any,
@@ -300,20 +321,12 @@ class TestNothingIndexed:
         chatbot_id: str,
         site: LocalSite,
     ) -> None:
-        docs_site(site, {"/apples": "Apples grow on trees.", "/pears": "Pears are sweet."})
-        first = (await start_crawl(crawl_client, account, chatbot_id, site.url("/"))).json()
-        await run_queued_jobs(crawl_app)
-        assert (await get_crawl(crawl_client, account, first["id"]))["pages_indexed"] == 3
-
         # A scope narrowed by mistake: the start page is only where the walk begins.
-        second = (
-            await start_crawl(
-                crawl_client, account, chatbot_id, site.url("/"), include_paths=["/blog"]
-            )
-        ).json()
-        await run_queued_jobs(crawl_app)
+        first, job = await _crawled_again(
+            crawl_client, crawl_app, account, chatbot_id, site, include_paths=["/blog"]
+        )
 
-        job = await get_crawl(crawl_client, account, second["id"])
+        assert first["pages_indexed"] == 3
         assert (job["status"], job["stop_reason"]) == ("failed", "nothing-indexed")
         assert job["error"].startswith("No page matched the include_paths"), job["error"]
         assert (job["pages_indexed"], job["pages_removed"]) == (0, 0)
@@ -333,18 +346,10 @@ class TestNothingIndexed:
         chatbot_id: str,
         site: LocalSite,
     ) -> None:
-        docs_site(site, {"/apples": "Apples grow on trees.", "/pears": "Pears are sweet."})
-        await start_crawl(crawl_client, account, chatbot_id, site.url("/"))
-        await run_queued_jobs(crawl_app)
+        _, job = await _crawled_again(
+            crawl_client, crawl_app, account, chatbot_id, site, include_paths=["/apples"]
+        )
 
-        second = (
-            await start_crawl(
-                crawl_client, account, chatbot_id, site.url("/"), include_paths=["/apples"]
-            )
-        ).json()
-        await run_queued_jobs(crawl_app)
-
-        job = await get_crawl(crawl_client, account, second["id"])
         assert (job["status"], job["pages_indexed"], job["pages_removed"]) == ("completed", 1, 2)
         assert await searchable(crawl_app, chatbot_id, "apples trees") == [site.url("/apples")]
         # The start page is outside include_paths: followed for its links, not indexed.
