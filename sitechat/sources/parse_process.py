@@ -29,6 +29,11 @@ log = structlog.get_logger()
 
 TOO_COSTLY = "The file could not be read within the time and memory limits for one file."
 
+# Imported before the limits are set, so that the memory limit bounds the parse, not the
+# import: a library loaded under a tight limit fails as an ImportError ("failed to map
+# segment from shared object"), which would read as a damaged file.
+PARSER_MODULES = ("pypdf", "pypdf.filters", "docx")
+
 
 @dataclass(frozen=True)
 class ProcessLimits:
@@ -87,15 +92,18 @@ def _document_of(answer: dict[str, Any]) -> ParsedDocument:
 
 
 def _child_main() -> int:
+    import importlib
     import resource
 
+    for module in PARSER_MODULES:
+        importlib.import_module(module)
     header = json.loads(sys.stdin.buffer.readline())
     memory = int(header["memory_bytes"])
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     cpu = int(header["cpu_seconds"])
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-    data = sys.stdin.buffer.read()
     try:
+        data = sys.stdin.buffer.read()
         document = parse_file(
             data,
             FileType(header["file_type"]),

@@ -149,6 +149,8 @@ def _pdf_title(reader: object) -> str:
     try:
         metadata = reader.metadata  # type: ignore[attr-defined]
         title = metadata.title if metadata is not None else None
+    except MemoryError:
+        raise  # the file costs too much: not a page without text
     except Exception:
         return ""
     return " ".join(str(title).split())[:300] if title else ""
@@ -165,6 +167,8 @@ def _pdf_outline_headings(reader: object) -> dict[int, str]:
             page = reader.get_destination_page_number(item)  # type: ignore[attr-defined]
             if page is not None and page >= 0:
                 headings[page] = " ".join(str(item.title).split())[:300]
+    except MemoryError:
+        raise
     except Exception:
         return {}
     return headings
@@ -195,6 +199,8 @@ def _pdf_page_text(page: Any) -> tuple[str, dict[str, float], bool]:
 
     try:
         text = page.extract_text(visitor_text=visit, visitor_operand_before=starts.visit) or ""
+    except MemoryError:
+        raise
     except Exception:
         return "", {}, False
     _end_line(sizes, line, size)
@@ -205,6 +211,8 @@ def _pdf_tables(page: Any) -> list[FoundTable]:
     """The tables of a page that sets text in columns, read from its layout."""
     try:
         layout = page.extract_text(extraction_mode="layout", layout_mode_space_vertically=False)
+    except MemoryError:
+        raise
     except Exception:
         return []
     return layout_tables(layout or "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pypdf
 import pytest
 
 from sitechat.sources.filetypes import FileType, UnsupportedFile, detect_file_type
@@ -144,13 +145,41 @@ class TestLimits:
     async def test_a_child_out_of_memory_is_a_failed_file(self) -> None:
         with pytest.raises(FileRejected) as refused:
             await parse_in_child(
-                make_pdf(["a"]),
+                make_pdf(["word " * 300] * 200),
                 FileType.pdf,
                 "a.pdf",
                 ParseLimits(),
                 ProcessLimits(memory_bytes=30_000_000),
             )
         assert str(refused.value) == TOO_COSTLY
+
+    async def test_whatever_the_memory_limit_a_file_is_read_whole_or_too_costly(self) -> None:
+        # Not "damaged", not "no text": a library loaded or a page read under the limit
+        # fails for want of memory, which is what the owner must be told.
+        pdf = make_pdf(["a"])
+        for megabytes in range(30, 62, 4):
+            try:
+                document = await parse_in_child(
+                    pdf,
+                    FileType.pdf,
+                    "a.pdf",
+                    ParseLimits(),
+                    ProcessLimits(memory_bytes=megabytes * 1_000_000),
+                )
+            except FileRejected as refused:
+                assert str(refused) == TOO_COSTLY, megabytes
+            else:
+                assert [page.markdown for page in document.pages] == ["a"], megabytes
+
+    def test_a_page_read_out_of_memory_is_not_a_page_without_text(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def out_of_memory(*args: object, **kwargs: object) -> str:
+            raise MemoryError
+
+        monkeypatch.setattr(pypdf.PageObject, "extract_text", out_of_memory)
+        with pytest.raises(MemoryError):
+            parse_file(make_pdf(["a"]), FileType.pdf, "a.pdf", ParseLimits())
 
     async def test_within_limits_the_child_parses(self) -> None:
         document = await parse_in_child(
