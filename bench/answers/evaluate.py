@@ -84,7 +84,8 @@ async def answer_question(
     retrieved = await retrieve_for_answer(session, chatbot, question.text, dense=dense)
     passages = answer_sources(retrieved.passages)
     evidence = evidence_of(passages, retrieved.unfamiliar_terms, question.text)
-    text, citations = ExtractiveAnswerer().compose(question.text, passages, SETTINGS)
+    # As the chat flow does: the question as retrieval read it (misspellings corrected).
+    text, citations = ExtractiveAnswerer().compose(retrieved.query, passages, SETTINGS)
     milliseconds = (time.perf_counter() - started) * 1000
     return Answered(question, text, tuple(citations), evidence, not citations, milliseconds)
 

@@ -92,7 +92,8 @@ async def _read(
     number its passages state."""
     retrieved = await retrieve_for_answer(session, chatbot, query, dense=dense)
     passages = answer_sources(retrieved.passages)
-    return Reading(query, passages, evidence_of(passages, retrieved.unfamiliar_terms, message))
+    evidence = evidence_of(passages, retrieved.unfamiliar_terms, message)
+    return Reading(retrieved.query, passages, evidence)
 
 
 def one_line(text: str) -> str:

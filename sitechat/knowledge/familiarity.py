@@ -108,6 +108,13 @@ class _Lexicon:
         return any(word in words for words in self._lists)
 
 
+def ordinary_words(chunk_count: int) -> Container[str]:
+    """The words a chatbot of `chunk_count` chunks takes for ordinary ones: the embedder's
+    vocabulary, and on a small site the dictionary's words too."""
+    large = chunk_count >= RARE_FROM_CHUNKS
+    return _Lexicon(vocabulary(), CONTRACTIONS if large else dictionary())
+
+
 def _is_word(lexeme: str, words: Container[str]) -> bool:
     # The stemmer turns a final "y" into "i" ("poetry" -> "poetri") and drops a doubled
     # consonant ("install" -> "instal").
@@ -159,7 +166,7 @@ def unfamiliar_terms(
     large = terms.chunk_count >= RARE_FROM_CHUNKS
     rare = RARE_CHUNKS if large else 0
     # A contraction typed without its apostrophe is a word on any site.
-    words = _Lexicon(vocabulary_words, CONTRACTIONS if large else dictionary())
+    words = ordinary_words(terms.chunk_count)
     candidates = set(terms.unseen) | {t for t, n in terms.frequencies.items() if n <= rare}
     names = proper_nouns(question)
     return tuple(

@@ -39,6 +39,10 @@ async def search_chatbot(
     search when embeddings are on, at most two passages per page. Each passage says which
     rankings found it and where (`"rankings": {"lexical": 3, "semantic": 1}`), so a customer
     can see why a page is or is not found. Works in any chatbot status; nothing is stored and
-    no message is counted."""
-    passages = await service.search(session, caller, chatbot_id, body.query, body.limit, dense)
-    return SearchResults(items=[SearchHit.of(passage) for passage in passages])
+    no message is counted. `searched_as` is the query as retrieval read it (misspellings in
+    the sources' spelling)."""
+    retrieved = await service.search(session, caller, chatbot_id, body.query, body.limit, dense)
+    return SearchResults(
+        items=[SearchHit.of(passage) for passage in retrieved.passages],
+        searched_as=retrieved.query,
+    )

@@ -101,10 +101,16 @@ class SearchResults(BaseModel):
                             "score": 0.0325,
                             "rankings": {"lexical": 2, "semantic": 1},
                         }
-                    ]
+                    ],
+                    "searched_as": "How long do refunds take?",
                 }
             ]
         }
     )
 
     items: list[SearchHit]
+    searched_as: str = Field(
+        description="The query as retrieval read it: a misspelt word in the spelling the "
+        "chatbot's sources use (`hygenist` -> `hygienist`, `wifi` -> `wi-fi`), as a chat "
+        "message is read."
+    )

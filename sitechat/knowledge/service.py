@@ -31,6 +31,7 @@ from sitechat.knowledge.indexing import SEARCH_LANGUAGES
 from sitechat.knowledge.lexical import ranking_of_terms
 from sitechat.knowledge.passages import LEXICAL, SEMANTIC, PageKey, Passage, page_key_of
 from sitechat.knowledge.repository import ChunkHit, QuestionTerms
+from sitechat.knowledge.spelling import corrected_question
 from sitechat.knowledge.vectors import Nearest
 from sitechat.models.chatbots import Chatbot
 
@@ -92,12 +93,16 @@ class Retrieved:
     passages: list[Passage]
     # Name-like words of the question the chatbot's sources do not know (`familiarity`).
     unfamiliar_terms: tuple[str, ...] = ()
+    # The question as searched: its misspelt words in the sources' spelling (`spelling`).
+    query: str = ""
 
 
 @dataclass(frozen=True)
 class Rankings:
     """A question's rankings, by name, and what else retrieval learnt of it."""
 
+    # The question as searched: its misspelt words in the sources' spelling (`spelling`).
+    question: str
     found: dict[str, list[ChunkHit]]
     # The question's lexemes as the chatbot's chunks know them.
     terms: QuestionTerms
@@ -116,21 +121,33 @@ async def rankings(
     when dense retrieval is on and answers."""
     language = search_language(chatbot)
     # The embedder's work overlaps the lexical queries instead of adding to them.
-    embedding = None if dense is None else asyncio.create_task(embed_question(dense, question))
+    embedding = _embedding(dense, question)
     try:
         terms = await repository.question_terms(session, chatbot.id, language, question)
+        corrected = await corrected_question(session, chatbot.id, language, question, terms)
+        if corrected != question:
+            if embedding is not None:
+                embedding.cancel()
+            question, embedding = corrected, _embedding(dense, corrected)
+            terms = await repository.question_terms(session, chatbot.id, language, question)
         found = {LEXICAL: await ranking_of_terms(session, chatbot.id, terms, limit)}
         question_vector = None if embedding is None else await embedding
     finally:
         if embedding is not None:
             embedding.cancel()  # a no-op once done; stops the call if a lexical query failed
     if dense is None or question_vector is None:
-        return Rankings(found, terms)
+        return Rankings(question, found, terms)
     nearest = await dense_ranking(session, dense, chatbot.id, question_vector, limit)
     if not nearest.hits or not _complete_or_close(nearest, terms.chunk_count):
-        return Rankings(found, terms)
+        return Rankings(question, found, terms)
     found[SEMANTIC] = nearest.hits
-    return Rankings(found, terms, nearest.baseline)
+    return Rankings(question, found, terms, nearest.baseline)
+
+
+def _embedding(
+    dense: DenseRetrieval | None, question: str
+) -> asyncio.Task[list[float] | None] | None:
+    return None if dense is None else asyncio.create_task(embed_question(dense, question))
 
 
 def _complete_or_close(nearest: Nearest, chunk_count: int) -> bool:
@@ -261,14 +278,16 @@ async def retrieve_for_answer(
     None for lexical only."""
     question = question.strip()[:MAX_QUESTION_CHARS]
     if not question:
-        return Retrieved([])
+        return Retrieved([], query=question)
     top_k = top_k_for(chatbot, limit)
     depth = top_k * CANDIDATES_PER_SLOT
     ranked = await rankings(session, chatbot, question, depth, dense)
     fused = reciprocal_rank_fusion(ranked.found, depth)
-    unfamiliar = unfamiliar_terms(ranked.terms, question, search_language(chatbot))
+    unfamiliar = unfamiliar_terms(ranked.terms, ranked.question, search_language(chatbot))
     passages = capped_per_page(fused, MAX_PASSAGES_PER_PAGE, top_k)
-    return Retrieved(with_closeness(passages, ranked.semantic_baseline), unfamiliar)
+    return Retrieved(
+        with_closeness(passages, ranked.semantic_baseline), unfamiliar, ranked.question
+    )
 
 
 async def retrieve(
@@ -290,10 +309,10 @@ async def search(
     query: str,
     limit: int,
     dense: DenseRetrieval | None,
-) -> list[Passage]:
+) -> Retrieved:
     """What the chatbot would retrieve for `query` (retrieval testing): any status, so a bot
     can be checked before it goes live."""
     chatbot = await repository.get_chatbot(session, caller.workspace_id, chatbot_id)
     if chatbot is None:
         raise NotFound("Chatbot")
-    return await retrieve(session, chatbot, query, limit, dense=dense)
+    return await retrieve_for_answer(session, chatbot, query, limit, dense=dense)

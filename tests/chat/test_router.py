@@ -171,6 +171,31 @@ class TestAsking:
         assert with_pipenv["citations"] == []
         assert asked["How do I create a virtual environment?"]["fallback"] is False
 
+    async def test_a_misspelt_question_gets_the_answer_spelt_right(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        await add_chunk(app, chatbot, "Our hygienist works Tuesday to Saturday, 8am to 6pm.")
+        await add_chunk(app, chatbot, "Free Wi-Fi in the waiting room: ask at reception.")
+        conversation_id = await _conversation(client, account, chatbot)
+
+        for question, quoted in (
+            ("when does the hygenist work", "Tuesday to Saturday"),
+            ("do u have wifi", "Free Wi-Fi"),
+        ):
+            response = await _ask(client, account, conversation_id, question)
+
+            assert response.status_code == 201, response.text
+            assert response.json()["fallback"] is False, question
+            assert quoted in response.json()["content"]
+            # The visitor's message is kept as typed.
+            history = await client.get(
+                f"/v1/conversations/{conversation_id}/messages", headers=account.headers
+            )
+            asked = [m["content"] for m in history.json()["items"] if m["role"] == "user"]
+            assert question in asked
+
     async def test_chatbot_that_is_not_ready_refuses_with_409(
         self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:

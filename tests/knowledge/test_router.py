@@ -62,6 +62,20 @@ class TestSearch:
         )
         assert first["rankings"] == {"lexical": 1}
         assert first["score"] > items[1]["score"] > 0
+        assert response.json()["searched_as"] == "refund days"
+
+    async def test_says_how_a_misspelt_query_was_read(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        account = await register(client)
+        chatbot = await _chatbot(app, client, account)
+        await add_chunk(app, chatbot, "Refunds are issued within 14 days of purchase.")
+
+        response = await _search(client, account, chatbot.id, {"query": "how long do refnds take"})
+
+        assert response.status_code == 200, response.text
+        assert response.json()["searched_as"] == "how long do refunds take"
+        assert len(response.json()["items"]) == 1
 
     async def test_is_limited_and_documented_as_a_read(self, client: httpx.AsyncClient) -> None:
         operation = (await client.get("/openapi.json")).json()["paths"][
