@@ -34,6 +34,7 @@ from sitechat.billing.usage_periods import UsagePeriod, usage_period
 from sitechat.core.clock import utcnow
 from sitechat.core.errors import PaymentRequired
 from sitechat.models.chat import UsageEvent
+from sitechat.models.crawling import CrawlJob
 
 USAGE_BY_LIMIT: dict[str, str] = {
     "chatbots": "chatbots",
@@ -159,9 +160,14 @@ def ensure_room(plans: PlanCatalog, status: QuotaStatus, needed: int = 1) -> Non
             plans,
             status,
             needed,
-            f"The {status.plan.name} plan allows {status.limit_value} {status.limit}; "
-            f"{status.usage} are used.",
+            f"The {status.plan.name} plan allows {_counted(status.limit_value, status.limit)}; "
+            f"{status.usage} {'is' if status.usage == 1 else 'are'} used.",
         )
+
+
+def _counted(number: int, things: str) -> str:
+    """`1 chatbot`, `3 chatbots` (`things`: a limit's plural name)."""
+    return f"{number} {things.removesuffix('s') if number == 1 else things}"
 
 
 async def ensure_seat(
@@ -239,12 +245,12 @@ async def ensure_crawl_size(
     )
 
 
-async def settle_crawl_pages(
-    session: AsyncSession, crawl_job_id: uuid.UUID, pages_indexed: int
-) -> None:
+async def settle_crawl_pages(session: AsyncSession, job: CrawlJob) -> None:
     """The crawl ended (or its chatbot or source is being deleted): its reservation becomes
-    the pages it indexed, and the rest goes back to the allowance."""
-    await repository.set_crawl_pages(session, crawl_job_id, pages_indexed)
+    the pages it indexed new or changed, and the rest goes back to the allowance. A page found
+    unchanged spent the crawl's `max_pages` but is not indexed again, so it is not counted,
+    whether the crawl is a re-sync or started by hand."""
+    await repository.set_crawl_pages(session, job.id, job.pages_new + job.pages_changed)
 
 
 def record_file_pages(

@@ -131,7 +131,7 @@ async def delete_chatbot(session: AsyncSession, caller: Caller, chatbot_id: uuid
         await repository.cancel_queued_crawl(session, active.id)
         # Its pages so far stay used this period (usage events outlive the chatbot); the
         # rest of its reservation goes back.
-        await settle_crawl_pages(session, active.id, active.pages_indexed)
+        await settle_crawl_pages(session, active)
     await repository.delete_chatbot(session, chatbot)
     log.info("chatbot.deleted", chatbot_id=str(chatbot_id), workspace_id=str(caller.workspace_id))
 

@@ -330,7 +330,7 @@ async def cancel_crawl(session: AsyncSession, caller: Caller, job_id: uuid.UUID)
         job.status = CrawlStatus.cancelled
         job.stop_reason = "cancelled"
         job.finished_at = now
-        await settle_crawl_pages(session, job.id, job.pages_indexed)
+        await settle_crawl_pages(session, job)
         chatbot = await chatbot_repository.get_chatbot_unscoped(
             session, job.chatbot_id, for_update=True
         )

@@ -188,7 +188,7 @@ async def _mark_running(
             job.status = CrawlStatus.cancelled
             job.stop_reason = "cancelled"
             job.finished_at = now
-            await settle_crawl_pages(session, job.id, job.pages_indexed)
+            await settle_crawl_pages(session, job)
             await _settle_chatbot(session, job.chatbot_id)
             await settle_source(session, job)
             return None
@@ -247,7 +247,7 @@ async def _finish(
         job.error = error
         job.finished_at = utcnow()
         # The pages it did not index go back to the plan's allowance.
-        await settle_crawl_pages(session, job.id, job.pages_indexed)
+        await settle_crawl_pages(session, job)
         await _settle_chatbot(session, job.chatbot_id)
         await settle_source(session, job)
         if status in (CrawlStatus.completed, CrawlStatus.failed):

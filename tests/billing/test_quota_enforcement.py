@@ -41,6 +41,7 @@ class TestChatbotQuota:
         body = assert_problem(second, 402, "quota-exceeded")
         assert (body["limit"], body["limit_value"], body["usage"]) == ("chatbots", 1, 1)
         assert (body["plan_id"], body["upgrade_plan_id"]) == ("free", "starter")
+        assert body["detail"] == "The Free plan allows 1 chatbot; 1 is used."
 
         await upgrade(client, account, "starter")
         third = await client.post("/v1/chatbots", json={"name": "Two"}, headers=account.headers)

@@ -178,3 +178,17 @@ class TestCrawlPageReservations:
         assert await pages_used(crawl_client, account) == 10
         refused = await start_crawl(crawl_client, account, chatbot, site.url("/"))
         assert refused.status_code == 404  # the deleted one is gone; its usage is not
+
+    async def test_a_crawl_again_of_an_unchanged_site_counts_no_pages(
+        self, crawl_app: Any, crawl_client: httpx.AsyncClient, account: Account, site: LocalSite
+    ) -> None:
+        docs_site(site, FOUR_PAGES)
+        chatbot = await new_chatbot(crawl_client, account)
+        for _ in range(2):
+            job = await start_crawl(crawl_client, account, chatbot, site.url("/"), max_pages=6)
+            await run_queued_jobs(crawl_app)
+            crawled = await get_crawl(crawl_client, account, job.json()["id"])
+            assert crawled["pages_indexed"] == 4
+
+        assert crawled["pages_unchanged"] == 4
+        assert await pages_used(crawl_client, account) == 4
