@@ -72,10 +72,10 @@ async def _run_worker(state: AppState) -> None:
     await run_worker(
         queue,
         context=worker_context(state.task_context),
+        settings=settings.worker,
         concurrency=settings.worker.concurrency,
         name="in-process",
         install_signal_handlers=False,
-        shutdown_grace_seconds=settings.worker.shutdown_grace_seconds,
     )
 
 

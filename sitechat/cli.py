@@ -93,6 +93,7 @@ def worker(settings: Settings, concurrency: int) -> None:
                     "worker.started",
                     name="standalone",
                     concurrency=concurrency,
+                    heartbeat_seconds=settings.worker.heartbeat_seconds,
                     queues="all",
                     dense_retrieval=components.get(DenseSetup).dense is not None,
                 )
@@ -101,10 +102,10 @@ def worker(settings: Settings, concurrency: int) -> None:
                 await run_worker(
                     queue,
                     context=worker_context(context),
+                    settings=settings.worker,
                     concurrency=concurrency,
                     name="standalone",
                     install_signal_handlers=True,
-                    shutdown_grace_seconds=settings.worker.shutdown_grace_seconds,
                 )
                 log.info("worker.stopped", name="standalone")
         finally:

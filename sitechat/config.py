@@ -231,6 +231,10 @@ class RateLimitSettings(BaseSettings):
     key_prefix: str = "sitechat"
 
 
+HEARTBEAT_MISSES = 3
+"""Heartbeats a worker may miss before it counts as gone."""
+
+
 class WorkerSettings(BaseSettings):
     model_config = _config("SITECHAT_WORKER_")
 
@@ -238,6 +242,15 @@ class WorkerSettings(BaseSettings):
     concurrency: int = Field(default=4, ge=1)
     # On shutdown, running jobs get this long to finish; the rest go back to the queue.
     shutdown_grace_seconds: float = 10.0
+    # Every worker records in PostgreSQL that it is alive this often; /readyz and /metrics
+    # count the workers heard from within HEARTBEAT_MISSES beats (ADR 0030). At most 20 s, so
+    # a live worker beats several times before `ops.retry_stalled_jobs` (60 s) thinks it dead.
+    heartbeat_seconds: float = Field(default=10.0, gt=0, le=20)
+
+    @property
+    def heartbeat_stale_after_seconds(self) -> float:
+        """A worker not heard from for this long is gone (killed, frozen, cut off)."""
+        return HEARTBEAT_MISSES * self.heartbeat_seconds
 
 
 class MailSettings(BaseSettings):

@@ -101,7 +101,9 @@ async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
 
 _TABLES_TO_CLEAN = ", ".join(
     [f'"{table.name}"' for table in Base.metadata.sorted_tables]
-    + ["procrastinate_jobs", "procrastinate_periodic_defers"]
+    # A worker row left by a test (a registered "dead" worker, a killed process) would count
+    # as a live worker in the next test's readiness for up to three heartbeats.
+    + ["procrastinate_jobs", "procrastinate_periodic_defers", "procrastinate_workers"]
 )
 
 

@@ -13,12 +13,17 @@ from sqlalchemy import text
 
 from sitechat.core.errors import problem_response
 from sitechat.core.state import app_state
+from sitechat.ops.workers import WorkerHeartbeats, read_worker_heartbeats
 
 log = structlog.get_logger()
 router = APIRouter(tags=["operations"])
 
 CHECK_TIMEOUT_SECONDS = 2.0
 JOBS_BY_STATE = Gauge("sitechat_jobs", "Jobs in the queue by task and state", ["task", "state"])
+WORKERS_ALIVE = Gauge(
+    "sitechat_workers_alive",
+    "Job workers whose last heartbeat is younger than 3 heartbeat intervals (0: jobs wait)",
+)
 
 
 @router.get("/healthz", summary="The process is alive")
@@ -44,9 +49,29 @@ async def _check_redis(request: Request) -> None:
         await state.redis.ping()
 
 
+async def _worker_heartbeats(request: Request) -> WorkerHeartbeats | None:
+    """The workers' heartbeats, or None when they cannot be read in time."""
+    stale_after = app_state(request).settings.worker.heartbeat_stale_after_seconds
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            async with app_state(request).engine.connect() as connection:
+                return await read_worker_heartbeats(connection, stale_after)
+    except Exception as error:
+        log.warning("ops.worker_heartbeats_unreadable", error=type(error).__name__)
+        return None
+
+
 @router.get(
     "/readyz",
-    summary="Dependencies are reachable",
+    summary="Dependencies are reachable; whether a job worker is alive",
+    description=(
+        "200 while this API process can serve requests: the database, the queue tables and "
+        "Redis (when configured) answer. `status` is `ready`, or `degraded` when no job worker "
+        'has sent a heartbeat within `worker.stale_after_seconds` (`degraded: ["worker"]`): '
+        "chat still works, but crawls and other jobs wait in the queue until a worker runs. "
+        "A degraded worker does not fail the probe, so a load balancer keeps the API in "
+        "rotation (ADR 0030); alert on `sitechat_workers_alive` in `/metrics`."
+    ),
     responses={503: {"description": "A dependency is down; `failing` names it."}},
 )
 async def readyz(request: Request) -> Any:
@@ -68,23 +93,41 @@ async def readyz(request: Request) -> Any:
             request_id=request.state.request_id,
             extra={"failing": failing},
         )
-    return JSONResponse({"status": "ready", "checks": sorted(checks)})
+    workers = await _worker_heartbeats(request)
+    body: dict[str, Any] = {
+        "status": "ready",
+        "checks": sorted([*checks, "worker"]),
+        "degraded": [],
+        "worker": workers.as_json() if workers is not None else None,
+    }
+    if workers is None or workers.alive == 0:
+        stale_after = app_state(request).settings.worker.heartbeat_stale_after_seconds
+        body["status"] = "degraded"
+        body["degraded"] = ["worker"]
+        body["detail"] = (
+            f"No job worker has sent a heartbeat in the last {stale_after:g} s: crawls, file "
+            "sources and other jobs wait in the queue until one runs."
+        )
+    return JSONResponse(body)
 
 
-async def _refresh_job_gauge(request: Request) -> None:
+async def _refresh_queue_gauges(request: Request) -> None:
     query = text("SELECT task_name, status::text, count(*) FROM procrastinate_jobs GROUP BY 1, 2")
+    stale_after = app_state(request).settings.worker.heartbeat_stale_after_seconds
     try:
         async with app_state(request).engine.connect() as connection:
             rows = (await connection.execute(query)).all()
+            workers = await read_worker_heartbeats(connection, stale_after)
     except Exception as error:
         log.warning("ops.job_metrics_failed", error=type(error).__name__)
         return
     JOBS_BY_STATE.clear()
     for task, state, count in rows:
         JOBS_BY_STATE.labels(task, state).set(count)
+    WORKERS_ALIVE.set(workers.alive)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> PlainTextResponse:
-    await _refresh_job_gauge(request)
+    await _refresh_queue_gauges(request)
     return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,13 +1,16 @@
 """How every SiteChat worker runs: the in-process one of the API and `sitechat worker`.
 
 Shutdown (SIGTERM, or the API's lifespan ending) stops fetching jobs and gives running jobs
-`SHUTDOWN_GRACE_SECONDS` to finish. A job still running after that is cancelled and put back
-in the queue (`todo`, at once), so the next worker runs it again: our tasks are idempotent and
-resumable (a crawl skips the pages it already stored). Without this, procrastinate marks such
-a job `aborted` and nothing ever runs it again.
+`SITECHAT_WORKER_SHUTDOWN_GRACE_SECONDS` to finish. A job still running after that is
+cancelled and put back in the queue (`todo`, at once), so the next worker runs it again: our
+tasks are idempotent and resumable (a crawl skips the pages it already stored). Without this,
+procrastinate marks such a job `aborted` and nothing ever runs it again.
 
-A worker that dies without shutting down (SIGKILL, a lost machine) stops sending heartbeats;
-the periodic `ops.retry_stalled_jobs` puts its jobs back in the queue.
+Every worker registers in procrastinate's `procrastinate_workers` table and updates its
+`last_heartbeat` every `SITECHAT_WORKER_HEARTBEAT_SECONDS`; a stopped worker deletes its row.
+A worker that dies without shutting down (SIGKILL, a lost machine) stops sending heartbeats:
+the periodic `ops.retry_stalled_jobs` puts its jobs back in the queue, and `/readyz` and
+`/metrics` stop counting it (`ops/workers.py`, ADR 0030).
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ import structlog
 from procrastinate import App, BaseRetryStrategy, RetryDecision
 from procrastinate.jobs import Job
 
-log = structlog.get_logger()
+from sitechat.config import WorkerSettings
 
-SHUTDOWN_GRACE_SECONDS = 10.0
+log = structlog.get_logger()
 
 
 class RequeueOnShutdown(BaseRetryStrategy):
@@ -57,10 +60,10 @@ async def run_worker(
     app: App,
     *,
     context: dict[str, Any],
+    settings: WorkerSettings,
     concurrency: int,
     name: str,
     install_signal_handlers: bool,
-    shutdown_grace_seconds: float = SHUTDOWN_GRACE_SECONDS,
 ) -> None:
     """Run a worker on `app` until it is stopped (a signal, or cancelling this coroutine);
     every job it runs gets `context` (`core/state.py: worker_context`)."""
@@ -70,5 +73,9 @@ async def run_worker(
         concurrency=concurrency,
         name=name,
         install_signal_handlers=install_signal_handlers,
-        shutdown_graceful_timeout=shutdown_grace_seconds,
+        shutdown_graceful_timeout=settings.shutdown_grace_seconds,
+        update_heartbeat_interval=settings.heartbeat_seconds,
+        # At start procrastinate deletes the rows of workers silent for this long: the same
+        # rule `/readyz` counts by.
+        stalled_worker_timeout=settings.heartbeat_stale_after_seconds,
     )

@@ -194,6 +194,12 @@ class TestWhatServeWillNeed:
         result = run_sitechat(tmp_path, "check-config", SITECHAT_EMBEDDING_PROVIDER="openai")
         the_line_naming(problem_lines(result), "SITECHAT_EMBEDDING_BASE_URL")
 
+    @pytest.mark.parametrize("seconds", ["0", "60"])
+    def test_a_worker_heartbeat_out_of_range(self, tmp_path: Path, seconds: str) -> None:
+        # Above 20 s a live worker could look dead to `ops.retry_stalled_jobs` (60 s).
+        result = run_sitechat(tmp_path, "check-config", SITECHAT_WORKER_HEARTBEAT_SECONDS=seconds)
+        the_line_naming(problem_lines(result), "SITECHAT_WORKER_HEARTBEAT_SECONDS")
+
     def test_an_unknown_answerer(self, tmp_path: Path) -> None:
         result = run_sitechat(tmp_path, "check-config", SITECHAT_LLM_ANSWERER="gpt")
         the_line_naming(problem_lines(result), "SITECHAT_LLM_ANSWERER")

@@ -13,10 +13,28 @@ class TestProbes:
         response = await client.get("/healthz")
         assert response.status_code == 200 and response.json() == {"status": "ok"}
 
-    async def test_readyz_checks_database_and_queue(self, client: httpx.AsyncClient) -> None:
+    async def test_readyz_checks_database_queue_and_worker(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/readyz")
         assert response.status_code == 200
-        assert response.json()["checks"] == ["database", "queue"]
+        assert response.json()["checks"] == ["database", "queue", "worker"]
+
+    async def test_readyz_without_a_worker_is_degraded_not_failing(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """The suite's app runs no worker: the API serves, jobs would wait. A load balancer
+        keeps it (200); the body and the gauge say what is missing (ADR 0030)."""
+        response = await client.get("/readyz")
+        assert response.status_code == 200
+        body = response.json()
+        assert (body["status"], body["degraded"]) == ("degraded", ["worker"])
+        assert body["worker"] == {
+            "alive": 0,
+            "last_heartbeat_age_seconds": None,
+            "stale_after_seconds": 30.0,
+        }
+        assert "No job worker has sent a heartbeat in the last 30 s" in body["detail"]
+        metrics = (await client.get("/metrics")).text
+        assert "\nsitechat_workers_alive 0.0\n" in metrics
 
     async def test_readyz_names_the_failing_dependency(self, app: object) -> None:
         state = app.state  # type: ignore[attr-defined]
