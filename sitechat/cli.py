@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -16,15 +17,32 @@ from sitechat.core.embedded_db import configured_database
 from sitechat.core.logging import configure_logging
 from sitechat.ops.config_check import ConfigInvalid, checked_settings, load_settings, summary
 
+if TYPE_CHECKING:
+    from sitechat.core.migrate import MigrationOutcome
+
 log = structlog.get_logger()
 
 
-def migrate(settings: Settings) -> None:
-    from sitechat.core.migrate import upgrade_database
+def _upgrade_or_refuse(url: str) -> MigrationOutcome:
+    """Migrate to the code's newest revision; a database a newer version migrated is refused
+    with one line, exit status 1 (inside `configured_database`, which still stops an
+    embedded server)."""
+    from sitechat.core.migrate import DatabaseNewerThanCode, upgrade_database
 
+    try:
+        outcome = upgrade_database(url)
+    except DatabaseNewerThanCode as error:
+        log.error("migrate.refused", revision=error.revision, head=error.head)
+        print(f"sitechat: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    log.info("migrate.done", revision=outcome.after, from_revision=outcome.before)
+    return outcome
+
+
+def migrate(settings: Settings) -> None:
     with configured_database(settings) as url:
-        upgrade_database(url)
-        log.info("migrate.done")
+        outcome = _upgrade_or_refuse(url)
+    print(f"sitechat: {outcome.describe()}", file=sys.stderr)
 
 
 def make_migration(settings: Settings, message: str) -> None:
@@ -45,14 +63,13 @@ def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    from sitechat.core.migrate import upgrade_database
     from sitechat.ops.ready import run_uvicorn
 
     # uvicorn re-raises SIGTERM after its graceful shutdown; as SystemExit it lets the
     # embedded database stop cleanly instead of killing the process under it.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     with configured_database(settings) as url:
-        upgrade_database(url)
+        _upgrade_or_refuse(url)
         config = uvicorn.Config(
             "sitechat.app:create_app",
             factory=True,

@@ -1,17 +1,22 @@
-"""Migrations and models agree, and every migration can be undone."""
+"""Migrations and models agree, every migration can be undone, and `sitechat migrate` says
+where it took the database or why it would not."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
+import asyncpg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -19,13 +24,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sitechat.core.db import async_url
 from sitechat.core.embedded_db import ensure_database
 from sitechat.core.migrate import (
+    DatabaseNewerThanCode,
     alembic_config,
+    current_revision,
     include_name,
     include_object,
     upgrade_database,
 )
 from sitechat.models.base import Base
-from tests.fixtures.database import drop_database
+from tests.fixtures.database import connect_kwargs, drop_database
 
 
 def _differences(connection: Connection) -> list[object]:
@@ -86,3 +93,102 @@ def test_two_processes_migrating_at_once_both_succeed(server_url: str) -> None:
         assert asyncio.run(_autogenerate_diff(url)) == []
     finally:
         asyncio.run(drop_database(server_url, name))
+
+
+UNKNOWN_REVISION = "ffff00000099"
+
+
+def _sitechat(database_url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`sitechat ARGS` as an operator runs it, on `database_url`, with bounded time."""
+    environment = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(cwd),
+        "LANG": "C.UTF-8",
+        "SITECHAT_ENV": "test",
+        "SITECHAT_LOG_LEVEL": "WARNING",
+        "SITECHAT_EMBEDDING_PROVIDER": "none",
+        "DATABASE_URL": database_url,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "sitechat.cli", *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _the_line(result: subprocess.CompletedProcess[str], status: int) -> str:
+    assert result.returncode == status, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sitechat: "), lines
+    return lines[0]
+
+
+def _head() -> str:
+    head = ScriptDirectory.from_config(alembic_config("postgresql:///unused")).get_current_head()
+    assert head is not None
+    return head
+
+
+async def _set_revision(database_url: str, revision: str) -> None:
+    connection = await asyncpg.connect(**connect_kwargs(database_url))  # type: ignore[arg-type]
+    try:
+        await connection.execute("UPDATE alembic_version SET version_num = $1", revision)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+def empty_database_url(server_url: str) -> Iterator[str]:
+    name = f"sitechat_migrate_cli_{secrets.token_hex(4)}"
+    asyncio.run(ensure_database(server_url, name))
+    yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(drop_database(server_url, name))
+
+
+class TestMigrateCommand:
+    """`sitechat migrate` said nothing of where it took the database, and a database a newer
+    version had migrated ended in an alembic traceback."""
+
+    def test_says_where_the_database_came_from_and_is(
+        self, empty_database_url: str, tmp_path: Path
+    ) -> None:
+        head = _head()
+        first = _the_line(_sitechat(empty_database_url, tmp_path, "migrate"), 0)
+        assert first == (
+            f"sitechat: the database is at revision {head}, the newest, migrated from an "
+            "empty database"
+        )
+        again = _the_line(_sitechat(empty_database_url, tmp_path, "migrate"), 0)
+        assert (
+            again == f"sitechat: the database is at revision {head}, the newest: nothing to migrate"
+        )
+
+        config = alembic_config(empty_database_url)
+        command.downgrade(config, "-1")
+        previous = current_revision(empty_database_url)
+        assert previous is not None and previous != head
+        step = _the_line(_sitechat(empty_database_url, tmp_path, "migrate"), 0)
+        assert step == (
+            f"sitechat: the database is at revision {head}, the newest, migrated from "
+            f"revision {previous}"
+        )
+        assert current_revision(empty_database_url) == head
+
+    @pytest.mark.parametrize("command_args", [("migrate",), ("serve", "--port", "0")])
+    def test_a_database_newer_than_the_code_is_refused_in_one_line(
+        self, empty_database_url: str, tmp_path: Path, command_args: tuple[str, ...]
+    ) -> None:
+        upgrade_database(empty_database_url)
+        asyncio.run(_set_revision(empty_database_url, UNKNOWN_REVISION))
+        result = _sitechat(empty_database_url, tmp_path, *command_args)
+        line = _the_line(result, 1)
+        assert line.startswith(f"sitechat: the database is at revision {UNKNOWN_REVISION}, ")
+        assert f"does not know (its newest is {_head()})" in line
+        assert current_revision(empty_database_url) == UNKNOWN_REVISION
+        with pytest.raises(DatabaseNewerThanCode):
+            upgrade_database(empty_database_url)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import structlog
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -48,10 +52,76 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade_database(database_url: str) -> None:
-    """Bring the schema to head: our migrations, then the queue schema if it is missing."""
-    command.upgrade(alembic_config(database_url), "head")
+class DatabaseNewerThanCode(Exception):
+    """The database is at a revision this code has no migration for: a newer SiteChat
+    migrated it. Upgrading would fail inside alembic; running on it would break."""
+
+    def __init__(self, revision: str, head: str) -> None:
+        super().__init__(
+            f"the database is at revision {revision}, which this version of SiteChat does not "
+            f"know (its newest is {head}): a newer version migrated it. Run that version, or "
+            "restore the backup taken before the upgrade; nothing was changed"
+        )
+        self.revision = revision
+        self.head = head
+
+
+@dataclass(frozen=True)
+class MigrationOutcome:
+    """Where the database was and where it is now (None: no revision, an empty database)."""
+
+    before: str | None
+    after: str
+
+    def describe(self) -> str:
+        if self.before == self.after:
+            return f"the database is at revision {self.after}, the newest: nothing to migrate"
+        source = "an empty database" if self.before is None else f"revision {self.before}"
+        return f"the database is at revision {self.after}, the newest, migrated from {source}"
+
+
+def upgrade_database(database_url: str) -> MigrationOutcome:
+    """Bring the schema to head: our migrations, then the queue schema if it is missing.
+    Raises `DatabaseNewerThanCode`, changing nothing, for a revision this code does not know."""
+    config = alembic_config(database_url)
+    scripts = ScriptDirectory.from_config(config)
+    head = scripts.get_current_head()
+    assert head is not None, "the migrations have one head"
+    before = current_revision(database_url)
+    _refuse_unknown(scripts, before, head)
+    try:
+        command.upgrade(config, "head")
+    except CommandError:
+        # Another host with newer code migrated it between our look and our upgrade.
+        _refuse_unknown(scripts, current_revision(database_url), head)
+        raise
     asyncio.run(ensure_queue_schema(database_url))
+    return MigrationOutcome(before=before, after=current_revision(database_url) or head)
+
+
+def _refuse_unknown(scripts: ScriptDirectory, revision: str | None, head: str) -> None:
+    if revision is None:
+        return
+    try:
+        scripts.get_revision(revision)
+    except CommandError:
+        raise DatabaseNewerThanCode(revision, head) from None
+
+
+def current_revision(database_url: str) -> str | None:
+    """The revision recorded in the database's `alembic_version`; None when it has none."""
+
+    async def read() -> str | None:
+        engine = create_async_engine(async_url(database_url))
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(
+                    lambda sync: MigrationContext.configure(sync).get_current_revision()
+                )
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
 
 
 async def ensure_queue_schema(database_url: str) -> None:
