@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import signal
 import sys
+import tempfile
+from collections.abc import Iterator
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -60,6 +64,26 @@ def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+MULTIPROCESS_METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextlib.contextmanager
+def _metrics_shared_by(settings: Settings, workers: int) -> Iterator[None]:
+    """With N > 1 API processes, a folder for the run where each writes its metrics, so that
+    /metrics adds them up (`ops/metrics.py`); deleted when `serve` ends. The API processes
+    find it in the environment they inherit (uvicorn spawns them after this is set)."""
+    if workers <= 1 or settings.metrics_multiproc_dir is not None:
+        yield  # one process, or the operator's own folder
+        return
+    with tempfile.TemporaryDirectory(prefix="sitechat-metrics-") as directory:
+        os.environ[MULTIPROCESS_METRICS_ENV] = directory
+        log.info("serve.metrics_shared", directory=directory, processes=workers)
+        try:
+            yield
+        finally:
+            os.environ.pop(MULTIPROCESS_METRICS_ENV, None)
+
+
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
@@ -68,7 +92,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     # uvicorn re-raises SIGTERM after its graceful shutdown; as SystemExit it lets the
     # embedded database stop cleanly instead of killing the process under it.
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    with configured_database(settings) as url:
+    with configured_database(settings) as url, _metrics_shared_by(settings, workers):
         _upgrade_or_refuse(url)
         config = uvicorn.Config(
             "sitechat.app:create_app",

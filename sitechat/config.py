@@ -11,7 +11,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    DirectoryPath,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The placeholder older versions shipped as a default; refused in production like any weak value.
@@ -272,6 +279,12 @@ class Settings(BaseSettings):
     env: Environment = Environment.development
     data_dir: Path = Path(".sitechat")
     log_level: str = "INFO"
+    # prometheus_client's multiprocess mode: every API process writes its samples to files in
+    # this folder and /metrics adds them all up. `serve --workers N` (N > 1) sets it to a
+    # folder of its own for the run; an operator may name one (emptied before each start).
+    metrics_multiproc_dir: DirectoryPath | None = Field(
+        default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR"
+    )
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)

@@ -8,22 +8,18 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from sitechat.core.errors import problem_response
 from sitechat.core.state import app_state
+from sitechat.ops.metrics import QueueSnapshot, exposition, read_queue_snapshot
 from sitechat.ops.workers import WorkerHeartbeats, read_worker_heartbeats
 
 log = structlog.get_logger()
 router = APIRouter(tags=["operations"])
 
 CHECK_TIMEOUT_SECONDS = 2.0
-JOBS_BY_STATE = Gauge("sitechat_jobs", "Jobs in the queue by task and state", ["task", "state"])
-WORKERS_ALIVE = Gauge(
-    "sitechat_workers_alive",
-    "Job workers whose last heartbeat is younger than 3 heartbeat intervals (0: jobs wait)",
-)
 
 
 @router.get("/healthz", summary="The process is alive")
@@ -111,23 +107,24 @@ async def readyz(request: Request) -> Any:
     return JSONResponse(body)
 
 
-async def _refresh_queue_gauges(request: Request) -> None:
-    query = text("SELECT task_name, status::text, count(*) FROM procrastinate_jobs GROUP BY 1, 2")
-    stale_after = app_state(request).settings.worker.heartbeat_stale_after_seconds
+async def _queue_snapshot(request: Request) -> QueueSnapshot | None:
+    state = app_state(request)
     try:
-        async with app_state(request).engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
-            workers = await read_worker_heartbeats(connection, stale_after)
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            async with state.engine.connect() as connection:
+                return await read_queue_snapshot(
+                    connection, state.settings.worker.heartbeat_stale_after_seconds
+                )
     except Exception as error:
         log.warning("ops.job_metrics_failed", error=type(error).__name__)
-        return
-    JOBS_BY_STATE.clear()
-    for task, state, count in rows:
-        JOBS_BY_STATE.labels(task, state).set(count)
-    WORKERS_ALIVE.set(workers.alive)
+        return None
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> PlainTextResponse:
-    await _refresh_queue_gauges(request)
-    return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    """Every API process's counters (added up across `serve --workers N`), then the queue:
+    `sitechat_jobs` by task and state, `sitechat_workers_alive` (ADR 0030)."""
+    body = exposition(
+        app_state(request).settings.metrics_multiproc_dir, await _queue_snapshot(request)
+    )
+    return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)

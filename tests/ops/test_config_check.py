@@ -200,6 +200,14 @@ class TestWhatServeWillNeed:
         result = run_sitechat(tmp_path, "check-config", SITECHAT_WORKER_HEARTBEAT_SECONDS=seconds)
         the_line_naming(problem_lines(result), "SITECHAT_WORKER_HEARTBEAT_SECONDS")
 
+    def test_a_metrics_folder_that_is_not_one(self, tmp_path: Path) -> None:
+        # /metrics would fail at every scrape reading it (prometheus_client's ValueError).
+        missing = str(tmp_path / "no-such-folder")
+        result = run_sitechat(tmp_path, "check-config", PROMETHEUS_MULTIPROC_DIR=missing)
+        assert "not point to a directory" in the_line_naming(
+            problem_lines(result), "PROMETHEUS_MULTIPROC_DIR"
+        )
+
     def test_an_unknown_answerer(self, tmp_path: Path) -> None:
         result = run_sitechat(tmp_path, "check-config", SITECHAT_LLM_ANSWERER="gpt")
         the_line_naming(problem_lines(result), "SITECHAT_LLM_ANSWERER")
