@@ -22,6 +22,13 @@ class DeliveryStatus(StrEnum):
 
 class WebhookEndpoint(IdMixin, TimestampMixin, Base):
     __tablename__ = "webhook_endpoints"
+    __table_args__ = (
+        Index(
+            "ix_webhook_endpoints_previous_secret_expiry",
+            "previous_secret_expires_at",
+            postgresql_where=text("previous_secret_expires_at IS NOT NULL"),
+        ),
+    )
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
@@ -33,6 +40,10 @@ class WebhookEndpoint(IdMixin, TimestampMixin, Base):
     enabled: Mapped[bool] = mapped_column(default=True)
     # `whsec_` + base64 key; the signing key must be readable to sign, like any HMAC key.
     secret: Mapped[str] = mapped_column(String(100))
+    # After a rotation, the secret it replaced still signs deliveries (a second signature)
+    # until `previous_secret_expires_at`; both None outside an overlap.
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[datetime | None]
     disabled_reason: Mapped[str | None] = mapped_column(String(200))
 
 

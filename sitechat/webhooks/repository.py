@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sitechat.models.accounts import Membership, Role, User
@@ -15,12 +15,30 @@ from sitechat.models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEnd
 
 
 async def get_endpoint(
-    session: AsyncSession, workspace_id: uuid.UUID, endpoint_id: uuid.UUID
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    endpoint_id: uuid.UUID,
+    *,
+    for_update: bool = False,
 ) -> WebhookEndpoint | None:
     statement = select(WebhookEndpoint).where(
         WebhookEndpoint.id == endpoint_id, WebhookEndpoint.workspace_id == workspace_id
     )
+    if for_update:
+        statement = statement.with_for_update()
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def erase_expired_previous_secrets(session: AsyncSession, now: datetime) -> int:
+    """Clear every previous secret whose overlap ended by `now`. The condition is checked
+    again on each row as it is updated, so a rotation committed meanwhile is kept."""
+    statement = (
+        update(WebhookEndpoint)
+        .where(WebhookEndpoint.previous_secret_expires_at <= now)
+        .values(previous_secret=None, previous_secret_expires_at=None)
+    )
+    result = await session.execute(statement, execution_options={"synchronize_session": False})
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def list_endpoints(session: AsyncSession, workspace_id: uuid.UUID) -> list[WebhookEndpoint]:

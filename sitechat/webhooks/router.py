@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Request, Response, status
@@ -17,6 +18,7 @@ from sitechat.core.state import app_state
 from sitechat.webhooks import service
 from sitechat.webhooks.schemas import (
     DeliveryRead,
+    SecretRotation,
     WebhookCreate,
     WebhookRead,
     WebhookUpdate,
@@ -91,14 +93,46 @@ async def delete_webhook(webhook_id: uuid.UUID, caller: AdminDep, session: Sessi
     await service.delete_endpoint(session, caller, webhook_id)
 
 
-@router.post("/{webhook_id}/rotate-secret", response_model=WebhookWithSecret, responses=_NOT_FOUND)
+@router.post(
+    "/{webhook_id}/rotate-secret",
+    response_model=WebhookWithSecret,
+    responses=problem_responses(401, 403, 404, 422),
+)
 async def rotate_webhook_secret(
-    webhook_id: uuid.UUID, response: Response, caller: AdminDep, session: SessionDep
+    webhook_id: uuid.UUID,
+    response: Response,
+    caller: AdminDep,
+    session: SessionDep,
+    body: SecretRotation | None = None,
 ) -> WebhookWithSecret:
-    """A new signing secret, shown only this once; the old one stops signing at once."""
-    endpoint = await service.rotate_secret(session, caller, webhook_id)
+    """A new signing secret, shown only this once. The secret it replaces keeps signing for
+    `overlap_seconds` (default a day): until `previous_secret_expires_at` every delivery
+    carries both signatures (`webhook-signature: v1,<new> v1,<previous>`), so receivers verify
+    with either while the new secret is deployed; then only the new one signs.
+
+    A secret that leaked: rotate with `{"overlap_seconds": 0}` (the current one), or end the
+    overlap with `DELETE /v1/webhooks/{id}/previous-secret` (the previous one). Rotating again
+    during an overlap stops the oldest secret at once.
+    """
+    rotation = body or SecretRotation()
+    endpoint = await service.rotate_secret(
+        session, caller, webhook_id, timedelta(seconds=rotation.overlap_seconds)
+    )
     response.headers.update(NO_STORE)
     return _with_secret(endpoint)
+
+
+@router.delete(
+    "/{webhook_id}/previous-secret",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def end_webhook_secret_overlap(
+    webhook_id: uuid.UUID, caller: AdminDep, session: SessionDep
+) -> None:
+    """End a rotation's overlap now: the previous secret stops signing deliveries at once (it
+    leaked, or every receiver has the new one). Without an overlap running, nothing changes."""
+    await service.end_overlap(session, caller, webhook_id)
 
 
 @router.get(

@@ -23,6 +23,9 @@ EventType = Literal[
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 MAX_ENDPOINTS_PER_WORKSPACE = 20
+# How long a rotated-out secret keeps signing beside the new one (docs/decisions/0031).
+DEFAULT_OVERLAP_SECONDS = 24 * 3600
+MAX_OVERLAP_SECONDS = 7 * 24 * 3600
 
 
 def _plain_text(value: str) -> str:
@@ -76,6 +79,10 @@ class WebhookRead(BaseModel):
     event_types: list[str]
     enabled: bool
     disabled_reason: str | None
+    previous_secret_expires_at: datetime | None = Field(
+        description="During a rotation's overlap, when the previous secret stops signing "
+        "deliveries (each delivery carries both signatures until then); null otherwise."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -84,6 +91,21 @@ class WebhookWithSecret(WebhookRead):
     secret: str = Field(
         description="Signing secret (`whsec_...`), shown only now: verify deliveries with it "
         "the Standard Webhooks way."
+    )
+
+
+class SecretRotation(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"overlap_seconds": 86400}]}
+    )
+
+    overlap_seconds: int = Field(
+        default=DEFAULT_OVERLAP_SECONDS,
+        ge=0,
+        le=MAX_OVERLAP_SECONDS,
+        strict=True,
+        description="How long the secret being replaced keeps signing deliveries beside the "
+        "new one (default a day, at most a week); 0 stops it at once, for a secret that leaked.",
     )
 
 

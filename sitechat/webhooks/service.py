@@ -134,10 +134,20 @@ async def update_endpoint(
 
 
 async def rotate_secret(
-    session: AsyncSession, caller: Caller, endpoint_id: uuid.UUID
+    session: AsyncSession, caller: Caller, endpoint_id: uuid.UUID, overlap: timedelta
 ) -> WebhookEndpoint:
-    """A new signing secret, effective for every attempt from now on."""
-    endpoint = await get_endpoint(session, caller, endpoint_id)
+    """A new signing secret, effective for every attempt from now on. For `overlap` the secret
+    it replaces signs beside it, so a receiver not yet given the new one still verifies; a
+    secret replaced by an earlier rotation whose overlap is still running stops at once (one
+    previous secret at most: the receiver moves to the newest)."""
+    endpoint = await _locked_endpoint(session, caller, endpoint_id)
+    now = utcnow()
+    if overlap > timedelta(0):
+        endpoint.previous_secret = endpoint.secret
+        endpoint.previous_secret_expires_at = now + overlap
+    else:
+        endpoint.previous_secret = None
+        endpoint.previous_secret_expires_at = None
     endpoint.secret = new_secret()
     await session.flush()
     record_audit_event(
@@ -146,9 +156,52 @@ async def rotate_secret(
         workspace_id=caller.workspace_id,
         actor_user_id=caller.user_id,
         actor_api_key_id=caller.api_key_id,
-        details={"webhook_id": str(endpoint.id)},
+        details={
+            "webhook_id": str(endpoint.id),
+            "overlap_seconds": int(overlap.total_seconds()),
+        },
     )
     return endpoint
+
+
+async def end_overlap(session: AsyncSession, caller: Caller, endpoint_id: uuid.UUID) -> None:
+    """Stop signing with the previous secret now (it leaked, or every receiver moved on).
+    An endpoint with no overlap running is left as it is."""
+    endpoint = await _locked_endpoint(session, caller, endpoint_id)
+    if endpoint.previous_secret is None:
+        return
+    endpoint.previous_secret = None
+    endpoint.previous_secret_expires_at = None
+    await session.flush()
+    record_audit_event(
+        session,
+        action="webhook.previous_secret_revoked",
+        workspace_id=caller.workspace_id,
+        actor_user_id=caller.user_id,
+        actor_api_key_id=caller.api_key_id,
+        details={"webhook_id": str(endpoint.id)},
+    )
+
+
+async def _locked_endpoint(
+    session: AsyncSession, caller: Caller, endpoint_id: uuid.UUID
+) -> WebhookEndpoint:
+    """The endpoint, locked: two rotations at once must not both replace the same secret."""
+    endpoint = await repository.get_endpoint(
+        session, caller.workspace_id, endpoint_id, for_update=True
+    )
+    if endpoint is None:
+        raise NotFound("Webhook")
+    return endpoint
+
+
+def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> tuple[str, ...]:
+    """The secrets a delivery attempted at `now` is signed with: the current one, then the
+    previous one while its overlap runs."""
+    expires_at = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret is None or expires_at is None or expires_at <= now:
+        return (endpoint.secret,)
+    return (endpoint.secret, endpoint.previous_secret)
 
 
 async def delete_endpoint(session: AsyncSession, caller: Caller, endpoint_id: uuid.UUID) -> None:
@@ -257,7 +310,7 @@ class Attempt:
     workspace_id: uuid.UUID
     endpoint_id: uuid.UUID
     url: str
-    secret: str
+    secrets: tuple[str, ...]  # the current secret first
     message_id: str
     payload: dict[str, Any]
 
@@ -280,7 +333,7 @@ async def claim_attempt(
         workspace_id=delivery.workspace_id,
         endpoint_id=endpoint.id,
         url=endpoint.url,
-        secret=endpoint.secret,
+        secrets=signing_secrets(endpoint, now),
         message_id=delivery.message_id,
         payload=delivery.payload,
     )
@@ -333,3 +386,8 @@ async def _disable_endpoint(
 
 async def due_deliveries(session: AsyncSession, now: datetime, limit: int) -> list[uuid.UUID]:
     return await repository.due_delivery_ids(session, now, limit)
+
+
+async def erase_expired_secrets(session: AsyncSession, now: datetime) -> int:
+    """Forget the previous secrets whose overlap has ended (they sign nothing any more)."""
+    return await repository.erase_expired_previous_secrets(session, now)

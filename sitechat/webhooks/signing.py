@@ -2,7 +2,9 @@
 
 The signed content is `{webhook-id}.{webhook-timestamp}.{body}`; the signature is the base64
 HMAC-SHA256 of it under the secret's key (the base64 part of `whsec_...`), sent as
-`webhook-signature: v1,<signature>`.
+`webhook-signature: v1,<signature>`. During a rotation's overlap the header carries one
+signature per valid secret, space-separated, the new secret's first (`v1,<new> v1,<old>`): the
+specification's list for zero-downtime rotation, where a receiver accepts any one that matches.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's prefix, not a secret)
 SECRET_BYTES = 24
@@ -27,10 +30,14 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def signed_headers(secret: str, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+def signed_headers(
+    signing_secrets: Sequence[str], message_id: str, timestamp: int, body: bytes
+) -> dict[str, str]:
+    """The headers of a delivery signed with each of `signing_secrets` (the current first)."""
+    signatures = " ".join(sign(secret, message_id, timestamp, body) for secret in signing_secrets)
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret, message_id, timestamp, body),
+        "webhook-signature": signatures,
         "content-type": "application/json",
     }

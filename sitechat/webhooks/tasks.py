@@ -1,5 +1,6 @@
 """`webhooks.deliver` (one attempt of one delivery) and `webhooks.sweep` (every minute: the
-retries that are due, and any delivery whose first job was lost).
+retries that are due, any delivery whose first job was lost, and the previous signing secrets
+whose rotation overlap has ended).
 
 No transaction is open while a receiver answers: the attempt is claimed (with a lease) in one
 short transaction and its outcome stored in another.
@@ -37,7 +38,7 @@ async def deliver(context: TaskContext, delivery_id: uuid.UUID) -> str:
     if attempt is None:
         return "skipped"
     body = orjson.dumps(attempt.payload)
-    headers = signed_headers(attempt.secret, attempt.message_id, int(now.timestamp()), body)
+    headers = signed_headers(attempt.secrets, attempt.message_id, int(now.timestamp()), body)
     allowed_hosts = frozenset(context.settings.crawl.allowed_hosts)
     outcome = await post_event(attempt.url, headers, body, allowed_hosts)
     async with context.session() as session:
@@ -84,9 +85,15 @@ async def defer_deliveries(delivery_ids: list[uuid.UUID]) -> None:
 
 
 async def sweep(context: TaskContext) -> int:
-    """Ask for an attempt of every due delivery; returns how many were due."""
+    """Ask for an attempt of every due delivery, and forget the previous secrets whose overlap
+    has ended; returns how many deliveries were due."""
+    now = utcnow()
     async with context.session() as session:
-        due = await service.due_deliveries(session, utcnow(), SWEEP_BATCH)
+        erased = await service.erase_expired_secrets(session, now)
+    if erased:
+        log.info("webhooks.previous_secrets_erased", endpoints=erased)
+    async with context.session() as session:
+        due = await service.due_deliveries(session, now, SWEEP_BATCH)
     await defer_deliveries(due)
     return len(due)
 

@@ -14,8 +14,8 @@ from tests.conftest import run_queued_jobs
 from tests.crawling.conftest import LocalSite
 from tests.crawling.site import sitemap_site, start_crawl
 from tests.fixtures.accounts import Account
-from tests.webhooks.conftest import Receiver
-from tests.webhooks.test_webhooks import create_webhook, deliveries_of, verify_standard_webhook
+from tests.webhooks.conftest import Receiver, verify_standard_webhook
+from tests.webhooks.test_webhooks import create_webhook, deliveries_of
 
 SITE = "https://shop.example.com"
 

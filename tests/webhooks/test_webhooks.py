@@ -3,9 +3,6 @@ receiver, retries on a clock, the endpoint disabled after a day of failures, red
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -21,16 +18,7 @@ from sitechat.models import AuditEvent, WebhookDelivery
 from sitechat.webhooks.service import MAX_ATTEMPTS, RETRY_DELAYS
 from sitechat.webhooks.tasks import deliver, sweep
 from tests.fixtures.accounts import Account, create_api_key, register
-from tests.webhooks.conftest import Receiver
-
-
-def verify_standard_webhook(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """What a receiver does, written from the Standard Webhooks specification."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    content = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
-    expected = base64.b64encode(hmac.new(key, content, hashlib.sha256).digest()).decode()
-    offered = [part.split(",", 1)[1] for part in headers["webhook-signature"].split()]
-    return any(hmac.compare_digest(expected, signature) for signature in offered)
+from tests.webhooks.conftest import Receiver, verify_standard_webhook
 
 
 async def create_webhook(
@@ -155,6 +143,7 @@ class TestEndpoints:
             ("PATCH", base, {"enabled": False}),
             ("DELETE", base, None),
             ("POST", f"{base}/rotate-secret", None),
+            ("DELETE", f"{base}/previous-secret", None),
             ("GET", f"{base}/deliveries", None),
             ("POST", f"{base}/deliveries/{some_delivery}/redeliver", None),
         ):
