@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from sitechat.models.chatbots import Source
 
 _CHATBOT = "(SELECT id FROM chatbots WHERE id = :chatbot_id AND workspace_id = :workspace_id)"
 
@@ -253,8 +255,7 @@ _EXPORT_BATCH = text(
     f"""
 SELECT c.id, c.created_at, c.channel, c.status, c.title,
        m.id, m.created_at, m.role, m.status, m.content, m.fallback, m.latency_ms,
-       (SELECT string_agg(x->>'url', ' ') FROM jsonb_array_elements(m.citations) AS x),
-       f.rating
+       m.citations, f.rating
 FROM conversations c
 JOIN messages m ON m.conversation_id = c.id
 LEFT JOIN feedback f ON f.message_id = m.id
@@ -276,3 +277,26 @@ async def export_batch(
         period.params(after_conversation=conversation_id, after_message=message_id, limit=limit),
     )
     return [tuple(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class CitedSource:
+    """What names a cited source that has no URL to link to."""
+
+    kind: str
+    file_name: str | None
+
+
+async def cited_sources(
+    session: AsyncSession, period: Period, source_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, CitedSource]:
+    """The chatbot's sources among `source_ids` (one deleted since is absent)."""
+    if not source_ids:
+        return {}
+    statement = select(Source.id, Source.kind, Source.file_name).where(
+        Source.workspace_id == period.workspace_id,
+        Source.chatbot_id == period.chatbot_id,
+        Source.id.in_(source_ids),
+    )
+    rows = await session.execute(statement)
+    return {id_: CitedSource(kind.value, file_name) for id_, kind, file_name in rows}

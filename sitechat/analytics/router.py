@@ -11,6 +11,7 @@ from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 
 from sitechat.analytics import service
+from sitechat.analytics.export import EXPORT_HEADER
 from sitechat.analytics.schemas import (
     TOP_LIMIT_DEFAULT,
     TOP_LIMIT_MAX,
@@ -90,10 +91,16 @@ async def chatbot_analytics(
         200: {
             "content": {
                 "text/csv": {
-                    "example": ",".join(service.EXPORT_HEADER)
+                    "example": ",".join(EXPORT_HEADER)
                     + "\r\n0193f4c1-...,2026-12-01T10:00:00+00:00,widget,active,Refunds,"
                     "0193f4c1-...,2026-12-01T10:00:05+00:00,user,complete,Can I get a refund?"
-                    ",False,,,\r\n"
+                    ",False,,,,\r\n"
+                    "0193f4c1-...,2026-12-01T10:00:00+00:00,widget,active,Refunds,"
+                    "0193f4c1-...,2026-12-01T10:00:06+00:00,assistant,complete,"
+                    '"Refunds are paid within 14 days [1]. Keep the receipt [2].",False,412,'
+                    'https://shop.example.com/refunds#policy,up,"[1] Refunds '
+                    "<https://shop.example.com/refunds#policy>\n[2] Refund policy "
+                    '<text source 0193f4c2-...>"\r\n'
                 }
             },
             "description": "One line per message of every conversation started in the period, "
@@ -111,12 +118,16 @@ async def export_conversations(
     end: ToParam = None,
 ) -> StreamingResponse:
     """The conversations started in a period (default: the last 30 days) with their messages,
-    as CSV: transcripts, fallbacks, latencies, cited URLs and feedback."""
+    as CSV: transcripts, fallbacks, latencies, cited URLs, feedback and citations.
+
+    `citations` names every source an answer cites, one per line in its `[n]` order, as
+    `[n] Title <where>`: the URL when the page has one, else what identifies the source
+    (`text source <id>`, `Q&A source <id>`, `file "handbook.pdf", source <id>`, or
+    `source <id>, deleted`). `cited_urls` lists the URLs alone, space-separated.
+    """
     period = await service.export_period(session, caller, chatbot_id, start, end)
     return StreamingResponse(
-        csv_stream(
-            service.EXPORT_HEADER, service.export_batches(app_state(request).sessionmaker, period)
-        ),
+        csv_stream(EXPORT_HEADER, service.export_batches(app_state(request).sessionmaker, period)),
         media_type="text/csv; charset=utf-8",
         headers=attachment(f"conversations-{chatbot_id}.csv"),
     )

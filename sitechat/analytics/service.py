@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sitechat.analytics import repository
+from sitechat.analytics.export import cited_source_ids, export_row
 from sitechat.analytics.repository import Period
 from sitechat.analytics.schemas import (
     MAX_PERIOD_DAYS,
@@ -35,22 +36,6 @@ DEFAULT_PERIOD_DAYS = 30
 EARLIEST_DAY = date(2000, 1, 1)
 LATEST_DAY = date(2999, 12, 31)
 EXPORT_BATCH = 1_000
-EXPORT_HEADER = (
-    "conversation_id",
-    "conversation_started_at",
-    "channel",
-    "conversation_status",
-    "conversation_title",
-    "message_id",
-    "message_at",
-    "role",
-    "message_status",
-    "content",
-    "fallback",
-    "latency_ms",
-    "cited_urls",
-    "feedback",
-)
 
 
 class InvalidPeriod(UnprocessableEntity):
@@ -179,7 +164,8 @@ async def export_batches(
     while True:
         async with sessionmaker() as session:
             rows = await repository.export_batch(session, period, after, EXPORT_BATCH)
-        yield rows
+            sources = await repository.cited_sources(session, period, cited_source_ids(rows))
+        yield [export_row(row, sources) for row in rows]
         if len(rows) < EXPORT_BATCH:
             return
         after = (rows[-1][0], rows[-1][5])

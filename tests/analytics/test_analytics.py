@@ -392,6 +392,7 @@ class TestConversationExport:
         ]  # fmt: skip
         assert [row["role"] for row in rows[:2]] == ["user", "assistant"]
         assert rows[1]["cited_urls"] == VENV_URL and rows[1]["latency_ms"] == "100"
+        assert rows[1]["citations"] == f"[1] Virtual environments <{VENV_URL}>"
         assert rows[5]["fallback"] == "True"
         # A formula typed by a visitor stays text in a spreadsheet.
         assert rows[10]["content"] == "'=creating virtual environments"
