@@ -8,7 +8,8 @@ Every stream yields, in this order:
 
 1. zero or more `TextDelta` (concatenated they are the answer text),
 2. exactly one `CitationsReady` (the sources the text cites, in order of first citation),
-3. exactly one `AnswerMeta` (whether the answer is the chatbot's fallback message),
+3. exactly one `AnswerMeta` (whether the answer is the chatbot's fallback message, and
+   whether the model stopped at its token limit),
 4. exactly one `Usage` (last event; the model's token counts, or an estimate of them when
    no model reported any: `estimated_usage`).
 
@@ -48,6 +49,9 @@ class AnswerSettings:
     temperature: float = 0.2
     model: str | None = None
     welcome_message: str = ""  # as written: the reply to a visitor's greeting
+    # The caller's cap on the answer's tokens (an OpenAI-compatible request's `max_tokens`):
+    # an answerer with a model asks it for no more than the lower of this and its own cap.
+    max_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,12 @@ class CitationsReady:
 
 @dataclass(frozen=True)
 class AnswerMeta:
-    """`fallback` is true when the answer is the chatbot's fallback message (nothing found)."""
+    """`fallback` is true when the answer is the chatbot's fallback message (nothing found);
+    `truncated` when the model stopped at its token limit, mid-answer (OpenAI's
+    `finish_reason: "length"`)."""
 
     fallback: bool
+    truncated: bool = False
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -288,6 +288,7 @@ class AnswerProgress:
     parts: list[str] = field(default_factory=list)
     citations: list[Citation] = field(default_factory=list)
     fallback: bool = False
+    truncated: bool = False  # the model stopped at its token limit
     usage: Usage = field(default_factory=Usage)
 
     def add(self, event: AnswerEvent) -> None:
@@ -296,8 +297,9 @@ class AnswerProgress:
                 self.parts.append(text)
             case CitationsReady(citations=citations):
                 self.citations = list(citations)
-            case AnswerMeta(fallback=fallback):
+            case AnswerMeta(fallback=fallback, truncated=truncated):
                 self.fallback = fallback
+                self.truncated = truncated
             case Usage():
                 self.usage = event
 
@@ -422,7 +424,8 @@ class AnswerRun:
 
     turn: PreparedTurn
     runtime: ChatRuntime
-    max_tokens: int | None = None  # the answer is cut after as many (estimated) tokens
+    # The answer is cut after as many (estimated) tokens, and a model asked for no more.
+    max_tokens: int | None = None
 
     async def outcome(self) -> Message:
         """Run the answer to its end: the stored answer, or the `AnswerError` that stopped it
@@ -431,8 +434,8 @@ class AnswerRun:
         return message
 
     async def finished(self) -> tuple[Message, bool]:
-        """Run the answer to its end: the stored answer and whether `max_tokens` cut it, or the
-        `AnswerError` that stopped it."""
+        """Run the answer to its end: the stored answer and whether it was cut at a token limit
+        (`max_tokens`, or the model's own stop at it), or the `AnswerError` that stopped it."""
         events = self.events(keepalive=False)
         async with contextlib.aclosing(events):
             async for event in events:
@@ -463,9 +466,11 @@ class AnswerRun:
                     turn.question if answerer.reads_history else turn.query,
                     turn.passages,
                     turn.history,
-                    turn.settings,
+                    # A model is asked for no more than the caller takes (`llm.py`).
+                    replace(turn.settings, max_tokens=self.max_tokens),
                     turn.evidence,
                 )
+            # Also the safety net for a model that writes past the `max_tokens` it was sent.
             limit = TokenLimit(self.max_tokens) if self.max_tokens is not None else None
             if limit is not None:
                 events = limit.apply(events)
@@ -484,7 +489,8 @@ class AnswerRun:
                 runtime.sessionmaker, turn, progress, MessageStatus.complete
             )
             stored = True
-            yield _done_event(message, cut=limit is not None and limit.cut)
+            cut = (limit is not None and limit.cut) or progress.truncated
+            yield _done_event(message, cut=cut)
         except AnswerError as error:
             await _store_answer(
                 runtime.sessionmaker, turn, progress, MessageStatus.failed, error.code

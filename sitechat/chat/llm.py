@@ -73,6 +73,11 @@ class LLMConfig:
 
 
 @dataclass(frozen=True)
+class _LengthStop:
+    """The model's stream ended with `finish_reason: "length"`: it reached `max_tokens`."""
+
+
+@dataclass(frozen=True)
 class Prompt:
     """The messages to send; `sources[i]` is the passage numbered `i + 1` in them."""
 
@@ -87,8 +92,13 @@ def approx_tokens(text: str) -> int:
 
 
 def answer_token_limit(settings: AnswerSettings) -> int:
-    """Tokens the answer may use: its character cap, with a margin for short tokens."""
-    return math.ceil(settings.max_answer_chars / CHARS_PER_TOKEN * 1.25)
+    """Tokens the answer may use, the model's `max_tokens`: its character cap, with a margin
+    for short tokens, or the caller's `max_tokens` when that is lower (the model then stops
+    there rather than write, and bill, an answer the caller cuts)."""
+    configured = math.ceil(settings.max_answer_chars / CHARS_PER_TOKEN * 1.25)
+    if settings.max_tokens is None:
+        return configured
+    return max(1, min(configured, settings.max_tokens))
 
 
 def system_prompt(settings: AnswerSettings) -> str:
@@ -261,12 +271,16 @@ class OpenAIAnswerer:
         started = time.perf_counter()
         parts: list[str] = []
         usage: Usage | None = None
+        truncated = False
         rewriter = CitationRewriter(len(prompt.sources))
         try:
             async with aclosing(self._stream_completion(model, prompt, settings)) as events:
                 async for event in events:
                     if isinstance(event, Usage):
                         usage = event
+                        continue
+                    if isinstance(event, _LengthStop):
+                        truncated = True
                         continue
                     shown = rewriter.feed(event.text)
                     if shown:
@@ -306,17 +320,21 @@ class OpenAIAnswerer:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             answer_chars=len(answer),
+            truncated=truncated,
             citations=len(citations),
             duration_ms=round((time.perf_counter() - started) * 1000),
         )
         yield CitationsReady(citations)
-        yield AnswerMeta(fallback=not citations and is_fallback_answer(answer, settings))
+        yield AnswerMeta(
+            fallback=not citations and is_fallback_answer(answer, settings), truncated=truncated
+        )
         yield usage
 
     async def _stream_completion(
         self, model: str, prompt: Prompt, settings: AnswerSettings
-    ) -> AsyncGenerator[TextDelta | Usage, None]:
-        """Text deltas as they arrive, then the usage; every wait is bounded by the timeout."""
+    ) -> AsyncGenerator[TextDelta | Usage | _LengthStop, None]:
+        """Text deltas as they arrive, `_LengthStop` if the model stopped at `max_tokens`, then
+        the usage; every wait is bounded by the timeout."""
         timeout = self._config.timeout_seconds
         # Per attempt the SDK bounds each network wait; this bounds all attempts together.
         deadline = timeout * (self._config.max_retries + 1) + RETRY_WAIT_ALLOWANCE_SECONDS
@@ -350,8 +368,12 @@ class OpenAIAnswerer:
                         model=chunk.model or model,
                     )
                 for choice in chunk.choices:
-                    if choice.index == 0 and choice.delta.content:
+                    if choice.index != 0:
+                        continue
+                    if choice.delta.content:
                         yield TextDelta(choice.delta.content)
+                    if choice.finish_reason == "length":
+                        yield _LengthStop()
         except (openai.OpenAIError, TimeoutError, ValueError) as exc:
             # ValueError: a chunk that is not valid JSON or not a chunk at all.
             raise _error_for(exc) from exc

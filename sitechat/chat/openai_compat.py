@@ -8,9 +8,12 @@ history and counts as a message. Citations ride along in the extension field `si
 (`{"citations": [...], "conversation_id": ...}`), which the official SDKs keep on the object.
 `max_tokens` (or `max_completion_tokens`) cuts the answer between words after that many tokens
 as `usage` counts them (`chat/token_limit.py`; `finish_reason: "length"`, the citations whose
-markers were cut dropped, `usage` of what was returned). `usage` counts tokens: the model's own
-counts, or, for the extractive answerer (which has no tokenizer) and for a model that reports
-none, an estimate of what was read (question and passages, or the prompt) and written.
+markers were cut dropped, `usage` of what was returned). A model (`chat/llm.py`) is sent the
+lower of it and the chatbot's own cap as its `max_tokens`, so it stops writing there; its own
+stop at that limit is `finish_reason: "length"` too, and the cut stays as a safety net.
+`usage` counts tokens: the model's own counts, or, for the extractive answerer (which has no
+tokenizer) and for a model that reports none, an estimate of what was read (question and
+passages, or the prompt) and written.
 Errors leave in OpenAI's envelope (`{"error": {"message", "type", "code"}}`, made from the
 problem by `chat/openai_errors.py`), so the SDKs show the message.
 """
@@ -99,7 +102,8 @@ class ChatCompletionCreate(BaseModel):
         None,
         ge=1,
         description="Cut the answer after this many tokens, between words "
-        '(`finish_reason: "length"`). Tokens are counted as `usage` counts them.',
+        '(`finish_reason: "length"`). Tokens are counted as `usage` counts them; a model '
+        "answering is asked for no more (the lower of this and the chatbot's own cap).",
     )
     max_completion_tokens: StrictInt | None = Field(
         None, ge=1, description="The same as `max_tokens` (the smaller applies when both are set)."
@@ -228,8 +232,9 @@ async def create_chat_completion(
     """OpenAI-compatible chat completion answered by a chatbot (`model: "chatbot:<id>"`).
 
     On plans with the `openai_compatible_api` feature; others get 402 `quota-exceeded`.
-    `max_tokens` / `max_completion_tokens` cut the answer (`finish_reason: "length"`); `n` must
-    be 1. Other OpenAI parameters the SDKs send (`temperature`, `top_p`, `tools`,
+    `max_tokens` / `max_completion_tokens` cut the answer (`finish_reason: "length"`), and a
+    model answering is asked for no more than the lower of it and the chatbot's own cap; `n`
+    must be 1. Other OpenAI parameters the SDKs send (`temperature`, `top_p`, `tools`,
     `tool_choice`, `response_format`, `user`...) are accepted and ignored: the chatbot's own
     settings apply, and it answers in text only. Errors are OpenAI's envelope
     (`{"error": {...}}`, `application/json`).

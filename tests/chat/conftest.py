@@ -139,8 +139,22 @@ _ERROR_BODIES = {
 }
 
 
+PROMPT_TOKENS = 120
+COMPLETION_TOKENS = 7  # what the server reports for a whole reply, whatever its length
+
+
+def _usage(completion_tokens: int) -> dict[str, int]:
+    return {
+        "prompt_tokens": PROMPT_TOKENS,
+        "completion_tokens": completion_tokens,
+        "total_tokens": PROMPT_TOKENS + completion_tokens,
+    }
+
+
 class ChatCompletionsServer:
-    """`POST /v1/chat/completions` as OpenAI serves it, recording every request body."""
+    """`POST /v1/chat/completions` as OpenAI serves it, recording every request body. Each
+    reply chunk counts as one token: a request's `max_tokens` (or `max_completion_tokens`)
+    stops the reply after as many, with `finish_reason: "length"`, as a model stops."""
 
     def __init__(self) -> None:
         self.behaviour = ServerBehaviour()
@@ -171,13 +185,14 @@ class ChatCompletionsServer:
                 # OpenAI sends this; it keeps the SDK's retry waits short here.
                 headers={"retry-after-ms": "10"},
             )
+        limit = body.get("max_completion_tokens", body.get("max_tokens"))
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return StreamingResponse(
-                self._events(body["model"], behaviour, include_usage),
+                self._events(body["model"], behaviour, include_usage, limit),
                 media_type="text/event-stream",
             )
-        return JSONResponse(self._completion(body["model"], behaviour))
+        return JSONResponse(self._completion(body["model"], behaviour, limit))
 
     async def _stall(self, ping: bool) -> AsyncIterator[str]:
         stall_until = time.monotonic() + STALL_SECONDS
@@ -186,8 +201,19 @@ class ChatCompletionsServer:
             if ping:
                 yield ": ping\n\n"
 
-    def _completion(self, model: str, behaviour: ServerBehaviour) -> dict[str, Any]:
-        content = "".join(behaviour.reply_chunks)
+    @staticmethod
+    def _written(behaviour: ServerBehaviour, limit: int | None) -> tuple[list[str], str, int]:
+        """What the model writes under `max_tokens` (each reply chunk is one token, as a
+        model streams them): the chunks, the finish reason, the completion tokens."""
+        if limit is not None and len(behaviour.reply_chunks) > limit:
+            return behaviour.reply_chunks[:limit], "length", limit
+        return behaviour.reply_chunks, "stop", COMPLETION_TOKENS
+
+    def _completion(
+        self, model: str, behaviour: ServerBehaviour, limit: int | None
+    ) -> dict[str, Any]:
+        chunks, finish_reason, completion_tokens = self._written(behaviour, limit)
+        content = "".join(chunks)
         return {
             "id": "chatcmpl-test",
             "object": "chat.completion",
@@ -198,15 +224,17 @@ class ChatCompletionsServer:
                     "index": 0,
                     "message": {"role": "assistant", "content": content, "refusal": None},
                     "logprobs": None,
-                    "finish_reason": "stop",
+                    "finish_reason": finish_reason,
                 }
             ],
-            "usage": {"prompt_tokens": 120, "completion_tokens": 7, "total_tokens": 127},
+            "usage": _usage(completion_tokens),
         }
 
     async def _events(
-        self, model: str, behaviour: ServerBehaviour, include_usage: bool
+        self, model: str, behaviour: ServerBehaviour, include_usage: bool, limit: int | None
     ) -> AsyncIterator[str]:
+        written, finish_reason, completion_tokens = self._written(behaviour, limit)
+
         def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> str:
             payload: dict[str, Any] = {
                 "id": "chatcmpl-test",
@@ -227,14 +255,14 @@ class ChatCompletionsServer:
             for line in behaviour.raw_data_lines:
                 yield f"data: {line}\n\n"
             return
-        for sent, content in enumerate(behaviour.reply_chunks):
+        for sent, content in enumerate(written):
             if behaviour.stall_after_chunks is not None and sent == behaviour.stall_after_chunks:
                 async for ping in self._stall(behaviour.ping_while_stalled):
                     yield ping
             yield chunk({"content": content})
-        yield chunk({}, finish_reason="stop")
+        yield chunk({}, finish_reason=finish_reason)
         if include_usage and behaviour.send_usage:
-            usage = {"prompt_tokens": 120, "completion_tokens": 7, "total_tokens": 127}
+            usage = _usage(completion_tokens)
             final = {
                 "id": "chatcmpl-test",
                 "object": "chat.completion.chunk",

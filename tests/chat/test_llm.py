@@ -1,3 +1,4 @@
+import dataclasses
 import socket
 import time
 from typing import Any
@@ -18,7 +19,7 @@ from sitechat.chat.answerer import (
 )
 from sitechat.chat.answering import answer_events
 from sitechat.chat.evidence import CLOSE, NEAR, evidence_of
-from sitechat.chat.llm import OpenAIAnswerer, build_prompt
+from sitechat.chat.llm import OpenAIAnswerer, answer_token_limit, build_prompt
 from tests.chat.conftest import AnswererFactory, ChatCompletionsServer, make_passage
 
 SETTINGS = AnswerSettings(
@@ -186,6 +187,42 @@ class TestCitations:
         assert answer.text == SETTINGS.fallback_message
         assert answer.fallback
         assert llm_server.requests == []
+
+
+class TestTokenLimit:
+    async def test_the_callers_lower_limit_is_sent_and_a_length_stop_is_reported(
+        self,
+        make_answerer: AnswererFactory,
+        llm_server: ChatCompletionsServer,
+        docs_passages: list[Passage],
+    ) -> None:
+        llm_server.behaviour.reply_chunks = ["Run ", "python ", "-m ", "venv ", "tutorial-env [1]."]
+        answerer = await make_answerer()
+
+        events = await stream_events(answerer, docs_passages, settings=limited(3))
+
+        assert llm_server.requests[0]["max_tokens"] == 3
+        text = "".join(e.text for e in events if isinstance(e, TextDelta))
+        assert text == "Run python -m "
+        assert AnswerMeta(fallback=False, truncated=True) in events
+        assert events[-1] == Usage(prompt_tokens=120, completion_tokens=3, model="gpt-test")
+
+    async def test_the_chatbots_own_cap_is_sent_when_lower(
+        self,
+        make_answerer: AnswererFactory,
+        llm_server: ChatCompletionsServer,
+        docs_passages: list[Passage],
+    ) -> None:
+        answerer = await make_answerer()
+
+        events = await stream_events(answerer, docs_passages, settings=limited(100_000))
+
+        assert llm_server.requests[0]["max_tokens"] == answer_token_limit(SETTINGS) == 250
+        assert AnswerMeta(fallback=False, truncated=False) in events
+
+
+def limited(max_tokens: int) -> AnswerSettings:
+    return dataclasses.replace(SETTINGS, max_tokens=max_tokens)
 
 
 class TestPrompt:

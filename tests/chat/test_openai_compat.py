@@ -13,17 +13,21 @@ from fastapi import FastAPI
 from sitechat.billing.grants import grant_plan
 from sitechat.chat.answerer import (
     AnswerEvent,
+    AnswerSettings,
     Citation,
     CitationsReady,
     TextDelta,
     Usage,
     estimate_tokens,
 )
+from sitechat.chat.llm import answer_token_limit
 from sitechat.chat.token_limit import TokenLimit
 from sitechat.models.chatbots import Chatbot, ChatbotStatus
+from tests.chat.conftest import AnswererFactory, ChatCompletionsServer
 from tests.fixtures.chat import (
     ChatAccount,
     add_chunk,
+    answering_with,
     create_account,
     create_api_key,
     create_chatbot,
@@ -208,6 +212,56 @@ class TestMaxTokens:
         assert limited.choices[0].message.content == whole.choices[0].message.content
         assert limited.choices[0].finish_reason == "stop"
         assert limited.usage == whole.usage
+
+    async def test_a_model_is_asked_for_no_more_than_the_caller_takes(
+        self,
+        app: FastAPI,
+        http: httpx.AsyncClient,
+        llm_server: ChatCompletionsServer,
+        make_answerer: AnswererFactory,
+    ) -> None:
+        """The model was sent the chatbot's own cap (375 tokens) whatever `max_tokens` said,
+        so it wrote, and was billed for, the whole answer that was then cut."""
+        _, chatbot, sdk = await _venv_bot(app, http)
+        llm_server.behaviour.reply_chunks = ["Run ", "python ", "dash ", "venv ", "now [1]."]
+        question = [{"role": "user", "content": "How do I create a virtual environment?"}]
+
+        with answering_with(app, await make_answerer()):
+            completion = await sdk.chat.completions.create(
+                model=f"chatbot:{chatbot.id}",
+                messages=question,  # type: ignore[arg-type]
+                max_tokens=3,
+            )
+            stream = await sdk.chat.completions.create(
+                model=f"chatbot:{chatbot.id}",
+                messages=question,  # type: ignore[arg-type]
+                max_completion_tokens=2,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            chunks = [chunk async for chunk in stream]
+            whole = await sdk.chat.completions.create(
+                model=f"chatbot:{chatbot.id}",
+                messages=question,  # type: ignore[arg-type]
+                max_tokens=100_000,
+            )
+
+        assert [request["max_tokens"] for request in llm_server.requests] == [
+            3,
+            2,
+            answer_token_limit(AnswerSettings(max_answer_chars=chatbot.max_answer_chars)),
+        ]
+        # The model stopped at the limit (its own `length`), within the estimate too.
+        choice = completion.choices[0]
+        assert (choice.message.content or "").strip() == "Run python dash"
+        assert choice.finish_reason == "length"
+        assert completion.usage is not None and completion.usage.completion_tokens == 3
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        finish = next(c for c in chunks if c.choices and c.choices[0].finish_reason)
+        assert (text.strip(), finish.choices[0].finish_reason) == ("Run python", "length")
+        assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 2
+        assert whole.choices[0].finish_reason == "stop"
+        assert whole.choices[0].message.content == "Run python dash venv now [1]."
 
     async def test_only_the_citations_still_in_the_text_are_kept(self) -> None:
         first, second = (
