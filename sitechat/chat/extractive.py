@@ -48,6 +48,7 @@ from sitechat.chat.answerer import (
 from sitechat.chat.context import own_words
 from sitechat.chat.evidence import answerable, evidence_of
 from sitechat.chat.quotes import (
+    ELLIPTICAL_REPLY,
     SENTENCE_ENDS,
     SIGNATURE,
     Paragraph,
@@ -59,17 +60,13 @@ from sitechat.chat.quotes import (
     split_passages,
     starts_mid_sentence,
 )
-from sitechat.chat.sentences import (
-    content_terms,
-    is_table_line,
-    near_duplicate,
-    stems,
-)
+from sitechat.chat.sentences import content_terms, is_table_line, near_duplicate, stems
 from sitechat.chat.values import (
     VALUE_WEIGHT,
     ValueKind,
     answers_with_value,
     header_terms,
+    self_named_terms,
     table_rows,
     value_subject,
     wanted_value,
@@ -183,12 +180,12 @@ class ExtractiveAnswerer:
             answer = shorten_markdown(qa.text.strip(), budget - len("\n\n[1]"))
             return append_marker(answer, "[1]"), [citation_for(1, qa, qa.text)]
 
-        query_terms = content_terms(question)
+        wanted = wanted_value(question)
+        query_terms = content_terms(question) or self_named_terms(wanted)
         units = split_passages(passages)
         if not query_terms or not units:
             return settings.fallback_message, []
         weights = term_weights(units, query_terms)
-        wanted = wanted_value(question)
         scored = _score_units(units, weights, passages, wanted)
         by_passage = _by_passage(units)
         whole = _whole_sections(by_passage)
@@ -582,8 +579,10 @@ def _further_paragraph(unit: Unit, passage_units: Sequence[Unit]) -> Paragraph:
 
 
 def _leans_back(unit: Unit) -> bool:
+    """It needs the sentence before ("It...") or its heading's question ("For X, yes.")."""
     first = _FIRST_WORD.match(unit.text)
-    return unit.kind == "prose" and first is not None and first.group().lower() in BACK_REFERENCES
+    leans = first is not None and first.group().lower() in BACK_REFERENCES
+    return unit.kind == "prose" and (leans or bool(ELLIPTICAL_REPLY.search(unit.text)))
 
 
 def _deltas(text: str) -> list[str]:

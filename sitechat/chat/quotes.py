@@ -42,6 +42,9 @@ _BARE_REPLY = re.compile(
     r"^\W*(?:yes|no|yep|nope|sure|absolutely|of course|not yet|not at the moment)\W*$",
     re.IGNORECASE,
 )
+# A reply that says what its yes is to only with its heading's question: "For punctures and
+# small adjustments, yes." under "Can I wait while you fix it?".
+ELLIPTICAL_REPLY = re.compile(r",\s*(?:yes|no)\W*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)

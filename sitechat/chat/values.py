@@ -24,6 +24,9 @@ VALUE_WEIGHT = 1.0
 # A table row that answers brings the rows beside it that match the question as well, up to
 # this many rows in all ("how much is a service": the three services' prices).
 MAX_TABLE_ROWS = 4
+# A row matching the question only through its table's header ("what are your prices" and a
+# "| Job | Price |" table) answers a question about the whole table: up to this many rows.
+MAX_WHOLE_TABLE_ROWS = 12
 
 # A value unit counts as the answer when it covers at least this share of the question's
 # subject (its terms the passages hold, but the words asking for the value): a hire page's
@@ -108,6 +111,12 @@ def wanted_value(question: str) -> ValueKind | None:
     return next((kind for kind in VALUE_KINDS if kind.asked.search(question)), None)
 
 
+def self_named_terms(kind: ValueKind | None) -> frozenset[str]:
+    """The terms of a question that is all stop words ("where are you", "where r u"): what it
+    asks for, when the value names itself (an address); none otherwise."""
+    return kind.asking if kind is not None and kind.names_itself else frozenset()
+
+
 def value_subject(
     kind: ValueKind | None, weights: Mapping[str, float], held: frozenset[str]
 ) -> dict[str, float]:
@@ -155,17 +164,19 @@ def table_rows(
     passage_units: Sequence[Unit], index: int, question_terms: frozenset[str]
 ) -> list[Unit]:
     """A table row that answers, under its table's header (when the passage holds it), with
-    the rows beside it that match the same terms of the question."""
+    the rows beside it that match the same terms of the question; every row (up to
+    `MAX_WHOLE_TABLE_ROWS`) when the row names none of them: the question is about the table."""
     lead = passage_units[index]
     asked = lead.terms & question_terms
     rows = [lead]
+    most = MAX_TABLE_ROWS if asked else MAX_WHOLE_TABLE_ROWS
     for step in (1, -1):
         other = index + step
-        while 0 <= other < len(passage_units) and len(rows) < MAX_TABLE_ROWS:
+        while 0 <= other < len(passage_units) and len(rows) < most:
             unit = passage_units[other]
             if not is_table_line(unit.text) or TABLE_SEPARATOR.match(unit.text):
                 break
-            if asked and unit.terms & question_terms == asked:
+            if unit.terms & question_terms == asked:
                 rows.append(unit)
             other += step
     rows.sort(key=lambda unit: unit.position)

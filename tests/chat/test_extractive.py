@@ -176,6 +176,32 @@ class TestValuesAsked:
             assert row in answer.text
         assert "Puncture" not in answer.text
 
+    async def test_a_question_about_the_whole_price_list_gets_every_row(self) -> None:
+        for question in ("what are your prices", "price list"):
+            answer = await ask(question, [SERVICES, PRICES])
+
+            assert answer.text.startswith("| Job | Price |\n| --- | --- |\n| Bronze"), answer.text
+            for row in (
+                "| Silver Service | £85 |",
+                "| Gold Service |",
+                "| Puncture repair | £12 |",
+            ):
+                assert row in answer.text, (question, answer.text)
+
+    async def test_where_are_you_is_answered_with_the_address(self) -> None:
+        finding_us = make_passage(
+            "We are at 42 Canal Street, Millbrook MB3 7QT, opposite the Red Lion pub.",
+            title="Opening hours and how to find us",
+            heading="Finding us",
+            closeness=0.15,
+        )
+
+        for question in ("where are you", "where r u?"):
+            answer = await ask(question, [DROP_OFF, finding_us])
+
+            assert not answer.fallback, question
+            assert answer.text.startswith("We are at 42 Canal Street"), answer.text
+
     async def test_opening_hours_are_the_list_under_the_opening_hours_heading(self) -> None:
         for question in ("when r u open", "opening hours", "are you open on saturdays"):
             answer = await ask(question, [DROP_OFF, HOURS])
@@ -431,6 +457,39 @@ class TestRepliesToOtherQuestions:
 
         assert answer.text.startswith("Our country sourdough"), answer.text
         assert "The brioche contains egg and butter." in answer.text
+
+    async def test_a_reply_that_needs_its_faqs_question_is_not_added_to_another(self) -> None:
+        def faq(question: str, text: str, closeness: float) -> Passage:
+            title = "Frequently asked questions | Spoke & Sprocket Bicycle Repair"
+            heading = f"Frequently asked questions > {question}"
+            return make_passage(text, title=title, heading=heading, closeness=closeness)
+
+        passages = [
+            make_passage(
+                "We fix flat tyres while you wait, usually in about 20 minutes. Tubeless setups "
+                "are sealed or plugged where possible.",
+                title="Our services | Spoke & Sprocket Bicycle Repair",
+                heading="Our services > Puncture repair",
+                closeness=0.41,
+            ),
+            faq(
+                "How long will my repair take?",
+                "Bronze and Silver services are usually done the same day if dropped off before "
+                "11am. Gold services take two working days. If parts have to be ordered it can "
+                "take longer, and we will tell you.",
+                0.26,
+            ),
+            faq(
+                "Can I wait while you fix it?",
+                "For punctures and small adjustments, yes. There is a bench and free coffee in "
+                "the shop.",
+                0.27,
+            ),
+        ]
+
+        answer = await ask("how long does a puncture repair take", passages)
+
+        assert "punctures and small adjustments" not in answer.text, answer.text
 
     async def test_it_is_said_to_the_question_it_answers(self) -> None:
         answer = await ask("are your breads vegan", [self.FAQ])
