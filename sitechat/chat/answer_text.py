@@ -131,3 +131,20 @@ def append_marker(text: str, marker: str) -> str:
     if last.lstrip().startswith("|"):
         return f"{text}\n\n{marker}"
     return f"{text} {marker}"
+
+
+# An answer composed whole is streamed in pieces of this many words.
+WORDS_PER_DELTA = 8
+_DELTA_WORD = re.compile(r"\s*\S+")
+
+
+def stream_pieces(text: str) -> list[str]:
+    """Split an answer into word groups to stream; they join back to the exact text."""
+    words = _DELTA_WORD.findall(text)
+    deltas = [
+        "".join(words[i : i + WORDS_PER_DELTA]) for i in range(0, len(words), WORDS_PER_DELTA)
+    ]
+    trailing = text[len("".join(deltas)) :]
+    if trailing:
+        deltas.append(trailing)
+    return deltas

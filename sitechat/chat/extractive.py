@@ -33,7 +33,7 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 
-from sitechat.chat.answer_text import append_marker, shorten_markdown
+from sitechat.chat.answer_text import append_marker, shorten_markdown, stream_pieces
 from sitechat.chat.answerer import (
     AnswerEvent,
     AnswerMeta,
@@ -82,6 +82,9 @@ MIN_COVERAGE = 0.3
 RANK_WEIGHT = 0.7
 # A heading or page title that names a query term supports a sentence under it, at this weight.
 HEADING_WEIGHT = 0.5
+# ... and a unit of a section whose own heading names every term of the question ("Book a
+# repair" for "how do I book a repair", not its "Cancellations" subsection) this much.
+NAMED_WEIGHT = 0.4
 # The lead paragraph: the lead sentence and at most this many more, within this many chars
 # (code and list items not counted), and the code block that follows within this many units.
 MAX_LEAD_SENTENCES = 3
@@ -116,7 +119,6 @@ MAX_LEAD_TRIES = 3
 MIN_ITEM_LEAD_WORDS = 8
 QA_MATCH_THRESHOLD = 0.7
 QA_HEADING_PREFIX = "Q: "
-WORDS_PER_DELTA = 8
 # A sentence opening with one of these leans on the one before it.
 _BACK_REFERENCES_TEXT = """
     this that these those it its they them such however otherwise also then thus therefore
@@ -131,7 +133,6 @@ _ASIDE = re.compile(
     r"|\b(?:below|above|following)[.:]$",
     re.IGNORECASE,
 )
-_DELTA_WORD = re.compile(r"\s*\S+")
 _FIRST_WORD = re.compile(r"[A-Za-z]+")
 
 
@@ -163,7 +164,7 @@ class ExtractiveAnswerer:
         settings: AnswerSettings,
     ) -> AsyncIterator[AnswerEvent]:
         text, citations = self.compose(question, passages, settings)
-        for delta in _deltas(text):
+        for delta in stream_pieces(text):
             yield TextDelta(delta)
         yield CitationsReady(citations)
         yield AnswerMeta(fallback=not citations)
@@ -283,6 +284,7 @@ def _score_units(
     query_terms = frozenset(weights)
     total_weight = sum(weights.values())
     heading_terms = [content_terms(f"{p.title} {p.heading}") & query_terms for p in passages]
+    named = _named_by_heading(passages, query_terms)
     held = frozenset().union(*(unit.terms for unit in units)) & query_terms
     subject = value_subject(wanted, weights, held)
     headers = header_terms(units)
@@ -308,6 +310,7 @@ def _score_units(
         coverage = covered / total_weight
         rank_prior = RANK_WEIGHT / (1 + unit.passage_index)
         score = coverage * _kind_factor(unit) + rank_prior + VALUE_WEIGHT * holds_value
+        score += NAMED_WEIGHT * named[unit.passage_index]
         scored.append(_Scored(unit, matched, coverage, score, holds_value))
     scored.sort(key=lambda s: s.score, reverse=True)
     return scored
@@ -339,16 +342,11 @@ def _choose_paragraphs(
     `focus` terms (the question's, or a follow-up's own)."""
     question_terms = frozenset(weights)
     total_weight = sum(weights.values())
-    # Passages whose own heading names every term of the question.
-    named = {
-        i
-        for i, p in enumerate(passages)
-        if question_terms <= content_terms(p.heading.rsplit(HEADING_SEPARATOR, 1)[-1])
-    }
+    named = _named_by_heading(passages, question_terms)
 
     def lead_paragraph(candidate: _Scored) -> Paragraph:
         unit = candidate.unit
-        return _lead_paragraph(unit, by_passage, question_terms, unit.passage_index in named)
+        return _lead_paragraph(unit, by_passage, question_terms, named[unit.passage_index])
 
     # The best lead whose paragraph reads on its own: it does not stop at "...looks like
     # this:" with nothing after, nor open with "It..." about something it does not say.
@@ -391,6 +389,11 @@ def _choose_paragraphs(
         chosen.update(id(u) for u in paragraph.units)
         covered |= candidate.matched
     return paragraphs
+
+
+def _named_by_heading(passages: Sequence[Passage], terms: frozenset[str]) -> list[bool]:
+    """Per passage: its own heading (the last of its path) names every term of the question."""
+    return [terms <= content_terms(p.heading.rsplit(HEADING_SEPARATOR, 1)[-1]) for p in passages]
 
 
 def _far_in_meaning(passage: Passage, lead: Passage) -> bool:
@@ -583,15 +586,3 @@ def _leans_back(unit: Unit) -> bool:
     first = _FIRST_WORD.match(unit.text)
     leans = first is not None and first.group().lower() in BACK_REFERENCES
     return unit.kind == "prose" and (leans or bool(ELLIPTICAL_REPLY.search(unit.text)))
-
-
-def _deltas(text: str) -> list[str]:
-    """Split the answer into word groups to stream; they join back to the exact text."""
-    words = _DELTA_WORD.findall(text)
-    deltas = [
-        "".join(words[i : i + WORDS_PER_DELTA]) for i in range(0, len(words), WORDS_PER_DELTA)
-    ]
-    trailing = text[len("".join(deltas)) :]
-    if trailing:
-        deltas.append(trailing)
-    return deltas

@@ -210,6 +210,24 @@ class TestValuesAsked:
             assert "- Saturday: 9am to 5pm\n\nWe close on bank holidays. [1]" in answer.text
             assert answer.citations[0].heading == "Opening hours"
 
+    async def test_the_section_headed_with_the_question_leads_over_a_subsection(self) -> None:
+        cancellations = make_passage(
+            "You can cancel or move a booking free of charge up to 24 hours before.",
+            title="Book a repair",
+            heading="Book a repair > Cancellations",
+            closeness=0.39,
+        )
+        booking = make_passage(
+            "You can book a service online, by phone on 01632 960 418, or just turn up.",
+            title="Book a repair",
+            heading="Book a repair",
+            closeness=0.37,
+        )
+
+        answer = await ask("how do I book a repair", [cancellations, booking])
+
+        assert answer.text.startswith("You can book a service online"), answer.text
+
     async def test_a_phone_number_asked_in_chat_shorthand(self) -> None:
         privacy = make_passage(
             "We keep your name, phone number and email address to manage your repairs.",
