@@ -17,7 +17,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -33,6 +33,8 @@ from sitechat.core.migrate import (
 )
 from sitechat.models.base import Base
 from tests.fixtures.database import connect_kwargs, drop_database
+
+HANDOFF_ENABLED_REVISION = "c4d0e0000033"
 
 
 def _differences(connection: Connection) -> list[object]:
@@ -78,6 +80,63 @@ class TestMigrations:
         command.downgrade(config, "base")
         command.upgrade(config, "head")
         assert asyncio.run(_autogenerate_diff(scratch_database_url)) == []
+
+
+_CHATBOT_ROW = """
+INSERT INTO chatbots (id, created_at, updated_at, workspace_id, name, description, instructions,
+    temperature, max_answer_chars, welcome_message, suggested_questions, fallback_message,
+    visibility, allowed_origins, language, retrieval, status, lead_capture, handoff_message)
+VALUES (gen_random_uuid(), now(), now(), :workspace_id, :name, '', '', 0.2, 1200, '', '[]',
+    'Sorry', 'public', '[]', 'english', '{}', 'ready', '{}', 'A person will reply.')
+"""
+
+
+async def _chatbots_handoff(database_url: str, add_chatbot: str | None) -> dict[str, bool]:
+    """Every chatbot's `handoff_enabled` by name, after adding one named `add_chatbot` (with
+    the workspace it needs) when given; the column is left out when it does not exist yet."""
+    engine = create_async_engine(async_url(database_url))
+    try:
+        async with engine.begin() as connection:
+            if add_chatbot is not None:
+                workspace_id = await connection.scalar(
+                    text(
+                        "INSERT INTO workspaces (id, created_at, updated_at, name, is_personal) "
+                        "VALUES (gen_random_uuid(), now(), now(), 'Shop', false) RETURNING id"
+                    )
+                )
+                await connection.execute(
+                    text(_CHATBOT_ROW), {"workspace_id": workspace_id, "name": add_chatbot}
+                )
+            has_column = await connection.scalar(
+                text(
+                    "SELECT count(*) FROM information_schema.columns "
+                    "WHERE table_name = 'chatbots' AND column_name = 'handoff_enabled'"
+                )
+            )
+            if not has_column:
+                return {}
+            rows = await connection.execute(text("SELECT name, handoff_enabled FROM chatbots"))
+            return {name: enabled for name, enabled in rows}
+    finally:
+        await engine.dispose()
+
+
+class TestHandoffEnabledMigration:
+    def test_existing_chatbots_keep_handoff_and_new_ones_start_without(
+        self, scratch_database_url: str
+    ) -> None:
+        upgrade_database(scratch_database_url)
+        config = alembic_config(scratch_database_url)
+        command.downgrade(config, HANDOFF_ENABLED_REVISION + "-1")
+        try:
+            asyncio.run(_chatbots_handoff(scratch_database_url, "existing"))
+            command.upgrade(config, "head")
+            after = asyncio.run(_chatbots_handoff(scratch_database_url, "created later"))
+        finally:
+            command.downgrade(config, "base")
+            upgrade_database(scratch_database_url)
+
+        assert after == {"existing": True, "created later": False}
 
 
 def test_two_processes_migrating_at_once_both_succeed(server_url: str) -> None:

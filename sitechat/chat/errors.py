@@ -46,6 +46,14 @@ class ConversationNotHandedOff(InvalidStateTransition):
         )
 
 
+class HandoffDisabled(Conflict):
+    slug = "handoff-disabled"
+    title = "Hand-off disabled"
+
+    def __init__(self) -> None:
+        super().__init__("This chatbot does not hand conversations to a person.")
+
+
 class ModelNotFound(NotFound):
     """An OpenAI-compatible `model` that names none of the workspace's chatbots: says how to
     name one, since SDK users arrive with `gpt-4o` or a bare chatbot id."""

@@ -3,7 +3,10 @@
 A visitor (widget) or a member (API) asks for it; from then on the chatbot stores each
 question and says its fixed hand-off message instead of answering (`answering.py`), and the
 workspace's people reply with role `agent`, which the visitor's history shows. Handing back
-lets the chatbot answer again.
+lets the chatbot answer again: a member does it, or the visitor ("Back to the assistant").
+
+Visitors may ask only when the chatbot's `handoff_enabled` is on (ADR 0033); going back is
+always allowed, so no visitor is left waiting for a person after the setting is turned off.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from sitechat.chat.answerer import (
     Turn,
     Usage,
 )
-from sitechat.chat.errors import ConversationNotHandedOff
+from sitechat.chat.errors import ConversationNotHandedOff, HandoffDisabled
 from sitechat.core.clock import utcnow
 from sitechat.knowledge.passages import Passage
 from sitechat.models.base import new_id
@@ -35,6 +38,7 @@ from sitechat.models.chat import (
     MessageRole,
     MessageStatus,
 )
+from sitechat.models.chatbots import Chatbot
 from sitechat.webhooks.service import emit as emit_webhook
 from sitechat.worker.buffer import JobBuffer
 
@@ -64,6 +68,23 @@ class HandoffNotice:
 
 
 RequestedBy = Literal["visitor", "api"]
+EndedBy = RequestedBy
+
+
+async def request_handoff_as_visitor(
+    session: AsyncSession,
+    conversation: Conversation,
+    chatbot: Chatbot,
+    *,
+    reason: str | None,
+    jobs: JobBuffer,
+) -> Conversation:
+    """A visitor's request, refused (nothing changed) when the chatbot has hand-off off."""
+    if not chatbot.handoff_enabled:
+        raise HandoffDisabled()
+    return await request_handoff(
+        session, conversation, requested_by="visitor", reason=reason, jobs=jobs
+    )
 
 
 async def request_handoff(
@@ -96,15 +117,27 @@ async def request_handoff(
     return conversation
 
 
-async def hand_back(session: AsyncSession, conversation: Conversation) -> Conversation:
-    """The chatbot answers again (a conversation that was not handed off stays as it is)."""
+async def hand_back(
+    session: AsyncSession, conversation: Conversation, *, ended_by: EndedBy, jobs: JobBuffer
+) -> Conversation:
+    """The chatbot answers again, and `handoff.ended` tells the people who were to reply (a
+    conversation that was not handed off stays as it is and sends no event)."""
     if conversation.status is ConversationStatus.active:
         return conversation
+    requested_at = conversation.handoff_requested_at
     conversation.status = ConversationStatus.active
     conversation.handoff_requested_at = None
     conversation.handoff_reason = None
     await session.flush()
-    log.info("chat.handed_back", conversation_id=str(conversation.id))
+    event = {
+        "conversation_id": str(conversation.id),
+        "chatbot_id": str(conversation.chatbot_id),
+        "channel": conversation.channel.value,
+        "ended_by": ended_by,
+        "requested_at": requested_at.isoformat() if requested_at is not None else None,
+    }
+    await emit_webhook(session, conversation.workspace_id, "handoff.ended", event, jobs)
+    log.info("chat.handed_back", conversation_id=str(conversation.id), ended_by=ended_by)
     return conversation
 
 

@@ -182,6 +182,10 @@ class PublicChatbotRead(BaseModel):
     lead_capture: LeadCaptureRead = Field(
         description="When the widget asks for the visitor's contact, and nothing else of it."
     )
+    handoff_enabled: bool = Field(
+        description='Whether the widget offers "Talk to a person" (the hand-off route '
+        "refuses with 409 `handoff-disabled` otherwise)."
+    )
 
     @classmethod
     def of(cls, chatbot: Chatbot) -> PublicChatbotRead:
@@ -192,6 +196,7 @@ class PublicChatbotRead(BaseModel):
             suggested_questions=list(chatbot.suggested_questions),
             theme=WidgetThemeRead.model_validate(chatbot.theme),
             lead_capture=LeadCaptureRead.model_validate(chatbot.lead_capture or {}),
+            handoff_enabled=chatbot.handoff_enabled,
         )
 
 
@@ -210,8 +215,9 @@ async def read_public_chatbot(
     session: SessionDep,
     origin: OriginHeader = None,
 ) -> PublicChatbotRead:
-    """The widget's display settings: name, welcome message, suggested questions, theme and
-    when to ask for the visitor's contact (`lead_capture`).
+    """The widget's display settings: name, welcome message, suggested questions, theme,
+    when to ask for the visitor's contact (`lead_capture`) and whether a person can be asked
+    for (`handoff_enabled`).
 
     Public chatbots only (another chatbot is 404); a browser's `Origin` must be one of the
     chatbot's allowed origins (403 otherwise). A request without `Origin` is answered without
@@ -311,7 +317,10 @@ class VisitorHandoffRead(BaseModel):
 @router.post(
     "/conversations/{conversation_id}/handoff",
     response_model=VisitorHandoffRead,
-    responses={401: {"description": "No valid visitor token."}},
+    responses={
+        401: {"description": "No valid visitor token."},
+        409: {"description": "`handoff-disabled`: the chatbot does not hand off to people."},
+    },
 )
 async def request_handoff_as_visitor(
     conversation_id: uuid.UUID,
@@ -332,14 +341,15 @@ async def request_handoff_as_visitor(
 ) -> VisitorHandoffRead:
     """Ask for a person: the chatbot stops answering in this conversation (it replies with its
     hand-off message), the workspace's webhooks get `handoff.requested`, and people's replies
-    (role `agent`) appear in the conversation's messages."""
+    (role `agent`) appear in the conversation's messages. 409 `handoff-disabled` (nothing
+    changes) when the chatbot's `handoff_enabled` is off."""
     conversation, chatbot = await checked_visitor_conversation(
         request, session, visitor, conversation_id, origin
     )
-    conversation = await handoff.request_handoff(
+    conversation = await handoff.request_handoff_as_visitor(
         session,
         conversation,
-        requested_by="visitor",
+        chatbot,
         reason=body.reason if body is not None else None,
         jobs=jobs,
     )
@@ -349,6 +359,35 @@ async def request_handoff_as_visitor(
         handoff_requested_at=conversation.handoff_requested_at,
         message=chatbot.handoff_message,
     )
+
+
+class VisitorHandbackRead(BaseModel):
+    conversation_id: uuid.UUID
+    status: ConversationStatus = Field(description="`active`: the chatbot answers again.")
+
+
+@router.post(
+    "/conversations/{conversation_id}/handback",
+    response_model=VisitorHandbackRead,
+    responses={401: {"description": "No valid visitor token."}},
+)
+async def hand_back_as_visitor(
+    conversation_id: uuid.UUID,
+    request: Request,
+    visitor: VisitorDep,
+    session: SessionDep,
+    jobs: JobBufferDep,
+    origin: OriginHeader = None,
+) -> VisitorHandbackRead:
+    """Back to the assistant: the visitor ends the hand-off, the chatbot answers the next
+    questions again and the workspace's webhooks get `handoff.ended` (`ended_by: visitor`).
+    Allowed whether or not the chatbot's hand-off is still on; in a conversation not handed
+    off it changes nothing. No body."""
+    conversation, _ = await checked_visitor_conversation(
+        request, session, visitor, conversation_id, origin
+    )
+    conversation = await handoff.hand_back(session, conversation, ended_by="visitor", jobs=jobs)
+    return VisitorHandbackRead(conversation_id=conversation.id, status=conversation.status)
 
 
 def _preflight(request: Request, chatbot: Chatbot, origin: str | None) -> Response:
@@ -372,6 +411,7 @@ async def preflight_start(
 
 @router.options("/conversations/{conversation_id}/messages", include_in_schema=False)
 @router.options("/conversations/{conversation_id}/handoff", include_in_schema=False)
+@router.options("/conversations/{conversation_id}/handback", include_in_schema=False)
 @router.options("/conversations/{conversation_id}/lead", include_in_schema=False)
 async def preflight_messages(
     conversation_id: uuid.UUID, request: Request, session: SessionDep, origin: OriginHeader = None

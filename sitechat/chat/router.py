@@ -305,13 +305,16 @@ async def request_handoff(
 
 @router.post("/conversations/{conversation_id}/handback", response_model=ConversationRead)
 async def hand_back(
-    conversation_id: uuid.UUID, caller: CallerDep, session: SessionDep
+    conversation_id: uuid.UUID, caller: CallerDep, session: SessionDep, jobs: JobBufferDep
 ) -> ConversationRead:
-    """Give the conversation back to the chatbot, which answers its next questions again."""
+    """Give the conversation back to the chatbot, which answers its next questions again;
+    `handoff.ended` is sent to webhooks (`ended_by: api`). Handing back an active
+    conversation changes nothing."""
     conversation = await service.get_conversation(
         session, Scope.workspace(caller.workspace_id), conversation_id
     )
-    return ConversationRead.of(await handoff.hand_back(session, conversation))
+    conversation = await handoff.hand_back(session, conversation, ended_by="api", jobs=jobs)
+    return ConversationRead.of(conversation)
 
 
 # --- WebSocket ---------------------------------------------------------------------------------

@@ -256,6 +256,12 @@ class ChatbotCreate(BaseModel):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     theme: WidgetTheme = Field(default_factory=WidgetTheme)
     lead_capture: LeadCaptureSettings = Field(default_factory=LeadCaptureSettings)
+    handoff_enabled: bool = Field(
+        default=False,
+        description='Whether visitors may ask for a person (the widget\'s "Talk to a person"). '
+        "Turn it on only when someone answers: `handoff.requested` webhooks or the "
+        "`status=handoff_requested` conversation list.",
+    )
     handoff_message: ShortText = Field(
         default=DEFAULT_HANDOFF_MESSAGE,
         description="What the chatbot says instead of answering once a person took over.",
@@ -287,6 +293,7 @@ class ChatbotUpdate(BaseModel):
     retrieval: RetrievalSettings | None = None
     theme: WidgetThemeUpdate | None = None
     lead_capture: LeadCaptureSettings | None = None
+    handoff_enabled: bool | None = None
     handoff_message: ShortText | None = None
     status: ChatbotStatus | None = None
 
@@ -337,6 +344,7 @@ class ChatbotRead(BaseModel):
     retrieval: dict[str, Any]
     theme: WidgetThemeRead
     lead_capture: LeadCaptureRead
+    handoff_enabled: bool
     handoff_message: str
     status: ChatbotStatus
     created_at: datetime

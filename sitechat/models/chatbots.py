@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import REAL, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import REAL, Float, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -86,6 +86,9 @@ class Chatbot(IdMixin, TimestampMixin, Base):
     lead_capture: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # What the chatbot says, instead of answering, in a conversation handed off to a person.
     handoff_message: Mapped[str] = mapped_column(Text, default=lambda: DEFAULT_HANDOFF_MESSAGE)
+    # Whether visitors may ask for a person (the widget's "Talk to a person"). Off for a new
+    # chatbot; chatbots that existed before the setting keep it on (ADR 0033).
+    handoff_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Source(IdMixin, TimestampMixin, Base):

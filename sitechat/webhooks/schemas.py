@@ -20,6 +20,7 @@ EventType = Literal[
     "feedback.created",
     "lead.captured",
     "handoff.requested",
+    "handoff.ended",
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 MAX_ENDPOINTS_PER_WORKSPACE = 20

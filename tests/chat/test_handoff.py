@@ -28,7 +28,7 @@ HANDOFF_MESSAGE = "A person from our team will reply here soon."
 async def _public_bot(app: FastAPI) -> tuple[ChatAccount, Chatbot]:
     account = await create_account(app)
     chatbot = await create_chatbot(
-        app, account, visibility=Visibility.public, allowed_origins=[SITE]
+        app, account, visibility=Visibility.public, allowed_origins=[SITE], handoff_enabled=True
     )
     await add_chunk(app, chatbot, "Refunds are possible within 30 days.", title="Refunds")
     return account, chatbot

@@ -80,6 +80,7 @@ class TestPublicChatbotSettings:
                 "after_messages": None,
                 "prompt": "Leave your contact and we will get back to you.",
             },
+            "handoff_enabled": False,
         }
         assert response.headers["access-control-allow-origin"] == SITE
         assert "max-age=60" in response.headers["cache-control"]

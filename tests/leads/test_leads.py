@@ -208,7 +208,7 @@ class TestCaptureLead:
         conversation_id, _ = await _visit(client, chatbot)
         preflight = {"Access-Control-Request-Method": "POST"}
 
-        for path in ("lead", "handoff"):
+        for path in ("lead", "handoff", "handback"):
             url = f"/v1/public/conversations/{conversation_id}/{path}"
             allowed = await client.options(url, headers={**preflight, "Origin": SITE})
             refused = await client.options(url, headers={**preflight, "Origin": "https://x.test"})

@@ -262,6 +262,7 @@ PUBLIC_CASES = {
     "POST /v1/public/conversations/{conversation_id}/messages",
     "GET /v1/public/conversations/{conversation_id}/messages",
     "POST /v1/public/conversations/{conversation_id}/handoff",
+    "POST /v1/public/conversations/{conversation_id}/handback",
     "POST /v1/public/conversations/{conversation_id}/lead",
 }
 
@@ -311,10 +312,12 @@ class TestPublicWidgetRoutes:
             assert ask.status_code == read.status_code, ask.text
             base = f"/v1/public/conversations/{conversation_id}"
             handoff = await client.post(f"{base}/handoff", headers=visitor)
+            handback = await client.post(f"{base}/handback", headers=visitor)
             lead = await client.post(
                 f"{base}/lead", headers=visitor, json={"email": "someone@example.com"}
             )
             assert handoff.status_code == lead.status_code == read.status_code, handoff.text
+            assert handback.status_code == read.status_code, handback.text
         # A's API conversation and a random one answer alike.
         answers = [
             (await client.get(f"/v1/public/conversations/{cid}/messages", headers=visitor))

@@ -253,7 +253,7 @@ class TestLeadsAndHandoff:
     ) -> None:
         account = await create_chat_account(app)
         chatbot = await create_chatbot(
-            app, account, visibility=Visibility.public, allowed_origins=[SITE]
+            app, account, visibility=Visibility.public, allowed_origins=[SITE], handoff_enabled=True
         )
         configured = await client.patch(
             f"/v1/chatbots/{chatbot.id}",

@@ -1,5 +1,5 @@
-"""`lead.captured`, `handoff.requested` and `source.synced` reach a real local receiver,
-signed the Standard Webhooks way, after the change that caused them commits."""
+"""`lead.captured`, `handoff.requested`, `handoff.ended` and `source.synced` reach a real
+local receiver, signed the Standard Webhooks way, after the change that caused them commits."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ async def _public_chatbot(client: httpx.AsyncClient, account: Account) -> str:
             "visibility": "public",
             "allowed_origins": [SITE],
             "lead_capture": {"enabled": True, "fields": ["name", "email"], "when": "start"},
+            "handoff_enabled": True,
         },
         headers=account.headers,
     )
@@ -59,7 +60,7 @@ class TestEngagementEvents:
             crawl_client,
             account,
             receiver.url(),
-            event_types=["lead.captured", "handoff.requested"],
+            event_types=["lead.captured", "handoff.requested", "handoff.ended"],
         )
         chatbot_id = await _public_chatbot(crawl_client, account)
         conversation_id, visitor = await _visit(crawl_client, chatbot_id)
@@ -72,13 +73,17 @@ class TestEngagementEvents:
             f"{public}/handoff", json={"reason": "Billing question"}, headers=visitor
         )
         again = await crawl_client.post(f"{public}/handoff", headers=visitor)
+        back = await crawl_client.post(f"{public}/handback", headers=visitor)
+        back_again = await crawl_client.post(f"{public}/handback", headers=visitor)
         deliveries = await deliveries_of(crawl_app, webhook["id"])
         outcomes = [
             await deliver(app_state(crawl_app).task_context, delivery.id) for delivery in deliveries
         ]
 
         assert lead.status_code == 201 and handoff.status_code == 200 and again.status_code == 200
-        assert outcomes == ["succeeded", "succeeded"]  # asking twice sent one hand-off event
+        assert back.status_code == back_again.status_code == 200, back.text
+        # Asking twice sent one hand-off event, going back twice one end.
+        assert outcomes == ["succeeded", "succeeded", "succeeded"]
         events = []
         for received in receiver.received:
             assert verify_standard_webhook(webhook["secret"], received.headers, received.body)
@@ -94,6 +99,9 @@ class TestEngagementEvents:
         assert by_type["handoff.requested"]["conversation_id"] == conversation_id
         assert by_type["handoff.requested"]["requested_by"] == "visitor"
         assert by_type["handoff.requested"]["reason"] == "Billing question"
+        assert by_type["handoff.ended"]["conversation_id"] == conversation_id
+        assert by_type["handoff.ended"]["ended_by"] == "visitor"
+        assert by_type["handoff.ended"]["requested_at"]
 
     async def test_a_refused_lead_sends_nothing(
         self,
