@@ -221,7 +221,7 @@ class TestHandoff:
         tmp_path: Path,
     ) -> None:
         bot = await public_bot(app, client, host_site.origin)
-        await configure(client, bot, {"handoff_message": HANDOFF_MESSAGE})
+        await configure(client, bot, {"handoff_enabled": True, "handoff_message": HANDOFF_MESSAGE})
         llm_server.behaviour.reply_chunks = ["Use python -m venv [1]."]
         await open_widget(page, host_site.page_url(bot.chatbot.id))
         await ask(page, "How do I create a virtual environment?")
@@ -274,3 +274,62 @@ class TestHandoff:
             "Parts & labour are quoted apart <3", timeout=AGENT_REPLY_TIMEOUT_MS
         )
         await expect(hook(page, "message-agent")).to_have_count(2)
+
+
+class TestHandoffSetting:
+    async def test_no_talk_to_a_person_when_the_chatbot_has_hand_off_off(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        host_site: HostSite,
+        llm_server: ChatCompletionsServer,
+        page: Page,
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)  # a new chatbot: off
+        llm_server.behaviour.reply_chunks = ["Use python -m venv [1]."]
+        await open_widget(page, host_site.page_url(bot.chatbot.id))
+
+        answer = await ask(page, "How do I create a virtual environment?")
+
+        await expect(answer).to_contain_text("Use python -m venv")
+        await expect(hook(page, "handoff")).to_be_hidden()
+        await expect(hook(page, "handback")).to_be_hidden()
+        await expect(page.get_by_role("button", name="Talk to a person")).to_have_count(0)
+
+    async def test_back_to_the_assistant_after_asking_for_a_person(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        host_site: HostSite,
+        llm_server: ChatCompletionsServer,
+        page: Page,
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+        await configure(client, bot, {"handoff_enabled": True, "handoff_message": HANDOFF_MESSAGE})
+        llm_server.behaviour.reply_chunks = ["Use python -m venv [1]."]
+        await open_widget(page, host_site.page_url(bot.chatbot.id))
+        talk = page.get_by_role("button", name="Talk to a person")
+        back = page.get_by_role("button", name="Back to the assistant")
+        await expect(back).to_be_hidden()
+        await talk.click()
+        await expect(hook(page, "message-assistant").last).to_contain_text(HANDOFF_MESSAGE)
+        notice = await ask(page, "Hello, anyone there?")
+        await expect(notice).to_contain_text(HANDOFF_MESSAGE)
+        await expect(talk).to_be_hidden()
+
+        await back.click()
+
+        await expect(page.get_by_text("You're talking to the assistant again.")).to_be_visible()
+        await expect(back).to_be_hidden()
+        await expect(talk).to_be_visible()
+        conversation_id = (await stored_conversation(page, bot))["conversationId"]
+        read = await client.get(f"/v1/conversations/{conversation_id}", headers=bot.account.headers)
+        assert read.json()["status"] == "active"
+        # After a reload the last notice is not read as a hand-off still running.
+        await page.reload()
+        await hook(page, "launcher").click()
+        await expect(hook(page, "message-assistant").last).to_contain_text(HANDOFF_MESSAGE)
+        await expect(talk).to_be_visible()
+        await expect(back).to_be_hidden()
+        answer = await ask(page, "How do I create a virtual environment?")
+        await expect(answer).to_contain_text("Use python -m venv")

@@ -3,7 +3,8 @@
  * and textContent: no HTML from an answer, a source or a chatbot setting is ever parsed.
  * Hooks for integrators and tests: host element #sitechat-widget (open shadow root) and
  * data-sitechat="launcher | input | send | message-user | message-assistant | message-agent |
- * citation | lead-form | lead-name | lead-email | lead-submit | lead-thanks | handoff" inside it.
+ * citation | lead-form | lead-name | lead-email | lead-submit | lead-thanks | handoff | handback"
+ * inside it.
  */
 (() => {
   'use strict';
@@ -67,6 +68,9 @@
     leadTooMany: "You've already sent your contact several times in this chat.",
     leadThanks: 'Thank you! We will get back to you.',
     handoff: 'Talk to a person',
+    handoffOff: "A person isn't available in this chat.",
+    handback: 'Back to the assistant',
+    handedBack: "You're talking to the assistant again.",
   };
 
   // --- small helpers -------------------------------------------------------------------------
@@ -614,6 +618,7 @@ textarea:disabled { background: #f1f5f9; }
 .handoff { border: 0; background: none; color: var(--sc-link); font: inherit; font-size: 13px;
   text-decoration: underline; cursor: pointer; padding: 6px 4px; }
 .handoff:disabled { opacity: .6; cursor: wait; }
+.handoff[hidden] { display: none; }
 .vh { position: absolute !important; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
   clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
 @media (max-width: 480px) {
@@ -696,7 +701,8 @@ textarea:disabled { background: #f1f5f9; }
       el('label', { className: 'vh', for: 'sitechat-input', text: TEXT.input }), input, sendButton,
     ]);
     const handoffButton = el('button', { type: 'button', className: 'handoff', 'data-sitechat': 'handoff', text: TEXT.handoff });
-    const actions = el('div', { className: 'actions', hidden: true }, [handoffButton]);
+    const backButton = el('button', { type: 'button', className: 'handoff', 'data-sitechat': 'handback', text: TEXT.handback });
+    const actions = el('div', { className: 'actions', hidden: true }, [handoffButton, backButton]);
     const panel = el('div', {
       className: 'panel', id: 'sitechat-panel', role: 'dialog', 'aria-modal': 'false',
       'aria-labelledby': 'sitechat-title', hidden: true,
@@ -709,7 +715,9 @@ textarea:disabled { background: #f1f5f9; }
     const state = {
       open: false, started: false, busy: false, refused: refusal, blockedUntil: 0, retry: null,
       hasUserMessages: false, userMessages: 0, sawFallback: false, leadShown: false,
-      handedOff: false, pollTimer: 0, polls: 0, seen: new Set(),
+      handedOff: false, pollTimer: 0, polls: 0, seen: new Set(), lastAnswerId: null,
+      // The chatbot's setting: "Talk to a person" is offered only when someone will answer.
+      handoffEnabled: Boolean(config && config.handoff_enabled === true),
     };
     const lead = (config && config.lead_capture) || {};
     const leadFields = (lead.fields || []).filter((field) => field === 'name' || field === 'email');
@@ -739,8 +747,11 @@ textarea:disabled { background: #f1f5f9; }
       const blocked = state.refused || state.busy || Date.now() < state.blockedUntil;
       sendButton.disabled = blocked || !input.value.trim();
       input.disabled = Boolean(state.refused);
-      actions.hidden = !config || state.refused || state.handedOff;
-      handoffButton.disabled = state.busy;
+      // While a person is asked for, the way back is shown whatever the setting says.
+      actions.hidden = !config || state.refused || (!state.handedOff && !state.handoffEnabled);
+      handoffButton.hidden = state.handedOff;
+      backButton.hidden = !state.handedOff;
+      handoffButton.disabled = backButton.disabled = state.busy;
     }
 
     function addNote(text) {
@@ -860,6 +871,7 @@ textarea:disabled { background: #f1f5f9; }
 
     function showStored(message) {
       state.seen.add(message.id);
+      if (message.role === 'assistant') state.lastAnswerId = message.id;
       if (message.fallback) state.sawFallback = true;
       if (message.role === 'user') {
         addUserMessage(message.content);
@@ -888,7 +900,9 @@ textarea:disabled { background: #f1f5f9; }
         const page = await response.json();
         page.items.slice().reverse().forEach(showStored);
         const latest = page.items.find((message) => message.role === 'assistant');
-        if (session.handedOff || (latest && latest.handoff_notice)) setHandedOff(true);
+        // A notice the visitor already went back from (`backAfter`) is no hand-off running.
+        const notice = latest && latest.handoff_notice && latest.id !== session.backAfter;
+        if (session.handedOff || notice) setHandedOff(true);
         scrollDown(true);
       } catch (error) {
         if (error instanceof ApiError && [401, 403, 404].indexOf(error.status) >= 0) {
@@ -918,6 +932,7 @@ textarea:disabled { background: #f1f5f9; }
         if (type === 'message_start') {
           state.seen.add(data.user_message_id);
           state.seen.add(data.assistant_message_id);
+          state.lastAnswerId = data.assistant_message_id;
         } else if (type === 'delta') {
           answer.text += data.text || '';
           answer.schedule();
@@ -1098,6 +1113,40 @@ textarea:disabled { background: #f1f5f9; }
         notice.finish();
         setHandedOff(true);
       } catch (error) {
+        if (error instanceof ApiError && error.status === 409) {
+          state.handoffEnabled = false; // the chatbot stopped handing off since the page loaded
+          addNote(TEXT.handoffOff);
+        } else {
+          handleError(error);
+        }
+      } finally {
+        state.busy = false;
+        updateComposer();
+      }
+    }
+
+    // Back to the assistant: the hand-off ends and the chatbot answers the next question.
+    async function handBack() {
+      if (state.busy || state.refused) return;
+      clearStatus();
+      state.busy = true;
+      updateComposer();
+      try {
+        const session = loadSession();
+        if (session) {
+          try {
+            await request('/v1/public/conversations/' + session.conversationId + '/handback', {
+              method: 'POST', headers: authorization(session),
+            });
+            updateSession({ handedOff: false, backAfter: state.lastAnswerId });
+          } catch (error) {
+            if (!(error instanceof ApiError && [401, 404].indexOf(error.status) >= 0)) throw error;
+            clearSession(); // expired or gone: the next question starts a new conversation
+          }
+        }
+        addNote(TEXT.handedBack);
+        setHandedOff(false);
+      } catch (error) {
         handleError(error);
       } finally {
         state.busy = false;
@@ -1171,6 +1220,7 @@ textarea:disabled { background: #f1f5f9; }
     closeButton.addEventListener('click', () => setOpen(false));
     retryButton.addEventListener('click', () => state.retry && state.retry());
     handoffButton.addEventListener('click', requestHandoff);
+    backButton.addEventListener('click', handBack);
     panel.addEventListener('keydown', (event) => {
       if (event.key === 'Escape') {
         event.stopPropagation();
