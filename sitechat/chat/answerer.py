@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from sitechat.knowledge.chunking import HEADING_SEPARATOR
 from sitechat.knowledge.passages import Passage
 
 DEFAULT_FALLBACK_MESSAGE = "Sorry, I couldn't find an answer to that in this site's content."
@@ -252,8 +253,28 @@ def citation_for(number: int, passage: Passage, snippet: str) -> Citation:
         chunk_id=passage.chunk_id,
         source_id=passage.source_id,
         url=passage.link,
-        title=passage.title,
+        title=page_name(passage.title, passage.heading),
         heading=passage.heading,
         snippet=make_snippet(snippet),
         page_id=passage.page_id,
     )
+
+
+# Between a page's own name and its site's in a <title>: "Price list | Spoke & Sprocket",
+# "heapq — Heap queue algorithm — Python 3.11.2 documentation", "Shop · Prices".
+_TITLE_SEPARATOR = r"\s+[|\u2014\u2013\u00b7:-]\s+"  # bar, dashes, dot, colon, hyphen
+_SITE_AFTER = re.compile(_TITLE_SEPARATOR + r"\S")
+_SITE_BEFORE = re.compile(r"\S" + _TITLE_SEPARATOR + r"$")
+
+
+def page_name(title: str, heading: str) -> str:
+    """The page's title without the site's name beside it, when its top heading (the first of
+    the passage's heading path) is the rest: a list of citations repeats no site name."""
+    top = heading.split(HEADING_SEPARATOR, 1)[0].replace("`", "").strip()
+    if not top or top == title:
+        return title
+    if title.startswith(top) and _SITE_AFTER.match(title[len(top) :]):
+        return top
+    if title.endswith(top) and _SITE_BEFORE.search(title[: -len(top)]):
+        return top
+    return title

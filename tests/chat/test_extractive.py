@@ -399,6 +399,20 @@ class TestCitations:
             marker_at = answer.text.index(f"[{citation.number}]")
             assert citation.snippet.split()[0] in answer.text[:marker_at]
 
+    async def test_a_citation_names_the_page_without_its_sites_name(self) -> None:
+        for title, heading, name in (
+            ("Price list | Spoke & Sprocket", "Price list", "Price list"),
+            ("Spoke & Sprocket | Hire", "Hire > Deposit", "Hire"),
+            ("heapq — Heap queue — Python 3.11 documentation", "`heapq` — Heap queue", None),
+            ("Refund policy", "Refunds", "Refund policy"),
+        ):
+            passage = make_passage("Refunds are paid within 14 days.", title=title, heading=heading)
+
+            answer = await ask("when are refunds paid", [passage])
+
+            assert answer.citations[0].title == (name or "heapq — Heap queue"), title
+            assert answer.citations[0].heading == heading
+
     async def test_two_chunks_of_one_page_are_one_citation(self) -> None:
         first = make_passage("Webhooks are signed with your endpoint secret.", title="Webhooks")
         second = Passage(
