@@ -98,7 +98,7 @@ def load_word_lists() -> None:
     dictionary()
 
 
-class _Lexicon:
+class Lexicon:
     """Words of any of a few word lists (without building their union)."""
 
     def __init__(self, *lists: frozenset[str]) -> None:
@@ -112,7 +112,7 @@ def ordinary_words(chunk_count: int) -> Container[str]:
     """The words a chatbot of `chunk_count` chunks takes for ordinary ones: the embedder's
     vocabulary, and on a small site the dictionary's words too."""
     large = chunk_count >= RARE_FROM_CHUNKS
-    return _Lexicon(vocabulary(), CONTRACTIONS if large else dictionary())
+    return Lexicon(vocabulary(), CONTRACTIONS if large else dictionary())
 
 
 def _is_word(lexeme: str, words: Container[str]) -> bool:

@@ -37,6 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sitechat.knowledge.familiarity import (
     RARE_CHUNKS,
     RARE_FROM_CHUNKS,
+    VOCABULARY_LANGUAGE,
+    Lexicon,
     dictionary,
     proper_nouns,
     vocabulary,
@@ -52,8 +54,8 @@ _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 _WORD_BOUNDARY = r"(?<![A-Za-z0-9_'-]){}(?![A-Za-z0-9_'-])"
 _INFLECTIONS = ("s", "es", "ed", "d", "ing", "er", "ers", "ly")
 
-# Each (word, spelling) pair's most frequent lexeme in the chatbot's chunks. A hyphenated
-# spelling counts by its whole lexeme ("wi-fi"), not by its parts ("wi", "fi").
+# Each (word, spelling) pair's lexemes the chatbot's chunks hold, and in how many chunks. A
+# hyphenated spelling counts by its whole lexeme ("wi-fi"), not by its parts ("wi", "fi").
 _KNOWN_SPELLINGS = text(
     """
 SELECT v.word, v.spelling, t.lexeme, s.chunks
@@ -102,13 +104,13 @@ def _a_word(word: str, words: Container[str]) -> bool:
 
 def misspelling_candidates(question: str, terms: QuestionTerms) -> dict[str, list[str]]:
     """The question's words (lower-cased, first seen first) that may be misspelt, each with
-    the spellings to try (see the module's rule). None when the question holds no unseen
+    the spellings to try (see the module's rule); none when the question holds no unseen
     lexeme."""
     common = vocabulary()
     if not terms.unseen or not common:
         return {}
     small = terms.chunk_count < RARE_FROM_CHUNKS
-    words = _Words(common, dictionary())
+    words = Lexicon(common, dictionary())
     names = set(proper_nouns(question))
     found: dict[str, list[str]] = {}
     for match in _WORD.finditer(question):
@@ -125,21 +127,14 @@ def misspelling_candidates(question: str, terms: QuestionTerms) -> dict[str, lis
     return dict(list(found.items())[:MAX_WORDS])
 
 
-class _Words:
-    """Words of any of a few word lists (without building their union)."""
-
-    def __init__(self, *lists: frozenset[str]) -> None:
-        self._lists = lists
-
-    def __contains__(self, word: object) -> bool:
-        return any(word in words for words in self._lists)
-
-
 async def corrected_question(
     session: AsyncSession, chatbot_id: uuid.UUID, language: str, question: str, terms: QuestionTerms
 ) -> str:
     """The question with each misspelt word replaced by the sources' spelling (the question
-    itself when there is none)."""
+    itself when there is none). English only, like the word lists that tell a word from a
+    misspelling."""
+    if language != VOCABULARY_LANGUAGE:
+        return question
     candidates = misspelling_candidates(question, terms)
     if not candidates:
         return question
@@ -154,7 +149,7 @@ async def corrected_question(
         },
     )
     min_chunks = RARE_CHUNKS + 1 if terms.chunk_count >= RARE_FROM_CHUNKS else 1
-    words = _Words(vocabulary(), dictionary())
+    words = Lexicon(vocabulary(), dictionary())
     held: dict[str, list[tuple[bool, int, str]]] = {}
     typed = set()
     for word, spelling, lexeme, chunks in rows.all():

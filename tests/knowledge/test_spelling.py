@@ -72,6 +72,18 @@ async def test_names_and_unknown_words_without_a_neighbour_stay_as_typed(app: Fa
         assert (await _retrieved(app, chatbot, question)).query == question
 
 
+async def test_a_chatbot_in_another_language_is_read_as_typed(app: FastAPI) -> None:
+    # The word lists that tell a misspelling from a word are English: "hygienistinen" is not
+    # judged a misspelling of the site's "hygienistinnen" (a chatbot of a language PostgreSQL
+    # does not stem, so the lexeme is the word).
+    chatbot = await create_chatbot(app, await create_account(app), language="simple")
+    await add_chunk(app, chatbot, "Unsere hygienistinnen arbeiten dienstags bis samstags.")
+
+    retrieved = await _retrieved(app, chatbot, "wann arbeiten die hygienistinen")
+
+    assert retrieved.query == "wann arbeiten die hygienistinen"
+
+
 def test_large_sources_only_add_hyphens() -> None:
     # Other products' names lie one letter from a large site's words ("citus" / "cites").
     large = QuestionTerms({}, RARE_FROM_CHUNKS, RARE_FROM_CHUNKS * 40, frozenset({"wisdon"}))
