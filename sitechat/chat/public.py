@@ -32,6 +32,7 @@ from sitechat.chat.schemas import (
     MessageRead,
 )
 from sitechat.chat.service import Scope
+from sitechat.chat.small_talk import GREETING_REPLY
 from sitechat.chat.visitor_tokens import VisitorClaims, issue_visitor_token, verify_visitor_token
 from sitechat.chatbots.schemas import LeadCaptureRead, WidgetThemeRead
 from sitechat.core.clock import utcnow
@@ -192,7 +193,8 @@ class PublicChatbotRead(BaseModel):
         return cls(
             id=chatbot.id,
             name=chatbot.name,
-            welcome_message=chatbot.welcome_message,
+            # A new chatbot's widget greets as its chat does, not with an empty panel.
+            welcome_message=chatbot.welcome_message or GREETING_REPLY,
             suggested_questions=list(chatbot.suggested_questions),
             theme=WidgetThemeRead.model_validate(chatbot.theme),
             lead_capture=LeadCaptureRead.model_validate(chatbot.lead_capture or {}),

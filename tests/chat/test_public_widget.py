@@ -87,6 +87,22 @@ class TestPublicChatbotSettings:
         # Nothing of the workspace or the chatbot's configuration leaks.
         assert "instructions" not in response.text and "workspace_id" not in response.text
 
+    async def test_without_a_welcome_message_the_widget_greets_as_the_chat_does(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        chatbot = await _public_bot(app)
+        conversation_id, visitor = await _visit(client, chatbot)
+
+        config = await client.get(f"/v1/public/chatbots/{chatbot.id}", headers={"Origin": SITE})
+        greeted = await client.post(
+            f"/v1/public/conversations/{conversation_id}/messages",
+            json={"content": "hi"},
+            headers={**visitor, "Origin": SITE},
+        )
+
+        assert config.json()["welcome_message"] == "Hello! What would you like to know?"
+        assert greeted.json()["content"] == config.json()["welcome_message"]
+
     async def test_lead_capture_settings_are_shown_and_nothing_else_private(
         self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:
