@@ -11,9 +11,8 @@ high retrieval ranked its passage. The answer is
    referring back to one that cannot be quoted, cut by the chunk's edge, does not lead); a
    short section of a few sentences (a help page's "Delivery times and costs") is quoted
    whole, but for its version notes and pointers elsewhere;
-   A question asking for a value (a price, an opening time, a phone number: `values.py`)
-   leads with the unit holding one: a price table's row under its header, the opening-hours
-   list of a short section, quoted whole;
+   a question asking for a value (`values.py`: a price, an opening time) leads with what
+   holds one: a table's rows under its header, a list with the sentence introducing it;
 2. at most two **further paragraphs**, each from another page, only when that page says
    something the lead does not (it covers more of the question) and nearly as well, and is
    about the question in meaning, not only in a shared word.
@@ -66,6 +65,7 @@ from sitechat.chat.values import (
     ValueKind,
     answers_with_value,
     header_terms,
+    lists_after,
     self_named_terms,
     table_rows,
     value_subject,
@@ -143,6 +143,7 @@ class _Scored:
     coverage: float
     score: float
     holds_value: bool = False  # the value the question asks for, about its subject
+    introduces: bool = False  # ... in the list that follows it ("our hire bikes." + prices)
 
 
 class ExtractiveAnswerer:
@@ -288,6 +289,7 @@ def _score_units(
     held = frozenset().union(*(unit.terms for unit in units)) & query_terms
     subject = value_subject(wanted, weights, held)
     headers = header_terms(units)
+    lists = lists_after(units) if wanted is not None else {}
     scored: list[_Scored] = []
     for unit in units:
         matched = unit.terms & query_terms
@@ -296,6 +298,10 @@ def _score_units(
         holds_value = unit.kind != "code" and answers_with_value(
             wanted, unit.text, matched | context, subject
         )
+        introduces = not holds_value and answers_with_value(
+            wanted, lists.get(id(unit), ""), matched | context, subject
+        )
+        holds_value |= introduces
         if holds_value and wanted is not None and wanted.names_itself:
             matched |= wanted.asking & query_terms  # "hello@school.example" is the e-mail
         supporting = context - matched
@@ -311,7 +317,7 @@ def _score_units(
         rank_prior = RANK_WEIGHT / (1 + unit.passage_index)
         score = coverage * _kind_factor(unit) + rank_prior + VALUE_WEIGHT * holds_value
         score += NAMED_WEIGHT * named[unit.passage_index]
-        scored.append(_Scored(unit, matched, coverage, score, holds_value))
+        scored.append(_Scored(unit, matched, coverage, score, holds_value, introduces))
     scored.sort(key=lambda s: s.score, reverse=True)
     return scored
 
@@ -346,7 +352,9 @@ def _choose_paragraphs(
 
     def lead_paragraph(candidate: _Scored) -> Paragraph:
         unit = candidate.unit
-        return _lead_paragraph(unit, by_passage, question_terms, named[unit.passage_index])
+        return _lead_paragraph(
+            unit, by_passage, question_terms, named[unit.passage_index], candidate.introduces
+        )
 
     # The best lead whose paragraph reads on its own: it does not stop at "...looks like
     # this:" with nothing after, nor open with "It..." about something it does not say.
@@ -374,7 +382,9 @@ def _choose_paragraphs(
             or _far_in_meaning(passages[candidate.unit.passage_index], lead_passage)
         ):
             continue
-        if id(candidate.unit) in chosen or (page not in pages and len(pages) >= MAX_PAGES):
+        full = page not in pages and len(pages) >= MAX_PAGES
+        # A sentence introducing the values asked for is quoted only as a lead, with its list.
+        if id(candidate.unit) in chosen or candidate.introduces or full:
             continue
         paragraph = _further_paragraph(candidate.unit, by_passage[candidate.unit.passage_index])
         if _dangles(paragraph) or _leans_back(paragraph.units[0]):
@@ -453,9 +463,10 @@ def _lead_paragraph(
     by_passage: dict[int, list[Unit]],
     question_terms: frozenset[str],
     names_it: bool = False,
+    introduces: bool = False,
 ) -> Paragraph:
-    """The lead sentence in its context: the sentence it leans on, what it introduces, the
-    sentences after it that stay on the subject, and the code example that follows."""
+    """The lead sentence in its context: the sentence it leans on, what it introduces (a list
+    after ":", or of the values asked), the sentences after it on the subject, and its code."""
     passage_units = by_passage[lead.passage_index]
     index = passage_units.index(lead)
     if is_table_line(lead.text):
@@ -492,6 +503,7 @@ def _lead_paragraph(
             # A list goes with the sentence that introduces it, within the paragraph's size;
             # an item that leads is quoted alone.
             introduced = previous.text.endswith(":") or (previous.kind == "item" and listing)
+            introduced |= introduces and previous is lead
             if not introduced or listed_chars + len(unit.text) > MAX_LIST_CHARS:
                 break
             chosen.append(unit)

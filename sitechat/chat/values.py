@@ -160,6 +160,23 @@ def header_terms(units: Sequence[Unit]) -> dict[tuple[int, int], frozenset[str]]
     return headers
 
 
+def lists_after(units: Sequence[Unit]) -> dict[int, str]:
+    """Each sentence's list (not a table) that follows it at once, as one text, by the
+    sentence's id: "...on one of our hire bikes." and the hire prices under it."""
+    lists: dict[int, str] = {}
+    for index, unit in enumerate(units):
+        items = []
+        for item in units[index + 1 :] if unit.kind == "prose" else ():
+            if item.kind != "item" or item.passage_index != unit.passage_index:
+                break
+            if is_table_line(item.text):
+                break
+            items.append(item.text)
+        if items:
+            lists[id(unit)] = "\n".join(items)
+    return lists
+
+
 def table_rows(
     passage_units: Sequence[Unit], index: int, question_terms: frozenset[str]
 ) -> list[Unit]:

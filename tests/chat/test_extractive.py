@@ -188,6 +188,36 @@ class TestValuesAsked:
             ):
                 assert row in answer.text, (question, answer.text)
 
+    async def test_the_list_of_prices_a_sentence_introduces_comes_with_it(self) -> None:
+        hire = make_passage(
+            "Explore the canal towpath and the Millbrook hills on one of our hire bikes.\n\n"
+            "- City hybrid: £20 per day, £80 per week\n"
+            "- Electric hybrid: £40 per day, £160 per week\n"
+            "- Child's bike (ages 6 to 11): £10 per day\n"
+            "- Tag-along or child seat: £5 per day\n\n"
+            "A helmet and lock are included with every hire. You need to show photo ID and "
+            "leave a £100 deposit, which is refunded when the bike comes back undamaged.\n\n"
+            "Hire bikes must be returned by 5pm. Late returns are charged an extra half day.",
+            title="Bike hire | Spoke & Sprocket Bicycle Repair",
+            heading="Bike hire",
+            closeness=0.55,
+        )
+        careers = make_passage(
+            "We are hiring a part-time workshop assistant for Saturdays and Sundays. Pay "
+            "starts at £13.50 per hour.",
+            title="Work with us | Spoke & Sprocket Bicycle Repair",
+            heading="Work with us",
+            closeness=0.45,
+        )
+
+        answer = await ask("how much is bike hire", [hire, careers])
+
+        assert answer.text.startswith(
+            "Explore the canal towpath and the Millbrook hills on one of our hire bikes.\n"
+            "- City hybrid: £20 per day"
+        ), answer.text
+        assert "- Tag-along or child seat: £5 per day" in answer.text
+
     async def test_where_are_you_is_answered_with_the_address(self) -> None:
         finding_us = make_passage(
             "We are at 42 Canal Street, Millbrook MB3 7QT, opposite the Red Lion pub.",
