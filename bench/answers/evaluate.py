@@ -83,7 +83,7 @@ async def answer_question(
     started = time.perf_counter()
     retrieved = await retrieve_for_answer(session, chatbot, question.text, dense=dense)
     passages = answer_sources(retrieved.passages)
-    evidence = evidence_of(passages, retrieved.unfamiliar_terms, question.text)
+    evidence = evidence_of(passages, retrieved.unfamiliar_terms, retrieved.query)
     # As the chat flow does: the question as retrieval read it (misspellings corrected).
     text, citations = ExtractiveAnswerer().compose(retrieved.query, passages, SETTINGS)
     milliseconds = (time.perf_counter() - started) * 1000

@@ -81,18 +81,15 @@ class Reading:
 
 
 async def _read(
-    session: AsyncSession,
-    chatbot: Chatbot,
-    query: str,
-    message: str,
-    dense: DenseRetrieval | None,
+    session: AsyncSession, chatbot: Chatbot, query: str, dense: DenseRetrieval | None
 ) -> Reading:
-    """The query's passages, judged for what the visitor's `message` asks: a joined reading
-    must not answer "and do you sell pizza" because the previous question asked a phone
-    number its passages state."""
+    """The query's passages, judged for what the visitor's own message asks (its words as
+    retrieval read them, misspellings in the sources' spelling): a joined reading must not
+    answer "and do you sell pizza" because the previous question asked a phone number its
+    passages state."""
     retrieved = await retrieve_for_answer(session, chatbot, query, dense=dense)
     passages = answer_sources(retrieved.passages)
-    evidence = evidence_of(passages, retrieved.unfamiliar_terms, message)
+    evidence = evidence_of(passages, retrieved.unfamiliar_terms, own_words(retrieved.query))
     return Reading(retrieved.query, passages, evidence)
 
 
@@ -162,7 +159,7 @@ async def read_in_context(
     this one read together, when those hold an answer and the message's own do not (or are
     much further from it)."""
     question = one_line(question)
-    alone = await _read(session, chatbot, question, question, dense)
+    alone = await _read(session, chatbot, question, dense)
     previous = previous_question(history)
     if previous is None or len(content_terms(question)) > MAX_FOLLOW_UP_TERMS:
         return alone
@@ -171,7 +168,7 @@ async def read_in_context(
         # A new subject, answered or not: "when r u open on saturday" after a bread price
         # must not get the delivery days the two questions' words find together.
         return alone
-    together = await _read(session, chatbot, joined(previous, question), question, dense)
+    together = await _read(session, chatbot, joined(previous, question), dense)
     if not together.answerable or not (leans or _speaks_to(together, question, previous)):
         return alone
     if not alone.answerable or _closeness(together) >= _closeness(alone) + CLOSER_BY:

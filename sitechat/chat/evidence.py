@@ -18,7 +18,12 @@ docs/decisions, "When to say I don't know"):
 
 A question asking for the site's e-mail address, postal address or phone number
 (`chat/values.py`) is answerable when one of the first passages states one: a contact list
-resembles "email address?" too little in meaning for closeness to say so.
+resembles "email address?" too little in meaning for closeness to say so. So is a question
+whose meaningful words (two at least) one sentence of the first passages says all of: a text
+source that lists many facts in one chunk ("Our hygienist works Tuesday to Saturday. Free
+Wi-Fi in the waiting room.") is far in meaning from "do you have wi-fi" as a whole, though
+one of its sentences answers it. On the visitor sets no question the rule refused had such a
+sentence, so no figure moved.
 
 The sources are answerable when the nearest passage is close (`CLOSE`), or closer than
 `NEAR` and the rankings agree; a question naming an unfamiliar term needs a passage closer
@@ -39,6 +44,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sitechat.chat.quotes import split_passages
+from sitechat.chat.sentences import content_terms
 from sitechat.chat.values import wanted_value
 from sitechat.crawling.extract import is_link_list
 from sitechat.knowledge.passages import LEXICAL, SEMANTIC, Passage
@@ -53,6 +60,9 @@ AGREEMENT_RANK = 3
 AGREEMENT_PASSAGES = 3
 # Passages searched for the e-mail address, postal address or phone number asked for.
 CONTACT_PASSAGES = 5
+# Passages searched for a sentence saying all of the question's words, and how many words.
+STATED_PASSAGES = 3
+MIN_STATED_TERMS = 2
 
 
 # A chunk of at least this many list entries, this short on median, and no prose at all is a
@@ -87,6 +97,9 @@ class Evidence:
     # first passage states one: "email address?" is answered however little it resembles a
     # contact list.
     contact_stated: bool = False
+    # A sentence of the first passages says every meaningful word of the question (two at
+    # least): "do you have wi-fi" and "Free Wi-Fi in the waiting room."
+    words_stated: bool = False
 
 
 def answer_sources(passages: Sequence[Passage]) -> list[Passage]:
@@ -114,7 +127,18 @@ def evidence_of(
         and asked.names_itself
         and any(asked.holds.search(p.text) for p in passages[:CONTACT_PASSAGES])
     )
-    return Evidence(closeness, agreement, len(passages), tuple(unfamiliar_terms), contact_stated)
+    terms = content_terms(question)
+    words_stated = len(terms) >= MIN_STATED_TERMS and any(
+        terms <= unit.terms for unit in split_passages(passages[:STATED_PASSAGES])
+    )
+    return Evidence(
+        closeness,
+        agreement,
+        len(passages),
+        tuple(unfamiliar_terms),
+        contact_stated,
+        words_stated,
+    )
 
 
 def answerable(
@@ -129,6 +153,6 @@ def answerable(
         return False
     if evidence.unfamiliar_terms:
         return evidence.closeness is not None and evidence.closeness >= familiar_close
-    if evidence.closeness is None or evidence.contact_stated:
+    if evidence.closeness is None or evidence.contact_stated or evidence.words_stated:
         return True
     return evidence.closeness >= close or (evidence.agreement and evidence.closeness >= near)

@@ -102,6 +102,22 @@ class TestAnswerable:
         assert answerable(evidence_of(location, question="whats the address"))
         assert not answerable(evidence_of(location, question="do you open on sundays"))
 
+    def test_a_sentence_saying_all_the_questions_words_is_an_answer_however_far(self) -> None:
+        # One text source of many facts is far in meaning from a question about one of them.
+        facts = [
+            make_passage(
+                "Our hygienist works Tuesday to Saturday, 8am to 6pm. Free Wi-Fi in the "
+                "waiting room. Parking is behind the building.",
+                rankings={"semantic": 1, "lexical": 1},
+                closeness=0.06,
+            )
+        ]
+        assert answerable(evidence_of(facts, question="do you have wi-fi"))
+        assert answerable(evidence_of(facts, question="is the parking behind the building"))
+        # One word is not enough ("park"), nor are words spread over two sentences.
+        assert not answerable(evidence_of(facts, question="is there parking"))
+        assert not answerable(evidence_of(facts, question="wi-fi for the hygienist"))
+
 
 class TestAnswerSources:
     def test_index_search_and_contents_pages_are_not_sources(self) -> None:

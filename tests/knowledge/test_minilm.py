@@ -205,6 +205,32 @@ class TestSmallChatbots:
         assert answer["citations"][0]["title"] == "Refund policy"
         assert off_topic["fallback"] is True
 
+    async def test_one_text_of_many_facts_answers_a_misspelt_question_about_one(
+        self, app: FastAPI, client: Any, minilm_on: DenseRetrieval
+    ) -> None:
+        # As a stranger's first bot: one text, a few facts; "wifi" for the text's "Wi-Fi", and
+        # the whole text far in meaning from a question about its last sentence.
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        facts = (
+            "Our hygienist works Tuesday to Saturday, 8am to 6pm. Free Wi-Fi in the waiting room."
+        )
+        body = f"# Hygienist\n\n{facts}"
+        response = await client.post(
+            f"/v1/chatbots/{chatbot.id}/sources",
+            json={"kind": "text", "title": "Hygienist | Harbourside Dental", "content": body},
+            headers=account.headers,
+        )
+        assert response.status_code == 201, response.text
+        await run_queued_jobs(app)  # the chatbot's mean vector, its closeness baseline
+
+        wifi = await self._ask(client, account.headers, chatbot.id, "do u have wifi")
+        off_topic = await self._ask(client, account.headers, chatbot.id, "Who won the world cup?")
+
+        assert wifi["fallback"] is False, wifi["content"]
+        assert "Free Wi-Fi in the waiting room." in wifi["content"]
+        assert off_topic["fallback"] is True
+
     async def test_a_text_added_while_the_site_is_being_embedded_answers_at_once(
         self, app: FastAPI, client: Any, minilm_on: DenseRetrieval
     ) -> None:
