@@ -43,7 +43,16 @@ def test_what_leans_on_the_previous_question(message: str, leans: bool) -> None:
 
 @pytest.mark.parametrize(
     ("message", "own"),
-    [("do you sell pizza", True), ("ok. is there wifi", True), ("how much roughly", False)],
+    [
+        ("do you sell pizza", True),
+        ("ok. is there wifi", True),
+        ("how much roughly", False),
+        # After "do you take apple pay" this got the payment paragraph again.
+        ("who owns the shop", True),
+        ("ok great, where can i park", True),
+        ("why not", False),
+        ("how long max", False),
+    ],
 )
 def test_what_asks_on_its_own(message: str, own: bool) -> None:
     assert asks_on_its_own(message) is own
