@@ -21,6 +21,16 @@ ANSWER_CHUNKS = [
 ]
 
 
+def watch_console_warnings(page: Page) -> list[str]:
+    """The page's console warnings, as they come."""
+    warnings: list[str] = []
+    page.on(
+        "console",
+        lambda message: warnings.append(message.text) if message.type == "warning" else None,
+    )
+    return warnings
+
+
 class TestAskingOnACustomersSite:
     async def test_streamed_answer_renders_markdown_and_links_its_source(
         self,
@@ -217,23 +227,21 @@ class TestConversationAcrossReloads:
 
 
 class TestRefusals:
-    async def test_an_origin_not_allowed_shows_the_refusal(
-        self,
-        app: FastAPI,
-        client: httpx.AsyncClient,
-        host_site: HostSite,
-        other_site: HostSite,
-        page: Page,
+    async def test_an_origin_not_allowed_shows_nothing_and_tells_the_owner(
+        self, app: FastAPI, client: httpx.AsyncClient, host_site: HostSite, page: Page
     ) -> None:
         bot = await public_bot(app, client, host_site.origin)
+        # The usual mistake: the site is opened as localhost, only 127.0.0.1 is allowed.
+        page_origin = host_site.origin.replace("127.0.0.1", "localhost")
+        warnings = watch_console_warnings(page)
 
-        await open_widget(page, other_site.page_url(bot.chatbot.id))
+        async with page.expect_console_message(lambda message: "SiteChat" in message.text):
+            await page.goto(f"{page_origin}/?chatbot_id={bot.chatbot.id}")
 
-        await expect(page.get_by_role("alert")).to_contain_text(
-            "This chat isn't available on this website."
-        )
-        await expect(hook(page, "input")).to_be_disabled()
-        await expect(hook(page, "send")).to_be_disabled()
+        await expect(page.locator("#sitechat-widget")).to_have_count(0)
+        await expect(hook(page, "launcher")).to_have_count(0)
+        assert len(warnings) == 1, warnings
+        assert f"add {page_origin} to the allowed_origins" in warnings[0]
 
     async def test_a_private_chatbot_shows_no_widget(
         self, app: FastAPI, host_site: HostSite, page: Page
@@ -243,10 +251,33 @@ class TestRefusals:
         chatbot = await create_chatbot(
             app, await create_account(app), allowed_origins=[host_site.origin]
         )
+        warnings = watch_console_warnings(page)
         async with page.expect_console_message(lambda message: "not public" in message.text):
             await page.goto(host_site.page_url(chatbot.id))
 
         await expect(page.locator("#sitechat-widget")).to_have_count(0)
+        assert len(warnings) == 1, warnings
+
+    async def test_an_origin_removed_after_the_page_loaded_is_refused_in_words(
+        self, app: FastAPI, client: httpx.AsyncClient, host_site: HostSite, page: Page
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+        await open_widget(page, host_site.page_url(bot.chatbot.id))
+        response = await client.patch(
+            f"/v1/chatbots/{bot.chatbot.id}",
+            json={"allowed_origins": ["https://www.example.com"]},
+            headers=bot.account.headers,
+        )
+        assert response.status_code == 200, response.text
+
+        await hook(page, "input").fill("How do I create a virtual environment?")
+        await hook(page, "send").click()
+
+        await expect(page.get_by_role("alert")).to_contain_text(
+            "This chat isn't available on this website."
+        )
+        await expect(hook(page, "input")).to_be_disabled()
+        await expect(hook(page, "send")).to_be_disabled()
 
 
 class TestNoHtmlExecutes:

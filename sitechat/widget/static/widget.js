@@ -647,7 +647,7 @@ textarea:disabled { background: #f1f5f9; }
 
   const DEFAULT_THEME = { primary_color: '#2563eb', position: 'right', launcher_text: 'Ask a question', avatar_url: null };
 
-  function mount(config, refusal) {
+  function mount(config) {
     const theme = Object.assign({}, DEFAULT_THEME, (config && config.theme) || {});
     const color = /^#[0-9a-f]{6}$/i.test(theme.primary_color) ? theme.primary_color : DEFAULT_THEME.primary_color;
     const luminance = relativeLuminance(color);
@@ -713,7 +713,7 @@ textarea:disabled { background: #f1f5f9; }
     document.body.appendChild(host);
 
     const state = {
-      open: false, started: false, busy: false, refused: refusal, blockedUntil: 0, retry: null,
+      open: false, started: false, busy: false, refused: false, blockedUntil: 0, retry: null,
       hasUserMessages: false, userMessages: 0, sawFallback: false, leadShown: false,
       handedOff: false, pollTimer: 0, polls: 0, seen: new Set(), lastAnswerId: null,
       // The chatbot's setting: "Talk to a person" is offered only when someone will answer.
@@ -1196,11 +1196,6 @@ textarea:disabled { background: #f1f5f9; }
     }
 
     async function start() {
-      if (state.refused) {
-        showStatus(TEXT.refused);
-        updateComposer();
-        return;
-      }
       if (!config) {
         showStatus(TEXT.network);
         return;
@@ -1248,23 +1243,27 @@ textarea:disabled { background: #f1f5f9; }
     updateComposer();
   }
 
+  // A chatbot that refuses this page is the owner's mistake to fix, not the visitor's to see:
+  // nothing is shown, and the console says what to change.
   async function boot() {
     let config = null;
-    let refused = false;
     try {
       const response = await request('/v1/public/chatbots/' + chatbotId, {});
       config = await response.json();
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {
-        console.warn('SiteChat: chatbot ' + chatbotId + ' does not exist or is not public.');
+        console.warn('SiteChat: chatbot ' + chatbotId + ' does not exist or is not public;' +
+          ' set its visibility to "public" to show the chat.');
         return;
       }
       if (error instanceof ApiError && error.status === 403) {
-        console.warn('SiteChat: this page\'s origin (' + location.origin + ') is not in the chatbot\'s allowed_origins.');
-        refused = true;
+        console.warn('SiteChat: add ' + location.origin + ' to the allowed_origins of chatbot ' +
+          chatbotId + ' to show the chat on this page.');
+        return;
       }
+      // Otherwise the API could not be reached: the launcher stays and says so when opened.
     }
-    mount(config, refused);
+    mount(config);
   }
 
   if (document.body) boot();
