@@ -115,6 +115,28 @@ class TestAskingOnACustomersSite:
         await page.keyboard.press("Enter")
         await expect(hook(page, "input")).to_be_focused()
 
+    async def test_the_open_launcher_says_it_closes_the_chat(
+        self, app: FastAPI, client: httpx.AsyncClient, host_site: HostSite, page: Page
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+        await page.goto(host_site.page_url(bot.chatbot.id))
+        launcher = hook(page, "launcher")
+        await expect(launcher).to_have_accessible_name("Help & docs")
+
+        await launcher.click()
+
+        # A close icon that reads "Help & docs" would say one thing and do another.
+        await expect(launcher).to_have_attribute("aria-expanded", "true")
+        await expect(launcher).to_have_accessible_name("Close chat")
+        await expect(launcher.get_by_text("Help & docs")).to_be_hidden()
+        box = await launcher.bounding_box()
+        assert box is not None and box["width"] == box["height"]  # a round icon button
+        await launcher.click()
+        await expect(page.get_by_role("dialog")).to_be_hidden()
+        await expect(launcher).to_have_attribute("aria-expanded", "false")
+        await expect(launcher).to_have_accessible_name("Help & docs")
+        await expect(launcher.get_by_text("Help & docs")).to_be_visible()
+
     async def test_suggested_question_asks_it(
         self,
         app: FastAPI,

@@ -1178,7 +1178,11 @@ textarea:disabled { background: #f1f5f9; }
       panel.hidden = !open;
       root.classList.toggle('open', open);
       launcher.setAttribute('aria-expanded', String(open));
-      if (!launcherText) launcher.setAttribute('aria-label', open ? TEXT.close : TEXT.open);
+      // Open, the launcher is a round × that closes: its name says so, and the text goes.
+      if (open || !launcherText) launcher.setAttribute('aria-label', open ? TEXT.close : TEXT.open);
+      else launcher.removeAttribute('aria-label');
+      launcher.classList.toggle('icon-only', open || !launcherText);
+      launcherLabel.hidden = open;
       launcherIcon.replaceChild(icon(open ? ICON_CLOSE : ICON_CHAT), launcherIcon.firstChild);
       if (open) {
         if (!state.started) {
