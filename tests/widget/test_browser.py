@@ -20,6 +20,21 @@ ANSWER_CHUNKS = [
     "| Plan | Price |\n| --- | ---: |\n| Team | £29 |\n| Pro | £99 |\n\n[1]",
 ]
 
+# The lines a cell's text takes: a box starts a new line only below the line before (the
+# raised [1] mark overlaps the line it ends).
+COUNT_LINES = """cell => {
+  const range = document.createRange();
+  range.selectNodeContents(cell);
+  const boxes = [...range.getClientRects()].sort((a, b) => a.top - b.top);
+  let lines = 0;
+  let bottom = -Infinity;
+  for (const box of boxes) {
+    if (box.top >= bottom) lines += 1;
+    bottom = Math.max(bottom, box.bottom);
+  }
+  return lines;
+}"""
+
 
 def watch_console_warnings(page: Page) -> list[str]:
     """The page's console warnings, as they come."""
@@ -67,13 +82,39 @@ class TestAskingOnACustomersSite:
         await expect(answer.locator("strong")).to_have_text("packages")
         # A price table quoted from a page is a table, not lines of pipes.
         await expect(answer.locator("table th")).to_have_text(["Plan", "Price"])
-        await expect(answer.locator("table td")).to_have_text(["Team", "£29", "Pro", "£99"])
+        await expect(answer.locator("table td")).to_have_text(["Team", "£29", "Pro", "£99[1]"])
         await expect(answer.locator(".bubble")).not_to_contain_text("|")
         citation = answer.locator('[data-sitechat="citation"]')
         await expect(citation).to_have_text("Virtual environments")
         await expect(citation).to_have_attribute("href", bot.source_url)
         await expect(answer.locator(".typing")).to_have_count(0)
         await screenshot(page, "widget-desktop", tmp_path)
+
+    async def test_a_mark_citing_a_table_ends_its_last_cell(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        host_site: HostSite,
+        llm_server: ChatCompletionsServer,
+        page: Page,
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+        llm_server.behaviour.reply_chunks = [
+            "Our plans [1]:\n\n",
+            "| Plan | Price |\n| --- | ---: |\n| Team | £29 |\n| Pro | £99 |\n\n[1]",
+        ]
+        await open_widget(page, host_site.page_url(bot.chatbot.id))
+
+        answer = await ask(page, "How do I create a virtual environment?")
+
+        # Not a lone "[1]" on a line under the table.
+        await expect(answer.locator(".bubble > :last-child")).to_have_class("md-table")
+        await expect(answer.locator(".bubble > p")).to_have_text(["Our plans [1]:"])
+        last_cell = answer.locator("table tr").last.locator("td").last
+        await expect(last_cell).to_have_text("£99[1]")
+        await expect(last_cell.get_by_role("link", name="Source 1")).to_have_attribute(
+            "href", bot.source_url
+        )
 
     async def test_a_source_names_the_section_the_answer_quotes(
         self,
@@ -389,11 +430,9 @@ class TestPhone:
         answer = await ask(page, "How do I create a virtual environment?")
 
         price = answer.locator("table td").nth(2)
-        await expect(price).to_have_text("EUR 390")
-        # Squeezed by its neighbours, a cell must neither break "EUR" from "390" nor a word.
+        await expect(price).to_have_text("EUR 390[1]")  # the mark citing the table ends it
+        # Squeezed by its neighbours, a cell must neither break "EUR" from "390" nor a word,
+        # nor leave the mark on a line of its own.
         for cell in (price, answer.locator("table th").nth(2)):
-            lines = await cell.evaluate(
-                "cell => { const range = document.createRange(); range.selectNodeContents(cell);"
-                " return new Set([...range.getClientRects()].map((rect) => rect.top)).size; }"
-            )
+            lines = await cell.evaluate(COUNT_LINES)
             assert lines == 1, await cell.inner_text()

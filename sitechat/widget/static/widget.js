@@ -156,6 +156,8 @@
   // A table: a header row, a separator row ("| --- | ---: |"), then its rows.
   const TABLE_ROW = /^\s{0,3}\|.*\|\s*$/;
   const TABLE_SEPARATOR = /^\s{0,3}\|(?:\s*:?-{3,}:?\s*\|)+\s*$/;
+  // A paragraph of citation marks only ("[1]", "[1] [2]").
+  const MARKS_ONLY = /^(?:\s*\[\d{1,3}\])+\s*$/;
 
   // A closing fence: the opening's character, at least as many, nothing else on the line.
   function closesFence(line, fence) {
@@ -259,7 +261,15 @@
           paragraph.push(lines[i]);
           i += 1;
         }
-        fragment.appendChild(el('p', null, [inlineLines(paragraph, citations)]));
+        const previous = fragment.lastChild;
+        if (previous && previous.className === 'md-table' && MARKS_ONLY.test(paragraph.join(' '))) {
+          // The marks citing a table end its last cell, as they end a sentence, instead of
+          // standing alone on a line below it.
+          const rows = previous.querySelectorAll('tr');
+          rows[rows.length - 1].lastChild.appendChild(inline(paragraph.join(' ').trim(), citations));
+        } else {
+          fragment.appendChild(el('p', null, [inlineLines(paragraph, citations)]));
+        }
       }
     }
     return fragment;
@@ -572,7 +582,7 @@ button:focus-visible, textarea:focus-visible, a:focus-visible, input:focus-visib
   overflow-x: auto; white-space: pre; }
 .bubble a, .citations a { color: var(--sc-link); text-decoration: underline; }
 .msg-user .bubble a { color: inherit; }
-.md-cite { font-size: .75em; line-height: 0; margin-left: 1px; }
+.md-cite { font-size: .75em; line-height: 0; margin-left: 1px; white-space: nowrap; }
 .citations { margin: 6px 0 0 4px; font-size: 13px; color: #475569; }
 .citations ol { margin: 2px 0 0; padding-left: 20px; }
 .citations li { margin: 2px 0; overflow-wrap: anywhere; }
