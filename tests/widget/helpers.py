@@ -86,6 +86,15 @@ async def open_widget(page: Page, url: str) -> None:
     await expect(page.get_by_role("dialog")).to_be_visible()
 
 
+async def expect_one_focus_ring(field: Locator, color: str) -> None:
+    """A focused text field shows one ring: its own border in `color` (thickened by a shadow),
+    no outline drawn around it as well (the outline is transparent, for forced-colors mode)."""
+    await expect(field).to_be_focused()
+    await expect(field).to_have_css("outline-color", "rgba(0, 0, 0, 0)")
+    await expect(field).to_have_css("border-top-color", color)
+    await expect(field).to_have_css("box-shadow", f"{color} 0px 0px 0px 1px")
+
+
 async def ask(page: Page, question: str) -> Locator:
     """Type a question, send it, and wait for its answer to finish; the answer's element."""
     before = await hook(page, "message-assistant").count()

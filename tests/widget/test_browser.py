@@ -11,7 +11,14 @@ from playwright.async_api import Page, expect
 
 from tests.chat.conftest import ChatCompletionsServer
 from tests.widget.conftest import HostSite
-from tests.widget.helpers import ask, hook, open_widget, public_bot, screenshot
+from tests.widget.helpers import (
+    ask,
+    expect_one_focus_ring,
+    hook,
+    open_widget,
+    public_bot,
+    screenshot,
+)
 
 ANSWER_CHUNKS = [
     "To create a virtual environment, run `python -m venv tutorial-env` [1].\n\n",
@@ -177,6 +184,16 @@ class TestAskingOnACustomersSite:
         await expect(launcher).to_have_attribute("aria-expanded", "false")
         await expect(launcher).to_have_accessible_name("Help & docs")
         await expect(launcher.get_by_text("Help & docs")).to_be_visible()
+
+    async def test_the_focused_input_has_one_focus_ring(
+        self, app: FastAPI, client: httpx.AsyncClient, host_site: HostSite, page: Page
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+
+        await open_widget(page, host_site.page_url(bot.chatbot.id))
+
+        # The theme colour (#0f766e), not an outline around a grey border.
+        await expect_one_focus_ring(hook(page, "input"), "rgb(15, 118, 110)")
 
     async def test_suggested_question_asks_it(
         self,

@@ -14,7 +14,15 @@ from playwright.async_api import Page, expect
 from tests.chat.conftest import ChatCompletionsServer
 from tests.security.conftest import LiveServer
 from tests.widget.conftest import HostSite
-from tests.widget.helpers import PublicBot, ask, hook, open_widget, public_bot, screenshot
+from tests.widget.helpers import (
+    PublicBot,
+    ask,
+    expect_one_focus_ring,
+    hook,
+    open_widget,
+    public_bot,
+    screenshot,
+)
 
 UNRELATED_QUESTION = "Do you deliver pizza to the moon on Sundays?"
 LEAD_PROMPT = "We could not answer that. Leave your contact & we will write to you."
@@ -93,6 +101,7 @@ class TestLeadForm:
         await page.keyboard.press("Enter")
         await expect(email).to_be_focused()
         await expect(name).to_have_attribute("aria-invalid", "false")
+        await expect_one_focus_ring(email, "rgb(185, 28, 28)")  # invalid: the ring is red
         await screenshot(page, "widget-lead-form", tmp_path)
         assert await leads_of(client, bot) == []  # nothing was sent while invalid
         await email.fill("ada@example.com")

@@ -535,8 +535,7 @@
 .launcher.icon-only { padding: 0; width: 52px; }
 .left .launcher { right: auto; left: 20px; }
 .launcher:hover { filter: brightness(1.06); }
-button:focus-visible, textarea:focus-visible, a:focus-visible, input:focus-visible {
-  outline: 3px solid var(--sc-focus); outline-offset: 2px; }
+button:focus-visible, a:focus-visible { outline: 3px solid var(--sc-focus); outline-offset: 2px; }
 .panel { position: fixed; bottom: 84px; right: 20px; z-index: 2147483001; width: 380px;
   max-width: calc(100vw - 40px); height: 600px; max-height: calc(100vh - 108px); display: flex;
   flex-direction: column; background: #fff; border-radius: 16px; overflow: hidden;
@@ -607,6 +606,10 @@ button:focus-visible, textarea:focus-visible, a:focus-visible, input:focus-visib
 textarea { flex: 1; resize: none; border: 1px solid #cbd5e1; border-radius: 10px; padding: 10px 12px;
   font: inherit; color: inherit; background: #fff; min-height: 44px; max-height: 120px; margin: 0; }
 textarea:disabled { background: #f1f5f9; }
+/* A text field's own border is its focus ring: one 2px ring, not an outline around a grey border.
+   The transparent outline is drawn in forced-colors mode, which drops the shadow. */
+textarea:focus, .lead input:focus { outline: 2px solid transparent; border-color: var(--sc-focus);
+  box-shadow: 0 0 0 1px var(--sc-focus); }
 .send { flex: none; display: inline-flex; align-items: center; justify-content: center; width: 44px;
   height: 44px; border: 0; border-radius: 10px; background: var(--sc-primary); color: var(--sc-on-primary);
   cursor: pointer; }
@@ -618,6 +621,7 @@ textarea:disabled { background: #f1f5f9; }
 .lead input { font: inherit; color: inherit; background: #fff; border: 1px solid #cbd5e1; border-radius: 8px;
   padding: 8px 10px; margin: 0; width: 100%; }
 .lead input[aria-invalid="true"] { border-color: #b91c1c; }
+.lead input[aria-invalid="true"]:focus { box-shadow: 0 0 0 1px #b91c1c; }
 .lead .lead-error { color: #991b1b; font-size: 13px; }
 .lead .lead-error[hidden] { display: none; }
 .lead-send { align-self: flex-start; margin-top: 6px; border: 0; border-radius: 8px; padding: 8px 14px;
