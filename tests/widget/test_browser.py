@@ -179,6 +179,11 @@ class TestAskingOnACustomersSite:
         await expect(launcher.get_by_text("Help & docs")).to_be_hidden()
         box = await launcher.bounding_box()
         assert box is not None and box["width"] == box["height"]  # a round icon button
+        icon = await launcher.locator("svg").bounding_box()
+        assert icon is not None
+        # The close icon in the middle of the circle (it sat on a text baseline, 3 px high).
+        assert abs(icon["x"] + icon["width"] / 2 - (box["x"] + box["width"] / 2)) <= 0.5
+        assert abs(icon["y"] + icon["height"] / 2 - (box["y"] + box["height"] / 2)) <= 0.5
         await launcher.click()
         await expect(page.get_by_role("dialog")).to_be_hidden()
         await expect(launcher).to_have_attribute("aria-expanded", "false")

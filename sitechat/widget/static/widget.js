@@ -533,6 +533,7 @@
   border: 0; border-radius: 26px; background: var(--sc-primary); color: var(--sc-on-primary);
   font: inherit; font-weight: 600; cursor: pointer; box-shadow: 0 6px 20px rgba(15, 23, 42, .25); }
 .launcher.icon-only { padding: 0; width: 52px; }
+.launcher-icon { display: flex; }
 .left .launcher { right: auto; left: 20px; }
 .launcher:hover { filter: brightness(1.06); }
 button:focus-visible, a:focus-visible { outline: 3px solid var(--sc-focus); outline-offset: 2px; }
