@@ -94,6 +94,9 @@ def _a_word(word: str, words: Container[str]) -> bool:
         return True
     for ending in _INFLECTIONS:
         base = word.removesuffix(ending)
+        # "acess" is no plural of "aces": an "s" ending takes none after it.
+        if base.endswith("s") and ending in ("s", "es"):
+            continue
         if base != word and len(base) >= MIN_HYPHENLESS_LETTERS - 1:
             doubled = base[:-1] if base[-1:] == base[-2:-1] else base
             undone = base[:-1] + "y" if base.endswith("i") else base

@@ -145,7 +145,12 @@ def _parse_pdf(data: bytes, fallback_title: str, limits: ParseLimits) -> ParsedD
     return ParsedDocument(title=title, pages=pages)
 
 
+# Titles a PDF writer fills in by itself: the file's name says more to a visitor.
+_PLACEHOLDER_TITLE = re.compile(r"untitled(?: document)?|document\d*|microsoft word - .*", re.I)
+
+
 def _pdf_title(reader: object) -> str:
+    """The PDF's own title, or "" when it has none but a writer's placeholder ("untitled")."""
     try:
         metadata = reader.metadata  # type: ignore[attr-defined]
         title = metadata.title if metadata is not None else None
@@ -153,7 +158,8 @@ def _pdf_title(reader: object) -> str:
         raise  # the file costs too much: not a page without text
     except Exception:
         return ""
-    return " ".join(str(title).split())[:300] if title else ""
+    title = " ".join(str(title).split())[:300] if title else ""
+    return "" if _PLACEHOLDER_TITLE.fullmatch(title) else title
 
 
 def _pdf_outline_headings(reader: object) -> dict[int, str]:

@@ -84,6 +84,15 @@ async def test_a_chatbot_in_another_language_is_read_as_typed(app: FastAPI) -> N
     assert retrieved.query == "wann arbeiten die hygienistinen"
 
 
+def test_a_misspelling_that_reads_as_a_plural_is_tried() -> None:
+    small = QuestionTerms({}, 50, 50 * 40, frozenset({"acess"}))
+
+    # "acess" is "aces" with an "s" more, no word: "access" is tried.
+    assert "access" in misspelling_candidates("wheelchair acess", small)["acess"]
+    # "heals" is a word ("heal"), asked as such.
+    assert "heals" not in misspelling_candidates("how long till it heals", small)
+
+
 def test_large_sources_only_add_hyphens() -> None:
     # Other products' names lie one letter from a large site's words ("citus" / "cites").
     large = QuestionTerms({}, RARE_FROM_CHUNKS, RARE_FROM_CHUNKS * 40, frozenset({"wisdon"}))

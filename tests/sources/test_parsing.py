@@ -121,6 +121,26 @@ class TestPdfTables:
         assert all(line in page.markdown for line in left + right)
 
 
+class TestPdfTitles:
+    @pytest.mark.parametrize("placeholder", ["untitled", "Untitled document", "Document1"])
+    def test_a_writers_placeholder_title_gives_way_to_the_files_name(
+        self, placeholder: str
+    ) -> None:
+        pdf = make_pdf(["Wear your trays for 60 minutes."], title=placeholder)
+
+        document = parse_file(pdf, FileType.pdf, "whitening-guide", ParseLimits())
+
+        assert document.title == "whitening-guide"
+        assert document.pages[0].title == "whitening-guide, page 1"
+
+    def test_a_real_title_is_kept(self) -> None:
+        pdf = make_pdf(["Wear your trays for 60 minutes."], title="Home whitening: your guide")
+
+        document = parse_file(pdf, FileType.pdf, "whitening-guide", ParseLimits())
+
+        assert document.title == "Home whitening: your guide"
+
+
 class TestLimits:
     def test_a_pdf_with_too_many_pages(self) -> None:
         with pytest.raises(FileRejected, match="at most 2 are read"):
