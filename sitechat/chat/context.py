@@ -50,11 +50,12 @@ _GOING_ON = re.compile(
 # A question put to the business or about the visitor ("do you sell pizza", "can i bring my
 # dog", "is there wifi") names its own subject: with no word referring back, it is a question
 # of its own even when short, and even when the site has no answer to it. So does a "who",
-# "where" or "why" question of three words or more ("who owns the shop", "where can i park").
+# "where" or "why" question of three words or more ("who owns the shop", "where can i park"),
+# and "what do i..." ("what do i bring to my first appointment").
 _OWN_QUESTION = re.compile(
     r"^\W*(?:(?:ok|okay|thanks|thank you|cool|great)\W+)*"
-    r"(?:(?:do|does|did|can|could|will|would|is|are|may|should)\W+(?:you|u|ya|i|we|there)\b"
-    r"|(?:who|where|why)\W+\w+\W+\w+)"
+    r"(?:(?:what\W+)?(?:do|does|did|can|could|will|would|is|are|may|should)\W+"
+    r"(?:you|u|ya|i|we|there)\b|(?:who|where|why)\W+\w+\W+\w+)"
 )
 _WORD = re.compile(r"[a-z]+")
 # Passages of the joined reading looked at for the message's own words.

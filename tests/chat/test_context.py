@@ -51,6 +51,9 @@ def test_what_leans_on_the_previous_question(message: str, leans: bool) -> None:
         ("who owns the shop", True),
         ("ok great, where can i park", True),
         ("why not", False),
+        # After "wheelchair access" this got the accessibility paragraph again.
+        ("what do i bring to my first appointment", True),
+        ("what about saturdays", False),
         ("how long max", False),
     ],
 )
