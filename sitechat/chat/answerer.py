@@ -265,11 +265,14 @@ def citation_for(number: int, passage: Passage, snippet: str) -> Citation:
 _TITLE_SEPARATOR = r"\s+[|\u2014\u2013\u00b7:-]\s+"  # bar, dashes, dot, colon, hyphen
 _SITE_AFTER = re.compile(_TITLE_SEPARATOR + r"\S")
 _SITE_BEFORE = re.compile(r"\S" + _TITLE_SEPARATOR + r"$")
+_WORDS = re.compile(r"\w+")
 
 
 def page_name(title: str, heading: str) -> str:
     """The page's title without the site's name beside it, when its top heading (the first of
-    the passage's heading path) is the rest: a list of citations repeats no site name."""
+    the passage's heading path) is the rest, or says all the words of the title's first part
+    ("Treatments | Harbourside Dental" under "Our treatments"): a list of citations repeats no
+    site name."""
     top = heading.split(HEADING_SEPARATOR, 1)[0].replace("`", "").strip()
     if not top or top == title:
         return title
@@ -277,4 +280,7 @@ def page_name(title: str, heading: str) -> str:
         return top
     if title.endswith(top) and _SITE_BEFORE.search(title[: -len(top)]):
         return top
+    first = re.split(_TITLE_SEPARATOR, title, maxsplit=1)[0]
+    if first != title and set(_WORDS.findall(first.lower())) <= set(_WORDS.findall(top.lower())):
+        return first
     return title

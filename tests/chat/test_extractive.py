@@ -435,6 +435,9 @@ class TestCitations:
             ("Spoke & Sprocket | Hire", "Hire > Deposit", "Hire"),
             ("heapq — Heap queue — Python 3.11 documentation", "`heapq` — Heap queue", None),
             ("Refund policy", "Refunds", "Refund policy"),
+            ("Treatments | Harbourside Dental", "Our treatments > Fillings", "Treatments"),
+            # The site's name in the top heading is not the page's name.
+            ("Home | Acme", "Welcome to Acme", "Home | Acme"),
         ):
             passage = make_passage("Refunds are paid within 14 days.", title=title, heading=heading)
 
