@@ -53,6 +53,16 @@ _LETTERS = string.ascii_lowercase
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 _WORD_BOUNDARY = r"(?<![A-Za-z0-9_'-]){}(?![A-Za-z0-9_'-])"
 _INFLECTIONS = ("s", "es", "ed", "d", "ing", "er", "ers", "ly")
+# Visitors' shorthand, read as the words a site writes when it does not hold the shorthand.
+_SHORTHAND_TEXT = """
+    amex=american_express appt=appointment appts=appointments xmas=christmas tmrw=tomorrow
+    tmrow=tomorrow wkend=weekend hrs=hours mins=minutes tues=tuesday weds=wednesday
+    thurs=thursday bday=birthday approx=approximately dept=department govt=government
+"""
+SHORTHAND = dict(
+    (short, long.replace("_", " "))
+    for short, long in (pair.split("=") for pair in _SHORTHAND_TEXT.split())
+)
 
 # Each (word, spelling) pair's lexemes the chatbot's chunks hold, and in how many chunks. A
 # hyphenated spelling counts by its whole lexeme ("wi-fi"), not by its parts ("wi", "fi").
@@ -120,7 +130,7 @@ def misspelling_candidates(question: str, terms: QuestionTerms) -> dict[str, lis
         word = match.group(0).lower()
         if word in found or word in names or not word.isalpha():
             continue
-        tries: list[str] = []
+        tries: list[str] = [SHORTHAND[word]] if word in SHORTHAND else []
         if len(word) >= MIN_HYPHENLESS_LETTERS and not _a_word(word, common):
             tries += hyphenated(word)
         if small and len(word) >= MIN_LETTERS and not _a_word(word, words):
@@ -153,15 +163,18 @@ async def corrected_question(
     )
     min_chunks = RARE_CHUNKS + 1 if terms.chunk_count >= RARE_FROM_CHUNKS else 1
     words = Lexicon(vocabulary(), dictionary())
-    held: dict[str, list[tuple[bool, int, str]]] = {}
+    held: dict[str, list[tuple[int, int, str]]] = {}
     typed = set()
     for word, spelling, lexeme, chunks in rows.all():
         if spelling == word:
             typed.add(word)  # the sources hold it as typed
-        elif chunks >= min_chunks and (
-            "-" in spelling or lexeme == spelling or _a_word(spelling, words)
+            continue
+        shorthand = SHORTHAND.get(word) == spelling
+        if chunks >= min_chunks and (
+            shorthand or "-" in spelling or lexeme == spelling or _a_word(spelling, words)
         ):
-            held.setdefault(word, []).append(("-" in spelling, int(chunks), spelling))
+            kind = 2 if shorthand else int("-" in spelling)
+            held.setdefault(word, []).append((kind, int(chunks), spelling))
     for word, spellings in held.items():
         if word not in typed:
             pattern = re.compile(_WORD_BOUNDARY.format(re.escape(word)), re.IGNORECASE)

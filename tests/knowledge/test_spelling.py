@@ -46,6 +46,22 @@ async def test_a_word_typed_without_its_hyphen_gets_it(app: FastAPI) -> None:
     assert [p.text for p in retrieved.passages] == [WIFI]
 
 
+async def test_a_visitors_shorthand_is_read_as_the_sites_words(app: FastAPI) -> None:
+    payment = "We take cards and American Express, not cheques."
+    chatbot = await _bot(app, HYGIENIST, payment, "Book an appointment online or by phone.")
+
+    retrieved = await _retrieved(app, chatbot, "do u take amex? can i book an appt")
+
+    assert retrieved.query == "do u take american express? can i book an appointment"
+    assert payment in [p.text for p in retrieved.passages]
+
+
+async def test_shorthand_the_site_uses_is_left_alone(app: FastAPI) -> None:
+    chatbot = await _bot(app, "Book an appt online; we take Amex.")
+
+    assert (await _retrieved(app, chatbot, "do u take amex")).query == "do u take amex"
+
+
 async def test_a_dictionary_word_is_asked_as_such(app: FastAPI) -> None:
     # "flask" is one letter from the site's "flash", but a word: the visitor means a flask.
     chatbot = await _bot(app, "We flash-test every light we fit, and we flash your firmware.")
