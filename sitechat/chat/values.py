@@ -165,11 +165,12 @@ def lists_after(units: Sequence[Unit]) -> dict[int, str]:
     sentence's id: "...on one of our hire bikes." and the hire prices under it."""
     lists: dict[int, str] = {}
     for index, unit in enumerate(units):
+        if unit.kind != "prose":
+            continue
         items = []
-        for item in units[index + 1 :] if unit.kind == "prose" else ():
-            if item.kind != "item" or item.passage_index != unit.passage_index:
-                break
-            if is_table_line(item.text):
+        for item in units[index + 1 :]:
+            other_passage = item.passage_index != unit.passage_index
+            if item.kind != "item" or other_passage or is_table_line(item.text):
                 break
             items.append(item.text)
         if items:

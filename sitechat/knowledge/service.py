@@ -91,10 +91,10 @@ class Retrieved:
     """A question's passages, best first, and what the answer flow judges them with."""
 
     passages: list[Passage]
+    # The question as searched: its misspelt words in the sources' spelling (`spelling`).
+    query: str
     # Name-like words of the question the chatbot's sources do not know (`familiarity`).
     unfamiliar_terms: tuple[str, ...] = ()
-    # The question as searched: its misspelt words in the sources' spelling (`spelling`).
-    query: str = ""
 
 
 @dataclass(frozen=True)
@@ -278,7 +278,7 @@ async def retrieve_for_answer(
     None for lexical only."""
     question = question.strip()[:MAX_QUESTION_CHARS]
     if not question:
-        return Retrieved([], query=question)
+        return Retrieved([], question)
     top_k = top_k_for(chatbot, limit)
     depth = top_k * CANDIDATES_PER_SLOT
     ranked = await rankings(session, chatbot, question, depth, dense)
@@ -286,7 +286,7 @@ async def retrieve_for_answer(
     unfamiliar = unfamiliar_terms(ranked.terms, ranked.question, search_language(chatbot))
     passages = capped_per_page(fused, MAX_PASSAGES_PER_PAGE, top_k)
     return Retrieved(
-        with_closeness(passages, ranked.semantic_baseline), unfamiliar, ranked.question
+        with_closeness(passages, ranked.semantic_baseline), ranked.question, unfamiliar
     )
 
 
