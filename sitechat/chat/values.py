@@ -19,8 +19,10 @@ from sitechat.chat.quotes import TABLE_SEPARATOR, Unit
 from sitechat.chat.sentences import content_terms, is_table_line
 
 # A unit holding the value asked for, about the question's subject, gains this much score in
-# the extractive answerer: more than retrieval's rank between two passages (0.7 at most).
-VALUE_WEIGHT = 1.0
+# the extractive answerer: more than retrieval's rank between two passages (0.7 at most) and a
+# section headed with the question's words (0.4) together: "how much is a filling" wants the
+# price row, not the "Fillings" section ranked first.
+VALUE_WEIGHT = 1.2
 # A table row that answers brings the rows beside it that match the question as well, up to
 # this many rows in all ("how much is a service": the three services' prices).
 MAX_TABLE_ROWS = 4

@@ -258,6 +258,29 @@ class TestValuesAsked:
 
         assert answer.text.startswith("You can book a service online"), answer.text
 
+    async def test_the_price_asked_for_leads_over_a_section_named_by_the_question(self) -> None:
+        # "Fillings" is headed with the question's word and ranked first, but says no price.
+        fillings = make_passage(
+            "We use tooth-coloured composite (white) fillings that are matched to your tooth.",
+            title="Our treatments",
+            heading="Our treatments > Fillings",
+            closeness=0.38,
+        )
+        hours = make_passage("We are open from 8am.", title="Opening hours", closeness=0.32)
+        tips = make_passage("Pharmacies sell temporary filling kits.", title="Emergency")
+        faq = make_passage("A filling should not hurt.", title="FAQ", heading="FAQ > Fillings")
+        prices = make_passage(
+            "| Treatment | NHS | Private |\n| --- | --- | --- |\n"
+            "| Routine examination | Band 1 | £48 |\n| White filling, front tooth | Band 2 | £120 |",
+            title="Price list",
+            closeness=0.28,
+        )
+
+        answer = await ask("how much is a filling", [fillings, hours, tips, faq, prices])
+
+        assert "| White filling, front tooth | Band 2 | £120 |" in answer.text, answer.text
+        assert answer.citations[0].title == "Price list"
+
     async def test_a_phone_number_asked_in_chat_shorthand(self) -> None:
         privacy = make_passage(
             "We keep your name, phone number and email address to manage your repairs.",
