@@ -55,11 +55,12 @@ from sitechat.chat.quotes import (
     compose_text,
     drop_a_reply_to_another_question,
     entry_of,
+    matching_qa_passage,
     render,
     split_passages,
     starts_mid_sentence,
 )
-from sitechat.chat.sentences import content_terms, is_table_line, near_duplicate, stems
+from sitechat.chat.sentences import content_terms, is_table_line, near_duplicate
 from sitechat.chat.values import (
     VALUE_WEIGHT,
     ValueKind,
@@ -117,8 +118,6 @@ MAX_LEAD_CHARS = 500
 # Leads tried, best first, for one whose paragraph does not dangle.
 MAX_LEAD_TRIES = 3
 MIN_ITEM_LEAD_WORDS = 8
-QA_MATCH_THRESHOLD = 0.7
-QA_HEADING_PREFIX = "Q: "
 # A sentence opening with one of these leans on the one before it.
 _BACK_REFERENCES_TEXT = """
     this that these those it its they them such however otherwise also then thus therefore
@@ -144,6 +143,7 @@ class _Scored:
     score: float
     holds_value: bool = False  # the value the question asks for, about its subject
     introduces: bool = False  # ... in the list that follows it ("our hire bikes." + prices)
+    states_contact: bool = False  # ... a phone number, e-mail or postal address: said alone
 
 
 class ExtractiveAnswerer:
@@ -176,7 +176,7 @@ class ExtractiveAnswerer:
     ) -> tuple[str, list[Citation]]:
         """Return the answer text and its citations; no citations means the fallback."""
         budget = settings.max_answer_chars
-        qa_index = _matching_qa_passage(question, passages)
+        qa_index = matching_qa_passage(question, passages)
         if qa_index is not None:
             qa = passages[qa_index]
             answer = shorten_markdown(qa.text.strip(), budget - len("\n\n[1]"))
@@ -235,22 +235,6 @@ def _opening_of_best_passage(units: Sequence[Unit]) -> list[_Scored]:
     return []
 
 
-def _matching_qa_passage(question: str, passages: Sequence[Passage]) -> int | None:
-    """The Q&A passage whose question matches this one closely, if any."""
-    asked = content_terms(question) or stems(question)
-    best_index, best_similarity = None, 0.0
-    for index, passage in enumerate(passages):
-        if not passage.heading.startswith(QA_HEADING_PREFIX) or not passage.text.strip():
-            continue
-        stored_question = passage.heading[len(QA_HEADING_PREFIX) :]
-        stored = content_terms(stored_question) or stems(stored_question)
-        union = asked | stored
-        similarity = len(asked & stored) / len(union) if union else 0.0
-        if similarity > best_similarity:
-            best_index, best_similarity = index, similarity
-    return best_index if best_similarity >= QA_MATCH_THRESHOLD else None
-
-
 # --- scoring -----------------------------------------------------------------------------
 
 
@@ -302,7 +286,8 @@ def _score_units(
             wanted, lists.get(id(unit), ""), matched | context, subject
         )
         holds_value |= introduces
-        if holds_value and wanted is not None and wanted.names_itself:
+        states_contact = holds_value and wanted is not None and wanted.names_itself
+        if states_contact and wanted is not None:
             matched |= wanted.asking & query_terms  # "hello@school.example" is the e-mail
         supporting = context - matched
         # A unit sharing no word with the question counts only when it holds the value asked
@@ -317,7 +302,9 @@ def _score_units(
         rank_prior = RANK_WEIGHT / (1 + unit.passage_index)
         score = coverage * _kind_factor(unit) + rank_prior + VALUE_WEIGHT * holds_value
         score += NAMED_WEIGHT * named[unit.passage_index]
-        scored.append(_Scored(unit, matched, coverage, score, holds_value, introduces))
+        scored.append(
+            _Scored(unit, matched, coverage, score, holds_value, introduces, states_contact)
+        )
     scored.sort(key=lambda s: s.score, reverse=True)
     return scored
 
@@ -352,6 +339,8 @@ def _choose_paragraphs(
 
     def lead_paragraph(candidate: _Scored) -> Paragraph:
         unit = candidate.unit
+        if candidate.states_contact and not is_table_line(unit.text):
+            return Paragraph(unit.passage_index, [unit], unit)  # not its section's other news
         return _lead_paragraph(
             unit, by_passage, question_terms, named[unit.passage_index], candidate.introduces
         )
@@ -366,7 +355,7 @@ def _choose_paragraphs(
             break
     paragraphs = [lead]
     chosen = {id(unit) for unit in lead.units}
-    covered = set().union(*(u.terms & question_terms for u in lead.units))
+    covered = set(best.matched).union(*(u.terms & question_terms for u in lead.units))
     lead_passage = passages[best.unit.passage_index]
     pages = {lead_passage.page_key}
     for candidate in leads[1:]:

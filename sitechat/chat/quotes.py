@@ -22,6 +22,7 @@ from sitechat.chat.sentences import (
     near_duplicate,
     normalized_words,
     split_text,
+    stems,
 )
 from sitechat.knowledge.chunking import HEADING_SEPARATOR
 from sitechat.knowledge.passages import PageKey, Passage
@@ -227,3 +228,24 @@ def drop_a_reply_to_another_question(
     heading = passages[paragraph.passage_index].heading
     if rest and _BARE_REPLY.match(first.text) and not question_terms <= content_terms(heading):
         paragraph.units = rest
+
+
+# A Q&A source's entry (`Q: ...` heading) answers a question this close to its own.
+QA_MATCH_THRESHOLD = 0.7
+QA_HEADING_PREFIX = "Q: "
+
+
+def matching_qa_passage(question: str, passages: Sequence[Passage]) -> int | None:
+    """The Q&A passage whose question matches this one closely, if any."""
+    asked = content_terms(question) or stems(question)
+    best_index, best_similarity = None, 0.0
+    for index, passage in enumerate(passages):
+        if not passage.heading.startswith(QA_HEADING_PREFIX) or not passage.text.strip():
+            continue
+        stored_question = passage.heading[len(QA_HEADING_PREFIX) :]
+        stored = content_terms(stored_question) or stems(stored_question)
+        union = asked | stored
+        similarity = len(asked & stored) / len(union) if union else 0.0
+        if similarity > best_similarity:
+            best_index, best_similarity = index, similarity
+    return best_index if best_similarity >= QA_MATCH_THRESHOLD else None

@@ -271,7 +271,8 @@ class TestValuesAsked:
         faq = make_passage("A filling should not hurt.", title="FAQ", heading="FAQ > Fillings")
         prices = make_passage(
             "| Treatment | NHS | Private |\n| --- | --- | --- |\n"
-            "| Routine examination | Band 1 | £48 |\n| White filling, front tooth | Band 2 | £120 |",
+            "| Routine examination | Band 1 | £48 |\n"
+            "| White filling, front tooth | Band 2 | £120 |",
             title="Price list",
             closeness=0.28,
         )
@@ -280,6 +281,22 @@ class TestValuesAsked:
 
         assert "| White filling, front tooth | Band 2 | £120 |" in answer.text, answer.text
         assert answer.citations[0].title == "Price list"
+
+    async def test_a_phone_number_comes_without_its_sections_other_sentences(self) -> None:
+        emergency = make_passage(
+            "Phone us on 01632 960418 as soon as the lines open. Emergency slots are given out "
+            "first come, first served. Please phone rather than e-mailing or walking in.",
+            title="Emergency appointments",
+            heading="Emergency appointments > During opening hours",
+            closeness=0.21,
+        )
+        contact = make_passage(
+            "- Phone: 01632 960418\n- E-mail: reception@dental.example", title="Contact us"
+        )
+
+        answer = await ask("whats your phone number", [emergency, contact])
+
+        assert answer.text == "Phone us on 01632 960418 as soon as the lines open. [1]"
 
     async def test_a_phone_number_asked_in_chat_shorthand(self) -> None:
         privacy = make_passage(
