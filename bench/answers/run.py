@@ -275,7 +275,7 @@ def main(argv: Sequence[str] = ()) -> dict[str, object]:
     parser.add_argument(
         "--site",
         action="append",
-        help="only this site's sets (python, postgres, helpcenter, bikeshop, clinic, guesthouse)",
+        help="only this site's sets (python, postgres, or a small site's name: helpcenter...)",
     )
     args = parser.parse_args(list(argv))
     latency = None

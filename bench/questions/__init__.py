@@ -20,9 +20,10 @@ print it beside tune and holdout as the honest figure.
 
 The help center (`bench/sites/helpcenter`, a meal-kit company's 13 pages, `helpcenter.py`) is
 how a small customer site fares; site and questions were written blind, in one go, with tune
-and holdout splits. The issue's targets are the documentation sites'. The seaside guesthouse
-(`bench/sites/guesthouse`, a B&B's 15 pages, `guesthouse.py`) is a small site written blind
-later, all of it `fresh`.
+and holdout splits. The issue's targets are the documentation sites'. Two more small sites were
+written blind later, every question `fresh`: a seaside guesthouse (`bench/sites/guesthouse`, a
+B&B's 15 pages, `guesthouse.py`) and a software company's help center (`bench/sites/invoicing`,
+an invoicing app's 19 pages, `invoicing.py`).
 
 `python -m bench.questions.check` verifies the sets against the installed Debian packages
 (python3.11-doc, postgresql-doc-15) and the small sites' pages under `bench/sites`.
@@ -116,10 +117,11 @@ def _all_sets() -> tuple[QuestionSet, ...]:
     from bench.questions.clinic import CLINIC
     from bench.questions.guesthouse import GUESTHOUSE
     from bench.questions.helpcenter import HELPCENTER
+    from bench.questions.invoicing import INVOICING
     from bench.questions.postgres15 import POSTGRES15
     from bench.questions.python311 import PYTHON311
 
-    return (PYTHON311, POSTGRES15, HELPCENTER, BIKESHOP, CLINIC, GUESTHOUSE)
+    return (PYTHON311, POSTGRES15, HELPCENTER, BIKESHOP, CLINIC, GUESTHOUSE, INVOICING)
 
 
 ALL_SETS: tuple[QuestionSet, ...] = _all_sets()

@@ -47,13 +47,14 @@ class Site:
 REPOSITORY = Path(__file__).resolve().parents[2]
 PYTHON = Site("python", Path("/usr/share/doc/python3.11/html"), "/index.html", 2000)
 POSTGRES = Site("postgres", Path("/usr/share/doc/postgresql-doc-15/html"), "/index.html", 2000)
-# Small sites (bench/sites/helpcenter, bikeshop, clinic, guesthouse): how the product does on a
-# few pages.
+# Small sites (bench/sites/helpcenter, bikeshop, clinic, guesthouse, invoicing): how the
+# product does on a few pages.
 HELPCENTER = Site("helpcenter", REPOSITORY / "bench/sites/helpcenter", "/index.html", 200)
 BIKESHOP = Site("bikeshop", REPOSITORY / "bench/sites/bikeshop", "/index.html", 200)
 CLINIC = Site("clinic", REPOSITORY / "bench/sites/clinic", "/index.html", 200)
 GUESTHOUSE = Site("guesthouse", REPOSITORY / "bench/sites/guesthouse", "/index.html", 200)
-SITES = (PYTHON, POSTGRES, HELPCENTER, BIKESHOP, CLINIC, GUESTHOUSE)
+INVOICING = Site("invoicing", REPOSITORY / "bench/sites/invoicing", "/index.html", 200)
+SITES = (PYTHON, POSTGRES, HELPCENTER, BIKESHOP, CLINIC, GUESTHOUSE, INVOICING)
 
 
 def site_of(site_root: str) -> str:
