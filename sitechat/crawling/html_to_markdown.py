@@ -116,7 +116,8 @@ _ANCHOR = re.compile(r"[A-Za-z][\w.:-]{0,199}")
 # A definition list's term the page links to (an API entry `<dt id="shutil.copytree">`, a
 # setting `<dt id="GUC-WORK-MEM">`, a glossary term) opens a section of its own, below any
 # heading: its description is chunked, found and cited (`url#id`) as that entry's. A term of
-# fewer letters is a footnote's label ("[1]"), not an entry.
+# fewer letters is a footnote's label ("[1]"), not an entry. So does a disclosure's summary
+# (`<details><summary>`, an FAQ's question): its answer is the section under it.
 TERM_LEVEL = 6
 MIN_TERM_LETTERS = 3
 # How far up a heading's section may be: Sphinx's <section id> is the parent, DocBook's
@@ -196,9 +197,15 @@ def _render_block(node: LexborNode, context: _Context) -> list[str]:
         suffix = f" {{#{anchor}}}" if anchor else ""
         return [f"{'#' * HEADING_LEVELS[tag]} {text}{suffix}"]
     if tag == "dt":
-        term = _term_heading(node, context)
+        # A term opens no section of the page's, so only its own anchor counts.
+        anchor = _own_anchor(node)
+        term = _term_heading(node, context, anchor) if anchor is not None else None
         if term is not None:
             return [term]
+    if tag == "summary":
+        title = _term_heading(node, context, _own_anchor(node) or _disclosure_anchor(node))
+        if title is not None:
+            return [title]
     if tag == "pre":
         return [_render_code_block(node)]
     if tag in ("ul", "ol"):
@@ -215,16 +222,21 @@ def _render_block(node: LexborNode, context: _Context) -> list[str]:
     return _render_blocks(node, context)
 
 
-def _term_heading(term: LexborNode, context: _Context) -> str | None:
-    """A linkable definition term as a heading (`TERM_LEVEL`), or None for any other term. A
-    term opens no section of the page's, so only its own anchor counts."""
-    anchor = _own_anchor(term)
-    if anchor is None:
-        return None
+def _term_heading(term: LexborNode, context: _Context, anchor: str | None) -> str | None:
+    """A definition term the page links to, or a disclosure's summary, as a heading
+    (`TERM_LEVEL`) with its anchor; None for a label of too few letters."""
     text = _tidy_inline(_render_inline(term, context)).replace("\n", " ")
     if sum(c.isalpha() for c in text) < MIN_TERM_LETTERS:
         return None
-    return f"{'#' * TERM_LEVEL} {text} {{#{anchor}}}"
+    suffix = f" {{#{anchor}}}" if anchor else ""
+    return f"{'#' * TERM_LEVEL} {text}{suffix}"
+
+
+def _disclosure_anchor(summary: LexborNode) -> str | None:
+    """The id of the `<details>` a summary titles."""
+    details = summary.parent
+    candidate = details.attributes.get("id") if details is not None else None
+    return candidate if candidate and _ANCHOR.fullmatch(candidate) else None
 
 
 def heading_anchor(heading: LexborNode) -> str | None:

@@ -298,6 +298,24 @@ class TestValuesAsked:
 
         assert answer.text == "Phone us on 01632 960418 as soon as the lines open. [1]"
 
+    async def test_an_address_written_on_lines_reads_as_one(self) -> None:
+        # The page writes it with <br>: one line each, which a sentence would run together.
+        address = make_passage(
+            "Marram House\n14 The Esplanade\nSkelby Bay\nYO21 6XT\n\nSee getting here.",
+            title="Contact us",
+            heading="Contact us > Address",
+        )
+        wrapped = make_passage(
+            "You will find us right on\nThe Esplanade, opposite the lifeboat station.",
+            title="Getting here",
+        )
+
+        answer = await ask("whats your address", [address])
+        directions = await ask("where is the lifeboat station", [wrapped])
+
+        assert answer.text == "Marram House, 14 The Esplanade, Skelby Bay, YO21 6XT [1]"
+        assert directions.text.startswith("You will find us right on The Esplanade, opposite")
+
     async def test_a_phone_number_asked_in_chat_shorthand(self) -> None:
         privacy = make_passage(
             "We keep your name, phone number and email address to manage your repairs.",

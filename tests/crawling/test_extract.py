@@ -346,3 +346,25 @@ class TestHeadingAnchors:
         assert copytree.heading_path[-1] == "shutil.copytree(src, dst)"
         assert copytree.anchor == "shutil.copytree"
         assert "Recursively copy" not in next(c.text for c in chunks if "base maximum" in c.text)
+
+    def test_a_disclosures_summary_opens_a_section_of_its_own(self) -> None:
+        # An FAQ written as <details>: each answer is chunked under its own question, and the
+        # next question is not quoted as part of the answer before it.
+        html = """<html><body><main>
+          <h1>FAQs</h1>
+          <details id="twin"><summary>Can we have a twin room?</summary>
+            <p>Yes. Kittiwake can be made up as a twin.</p></details>
+          <details><summary>Do any rooms have a bath?</summary>
+            <p>Only The Lookout.</p></details>
+          </main></body></html>"""
+
+        markdown = extract_page(html, "https://stay.example.com/faq.html").markdown
+        chunks = chunk_markdown(markdown)
+
+        assert "###### Can we have a twin room? {#twin}" in markdown
+        twin = next(c for c in chunks if "Kittiwake" in c.text)
+        assert twin.heading_path == ("FAQs", "Can we have a twin room?")
+        assert twin.anchor == "twin"
+        assert "bath" not in twin.text
+        bath = next(c for c in chunks if "Only The Lookout" in c.text)
+        assert bath.heading_path[-1] == "Do any rooms have a bath?"

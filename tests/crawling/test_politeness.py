@@ -199,7 +199,9 @@ class TestAgainstLocalServers:
         assert outcome.counts.indexed == 5
         starts = sorted(arrived for arrived, _path in tracker.arrivals)
         gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
-        assert len(gaps) == 4 and min(gaps) >= 0.25
+        # Measured where requests arrive, which a loaded machine can bunch by a few tens of
+        # milliseconds; without the delay the four would arrive together (gaps near 0).
+        assert len(gaps) == 4 and min(gaps) >= 0.15
 
     async def test_a_failing_host_is_not_hammered(self, site: LocalSite) -> None:
         tracker = Tracker()
