@@ -28,8 +28,6 @@ _ABBREVIATIONS = frozenset({"e.g.", "i.e.", "etc.", "vs.", "mr.", "mrs.", "dr.",
 _WORD = re.compile(r"\w+")
 # Lines at most this long, ending without punctuation, were broken by the page (`joined_lines`).
 MAX_BROKEN_LINE_CHARS = 40
-# Lines at most this long, ending without punctuation, were broken by the page (`joined_lines`).
-MAX_BROKEN_LINE_CHARS = 40
 # Two sentences sharing this share of their distinct words say the same thing.
 NEAR_DUPLICATE_OVERLAP = 0.8
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s+(?=[\"'(\[`*]?[A-Z0-9])")
@@ -139,16 +137,6 @@ def split_text(text: str) -> list[tuple[UnitKind, str]]:
     flush_prose()
     flush_code()
     return units
-
-
-def joined_lines(lines: list[str]) -> str:
-    """A paragraph's lines as one text. Short lines none of which ends with punctuation are
-    the lines of an address or a list the page broke with `<br>` ("Marram House" / "14 The
-    Esplanade"): joined with commas; other lines (prose wrapped by its writer) with spaces."""
-    broken = len(lines) > 1 and all(
-        len(line) <= MAX_BROKEN_LINE_CHARS and line[-1].isalnum() for line in lines
-    )
-    return (", " if broken else " ").join(lines)
 
 
 def joined_lines(lines: list[str]) -> str:
