@@ -81,7 +81,13 @@ VALUE_KINDS = (
         ),
     ),
     ValueKind(
-        re.compile(r"\be-?mail\b", re.I),
+        # Asking for ours ("whats ur email", "email address?", "can i email you"), not naming
+        # an e-mail ("password reset email not arriving", "change the email on my account").
+        re.compile(
+            r"\b(?:your|ur|yr|contact)\s+e-?mail\b|\be-?mail\s+(?:you|u)\b"
+            r"|^\W*(?:what'?s\s+the\s+)?e-?mail(?:\s+address)?\W*$",
+            re.I,
+        ),
         content_terms("email mail address"),
         re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
         names_itself=True,
@@ -98,8 +104,13 @@ VALUE_KINDS = (
         names_itself=True,
     ),
     ValueKind(
-        # Not a bare "number" ("whats my order number").
-        re.compile(r"\b(?:phone|telephone|call (?:you|u)|ring (?:you|u))\b", re.I),
+        # Ours: not a bare "number" ("whats my order number"), nor the visitor's own phone
+        # ("i lost my phone").
+        re.compile(
+            r"\b(?:(?:your|ur|yr|contact)\s+(?:tele)?phone|(?:tele)?phone\s*(?:number|no)"
+            r"|(?:call|ring|phone)\s+(?:you|u))\b|^\W*(?:tele)?phone\W*$",
+            re.I,
+        ),
         content_terms("phone telephone call ring number"),
         re.compile(r"(?:\+|\b0)\d[\d ]{7,}\d\b"),
         names_itself=True,

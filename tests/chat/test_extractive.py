@@ -316,6 +316,25 @@ class TestValuesAsked:
         assert answer.text == "Marram House, 14 The Esplanade, Skelby Bay, YO21 6XT [1]"
         assert directions.text.startswith("You will find us right on The Esplanade, opposite")
 
+    @pytest.mark.parametrize(
+        "question", ["password reset email not arriving", "reset link not arriving on my phone"]
+    )
+    async def test_a_question_naming_email_or_phone_without_asking_ours(
+        self, question: str
+    ) -> None:
+        reset = make_passage(
+            "On the sign-in page choose Forgot password? and enter your email. We send a reset "
+            "link that expires after 60 minutes. The email comes from no-reply@pot.example or "
+            "by text to your phone from 01632 960 418; if it hasn't arrived within ten minutes, "
+            "check your spam folder.",
+            title="Your account",
+            heading="Your account > Reset your password",
+        )
+
+        answer = await ask(question, [reset])
+
+        assert answer.text.startswith("On the sign-in page choose Forgot password?"), answer.text
+
     async def test_a_phone_number_asked_in_chat_shorthand(self) -> None:
         privacy = make_passage(
             "We keep your name, phone number and email address to manage your repairs.",
