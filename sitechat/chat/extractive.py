@@ -47,15 +47,17 @@ from sitechat.chat.answerer import (
 from sitechat.chat.context import own_words
 from sitechat.chat.evidence import answerable, evidence_of
 from sitechat.chat.quotes import (
-    ELLIPTICAL_REPLY,
     SENTENCE_ENDS,
     SIGNATURE,
     Paragraph,
     Unit,
     compose_text,
+    dangles,
     drop_a_reply_to_another_question,
     entry_of,
+    leans_back,
     matching_qa_passage,
+    quotable_before,
     render,
     split_passages,
     starts_mid_sentence,
@@ -118,13 +120,6 @@ MAX_LEAD_CHARS = 500
 # Leads tried, best first, for one whose paragraph does not dangle.
 MAX_LEAD_TRIES = 3
 MIN_ITEM_LEAD_WORDS = 8
-# A sentence opening with one of these leans on the one before it.
-_BACK_REFERENCES_TEXT = """
-    this that these those it its they them such however otherwise also then thus therefore
-    instead here
-"""
-BACK_REFERENCES = frozenset(_BACK_REFERENCES_TEXT.split())
-
 # Sentences beside the point of a section: version and platform notes, and pointers to text
 # elsewhere ("...are listed below.").
 _ASIDE = re.compile(
@@ -132,7 +127,6 @@ _ASIDE = re.compile(
     r"|\b(?:below|above|following)[.:]$",
     re.IGNORECASE,
 )
-_FIRST_WORD = re.compile(r"[A-Za-z]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,7 +344,7 @@ def _choose_paragraphs(
     best, lead = leads[0], lead_paragraph(leads[0])
     for candidate in leads[: MAX_LEAD_TRIES + 1]:
         paragraph = lead_paragraph(candidate)
-        if not _dangles(paragraph) and not _leans_back(paragraph.units[0]):
+        if not dangles(paragraph) and not leans_back(paragraph.units[0]):
             best, lead = candidate, paragraph
             break
     paragraphs = [lead]
@@ -376,7 +370,7 @@ def _choose_paragraphs(
         if id(candidate.unit) in chosen or candidate.introduces or full:
             continue
         paragraph = _further_paragraph(candidate.unit, by_passage[candidate.unit.passage_index])
-        if _dangles(paragraph) or _leans_back(paragraph.units[0]):
+        if dangles(paragraph) or leans_back(paragraph.units[0]):
             continue
         paragraph.units = [
             u for u in paragraph.units if id(u) not in chosen and not _repeats(u, paragraphs)
@@ -428,25 +422,6 @@ def _repeats(unit: Unit, paragraphs: Sequence[Paragraph]) -> bool:
     return any(near_duplicate(unit.words, other.words) for p in paragraphs for other in p.units)
 
 
-def _dangles(paragraph: Paragraph) -> bool:
-    """Ends with a sentence announcing something ("The output looks like this:") that the
-    paragraph does not hold."""
-    last = paragraph.units[-1]
-    return last.kind == "prose" and last.text.endswith(":")
-
-
-def _quotable_before(passage_units: Sequence[Unit], index: int) -> bool:
-    """Whether the unit before `index` is a whole sentence a back-reference can lean on."""
-    if index == 0:
-        return False
-    previous = passage_units[index - 1]
-    return (
-        previous.kind == "prose"
-        and not previous.fragment
-        and not SIGNATURE.fullmatch(previous.text)
-    )
-
-
 def _lead_paragraph(
     lead: Unit,
     by_passage: dict[int, list[Unit]],
@@ -468,7 +443,7 @@ def _lead_paragraph(
         kept = [u for u in passage_units if u is lead or not _ASIDE.search(u.text)]
         return Paragraph(lead.passage_index, kept, lead)
     start = _section_opening(passage_units, index, names_it)
-    if start == index and _leans_back(lead) and _quotable_before(passage_units, index):
+    if start == index and leans_back(lead) and quotable_before(passage_units, index):
         start = index - 1
     chosen = list(passage_units[start : index + 1])
     signature = _signature_before(passage_units, start)
@@ -565,7 +540,7 @@ def _further_paragraph(unit: Unit, passage_units: Sequence[Unit]) -> Paragraph:
     """One sentence from another page, with what it leans on or introduces."""
     index = passage_units.index(unit)
     chosen = [unit]
-    if _leans_back(unit) and _quotable_before(passage_units, index):
+    if leans_back(unit) and quotable_before(passage_units, index):
         chosen.insert(0, passage_units[index - 1])
     signature = _signature_before(passage_units, index - len(chosen) + 1)
     if signature is not None:
@@ -580,10 +555,3 @@ def _further_paragraph(unit: Unit, passage_units: Sequence[Unit]) -> Paragraph:
             if following.kind == "code":
                 break
     return Paragraph(unit.passage_index, chosen)
-
-
-def _leans_back(unit: Unit) -> bool:
-    """It needs the sentence before ("It...") or its heading's question ("For X, yes.")."""
-    first = _FIRST_WORD.match(unit.text)
-    leans = first is not None and first.group().lower() in BACK_REFERENCES
-    return unit.kind == "prose" and (leans or bool(ELLIPTICAL_REPLY.search(unit.text)))

@@ -249,3 +249,38 @@ def matching_qa_passage(question: str, passages: Sequence[Passage]) -> int | Non
         if similarity > best_similarity:
             best_index, best_similarity = index, similarity
     return best_index if best_similarity >= QA_MATCH_THRESHOLD else None
+
+
+# A sentence opening with one of these leans on the one before it.
+_BACK_REFERENCES_TEXT = """
+    this that these those it its they them such however otherwise also then thus therefore
+    instead here
+"""
+BACK_REFERENCES = frozenset(_BACK_REFERENCES_TEXT.split())
+_FIRST_WORD = re.compile(r"[A-Za-z]+")
+
+
+def dangles(paragraph: Paragraph) -> bool:
+    """Ends with a sentence announcing something ("The output looks like this:") that the
+    paragraph does not hold."""
+    last = paragraph.units[-1]
+    return last.kind == "prose" and last.text.endswith(":")
+
+
+def quotable_before(passage_units: Sequence[Unit], index: int) -> bool:
+    """Whether the unit before `index` is a whole sentence a back-reference can lean on."""
+    if index == 0:
+        return False
+    previous = passage_units[index - 1]
+    return (
+        previous.kind == "prose"
+        and not previous.fragment
+        and not SIGNATURE.fullmatch(previous.text)
+    )
+
+
+def leans_back(unit: Unit) -> bool:
+    """It needs the sentence before ("It...") or its heading's question ("For X, yes.")."""
+    first = _FIRST_WORD.match(unit.text)
+    leans = first is not None and first.group().lower() in BACK_REFERENCES
+    return unit.kind == "prose" and (leans or bool(ELLIPTICAL_REPLY.search(unit.text)))
