@@ -51,12 +51,14 @@ from sitechat.chat.quotes import (
     SIGNATURE,
     Paragraph,
     Unit,
+    code_it_explains,
     compose_text,
     dangles,
     drop_a_reply_to_another_question,
     entry_of,
     leans_back,
     matching_qa_passage,
+    out_of_place,
     quotable_before,
     render,
     split_passages,
@@ -369,6 +371,8 @@ def _choose_paragraphs(
         # A sentence introducing the values asked for is quoted only as a lead, with its list.
         if id(candidate.unit) in chosen or candidate.introduces or full:
             continue
+        if out_of_place(candidate.unit):
+            continue
         paragraph = _further_paragraph(candidate.unit, by_passage[candidate.unit.passage_index])
         if dangles(paragraph) or leans_back(paragraph.units[0]):
             continue
@@ -446,7 +450,7 @@ def _lead_paragraph(
     if start == index and leans_back(lead) and quotable_before(passage_units, index):
         start = index - 1
     chosen = list(passage_units[start : index + 1])
-    signature = _signature_before(passage_units, start)
+    signature = _signature_before(passage_units, start) or code_it_explains(passage_units, start)
     if signature is not None:
         chosen.insert(0, signature)
     subject = question_terms | lead.terms

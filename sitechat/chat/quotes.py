@@ -258,6 +258,8 @@ _BACK_REFERENCES_TEXT = """
 """
 BACK_REFERENCES = frozenset(_BACK_REFERENCES_TEXT.split())
 _FIRST_WORD = re.compile(r"[A-Za-z]+")
+_STEP = re.compile(r"\d{1,3}[.)]\s")
+_NAMED_IN_CODE = re.compile(r"`([^`]+)`")
 
 
 def dangles(paragraph: Paragraph) -> bool:
@@ -284,3 +286,24 @@ def leans_back(unit: Unit) -> bool:
     first = _FIRST_WORD.match(unit.text)
     leans = first is not None and first.group().lower() in BACK_REFERENCES
     return unit.kind == "prose" and (leans or bool(ELLIPTICAL_REPLY.search(unit.text)))
+
+
+def out_of_place(unit: Unit) -> bool:
+    """A numbered step or a question: neither says anything without the steps before it or
+    the answer after it ("4. Edit the email text, then click Save.", "Moving from a
+    spreadsheet?"). Never a further paragraph."""
+    return bool(_STEP.match(unit.text)) or (unit.kind == "prose" and unit.text.endswith("?"))
+
+
+def code_it_explains(passage_units: Sequence[Unit], index: int) -> Unit | None:
+    """The code block just before the sentence at `index` when the sentence names a part of
+    it ("Leave out `"send": true` to create a draft" after the request): the example it
+    explains."""
+    if index == 0:
+        return None
+    code, sentence = passage_units[index - 1], passage_units[index]
+    if code.kind != "code" or code.position < 0 or sentence.kind != "prose":
+        return None
+    return (
+        code if any(name in code.text for name in _NAMED_IN_CODE.findall(sentence.text)) else None
+    )

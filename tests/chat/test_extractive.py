@@ -976,6 +976,53 @@ class TestReadability:
         assert "Common examples for decorators" in named.text
         assert unnamed.text.startswith("Common examples for decorators"), unnamed.text
 
+    async def test_the_example_a_sentence_explains_comes_before_it(self) -> None:
+        # The section opens with its code; the sentence after it names a part of it.
+        example = make_passage(
+            '```\ncurl https://api.example.com/v1/invoices \\\n  -d \'{"client_id": "c_1", '
+            '"send": true}\'\n```\n\nLeave out `"send": true` to create a draft invoice '
+            "instead. The response holds the invoice's `id` and `number`.",
+            title="API and webhooks",
+            heading="API and webhooks > Example: create and send an invoice",
+        )
+        unrelated = make_passage(
+            "```\npip install tally\n```\n\nYou can also create a draft invoice in the app.",
+            title="Getting started",
+        )
+
+        answer = await ask("show me how to create an invoice with the api", [example])
+        other = await ask("can i create a draft invoice", [unrelated])
+
+        assert answer.text.startswith("```\ncurl https://api.example.com/v1/invoices"), answer.text
+        assert 'Leave out `"send": true` to create a draft invoice instead.' in answer.text
+        assert "pip install" not in other.text
+
+    async def test_a_step_or_a_question_out_of_its_place_is_not_added(self) -> None:
+        reminders = make_passage(
+            "1. Go to Settings > Reminders.\n2. Switch on Automatic reminders.\n3. Edit the "
+            "reminder email text if you like, then click Save.\n\nReminders are sent at 9:00 "
+            "in your time zone. They stop as soon as an invoice is paid.",
+            title="Payment reminders",
+            heading="Payment reminders > Turn on automatic reminders",
+        )
+        importing = make_passage(
+            "Go to Clients > New client. Only a name and an email address are required; you can "
+            "add a billing address, a VAT number, a default currency and the language their "
+            "invoices are written in.\n\nMoving from a spreadsheet or another invoicing "
+            "tool? Use Clients > Import to upload a CSV file of up to 1,000 clients at a time. "
+            "Download the template on that page to see which columns we expect.",
+            title="Getting started",
+            heading="Getting started > Clients",
+        )
+
+        imported = await ask("can i import my clients from a spreadsheet", [importing])
+        sent = await ask("what time do reminder emails go out", [reminders])
+
+        assert "Use Clients > Import to upload a CSV file" in imported.text, imported.text
+        assert not re.search(r"\?\s*\[\d\]", imported.text), imported.text  # ends asking
+        assert sent.text.startswith("Reminders are sent at 9:00"), sent.text
+        assert "Edit the reminder email" not in sent.text, sent.text
+
     async def test_an_admonitions_label_is_not_quoted_as_a_sentence(self) -> None:
         # Sphinx renders a note's label as a paragraph of its own ("Note"); quoted, it read as
         # "... caught and handled. Note The timeout() context manager ...".
