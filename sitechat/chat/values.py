@@ -81,6 +81,18 @@ VALUE_KINDS = (
         ),
     ),
     ValueKind(
+        # "how long does a puncture take", "how soon can you fit me in"; not "how long ago".
+        re.compile(r"\bhow (?:long\b(?! ago)|soon\b|many (?:days|hours|weeks|minutes)\b)", re.I),
+        content_terms("long soon take time"),
+        re.compile(
+            r"\b(?:\d+(?:[.,]\d+)?|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve"
+            r"|a few|several)(?:\s+|-)(?:working\s+|business\s+)?"
+            r"(?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)\b"
+            r"|\b(?:same day|while you wait|next (?:working )?day|overnight)\b",
+            re.I,
+        ),
+    ),
+    ValueKind(
         # Asking for ours ("whats ur email", "email address?", "can i email you"), not naming
         # an e-mail ("password reset email not arriving", "change the email on my account").
         re.compile(
@@ -120,7 +132,8 @@ VALUE_KINDS = (
 
 def wanted_value(question: str) -> ValueKind | None:
     """The kind of value the question asks for: a price for "how much", a time for "when are
-    you open", an e-mail address, a postal address, a phone number; None for others."""
+    you open", a duration for "how long", an e-mail address, a postal address, a phone
+    number; None for others."""
     return next((kind for kind in VALUE_KINDS if kind.asked.search(question)), None)
 
 

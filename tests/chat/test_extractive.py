@@ -282,6 +282,26 @@ class TestValuesAsked:
         assert "| White filling, front tooth | Band 2 | £120 |" in answer.text, answer.text
         assert answer.citations[0].title == "Price list"
 
+    async def test_how_long_is_answered_by_a_duration_about_the_subject(self) -> None:
+        # The FAQ's heading shares "how long ... take"; the puncture section says how long.
+        faq = make_passage(
+            "Bronze services are usually done the same day. Gold services take two working "
+            "days. If parts have to be ordered it can take longer.",
+            title="FAQ",
+            heading="FAQ > How long will my repair take?",
+            closeness=0.21,
+        )
+        puncture = make_passage(
+            "We fix punctures while you wait, usually in about 20 minutes.",
+            title="Our services",
+            heading="Our services > Puncture repair",
+            closeness=0.38,
+        )
+
+        answer = await ask("how long does a puncture take", [faq, puncture])
+
+        assert answer.text.startswith("We fix punctures while you wait"), answer.text
+
     async def test_a_phone_number_comes_without_its_sections_other_sentences(self) -> None:
         emergency = make_passage(
             "Phone us on 01632 960418 as soon as the lines open. Emergency slots are given out "
