@@ -81,8 +81,12 @@ VALUE_KINDS = (
         ),
     ),
     ValueKind(
-        # "how long does a puncture take", "how soon can you fit me in"; not "how long ago".
-        re.compile(r"\bhow (?:long\b(?! ago)|soon\b|many (?:days|hours|weeks|minutes)\b)", re.I),
+        # Asked: "how long does a puncture take", "how soon can you fit me in", "custom wheels
+        # how long"; not "how long ago", nor how long as what to do ("time how long my code
+        # takes"), nor a count ("how many days are in february").
+        re.compile(
+            r"(?:^|[,.;:?!]\s*|\b(?:and|so|for)\s+)how (?:long|soon)\b(?! ago)|\bhow long\W*$", re.I
+        ),
         content_terms("long soon take time"),
         re.compile(
             r"\b(?:\d+(?:[.,]\d+)?|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve"
