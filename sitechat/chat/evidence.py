@@ -23,7 +23,9 @@ whose meaningful words (two at least) one sentence of the first passages says al
 source that lists many facts in one chunk ("Our hygienist works Tuesday to Saturday. Free
 Wi-Fi in the waiting room.") is far in meaning from "do you have wi-fi" as a whole, though
 one of its sentences answers it. On the visitor sets no question the rule refused had such a
-sentence, so no figure moved.
+sentence, so no figure moved. So is a question asking for a value (`chat/values.py`: a price, a
+time, a duration) when a unit of the first passages holds one and says all the question's other
+words but one ("The confirmation link is valid for 24 hours."); no figure moved either.
 
 The sources are answerable when the nearest passage is close (`CLOSE`), or closer than
 `NEAR` and the rankings agree; a question naming an unfamiliar term needs a passage closer
@@ -98,7 +100,8 @@ class Evidence:
     # contact list.
     contact_stated: bool = False
     # A sentence of the first passages says every meaningful word of the question (two at
-    # least): "do you have wi-fi" and "Free Wi-Fi in the waiting room."
+    # least): "do you have wi-fi" and "Free Wi-Fi in the waiting room."; or holds the value
+    # asked for and says all its other words but one.
     words_stated: bool = False
 
 
@@ -128,9 +131,10 @@ def evidence_of(
         and any(asked.holds.search(p.text) for p in passages[:CONTACT_PASSAGES])
     )
     terms = content_terms(question)
-    words_stated = len(terms) >= MIN_STATED_TERMS and any(
+    all_said = len(terms) >= MIN_STATED_TERMS and any(
         terms <= unit.terms for unit in split_passages(passages[:STATED_PASSAGES])
     )
+    words_stated = all_said or _value_stated(question, passages)
     return Evidence(
         closeness,
         agreement,
@@ -156,3 +160,20 @@ def answerable(
     if evidence.closeness is None or evidence.contact_stated or evidence.words_stated:
         return True
     return evidence.closeness >= close or (evidence.agreement and evidence.closeness >= near)
+
+
+def _value_stated(question: str, passages: Sequence[Passage]) -> bool:
+    """A unit of the first passages holds the value the question asks for (a price, a time, a
+    duration) and says all of the question's other words (three at least) but one: "The
+    confirmation link is valid for 24 hours" for "how long is the link in the email to confirm
+    my account valid"."""
+    asked = wanted_value(question)
+    if asked is None or asked.names_itself:
+        return False
+    subject = content_terms(question) - asked.asking
+    if len(subject) < MIN_STATED_TERMS + 1:
+        return False
+    return any(
+        len(subject - unit.terms) <= 1 and asked.holds.search(unit.text)
+        for unit in split_passages(passages[:CONTACT_PASSAGES])
+    )

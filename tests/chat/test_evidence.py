@@ -118,6 +118,29 @@ class TestAnswerable:
         assert not answerable(evidence_of(facts, question="is there parking"))
         assert not answerable(evidence_of(facts, question="wi-fi for the hygienist"))
 
+    def test_the_value_asked_for_stated_with_nearly_all_the_questions_words_is_an_answer(
+        self,
+    ) -> None:
+        # The fifth passage, far in meaning: a step of a sign-up list says it.
+        others = [
+            make_passage(f"Payments are retried after {n} days.", closeness=0.1) for n in (3, 5, 7)
+        ]
+        steps = make_passage(
+            "1. Sign up with your email address.\n2. Confirm your email address. The "
+            "confirmation link is valid for 24 hours; ask for a new one from the sign-in page.",
+            closeness=0.1,
+        )
+        unsaid = make_passage("Confirm your email address from the link.", closeness=0.1)
+        passages = [*others, unsaid, steps]
+        question = "how long is the link in the email to confirm my account valid"
+
+        assert answerable(evidence_of(passages, question=question))
+        # Not without the value, nor with two of the question's words missing.
+        assert not answerable(evidence_of([*others, unsaid], question=question))
+        assert not answerable(
+            evidence_of(passages, question="how long is the link to reset my password valid")
+        )
+
 
 class TestAnswerSources:
     def test_index_search_and_contents_pages_are_not_sources(self) -> None:
