@@ -57,6 +57,7 @@ from sitechat.chat.quotes import (
     drop_a_reply_to_another_question,
     entry_of,
     leans_back,
+    matching_faq_entry,
     matching_qa_passage,
     out_of_place,
     quotable_before,
@@ -173,9 +174,12 @@ class ExtractiveAnswerer:
         """Return the answer text and its citations; no citations means the fallback."""
         budget = settings.max_answer_chars
         qa_index = matching_qa_passage(question, passages)
-        if qa_index is not None:
-            qa = passages[qa_index]
-            answer = shorten_markdown(qa.text.strip(), budget - len("\n\n[1]"))
+        faq = matching_faq_entry(question, passages)
+        if qa_index is not None or faq is not None:
+            index, entry = (qa_index, "") if qa_index is not None else faq  # type: ignore[misc]
+            qa = passages[index]
+            text = f"{entry} {qa.text.strip()}".strip()
+            answer = shorten_markdown(text, budget - len("\n\n[1]"))
             return append_marker(answer, "[1]"), [citation_for(1, qa, qa.text)]
 
         wanted = wanted_value(question)

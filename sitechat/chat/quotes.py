@@ -233,6 +233,13 @@ def drop_a_reply_to_another_question(
 # A Q&A source's entry (`Q: ...` heading) answers a question this close to its own.
 QA_MATCH_THRESHOLD = 0.7
 QA_HEADING_PREFIX = "Q: "
+# A page's FAQ entry (a section headed with a question) among the first passages answers a
+# question that says every word of its heading, when they are this share of the question's
+# words at least (two at least) and the entry is this short (a long one is quoted as any
+# section is).
+FAQ_PASSAGES = 3
+FAQ_MATCH_SHARE = 2 / 3
+MAX_FAQ_CHARS = 480
 
 
 def matching_qa_passage(question: str, passages: Sequence[Passage]) -> int | None:
@@ -307,3 +314,21 @@ def code_it_explains(passage_units: Sequence[Unit], index: int) -> Unit | None:
     return (
         code if any(name in code.text for name in _NAMED_IN_CODE.findall(sentence.text)) else None
     )
+
+
+def matching_faq_entry(question: str, passages: Sequence[Passage]) -> tuple[int, str] | None:
+    """A short FAQ entry of a page asked in other words ("is breakfast included in the price"
+    and "Is breakfast included?" / "Yes, always."): the passage's index and its question."""
+    asked = content_terms(question)
+    for index, passage in enumerate(passages[:FAQ_PASSAGES]):
+        entry = passage.heading.rsplit(HEADING_SEPARATOR, 1)[-1].strip()
+        terms = content_terms(entry)
+        if (
+            entry.endswith("?")
+            and len(terms) >= 2
+            and terms <= asked
+            and len(terms) >= FAQ_MATCH_SHARE * len(asked)
+            and len(passage.text) <= MAX_FAQ_CHARS
+        ):
+            return index, entry
+    return None

@@ -656,7 +656,8 @@ class TestRepliesToOtherQuestions:
     async def test_it_is_said_to_the_question_it_answers(self) -> None:
         answer = await ask("are your breads vegan", [self.FAQ])
 
-        assert answer.text.startswith("Yes. Our country sourdough"), answer.text
+        # With the question it answers, as the FAQ says it (a page's FAQ entry asked again).
+        assert answer.text.startswith("Are your breads vegan? Yes. Our country"), answer.text
 
 
 class TestFallback:
@@ -714,6 +715,36 @@ class TestQuestionAndAnswerSources:
 
         assert "50 messages" in answer.text
         assert not answer.text.startswith(stored.text)
+
+    async def test_a_pages_faq_entry_asked_in_other_words_is_quoted_with_its_question(
+        self,
+    ) -> None:
+        # "Yes, always." says nothing without its question; "price" asks for no price here.
+        faq = make_passage(
+            "Yes, always.",
+            title="FAQ",
+            heading="Frequently asked questions > Is breakfast included?",
+            closeness=0.61,
+        )
+        rooms = make_passage(
+            "- Extra guests pay £40 per adult, per night, breakfast included.",
+            title="Rooms & rates",
+            closeness=0.19,
+        )
+        long_entry = make_passage(
+            "Only in rooms marked as dog-friendly. " * 20,
+            title="FAQ",
+            heading="Frequently asked questions > Can I bring my dog?",
+        )
+
+        answer = await ask("is breakfast included in the price", [faq, rooms])
+        other = await ask("how much is breakfast for extra guests", [faq, rooms])
+        long = await ask("can i bring my dog", [long_entry])
+
+        assert answer.text == "Is breakfast included? Yes, always. [1]", answer.text
+        assert answer.citations[0].title == "FAQ"
+        assert not other.text.startswith("Is breakfast included?"), other.text
+        assert not long.text.startswith("Can I bring my dog?"), long.text
 
 
 class TestLength:
