@@ -42,6 +42,16 @@ COUNT_LINES = """cell => {
   return lines;
 }"""
 
+# The text a visitor copies after selecting the whole of an element.
+SELECTED_TEXT = """element => {
+  const range = document.createRange();
+  range.selectNodeContents(element);
+  const selection = window.getSelection();
+  selection.removeAllRanges();
+  selection.addRange(range);
+  return selection.toString();
+}"""
+
 
 def watch_console_warnings(page: Page) -> list[str]:
     """The page's console warnings, as they come."""
@@ -122,6 +132,43 @@ class TestAskingOnACustomersSite:
         await expect(last_cell.get_by_role("link", name="Source 1")).to_have_attribute(
             "href", bot.source_url
         )
+
+    async def test_a_mark_citing_a_list_or_a_code_block_ends_it(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        host_site: HostSite,
+        llm_server: ChatCompletionsServer,
+        page: Page,
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+        llm_server.behaviour.reply_chunks = [
+            "Create it:\n\n```\npython -m venv tutorial-env\n```\n\n[1]\n\n",
+            "> One environment per project.\n\n[1]\n\n",
+            "Then:\n\n- Activate it\n- Install packages with pip\n\n[1]",
+        ]
+        await open_widget(page, host_site.page_url(bot.chatbot.id))
+
+        answer = await ask(page, "How do I create a virtual environment?")
+
+        # No lone "[1]" on a line under the code block, the quote or the list.
+        await expect(answer.locator(".bubble > p")).to_have_text(["Create it:", "Then:"])
+        await expect(answer.locator(".bubble > :last-child")).to_have_js_property("tagName", "UL")
+        last_item = answer.locator(".bubble li").last
+        await expect(last_item).to_have_text("Install packages with pip[1]")
+        quote = answer.locator("blockquote")
+        await expect(quote).to_have_text("One environment per project.[1]")
+        code_block = answer.locator("pre")
+        await expect(code_block.locator("code")).to_have_text("python -m venv tutorial-env")
+        await expect(code_block).to_have_text("python -m venv tutorial-env[1]")
+        # Copying the code does not copy the mark.
+        assert await code_block.evaluate(SELECTED_TEXT) == "python -m venv tutorial-env"
+        for block in (last_item, quote, code_block):
+            await expect(block.get_by_role("link", name="Source 1")).to_have_attribute(
+                "href", bot.source_url
+            )
+            # The mark sits on the line it ends, not on one of its own.
+            assert await block.evaluate(COUNT_LINES) == 1, await block.inner_text()
 
     async def test_a_source_names_the_section_the_answer_quotes(
         self,

@@ -178,6 +178,20 @@
       .map((cell) => cell.trim().replace(VALUE_SPACE, '$1$2\u00a0'));
   }
 
+  // Where the marks citing a block go: a table's last cell, a list's last item, a quote's last
+  // block, after a code block's code (on its last line); nowhere for a paragraph or a heading.
+  function blockEnd(block) {
+    if (!block) return null;
+    if (block.className === 'md-table') {
+      const rows = block.querySelectorAll('tr');
+      return rows[rows.length - 1].lastChild;
+    }
+    if (block.tagName === 'UL' || block.tagName === 'OL') return block.lastChild;
+    if (block.tagName === 'PRE') return block;
+    if (block.tagName === 'BLOCKQUOTE') return blockEnd(block.lastChild) || block.lastChild;
+    return null;
+  }
+
   function renderMarkdown(text, citations) {
     const fragment = document.createDocumentFragment();
     const lines = String(text).replace(/\r\n?/g, '\n').split('\n');
@@ -261,15 +275,11 @@
           paragraph.push(lines[i]);
           i += 1;
         }
-        const previous = fragment.lastChild;
-        if (previous && previous.className === 'md-table' && MARKS_ONLY.test(paragraph.join(' '))) {
-          // The marks citing a table end its last cell, as they end a sentence, instead of
-          // standing alone on a line below it.
-          const rows = previous.querySelectorAll('tr');
-          rows[rows.length - 1].lastChild.appendChild(inline(paragraph.join(' ').trim(), citations));
-        } else {
-          fragment.appendChild(el('p', null, [inlineLines(paragraph, citations)]));
-        }
+        // The marks citing a block end it, as they end a sentence, instead of standing alone
+        // on a line below it.
+        const end = MARKS_ONLY.test(paragraph.join(' ')) ? blockEnd(fragment.lastChild) : null;
+        if (end) end.appendChild(inline(paragraph.join(' ').trim(), citations));
+        else fragment.appendChild(el('p', null, [inlineLines(paragraph, citations)]));
       }
     }
     return fragment;
@@ -583,6 +593,11 @@ button:focus-visible, a:focus-visible { outline: 3px solid var(--sc-focus); outl
 .bubble a, .citations a { color: var(--sc-link); text-decoration: underline; }
 .msg-user .bubble a { color: inherit; }
 .md-cite { font-size: .75em; line-height: 0; margin-left: 1px; white-space: nowrap; }
+/* A mark after a code block's last line is in the answer's type and colour, apart from the code,
+   and is left out when the code is selected to be copied. */
+.bubble pre { font-family: inherit; }
+.bubble pre .md-cite { margin-left: 4px; -webkit-user-select: none; user-select: none; }
+.bubble pre .md-cite a { color: inherit; }
 .citations { margin: 6px 0 0 4px; font-size: 13px; color: #475569; }
 .citations ol { margin: 2px 0 0; padding-left: 20px; }
 .citations li { margin: 2px 0; overflow-wrap: anywhere; }
