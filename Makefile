@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint format typecheck audit bench bench-deps browser-deps migrate worker clean
+.PHONY: run test check lint format typecheck audit bench bench-deps browser-deps screenshots migrate worker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,10 @@ browser-deps:
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 		else echo "The browser tests need the Debian package 'chromium': apt-get install chromium" >&2; \
 			exit 1; fi; }
+
+# The widget's pictures in docs/img, taken anew by the browser tests that show those states.
+screenshots: $(STAMP) browser-deps
+	SITECHAT_WIDGET_SCREENSHOTS=docs/img $(BIN)/pytest tests/widget -q -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

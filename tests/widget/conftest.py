@@ -37,7 +37,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-SCREENSHOT_DIR_ENV = "SITECHAT_WIDGET_SCREENSHOTS"
 # Loose enough for the whole browser suite from one address; tests/widget/test_limits.py
 # starts a server of its own with a tight limit.
 SUITE_PUBLIC_WIDGET_LIMIT = "600/minute"

@@ -26,7 +26,10 @@ WIDGET_SETTINGS: dict[str, Any] = {
     "suggested_questions": ["How do I create a virtual environment?"],
     "theme": {"primary_color": "#0F766E", "launcher_text": "Help & docs", "position": "right"},
 }
+# `make screenshots` runs the browser tests with this set to docs/img: the tests that take the
+# pictures the docs show write them there as well.
 SCREENSHOTS = os.environ.get("SITECHAT_WIDGET_SCREENSHOTS")
+DOCS_IMAGES = frozenset({"widget-desktop", "widget-phone", "widget-lead-form", "widget-handoff"})
 
 
 @dataclass
@@ -106,10 +109,11 @@ async def ask(page: Page, question: str) -> Locator:
 
 
 async def screenshot(page: Page, name: str, folder: Path) -> Path:
-    """A screenshot in the test's folder (and in $SITECHAT_WIDGET_SCREENSHOTS when set)."""
+    """A screenshot in the test's folder (and, for a picture of the docs, in
+    $SITECHAT_WIDGET_SCREENSHOTS when set)."""
     path = folder / f"{name}.png"
     await page.screenshot(path=str(path))
-    if SCREENSHOTS:
+    if SCREENSHOTS and name in DOCS_IMAGES:
         # Playwright creates the folder.
         await page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"))
     return path
