@@ -9,13 +9,16 @@ own: a different port is a different origin, which is what `allowed_origins` che
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Request as BrowserRequest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -37,6 +40,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+# How long the requests a test's page left running may take to finish after the test.
+SETTLE_SECONDS = 10.0
 # Loose enough for the whole browser suite from one address; tests/widget/test_limits.py
 # starts a server of its own with a tight limit.
 SUITE_PUBLIC_WIDGET_LIMIT = "600/minute"
@@ -179,10 +184,28 @@ async def browser_context(browser: Browser) -> AsyncIterator[BrowserContext]:
     await context.close()
 
 
+async def wait_for_requests(in_flight: set[BrowserRequest]) -> None:
+    """Until the page's requests have finished (or failed), for at most SETTLE_SECONDS."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while in_flight:
+        if time.monotonic() > deadline:
+            pytest.fail(f"requests still running after the test: {[r.url for r in in_flight]}")
+        await asyncio.sleep(0.05)
+
+
 @pytest.fixture
 async def page(browser_context: BrowserContext) -> AsyncIterator[Page]:
     page = await browser_context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # A request still running when a test ends keeps the API server working (storing an answer
+    # after its last words) while the database is cleaned, and its transaction can deadlock
+    # with the cleanup's TRUNCATE. A response read in full is one the server is done with: the
+    # page is closed once its requests are.
+    in_flight: set[BrowserRequest] = set()
+    page.on("request", lambda request: in_flight.add(request))
+    page.on("requestfinished", lambda request: in_flight.discard(request))
+    page.on("requestfailed", lambda request: in_flight.discard(request))
     yield page
+    await wait_for_requests(in_flight)
     assert errors == [], f"uncaught errors in the page: {errors}"
