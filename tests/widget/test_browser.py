@@ -479,6 +479,24 @@ class TestPhone:
         await close.click()
         await expect(hook(page, "launcher")).to_be_visible()
 
+    async def test_the_panel_takes_the_height_of_a_phone_held_sideways(
+        self, app: FastAPI, client: httpx.AsyncClient, host_site: HostSite, page: Page
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+        await page.set_viewport_size({"width": 667, "height": 375})
+
+        await open_widget(page, host_site.page_url(bot.chatbot.id))
+
+        # Above the launcher it was 267 px tall, the messages a strip of four lines between the
+        # header and the composer; now it is as tall as the screen, with its own close button.
+        box = await page.get_by_role("dialog").bounding_box()
+        assert box is not None and (box["y"], box["height"]) == (0, 375), box
+        assert box["x"] + box["width"] == 667
+        await expect(hook(page, "launcher")).to_be_hidden()
+        await expect(page.get_by_role("button", name="Close chat")).to_be_visible()
+        log = await page.get_by_role("log").bounding_box()
+        assert log is not None and log["height"] >= 180, log
+
     async def test_a_price_in_a_wide_table_stays_on_one_line(
         self,
         app: FastAPI,

@@ -29,6 +29,25 @@ LEAD_PROMPT = "We could not answer that. Leave your contact & we will write to y
 HANDOFF_MESSAGE = "Thanks! Someone from our team will reply here in a few minutes."
 # A person's reply appears within a few poll intervals (the widget reads every 4 seconds).
 AGENT_REPLY_TIMEOUT_MS = 15_000
+# Whether a focused element's outline lies inside its panel (a rounded box that clips it): the
+# outline's corners are checked against the panel's edges and the arcs of its corners.
+RING_INSIDE_PANEL = """element => {
+  const style = getComputedStyle(element);
+  const grow = parseFloat(style.outlineWidth) + parseFloat(style.outlineOffset);
+  const box = element.getBoundingClientRect();
+  const dialog = element.closest('[role="dialog"]');
+  const panel = dialog.getBoundingClientRect();
+  const radius = parseFloat(getComputedStyle(dialog).borderBottomRightRadius) || 0;
+  const inside = (x, y) => {
+    if (x < panel.left || x > panel.right || y < panel.top || y > panel.bottom) return false;
+    const cx = Math.min(Math.max(x, panel.left + radius), panel.right - radius);
+    const cy = Math.min(Math.max(y, panel.top + radius), panel.bottom - radius);
+    return Math.hypot(x - cx, y - cy) <= radius;
+  };
+  const xs = [box.left - grow, box.right + grow];
+  const ys = [box.top - grow, box.bottom + grow];
+  return grow > 0 && xs.every((x) => ys.every((y) => inside(x, y)));
+}"""
 
 
 async def configure(client: httpx.AsyncClient, bot: PublicBot, settings: dict[str, Any]) -> None:
@@ -164,6 +183,25 @@ class TestLeadForm:
             ("grace@example.com", conversation["conversationId"])
         ]
 
+    async def test_a_phone_does_not_zoom_into_the_form(
+        self, app: FastAPI, client: httpx.AsyncClient, host_site: HostSite, page: Page
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+        await configure(
+            client,
+            bot,
+            {"lead_capture": {"enabled": True, "fields": ["name", "email"], "when": "start"}},
+        )
+        await page.set_viewport_size({"width": 375, "height": 667})
+
+        await open_widget(page, host_site.page_url(bot.chatbot.id))
+
+        # Safari on a phone zooms the page into a focused field whose text is under 16 px, and
+        # does not zoom back out: the question field had 16 px there, the form's fields 15.
+        form = hook(page, "lead-form")
+        for field in (form.get_by_label("Name"), form.get_by_label("Email"), hook(page, "input")):
+            await expect(field).to_have_css("font-size", "16px")
+
     async def test_after_messages_and_too_many_submissions_are_explained(
         self,
         app: FastAPI,
@@ -286,6 +324,25 @@ class TestHandoff:
 
 
 class TestHandoffSetting:
+    async def test_the_focus_ring_of_talk_to_a_person_is_whole(
+        self, app: FastAPI, client: httpx.AsyncClient, host_site: HostSite, page: Page
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+        await configure(client, bot, {"handoff_enabled": True})
+        await page.goto(host_site.page_url(bot.chatbot.id))
+        await hook(page, "launcher").focus()
+        await page.keyboard.press("Enter")  # opened from the keyboard: focus rings show
+        talk = hook(page, "handoff")
+
+        for viewport in ({"width": 1280, "height": 800}, {"width": 375, "height": 667}):
+            await page.set_viewport_size(viewport)
+            await hook(page, "input").focus()
+            await page.keyboard.press("Tab")  # the send button is disabled: the next stop
+
+            await expect(talk).to_be_focused()
+            # Its outline was cut by the panel's bottom edge (and on a desktop, its corner).
+            assert await talk.evaluate(RING_INSIDE_PANEL), viewport
+
     async def test_no_talk_to_a_person_when_the_chatbot_has_hand_off_off(
         self,
         app: FastAPI,

@@ -643,7 +643,9 @@ textarea:focus, .lead input:focus { outline: 2px solid transparent; border-color
 .lead-send { align-self: flex-start; margin-top: 6px; border: 0; border-radius: 8px; padding: 8px 14px;
   background: var(--sc-primary); color: var(--sc-on-primary); font: inherit; font-weight: 600; cursor: pointer; }
 .lead-send:disabled { opacity: .6; cursor: wait; }
-.actions { display: flex; justify-content: flex-end; padding: 0 12px 4px; background: #fff; }
+/* Room below for the focus ring (3 px outline, 2 px offset) of the link-like buttons, which the
+   panel's edge and rounded corner cut with less. */
+.actions { display: flex; justify-content: flex-end; padding: 0 12px 10px; background: #fff; }
 .actions[hidden] { display: none; }
 .handoff { border: 0; background: none; color: var(--sc-link); font: inherit; font-size: 13px;
   text-decoration: underline; cursor: pointer; padding: 6px 4px; }
@@ -657,7 +659,16 @@ textarea:focus, .lead input:focus { outline: 2px solid transparent; border-color
   .open .launcher { display: none; }
   .launcher { bottom: 16px; right: 16px; }
   .left .launcher { left: 16px; }
-  textarea { font-size: 16px; }
+}
+/* A phone held sideways: above the launcher the panel would leave the messages a strip. */
+@media (max-height: 480px) {
+  .panel { top: 0; right: 0; bottom: 0; height: 100%; max-height: none; border-radius: 0; }
+  .left .panel { right: auto; left: 0; }
+  .open .launcher { display: none; }
+}
+/* Safari on a phone zooms into a focused field whose text is under 16 px. */
+@media (max-width: 480px), (max-height: 480px) {
+  textarea, .lead input { font-size: 16px; }
 }
 @media (prefers-reduced-motion: reduce) { .dot { animation: none; opacity: .7; } }
 `;
