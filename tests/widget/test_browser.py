@@ -247,6 +247,33 @@ class TestAskingOnACustomersSite:
         # The theme colour (#0f766e), not an outline around a grey border.
         await expect_one_focus_ring(hook(page, "input"), "rgb(15, 118, 110)")
 
+    async def test_keyboard_stops_in_the_header_and_the_conversation_show_a_ring(
+        self, app: FastAPI, client: httpx.AsyncClient, host_site: HostSite, page: Page
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+        await page.goto(host_site.page_url(bot.chatbot.id))
+        await hook(page, "launcher").focus()
+        await page.keyboard.press("Enter")
+        await expect(hook(page, "input")).to_be_focused()
+
+        await page.keyboard.press("Shift+Tab")
+        await expect(page.get_by_role("button", name="How do I create")).to_be_focused()
+        await page.keyboard.press("Shift+Tab")  # the conversation, to scroll it with the keys
+        conversation = page.get_by_role("log")
+        await expect(conversation).to_be_focused()
+        # The theme's ring, inside its edges (which the panel clips), not the browser's own.
+        await expect(conversation).to_have_css("outline-style", "solid")
+        await expect(conversation).to_have_css("outline-color", "rgb(15, 118, 110)")
+        await expect(conversation).to_have_css("outline-offset", "-3px")
+        await page.keyboard.press("Shift+Tab")
+        close = page.locator(".header").get_by_role("button", name="Close chat")
+        await expect(close).to_be_focused()
+        # On the header's theme colour a ring of the theme colour was invisible: the ring is
+        # the colour of the header's text.
+        await expect(page.locator(".header")).to_have_css("background-color", "rgb(15, 118, 110)")
+        await expect(close).to_have_css("outline-color", "rgb(255, 255, 255)")
+        await expect(close).to_have_css("outline-style", "solid")
+
     async def test_suggested_question_asks_it(
         self,
         app: FastAPI,

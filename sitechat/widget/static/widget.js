@@ -547,6 +547,8 @@
 .left .launcher { right: auto; left: 20px; }
 .launcher:hover { filter: brightness(1.06); }
 button:focus-visible, a:focus-visible { outline: 3px solid var(--sc-focus); outline-offset: 2px; }
+/* On the header's theme colour a ring of that colour would not show: the header text's colour. */
+.header button:focus-visible { outline-color: currentColor; }
 .panel { position: fixed; bottom: 84px; right: 20px; z-index: 2147483001; width: 380px;
   max-width: calc(100vw - 40px); height: 600px; max-height: calc(100vh - 108px); display: flex;
   flex-direction: column; background: #fff; border-radius: 16px; overflow: hidden;
@@ -564,6 +566,9 @@ button:focus-visible, a:focus-visible { outline: 3px solid var(--sc-focus); outl
 .close:hover { background: rgba(255, 255, 255, .18); }
 .messages { flex: 1; overflow-y: auto; padding: 16px; display: flex; flex-direction: column; gap: 12px;
   background: #f8fafc; overscroll-behavior: contain; }
+/* The conversation takes focus to be scrolled from the keyboard: the theme's ring, inside its
+   edges, which the panel clips. */
+.messages:focus-visible { outline: 3px solid var(--sc-focus); outline-offset: -3px; }
 .msg { display: flex; flex-direction: column; max-width: 88%; align-self: flex-start; }
 .msg-user { align-self: flex-end; }
 .bubble { padding: 10px 14px; border-radius: 16px; overflow-wrap: anywhere; background: #fff;
