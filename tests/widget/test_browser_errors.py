@@ -71,6 +71,32 @@ class TestFriendlyErrors:
         await expect(answer).to_contain_text("Use python -m venv")
         await expect(hook(page, "message-assistant")).to_have_count(1)  # the failed one is gone
 
+    async def test_the_refusal_does_not_cover_the_latest_message(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        host_site: HostSite,
+        llm_server: ChatCompletionsServer,
+        browser_context: BrowserContext,
+        page: Page,
+    ) -> None:
+        bot = await public_bot(app, client, host_site.origin)
+        llm_server.behaviour.reply_chunks = [f"Step {n}: do the next thing.\n\n" for n in range(20)]
+        await open_widget(page, host_site.page_url(bot.chatbot.id))
+        await ask(page, "How do I create a virtual environment?")  # the conversation scrolls
+        await browser_context.set_offline(True)
+
+        await send(page, "And how do I activate it?")
+
+        await expect(page.get_by_role("alert")).to_contain_text("You're offline.")
+        await assert_no_typing_dots(page)
+        # The message bar took its height from the conversation, which kept its scroll position:
+        # the question just asked was half hidden behind the bar.
+        question = await hook(page, "message-user").last.bounding_box()
+        conversation = await page.get_by_role("log").bounding_box()
+        assert question is not None and conversation is not None
+        assert question["y"] + question["height"] <= conversation["y"] + conversation["height"]
+
     async def test_an_answer_failing_on_the_server(
         self,
         app: FastAPI,

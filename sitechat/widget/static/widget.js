@@ -778,10 +778,13 @@ textarea:focus, .lead input:focus { outline: 2px solid transparent; border-color
     }
 
     function showStatus(message, retry) {
+      // The bar takes its height from the conversation: keep the latest message in view.
+      const stick = nearBottom();
       statusText.textContent = message;
       state.retry = retry || null;
       retryButton.hidden = !retry;
       status.hidden = false;
+      if (stick) scrollDown(true);
     }
     function clearStatus() {
       status.hidden = true;
