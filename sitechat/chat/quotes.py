@@ -27,6 +27,8 @@ from sitechat.chat.sentences import (
 from sitechat.knowledge.chunking import HEADING_SEPARATOR
 from sitechat.knowledge.passages import PageKey, Passage
 
+# A numbered list item's number ("4. Edit the email text...").
+_STEP = re.compile(r"^\d{1,3}[.)]\s")
 # An API entry's signature line: `[kind] name.path(arguments) [-> result]` or a dotted name.
 SIGNATURE = re.compile(r"(?:[a-z]+ )?[A-Za-z_][\w.]*(?:\(.{0,160}\)(?: ?-> ?\S.{0,60})?|\.\w+)")
 # A section heading that names an entry in code: "`work_mem` (`integer`)", "`-c` `--command`".
@@ -100,9 +102,15 @@ def split_passages(passages: Sequence[Passage]) -> list[Unit]:
                 )
             )
             units.append(
-                Unit(passage_index, position, kind, text, content_terms(text), words, fragment)
+                Unit(passage_index, position, kind, text, _terms(kind, text), words, fragment)
             )
     return units
+
+
+def _terms(kind: UnitKind, text: str) -> frozenset[str]:
+    """A unit's terms; a list item's number is its place, not a word of it ("7." does not
+    answer "pad 7 with zeros")."""
+    return content_terms(_STEP.sub("", text, count=1) if kind == "item" else text)
 
 
 def best_snippet(text: str, reference: str) -> str:
@@ -265,7 +273,6 @@ _BACK_REFERENCES_TEXT = """
 """
 BACK_REFERENCES = frozenset(_BACK_REFERENCES_TEXT.split())
 _FIRST_WORD = re.compile(r"[A-Za-z]+")
-_STEP = re.compile(r"\d{1,3}[.)]\s")
 _NAMED_IN_CODE = re.compile(r"`([^`]+)`")
 
 

@@ -1074,6 +1074,24 @@ class TestReadability:
         assert sent.text.startswith("Reminders are sent at 9:00"), sent.text
         assert "Edit the reminder email" not in sent.text, sent.text
 
+    async def test_a_list_items_number_is_not_a_word_it_says(self) -> None:
+        # Footnotes numbered "3." and "4.": the question's numbers are not their subject.
+        alternate = make_passage(
+            "3. The alternate form causes the result to always contain a decimal point.",
+            title="Built-in Types",
+            heading="Built-in Types > printf-style formatting > Notes",
+        )
+        floor = make_passage(
+            "4. Floor division: the result is always rounded towards minus infinity, so "
+            "`(-1)//2` is `-1`.",
+            title="Built-in Types",
+            heading="Built-in Types > Numeric Types > Notes",
+        )
+
+        answer = await ask("why does 3 // 2 give 1, rounded down?", [alternate, floor])
+
+        assert answer.text.startswith("4. Floor division"), answer.text
+
     async def test_an_admonitions_label_is_not_quoted_as_a_sentence(self) -> None:
         # Sphinx renders a note's label as a paragraph of its own ("Note"); quoted, it read as
         # "... caught and handled. Note The timeout() context manager ...".
