@@ -419,8 +419,8 @@ def _can_lead(unit: Unit, whole: frozenset[int] = frozenset(), holds_value: bool
         if is_table_line(unit.text):
             return holds_value
         return unit.passage_index in whole or len(unit.words) >= MIN_ITEM_LEAD_WORDS
-    if starts_mid_sentence(unit.text):
-        return False
+    if starts_mid_sentence(unit.text) or _ASIDE.search(unit.text):
+        return False  # nor a version note, nor a pointer elsewhere
     return holds_value or unit.text.rstrip("`*)\"'").endswith(SENTENCE_ENDS)
 
 

@@ -269,6 +269,7 @@ def matching_qa_passage(question: str, passages: Sequence[Passage]) -> int | Non
 # A sentence opening with one of these leans on the one before it.
 _BACK_REFERENCES_TEXT = """
     this that these those it its they them such however otherwise also then thus therefore
+    previously
     instead here
 """
 BACK_REFERENCES = frozenset(_BACK_REFERENCES_TEXT.split())

@@ -1092,6 +1092,30 @@ class TestReadability:
 
         assert answer.text.startswith("4. Floor division"), answer.text
 
+    async def test_a_version_note_does_not_lead(self) -> None:
+        entry = make_passage(
+            "Deprecated since version 3.3: It is now possible to use staticmethod with "
+            "abstractmethod, making this decorator redundant. A subclass of the built-in "
+            "staticmethod, indicating an abstract staticmethod.",
+            title="abc",
+            heading="abc > abstractstaticmethod",
+        )
+        traceback = make_passage(
+            "A traceback object is normally created automatically when an exception is raised "
+            "and attached to it as its __traceback__ attribute, which is writable, so a handler "
+            "can replace it with any other traceback before the exception travels further up "
+            "the stack, and the traceback printed at the end is the one it chose to keep there. "
+            "Changed in version 3.11: a raise in an except clause keeps the modified traceback. "
+            "Previously, the exception was re-raised with the traceback it had when caught.",
+            title="The raise statement",
+        )
+
+        answer = await ask("abstract staticmethod with abstractmethod", [entry])
+        previous = await ask("re-raised exception traceback when caught", [traceback])
+
+        assert answer.text.startswith("A subclass of the built-in staticmethod"), answer.text
+        assert not previous.text.startswith("Previously"), previous.text
+
     async def test_an_admonitions_label_is_not_quoted_as_a_sentence(self) -> None:
         # Sphinx renders a note's label as a paragraph of its own ("Note"); quoted, it read as
         # "... caught and handled. Note The timeout() context manager ...".
