@@ -124,9 +124,11 @@ MAX_LEAD_CHARS = 500
 MAX_LEAD_TRIES = 3
 MIN_ITEM_LEAD_WORDS = 8
 # Sentences beside the point of a section: version and platform notes, and pointers to text
-# elsewhere ("...are listed below.").
+# elsewhere ("...are listed below.", "See Chapter 14 for...", "The tables below describe...").
 _ASIDE = re.compile(
-    r"^(?:(?:changed|new) in version|deprecated since|availability:|see also)"
+    r"^(?:(?:changed|new) in version|deprecated since|availability:|see also"
+    r"|see (?:chapter|section|appendix|table|figure)s? [\dA-Z]"
+    r"|the (?:tables?|figures?|examples?|sections?) (?:below|above|that follow)\b)"
     r"|\b(?:below|above|following)[.:]$",
     re.IGNORECASE,
 )
@@ -485,7 +487,8 @@ def _lead_paragraph(
         leads_to_code = any(u.kind == "code" for u in following[offset + 1 : CODE_WITHIN_UNITS])
         on_subject = bool(unit.terms & subject) or previous.text.endswith(":") or leads_to_code
         if (
-            sentences > MAX_LEAD_SENTENCES - 1
+            (_ASIDE.search(unit.text) and not unit.text.endswith(":"))  # not what it shows
+            or sentences > MAX_LEAD_SENTENCES - 1
             or prose_chars + len(unit.text) > MAX_PARAGRAPH_CHARS
             or not on_subject
         ):

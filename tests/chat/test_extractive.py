@@ -1092,7 +1092,7 @@ class TestReadability:
 
         assert answer.text.startswith("4. Floor division"), answer.text
 
-    async def test_a_version_note_does_not_lead(self) -> None:
+    async def test_a_version_note_or_a_pointer_elsewhere_is_not_quoted(self) -> None:
         entry = make_passage(
             "Deprecated since version 3.3: It is now possible to use staticmethod with "
             "abstractmethod, making this decorator redundant. A subclass of the built-in "
@@ -1110,11 +1110,24 @@ class TestReadability:
             title="The raise statement",
         )
 
+        progress = make_passage(
+            "See Chapter 11 for information about how indexes are built and used. Whenever "
+            "CREATE INDEX is running, the pg_stat_progress_create_index view will contain one "
+            "row for each backend that is creating indexes. The tables below describe the "
+            "information that will be reported about the index and how to interpret it.",
+            title="Progress Reporting",
+        )
+
         answer = await ask("abstract staticmethod with abstractmethod", [entry])
         previous = await ask("re-raised exception traceback when caught", [traceback])
+        pointer = await ask("how far along is create index, what information", [progress])
 
         assert answer.text.startswith("A subclass of the built-in staticmethod"), answer.text
         assert not previous.text.startswith("Previously"), previous.text
+        assert pointer.text == (
+            "Whenever CREATE INDEX is running, the pg_stat_progress_create_index view will "
+            "contain one row for each backend that is creating indexes. [1]"
+        ), pointer.text
 
     async def test_an_admonitions_label_is_not_quoted_as_a_sentence(self) -> None:
         # Sphinx renders a note's label as a paragraph of its own ("Note"); quoted, it read as
