@@ -68,6 +68,7 @@ from sitechat.chat.quotes import (
 from sitechat.chat.sentences import content_terms, is_table_line, near_duplicate
 from sitechat.chat.values import (
     VALUE_WEIGHT,
+    WHICH_ROWS,
     ValueKind,
     answers_with_value,
     header_terms,
@@ -284,6 +285,7 @@ def _score_units(
         holds_value = unit.kind != "code" and answers_with_value(
             wanted, unit.text, matched | context, subject
         )
+        holds_value &= wanted is not WHICH_ROWS or bool(matched - row_header)  # says it itself
         introduces = not holds_value and answers_with_value(
             wanted, lists.get(id(unit), ""), matched | context, subject
         )

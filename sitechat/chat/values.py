@@ -134,11 +134,17 @@ VALUE_KINDS = (
 )
 
 
+# Last: "which rooms look at the sea" asks for the rows of a table that say so ("| The Lookout
+# | ... | Full sea view |"), when no other kind of value is asked for.
+WHICH_ROWS = ValueKind(re.compile(r"\bwhich\b", re.I), frozenset(), re.compile(r"^\|"))
+
+
 def wanted_value(question: str) -> ValueKind | None:
     """The kind of value the question asks for: a price for "how much", a time for "when are
     you open", a duration for "how long", an e-mail address, a postal address, a phone
     number; None for others."""
-    return next((kind for kind in VALUE_KINDS if kind.asked.search(question)), None)
+    kinds = (*VALUE_KINDS, WHICH_ROWS)
+    return next((kind for kind in kinds if kind.asked.search(question)), None)
 
 
 def self_named_terms(kind: ValueKind | None) -> frozenset[str]:

@@ -302,6 +302,36 @@ class TestValuesAsked:
 
         assert answer.text.startswith("We fix punctures while you wait"), answer.text
 
+    async def test_which_asks_for_the_rows_of_a_table_that_say_it(self) -> None:
+        rooms = make_passage(
+            "| Room | Beds | View |\n| --- | --- | --- |\n| The Lookout | Super-king | Full sea "
+            "view |\n| Kittiwake | Twin | Garden |\n| Saltings | King-size | Full sea view |",
+            title="Rooms & rates",
+            closeness=0.35,
+        )
+        home = make_passage(
+            "Whether you're here for sea air or the cliff paths, we'd love to look after you. "
+            "Two of our rooms have a full view of the sea.",
+            title="Welcome",
+            closeness=0.28,
+        )
+        navigation = make_passage(
+            "| Prev | Up | Next |\n| --- | --- | --- |\n| 46.9. Utility Functions | Home | 46.11. "
+            "Environment Variables |\n\nPython 3 is the only Python version supported by the "
+            "driver.",
+            title="Python 2 vs. Python 3",
+            closeness=0.44,
+        )
+
+        answer = await ask("which rooms look at the sea", [home, rooms])
+        driver = await ask("which python driver is faster", [navigation])
+
+        assert answer.text.startswith("| Room | Beds | View |"), answer.text
+        assert "| The Lookout | Super-king | Full sea view |" in answer.text
+        assert "| Saltings | King-size | Full sea view |" in answer.text
+        assert "Kittiwake" not in answer.text
+        assert "Prev" not in driver.text, driver.text
+
     async def test_a_phone_number_comes_without_its_sections_other_sentences(self) -> None:
         emergency = make_passage(
             "Phone us on 01632 960418 as soon as the lines open. Emergency slots are given out "
