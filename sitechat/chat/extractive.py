@@ -57,13 +57,12 @@ from sitechat.chat.quotes import (
     drop_a_reply_to_another_question,
     entry_of,
     leans_back,
-    matching_faq_entry,
-    matching_qa_passage,
     out_of_place,
     quotable_before,
     render,
     split_passages,
     starts_mid_sentence,
+    stored_answer,
 )
 from sitechat.chat.sentences import content_terms, is_table_line, near_duplicate
 from sitechat.chat.values import (
@@ -176,10 +175,9 @@ class ExtractiveAnswerer:
     ) -> tuple[str, list[Citation]]:
         """Return the answer text and its citations; no citations means the fallback."""
         budget = settings.max_answer_chars
-        qa_index = matching_qa_passage(question, passages)
-        faq = matching_faq_entry(question, passages)
-        if qa_index is not None or faq is not None:
-            index, entry = (qa_index, "") if qa_index is not None else faq  # type: ignore[misc]
+        stored = stored_answer(question, passages)
+        if stored is not None:
+            index, entry = stored
             qa = passages[index]
             text = f"{entry} {qa.text.strip()}".strip()
             answer = shorten_markdown(text, budget - len("\n\n[1]"))

@@ -250,6 +250,14 @@ FAQ_MATCH_SHARE = 2 / 3
 MAX_FAQ_CHARS = 480
 
 
+def stored_answer(question: str, passages: Sequence[Passage]) -> tuple[int, str] | None:
+    """A stored answer to the question, to quote as it is: a Q&A source's entry asked nearly
+    alike, or else a page's short FAQ entry, with its question. The passage's index and the
+    question to say before its text ("" for a Q&A entry)."""
+    qa_index = matching_qa_passage(question, passages)
+    return (qa_index, "") if qa_index is not None else matching_faq_entry(question, passages)
+
+
 def matching_qa_passage(question: str, passages: Sequence[Passage]) -> int | None:
     """The Q&A passage whose question matches this one closely, if any."""
     asked = content_terms(question) or stems(question)
@@ -269,8 +277,7 @@ def matching_qa_passage(question: str, passages: Sequence[Passage]) -> int | Non
 # A sentence opening with one of these leans on the one before it.
 _BACK_REFERENCES_TEXT = """
     this that these those it its they them such however otherwise also then thus therefore
-    previously
-    instead here
+    previously instead here
 """
 BACK_REFERENCES = frozenset(_BACK_REFERENCES_TEXT.split())
 _FIRST_WORD = re.compile(r"[A-Za-z]+")
