@@ -58,6 +58,7 @@ from sitechat.chat.quotes import (
     entry_of,
     leans_back,
     out_of_place,
+    own_heading,
     quotable_before,
     render,
     split_passages,
@@ -67,7 +68,6 @@ from sitechat.chat.quotes import (
 from sitechat.chat.sentences import content_terms, is_table_line, near_duplicate
 from sitechat.chat.values import (
     VALUE_WEIGHT,
-    WHICH_ROWS,
     ValueKind,
     answers_with_value,
     header_terms,
@@ -77,7 +77,6 @@ from sitechat.chat.values import (
     value_subject,
     wanted_value,
 )
-from sitechat.knowledge.chunking import HEADING_SEPARATOR
 from sitechat.knowledge.passages import Passage
 
 # The lead sentence must cover at least this share of the question's (rarity-weighted) terms;
@@ -280,12 +279,12 @@ def _score_units(
         matched = unit.terms & query_terms
         row_header = headers.get((unit.passage_index, unit.position), frozenset())
         context = (heading_terms[unit.passage_index] | row_header) & query_terms
+        said = matched - row_header
         holds_value = unit.kind != "code" and answers_with_value(
-            wanted, unit.text, matched | context, subject
+            wanted, unit.text, matched | context, subject, said
         )
-        holds_value &= wanted is not WHICH_ROWS or bool(matched - row_header)  # says it itself
         introduces = not holds_value and answers_with_value(
-            wanted, lists.get(id(unit), ""), matched | context, subject
+            wanted, lists.get(id(unit), ""), matched | context, subject, said
         )
         holds_value |= introduces
         states_contact = holds_value and wanted is not None and wanted.names_itself
@@ -396,7 +395,7 @@ def _choose_paragraphs(
 
 def _named_by_heading(passages: Sequence[Passage], terms: frozenset[str]) -> list[bool]:
     """Per passage: its own heading (the last of its path) names every term of the question."""
-    return [terms <= content_terms(p.heading.rsplit(HEADING_SEPARATOR, 1)[-1]) for p in passages]
+    return [terms <= content_terms(own_heading(p.heading)) for p in passages]
 
 
 def _far_in_meaning(passage: Passage, lead: Passage) -> bool:

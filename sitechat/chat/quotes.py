@@ -124,11 +124,16 @@ def best_snippet(text: str, reference: str) -> str:
     return best_sentence or text
 
 
+def own_heading(heading: str) -> str:
+    """A passage's own heading, the last of its path ("FAQ > Is breakfast included?")."""
+    return heading.rsplit(HEADING_SEPARATOR, 1)[-1].strip()
+
+
 def entry_term(heading: str) -> str | None:
     """The entry a passage's section describes, when its heading names one (a definition term
     the page links to: `shutil.copytree(src, dst, ...)`, `work_mem` (`integer`)): quoted as
     code before what the answer quotes of it, since the description rarely names it."""
-    term = heading.rsplit(HEADING_SEPARATOR, 1)[-1].strip()
+    term = own_heading(heading)
     if SIGNATURE.fullmatch(term) or _CODE_TERM.fullmatch(term):
         return term.replace("`", "")
     return None
@@ -336,7 +341,7 @@ def matching_faq_entry(question: str, passages: Sequence[Passage]) -> tuple[int,
     and "Is breakfast included?" / "Yes, always."): the passage's index and its question."""
     asked = content_terms(question)
     for index, passage in enumerate(passages[:FAQ_PASSAGES]):
-        entry = passage.heading.rsplit(HEADING_SEPARATOR, 1)[-1].strip()
+        entry = own_heading(passage.heading)
         terms = content_terms(entry)
         if (
             entry.endswith("?")

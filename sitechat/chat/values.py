@@ -47,6 +47,9 @@ class ValueKind:
     # The value says what the asking words ask for by itself: an e-mail address is the
     # "email" asked for, wherever it stands; a time is not "open" (a hire's return time).
     names_itself: bool = False
+    # The unit must say a word of the question in its own text, not only in its column names
+    # or heading: a table's row answering "which" (not a "| Prev | Up | Next |" row).
+    said_in_text: bool = False
 
 
 # English visitors' words.
@@ -136,7 +139,9 @@ VALUE_KINDS = (
 
 # Last: "which rooms look at the sea" asks for the rows of a table that say so ("| The Lookout
 # | ... | Full sea view |"), when no other kind of value is asked for.
-WHICH_ROWS = ValueKind(re.compile(r"\bwhich\b", re.I), frozenset(), re.compile(r"^\|"))
+WHICH_ROWS = ValueKind(
+    re.compile(r"\bwhich\b", re.I), frozenset(), re.compile(r"^\|"), said_in_text=True
+)
 
 
 def wanted_value(question: str) -> ValueKind | None:
@@ -163,12 +168,17 @@ def value_subject(
 
 
 def answers_with_value(
-    kind: ValueKind | None, text: str, covered: frozenset[str], subject: Mapping[str, float]
+    kind: ValueKind | None,
+    text: str,
+    covered: frozenset[str],
+    subject: Mapping[str, float],
+    said: frozenset[str] = frozenset(),
 ) -> bool:
     """Whether a unit's `text` holds the value asked for and is about the question's subject:
     it (or its heading) covers `covered` of the question's terms, at least
-    `MIN_SUBJECT_COVERAGE` of the `subject`'s weight (`value_subject`)."""
-    if kind is None or not kind.holds.search(text):
+    `MIN_SUBJECT_COVERAGE` of the `subject`'s weight (`value_subject`); for a kind
+    `said_in_text`, its own text says some of them (`said`)."""
+    if kind is None or not kind.holds.search(text) or (kind.said_in_text and not said):
         return False
     total = sum(subject.values())
     found = sum(weight for term, weight in subject.items() if term in covered)
