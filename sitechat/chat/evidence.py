@@ -46,9 +46,9 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sitechat.chat.quotes import split_passages
+from sitechat.chat.quotes import Unit, split_passages
 from sitechat.chat.sentences import content_terms
-from sitechat.chat.values import wanted_value
+from sitechat.chat.values import ValueKind, wanted_value
 from sitechat.crawling.extract import is_link_list
 from sitechat.knowledge.passages import LEXICAL, SEMANTIC, Passage
 
@@ -131,10 +131,11 @@ def evidence_of(
         and any(asked.holds.search(p.text) for p in passages[:CONTACT_PASSAGES])
     )
     terms = content_terms(question)
+    units = split_passages(passages[:CONTACT_PASSAGES])
     all_said = len(terms) >= MIN_STATED_TERMS and any(
-        terms <= unit.terms for unit in split_passages(passages[:STATED_PASSAGES])
+        terms <= unit.terms for unit in units if unit.passage_index < STATED_PASSAGES
     )
-    words_stated = all_said or _value_stated(question, passages)
+    words_stated = all_said or _value_stated(asked, terms, units)
     return Evidence(
         closeness,
         agreement,
@@ -162,18 +163,14 @@ def answerable(
     return evidence.closeness >= close or (evidence.agreement and evidence.closeness >= near)
 
 
-def _value_stated(question: str, passages: Sequence[Passage]) -> bool:
+def _value_stated(asked: ValueKind | None, terms: frozenset[str], units: Sequence[Unit]) -> bool:
     """A unit of the first passages holds the value the question asks for (a price, a time, a
-    duration) and says all of the question's other words (three at least) but one: "The
-    confirmation link is valid for 24 hours" for "how long is the link in the email to confirm
-    my account valid"."""
-    asked = wanted_value(question)
+    duration, a table's row for "which") and says all of the question's other words (three at
+    least) but one: "The confirmation link is valid for 24 hours" for "how long is the link in
+    the email to confirm my account valid"."""
     if asked is None or asked.names_itself:
         return False
-    subject = content_terms(question) - asked.asking
+    subject = terms - asked.asking
     if len(subject) < MIN_STATED_TERMS + 1:
         return False
-    return any(
-        len(subject - unit.terms) <= 1 and asked.holds.search(unit.text)
-        for unit in split_passages(passages[:CONTACT_PASSAGES])
-    )
+    return any(len(subject - unit.terms) <= 1 and asked.holds.search(unit.text) for unit in units)

@@ -87,6 +87,15 @@ async def request_handoff_as_visitor(
     )
 
 
+def _about(conversation: Conversation) -> dict[str, str]:
+    """What every hand-off webhook event says of its conversation."""
+    return {
+        "conversation_id": str(conversation.id),
+        "chatbot_id": str(conversation.chatbot_id),
+        "channel": conversation.channel.value,
+    }
+
+
 async def request_handoff(
     session: AsyncSession,
     conversation: Conversation,
@@ -103,9 +112,7 @@ async def request_handoff(
     conversation.handoff_reason = reason or None
     await session.flush()
     event = {
-        "conversation_id": str(conversation.id),
-        "chatbot_id": str(conversation.chatbot_id),
-        "channel": conversation.channel.value,
+        **_about(conversation),
         "requested_by": requested_by,
         "reason": conversation.handoff_reason,
         "title": conversation.title,
@@ -130,9 +137,7 @@ async def hand_back(
     conversation.handoff_reason = None
     await session.flush()
     event = {
-        "conversation_id": str(conversation.id),
-        "chatbot_id": str(conversation.chatbot_id),
-        "channel": conversation.channel.value,
+        **_about(conversation),
         "ended_by": ended_by,
         "requested_at": requested_at.isoformat() if requested_at is not None else None,
     }
