@@ -24,6 +24,7 @@ _STOP_WORDS_TEXT = """
 """
 STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 _ABBREVIATIONS = frozenset({"e.g.", "i.e.", "etc.", "vs.", "mr.", "mrs.", "dr.", "no.", "cf."})
+_OPENING = "([{\"'\u201c\u2018"  # brackets and opening quotes, straight or curly
 
 _WORD = re.compile(r"\w+")
 # Lines at most this long, ending without punctuation, were broken by the page (`joined_lines`).
@@ -153,7 +154,9 @@ def split_sentences(paragraph: str) -> Iterable[str]:
     paragraph = _ADMONITION.sub("", paragraph.replace("¶", ""))
     start = 0
     for match in _SENTENCE_END.finditer(paragraph):
+        # "(e.g. FTP, HTTP)": the abbreviation may follow an opening bracket or quote.
         last_word = paragraph[start : match.start() + 1].rsplit(None, 1)[-1].lower()
+        last_word = last_word.lstrip(_OPENING)
         if last_word in _ABBREVIATIONS or (len(last_word) == 2 and last_word[0].isalpha()):
             continue  # "e.g. Foo" or an initial such as "J. Smith"
         sentence = paragraph[start : match.end()].strip()

@@ -1159,6 +1159,24 @@ class TestReadability:
             "contain one row for each backend that is creating indexes. [1]"
         ), pointer.text
 
+    async def test_an_abbreviation_in_brackets_does_not_end_the_sentence(self) -> None:
+        # "(e.g. FTP, HTTP)" was cut after "(e.g.": the answer began "FTP, HTTP). This...".
+        passage = make_passage(
+            "It offers a very simple interface, in the form of the urlopen function. It also "
+            "offers a slightly more complex interface for handling common situations, like "
+            "basic authentication, cookies and proxies. These are provided by objects called "
+            "handlers and openers.\n\nThe urllib package supports fetching URLs for many URL "
+            "schemes using their associated network protocols (e.g. FTP, HTTP). This tutorial "
+            "focuses on the most common case, HTTP.\n\nFor straightforward situations urlopen "
+            "is very easy to use. But as soon as you encounter errors when opening HTTP URLs, "
+            "you will need some understanding of the HyperText Transfer Protocol.",
+            title="HOWTO Fetch Internet Resources",
+        )
+
+        answer = await ask("which case does this http tutorial focus on", [passage])
+
+        assert answer.text.startswith("The urllib package supports fetching URLs"), answer.text
+
     async def test_an_admonitions_label_is_not_quoted_as_a_sentence(self) -> None:
         # Sphinx renders a note's label as a paragraph of its own ("Note"); quoted, it read as
         # "... caught and handled. Note The timeout() context manager ...".
