@@ -29,6 +29,11 @@ from sitechat.knowledge.passages import PageKey, Passage
 
 # A numbered list item's number ("4. Edit the email text...").
 _STEP = re.compile(r"^\d{1,3}[.)]\s")
+# A name in lower case: a parameter's or a module's ("rel_tol", "urllib.request", "os.path"),
+# a function's ("autoinc()") or a special one ("__slots__"); not "e.g." nor a plain word.
+_NAME_FIRST = re.compile(
+    r"(?:__[a-z0-9_]+__|[a-z][a-z0-9]*(?:[._]+[a-z0-9]{2,})+|[a-z][a-z0-9_]*\(\))(?:\(\))?\s"
+)
 # An API entry's signature line: `[kind] name.path(arguments) [-> result]` or a dotted name.
 SIGNATURE = re.compile(r"(?:[a-z]+ )?[A-Za-z_][\w.]*(?:\(.{0,160}\)(?: ?-> ?\S.{0,60})?|\.\w+)")
 # A section heading that names an entry in code: "`work_mem` (`integer`)", "`-c` `--command`".
@@ -140,6 +145,11 @@ def entry_term(heading: str) -> str | None:
 
 
 def starts_mid_sentence(text: str) -> bool:
+    """Whether the text begins as a sentence's continuation does: lower case, or with a comma
+    or a closing bracket. A sentence may begin with a name written in lower case, a parameter's
+    or a module's ("rel_tol is the relative tolerance", "urllib.request supports...")."""
+    if _NAME_FIRST.match(text.lstrip("*\"'(")):
+        return False
     first = text.lstrip("*_\"'(")[:1]
     return not first or first.islower() or first in ",;)]"
 

@@ -1177,6 +1177,24 @@ class TestReadability:
 
         assert answer.text.startswith("The urllib package supports fetching URLs"), answer.text
 
+    async def test_a_sentence_may_begin_with_a_name_in_lower_case(self) -> None:
+        # A parameter's description begins with its name: read as a sentence's continuation,
+        # it could not lead, and "what does rel_tol mean" got the fallback.
+        isclose = make_passage(
+            "The IEEE 754 special values of NaN, inf, and -inf will be handled according to "
+            "IEEE rules. Specifically, NaN is not considered close to any other value, "
+            "including NaN. inf and -inf are only considered close to themselves.\n\n"
+            "rel_tol is the relative tolerance: it is the maximum allowed difference between "
+            "a and b, relative to the larger absolute value of a or b.\n\nSee also PEP 485 for "
+            "the full history of this function and its design.",
+            title="math",
+            heading="math > isclose(a, b, *, rel_tol=1e-09, abs_tol=0.0)",
+        )
+
+        answer = await ask("what does rel_tol mean", [isclose])
+
+        assert "rel_tol is the relative tolerance: it is the maximum" in answer.text, answer.text
+
     async def test_an_admonitions_label_is_not_quoted_as_a_sentence(self) -> None:
         # Sphinx renders a note's label as a paragraph of its own ("Note"); quoted, it read as
         # "... caught and handled. Note The timeout() context manager ...".
