@@ -241,7 +241,7 @@ async def _index_text_or_qa(
         title=source.title if source.question is None else source.question,
     )
     if source.kind is SourceKind.text:
-        chunk_count = await index_markdown(session, target, source.content or "")
+        chunk_count = await index_markdown(session, target, source.content or "", notes=True)
     else:
         chunk_count = await index_question_answer(
             session, target, source.question or "", source.content or ""

@@ -27,6 +27,23 @@ _ANCHOR_SUFFIX = re.compile(r"\s*\{#([A-Za-z][\w.:-]{0,199})\}$")
 # The overlap that starts a chunk begins at a sentence when one starts within its first part:
 # a chunk that opens mid-sentence reads badly when quoted.
 _OVERLAP_SENTENCE_START = re.compile(r"[.!?]\s+(?=[A-Z`\"'(])")
+# Notes (`_facts`): a sentence ends before a capital, a digit or a quote; one that opens with
+# a word referring back belongs with the one before, as one sharing a subject word (five
+# letters or more, not a common one); a block of list items or table rows stays whole.
+_FACT_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+_LEANS_BACK = re.compile(
+    r"(?:it|its|it's|this|that|these|those|they|their|them|such|also|but|however|otherwise"
+    r"|then|so|both|each|either|neither|there)\b",
+    re.IGNORECASE,
+)
+_LISTED = re.compile(r"^\s*(?:[-*+]|\d+[.)]|\|)\s")
+_SUBJECT_WORD = re.compile(r"[A-Za-z]{5,}")
+_COMMON_WORDS_TEXT = """
+    about above after again always among because before being below between could every first
+    other their there these those through under until where which while would should never
+    often please still thanks thank today whether within without
+"""
+_COMMON_WORDS = frozenset(_COMMON_WORDS_TEXT.split())
 
 
 @dataclass(frozen=True)
@@ -51,16 +68,52 @@ class _Section:
 
 
 def chunk_markdown(
-    markdown: str, *, max_chars: int = 1500, overlap_chars: int = 200
+    markdown: str, *, max_chars: int = 1500, overlap_chars: int = 200, notes: bool = False
 ) -> list[TextChunk]:
+    """The text's chunks in reading order. With `notes` (a text a customer pasted), prose
+    under no heading is cut into its facts (`_facts`) instead of packed."""
     if max_chars < 100:
         raise ValueError("max_chars must be at least 100")
     overlap_chars = max(0, min(overlap_chars, max_chars // 2))
     chunks: list[TextChunk] = []
     for section in _sections(markdown):
-        for text in _pack_section(section.blocks, max_chars, overlap_chars):
+        if notes and not section.heading_path:
+            pieces = _facts(section.blocks, max_chars, overlap_chars)
+        else:
+            pieces = _pack_section(section.blocks, max_chars, overlap_chars)
+        for text in pieces:
             chunks.append(TextChunk(section.heading_path, text, len(chunks), section.anchor))
     return chunks
+
+
+def _facts(blocks: list[_Block], max_chars: int, overlap_chars: int) -> Iterator[str]:
+    """Notes without a heading, a chunk per fact: a paragraph of prose is cut into its
+    sentences, a sentence kept with the one before when it refers back ("It...", "This..."),
+    follows one that introduces it ("...as follows:") or goes on about its subject; a list, a
+    table or code stays whole, with the sentence introducing it. A shop's notes pasted as one
+    paragraph ("We are open... We deliver... We bake a vegan loaf...") made one passage far in
+    meaning from "when r u open" (ADR 0034)."""
+    facts: list[str] = []
+    for block in blocks:
+        if block.is_code or _LISTED.match(block.text):
+            if facts and facts[-1].endswith(":"):
+                facts[-1] = f"{facts[-1]}\n\n{block.text}"
+            else:
+                facts.append(block.text)
+            continue
+        previous = ""
+        for sentence in _FACT_END.split(block.text.strip()):
+            if previous and (
+                _LEANS_BACK.match(sentence)
+                or previous.endswith(":")
+                or _same_subject(previous, sentence)
+            ):
+                facts[-1] = f"{facts[-1]} {sentence}"
+            else:
+                facts.append(sentence)
+            previous = sentence
+    for fact in facts:
+        yield from _pack_section([_Block(fact)], max_chars, overlap_chars)
 
 
 def split_anchor(heading: str) -> tuple[str, str | None]:
@@ -115,6 +168,18 @@ def _blocks(markdown: str) -> Iterator[tuple[_Block, tuple[int, str] | None]]:
         index += 1
     if paragraph:
         yield _Block("\n".join(paragraph)), None
+
+
+def _same_subject(previous: str, sentence: str) -> bool:
+    """Whether the sentence goes on about the previous one's subject: they share a word of
+    five letters or more, compared by its first five ("We deliver..." and "Delivery is
+    free...")."""
+    return bool(_subject_words(previous) & _subject_words(sentence))
+
+
+def _subject_words(text: str) -> set[str]:
+    words = (w.lower() for w in _SUBJECT_WORD.findall(text))
+    return {w[:5] for w in words if w not in _COMMON_WORDS}
 
 
 def _closing_fence(lines: list[str], start: int, opening: str) -> int:

@@ -45,10 +45,10 @@ class ChunkText:
     anchor: str | None = None  # the id of the nearest heading the page gives one
 
 
-def chunks_of_markdown(markdown: str) -> list[ChunkText]:
+def chunks_of_markdown(markdown: str, notes: bool = False) -> list[ChunkText]:
     return [
         ChunkText(HEADING_SEPARATOR.join(chunk.heading_path), chunk.text, chunk.anchor)
-        for chunk in chunk_markdown(markdown)
+        for chunk in chunk_markdown(markdown, notes=notes)
         if chunk.text.strip()
     ]
 
@@ -99,9 +99,12 @@ async def _insert_chunk_rows(
     return [row["v_id"] for row in rows]
 
 
-async def index_markdown(session: AsyncSession, target: ChunkTarget, markdown: str) -> int:
-    """Chunk `markdown` and insert the rows; returns how many chunks were written."""
-    return await insert_chunks(session, target, chunks_of_markdown(markdown))
+async def index_markdown(
+    session: AsyncSession, target: ChunkTarget, markdown: str, notes: bool = False
+) -> int:
+    """Chunk `markdown` (`notes`: a text a customer wrote, its facts under no heading a chunk
+    each) and insert the rows; returns how many chunks were written."""
+    return await insert_chunks(session, target, chunks_of_markdown(markdown, notes))
 
 
 async def index_question_answer(

@@ -125,3 +125,39 @@ class TestChunking:
     def test_empty_markdown_has_no_chunks(self) -> None:
         assert chunk_markdown("") == []
         assert chunk_markdown("# Only a heading") == []
+
+
+class TestNotes:
+    """A text a customer pastes (a text source): facts under no heading are a chunk each."""
+
+    def test_a_paragraph_of_facts_is_a_chunk_per_fact(self) -> None:
+        notes = (
+            "We are open Monday to Saturday from 7am to 6pm. It is closed on bank holidays. "
+            "A sourdough loaf costs £4.50. We deliver within 5 miles for £3. Delivery is free "
+            "over £25. Our prices are listed below:\n\n- Croissant: £1.80\n- Baguette: £2.20"
+        )
+
+        chunks = [chunk.text for chunk in chunk_markdown(notes, notes=True)]
+
+        assert chunks == [
+            # "It..." refers back, "Delivery..." goes on about delivering, and a list stays
+            # whole with the sentence introducing it.
+            "We are open Monday to Saturday from 7am to 6pm. It is closed on bank holidays.",
+            "A sourdough loaf costs £4.50.",
+            "We deliver within 5 miles for £3. Delivery is free over £25.",
+            "Our prices are listed below:\n\n- Croissant: £1.80\n- Baguette: £2.20",
+        ]
+
+    def test_sections_under_headings_are_packed_as_pages_are(self) -> None:
+        notes = "# Hours\n\nWe open at 7am. A loaf costs £4.\n\n# Delivery\n\nWe deliver."
+
+        assert chunk_markdown(notes, notes=True) == chunk_markdown(notes)
+        assert [c.text for c in chunk_markdown(notes, notes=True)] == [
+            "We open at 7am. A loaf costs £4.",
+            "We deliver.",
+        ]
+
+    def test_a_page_is_not_cut_into_facts(self) -> None:
+        page = "We are open from 7am. A sourdough loaf costs £4.50."
+
+        assert [c.text for c in chunk_markdown(page)] == [page]

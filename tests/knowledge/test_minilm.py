@@ -45,6 +45,28 @@ DISTRACTORS = (
 )
 
 
+BAKERY = (
+    "Hollins Bakery has baked bread in Clifton since 1998. We are open Monday to Saturday "
+    "from 7am to 6pm, and closed on Sundays and bank holidays. A large sourdough loaf costs "
+    "£4.50 and a box of six croissants costs £9. We deliver within 5 miles of the shop for a "
+    "flat fee of £3. Delivery is free on orders over £25. Celebration cakes must be ordered "
+    "at least five days in advance. Our kitchen also handles nuts, sesame, eggs and milk, so "
+    "we cannot promise that any product is free of them. We bake a vegan rye loaf and "
+    "gluten-free brownies every Saturday. You can pay by card or cash; we do not accept "
+    "cheques. Find us at 12 Mill Lane, Bristol BS8 4AA."
+)
+BAKERY_ANSWERS = {
+    "when r u open": "We are open Monday to Saturday from 7am to 6pm",
+    "do you deliver": "We deliver within 5 miles",
+    "do you have anything vegan": "We bake a vegan rye loaf",
+    "i have a nut allergy is it safe": "Our kitchen also handles nuts",
+    "are you open on sundays": "closed on Sundays",
+    "do u take cheques": "we do not accept cheques",
+    "where are you": "12 Mill Lane",
+    "how much is delivery": "flat fee of £3",
+}
+
+
 def _cosine(left: list[float], right: list[float]) -> float:
     return sum(a * b for a, b in zip(left, right, strict=True)) / math.sqrt(
         sum(a * a for a in left) * sum(b * b for b in right)
@@ -230,6 +252,33 @@ class TestSmallChatbots:
         assert wifi["fallback"] is False, wifi["content"]
         assert "Free Wi-Fi in the waiting room." in wifi["content"]
         assert off_topic["fallback"] is True
+
+    async def test_a_pasted_text_without_headings_answers_each_of_its_facts(
+        self, app: FastAPI, client: Any, minilm_on: DenseRetrieval
+    ) -> None:
+        # A stranger's bakery, pasted as one paragraph with no heading: one passage of a dozen
+        # facts is far in meaning from "when r u open", and every short question got the
+        # fallback; the same sentences under headings answered them all.
+        account = await create_account(app)
+        chatbot = await create_chatbot(app, account)
+        response = await client.post(
+            f"/v1/chatbots/{chatbot.id}/sources",
+            json={"kind": "text", "title": "About us", "content": BAKERY},
+            headers=account.headers,
+        )
+        assert response.status_code == 201, response.text
+        await run_queued_jobs(app)
+
+        replies = {
+            question: await self._ask(client, account.headers, chatbot.id, question)
+            for question in (*BAKERY_ANSWERS, "can i bring my dog", "do you sell coffee")
+        }
+
+        for question, expected in BAKERY_ANSWERS.items():
+            assert replies[question]["fallback"] is False, question
+            assert expected in replies[question]["content"], replies[question]["content"]
+        assert replies["can i bring my dog"]["fallback"] is True
+        assert replies["do you sell coffee"]["fallback"] is True
 
     async def test_a_text_added_while_the_site_is_being_embedded_answers_at_once(
         self, app: FastAPI, client: Any, minilm_on: DenseRetrieval
