@@ -193,6 +193,16 @@ class TestSmallChatbots:
     """A chatbot of a source or two has no site-wide background for a question to stand out
     from: its own chunk must not be the background that refuses its question (ADR 0025)."""
 
+    async def _add_text(
+        self, client: Any, headers: dict[str, str], chatbot_id: Any, title: str, content: str
+    ) -> None:
+        response = await client.post(
+            f"/v1/chatbots/{chatbot_id}/sources",
+            json={"kind": "text", "title": title, "content": content},
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
+
     async def _ask(self, client: Any, headers: dict[str, str], chatbot_id: Any, q: str) -> Any:
         conversation = await client.post(
             f"/v1/chatbots/{chatbot_id}/conversations", json={}, headers=headers
@@ -211,12 +221,9 @@ class TestSmallChatbots:
     ) -> None:
         account = await create_account(app)
         chatbot = await create_chatbot(app, account)
-        response = await client.post(
-            f"/v1/chatbots/{chatbot.id}/sources",
-            json={"kind": "text", "title": "Refund policy", "content": f"# Refunds\n\n{REFUNDS}"},
-            headers=account.headers,
+        await self._add_text(
+            client, account.headers, chatbot.id, "Refund policy", f"# Refunds\n\n{REFUNDS}"
         )
-        assert response.status_code == 201, response.text
         await run_queued_jobs(app)  # its vector and the chatbot's mean
 
         answer = await self._ask(client, account.headers, chatbot.id, "How long do refunds take?")
@@ -238,12 +245,9 @@ class TestSmallChatbots:
             "Our hygienist works Tuesday to Saturday, 8am to 6pm. Free Wi-Fi in the waiting room."
         )
         body = f"# Hygienist\n\n{facts}"
-        response = await client.post(
-            f"/v1/chatbots/{chatbot.id}/sources",
-            json={"kind": "text", "title": "Hygienist | Harbourside Dental", "content": body},
-            headers=account.headers,
+        await self._add_text(
+            client, account.headers, chatbot.id, "Hygienist | Harbourside Dental", body
         )
-        assert response.status_code == 201, response.text
         await run_queued_jobs(app)  # the chatbot's mean vector, its closeness baseline
 
         wifi = await self._ask(client, account.headers, chatbot.id, "do u have wifi")
@@ -261,12 +265,7 @@ class TestSmallChatbots:
         # fallback; the same sentences under headings answered them all.
         account = await create_account(app)
         chatbot = await create_chatbot(app, account)
-        response = await client.post(
-            f"/v1/chatbots/{chatbot.id}/sources",
-            json={"kind": "text", "title": "About us", "content": BAKERY},
-            headers=account.headers,
-        )
-        assert response.status_code == 201, response.text
+        await self._add_text(client, account.headers, chatbot.id, "About us", BAKERY)
         await run_queued_jobs(app)
 
         replies = {
@@ -289,12 +288,9 @@ class TestSmallChatbots:
         chatbot = await create_chatbot(app, account)
         for content in DISTRACTORS:
             await add_chunk(app, chatbot, content, title="Shop")  # no vector yet
-        response = await client.post(
-            f"/v1/chatbots/{chatbot.id}/sources",
-            json={"kind": "text", "title": "Refund policy", "content": f"# Refunds\n\n{REFUNDS}"},
-            headers=account.headers,
+        await self._add_text(
+            client, account.headers, chatbot.id, "Refund policy", f"# Refunds\n\n{REFUNDS}"
         )
-        assert response.status_code == 201, response.text
 
         answer = await self._ask(client, account.headers, chatbot.id, "How long do refunds take?")
 
