@@ -33,7 +33,7 @@ _OVERLAP_SENTENCE_START = re.compile(r"[.!?]\s+(?=[A-Z`\"'(])")
 _FACT_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _LEANS_BACK = re.compile(
     r"(?:it|its|it's|this|that|these|those|they|their|them|such|also|but|however|otherwise"
-    r"|then|so|both|each|either|neither|there)\b",
+    r"|then|so|both|either|neither)\b",
     re.IGNORECASE,
 )
 _LISTED = re.compile(r"^\s*(?:[-*+]|\d+[.)]|\|)\s")
