@@ -136,11 +136,13 @@ def evidence_of(
         terms <= unit.terms for unit in units if unit.passage_index < STATED_PASSAGES
     )
     words_stated = all_said or _value_stated(asked, terms, units)
+    # The words asking for a value are not names of something else ("whats ur adress").
+    asking = asked.asking if asked is not None else frozenset()
     return Evidence(
         closeness,
         agreement,
         len(passages),
-        tuple(unfamiliar_terms),
+        tuple(term for term in unfamiliar_terms if term not in asking),
         contact_stated,
         words_stated,
     )

@@ -112,9 +112,9 @@ VALUE_KINDS = (
         names_itself=True,
     ),
     ValueKind(
-        # After the e-mail kind: "email address" asks for that.
-        re.compile(r"\b(?:address|located|location|where (?:are|r) (?:you|u)|find you)\b", re.I),
-        content_terms("address located location where find"),
+        # After the e-mail kind: "email address" asks for that; "adress" is asked as often.
+        re.compile(r"\b(?:add?ress?|located|location|where (?:are|r) (?:you|u)|find you)\b", re.I),
+        content_terms("address adress addres adres located location where find"),
         # A postcode: British ("TQ7 4HD"), five digits and a town ("10435 Berlin"), a US
         # state and ZIP code ("IL 62701").
         re.compile(

@@ -100,6 +100,8 @@ class TestAnswerable:
         ]
         assert answerable(evidence_of(location, question="where are you located"))
         assert answerable(evidence_of(location, question="whats the address"))
+        # Misspelt, the asking word is unknown to the sources, yet not a name of something else.
+        assert answerable(evidence_of(location, ("adress",), question="whats ur adress"))
         assert not answerable(evidence_of(location, question="do you open on sundays"))
 
     def test_a_sentence_saying_all_the_questions_words_is_an_answer_however_far(self) -> None:

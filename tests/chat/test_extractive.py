@@ -226,7 +226,7 @@ class TestValuesAsked:
             closeness=0.15,
         )
 
-        for question in ("where are you", "where r u?"):
+        for question in ("where are you", "where r u?", "whats ur adress"):
             answer = await ask(question, [DROP_OFF, finding_us])
 
             assert not answer.fallback, question

@@ -63,6 +63,7 @@ BAKERY_ANSWERS = {
     "are you open on sundays": "closed on Sundays",
     "do u take cheques": "we do not accept cheques",
     "where are you": "12 Mill Lane",
+    "whats ur adress": "12 Mill Lane",
     "how much is delivery": "flat fee of £3",
 }
 
