@@ -93,27 +93,26 @@ def _facts(blocks: list[_Block], max_chars: int, overlap_chars: int) -> Iterator
     table or code stays whole, with the sentence introducing it. A shop's notes pasted as one
     paragraph ("We are open... We deliver... We bake a vegan loaf...") made one passage far in
     meaning from "when r u open" (ADR 0034)."""
-    facts: list[str] = []
+    facts: list[list[_Block]] = []  # a fact's blocks, packed together (code stays code)
     for block in blocks:
         if block.is_code or _LISTED.match(block.text):
-            if facts and facts[-1].endswith(":"):
-                facts[-1] = f"{facts[-1]}\n\n{block.text}"
+            if facts and facts[-1][-1].text.endswith(":"):
+                facts[-1].append(block)
             else:
-                facts.append(block.text)
+                facts.append([block])
             continue
-        previous = ""
+        previous, previous_words = "", set[str]()
         for sentence in _FACT_END.split(block.text.strip()):
+            words = _subject_words(sentence)
             if previous and (
-                _LEANS_BACK.match(sentence)
-                or previous.endswith(":")
-                or _same_subject(previous, sentence)
+                _LEANS_BACK.match(sentence) or previous.endswith(":") or words & previous_words
             ):
-                facts[-1] = f"{facts[-1]} {sentence}"
+                facts[-1][-1] = _Block(f"{facts[-1][-1].text} {sentence}")
             else:
-                facts.append(sentence)
-            previous = sentence
+                facts.append([_Block(sentence)])
+            previous, previous_words = sentence, words
     for fact in facts:
-        yield from _pack_section([_Block(fact)], max_chars, overlap_chars)
+        yield from _pack_section(fact, max_chars, overlap_chars)
 
 
 def split_anchor(heading: str) -> tuple[str, str | None]:
@@ -170,14 +169,9 @@ def _blocks(markdown: str) -> Iterator[tuple[_Block, tuple[int, str] | None]]:
         yield _Block("\n".join(paragraph)), None
 
 
-def _same_subject(previous: str, sentence: str) -> bool:
-    """Whether the sentence goes on about the previous one's subject: they share a word of
-    five letters or more, compared by its first five ("We deliver..." and "Delivery is
-    free...")."""
-    return bool(_subject_words(previous) & _subject_words(sentence))
-
-
 def _subject_words(text: str) -> set[str]:
+    """What a sentence is about, for telling whether the next one goes on about it: its words
+    of five letters or more, by their first five ("We deliver..." and "Delivery is free...")."""
     words = (w.lower() for w in _SUBJECT_WORD.findall(text))
     return {w[:5] for w in words if w not in _COMMON_WORDS}
 

@@ -161,3 +161,14 @@ class TestNotes:
         page = "We are open from 7am. A sourdough loaf costs £4.50."
 
         assert [c.text for c in chunk_markdown(page)] == [page]
+
+    def test_a_long_code_block_in_notes_is_split_into_fenced_pieces(self) -> None:
+        lines = "\n".join(f"print('line number {n} of the script')" for n in range(40))
+        notes = f"Run this script:\n\n```\n{lines}\n```"
+
+        chunks = [chunk.text for chunk in chunk_markdown(notes, max_chars=400, notes=True)]
+
+        assert len(chunks) > 1
+        for text in chunks:
+            code = text[text.index("```") :]
+            assert code.startswith("```\n") and code.endswith("\n```"), text
