@@ -24,7 +24,7 @@ from sitechat.chat.sentences import (
     split_text,
     stems,
 )
-from sitechat.knowledge.chunking import HEADING_SEPARATOR
+from sitechat.knowledge.chunking import HEADING_SEPARATOR, opens_leaning_back
 from sitechat.knowledge.passages import PageKey, Passage
 
 # A numbered list item's number ("4. Edit the email text...").
@@ -289,13 +289,6 @@ def matching_qa_passage(question: str, passages: Sequence[Passage]) -> int | Non
     return best_index if best_similarity >= QA_MATCH_THRESHOLD else None
 
 
-# A sentence opening with one of these leans on the one before it.
-_BACK_REFERENCES_TEXT = """
-    this that these those it its they them such however otherwise also then thus therefore
-    previously instead here
-"""
-BACK_REFERENCES = frozenset(_BACK_REFERENCES_TEXT.split())
-_FIRST_WORD = re.compile(r"[A-Za-z]+")
 _NAMED_IN_CODE = re.compile(r"`([^`]+)`")
 
 
@@ -320,8 +313,7 @@ def quotable_before(passage_units: Sequence[Unit], index: int) -> bool:
 
 def leans_back(unit: Unit) -> bool:
     """It needs the sentence before ("It...") or its heading's question ("For X, yes.")."""
-    first = _FIRST_WORD.match(unit.text)
-    leans = first is not None and first.group().lower() in BACK_REFERENCES
+    leans = opens_leaning_back(unit.text)
     return unit.kind == "prose" and (leans or bool(ELLIPTICAL_REPLY.search(unit.text)))
 
 

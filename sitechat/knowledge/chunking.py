@@ -31,11 +31,14 @@ _OVERLAP_SENTENCE_START = re.compile(r"[.!?]\s+(?=[A-Z`\"'(])")
 # a word referring back belongs with the one before, as one sharing a subject word (five
 # letters or more, not a common one); a block of list items or table rows stays whole.
 _FACT_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-_LEANS_BACK = re.compile(
-    r"(?:it|its|it's|this|that|these|those|they|their|them|such|also|but|however|otherwise"
-    r"|then|so|both|either|neither)\b",
-    re.IGNORECASE,
-)
+# A sentence opening with one of these leans on the one before it ("It is closed on bank
+# holidays."): the chunker keeps it with that one, the answerer quotes that one with it.
+_BACK_REFERENCES_TEXT = """
+    this that these those it its they their them such however otherwise also then thus
+    therefore previously instead here but so both either neither
+"""
+_BACK_REFERENCES = frozenset(_BACK_REFERENCES_TEXT.split())
+_FIRST_WORD = re.compile(r"[A-Za-z]+")
 _LISTED = re.compile(r"^\s*(?:[-*+]|\d+[.)]|\|)\s")
 _SUBJECT_WORD = re.compile(r"[A-Za-z]{5,}")
 _COMMON_WORDS_TEXT = """
@@ -105,7 +108,7 @@ def _facts(blocks: list[_Block], max_chars: int, overlap_chars: int) -> Iterator
         for sentence in _FACT_END.split(block.text.strip()):
             words = _subject_words(sentence)
             if previous and (
-                _LEANS_BACK.match(sentence) or previous.endswith(":") or words & previous_words
+                opens_leaning_back(sentence) or previous.endswith(":") or words & previous_words
             ):
                 facts[-1][-1] = _Block(f"{facts[-1][-1].text} {sentence}")
             else:
@@ -167,6 +170,12 @@ def _blocks(markdown: str) -> Iterator[tuple[_Block, tuple[int, str] | None]]:
         index += 1
     if paragraph:
         yield _Block("\n".join(paragraph)), None
+
+
+def opens_leaning_back(text: str) -> bool:
+    """Whether the text's first word refers to what came before ("It...", "This...")."""
+    first = _FIRST_WORD.match(text)
+    return first is not None and first.group().lower() in _BACK_REFERENCES
 
 
 def _subject_words(text: str) -> set[str]:
